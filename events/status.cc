@@ -1,0 +1,29 @@
+#include "procreg/status.h"
+
+namespace procreg {
+
+std::string_view code_name(Code code) {
+  switch (code) {
+    case Code::kOk: return "ok";
+    case Code::kNotFound: return "not_found";
+    case Code::kInvalidArgument: return "invalid_argument";
+    case Code::kCorruption: return "corruption";
+    case Code::kTimeout: return "timeout";
+    case Code::kUnavailable: return "unavailable";
+    case Code::kIoError: return "io_error";
+    case Code::kUnsupported: return "unsupported";
+    case Code::kResourceExhausted: return "resource_exhausted";
+    case Code::kInternal: return "internal";
+  }
+  return "unknown";
+}
+
+std::string Status::to_string() const {
+  if (ok()) return "ok";
+  std::string s(code_name(code_));
+  s += ": ";
+  s += message_;
+  return s;
+}
+
+}  // namespace procreg

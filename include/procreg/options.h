@@ -1,0 +1,76 @@
+// procreg: options for opening a registry and for each call (ProcessHub's keyword options).
+//
+// Every default here is the documented default; a zero-initialised options struct is valid.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "procreg/types.h"
+
+namespace procreg {
+
+// When an append counts as durable (a write returns only after its durability point).
+enum class Durability {
+  kNone,         // written to the OS (write(2)); survives a process crash, not a power loss
+  kGroupCommit,  // fdatasync at most every group_commit_interval; writers wait for that sync
+  kSyncEach,     // fdatasync after every append, before the write returns
+};
+
+// Milliseconds since the Unix epoch, UTC: the writer's clock. Tests pass a fake one.
+using Clock = std::function<std::int64_t()>;
+// The system clock (std::chrono::system_clock) in ms since the epoch.
+std::int64_t system_clock_ms();
+
+struct LogOptions {
+  Durability durability = Durability::kSyncEach;
+  std::chrono::milliseconds group_commit_interval{2};
+  std::uint64_t segment_bytes = 64ull << 20;        // roll to a new segment past this size
+  std::uint32_t max_record_bytes = 16u << 20;        // larger appends are refused
+};
+
+// Options of Registry::open (a hub's writer on a local log).
+struct RegistryOptions {
+  std::string hub;          // the hub id; also the default table's name
+  std::string log_dir;      // the hub's log directory; created if missing
+  std::string local_node;   // the node local_* queries and process_list(kLocal) use (A.7)
+  LogOptions log;
+  Clock clock;              // the writer's clock; empty = system_clock_ms
+  std::int64_t tombstone_ttl_ms = 30'000;         // bulk_delete emptying a row (A.6)
+  std::int64_t pending_ttl_ms = 600'000;          // pending-forward rows (A.6)
+  // Period of the janitor that writes TTL expiry events; 0 = no background janitor (call
+  // Registry::run_janitor yourself, as tests do).
+  std::chrono::milliseconds janitor_interval{15'000};
+};
+
+// Options shared by all writes.
+struct WriteOptions {
+  bool hooks = false;   // ProcessHub's :hook_storage: publish this call's hook events
+  std::string table;    // ProcessHub's :table; empty = the hub's default table
+  std::chrono::milliseconds timeout{10'000};  // ProcessHub's :timeout
+};
+
+// insert's options: ProcessHub's :metadata, :table, :hook_storage and :ttl.
+struct InsertOptions : WriteOptions {
+  Metadata metadata;
+  // Time to live in ms from the writer's clock (negative allowed: already expired). Without
+  // it the row is permanent, except a pending-forward row (no pids, metadata pending: true),
+  // which gets RegistryOptions::pending_ttl_ms.
+  std::optional<std::int64_t> ttl_ms;
+};
+
+// Options of every read.
+struct ReadOptions {
+  std::string table;  // empty = the hub's default table
+};
+
+struct LookupOptions : ReadOptions {
+  bool with_metadata = false;
+};
+
+enum class Scope { kGlobal, kLocal };
+
+}  // namespace procreg

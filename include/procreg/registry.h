@@ -1,0 +1,173 @@
+// procreg: the Registry, ProcessHub's ProcessRegistry API over an event-sourced projection.
+//
+// A Registry opened with open() is its hub's writer: each write call is validated against the
+// current state, becomes one event (or none, when it changes nothing and fires no hook),
+// is appended to the hub's log, becomes durable under the log's policy, and only then is
+// applied to the in-memory projection and its hook events dispatched. A write returns after
+// all of that, so a read right after it sees it (read-your-writes). A Registry opened with
+// open_replay() is a read-only projection of a log, optionally as of a sequence number.
+//
+// Method names mirror ProcessHub's (registry-semantics.md): erase is ProcessHub's delete,
+// entry_exists its entry_exists?. Writes return the sequence number of the event they wrote,
+// or, if they wrote none, the last sequence at the time (what a reader must have seen).
+//
+// Reads run against the in-memory projection only: no I/O, no lock held across I/O, and never
+// half of a bulk operation (an event is applied under an exclusive lock). Every method is
+// safe to call from any thread, including from a hook handler.
+//
+// Errors (Status codes): kInvalidArgument (an empty child id, node or pid; a bulk key that is
+// not its spec's id; an update function's invalid row), kNotFound (update of a row that is
+// not bound), kTimeout (the write slot was not free within WriteOptions::timeout; nothing was
+// written), kUnavailable (a read-only registry, or a writer whose log failed), kIoError,
+// kResourceExhausted (an event over the log's record limit).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "procreg/hooks.h"
+#include "procreg/options.h"
+#include "procreg/status.h"
+#include "procreg/types.h"
+
+namespace procreg {
+
+class Registry;
+
+// Keeps a hook handler subscribed; unsubscribes when destroyed or reset(). It must not
+// outlive its Registry. Move-only.
+class HookSubscription {
+ public:
+  HookSubscription() = default;
+  HookSubscription(HookSubscription&& other) noexcept;
+  HookSubscription& operator=(HookSubscription&& other) noexcept;
+  ~HookSubscription();
+  void reset();
+  explicit operator bool() const { return unsubscribe_ != nullptr; }
+
+ private:
+  friend class Registry;
+  explicit HookSubscription(std::function<void()> unsubscribe);
+  std::function<void()> unsubscribe_;
+};
+
+struct RegistryStats {
+  std::uint64_t events_written = 0;      // events appended by this writer
+  std::uint64_t bytes_written = 0;       // their encoded bytes
+  std::uint64_t writes_without_event = 0;  // calls that changed nothing and fired no hook
+  std::uint64_t invalid_calls = 0;       // calls refused for invalid arguments
+  std::uint64_t rows_expired = 0;        // rows removed by TTL expiry events
+  std::uint64_t hook_events = 0;         // hook events dispatched
+  std::uint64_t hook_handler_errors = 0; // handler invocations that threw
+};
+
+// Options of open_replay.
+struct ReplayOptions {
+  std::string log_dir;
+  std::string local_node;
+  std::uint64_t upto_seq = 0;  // 0 = the whole log
+};
+
+class Registry {
+ public:
+  // Opens (or creates) the hub's log in options.log_dir, replays it and becomes its writer.
+  // Recovery of a torn tail is reported by recovery_report(); a corrupt log is kCorruption.
+  static Result<std::unique_ptr<Registry>> open(RegistryOptions options);
+  // A read-only registry rebuilt from the log in options.log_dir, up to options.upto_seq.
+  static Result<std::unique_ptr<Registry>> open_replay(const ReplayOptions& options);
+  // Stops the janitor, dispatches the hook events already committed, closes the log.
+  ~Registry();
+  Registry(const Registry&) = delete;
+  Registry& operator=(const Registry&) = delete;
+
+  // ---- writes -------------------------------------------------------------------------
+  // Writes the whole row {spec, node_pids, options.metadata} under spec.id, replacing any
+  // row; a ttl (or a pending-forward row) makes it a TTL row. Hook: child_registered with
+  // node_pids as given.
+  Result<std::uint64_t> insert(ChildSpec spec, NodePids node_pids,
+                               const InsertOptions& options = {});
+  // ProcessHub's map of child_id -> {spec, node_pids, metadata}, processed in the given
+  // order; each entry's key is entry.spec.id. Merges node lists (B2 bulk_insert, A.4).
+  Result<std::uint64_t> bulk_insert(std::vector<Entry> children, const WriteOptions& options = {});
+  // ProcessHub's delete. Hook: child_unregistered, whether or not the row existed.
+  Result<std::uint64_t> erase(std::string_view child_id, const WriteOptions& options = {});
+  // Removes the named nodes' pairs from each bound row; a row left empty becomes a tombstone.
+  // Hook: child_unregistered once per bound row named.
+  Result<std::uint64_t> bulk_delete(std::vector<std::pair<ChildId, std::vector<NodeName>>> children,
+                                    const WriteOptions& options = {});
+  // Runs `fn` on the bound row child_id, atomically with respect to other writes, and writes
+  // its result as a permanent row under the returned spec.id. No hooks. Errors: kNotFound
+  // "No child found"; kInvalidArgument "Invalid arguments returned from the update function"
+  // (nothing written); kInternal if fn throws (nothing written). options.hooks is ignored.
+  using UpdateFn = std::function<Entry(const ChildSpec&, const NodePids&, const Metadata&)>;
+  Result<std::uint64_t> update(std::string_view child_id, const UpdateFn& fn,
+                               const WriteOptions& options = {});
+  // Removes every row of the table (tombstones and pending rows too). No hooks. true.
+  Result<bool> clear_all(const WriteOptions& options = {});
+
+  // ---- reads --------------------------------------------------------------------------
+  std::vector<ChildId> contains_children(const std::vector<ChildId>& ids,
+                                         const ReadOptions& options = {}) const;
+  Dump dump(const ReadOptions& options = {}) const;
+  Dump dump_all(const ReadOptions& options = {}) const;
+  bool entry_exists(std::string_view child_id, const ReadOptions& options = {}) const;
+  std::optional<Pid> get_pid(std::string_view child_id, const ReadOptions& options = {}) const;
+  std::vector<Pid> get_pids(std::string_view child_id, const ReadOptions& options = {}) const;
+  std::vector<ChildSpec> local_child_specs(const ReadOptions& options = {}) const;
+  Dump local_children(const ReadOptions& options = {}) const;
+  std::vector<std::pair<ChildId, Entry>> local_data(const ReadOptions& options = {}) const;
+  std::optional<Pid> local_pid(std::string_view child_id, const ReadOptions& options = {}) const;
+  std::optional<Lookup> lookup(std::string_view child_id, const LookupOptions& options = {}) const;
+  ChildNodePids match_tag(std::string_view tag, const ReadOptions& options = {}) const;
+  // kGlobal: {id, node_pids}; kLocal: {id, [{local_node, pid}]}.
+  ChildNodePids process_list(Scope scope, const ReadOptions& options = {}) const;
+  RegistryMap registry(const ReadOptions& options = {}) const;
+  // dump_all of every table, by table name (replicas, replays and reopens compare these).
+  std::map<std::string, Dump> dump_all_tables() const;
+
+  // ---- hooks --------------------------------------------------------------------------
+  // Handlers of a topic run in priority order (higher first; ties in subscription order) on
+  // the registry's hook thread. Exceptions are counted and passed to on_hook_error's sink.
+  [[nodiscard]] HookSubscription subscribe(HookTopic topic, HookHandler handler, int priority = 0);
+  void on_hook_error(HookErrorSink sink);
+  // Blocks until every hook event of events up to `seq` was dispatched (kTimeout otherwise).
+  Status wait_for_hooks(std::uint64_t seq, std::chrono::milliseconds timeout);
+
+  // ---- TTL janitor --------------------------------------------------------------------
+  // Expires every TTL row whose expiry is at or before the writer's clock now, as one
+  // expire event per table; returns the number of rows expired.
+  Result<std::size_t> run_janitor();
+  // The two halves of run_janitor, for callers that scan elsewhere: the expired rows now, as
+  // (table, child_id, row revision); and their expiry, skipping every row that was written
+  // again since it was scanned (no lost re-registration).
+  struct ExpiryCandidate {
+    std::string table;
+    ChildId child_id;
+    std::uint64_t row_seq = 0;
+  };
+  std::vector<ExpiryCandidate> scan_expired() const;
+  Result<std::size_t> expire(const std::vector<ExpiryCandidate>& candidates);
+
+  // ---- state --------------------------------------------------------------------------
+  const std::string& hub() const;
+  const std::string& local_node() const;
+  std::uint64_t last_sequence() const;  // last event applied to the projection
+  std::uint64_t epoch() const;
+  bool read_only() const;
+  std::string recovery_report() const;  // what opening the log found ("" if nothing)
+  RegistryStats stats() const;
+
+ private:
+  struct Impl;
+  explicit Registry(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace procreg

@@ -1,0 +1,204 @@
+#include "replay/commands.h"
+
+#include <algorithm>
+#include <exception>
+#include <unordered_map>
+
+namespace procreg::replay {
+
+namespace {
+
+constexpr const char* kNoChild = "No child found";
+constexpr const char* kInvalidUpdate = "Invalid arguments returned from the update function";
+
+// The state seen by one bulk call: the view, then the rows the call's earlier items wrote.
+class BulkState {
+ public:
+  explicit BulkState(const CommandContext& ctx) : ctx_(ctx) {}
+  const StoredRow* find(const std::string& id) const {
+    auto it = written_.find(id);
+    if (it != written_.end()) return &it->second;
+    return ctx_.view.find(ctx_.table, id);
+  }
+  void write(const std::string& id, StoredRow row) { written_.insert_or_assign(id, std::move(row)); }
+
+ private:
+  const CommandContext& ctx_;
+  std::unordered_map<std::string, StoredRow> written_;
+};
+
+bool has_node(const NodePids& pairs, std::string_view node) {
+  return std::any_of(pairs.begin(), pairs.end(), [&](const NodePid& p) { return p.node == node; });
+}
+
+bool has_pair(const NodePids& pairs, const NodePid& pair) {
+  return std::find(pairs.begin(), pairs.end(), pair) != pairs.end();
+}
+
+bool same_multiset(NodePids a, NodePids b) {
+  if (a.size() != b.size()) return false;
+  std::sort(a.begin(), a.end());
+  std::sort(b.begin(), b.end());
+  return a == b;
+}
+
+bool is_pending_forward(const NodePids& node_pids, const Metadata& metadata) {
+  if (!node_pids.empty()) return false;
+  auto it = metadata.find("pending");
+  return it != metadata.end() && it->second == Value(true);
+}
+
+// One bulk_insert item over a bound row (B2 bulk_insert step 3, A.4).
+std::optional<events::BulkInsertItem> merge_bound(const StoredRow& cur, Entry in) {
+  const NodePids& stored = cur.entry.node_pids;
+  if (same_multiset(in.node_pids, stored)) {
+    // ProcessHub drops spec and metadata changes here; procreg writes them (A.4), no hook.
+    if (in.spec == cur.entry.spec && in.metadata == cur.entry.metadata && !cur.expires_at_ms) {
+      return std::nullopt;
+    }
+    in.node_pids = stored;
+    return events::BulkInsertItem{Row{std::move(in), std::nullopt}, {}};
+  }
+  NodePids diff;
+  for (auto it = in.node_pids.rbegin(); it != in.node_pids.rend(); ++it) {
+    if (!has_pair(stored, *it)) diff.push_back(*it);  // new node or changed pid
+  }
+  NodePids merged;
+  for (const auto& p : stored) {
+    if (!has_node(in.node_pids, p.node)) merged.push_back(p);
+  }
+  merged.insert(merged.end(), in.node_pids.begin(), in.node_pids.end());
+  in.node_pids = std::move(merged);
+  return events::BulkInsertItem{Row{std::move(in), std::nullopt}, std::move(diff)};
+}
+
+std::optional<events::BulkInsertItem> merge_item(const StoredRow* cur, Entry in) {
+  if (cur != nullptr && cur->bound()) return merge_bound(*cur, std::move(in));
+  // Absent, pending or tombstone: a fresh permanent row; the diff is the whole list.
+  if (cur != nullptr && cur->entry == in && !cur->expires_at_ms) return std::nullopt;
+  NodePids diff = in.node_pids;
+  return events::BulkInsertItem{Row{std::move(in), std::nullopt}, std::move(diff)};
+}
+
+}  // namespace
+
+std::string check_spec(const ChildSpec& spec) {
+  if (spec.id.empty()) return "child_spec id is empty";
+  if (spec.extra.count("id") != 0 || spec.extra.count("start") != 0) {
+    return "child_spec extra fields may not be named 'id' or 'start'";
+  }
+  return "";
+}
+
+std::string check_node_pids(const NodePids& node_pids) {
+  for (const auto& p : node_pids) {
+    if (p.node.empty()) return "a node name is empty";
+    if (p.pid.empty()) return "the pid of node '" + p.node + "' is empty";
+  }
+  return "";
+}
+
+Resolved resolve_insert(const CommandContext& ctx, ChildSpec spec, NodePids node_pids,
+                        const InsertOptions& options) {
+  std::string bad = check_spec(spec);
+  if (bad.empty()) bad = check_node_pids(node_pids);
+  if (!bad.empty()) return Status::invalid_argument("insert: " + bad);
+  std::optional<std::int64_t> expires;
+  if (options.ttl_ms) {
+    expires = ctx.now_ms + *options.ttl_ms;
+  } else if (is_pending_forward(node_pids, options.metadata)) {
+    expires = ctx.now_ms + ctx.pending_ttl_ms;
+  }
+  Row row{Entry{std::move(spec), std::move(node_pids), options.metadata}, expires};
+  const StoredRow* cur = ctx.view.find(ctx.table, row.entry.spec.id);
+  if (!ctx.hooks && cur != nullptr && cur->entry == row.entry &&
+      cur->expires_at_ms == row.expires_at_ms) {
+    return std::optional<EventBody>();
+  }
+  return std::optional<EventBody>(events::Insert{std::move(row)});
+}
+
+Resolved resolve_bulk_insert(const CommandContext& ctx, std::vector<Entry> children) {
+  for (const auto& e : children) {
+    std::string bad = check_spec(e.spec);
+    if (bad.empty()) bad = check_node_pids(e.node_pids);
+    if (!bad.empty()) return Status::invalid_argument("bulk_insert: " + bad);
+  }
+  BulkState state(ctx);
+  events::BulkInsert body;
+  for (auto& in : children) {
+    const std::string id = in.spec.id;
+    auto item = merge_item(state.find(id), std::move(in));
+    if (!item) continue;
+    state.write(id, StoredRow{item->row.entry, std::nullopt, 0});
+    body.items.push_back(std::move(*item));
+  }
+  if (body.items.empty()) return std::optional<EventBody>();
+  return std::optional<EventBody>(std::move(body));
+}
+
+Resolved resolve_delete(const CommandContext& ctx, std::string_view child_id) {
+  if (child_id.empty()) return Status::invalid_argument("delete: child id is empty");
+  if (!ctx.hooks && ctx.view.find(ctx.table, child_id) == nullptr) {
+    return std::optional<EventBody>();
+  }
+  return std::optional<EventBody>(events::Delete{ChildId(child_id)});
+}
+
+Resolved resolve_bulk_delete(const CommandContext& ctx,
+                             std::vector<std::pair<ChildId, std::vector<NodeName>>> children) {
+  for (const auto& [id, nodes] : children) {
+    if (id.empty()) return Status::invalid_argument("bulk_delete: child id is empty");
+  }
+  BulkState state(ctx);
+  events::BulkDelete body;
+  for (auto& [id, nodes] : children) {
+    const StoredRow* cur = state.find(id);
+    if (cur == nullptr || !cur->bound()) continue;  // no bound row: skipped, no hook
+    events::BulkDeleteItem item{id, false, {}, std::nullopt};
+    for (const auto& p : cur->entry.node_pids) {
+      if (std::find(nodes.begin(), nodes.end(), p.node) == nodes.end()) item.node_pids.push_back(p);
+    }
+    item.changed = item.node_pids != cur->entry.node_pids || cur->expires_at_ms.has_value();
+    if (item.node_pids.empty()) item.expires_at_ms = ctx.now_ms + ctx.tombstone_ttl_ms;
+    if (!item.changed) item.node_pids.clear();
+    if (!item.changed && !ctx.hooks) continue;
+    if (item.changed) {
+      state.write(id, StoredRow{Entry{cur->entry.spec, item.node_pids, cur->entry.metadata},
+                                item.expires_at_ms, 0});
+    }
+    body.items.push_back(std::move(item));
+  }
+  if (body.items.empty()) return std::optional<EventBody>();
+  return std::optional<EventBody>(std::move(body));
+}
+
+Resolved resolve_update(const CommandContext& ctx, std::string_view child_id,
+                        const Registry::UpdateFn& fn) {
+  if (child_id.empty()) return Status::invalid_argument("update: child id is empty");
+  if (!fn) return Status::invalid_argument("update: no update function");
+  const StoredRow* cur = ctx.view.find(ctx.table, child_id);
+  if (cur == nullptr || !cur->bound()) return Status::not_found(kNoChild);
+  Entry next;
+  try {
+    next = fn(cur->entry.spec, cur->entry.node_pids, cur->entry.metadata);
+  } catch (const std::exception& e) {
+    return Status::internal(std::string("update function threw: ") + e.what());
+  } catch (...) {
+    return Status::internal("update function threw a non-standard exception");
+  }
+  if (!check_spec(next.spec).empty() || !check_node_pids(next.node_pids).empty()) {
+    return Status::invalid_argument(kInvalidUpdate);
+  }
+  if (next.spec.id == child_id && next == cur->entry && !cur->expires_at_ms) {
+    return std::optional<EventBody>();
+  }
+  return std::optional<EventBody>(events::Update{ChildId(child_id), Row{std::move(next), {}}});
+}
+
+Resolved resolve_clear(const CommandContext& ctx) {
+  if (!ctx.view.has_rows(ctx.table)) return std::optional<EventBody>();
+  return std::optional<EventBody>(events::Clear{});
+}
+
+}  // namespace procreg::replay

@@ -1,0 +1,79 @@
+// procreg::replay: runs hook handlers for committed events, off the write path.
+//
+// The writer publishes each committed event's hook events (possibly none) in sequence order;
+// one dispatch thread runs the handlers of each hook event by priority (higher first, ties in
+// subscription order). A throwing handler is counted and reported to the error sink; the
+// other handlers still run. Handlers may call back into the Registry (including writes).
+//
+// Thread safety: every method may be called from any thread; publish() must be called in
+// sequence order (the Registry does so under its apply lock).
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "procreg/hooks.h"
+#include "procreg/status.h"
+
+namespace procreg::replay {
+
+class HookDispatcher {
+ public:
+  HookDispatcher();
+  ~HookDispatcher();  // stop()
+  HookDispatcher(const HookDispatcher&) = delete;
+  HookDispatcher& operator=(const HookDispatcher&) = delete;
+
+  // Returns an id for unsubscribe(). Subscribing from inside a handler is allowed.
+  std::uint64_t subscribe(HookTopic topic, HookHandler handler, int priority);
+  void unsubscribe(std::uint64_t id);
+  void set_error_sink(HookErrorSink sink);
+
+  // Queues the hook events of committed event `seq`.
+  void publish(std::uint64_t seq, std::vector<HookEvent> events);
+  // Blocks until events up to `seq` were dispatched; kTimeout after `timeout`, kUnavailable
+  // once stopped with `seq` still pending.
+  Status wait_dispatched(std::uint64_t seq, std::chrono::milliseconds timeout);
+  // Dispatches what is queued, then joins the thread. Idempotent.
+  void stop();
+
+  std::uint64_t dispatched() const { return dispatched_.load(); }
+  std::uint64_t errors() const { return errors_.load(); }
+
+ private:
+  struct Handler {
+    std::uint64_t id;
+    HookTopic topic;
+    int priority;
+    std::shared_ptr<HookHandler> fn;
+  };
+  struct Batch {
+    std::uint64_t seq;
+    std::vector<HookEvent> events;
+  };
+
+  void run();
+  void dispatch(const HookEvent& event);
+  std::vector<Handler> handlers_of(HookTopic topic);
+
+  std::mutex mu_;  // guards everything below but the atomics
+  std::condition_variable cv_;
+  std::deque<Batch> queue_;
+  std::vector<Handler> handlers_;  // sorted: priority desc, then id asc
+  std::shared_ptr<HookErrorSink> error_sink_;
+  std::uint64_t next_id_ = 1;
+  std::uint64_t published_seq_ = 0;
+  std::uint64_t done_seq_ = 0;
+  bool stopping_ = false;
+  std::atomic<std::uint64_t> dispatched_{0};
+  std::atomic<std::uint64_t> errors_{0};
+  std::thread thread_;
+};
+
+}  // namespace procreg::replay

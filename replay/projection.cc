@@ -1,0 +1,104 @@
+#include "replay/projection.h"
+
+namespace procreg::replay {
+
+Projection::Projection(std::string hub, std::string local_node)
+    : hub_(std::move(hub)), local_node_(std::move(local_node)) {}
+
+const Table* Projection::table(std::string_view name) const {
+  auto it = tables_.find(name.empty() ? std::string_view(hub_) : name);
+  return it == tables_.end() ? nullptr : it->second.get();
+}
+
+Table& Projection::table_for_write(const std::string& name) {
+  auto it = tables_.find(name);
+  if (it == tables_.end()) {
+    it = tables_.emplace(name, std::make_unique<Table>(local_node_)).first;
+  }
+  return *it->second;
+}
+
+std::vector<std::string> Projection::table_names() const {
+  std::vector<std::string> names;
+  for (const auto& [name, table] : tables_) {
+    if (!table->empty()) names.push_back(name);
+  }
+  return names;
+}
+
+std::map<std::string, Dump> Projection::dump_all_tables() const {
+  std::map<std::string, Dump> out;
+  for (const auto& [name, table] : tables_) {
+    if (table->empty()) continue;
+    Dump& dump = out[name];
+    table->for_each([&](const StoredRow& row) { dump.emplace(row.id(), row.entry); });
+  }
+  return out;
+}
+
+Status Projection::check_bulk_delete(const Table* table, const events::BulkDelete& body) const {
+  for (const auto& item : body.items) {
+    if (item.changed && (table == nullptr || table->find(item.child_id) == nullptr)) {
+      return Status::corruption("bulk_delete changes row '" + item.child_id +
+                                "', which the projection does not hold");
+    }
+  }
+  return Status();
+}
+
+Status Projection::apply(const Event& event) {
+  Event copy = event;
+  return apply(std::move(copy));
+}
+
+Status Projection::apply(Event&& event) {
+  if (event.hub != hub_) {
+    return Status::invalid_argument("event of hub '" + event.hub + "' applied to hub '" + hub_ +
+                                    "'");
+  }
+  if (event.seq != last_seq_ + 1) {
+    return Status::invalid_argument("event sequence " + std::to_string(event.seq) +
+                                    " does not follow " + std::to_string(last_seq_));
+  }
+  if (epoch_ != 0 && event.epoch != epoch_) {
+    return Status::invalid_argument("event epoch " + std::to_string(event.epoch) +
+                                    " differs from the projection's " + std::to_string(epoch_));
+  }
+  if (event.table.empty()) return Status::invalid_argument("event without a table");
+  if (const auto* bd = std::get_if<events::BulkDelete>(&event.body)) {
+    Status s = check_bulk_delete(table(event.table), *bd);
+    if (!s.ok()) return s;
+  }
+
+  const std::uint64_t seq = event.seq;
+  Table& t = table_for_write(event.table);
+  std::visit(
+      [&](auto& body) {
+        using T = std::decay_t<decltype(body)>;
+        if constexpr (std::is_same_v<T, events::Insert> || std::is_same_v<T, events::Update>) {
+          t.put(std::move(body.row.entry), body.row.expires_at_ms, seq);
+        } else if constexpr (std::is_same_v<T, events::BulkInsert>) {
+          for (auto& item : body.items) t.put(std::move(item.row.entry), item.row.expires_at_ms, seq);
+        } else if constexpr (std::is_same_v<T, events::Delete>) {
+          t.remove(body.child_id);
+        } else if constexpr (std::is_same_v<T, events::BulkDelete>) {
+          for (auto& item : body.items) {
+            if (item.changed) t.set_nodes(*t.find(item.child_id), std::move(item.node_pids),
+                                          item.expires_at_ms, seq);
+          }
+        } else if constexpr (std::is_same_v<T, events::Clear>) {
+          t.clear();
+        } else if constexpr (std::is_same_v<T, events::Expire>) {
+          for (const auto& item : body.items) {
+            const StoredRow* row = t.find(item.child_id);
+            if (row != nullptr && row->seq == item.row_seq) t.remove(item.child_id);
+          }
+        }
+      },
+      event.body);
+  last_seq_ = seq;
+  epoch_ = event.epoch;
+  return Status();
+}
+
+}  // namespace procreg::replay

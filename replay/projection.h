@@ -1,0 +1,62 @@
+// procreg::replay: the projection, the registry state as fold(apply, events).
+//
+// The projection is a set of tables (ProcessHub's :table streams of one hub) changed only by
+// apply(event) — the same function the writer, a replay and (later) a replica use. apply() is
+// deterministic (no clock, no randomness) and all-or-nothing: an event that does not fit the
+// state (wrong hub, epoch or sequence; a bulk_delete naming a row that is not there) is
+// refused with an error and changes nothing.
+//
+// Thread safety: none. The Registry guards its projection with a reader/writer lock; a
+// projection built by replay is owned by one thread until handed over.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "procreg/event.h"
+#include "procreg/status.h"
+#include "replay/table.h"
+
+namespace procreg::replay {
+
+class Projection {
+ public:
+  // `hub` names the hub (and its default table); `local_node` serves the local_* queries.
+  Projection(std::string hub, std::string local_node);
+  Projection(const Projection&) = delete;
+  Projection& operator=(const Projection&) = delete;
+
+  const std::string& hub() const { return hub_; }
+  const std::string& local_node() const { return local_node_; }
+  std::uint64_t last_seq() const { return last_seq_; }
+  std::uint64_t epoch() const { return epoch_; }  // 0 until the first event
+
+  // Applies `event`; requires event.hub == hub(), event.seq == last_seq() + 1 and, after the
+  // first event, the same epoch. Errors: kInvalidArgument (hub, epoch, sequence) and
+  // kCorruption (the event contradicts the state); either way nothing changed.
+  // The rvalue form moves the rows out of `event` (replay's fast path).
+  Status apply(Event&& event);
+  Status apply(const Event& event);
+
+  // The table named `name` (empty = the default table), or nullptr if it holds no row.
+  const Table* table(std::string_view name) const;
+  // Names of the tables that hold rows, in name order.
+  std::vector<std::string> table_names() const;
+  // Every row of every table (for equality checks across replicas, replays, reopens).
+  std::map<std::string, Dump> dump_all_tables() const;
+
+ private:
+  Table& table_for_write(const std::string& name);
+  Status check_bulk_delete(const Table* table, const events::BulkDelete& body) const;
+
+  std::string hub_;
+  std::string local_node_;
+  std::uint64_t last_seq_ = 0;
+  std::uint64_t epoch_ = 0;
+  std::map<std::string, std::unique_ptr<Table>, std::less<>> tables_;
+};
+
+}  // namespace procreg::replay

@@ -1,0 +1,45 @@
+#include "replay/replay.h"
+
+#include <memory>
+
+#include "events/codec.h"
+#include "replay/log.h"
+
+namespace procreg::replay {
+
+Result<ReplayStats> replay_log(const std::string& dir, Projection* projection,
+                               std::uint64_t upto_seq) {
+  auto reader = LogReader::open(dir, projection->last_seq() + 1);
+  if (!reader.ok()) return reader.status();
+  LogReader& r = **reader;
+  if (r.hub() != projection->hub()) {
+    return Status::invalid_argument("log of hub '" + r.hub() + "' replayed into hub '" +
+                                    projection->hub() + "'");
+  }
+  ReplayStats stats;
+  LogRecord record;
+  while (upto_seq == 0 || projection->last_seq() < upto_seq) {
+    auto more = r.next(&record);
+    if (!more.ok()) return more.status();
+    if (!*more) break;
+    if (record.seq <= projection->last_seq()) continue;  // before from_seq, inside a segment
+    auto event = events::decode(record.payload);
+    if (!event.ok()) {
+      return Status(event.status().code(), "event " + std::to_string(record.seq) + " in " +
+                                               record.segment + ": " + event.status().message());
+    }
+    if (event->seq != record.seq || event->epoch != r.epoch()) {
+      return Status::corruption("record " + std::to_string(record.seq) + " in " +
+                                record.segment + " holds event " + std::to_string(event->seq) +
+                                " of epoch " + std::to_string(event->epoch));
+    }
+    stats.bytes += record.payload.size();
+    Status s = projection->apply(std::move(*event));
+    if (!s.ok()) return s;
+    ++stats.events;
+  }
+  stats.tail_bytes_ignored = r.tail_bytes_ignored();
+  return stats;
+}
+
+}  // namespace procreg::replay

@@ -1,0 +1,28 @@
+// procreg::replay: rebuilding a projection from a log (the fold).
+//
+// Thread safety: replay_log owns its reader; the projection must not be shared meanwhile.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "procreg/status.h"
+#include "replay/projection.h"
+
+namespace procreg::replay {
+
+struct ReplayStats {
+  std::uint64_t events = 0;
+  std::uint64_t bytes = 0;              // payload bytes decoded
+  std::uint64_t tail_bytes_ignored = 0; // a torn tail the reader stopped at
+};
+
+// Applies the records of the log in `dir` that follow projection->last_seq(), up to and
+// including `upto_seq` (0 = to the end). Every record's event must carry the log's hub and
+// epoch and the record's sequence. Errors: the reader's (kNotFound, kCorruption), a decode
+// error (with the sequence), or an apply error; the projection then holds every event before
+// the failing one.
+Result<ReplayStats> replay_log(const std::string& dir, Projection* projection,
+                               std::uint64_t upto_seq = 0);
+
+}  // namespace procreg::replay

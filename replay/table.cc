@@ -1,0 +1,112 @@
+#include "replay/table.h"
+
+#include <algorithm>
+#include <cassert>
+
+namespace procreg::replay {
+
+namespace {
+const std::vector<const StoredRow*> kNoRows;
+}
+
+const StoredRow* Table::find(std::string_view id) const {
+  auto it = rows_.find(id);
+  return it == rows_.end() ? nullptr : &*it;
+}
+
+const std::string* Table::tag_of(const StoredRow& row) {
+  if (row.expires_at_ms) return nullptr;  // TTL rows never match a tag (B2 match_tag)
+  auto it = row.entry.metadata.find(kTagKey);
+  if (it == row.entry.metadata.end() || !it->second.is_string()) return nullptr;
+  return &it->second.as_string();
+}
+
+bool Table::is_local(const StoredRow& row) const {
+  return std::any_of(row.entry.node_pids.begin(), row.entry.node_pids.end(),
+                     [&](const NodePid& np) { return np.node == local_node_; });
+}
+
+// Index positions are bookkeeping, not row content: they change on a const row.
+void Table::index_add(Index& index, const StoredRow& row, std::uint32_t StoredRow::*pos) {
+  const_cast<StoredRow&>(row).*pos = static_cast<std::uint32_t>(index.size());
+  index.push_back(&row);
+}
+
+void Table::index_remove(Index& index, const StoredRow& row, std::uint32_t StoredRow::*pos) {
+  const std::uint32_t at = row.*pos;
+  assert(at < index.size() && index[at] == &row);
+  const StoredRow* last = index.back();
+  index[at] = last;
+  const_cast<StoredRow*>(last)->*pos = at;
+  index.pop_back();
+  const_cast<StoredRow&>(row).*pos = StoredRow::kNoPos;
+}
+
+void Table::link(const StoredRow& row) {
+  if (row.expires_at_ms) {
+    index_add(ttl_, row, &StoredRow::index_pos);
+  } else if (const std::string* tag = tag_of(row)) {
+    index_add(by_tag_[*tag], row, &StoredRow::index_pos);
+  }
+  if (is_local(row)) index_add(local_, row, &StoredRow::local_pos);
+}
+
+void Table::unlink(const StoredRow& row) {
+  if (row.index_pos != StoredRow::kNoPos) {
+    if (row.expires_at_ms) {
+      index_remove(ttl_, row, &StoredRow::index_pos);
+    } else {
+      auto it = by_tag_.find(*tag_of(row));
+      index_remove(it->second, row, &StoredRow::index_pos);
+      if (it->second.empty()) by_tag_.erase(it);
+    }
+  }
+  if (row.local_pos != StoredRow::kNoPos) index_remove(local_, row, &StoredRow::local_pos);
+}
+
+void Table::put(Entry entry, std::optional<std::int64_t> expires_at_ms, std::uint64_t seq) {
+  auto it = rows_.find(std::string_view(entry.spec.id));
+  if (it == rows_.end()) {
+    it = rows_.insert(StoredRow{std::move(entry), expires_at_ms, seq}).first;
+  } else {
+    unlink(*it);
+    // Safe: the key (spec.id) is unchanged, and set elements are const only to protect it.
+    auto& row = const_cast<StoredRow&>(*it);
+    row.entry = std::move(entry);
+    row.expires_at_ms = expires_at_ms;
+    row.seq = seq;
+  }
+  link(*it);
+}
+
+void Table::set_nodes(const StoredRow& row, NodePids node_pids,
+                      std::optional<std::int64_t> expires_at_ms, std::uint64_t seq) {
+  unlink(row);
+  auto& mut = const_cast<StoredRow&>(row);  // key unchanged, see put()
+  mut.entry.node_pids = std::move(node_pids);
+  mut.expires_at_ms = expires_at_ms;
+  mut.seq = seq;
+  link(row);
+}
+
+bool Table::remove(std::string_view id) {
+  auto it = rows_.find(id);
+  if (it == rows_.end()) return false;
+  unlink(*it);
+  rows_.erase(it);
+  return true;
+}
+
+void Table::clear() {
+  rows_.clear();
+  by_tag_.clear();
+  ttl_.clear();
+  local_.clear();
+}
+
+const std::vector<const StoredRow*>& Table::tagged(std::string_view tag) const {
+  auto it = by_tag_.find(std::string(tag));
+  return it == by_tag_.end() ? kNoRows : it->second;
+}
+
+}  // namespace procreg::replay
