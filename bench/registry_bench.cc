@@ -7,7 +7,7 @@
 //   replay:  rebuilding the registry from its log vs a naive decode-into-structs + map insert
 //   memory:  heap per entry of the projection vs the bare map
 //
-//   registry_bench [--entries N] [--seconds S] [--threads T]
+//   registry_bench [--entries N] [--seconds S] [--threads T] [--only codec|writes|reads]
 #include <atomic>
 #include <cstring>
 #include <fcntl.h>
@@ -32,6 +32,7 @@ struct Config {
   std::size_t entries = 1'000'000;
   double seconds = 1.5;  // per time-bounded write measurement
   int threads = 8;
+  std::string only;  // run one section: codec, writes or reads (reads includes replay)
 };
 
 std::string child_id(std::size_t i) {
@@ -120,7 +121,7 @@ NaiveEvent naive_of(const Entry& e, std::uint64_t seq) {
 
 Event insert_event(const Entry& e, std::uint64_t seq) {
   return Event{kEventSchemaVersion, "bench", "bench", seq, 42, 1'700'000'000'000, false,
-               events::Insert{Row{e, std::nullopt}}};
+               events::Insert{procreg::Row{e, std::nullopt}}};
 }
 
 }  // namespace
@@ -349,17 +350,19 @@ int main(int argc, char** argv) {
       cfg.seconds = std::stod(argv[i + 1]);
     } else if (flag == "--threads") {
       cfg.threads = std::stoi(argv[i + 1]);
+    } else if (flag == "--only") {
+      cfg.only = argv[i + 1];
     } else {
-      std::fprintf(stderr, "usage: registry_bench [--entries N] [--seconds S] [--threads T]\n");
+      std::fprintf(stderr, "usage: registry_bench [--entries N] [--seconds S] [--threads T] [--only codec|writes|reads]\n");
       return 2;
     }
   }
   std::printf("procreg registry_bench: %zu entries, %.1f s per write run, %d threads, %u cores\n",
               cfg.entries, cfg.seconds, cfg.threads, std::thread::hardware_concurrency());
   procreg::bench::Report report;
-  procreg::bench::bench_codec(report, cfg);
-  procreg::bench::bench_writes(report, cfg);
-  procreg::bench::bench_reads_and_replay(report, cfg);
+  if (cfg.only.empty() || cfg.only == "codec") procreg::bench::bench_codec(report, cfg);
+  if (cfg.only.empty() || cfg.only == "writes") procreg::bench::bench_writes(report, cfg);
+  if (cfg.only.empty() || cfg.only == "reads") procreg::bench::bench_reads_and_replay(report, cfg);
   report.print_markdown();
   return 0;
 }

@@ -1,5 +1,7 @@
 #include "procreg/status.h"
 
+#include <ostream>
+
 namespace procreg {
 
 std::string_view code_name(Code code) {
@@ -24,6 +26,11 @@ std::string Status::to_string() const {
   s += ": ";
   s += message_;
   return s;
+}
+
+std::ostream& operator<<(std::ostream& os, Code code) { return os << code_name(code); }
+std::ostream& operator<<(std::ostream& os, const Status& status) {
+  return os << status.to_string();
 }
 
 }  // namespace procreg

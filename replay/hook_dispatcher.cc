@@ -32,6 +32,13 @@ void HookDispatcher::set_error_sink(HookErrorSink sink) {
   error_sink_ = std::make_shared<HookErrorSink>(std::move(sink));
 }
 
+void HookDispatcher::start_at(std::uint64_t seq) {
+  std::lock_guard lock(mu_);
+  published_seq_ = std::max(published_seq_, seq);
+  done_seq_ = std::max(done_seq_, seq);
+  cv_.notify_all();
+}
+
 void HookDispatcher::publish(std::uint64_t seq, std::vector<HookEvent> events) {
   std::lock_guard lock(mu_);
   published_seq_ = seq;

@@ -35,6 +35,9 @@ class HookDispatcher {
   void unsubscribe(std::uint64_t id);
   void set_error_sink(HookErrorSink sink);
 
+  // Marks every event up to `seq` as dispatched: events replayed when a registry opens fired
+  // their hooks when they were written. Call before the first publish().
+  void start_at(std::uint64_t seq);
   // Queues the hook events of committed event `seq`.
   void publish(std::uint64_t seq, std::vector<HookEvent> events);
   // Blocks until events up to `seq` were dispatched; kTimeout after `timeout`, kUnavailable

@@ -15,9 +15,14 @@
 // covered; kNone treats written as durable. A failed write or sync poisons the log: every later
 // append returns the same io_error (a sync failure cannot be retried safely).
 //
-// Thread safety: append(), sync() and close() need external serialisation (the Registry's
-// writer lock); durable_seq() and wait_durable() may be called from any thread concurrently
-// with them. LogReader instances are independent of the Log and of each other.
+// One writer per directory: open() holds an exclusive flock on the directory until close(), so
+// a second Log on the same directory (in any process) fails with kUnavailable.
+//
+// Thread safety: append(), sync(), close(), last_seq() and segments() need external
+// serialisation (the Registry's writer lock); durable_seq() and wait_durable() may be called
+// from any thread concurrently with them; epoch(), hub() and recovery() never change after
+// open(). LogReader instances are independent of the Log and of each other; each is used by one
+// thread at a time.
 #pragma once
 
 #include <chrono>
@@ -34,26 +39,29 @@ namespace procreg::replay {
 
 // What open() found and did.
 struct RecoveryReport {
-  bool created = false;                 // the directory held no log; a new epoch was made
-  std::uint64_t last_seq = 0;           // last good sequence (0 = empty log)
-  bool truncated_tail = false;          // a torn tail was cut off
-  std::string tail_segment;             // which file (name only), if truncated_tail
-  std::uint64_t tail_offset = 0;        // where the cut was made (bytes into that file)
-  std::uint64_t tail_bytes_dropped = 0; // how many bytes were removed
+  bool created = false;                  // the directory held no log; a new epoch was made
+  std::uint64_t last_seq = 0;            // last good sequence (0 = empty log)
+  bool truncated_tail = false;           // a torn tail was cut off
+  bool removed_tail_segment = false;     // ... and it was a whole last segment with a torn header
+  std::string tail_segment;              // which file (name only), if truncated_tail
+  std::uint64_t tail_offset = 0;         // where the cut was made (bytes into that file)
+  std::uint64_t tail_bytes_dropped = 0;  // how many bytes were removed
   std::string to_string() const;
 };
 
 struct SegmentInfo {
-  std::string name;            // file name inside the log directory
-  std::uint64_t first_seq = 0; // sequence of its first record (the header says so)
-  std::uint64_t last_seq = 0;  // 0 if it holds no record
+  std::string name;             // file name inside the log directory
+  std::uint64_t first_seq = 0;  // sequence of its first record (the header says so)
+  std::uint64_t last_seq = 0;   // 0 if it holds no record
   std::uint64_t bytes = 0;
 };
 
 class Log {
  public:
   // Opens the log in `dir` (creating the directory and a new epoch if it holds no segment).
-  // `hub` must match the hub recorded in existing segments (else kInvalidArgument).
+  // `hub` (1 to 65505 bytes) must match the hub recorded in existing segments (else
+  // kInvalidArgument). Errors: kCorruption (see above), kUnsupported (a segment of a newer
+  // format version), kUnavailable (another Log has the directory open), kIoError.
   static Result<std::unique_ptr<Log>> open(const std::string& dir, const std::string& hub,
                                            const LogOptions& options);
   ~Log();  // close()
@@ -66,21 +74,26 @@ class Log {
   const RecoveryReport& recovery() const;
   std::vector<SegmentInfo> segments() const;
 
-  // Appends the record (seq, payload). seq must be last_seq() + 1 (else kInvalidArgument);
-  // a payload over max_record_bytes is kResourceExhausted. Rolls to a new segment first when
-  // the active one is past segment_bytes. On a write error the partial record is cut off
-  // again, the log is poisoned and kIoError is returned.
+  // Appends the record (seq, payload). seq must be last_seq() + 1 and the payload non-empty
+  // (else kInvalidArgument); a payload over max_record_bytes is kResourceExhausted. Nothing is
+  // written in those cases. Rolls to a new segment first when the active one holds a record
+  // and is at least segment_bytes long. On a write error (or, under kSyncEach, a sync error)
+  // the partial record is cut off again, the log is poisoned and kIoError is returned. After
+  // close(): kUnavailable.
   Status append(std::uint64_t seq, std::string_view payload);
 
   // fdatasync the active segment now (any policy); advances durable_seq().
   Status sync();
   // Highest sequence known durable under the policy.
   std::uint64_t durable_seq() const;
-  // Blocks until durable_seq() >= seq, the deadline passes (kTimeout), or the log fails or is
-  // closed (its error / kUnavailable). Returns at once under kNone and kSyncEach.
+  // Blocks until durable_seq() >= seq (ok), the deadline passes (kTimeout), or the log fails or
+  // is closed (its error / kUnavailable) before that. Under kNone and kSyncEach an appended
+  // record is already durable, so this returns at once for it.
   Status wait_durable(std::uint64_t seq, std::chrono::steady_clock::time_point deadline);
 
-  // Syncs, stops the group-commit thread, closes files. Idempotent.
+  // Syncs, stops the group-commit thread, closes files and releases the directory. Returns the
+  // poison status of a failed log, or the final sync's error. Idempotent: a second call returns
+  // the first one's result.
   Status close();
 
  private:
@@ -93,25 +106,32 @@ class Log {
 struct LogRecord {
   std::uint64_t seq = 0;
   std::string payload;
-  std::string segment;   // file name it came from
+  std::string segment;       // file name it came from
   std::uint64_t offset = 0;  // byte offset of the record header in that file
 };
 
 // Reads a log directory in sequence order, without modifying it (safe on a live log: it stops
-// at the last complete record it sees).
+// at the last complete record it sees, and a later next() picks up records appended since,
+// across segment rolls).
 class LogReader {
  public:
-  // Fails with kNotFound if `dir` holds no segment.
-  static Result<std::unique_ptr<LogReader>> open(const std::string& dir,
-                                                 std::uint64_t from_seq = 1);
+  // Fails with kNotFound if `dir` holds no segment, or if the log's first record comes after
+  // from_seq (that history is gone); kInvalidArgument if from_seq is 0. Payloads over
+  // max_record_bytes are corruption, so pass the writer's limit if it is not the default.
+  static Result<std::unique_ptr<LogReader>> open(
+      const std::string& dir, std::uint64_t from_seq = 1,
+      std::uint32_t max_record_bytes = LogOptions{}.max_record_bytes);
   ~LogReader();
   std::uint64_t epoch() const;
   const std::string& hub() const;
 
-  // Reads the next record into *out. Returns true for a record, false at the clean end of the
-  // log (including a torn tail, which is reported by tail_bytes_ignored()), or an error:
-  // kCorruption with segment name, offset and the last good sequence.
+  // Reads the next record with seq >= from_seq into *out (its payload's capacity is reused).
+  // Returns true for a record, false at the clean end of the log (including a torn tail, which
+  // is reported by tail_bytes_ignored()), or an error: kCorruption with segment name, offset
+  // and the last good sequence, kUnsupported, kIoError. After an error, every later call
+  // returns it again.
   Result<bool> next(LogRecord* out);
+  // The torn tail's size at the last clean end next() reported (0 if it ended on a record).
   std::uint64_t tail_bytes_ignored() const;
 
  private:

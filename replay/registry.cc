@@ -46,6 +46,41 @@ void HookSubscription::reset() {
 
 // ---- Impl --------------------------------------------------------------------------------
 
+// The writer's lock, with a timed acquire. (std::timed_mutex's timed lock is not understood by
+// GCC 12's ThreadSanitizer, which then reports false errors; a condition variable is.)
+// Meets TimedLockable, so std::unique_lock drives it.
+class WriteSlot {
+ public:
+  void lock() {
+    std::unique_lock l(mu_);
+    cv_.wait(l, [&] { return !busy_; });
+    busy_ = true;
+  }
+  bool try_lock() {
+    std::lock_guard l(mu_);
+    return !std::exchange(busy_, true);
+  }
+  template <typename Rep, typename Period>
+  bool try_lock_for(std::chrono::duration<Rep, Period> timeout) {
+    std::unique_lock l(mu_);
+    if (!cv_.wait_for(l, timeout, [&] { return !busy_; })) return false;
+    busy_ = true;
+    return true;
+  }
+  void unlock() {
+    {
+      std::lock_guard l(mu_);
+      busy_ = false;
+    }
+    cv_.notify_one();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool busy_ = false;
+};
+
 struct Registry::Impl {
   Impl(RegistryOptions o, bool read_only_)
       : opts(std::move(o)),
@@ -81,7 +116,7 @@ struct Registry::Impl {
   mutable std::shared_mutex proj_mu;  // the projection: shared for reads, exclusive for apply
   replay::Projection proj;
 
-  std::timed_mutex write_mu;  // serialises validation and append; guards the four below
+  WriteSlot write_mu;  // serialises validation and append; guards the four below
   replay::Overlay overlay;
   std::uint64_t head_seq = 0;  // last appended
   Status failed;               // once set, every write returns it
@@ -237,6 +272,7 @@ Result<std::unique_ptr<Registry>> Registry::open(RegistryOptions options) {
   }
   impl->head_seq = impl->proj.last_seq();
   impl->applied_seq.store(impl->head_seq);
+  impl->hooks.start_at(impl->head_seq);
   std::unique_ptr<Registry> registry(new Registry(std::move(impl)));
   registry->impl_->start_janitor(registry.get());
   return registry;
@@ -254,6 +290,7 @@ Result<std::unique_ptr<Registry>> Registry::open_replay(const ReplayOptions& opt
   if (!replayed.ok()) return replayed.status();
   impl->head_seq = impl->proj.last_seq();
   impl->applied_seq.store(impl->head_seq);
+  impl->hooks.start_at(impl->head_seq);
   return std::unique_ptr<Registry>(new Registry(std::move(impl)));
 }
 

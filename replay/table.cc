@@ -65,14 +65,14 @@ void Table::unlink(const StoredRow& row) {
 }
 
 void Table::put(Entry entry, std::optional<std::int64_t> expires_at_ms, std::uint64_t seq) {
-  auto it = rows_.find(std::string_view(entry.spec.id));
-  if (it == rows_.end()) {
-    it = rows_.insert(StoredRow{std::move(entry), expires_at_ms, seq}).first;
-  } else {
+  StoredRow fresh{std::move(entry), expires_at_ms, seq};
+  // One hash lookup: insert() leaves `fresh` untouched when the id is already present.
+  auto [it, inserted] = rows_.insert(std::move(fresh));
+  if (!inserted) {
     unlink(*it);
     // Safe: the key (spec.id) is unchanged, and set elements are const only to protect it.
     auto& row = const_cast<StoredRow&>(*it);
-    row.entry = std::move(entry);
+    row.entry = std::move(fresh.entry);  // NOLINT(bugprone-use-after-move): not moved, see above
     row.expires_at_ms = expires_at_ms;
     row.seq = seq;
   }

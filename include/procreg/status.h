@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cassert>
+#include <iosfwd>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -65,6 +66,10 @@ class [[nodiscard]] Status {
 };
 
 // A value of type T or an error Status (never an ok Status without a value).
+// Writes code_name(code) / status.to_string() (for logs and test output).
+std::ostream& operator<<(std::ostream& os, Code code);
+std::ostream& operator<<(std::ostream& os, const Status& status);
+
 template <typename T>
 class [[nodiscard]] Result {
  public:

@@ -131,6 +131,28 @@ BOOST_AUTO_TEST_CASE(handler_errors_are_counted_and_reported_and_others_still_ru
   BOOST_TEST(errors[0] == "boom@ghost");
 }
 
+BOOST_AUTO_TEST_CASE(replayed_events_count_as_dispatched_after_reopen) {
+  // Events replayed on open fired their hooks when written; waiting for them returns at once.
+  testing::TempDir dir;
+  InsertOptions o;
+  o.hooks = true;
+  {
+    auto registry = open_registry(dir.path());
+    BOOST_REQUIRE(registry->insert(make_spec("a"), {{"n1", "<1>"}}, o).ok());
+  }
+  auto reopened = open_registry(dir.path());
+  std::atomic<int> calls{0};
+  auto sub = reopened->subscribe(HookTopic::kChildRegistered, [&](const HookEvent&) { ++calls; });
+  BOOST_TEST(reopened->last_sequence() == 1u);
+  BOOST_TEST(reopened->wait_for_hooks(1, std::chrono::milliseconds(100)).ok());
+  BOOST_TEST(calls.load() == 0);  // no replayed event fires again
+  auto seq = reopened->insert(make_spec("b"), {{"n1", "<1>"}}, o);
+  BOOST_REQUIRE(seq.ok());
+  BOOST_TEST(*seq == 2u);
+  BOOST_TEST(reopened->wait_for_hooks(*seq, std::chrono::seconds(5)).ok());
+  BOOST_TEST(calls.load() == 1);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 }  // namespace

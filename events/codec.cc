@@ -1,0 +1,186 @@
+// procreg::events: the MessagePack codec of events.
+//
+// Layout, schema version 1. docs/EVENT_FORMAT.md is the full specification (types, limits,
+// compatibility rules, annotated hex dumps); this is the summary. `?` marks an optional key.
+//
+//   event     = map { "v": uint schema_version, "k": str kind, "hub": str, "tbl": str,
+//                     "seq": uint, "ep": uint epoch, "t": int writer_time_ms, "hk": bool hooks,
+//                     "b": body }
+//   body      = insert       map { "row": row }
+//             | bulk_insert  map { "items": [ map { "row": row, "diff": node_pids }, ... ] }
+//             | delete       map { "id": str }
+//             | bulk_delete  map { "items": [ map { "id": str, "chg": bool, "np": node_pids,
+//                                                  "exp"?: int }, ... ] }
+//             | update       map { "id": str, "row": row }
+//             | clear        map { }
+//             | expire       map { "items": [ map { "id": str, "rs": uint row_seq }, ... ] }
+//   row       = map { "spec": spec, "np": node_pids, "md": map of Value, "exp"?: int }
+//   spec      = map { "id": str, "start": [ str module, str function, array of Value args ],
+//                     <extra key>: Value, ... }
+//   node_pids = [ [ str node, str pid ], ... ]
+//
+// "k" is event_kind_name(kind). "hub" and "tbl" are non-empty. "exp" is present exactly when the
+// expiry has a value. Values are encoded as in events/value_codec.cc.
+//
+// Writing: keys in the order shown, a spec's extra keys after "start" in ascending byte order,
+// integers in their smallest format, so equal events give equal bytes.
+// Reading: keys in any order. "v" is found and checked before anything else is interpreted:
+// 0 is kCorruption, above kEventSchemaVersion kUnsupported, as is an unknown "k". Unknown keys
+// in event, body, item and row maps are skipped (optional additions of a newer writer); unknown
+// keys in a spec map are its extra fields. Missing or duplicate keys, wrong types and trailing
+// bytes are kCorruption.
+
+#include "events/codec.h"
+
+#include <cassert>
+#include <utility>
+#include <variant>
+
+#include "events/decoder.h"
+#include "events/encoder.h"
+#include "events/event_decoder.h"
+#include "events/event_keys.h"
+
+namespace procreg::events {
+
+namespace {
+
+void write_spec(Encoder& enc, const ChildSpec& spec) {
+  assert(!spec.extra.contains(kId) && !spec.extra.contains(kStart) &&
+         "a spec's extra fields must not shadow id or start");
+  enc.map(2 + spec.extra.size());
+  enc.str(kId);
+  enc.str(spec.id);
+  enc.str(kStart);
+  enc.array(3);
+  enc.str(spec.start.module);
+  enc.str(spec.start.function);
+  enc.value_array(spec.start.args);
+  for (const auto& [key, value] : spec.extra) {
+    enc.str(key);
+    enc.value(value);
+  }
+}
+
+void write_expiry(Encoder& enc, const std::optional<std::int64_t>& expires_at_ms) {
+  if (!expires_at_ms) return;
+  enc.str(kExpires);
+  enc.int64(*expires_at_ms);
+}
+
+void write_row(Encoder& enc, const Row& row) {
+  enc.map(row.expires_at_ms ? 4 : 3);
+  enc.str(kSpec);
+  write_spec(enc, row.entry.spec);
+  enc.str(kNodePids);
+  enc.node_pids(row.entry.node_pids);
+  enc.str(kMetadata);
+  enc.value_map(row.entry.metadata);
+  write_expiry(enc, row.expires_at_ms);
+}
+
+void write_item(Encoder& enc, const BulkInsertItem& item) {
+  enc.map(2);
+  enc.str(kRow);
+  write_row(enc, item.row);
+  enc.str(kDiff);
+  enc.node_pids(item.diff);
+}
+
+void write_item(Encoder& enc, const BulkDeleteItem& item) {
+  enc.map(item.expires_at_ms ? 4 : 3);
+  enc.str(kId);
+  enc.str(item.child_id);
+  enc.str(kChanged);
+  enc.boolean(item.changed);
+  enc.str(kNodePids);
+  enc.node_pids(item.node_pids);
+  write_expiry(enc, item.expires_at_ms);
+}
+
+void write_item(Encoder& enc, const ExpireItem& item) {
+  enc.map(2);
+  enc.str(kId);
+  enc.str(item.child_id);
+  enc.str(kRowSeq);
+  enc.uint(item.row_seq);
+}
+
+template <typename Item>
+void write_items(Encoder& enc, const std::vector<Item>& items) {
+  enc.map(1);
+  enc.str(kItems);
+  enc.array(items.size());
+  for (const Item& item : items) write_item(enc, item);
+}
+
+void write_body(Encoder& enc, const Insert& body) {
+  enc.map(1);
+  enc.str(kRow);
+  write_row(enc, body.row);
+}
+void write_body(Encoder& enc, const BulkInsert& body) { write_items(enc, body.items); }
+void write_body(Encoder& enc, const Delete& body) {
+  enc.map(1);
+  enc.str(kId);
+  enc.str(body.child_id);
+}
+void write_body(Encoder& enc, const BulkDelete& body) { write_items(enc, body.items); }
+void write_body(Encoder& enc, const Update& body) {
+  enc.map(2);
+  enc.str(kId);
+  enc.str(body.child_id);
+  enc.str(kRow);
+  write_row(enc, body.row);
+}
+void write_body(Encoder& enc, const Clear&) { enc.map(0); }
+void write_body(Encoder& enc, const Expire& body) { write_items(enc, body.items); }
+
+}  // namespace
+
+// Preconditions (asserted): the event is of this build's schema version, hub and table are not
+// empty, no extra spec field is named "id" or "start", and no string, binary, array or map
+// reaches 2^32 bytes or elements. The registry's validation guarantees all of them.
+void encode(const Event& event, std::string* out) {
+  assert(event.schema_version == kEventSchemaVersion && "this build writes only its own schema");
+  assert(!event.hub.empty() && !event.table.empty() && "hub and table are never empty");
+  Encoder enc(out);
+  enc.map(9);
+  enc.str(kVersion);
+  enc.uint(event.schema_version);
+  enc.str(kKind);
+  enc.str(event_kind_name(event.kind()));
+  enc.str(kHub);
+  enc.str(event.hub);
+  enc.str(kTable);
+  enc.str(event.table);
+  enc.str(kSeq);
+  enc.uint(event.seq);
+  enc.str(kEpoch);
+  enc.uint(event.epoch);
+  enc.str(kTime);
+  enc.int64(event.writer_time_ms);
+  enc.str(kHooks);
+  enc.boolean(event.hooks);
+  enc.str(kBody);
+  std::visit([&](const auto& body) { write_body(enc, body); }, event.body);
+}
+
+std::string encode(const Event& event) {
+  std::string out;
+  encode(event, &out);
+  return out;
+}
+
+Result<Event> decode(std::string_view bytes, const DecodeLimits& limits) {
+  return decode_without_throwing<Event>([&]() -> Result<Event> {
+    Decoder decoder(bytes, limits, "event");
+    Result<Event> result = Event();  // decoded in place, returned without a copy
+    if (!decoder.check_size(bytes.size()) || !read_event(decoder, &*result) || !decoder.finish()) {
+      result = std::move(decoder).error();
+    }
+    return result;
+  });
+}
+
+}  // namespace procreg::events

@@ -1,0 +1,247 @@
+// The writer side of the log: Log::open (recovery or creation), append, roll, sync, close.
+#include "replay/log.h"
+
+#include <exception>
+#include <random>
+#include <utility>
+
+#include "replay/durability_tracker.h"
+#include "replay/file_util.h"
+#include "replay/log_format.h"
+#include "replay/log_recovery.h"
+#include "replay/segment_writer.h"
+
+namespace procreg::replay {
+
+struct Log::Impl {
+  std::string dir;
+  std::string hub;
+  LogOptions options;
+  UniqueFd dir_lock;  // holds the directory's flock; also the descriptor to fsync it
+  std::uint64_t epoch = 0;
+  RecoveryReport recovery;
+  std::vector<SegmentInfo> segments;
+  std::shared_ptr<SegmentWriter> active;  // the last segment
+  std::uint64_t last_seq = 0;
+  std::vector<char> record;  // encoding buffer, reused; only ever grows
+  std::unique_ptr<DurabilityTracker> durability;
+  bool closed = false;
+  Status close_status;
+
+  Status create_first_segment();
+  Status resume(RecoveredLog recovered);
+  bool roll_due() const;
+  Status roll();
+  Status write_record(std::uint64_t seq, std::string_view payload);
+  Status fail(Status error);
+};
+
+namespace {
+
+Status check_open_arguments(const std::string& hub, const LogOptions& options) {
+  if (hub.empty() || hub.size() > kMaxHubBytes) {
+    return Status::invalid_argument("hub id must be 1 to " + std::to_string(kMaxHubBytes) +
+                                    " bytes, got " + std::to_string(hub.size()));
+  }
+  if (options.max_record_bytes == 0) {
+    return Status::invalid_argument("max_record_bytes must be at least 1");
+  }
+  if (options.group_commit_interval.count() < 0) {
+    return Status::invalid_argument("group_commit_interval must not be negative");
+  }
+  return Status();
+}
+
+// A random nonzero epoch: a new log's identity, so readers can tell histories apart.
+Result<std::uint64_t> random_epoch() {
+  try {
+    std::random_device device;
+    for (int attempt = 0; attempt < 8; ++attempt) {  // zero is one value in 2^64
+      const std::uint64_t epoch = (std::uint64_t{device()} << 32) | device();
+      if (epoch != 0) return epoch;
+    }
+  } catch (const std::exception& e) {
+    return Status::io_error(std::string("no random source for the log epoch: ") + e.what());
+  }
+  return Status::io_error("the random source keeps returning zero");
+}
+
+}  // namespace
+
+Status Log::Impl::create_first_segment() {
+  auto new_epoch = random_epoch();
+  if (!new_epoch.ok()) return new_epoch.status();
+  epoch = *new_epoch;
+  auto segment = SegmentWriter::create(dir_lock.get(), dir, SegmentHeader{epoch, 1, hub});
+  if (!segment.ok()) return segment.status();
+  active = std::move(*segment);
+  segments = {SegmentInfo{active->name(), 1, 0, active->size()}};
+  last_seq = 0;
+  recovery.created = true;
+  recovery.last_seq = 0;
+  return Status();
+}
+
+Status Log::Impl::resume(RecoveredLog recovered) {
+  epoch = recovered.identity.epoch;
+  segments = std::move(recovered.segments);
+  last_seq = recovered.report.last_seq;
+  auto segment = SegmentWriter::open(dir, segments.back().name);
+  if (!segment.ok()) return segment.status();
+  active = std::move(*segment);
+  // The recovered records may still be only in the page cache (a crash of a kNone writer);
+  // sync once so that durable_seq() can start at last_seq.
+  return active->sync();
+}
+
+Result<std::unique_ptr<Log>> Log::open(const std::string& dir, const std::string& hub,
+                                       const LogOptions& options) {
+  Status s = check_open_arguments(hub, options);
+  if (s.ok()) s = create_directories(dir);
+  if (!s.ok()) return s;
+  auto lock = lock_directory(dir);
+  if (!lock.ok()) return lock.status();
+  auto recovered = recover_log(lock->get(), dir, hub, options.max_record_bytes);
+  if (!recovered.ok()) return recovered.status();
+
+  auto impl = std::make_unique<Impl>();
+  impl->dir = dir;
+  impl->hub = hub;
+  impl->options = options;
+  impl->dir_lock = std::move(*lock);
+  impl->recovery = recovered->report;
+  s = recovered->segments.empty() ? impl->create_first_segment()
+                                  : impl->resume(std::move(*recovered));
+  if (!s.ok()) return s;
+  impl->durability = std::make_unique<DurabilityTracker>(
+      options.durability, options.group_commit_interval, impl->last_seq, impl->active);
+  s = impl->durability->start();
+  if (!s.ok()) return s;
+  return std::unique_ptr<Log>(new Log(std::move(impl)));
+}
+
+Log::Log(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Log::~Log() { (void)close(); }
+
+std::uint64_t Log::epoch() const { return impl_->epoch; }
+const std::string& Log::hub() const { return impl_->hub; }
+std::uint64_t Log::last_seq() const { return impl_->last_seq; }
+const RecoveryReport& Log::recovery() const { return impl_->recovery; }
+std::vector<SegmentInfo> Log::segments() const { return impl_->segments; }
+
+Status Log::append(std::uint64_t seq, std::string_view payload) {
+  Impl& d = *impl_;
+  if (d.closed) return Status::unavailable("log " + d.dir + " is closed");
+  if (Status failed = d.durability->failure(); !failed.ok()) return failed;
+  if (seq != d.last_seq + 1) {
+    return Status::invalid_argument("append of seq " + std::to_string(seq) + ", expected " +
+                                    std::to_string(d.last_seq + 1));
+  }
+  if (payload.empty()) return Status::invalid_argument("empty record payload");
+  if (payload.size() > d.options.max_record_bytes) {
+    return Status::resource_exhausted("record payload of " + std::to_string(payload.size()) +
+                                      " bytes exceeds max_record_bytes " +
+                                      std::to_string(d.options.max_record_bytes));
+  }
+  if (d.roll_due()) {
+    if (Status s = d.roll(); !s.ok()) return d.fail(std::move(s));
+  }
+  if (Status s = d.write_record(seq, payload); !s.ok()) return d.fail(std::move(s));
+  d.last_seq = seq;
+  d.segments.back().last_seq = seq;
+  d.segments.back().bytes = d.active->size();
+  d.durability->written(seq);
+  if (d.options.durability == Durability::kSyncEach) d.durability->synced(seq);
+  return Status();
+}
+
+bool Log::Impl::roll_due() const {
+  // An empty segment never rolls: its successor would have the same first_seq and name.
+  return active->size() >= options.segment_bytes && segments.back().last_seq != 0;
+}
+
+Status Log::Impl::roll() {
+  // Recovery accepts a torn end only in the last segment, so the old segment must be entirely
+  // on disk before a newer segment exists.
+  Status s = active->sync();
+  if (!s.ok()) return s;
+  auto next = SegmentWriter::create(dir_lock.get(), dir, SegmentHeader{epoch, last_seq + 1, hub});
+  if (!next.ok()) return next.status();
+  durability->switch_segment(*next, last_seq);
+  active = std::move(*next);
+  segments.push_back(SegmentInfo{active->name(), last_seq + 1, 0, active->size()});
+  return Status();
+}
+
+Status Log::Impl::write_record(std::uint64_t seq, std::string_view payload) {
+  const std::size_t size = kRecordHeaderBytes + payload.size();
+  if (record.size() < size) record.resize(size);
+  encode_record(seq, payload, record.data());
+  const std::uint64_t before = active->size();
+  Status s = active->append(record.data(), size);
+  if (!s.ok() || options.durability != Durability::kSyncEach) return s;
+  s = active->sync();
+  if (s.ok()) return s;
+  // The append reports failure, so take the record back (it may or may not be on disk).
+  Status cut = active->truncate(before);
+  if (!cut.ok()) {
+    return Status::io_error(s.message() + "; cutting the record failed: " + cut.message());
+  }
+  return s;
+}
+
+Status Log::Impl::fail(Status error) {
+  durability->fail(error);
+  return error;
+}
+
+Status Log::sync() {
+  Impl& d = *impl_;
+  if (d.closed) return Status::unavailable("log " + d.dir + " is closed");
+  if (Status failed = d.durability->failure(); !failed.ok()) return failed;
+  if (Status s = d.active->sync(); !s.ok()) return d.fail(std::move(s));
+  d.durability->synced(d.last_seq);
+  return Status();
+}
+
+std::uint64_t Log::durable_seq() const { return impl_->durability->durable_seq(); }
+
+Status Log::wait_durable(std::uint64_t seq, std::chrono::steady_clock::time_point deadline) {
+  return impl_->durability->wait_durable(seq, deadline);
+}
+
+Status Log::close() {
+  Impl& d = *impl_;
+  if (d.closed) return d.close_status;
+  d.durability->stop_syncer();
+  Status s = d.durability->failure();
+  if (s.ok()) {
+    s = d.active->sync();
+    if (s.ok()) {
+      d.durability->synced(d.last_seq);
+    } else {
+      d.durability->fail(s);
+    }
+  }
+  d.durability->close();
+  d.active.reset();
+  d.dir_lock.reset();
+  d.closed = true;
+  d.close_status = s;
+  return s;
+}
+
+std::string RecoveryReport::to_string() const {
+  std::string out = created ? "created a new log" : "opened the log";
+  out += "; last seq " + std::to_string(last_seq);
+  if (truncated_tail) {
+    out += removed_tail_segment ? "; removed segment " + tail_segment + " (its header is torn, "
+                                : "; cut a torn tail off " + tail_segment + " at offset " +
+                                      std::to_string(tail_offset) + " (";
+    out += std::to_string(tail_bytes_dropped) + " bytes dropped)";
+  }
+  return out;
+}
+
+}  // namespace procreg::replay

@@ -1,0 +1,119 @@
+// procreg::replay: the byte format of the durable log. docs/LOG_FORMAT.md is the full reference
+// (recovery rules, durability, a reader's algorithm); this is the layout.
+//
+// A log is a directory of segment files, each named by the sequence number of its first record,
+// zero-padded to 20 decimal digits: "00000000000000000001.log". Other files are ignored.
+//
+// A segment is a header followed by records. All integers are little-endian.
+//
+// Segment header (H = 30 + N bytes):
+//   offset  size  field
+//        0     4  magic "PRLG" (50 52 4C 47)
+//        4     2  format version: 1
+//        6     2  header length H, including the CRC
+//        8     8  epoch: the log's identity, random and nonzero, equal in every segment
+//       16     8  first_seq: the sequence number of the segment's first record (>= 1)
+//       24     2  hub length N
+//       26     N  hub id (UTF-8)
+//   26 + N     4  masked CRC-32C of bytes [0, 26 + N)
+//
+// Record (17 + L bytes; records follow the header back to back up to the end of the file):
+//   offset  size  field
+//        0     4  masked CRC-32C of bytes [4, 17 + L): the rest of this header, then the payload
+//        4     4  payload length L: 1 <= L <= max_record_bytes
+//        8     1  type: 1 = event; every other value is reserved
+//        9     8  seq: first_seq for the segment's first record, then the previous seq + 1
+//       17     L  payload: one encoded event, opaque to the log
+//
+// Masking (as LevelDB): masked = ((crc >> 15) | (crc << 17)) + 0xa282ead8, modulo 2^32.
+//
+// Compatibility: later versions keep the magic, version and header length at these offsets and
+// end the header with its masked CRC, so a reader can tell an intact header of an unknown
+// version (kUnsupported) from a damaged one (kCorruption).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "procreg/status.h"
+
+namespace procreg::replay {
+
+inline constexpr std::string_view kSegmentMagic = "PRLG";
+inline constexpr std::uint16_t kFormatVersion = 1;
+
+// Segment header field offsets.
+inline constexpr std::size_t kHeaderVersionOffset = 4;
+inline constexpr std::size_t kHeaderLengthOffset = 6;
+inline constexpr std::size_t kHeaderEpochOffset = 8;
+inline constexpr std::size_t kHeaderFirstSeqOffset = 16;
+inline constexpr std::size_t kHeaderHubLengthOffset = 24;
+inline constexpr std::size_t kHeaderHubOffset = 26;
+inline constexpr std::size_t kCrcBytes = 4;
+// A header without hub bytes; a header is kMinHeaderBytes + hub length.
+inline constexpr std::size_t kMinHeaderBytes = kHeaderHubOffset + kCrcBytes;
+// The header length field is 16 bits wide.
+inline constexpr std::size_t kMaxHubBytes = 0xFFFF - kMinHeaderBytes;
+
+// Record header field offsets.
+inline constexpr std::size_t kRecordLengthOffset = 4;
+inline constexpr std::size_t kRecordTypeOffset = 8;
+inline constexpr std::size_t kRecordSeqOffset = 9;
+inline constexpr std::size_t kRecordHeaderBytes = 17;
+inline constexpr std::uint8_t kRecordTypeEvent = 1;
+
+inline constexpr std::size_t kSegmentNameDigits = 20;
+inline constexpr std::string_view kSegmentSuffix = ".log";
+
+// Little-endian encoding of fixed-width integers at p (unaligned access is fine).
+void put_u16(char* p, std::uint16_t v);
+void put_u32(char* p, std::uint32_t v);
+void put_u64(char* p, std::uint64_t v);
+std::uint16_t get_u16(const char* p);
+std::uint32_t get_u32(const char* p);
+std::uint64_t get_u64(const char* p);
+
+struct SegmentHeader {
+  std::uint64_t epoch = 0;
+  std::uint64_t first_seq = 0;
+  std::string hub;
+};
+
+// The header's bytes, CRC included. Precondition: header.hub.size() <= kMaxHubBytes.
+std::string encode_segment_header(const SegmentHeader& header);
+
+// The fields of a record header, decoded from 17 bytes without any check.
+struct RecordHeader {
+  std::uint32_t masked_crc = 0;
+  std::uint32_t length = 0;
+  std::uint8_t type = 0;
+  std::uint64_t seq = 0;
+};
+RecordHeader decode_record_header(const char* p);
+
+// The unmasked CRC a record must carry: over record[4, 17) (length, type, seq) and then the
+// payload. `record` points at the record's first byte; its CRC field is not read.
+std::uint32_t record_crc(const char* record, const char* payload, std::size_t length);
+
+// Writes the record (seq, payload) of type event, CRC included, to out[0, 17 + payload.size()).
+// Precondition: 1 <= payload.size() <= UINT32_MAX.
+void encode_record(std::uint64_t seq, std::string_view payload, char* out);
+
+// "%020llu.log" of first_seq.
+std::string segment_file_name(std::uint64_t first_seq);
+// The first_seq a segment file name encodes, or nullopt if `name` is not a segment's name.
+std::optional<std::uint64_t> parse_segment_file_name(std::string_view name);
+
+struct SegmentName {
+  std::uint64_t first_seq = 0;  // as the file name says
+  std::string name;
+};
+// The segment files in `dir`, in sequence order. kNotFound if `dir` does not exist; kIoError if
+// it cannot be listed.
+Result<std::vector<SegmentName>> list_segments(const std::string& dir);
+
+}  // namespace procreg::replay

@@ -1,0 +1,81 @@
+#include "events/codec_samples.h"
+
+#include <array>
+#include <cassert>
+#include <cstdio>
+#include <utility>
+
+namespace procreg::test {
+
+std::string from_hex(std::string_view hex) {
+  std::string out;
+  int high = -1;
+  for (const char c : hex) {
+    if (c == ' ' || c == '\n') continue;
+    const int digit = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    assert(digit >= 0 && "not a lower-case hex digit");
+    if (high < 0) {
+      high = digit;
+    } else {
+      out.push_back(static_cast<char>(high * 16 + digit));
+      high = -1;
+    }
+  }
+  assert(high < 0 && "odd number of hex digits");
+  return out;
+}
+
+std::string to_hex(std::string_view bytes) {
+  std::string out;
+  std::array<char, 3> buf;
+  for (const char c : bytes) {
+    std::snprintf(buf.data(), buf.size(), "%02x",
+                  static_cast<unsigned>(static_cast<unsigned char>(c)));
+    out += buf.data();
+  }
+  return out;
+}
+
+Event sample_event(EventBody body) {
+  Event event;
+  event.hub = "hub";
+  event.table = "tbl";
+  event.seq = 7;
+  event.epoch = 3;
+  event.writer_time_ms = 1700000000000;
+  event.hooks = true;
+  event.body = std::move(body);
+  return event;
+}
+
+Row sample_row(bool ttl) {
+  Row row;
+  row.entry.spec = make_spec("w1", "M", "f", {Value("a"), Value(1)});
+  row.entry.spec.extra["restart"] = Value("temporary");
+  row.entry.node_pids = {{"n1", "p1"}, {"n2", "p2"}};
+  row.entry.metadata[kTagKey] = Value("db");
+  if (ttl) row.expires_at_ms = 1700000060000;
+  return row;
+}
+
+std::vector<NamedEvent> sample_events() {
+  Row bare = sample_row(false);  // an unbound row: no extra fields, no pairs, no metadata
+  bare.entry.spec.id = "w2";
+  bare.entry.spec.extra.clear();
+  bare.entry.node_pids.clear();
+  bare.entry.metadata.clear();
+  return {
+      {"insert", sample_event(events::Insert{sample_row(false)})},
+      {"insert_ttl", sample_event(events::Insert{sample_row(true)})},
+      {"bulk_insert",
+       sample_event(events::BulkInsert{{{sample_row(false), {{"n2", "p2"}}}, {bare, {}}}})},
+      {"delete", sample_event(events::Delete{"w1"})},
+      {"bulk_delete", sample_event(events::BulkDelete{
+                          {{"w1", true, {}, 1700000060000}, {"w2", false, {{"n1", "p1"}}, {}}}})},
+      {"update", sample_event(events::Update{"w1", sample_row(false)})},
+      {"clear", sample_event(events::Clear{})},
+      {"expire", sample_event(events::Expire{{{"w1", 5}, {"w2", 300}}})},
+  };
+}
+
+}  // namespace procreg::test

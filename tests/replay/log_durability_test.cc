@@ -1,0 +1,227 @@
+// Durability policies, wait_durable(), and the poisoning of a log after a write error.
+#include <signal.h>
+#include <sys/resource.h>
+
+#include <boost/test/unit_test.hpp>
+#include <chrono>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "replay/log.h"
+#include "replay/log_format.h"
+#include "replay/log_test_util.h"
+
+namespace procreg::replay {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::steady_clock;
+using testing::append_range;
+using testing::open_log;
+using testing::options_with;
+using testing::read_all;
+using testing::TempDir;
+
+constexpr auto kGenerous = std::chrono::seconds(20);  // only reached if the code is broken
+
+// Lowers RLIMIT_FSIZE to `bytes` with SIGXFSZ ignored, so a write past it fails with EFBIG;
+// restores both at scope exit.
+class FileSizeLimit {
+ public:
+  explicit FileSizeLimit(rlim_t bytes) {
+    BOOST_REQUIRE(::getrlimit(RLIMIT_FSIZE, &saved_limit_) == 0);
+    saved_handler_ = ::signal(SIGXFSZ, SIG_IGN);
+    rlimit lowered = saved_limit_;
+    lowered.rlim_cur = bytes;
+    BOOST_REQUIRE(::setrlimit(RLIMIT_FSIZE, &lowered) == 0);
+  }
+  ~FileSizeLimit() {
+    ::setrlimit(RLIMIT_FSIZE, &saved_limit_);
+    ::signal(SIGXFSZ, saved_handler_);
+  }
+  FileSizeLimit(const FileSizeLimit&) = delete;
+  FileSizeLimit& operator=(const FileSizeLimit&) = delete;
+
+ private:
+  rlimit saved_limit_{};
+  sighandler_t saved_handler_ = SIG_DFL;
+};
+
+LogOptions group_commit(milliseconds interval, std::uint64_t segment_bytes = 64ull << 20) {
+  LogOptions options = options_with(Durability::kGroupCommit, segment_bytes);
+  options.group_commit_interval = interval;
+  return options;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(log_durability_test)
+
+BOOST_AUTO_TEST_CASE(sync_each_and_none_make_an_append_durable_when_it_returns) {
+  for (Durability policy : {Durability::kSyncEach, Durability::kNone}) {
+    TempDir tmp;
+    auto log = open_log(tmp.path(), options_with(policy));
+    for (std::uint64_t seq = 1; seq <= 20; ++seq) {
+      PROCREG_REQUIRE_OK(log->append(seq, testing::payload_for(seq)));
+      BOOST_REQUIRE_EQUAL(log->durable_seq(), seq);
+      PROCREG_REQUIRE_OK(log->wait_durable(seq, steady_clock::now()));
+    }
+    PROCREG_REQUIRE_OK(log->sync());
+    BOOST_TEST(log->durable_seq() == 20u);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(group_commit_makes_an_append_durable_shortly) {
+  TempDir tmp;
+  auto log = open_log(tmp.path(), group_commit(milliseconds(2)));
+  const auto start = steady_clock::now();
+  for (std::uint64_t seq = 1; seq <= 20; ++seq) {
+    PROCREG_REQUIRE_OK(log->append(seq, testing::payload_for(seq)));
+    PROCREG_REQUIRE_OK(log->wait_durable(seq, steady_clock::now() + kGenerous));
+    BOOST_REQUIRE_GE(log->durable_seq(), seq);
+  }
+  BOOST_TEST((steady_clock::now() - start < std::chrono::seconds(5)));
+}
+
+BOOST_AUTO_TEST_CASE(group_commit_serves_concurrent_writers_across_rolls) {
+  TempDir tmp;
+  auto log = open_log(tmp.path(), group_commit(milliseconds(1), 4096));
+  constexpr int kThreads = 8;
+  constexpr std::uint64_t kPerThread = 150;
+  std::mutex writer_lock;  // the Registry's writer lock: append() is serialised
+  std::vector<Status> failures(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (std::uint64_t i = 0; i < kPerThread; ++i) {
+        std::uint64_t seq = 0;
+        {
+          std::lock_guard lock(writer_lock);
+          seq = log->last_seq() + 1;
+          Status s = log->append(seq, testing::payload_for(seq));
+          if (!s.ok()) {
+            failures[t] = s;
+            return;
+          }
+        }
+        Status s = log->wait_durable(seq, steady_clock::now() + kGenerous);
+        if (!s.ok()) {
+          failures[t] = s;
+          return;
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  for (const Status& s : failures) BOOST_TEST(s.ok(), s.to_string());
+  constexpr std::uint64_t kTotal = kThreads * kPerThread;
+  BOOST_TEST(log->durable_seq() == kTotal);
+  BOOST_TEST(log->segments().size() > 10u);
+  PROCREG_REQUIRE_OK(log->close());
+  BOOST_TEST(read_all(tmp.path()).size() == kTotal);
+}
+
+BOOST_AUTO_TEST_CASE(group_commit_syncs_at_most_once_per_interval_and_sync_is_immediate) {
+  TempDir tmp;
+  auto log = open_log(tmp.path(), group_commit(std::chrono::hours(1)));
+  PROCREG_REQUIRE_OK(log->append(1, "first"));  // the first sync after idle is not delayed
+  PROCREG_REQUIRE_OK(log->wait_durable(1, steady_clock::now() + kGenerous));
+  PROCREG_REQUIRE_OK(log->append(2, "second"));  // its sync waits out the interval ...
+  const Status waited = log->wait_durable(2, steady_clock::now() + milliseconds(50));
+  BOOST_TEST(waited.code() == Code::kTimeout);
+  BOOST_TEST(log->durable_seq() == 1u);
+  PROCREG_REQUIRE_OK(log->sync());  // ... unless the writer syncs itself
+  BOOST_TEST(log->durable_seq() == 2u);
+  const auto start = steady_clock::now();
+  PROCREG_REQUIRE_OK(log->close());  // does not wait for the interval either
+  BOOST_TEST((steady_clock::now() - start < std::chrono::seconds(5)));
+}
+
+BOOST_AUTO_TEST_CASE(wait_durable_times_out_when_nothing_is_appended) {
+  for (Durability policy : {Durability::kGroupCommit, Durability::kSyncEach, Durability::kNone}) {
+    TempDir tmp;
+    auto log = open_log(tmp.path(), options_with(policy));
+    const auto start = steady_clock::now();
+    const Status s = log->wait_durable(1, start + milliseconds(50));
+    BOOST_TEST(s.code() == Code::kTimeout);
+    BOOST_TEST((steady_clock::now() - start >= milliseconds(50)));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(wait_durable_after_close_is_unavailable) {
+  TempDir tmp;
+  auto log = open_log(tmp.path(), group_commit(milliseconds(2)));
+  append_range(*log, 1, 3);
+  Status blocked_result;
+  std::thread blocked(
+      [&] { blocked_result = log->wait_durable(10, steady_clock::now() + kGenerous); });
+  std::this_thread::sleep_for(milliseconds(20));
+  PROCREG_REQUIRE_OK(log->close());
+  blocked.join();
+  BOOST_TEST(blocked_result.code() == Code::kUnavailable);
+  BOOST_TEST(log->wait_durable(4, steady_clock::now() + kGenerous).code() == Code::kUnavailable);
+  PROCREG_REQUIRE_OK(log->wait_durable(3, steady_clock::now()));  // close() synced it
+  BOOST_TEST(log->sync().code() == Code::kUnavailable);
+}
+
+BOOST_AUTO_TEST_CASE(a_write_error_poisons_the_log_and_leaves_no_partial_record) {
+  TempDir tmp;
+  const std::string path = tmp.file(segment_file_name(1));
+  {
+    auto log = open_log(tmp.path(), options_with(Durability::kSyncEach));
+    append_range(*log, 1, 5);
+    const auto size = std::filesystem::file_size(path);
+    Status failed;
+    {
+      FileSizeLimit limit(size + 10);  // the next record gets 10 bytes in, then EFBIG
+      failed = log->append(6, std::string(100, 'x'));
+    }
+    BOOST_TEST(failed.code() == Code::kIoError);
+    BOOST_TEST(failed.message().find(path) != std::string::npos, failed.message());
+    BOOST_TEST(std::filesystem::file_size(path) == size);
+    BOOST_TEST(log->last_seq() == 5u);
+    // The limit is gone, but the log stays failed.
+    BOOST_TEST((log->append(6, "again") == failed));
+    BOOST_TEST((log->sync() == failed));
+    BOOST_TEST((log->wait_durable(6, steady_clock::now() + kGenerous) == failed));
+    PROCREG_REQUIRE_OK(log->wait_durable(5, steady_clock::now()));
+    BOOST_TEST((log->close() == failed));
+  }
+  auto log = open_log(tmp.path(), options_with(Durability::kSyncEach));
+  BOOST_TEST(!log->recovery().truncated_tail);
+  BOOST_TEST(log->last_seq() == 5u);
+  PROCREG_REQUIRE_OK(log->append(6, "after reopening"));
+}
+
+BOOST_AUTO_TEST_CASE(a_failed_roll_poisons_the_log_and_leaves_no_new_segment) {
+  TempDir tmp;
+  {
+    auto log = open_log(tmp.path(), options_with(Durability::kNone, 4096));
+    std::uint64_t seq = 0;
+    while (log->segments().back().bytes < 4096) {  // bounded: each append adds >= 18 bytes
+      ++seq;
+      PROCREG_REQUIRE_OK(log->append(seq, testing::payload_for(seq)));
+    }
+    Status failed;
+    {
+      FileSizeLimit limit(10);  // the new segment's header cannot be written
+      failed = log->append(seq + 1, "rolls");
+    }
+    BOOST_TEST(failed.code() == Code::kIoError);
+    BOOST_TEST(log->segments().size() == 1u);
+    BOOST_TEST((log->append(seq + 1, "rolls") == failed));
+  }
+  BOOST_TEST(!std::filesystem::exists(tmp.file(segment_file_name(2))));
+  const auto before = read_all(tmp.path()).size();
+  auto log = open_log(tmp.path(), options_with(Durability::kNone, 4096));
+  BOOST_TEST(!log->recovery().truncated_tail);
+  BOOST_TEST(log->last_seq() == before);
+  PROCREG_REQUIRE_OK(log->append(before + 1, "rolls"));
+  BOOST_TEST(log->segments().size() == 2u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+}  // namespace procreg::replay
