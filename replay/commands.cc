@@ -1,6 +1,7 @@
 #include "replay/commands.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <exception>
 #include <unordered_map>
 
@@ -9,6 +10,8 @@ namespace procreg::replay {
 namespace {
 
 constexpr const char* kNoChild = "No child found";
+// Keeps now + ttl far from overflow (and from the projection's no-expiry marker).
+constexpr std::int64_t kMaxTtlMs = 100LL * 366 * 24 * 3600 * 1000;
 constexpr const char* kInvalidUpdate = "Invalid arguments returned from the update function";
 
 // The state seen by one bulk call: the view, then the rows the call's earlier items wrote.
@@ -53,7 +56,7 @@ std::optional<events::BulkInsertItem> merge_bound(const StoredRow& cur, Entry in
   const NodePids& stored = cur.entry.node_pids;
   if (same_multiset(in.node_pids, stored)) {
     // ProcessHub drops spec and metadata changes here; procreg writes them (A.4), no hook.
-    if (in.spec == cur.entry.spec && in.metadata == cur.entry.metadata && !cur.expires_at_ms) {
+    if (in.spec == cur.entry.spec && in.metadata == cur.entry.metadata && !cur.has_ttl()) {
       return std::nullopt;
     }
     in.node_pids = stored;
@@ -75,7 +78,7 @@ std::optional<events::BulkInsertItem> merge_bound(const StoredRow& cur, Entry in
 std::optional<events::BulkInsertItem> merge_item(const StoredRow* cur, Entry in) {
   if (cur != nullptr && cur->bound()) return merge_bound(*cur, std::move(in));
   // Absent, pending or tombstone: a fresh permanent row; the diff is the whole list.
-  if (cur != nullptr && cur->entry == in && !cur->expires_at_ms) return std::nullopt;
+  if (cur != nullptr && cur->entry == in && !cur->has_ttl()) return std::nullopt;
   NodePids diff = in.node_pids;
   return events::BulkInsertItem{Row{std::move(in), std::nullopt}, std::move(diff)};
 }
@@ -102,6 +105,9 @@ Resolved resolve_insert(const CommandContext& ctx, ChildSpec spec, NodePids node
                         const InsertOptions& options) {
   std::string bad = check_spec(spec);
   if (bad.empty()) bad = check_node_pids(node_pids);
+  if (bad.empty() && options.ttl_ms && std::abs(*options.ttl_ms) > kMaxTtlMs) {
+    bad = "ttl_ms is beyond +-100 years";
+  }
   if (!bad.empty()) return Status::invalid_argument("insert: " + bad);
   std::optional<std::int64_t> expires;
   if (options.ttl_ms) {
@@ -112,7 +118,7 @@ Resolved resolve_insert(const CommandContext& ctx, ChildSpec spec, NodePids node
   Row row{Entry{std::move(spec), std::move(node_pids), options.metadata}, expires};
   const StoredRow* cur = ctx.view.find(ctx.table, row.entry.spec.id);
   if (!ctx.hooks && cur != nullptr && cur->entry == row.entry &&
-      cur->expires_at_ms == row.expires_at_ms) {
+      cur->expires_at_ms() == row.expires_at_ms) {
     return std::optional<EventBody>();
   }
   return std::optional<EventBody>(events::Insert{std::move(row)});
@@ -159,7 +165,7 @@ Resolved resolve_bulk_delete(const CommandContext& ctx,
     for (const auto& p : cur->entry.node_pids) {
       if (std::find(nodes.begin(), nodes.end(), p.node) == nodes.end()) item.node_pids.push_back(p);
     }
-    item.changed = item.node_pids != cur->entry.node_pids || cur->expires_at_ms.has_value();
+    item.changed = item.node_pids != cur->entry.node_pids || cur->has_ttl();
     if (item.node_pids.empty()) item.expires_at_ms = ctx.now_ms + ctx.tombstone_ttl_ms;
     if (!item.changed) item.node_pids.clear();
     if (!item.changed && !ctx.hooks) continue;
@@ -190,7 +196,7 @@ Resolved resolve_update(const CommandContext& ctx, std::string_view child_id,
   if (!check_spec(next.spec).empty() || !check_node_pids(next.node_pids).empty()) {
     return Status::invalid_argument(kInvalidUpdate);
   }
-  if (next.spec.id == child_id && next == cur->entry && !cur->expires_at_ms) {
+  if (next.spec.id == child_id && next == cur->entry && !cur->has_ttl()) {
     return std::optional<EventBody>();
   }
   return std::optional<EventBody>(events::Update{ChildId(child_id), Row{std::move(next), {}}});

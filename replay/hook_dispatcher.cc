@@ -36,24 +36,24 @@ void HookDispatcher::start_at(std::uint64_t seq) {
   std::lock_guard lock(mu_);
   published_seq_ = std::max(published_seq_, seq);
   done_seq_ = std::max(done_seq_, seq);
-  cv_.notify_all();
+  done_cv_.notify_all();
 }
 
 void HookDispatcher::publish(std::uint64_t seq, std::vector<HookEvent> events) {
   std::lock_guard lock(mu_);
   published_seq_ = seq;
   if (events.empty() && queue_.empty()) {
-    done_seq_ = seq;  // nothing to run: already dispatched as far as waiters care
-    cv_.notify_all();
+    done_seq_ = seq;  // nothing to run: dispatched as far as waiters care, no thread woken
+    done_cv_.notify_all();
     return;
   }
   queue_.push_back(Batch{seq, std::move(events)});
-  cv_.notify_all();
+  work_cv_.notify_one();
 }
 
 Status HookDispatcher::wait_dispatched(std::uint64_t seq, std::chrono::milliseconds timeout) {
   std::unique_lock lock(mu_);
-  const bool done = cv_.wait_for(lock, timeout, [&] {
+  const bool done = done_cv_.wait_for(lock, timeout, [&] {
     return done_seq_ >= seq || (stopping_ && queue_.empty());
   });
   if (done_seq_ >= seq) return Status();
@@ -65,7 +65,8 @@ void HookDispatcher::stop() {
   {
     std::lock_guard lock(mu_);
     stopping_ = true;
-    cv_.notify_all();
+    work_cv_.notify_all();
+    done_cv_.notify_all();
   }
   if (thread_.joinable()) thread_.join();
 }
@@ -110,8 +111,11 @@ void HookDispatcher::dispatch(const HookEvent& event) {
 void HookDispatcher::run() {
   std::unique_lock lock(mu_);
   for (;;) {
-    cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-    if (queue_.empty()) return;  // stopping, and everything queued was dispatched
+    work_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+    if (queue_.empty()) {  // stopping, and everything queued was dispatched
+      done_cv_.notify_all();
+      return;
+    }
     Batch batch = std::move(queue_.front());
     queue_.pop_front();
     lock.unlock();
@@ -119,7 +123,7 @@ void HookDispatcher::run() {
     lock.lock();
     done_seq_ = std::max(done_seq_, batch.seq);
     if (queue_.empty()) done_seq_ = std::max(done_seq_, published_seq_);
-    cv_.notify_all();
+    done_cv_.notify_all();
   }
 }
 

@@ -66,7 +66,8 @@ class HookDispatcher {
   std::vector<Handler> handlers_of(HookTopic topic);
 
   std::mutex mu_;  // guards everything below but the atomics
-  std::condition_variable cv_;
+  std::condition_variable work_cv_;  // wakes the dispatch thread: a batch or stop
+  std::condition_variable done_cv_;  // wakes wait_dispatched()
   std::deque<Batch> queue_;
   std::vector<Handler> handlers_;  // sorted: priority desc, then id asc
   std::shared_ptr<HookErrorSink> error_sink_;

@@ -15,7 +15,7 @@ const StoredRow* Table::find(std::string_view id) const {
 }
 
 const std::string* Table::tag_of(const StoredRow& row) {
-  if (row.expires_at_ms) return nullptr;  // TTL rows never match a tag (B2 match_tag)
+  if (row.has_ttl()) return nullptr;  // TTL rows never match a tag (B2 match_tag)
   auto it = row.entry.metadata.find(kTagKey);
   if (it == row.entry.metadata.end() || !it->second.is_string()) return nullptr;
   return &it->second.as_string();
@@ -43,7 +43,7 @@ void Table::index_remove(Index& index, const StoredRow& row, std::uint32_t Store
 }
 
 void Table::link(const StoredRow& row) {
-  if (row.expires_at_ms) {
+  if (row.has_ttl()) {
     index_add(ttl_, row, &StoredRow::index_pos);
   } else if (const std::string* tag = tag_of(row)) {
     index_add(by_tag_[*tag], row, &StoredRow::index_pos);
@@ -53,7 +53,7 @@ void Table::link(const StoredRow& row) {
 
 void Table::unlink(const StoredRow& row) {
   if (row.index_pos != StoredRow::kNoPos) {
-    if (row.expires_at_ms) {
+    if (row.has_ttl()) {
       index_remove(ttl_, row, &StoredRow::index_pos);
     } else {
       auto it = by_tag_.find(*tag_of(row));
@@ -73,7 +73,7 @@ void Table::put(Entry entry, std::optional<std::int64_t> expires_at_ms, std::uin
     // Safe: the key (spec.id) is unchanged, and set elements are const only to protect it.
     auto& row = const_cast<StoredRow&>(*it);
     row.entry = std::move(fresh.entry);  // NOLINT(bugprone-use-after-move): not moved, see above
-    row.expires_at_ms = expires_at_ms;
+    row.set_expiry(expires_at_ms);
     row.seq = seq;
   }
   link(*it);
@@ -84,7 +84,7 @@ void Table::set_nodes(const StoredRow& row, NodePids node_pids,
   unlink(row);
   auto& mut = const_cast<StoredRow&>(row);  // key unchanged, see put()
   mut.entry.node_pids = std::move(node_pids);
-  mut.expires_at_ms = expires_at_ms;
+  mut.set_expiry(expires_at_ms);
   mut.seq = seq;
   link(row);
 }

@@ -27,7 +27,10 @@ std::int64_t system_clock_ms();
 
 struct LogOptions {
   Durability durability = Durability::kSyncEach;
-  std::chrono::milliseconds group_commit_interval{2};
+  // Under kGroupCommit, the least time between two syncs. 0: sync as soon as the previous sync
+  // is done (records written meanwhile share the next one), the best latency and throughput;
+  // a larger value trades latency for fewer syncs when the disk's sync rate is the limit.
+  std::chrono::milliseconds group_commit_interval{0};
   std::uint64_t segment_bytes = 64ull << 20;        // roll to a new segment past this size
   std::uint32_t max_record_bytes = 16u << 20;        // larger appends are refused
 };
@@ -56,7 +59,8 @@ struct WriteOptions {
 // insert's options: ProcessHub's :metadata, :table, :hook_storage and :ttl.
 struct InsertOptions : WriteOptions {
   Metadata metadata;
-  // Time to live in ms from the writer's clock (negative allowed: already expired). Without
+  // Time to live in ms from the writer's clock (negative allowed: already expired; at most
+  // 100 years either way, else kInvalidArgument). Without
   // it the row is permanent, except a pending-forward row (no pids, metadata pending: true),
   // which gets RegistryOptions::pending_ttl_ms.
   std::optional<std::int64_t> ttl_ms;

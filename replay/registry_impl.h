@@ -1,0 +1,120 @@
+// procreg internal: the state behind a Registry, shared by replay/registry.cc (opening,
+// writes, the commit pipeline) and replay/registry_reads.cc (reads, hooks, janitor, state).
+//
+// The write pipeline: commit() validates under the writer slot against the Overlay (the
+// projection plus appended, not yet applied events), appends the event, releases the slot,
+// waits for the event's durability point, then apply_durable() applies every durable pending
+// event in order under the projection's exclusive lock and publishes their hook events.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <shared_mutex>
+#include <thread>
+
+#include "procreg/registry.h"
+#include "replay/commands.h"
+#include "replay/hook_dispatcher.h"
+#include "replay/log.h"
+#include "replay/overlay.h"
+#include "replay/projection.h"
+
+namespace procreg {
+
+
+// The writer's lock, with a timed acquire. (std::timed_mutex's timed lock is not understood by
+// GCC 12's ThreadSanitizer, which then reports false errors; a condition variable is.)
+// Meets TimedLockable, so std::unique_lock drives it.
+class WriteSlot {
+ public:
+  void lock() {
+    std::unique_lock l(mu_);
+    cv_.wait(l, [&] { return !busy_; });
+    busy_ = true;
+  }
+  bool try_lock() {
+    std::lock_guard l(mu_);
+    return !std::exchange(busy_, true);
+  }
+  template <typename Rep, typename Period>
+  bool try_lock_for(std::chrono::duration<Rep, Period> timeout) {
+    std::unique_lock l(mu_);
+    if (!cv_.wait_for(l, timeout, [&] { return !busy_; })) return false;
+    busy_ = true;
+    return true;
+  }
+  void unlock() {
+    {
+      std::lock_guard l(mu_);
+      busy_ = false;
+    }
+    cv_.notify_one();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool busy_ = false;
+};
+
+struct Registry::Impl {
+  Impl(RegistryOptions o, bool read_only_)
+      : opts(std::move(o)),
+        read_only(read_only_),
+        clock(opts.clock ? opts.clock : Clock(&system_clock_ms)),
+        proj(opts.hub, opts.local_node),
+        overlay(proj, proj_mu) {}
+
+  struct Pending {
+    Event event;
+    std::vector<HookEvent> hooks;
+  };
+
+  using Resolver = std::function<replay::Resolved(const replay::CommandContext&)>;
+  Result<std::uint64_t> commit(const WriteOptions& o, const Resolver& resolve);
+  Status wait_applied(std::uint64_t seq);
+  void apply_durable();
+  const std::string& table_name(const std::string& t) const { return t.empty() ? opts.hub : t; }
+  template <typename F>
+  auto read(const std::string& table, F&& f) const {
+    std::shared_lock lock(proj_mu);
+    return f(proj.table(table_name(table)));
+  }
+  void start_janitor(Registry* self);
+  void stop_janitor();
+
+  const RegistryOptions opts;
+  const bool read_only;
+  const Clock clock;
+  std::unique_ptr<replay::Log> log;
+  std::string recovery;
+
+  mutable std::shared_mutex proj_mu;  // the projection: shared for reads, exclusive for apply
+  replay::Projection proj;
+
+  WriteSlot write_slot;  // serialises validation and append; guards the four below
+  replay::Overlay overlay;
+  std::uint64_t head_seq = 0;  // last appended
+  Status failed;               // once set, every write returns it
+  std::string buffer;          // encode buffer
+
+  std::mutex pending_mu;  // appended, not yet applied, in sequence order
+  std::deque<Pending> pending;
+  std::mutex apply_mu;  // one applier at a time, in sequence order
+  std::atomic<std::uint64_t> applied_seq{0};
+
+  replay::HookDispatcher hooks;
+
+  std::thread janitor;
+  std::mutex janitor_mu;
+  std::condition_variable janitor_cv;
+  bool janitor_stop = false;
+
+  std::atomic<std::uint64_t> events_written{0}, bytes_written{0}, writes_without_event{0},
+      invalid_calls{0}, rows_expired{0};
+};
+
+}  // namespace procreg
