@@ -3,10 +3,13 @@
 namespace procreg::replay {
 
 Projection::Projection(std::string hub, std::string local_node)
-    : hub_(std::move(hub)), local_node_(std::move(local_node)) {}
+    : hub_(std::move(hub)), local_node_(std::move(local_node)) {
+  default_table_ = &table_for_write(hub_);  // the common case skips the name lookup
+}
 
 const Table* Projection::table(std::string_view name) const {
-  auto it = tables_.find(name.empty() ? std::string_view(hub_) : name);
+  if (name.empty() || name == hub_) return default_table_;
+  auto it = tables_.find(name);
   return it == tables_.end() ? nullptr : it->second.get();
 }
 
@@ -83,7 +86,7 @@ Status Projection::apply(Event&& event) {
           t.remove(body.child_id);
         } else if constexpr (std::is_same_v<T, events::BulkDelete>) {
           for (auto& item : body.items) {
-            if (item.changed) t.set_nodes(*t.find(item.child_id), std::move(item.node_pids),
+            if (item.changed) t.set_nodes(item.child_id, std::move(item.node_pids),
                                           item.expires_at_ms, seq);
           }
         } else if constexpr (std::is_same_v<T, events::Clear>) {

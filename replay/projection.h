@@ -41,7 +41,7 @@ class Projection {
   Status apply(Event&& event);
   Status apply(const Event& event);
 
-  // The table named `name` (empty = the default table), or nullptr if it holds no row.
+  // The table named `name` (empty = the default table), or nullptr if no event wrote there.
   const Table* table(std::string_view name) const;
   // Names of the tables that hold rows, in name order.
   std::vector<std::string> table_names() const;
@@ -57,6 +57,7 @@ class Projection {
   std::uint64_t last_seq_ = 0;
   std::uint64_t epoch_ = 0;
   std::map<std::string, std::unique_ptr<Table>, std::less<>> tables_;
+  Table* default_table_ = nullptr;  // tables_[hub_], which always exists
 };
 
 }  // namespace procreg::replay

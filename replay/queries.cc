@@ -28,8 +28,9 @@ bool entry_exists(const Table* table, std::string_view id) {
 std::optional<Lookup> lookup(const Table* table, std::string_view id, bool with_metadata) {
   const StoredRow* row = find_bound(table, id);
   if (row == nullptr) return std::nullopt;
-  Lookup out{row->entry.spec, row->entry.node_pids, std::nullopt};
-  if (with_metadata) out.metadata = row->entry.metadata;
+  std::optional<Lookup> out;  // built in place: the answer is copied once, never moved
+  out.emplace(Lookup{row->entry.spec, row->entry.node_pids, std::nullopt});
+  if (with_metadata) out->metadata = row->entry.metadata;
   return out;
 }
 

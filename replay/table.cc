@@ -9,10 +9,7 @@ namespace {
 const std::vector<const StoredRow*> kNoRows;
 }
 
-const StoredRow* Table::find(std::string_view id) const {
-  auto it = rows_.find(id);
-  return it == rows_.end() ? nullptr : &*it;
-}
+const StoredRow* Table::find(std::string_view id) const { return rows_.find(id); }
 
 const std::string* Table::tag_of(const StoredRow& row) {
   if (row.has_ttl()) return nullptr;  // TTL rows never match a tag (B2 match_tag)
@@ -65,36 +62,35 @@ void Table::unlink(const StoredRow& row) {
 }
 
 void Table::put(Entry entry, std::optional<std::int64_t> expires_at_ms, std::uint64_t seq) {
-  StoredRow fresh{std::move(entry), expires_at_ms, seq};
-  // One hash lookup: insert() leaves `fresh` untouched when the id is already present.
-  auto [it, inserted] = rows_.insert(std::move(fresh));
-  if (!inserted) {
-    unlink(*it);
-    // Safe: the key (spec.id) is unchanged, and set elements are const only to protect it.
-    auto& row = const_cast<StoredRow&>(*it);
-    row.entry = std::move(fresh.entry);  // NOLINT(bugprone-use-after-move): not moved, see above
-    row.set_expiry(expires_at_ms);
-    row.seq = seq;
+  StoredRow* row = rows_.find(entry.spec.id);
+  if (row == nullptr) {
+    row = rows_.insert(std::make_unique<StoredRow>(std::move(entry), expires_at_ms, seq));
+  } else {
+    unlink(*row);
+    row->entry = std::move(entry);
+    row->set_expiry(expires_at_ms);
+    row->seq = seq;
   }
-  link(*it);
+  link(*row);
 }
 
-void Table::set_nodes(const StoredRow& row, NodePids node_pids,
+bool Table::set_nodes(std::string_view id, NodePids node_pids,
                       std::optional<std::int64_t> expires_at_ms, std::uint64_t seq) {
-  unlink(row);
-  auto& mut = const_cast<StoredRow&>(row);  // key unchanged, see put()
-  mut.entry.node_pids = std::move(node_pids);
-  mut.set_expiry(expires_at_ms);
-  mut.seq = seq;
-  link(row);
+  StoredRow* row = rows_.find(id);
+  if (row == nullptr) return false;
+  unlink(*row);
+  row->entry.node_pids = std::move(node_pids);
+  row->set_expiry(expires_at_ms);
+  row->seq = seq;
+  link(*row);
+  return true;
 }
 
 bool Table::remove(std::string_view id) {
-  auto it = rows_.find(id);
-  if (it == rows_.end()) return false;
-  unlink(*it);
-  rows_.erase(it);
-  return true;
+  const StoredRow* row = rows_.find(id);
+  if (row == nullptr) return false;
+  unlink(*row);
+  return rows_.erase(id);
 }
 
 void Table::clear() {

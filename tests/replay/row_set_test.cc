@@ -1,0 +1,81 @@
+// RowSet against a std::map model: random inserts, updates and erases (backward-shift
+// deletion across wrapped probe runs and growth), and rows that never move while they exist.
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+
+#include <boost/test/unit_test.hpp>
+
+#include "replay/row_set.h"
+
+namespace procreg::replay {
+namespace {
+
+std::unique_ptr<StoredRow> row(const std::string& id, std::uint64_t seq) {
+  return std::make_unique<StoredRow>(Entry{make_spec(id), {}, {}}, std::nullopt, seq);
+}
+
+BOOST_AUTO_TEST_SUITE(row_set)
+
+BOOST_AUTO_TEST_CASE(matches_a_map_model_under_random_inserts_and_erases) {
+  RowSet set;
+  std::map<std::string, std::pair<std::uint64_t, const StoredRow*>> model;
+  std::mt19937 rng(99);
+  for (std::uint64_t step = 1; step <= 200'000; ++step) {
+    const std::string id = "c" + std::to_string(rng() % 5000);
+    if (rng() % 3 == 0) {
+      BOOST_REQUIRE_EQUAL(set.erase(id), model.erase(id) == 1);
+    } else if (StoredRow* found = set.find(id)) {
+      BOOST_REQUIRE(model.count(id) == 1);
+      BOOST_REQUIRE(found == model[id].second);  // a row never moves while it exists
+      found->seq = step;
+      model[id].first = step;
+    } else {
+      BOOST_REQUIRE(model.count(id) == 0);
+      model[id] = {step, set.insert(row(id, step))};
+    }
+    if (step % 20'000 == 0) {  // full comparison, both ways
+      BOOST_REQUIRE_EQUAL(set.size(), model.size());
+      std::size_t seen = 0;
+      set.for_each([&](const StoredRow& r) {
+        ++seen;
+        auto it = model.find(r.id());
+        BOOST_REQUIRE(it != model.end());
+        BOOST_REQUIRE_EQUAL(r.seq, it->second.first);
+      });
+      BOOST_REQUIRE_EQUAL(seen, model.size());
+      for (const auto& [id, v] : model) BOOST_REQUIRE(set.find(id) == v.second);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(erasing_everything_leaves_an_empty_usable_set) {
+  RowSet set;
+  for (int i = 0; i < 1000; ++i) set.insert(row("r" + std::to_string(i), 1));
+  for (int i = 999; i >= 0; --i) BOOST_REQUIRE(set.erase("r" + std::to_string(i)));
+  BOOST_TEST(set.empty());
+  BOOST_TEST(!set.erase("r1"));
+  BOOST_TEST(set.find("r1") == nullptr);
+  set.insert(row("again", 2));
+  BOOST_TEST(set.find("again")->seq == 2u);
+  set.clear();
+  BOOST_TEST(set.find("again") == nullptr);
+  BOOST_TEST(set.size() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(ids_that_differ_only_in_length_or_bytes_are_distinct) {
+  RowSet set;
+  const std::string ids[] = {"", std::string(1, '\0'), std::string(2, '\0'), "a", std::string("a\0", 2)};
+  for (const auto& id : ids) set.insert(row(id, id.size()));
+  BOOST_TEST(set.size() == 5u);
+  for (const auto& id : ids) {
+    BOOST_REQUIRE(set.find(id) != nullptr);
+    BOOST_TEST(set.find(id)->id() == id);
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+}  // namespace
+}  // namespace procreg::replay
