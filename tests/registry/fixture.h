@@ -31,7 +31,7 @@
 #include "procreg/status.h"
 #include "procreg/types.h"
 #include "procreg/value.h"
-#include "registry/temp_dir.h"
+#include "temp_dir.h"
 
 // ---- Boost.Test printers (found by ADL), so a failed comparison shows both values ----------
 

@@ -20,33 +20,13 @@
 #include "replay/crc32c.h"
 #include "replay/log.h"
 #include "replay/log_format.h"
+#include "temp_dir.h"
 
 namespace procreg::replay::testing {
 
 inline constexpr const char* kHub = "hub-a";
 
-// A fresh directory under /tmp (mkdtemp), removed with everything in it at scope exit.
-class TempDir {
- public:
-  TempDir() {
-    char pattern[] = "/tmp/procreg-log-test-XXXXXX";
-    const char* made = ::mkdtemp(pattern);
-    BOOST_REQUIRE_MESSAGE(made != nullptr, "mkdtemp failed");
-    path_ = made;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const std::string& path() const { return path_; }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+using procreg::testing::TempDir;
 
 // A deterministic payload for `seq`: sizes vary from 1 byte to 600 bytes, and every 97th
 // record is over 64 KiB; the bytes are pseudo-random. `salt` gives another payload.
