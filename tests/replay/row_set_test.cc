@@ -45,7 +45,7 @@ BOOST_AUTO_TEST_CASE(matches_a_map_model_under_random_inserts_and_erases) {
         BOOST_REQUIRE_EQUAL(r.seq, it->second.first);
       });
       BOOST_REQUIRE_EQUAL(seen, model.size());
-      for (const auto& [id, v] : model) BOOST_REQUIRE(set.find(id) == v.second);
+      for (const auto& [key, v] : model) BOOST_REQUIRE(set.find(key) == v.second);
     }
   }
 }
