@@ -69,13 +69,21 @@ Result<std::uint64_t> Registry::Impl::commit(const WriteOptions& o, const Resolv
   head_seq = event.seq;
   events_written.fetch_add(1);
   bytes_written.fetch_add(buffer.size());
-  overlay.record(event);
+  const std::uint64_t seq = head_seq;
+  // Durable already (no sync, or synced by append): apply before the slot is released, so the
+  // next write validates against the projection itself. Otherwise (group commit) the writes
+  // validated before this one is applied must see it through the overlay.
+  const bool durable_now = log->durable_seq() >= seq;
+  if (!durable_now) overlay.record(event);
   {
     std::lock_guard pl(pending_mu);
     std::vector<HookEvent> hook_events = hook_events_of(event);
     pending.push_back(Pending{std::move(event), std::move(hook_events)});
   }
-  const std::uint64_t seq = head_seq;
+  if (durable_now) {
+    apply_durable();
+    return seq;
+  }
   lock.unlock();
   s = wait_applied(seq);
   if (!s.ok()) return s;

@@ -2,9 +2,12 @@
 // writes, the commit pipeline) and replay/registry_reads.cc (reads, hooks, janitor, state).
 //
 // The write pipeline: commit() validates under the writer slot against the Overlay (the
-// projection plus appended, not yet applied events), appends the event, releases the slot,
-// waits for the event's durability point, then apply_durable() applies every durable pending
-// event in order under the projection's exclusive lock and publishes their hook events.
+// projection plus appended, not yet applied events) and appends the event. If the append made
+// it durable (no sync, or sync each), it is applied before the slot is released; otherwise
+// (group commit) it is recorded in the overlay, the slot is released, and the writer waits for
+// its durability point. apply_durable() applies every durable pending event in order under the
+// projection's exclusive lock and publishes their hook events. Lock order: write_slot,
+// apply_mu, proj_mu.
 #pragma once
 
 #include <atomic>
