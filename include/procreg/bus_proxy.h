@@ -1,0 +1,52 @@
+// procreg: BusProxy, an XSUB/XPUB forwarder for a local bus.
+//
+// Publishers (a hub's writer among them) connect their PUB sockets to frontend_endpoint();
+// subscribers (replicas, hook subscribers, tail) connect SUB sockets to backend_endpoint().
+// Messages flow frontend -> backend, subscriptions backend -> frontend, so publishers filter
+// at the source exactly as on a direct PUB/SUB connection. This is the embedded default; in
+// production procreg attaches to whatever XSUB/XPUB proxy the services already share.
+//
+// Thread safety: start() and stop() from any one thread; the proxy runs on its own thread
+// with its own sockets, on the caller's zmq::context_t, which must outlive the BusProxy.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <zmq.hpp>
+
+#include "procreg/status.h"
+
+namespace procreg {
+
+struct BusProxyOptions {
+  // Endpoints to bind; "tcp://127.0.0.1:*" binds an ephemeral port (see the *_endpoint()
+  // accessors for the one chosen). Any ZeroMQ transport: inproc://, ipc://, tcp://.
+  std::string frontend = "tcp://127.0.0.1:*";
+  std::string backend = "tcp://127.0.0.1:*";
+};
+
+class BusProxy {
+ public:
+  // Binds both endpoints and starts forwarding. Errors: kUnavailable naming the endpoint that
+  // could not be bound and ZeroMQ's reason (address in use, bad endpoint).
+  static Result<std::unique_ptr<BusProxy>> start(zmq::context_t& context,
+                                                 const BusProxyOptions& options = {});
+  ~BusProxy();  // stop()
+  BusProxy(const BusProxy&) = delete;
+  BusProxy& operator=(const BusProxy&) = delete;
+
+  // The bound endpoints, with ephemeral ports resolved (e.g. "tcp://127.0.0.1:41235").
+  const std::string& frontend_endpoint() const;
+  const std::string& backend_endpoint() const;
+
+  // Stops forwarding, closes the sockets and joins the thread. Idempotent.
+  void stop();
+
+ private:
+  struct Impl;
+  explicit BusProxy(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace procreg
