@@ -22,12 +22,27 @@
 
 namespace procreg::events {
 
+// The deepest Value nesting the format allows (docs/EVENT_FORMAT.md, "Depth"); writers refuse
+// deeper Values so that what they write can always be read back.
+inline constexpr std::uint32_t kMaxValueDepth = 32;
+
 struct DecodeLimits {
   std::size_t max_bytes = 16u << 20;      // the whole input
-  std::uint32_t max_depth = 32;           // nesting of arrays/maps inside Values
+  std::uint32_t max_depth = kMaxValueDepth;  // nesting of arrays/maps inside Values
   std::uint32_t max_container = 1u << 20; // elements of one array or map
   std::uint32_t max_string = 4u << 20;    // bytes of one string or binary
 };
+
+// The limits for a log record of at most max_record_bytes: only the depth is bounded apart
+// from the size, so every event a writer could append is read back (a string or container
+// cannot be larger than its record, and the decoder checks counts against the bytes left).
+DecodeLimits record_limits(std::uint32_t max_record_bytes);
+
+// True if the depth of `value` (an array or map of values: 1 + the largest element's) is at
+// most max_depth. Stops descending past max_depth, so any Value is safe to check.
+bool within_depth(const Value& value, std::uint32_t max_depth);
+bool within_depth(const Value::Array& array, std::uint32_t max_depth);
+bool within_depth(const Value::Map& map, std::uint32_t max_depth);
 
 // Appends the encoding of `event` to *out. Deterministic: equal events give equal bytes.
 void encode(const Event& event, std::string* out);

@@ -1,5 +1,7 @@
 #include "procreg/event.h"
 
+#include <algorithm>
+
 #include "procreg/hooks.h"
 
 namespace procreg {
@@ -40,6 +42,22 @@ std::vector<HookEvent> hook_events_of(const Event& event) {
     for (const auto& item : bdel->items) add(HookTopic::kChildUnregistered, item.child_id, {});
   }
   return out;
+}
+
+bool fires_hooks(const Event& event, HookTopic topic) {
+  if (!event.hooks) return false;
+  const auto& body = event.body;
+  if (topic == HookTopic::kChildRegistered) {
+    if (std::holds_alternative<events::Insert>(body)) return true;
+    if (const auto* bulk = std::get_if<events::BulkInsert>(&body)) {
+      return std::any_of(bulk->items.begin(), bulk->items.end(),
+                         [](const events::BulkInsertItem& i) { return !i.diff.empty(); });
+    }
+    return false;
+  }
+  if (std::holds_alternative<events::Delete>(body)) return true;
+  if (const auto* bdel = std::get_if<events::BulkDelete>(&body)) return !bdel->items.empty();
+  return false;
 }
 
 }  // namespace procreg

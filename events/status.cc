@@ -16,6 +16,7 @@ std::string_view code_name(Code code) {
     case Code::kUnsupported: return "unsupported";
     case Code::kResourceExhausted: return "resource_exhausted";
     case Code::kInternal: return "internal";
+    case Code::kConflict: return "conflict";
   }
   return "unknown";
 }

@@ -4,6 +4,7 @@
 // (widened to a double) and any integer width; a non-negative integer becomes a uint, as Value
 // normalises it. Ext types, non-string map keys and duplicate keys are kCorruption.
 
+#include <algorithm>
 #include <cassert>
 #include <string>
 #include <utility>
@@ -67,6 +68,32 @@ void Encoder::node_pids(const NodePids& node_pids) {
     str(pair.node);
     str(pair.pid);
   }
+}
+
+DecodeLimits record_limits(std::uint32_t max_record_bytes) {
+  DecodeLimits limits;
+  limits.max_bytes = max_record_bytes;
+  limits.max_container = max_record_bytes;
+  limits.max_string = max_record_bytes;
+  return limits;
+}
+
+bool within_depth(const Value::Array& array, std::uint32_t max_depth) {
+  if (max_depth == 0) return false;
+  return std::all_of(array.begin(), array.end(),
+                     [&](const Value& v) { return within_depth(v, max_depth - 1); });
+}
+
+bool within_depth(const Value::Map& map, std::uint32_t max_depth) {
+  if (max_depth == 0) return false;
+  return std::all_of(map.begin(), map.end(),
+                     [&](const auto& kv) { return within_depth(kv.second, max_depth - 1); });
+}
+
+bool within_depth(const Value& value, std::uint32_t max_depth) {
+  if (value.type() == Value::Type::kArray) return within_depth(value.as_array(), max_depth);
+  if (value.type() == Value::Type::kMap) return within_depth(value.as_map(), max_depth);
+  return true;
 }
 
 bool Decoder::check_depth(std::uint32_t depth) {

@@ -3,16 +3,28 @@
 #include <algorithm>
 #include <cstdlib>
 #include <exception>
+#include <limits>
 #include <unordered_map>
+
+#include "events/codec.h"
 
 namespace procreg::replay {
 
 namespace {
 
 constexpr const char* kNoChild = "No child found";
-// Keeps now + ttl far from overflow (and from the projection's no-expiry marker).
-constexpr std::int64_t kMaxTtlMs = 100LL * 366 * 24 * 3600 * 1000;
 constexpr const char* kInvalidUpdate = "Invalid arguments returned from the update function";
+
+// now + ttl, saturating, and never the projection's no-expiry marker (INT64_MIN): a writer
+// clock near either end of int64 must not wrap an expiry into the past or the future.
+std::int64_t expiry_after(std::int64_t now_ms, std::int64_t ttl_ms) {
+  std::int64_t out = 0;
+  if (__builtin_add_overflow(now_ms, ttl_ms, &out)) {
+    out = ttl_ms > 0 ? std::numeric_limits<std::int64_t>::max()
+                     : std::numeric_limits<std::int64_t>::min() + 1;
+  }
+  return std::max(out, std::numeric_limits<std::int64_t>::min() + 1);
+}
 
 // The state seen by one bulk call: the view, then the rows the call's earlier items wrote.
 class BulkState {
@@ -93,6 +105,15 @@ std::string check_spec(const ChildSpec& spec) {
   return "";
 }
 
+std::string check_values(const ChildSpec& spec, const Metadata& metadata) {
+  const std::uint32_t max = events::kMaxValueDepth;
+  const std::string limit = " nests deeper than " + std::to_string(max) + " levels";
+  if (!events::within_depth(spec.start.args, max)) return "child_spec start args" + limit;
+  if (!events::within_depth(spec.extra, max)) return "child_spec extra fields" + limit;
+  if (!events::within_depth(metadata, max)) return "metadata" + limit;
+  return "";
+}
+
 std::string check_node_pids(const NodePids& node_pids) {
   for (const auto& p : node_pids) {
     if (p.node.empty()) return "a node name is empty";
@@ -105,15 +126,16 @@ Resolved resolve_insert(const CommandContext& ctx, ChildSpec spec, NodePids node
                         const InsertOptions& options) {
   std::string bad = check_spec(spec);
   if (bad.empty()) bad = check_node_pids(node_pids);
-  if (bad.empty() && options.ttl_ms && std::abs(*options.ttl_ms) > kMaxTtlMs) {
+  if (bad.empty()) bad = check_values(spec, options.metadata);
+  if (bad.empty() && options.ttl_ms && (*options.ttl_ms > kMaxTtlMs || *options.ttl_ms < -kMaxTtlMs)) {
     bad = "ttl_ms is beyond +-100 years";
   }
   if (!bad.empty()) return Status::invalid_argument("insert: " + bad);
   std::optional<std::int64_t> expires;
   if (options.ttl_ms) {
-    expires = ctx.now_ms + *options.ttl_ms;
+    expires = expiry_after(ctx.now_ms, *options.ttl_ms);
   } else if (is_pending_forward(node_pids, options.metadata)) {
-    expires = ctx.now_ms + ctx.pending_ttl_ms;
+    expires = expiry_after(ctx.now_ms, ctx.pending_ttl_ms);
   }
   Row row{Entry{std::move(spec), std::move(node_pids), options.metadata}, expires};
   const StoredRow* cur = ctx.view.find(ctx.table, row.entry.spec.id);
@@ -128,6 +150,7 @@ Resolved resolve_bulk_insert(const CommandContext& ctx, std::vector<Entry> child
   for (const auto& e : children) {
     std::string bad = check_spec(e.spec);
     if (bad.empty()) bad = check_node_pids(e.node_pids);
+    if (bad.empty()) bad = check_values(e.spec, e.metadata);
     if (!bad.empty()) return Status::invalid_argument("bulk_insert: " + bad);
   }
   BulkState state(ctx);
@@ -166,7 +189,7 @@ Resolved resolve_bulk_delete(const CommandContext& ctx,
       if (std::find(nodes.begin(), nodes.end(), p.node) == nodes.end()) item.node_pids.push_back(p);
     }
     item.changed = item.node_pids != cur->entry.node_pids || cur->has_ttl();
-    if (item.node_pids.empty()) item.expires_at_ms = ctx.now_ms + ctx.tombstone_ttl_ms;
+    if (item.node_pids.empty()) item.expires_at_ms = expiry_after(ctx.now_ms, ctx.tombstone_ttl_ms);
     if (!item.changed) item.node_pids.clear();
     if (!item.changed && !ctx.hooks) continue;
     if (item.changed) {
@@ -193,7 +216,8 @@ Resolved resolve_update(const CommandContext& ctx, std::string_view child_id,
   } catch (...) {
     return Status::internal("update function threw a non-standard exception");
   }
-  if (!check_spec(next.spec).empty() || !check_node_pids(next.node_pids).empty()) {
+  if (!check_spec(next.spec).empty() || !check_node_pids(next.node_pids).empty() ||
+      !check_values(next.spec, next.metadata).empty()) {
     return Status::invalid_argument(kInvalidUpdate);
   }
   if (next.spec.id == child_id && next == cur->entry && !cur->has_ttl()) {

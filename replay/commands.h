@@ -57,5 +57,11 @@ Resolved resolve_clear(const CommandContext& ctx);
 // Argument checks shared with other writers: "" when valid, else what is wrong.
 std::string check_spec(const ChildSpec& spec);
 std::string check_node_pids(const NodePids& node_pids);
+// Args, extra fields and metadata nest no deeper than events::kMaxValueDepth, so that every
+// event the writer appends decodes under the limits replay uses.
+std::string check_values(const ChildSpec& spec, const Metadata& metadata);
+
+// The largest |ttl| an insert may give, and the largest tombstone/pending TTL: 100 years.
+inline constexpr std::int64_t kMaxTtlMs = 100LL * 366 * 24 * 3600 * 1000;
 
 }  // namespace procreg::replay

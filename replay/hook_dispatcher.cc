@@ -11,20 +11,29 @@ HookDispatcher::HookDispatcher() : thread_([this] { run(); }) {}
 HookDispatcher::~HookDispatcher() { stop(); }
 
 std::uint64_t HookDispatcher::subscribe(HookTopic topic, HookHandler handler, int priority) {
+  auto h = std::make_shared<Handler>(Handler{0, topic, priority, std::move(handler)});
   std::lock_guard lock(mu_);
   const std::uint64_t id = next_id_++;
-  Handler h{id, topic, priority, std::make_shared<HookHandler>(std::move(handler))};
+  h->id = id;
   auto pos = std::find_if(handlers_.begin(), handlers_.end(),
-                          [&](const Handler& other) { return other.priority < priority; });
+                          [&](const auto& other) { return other->priority < priority; });
   handlers_.insert(pos, std::move(h));  // after every handler of equal or higher priority
   return id;
 }
 
 void HookDispatcher::unsubscribe(std::uint64_t id) {
-  std::lock_guard lock(mu_);
-  handlers_.erase(std::remove_if(handlers_.begin(), handlers_.end(),
-                                 [&](const Handler& h) { return h.id == id; }),
-                  handlers_.end());
+  std::unique_lock lock(mu_);
+  auto it = std::find_if(handlers_.begin(), handlers_.end(),
+                         [&](const auto& h) { return h->id == id; });
+  if (it == handlers_.end()) return;
+  (*it)->subscribed = false;  // dispatch() checks this under mu_ before every invocation
+  handlers_.erase(it);
+  // From a handler, the running invocation is this very call's caller (or none of `id`'s):
+  // waiting would deadlock, and the flag above already keeps the handler from running again.
+  if (std::this_thread::get_id() == dispatch_thread_) return;
+  ++unsubscribe_waiters_;
+  idle_cv_.wait(lock, [&] { return running_id_ != id; });
+  --unsubscribe_waiters_;
 }
 
 void HookDispatcher::set_error_sink(HookErrorSink sink) {
@@ -42,9 +51,14 @@ void HookDispatcher::start_at(std::uint64_t seq) {
 void HookDispatcher::publish(std::uint64_t seq, std::vector<HookEvent> events) {
   std::lock_guard lock(mu_);
   published_seq_ = seq;
-  if (events.empty() && queue_.empty()) {
-    done_seq_ = seq;  // nothing to run: dispatched as far as waiters care, no thread woken
-    done_cv_.notify_all();
+  if (events.empty()) {
+    // Nothing to run for `seq` itself. If nothing is queued or in flight it is dispatched as
+    // far as waiters care; otherwise run() advances done_seq_ to published_seq_ once the
+    // queue drains, i.e. only after every earlier handler returned.
+    if (queue_.empty() && !busy_) {
+      done_seq_ = seq;
+      done_cv_.notify_all();
+    }
     return;
   }
   queue_.push_back(Batch{seq, std::move(events)});
@@ -54,7 +68,7 @@ void HookDispatcher::publish(std::uint64_t seq, std::vector<HookEvent> events) {
 Status HookDispatcher::wait_dispatched(std::uint64_t seq, std::chrono::milliseconds timeout) {
   std::unique_lock lock(mu_);
   const bool done = done_cv_.wait_for(lock, timeout, [&] {
-    return done_seq_ >= seq || (stopping_ && queue_.empty());
+    return done_seq_ >= seq || (stopping_ && queue_.empty() && !busy_);
   });
   if (done_seq_ >= seq) return Status();
   if (!done) return Status::timeout("hook events up to " + std::to_string(seq) + " not dispatched");
@@ -71,38 +85,61 @@ void HookDispatcher::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-std::vector<HookDispatcher::Handler> HookDispatcher::handlers_of(HookTopic topic) {
-  std::lock_guard lock(mu_);
-  std::vector<Handler> out;
+std::vector<std::shared_ptr<HookDispatcher::Handler>> HookDispatcher::handlers_of(
+    HookTopic topic) {
+  std::vector<std::shared_ptr<Handler>> out;
   for (const auto& h : handlers_) {
-    if (h.topic == topic) out.push_back(h);
+    if (h->topic == topic) out.push_back(h);
   }
   return out;
 }
 
-void HookDispatcher::dispatch(const HookEvent& event) {
-  for (const Handler& h : handlers_of(event.topic)) {
-    std::string error;
+namespace {
+
+// Runs `fn`; returns empty if it returned, else a description of what it threw.
+std::string run_handler(const HookHandler& fn, const HookEvent& event) noexcept {
+  try {
+    fn(event);
+    return {};
+  } catch (const std::exception& e) {
     try {
-      (*h.fn)(event);
-    } catch (const std::exception& e) {
-      error = e.what();
-      if (error.empty()) error = "exception";
-    } catch (...) {
-      error = "non-standard exception";
+      std::string error = e.what();
+      if (!error.empty()) return error;
+    } catch (...) {  // no memory for the message: fall through to a short one
     }
+  } catch (...) {
+    try {
+      return "non-standard exception";
+    } catch (...) {
+    }
+  }
+  return "exception";  // short enough not to allocate
+}
+
+}  // namespace
+
+void HookDispatcher::dispatch(std::unique_lock<std::mutex>& lock, const HookEvent& event) {
+  const std::vector<std::shared_ptr<Handler>> handlers = handlers_of(event.topic);
+  for (const auto& h : handlers) {
+    // Re-checked under mu_ right before the call: once unsubscribe() cleared the flag, the
+    // handler never starts again; while running_id_ names it, unsubscribe() waits.
+    if (!h->subscribed) continue;
+    running_id_ = h->id;
+    lock.unlock();
+    std::string error = run_handler(h->fn, event);
+    lock.lock();
+    running_id_ = 0;
+    if (unsubscribe_waiters_ > 0) idle_cv_.notify_all();
     if (error.empty()) continue;
     errors_.fetch_add(1);
-    std::shared_ptr<HookErrorSink> sink;
-    {
-      std::lock_guard lock(mu_);
-      sink = error_sink_;
-    }
+    std::shared_ptr<HookErrorSink> sink = error_sink_;
     if (sink && *sink) {
+      lock.unlock();
       try {
         (*sink)(error, event);
       } catch (...) {  // a failing sink must not stop dispatch either
       }
+      lock.lock();
     }
   }
   dispatched_.fetch_add(1);
@@ -110,17 +147,32 @@ void HookDispatcher::dispatch(const HookEvent& event) {
 
 void HookDispatcher::run() {
   std::unique_lock lock(mu_);
+  dispatch_thread_ = std::this_thread::get_id();
   for (;;) {
     work_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
     if (queue_.empty()) {  // stopping, and everything queued was dispatched
+      dispatch_thread_ = std::thread::id();  // the id may be reused once this thread ends
       done_cv_.notify_all();
       return;
     }
     Batch batch = std::move(queue_.front());
     queue_.pop_front();
-    lock.unlock();
-    for (const auto& event : batch.events) dispatch(event);
-    lock.lock();
+    busy_ = true;
+    for (const auto& event : batch.events) {
+      try {
+        dispatch(lock, event);
+      } catch (...) {
+        // Not a handler's (those are caught in run_handler()): e.g. std::bad_alloc copying the
+        // handler list. The event's remaining handlers are skipped; the thread goes on.
+        if (!lock.owns_lock()) lock.lock();
+        if (running_id_ != 0) {
+          running_id_ = 0;
+          idle_cv_.notify_all();
+        }
+        errors_.fetch_add(1);
+      }
+    }
+    busy_ = false;
     done_seq_ = std::max(done_seq_, batch.seq);
     if (queue_.empty()) done_seq_ = std::max(done_seq_, published_seq_);
     done_cv_.notify_all();

@@ -6,11 +6,15 @@
 // other handlers still run. Handlers may call back into the Registry (including writes).
 //
 // Thread safety: every method may be called from any thread; publish() must be called in
-// sequence order (the Registry does so under its apply lock).
+// sequence order (the Registry does so under its apply lock). unsubscribe() waits for a
+// running invocation of its handler (see there), so its caller must not hold anything that
+// handler waits for.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
+#include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -32,6 +36,11 @@ class HookDispatcher {
 
   // Returns an id for unsubscribe(). Subscribing from inside a handler is allowed.
   std::uint64_t subscribe(HookTopic topic, HookHandler handler, int priority);
+  // Removes the handler. Returns only once the handler is not running and will never be
+  // called again: an invocation in progress on the dispatch thread is waited for. Called from
+  // a handler (the dispatch thread) it does not wait, so a handler may unsubscribe itself or
+  // another without deadlock; then the only guarantee is that the handler is not called again
+  // after the current invocation. Unknown or already removed ids are ignored.
   void unsubscribe(std::uint64_t id);
   void set_error_sink(HookErrorSink sink);
 
@@ -40,8 +49,9 @@ class HookDispatcher {
   void start_at(std::uint64_t seq);
   // Queues the hook events of committed event `seq`.
   void publish(std::uint64_t seq, std::vector<HookEvent> events);
-  // Blocks until events up to `seq` were dispatched; kTimeout after `timeout`, kUnavailable
-  // once stopped with `seq` still pending.
+  // Blocks until events up to `seq` were dispatched, i.e. every handler invocation for their
+  // hook events (and for every earlier event's) has returned; kTimeout after `timeout`,
+  // kUnavailable once stopped with `seq` still pending.
   Status wait_dispatched(std::uint64_t seq, std::chrono::milliseconds timeout);
   // Dispatches what is queued, then joins the thread. Idempotent.
   void stop();
@@ -54,7 +64,8 @@ class HookDispatcher {
     std::uint64_t id;
     HookTopic topic;
     int priority;
-    std::shared_ptr<HookHandler> fn;
+    HookHandler fn;
+    bool subscribed = true;  // guarded by mu_; false once unsubscribe() removed it
   };
   struct Batch {
     std::uint64_t seq;
@@ -62,18 +73,25 @@ class HookDispatcher {
   };
 
   void run();
-  void dispatch(const HookEvent& event);
-  std::vector<Handler> handlers_of(HookTopic topic);
+  // Runs the handlers of `event`; `lock` holds mu_ on entry and on return, and is released
+  // only around each handler and error sink call.
+  void dispatch(std::unique_lock<std::mutex>& lock, const HookEvent& event);
+  std::vector<std::shared_ptr<Handler>> handlers_of(HookTopic topic);  // requires mu_
 
   std::mutex mu_;  // guards everything below but the atomics
   std::condition_variable work_cv_;  // wakes the dispatch thread: a batch or stop
   std::condition_variable done_cv_;  // wakes wait_dispatched()
+  std::condition_variable idle_cv_;  // wakes unsubscribe(): a handler invocation returned
   std::deque<Batch> queue_;
-  std::vector<Handler> handlers_;  // sorted: priority desc, then id asc
+  std::vector<std::shared_ptr<Handler>> handlers_;  // sorted: priority desc, then id asc
   std::shared_ptr<HookErrorSink> error_sink_;
   std::uint64_t next_id_ = 1;
   std::uint64_t published_seq_ = 0;
   std::uint64_t done_seq_ = 0;
+  bool busy_ = false;               // the dispatch thread popped a batch it has not finished
+  std::uint64_t running_id_ = 0;    // the handler being invoked now, 0 if none
+  std::size_t unsubscribe_waiters_ = 0;  // unsubscribe() calls waiting on idle_cv_
+  std::thread::id dispatch_thread_;  // set by run() before it dispatches anything
   bool stopping_ = false;
   std::atomic<std::uint64_t> dispatched_{0};
   std::atomic<std::uint64_t> errors_{0};

@@ -99,9 +99,27 @@ Status Projection::apply(Event&& event) {
         }
       },
       event.body);
+  t.set_last_seq(seq);
+  if (event.hooks) {
+    if (fires_hooks(event, HookTopic::kChildRegistered)) registered_head_ = seq;
+    if (fires_hooks(event, HookTopic::kChildUnregistered)) unregistered_head_ = seq;
+  }
   last_seq_ = seq;
   epoch_ = event.epoch;
   return Status();
+}
+
+void Projection::reset_to(std::uint64_t epoch, std::uint64_t seq) {
+  tables_.clear();
+  default_table_ = &table_for_write(hub_);
+  last_seq_ = seq;
+  epoch_ = epoch;
+  registered_head_ = 0;
+  unregistered_head_ = 0;
+}
+
+void Projection::load_row(const std::string& table, Row row, std::uint64_t revision) {
+  table_for_write(table).put(std::move(row.entry), row.expires_at_ms, revision);
 }
 
 }  // namespace procreg::replay

@@ -17,6 +17,7 @@
 #include <string_view>
 
 #include "procreg/event.h"
+#include "procreg/hooks.h"
 #include "procreg/status.h"
 #include "replay/table.h"
 
@@ -47,6 +48,23 @@ class Projection {
   std::vector<std::string> table_names() const;
   // Every row of every table (for equality checks across replicas, replays, reopens).
   std::map<std::string, Dump> dump_all_tables() const;
+  // Calls f(table_name, const Table&) for every table, in name order.
+  template <typename F>
+  void for_each_table(F&& f) const {
+    for (const auto& [name, t] : tables_) f(name, *t);
+  }
+
+  // The chain heads the bus needs (docs/PROTOCOL.md): the seq of the last event of each table
+  // (Table::last_seq) and of the last event that fired hook events of each kind (0: none).
+  std::uint64_t hook_head(HookTopic kind) const {
+    return kind == HookTopic::kChildRegistered ? registered_head_ : unregistered_head_;
+  }
+
+  // Replaces the whole state by a snapshot's: the rows of each table (as a replica receives
+  // them from the replay service), at sequence `seq` of log `epoch`. The caller streams rows
+  // in with load_row() after reset_to(). Chain heads are unknown in a snapshot and read 0.
+  void reset_to(std::uint64_t epoch, std::uint64_t seq);
+  void load_row(const std::string& table, Row row, std::uint64_t revision);
 
  private:
   Table& table_for_write(const std::string& name);
@@ -56,6 +74,8 @@ class Projection {
   std::string local_node_;
   std::uint64_t last_seq_ = 0;
   std::uint64_t epoch_ = 0;
+  std::uint64_t registered_head_ = 0;
+  std::uint64_t unregistered_head_ = 0;
   std::map<std::string, std::unique_ptr<Table>, std::less<>> tables_;
   Table* default_table_ = nullptr;  // tables_[hub_], which always exists
 };

@@ -31,20 +31,54 @@ void HookSubscription::reset() {
   if (unsubscribe_) std::exchange(unsubscribe_, nullptr)();
 }
 
+namespace {
+// The registry whose write slot this thread holds (while an update function runs, say).
+thread_local const void* tl_writing = nullptr;
+
+struct WritingMark {
+  explicit WritingMark(const void* impl) { tl_writing = impl; }
+  ~WritingMark() { tl_writing = nullptr; }
+  WritingMark(const WritingMark&) = delete;
+  WritingMark& operator=(const WritingMark&) = delete;
+};
+
+std::string ms_of(std::chrono::milliseconds d) { return std::to_string(d.count()) + " ms"; }
+}  // namespace
+
+void Registry::Impl::fail(Status s) {
+  std::lock_guard l(failed_mu);
+  if (failed.ok()) failed = std::move(s);
+}
+
+Status Registry::Impl::failure() const {
+  std::lock_guard l(failed_mu);
+  return failed;
+}
+
 Result<std::uint64_t> Registry::Impl::commit(const WriteOptions& o, const Resolver& resolve) {
   if (read_only) return Status::unavailable("registry is a read-only replay");
+  if (remote) return Status::unavailable("TTL expiry and local writes belong to the hub's writer");
+  if (tl_writing == this) {
+    invalid_calls.fetch_add(1);
+    return Status::invalid_argument(
+        "a write from inside an update function (it holds the writer's slot): return the "
+        "change from the function instead");
+  }
+  const auto deadline = std::chrono::steady_clock::now() + o.timeout;
   std::unique_lock lock(write_slot, std::defer_lock);
   if (!lock.try_lock_for(o.timeout)) {
-    return Status::timeout("write slot not free within " + std::to_string(o.timeout.count()) +
-                           " ms; nothing written");
+    return Status::timeout("write slot not free within " + ms_of(o.timeout) + "; nothing written");
   }
-  if (!failed.ok()) return failed;
+  if (Status f = failure(); !f.ok()) return f;
   overlay.prune(applied_seq.load());
   const std::string& table = table_name(o.table);
   const std::int64_t now = clock();
   replay::CommandContext ctx{overlay, table, now, o.hooks, opts.tombstone_ttl_ms,
                              opts.pending_ttl_ms};
-  replay::Resolved body = resolve(ctx);
+  replay::Resolved body = [&] {
+    WritingMark mark(this);
+    return resolve(ctx);
+  }();
   if (!body.ok()) {
     if (body.status().code() == Code::kInvalidArgument) invalid_calls.fetch_add(1);
     return body.status();
@@ -53,49 +87,66 @@ Result<std::uint64_t> Registry::Impl::commit(const WriteOptions& o, const Resolv
     writes_without_event.fetch_add(1);
     const std::uint64_t seen = head_seq;
     lock.unlock();
-    Status s = wait_applied(seen);
-    if (!s.ok()) return s;
-    return seen;
+    return wait_applied(seen, deadline, o.timeout);
   }
-  Event event{kEventSchemaVersion, opts.hub, table, head_seq + 1, log->epoch(), now, o.hooks,
-              std::move(**body)};
+  // Everything that can fail on the caller's input is done before the append: once the
+  // record is in the log, the event is committed whatever happens to this call.
+  Pending p{Event{kEventSchemaVersion, opts.hub, table, head_seq + 1, log->epoch(), now, o.hooks,
+                  std::move(**body)},
+            {}};
+  p.hooks = hook_events_of(p.event);
+  p.table = p.event.table;
   buffer.clear();
-  events::encode(event, &buffer);
-  Status s = log->append(event.seq, buffer);
+  events::encode(p.event, &buffer);
+  p.encoded = buffer;
+  Status s = log->append(p.event.seq, buffer);
   if (!s.ok()) {
-    if (s.code() == Code::kIoError) failed = s;
+    if (s.code() == Code::kIoError) fail(s);
+    if (s.code() == Code::kResourceExhausted) invalid_calls.fetch_add(1);
     return s;
   }
-  head_seq = event.seq;
+  const std::uint64_t seq = p.event.seq;
+  head_seq = seq;
   events_written.fetch_add(1);
   bytes_written.fetch_add(buffer.size());
-  const std::uint64_t seq = head_seq;
   // Durable already (no sync, or synced by append): apply before the slot is released, so the
   // next write validates against the projection itself. Otherwise (group commit) the writes
   // validated before this one is applied must see it through the overlay.
   const bool durable_now = log->durable_seq() >= seq;
-  if (!durable_now) overlay.record(event);
-  {
+  try {
+    if (!durable_now) overlay.record(p.event);
     std::lock_guard pl(pending_mu);
-    std::vector<HookEvent> hook_events = hook_events_of(event);
-    pending.push_back(Pending{std::move(event), std::move(hook_events)});
+    pending.push_back(std::move(p));
+  } catch (const std::exception& e) {  // out of memory: the log is ahead of the projection
+    fail(Status::internal("event " + std::to_string(seq) +
+                          " was appended but could not be queued for apply (" + e.what() +
+                          "); reopen the registry"));
+    return failure();
   }
   if (durable_now) {
     apply_durable();
+    if (applied_seq.load() < seq) return failure();
     return seq;
   }
   lock.unlock();
-  s = wait_applied(seq);
-  if (!s.ok()) return s;
-  return seq;
+  return wait_applied(seq, deadline, o.timeout);
 }
 
-Status Registry::Impl::wait_applied(std::uint64_t seq) {
-  if (applied_seq.load() >= seq) return Status();
-  Status s = log->wait_durable(seq, std::chrono::steady_clock::time_point::max());
+Result<std::uint64_t> Registry::Impl::wait_applied(
+    std::uint64_t seq, std::chrono::steady_clock::time_point deadline,
+    std::chrono::milliseconds timeout) {
+  if (applied_seq.load() >= seq) return seq;
+  Status s = log->wait_durable(seq, deadline);
+  if (s.code() == Code::kTimeout) {
+    return Status::timeout("event " + std::to_string(seq) + " was appended but is not durable within " +
+                           ms_of(timeout) +
+                           "; it takes effect if the log's sync succeeds, so its outcome is "
+                           "unknown to this call");
+  }
   if (!s.ok()) return s;
   apply_durable();
-  return Status();
+  if (applied_seq.load() < seq) return failure();
+  return seq;
 }
 
 void Registry::Impl::apply_durable() {
@@ -110,16 +161,29 @@ void Registry::Impl::apply_durable() {
     }
   }
   if (batch.empty()) return;
+  std::size_t applied = 0;
   {
     std::unique_lock pl(proj_mu);
     for (auto& p : batch) {
+      const std::uint64_t seq = p.event.seq;
       Status s = proj.apply(std::move(p.event));
-      // The writer validated the event against this very state: a refusal is a bug.
-      assert(s.ok() && "the writer's own event was refused by its projection");
-      (void)s;
+      if (!s.ok()) {
+        // The writer validated the event against this very state: a refusal is a bug. The
+        // log holds the event, so the live state can no longer follow it: stop writing.
+        fail(Status::internal("the projection refused the writer's own event " +
+                              std::to_string(seq) + " (" + s.to_string() +
+                              "); reopen the registry"));
+        break;
+      }
+      ++applied;
     }
   }
-  for (auto& p : batch) hooks.publish(p.event.seq, std::move(p.hooks));
+  const std::uint64_t epoch = proj.epoch();
+  for (std::size_t i = 0; i < applied; ++i) {
+    Pending& p = batch[i];
+    if (listener) listener(replay::CommittedEvent{p.event.seq, epoch, p.table, p.encoded, p.hooks});
+    hooks.publish(p.event.seq, std::move(p.hooks));
+  }
   applied_seq.store(proj.last_seq());
 }
 
@@ -129,7 +193,10 @@ void Registry::Impl::start_janitor(Registry* self) {
     std::unique_lock lock(janitor_mu);
     while (!janitor_cv.wait_for(lock, opts.janitor_interval, [&] { return janitor_stop; })) {
       lock.unlock();
-      (void)self->run_janitor();  // a failure is the log's, and every write reports it
+      try {
+        (void)self->run_janitor();  // a failure is the log's, and every write reports it
+      } catch (const std::exception&) {  // out of memory: try again next period
+      }
       lock.lock();
     }
   });
@@ -157,15 +224,18 @@ Registry::~Registry() {
 Result<std::unique_ptr<Registry>> Registry::open(RegistryOptions options) {
   if (options.hub.empty()) return Status::invalid_argument("open: hub is empty");
   if (options.log_dir.empty()) return Status::invalid_argument("open: log_dir is empty");
-  if (options.tombstone_ttl_ms < 0 || options.pending_ttl_ms < 0) {
-    return Status::invalid_argument("open: TTLs must not be negative");
+  if (options.tombstone_ttl_ms < 0 || options.pending_ttl_ms < 0 ||
+      options.tombstone_ttl_ms > replay::kMaxTtlMs || options.pending_ttl_ms > replay::kMaxTtlMs) {
+    return Status::invalid_argument("open: tombstone_ttl_ms and pending_ttl_ms must be within 0 "
+                                    "and 100 years");
   }
   auto impl = std::make_unique<Impl>(std::move(options), false);
   auto log = replay::Log::open(impl->opts.log_dir, impl->opts.hub, impl->opts.log);
   if (!log.ok()) return log.status();
   impl->log = std::move(*log);
   impl->recovery = impl->log->recovery().to_string();
-  auto replayed = replay::replay_log(impl->opts.log_dir, &impl->proj);
+  auto replayed = replay::replay_log(impl->opts.log_dir, &impl->proj, 0,
+                                     impl->opts.log.max_record_bytes);
   if (!replayed.ok()) return replayed.status();
   if (impl->proj.last_seq() != impl->log->last_seq()) {
     return Status::corruption("replay ended at " + std::to_string(impl->proj.last_seq()) +
@@ -180,14 +250,15 @@ Result<std::unique_ptr<Registry>> Registry::open(RegistryOptions options) {
 }
 
 Result<std::unique_ptr<Registry>> Registry::open_replay(const ReplayOptions& options) {
-  auto reader = replay::LogReader::open(options.log_dir);
+  auto reader = replay::LogReader::open(options.log_dir, 1, options.max_record_bytes);
   if (!reader.ok()) return reader.status();
   RegistryOptions o;
   o.hub = (*reader)->hub();
   o.log_dir = options.log_dir;
   o.local_node = options.local_node;
   auto impl = std::make_unique<Impl>(std::move(o), true);
-  auto replayed = replay::replay_log(options.log_dir, &impl->proj, options.upto_seq);
+  auto replayed = replay::replay_log(options.log_dir, &impl->proj, options.upto_seq,
+                                     options.max_record_bytes);
   if (!replayed.ok()) return replayed.status();
   impl->head_seq = impl->proj.last_seq();
   impl->applied_seq.store(impl->head_seq);
@@ -199,6 +270,9 @@ Result<std::unique_ptr<Registry>> Registry::open_replay(const ReplayOptions& opt
 
 Result<std::uint64_t> Registry::insert(ChildSpec spec, NodePids node_pids,
                                        const InsertOptions& options) {
+  if (impl_->remote) {
+    return impl_->remote_write(options, [&] { return impl_->remote->insert(spec, node_pids, options); });
+  }
   return impl_->commit(options, [&](const replay::CommandContext& ctx) {
     return replay::resolve_insert(ctx, std::move(spec), std::move(node_pids), options);
   });
@@ -206,12 +280,19 @@ Result<std::uint64_t> Registry::insert(ChildSpec spec, NodePids node_pids,
 
 Result<std::uint64_t> Registry::bulk_insert(std::vector<Entry> children,
                                             const WriteOptions& options) {
+  if (impl_->remote) {
+    return impl_->remote_write(options, [&] { return impl_->remote->bulk_insert(children, options); });
+  }
   return impl_->commit(options, [&](const replay::CommandContext& ctx) {
     return replay::resolve_bulk_insert(ctx, std::move(children));
   });
 }
 
 Result<std::uint64_t> Registry::erase(std::string_view child_id, const WriteOptions& options) {
+  if (impl_->remote) {
+    return impl_->remote_write(options,
+                               [&] { return impl_->remote->erase(ChildId(child_id), options); });
+  }
   return impl_->commit(options, [&](const replay::CommandContext& ctx) {
     return replay::resolve_delete(ctx, child_id);
   });
@@ -219,6 +300,9 @@ Result<std::uint64_t> Registry::erase(std::string_view child_id, const WriteOpti
 
 Result<std::uint64_t> Registry::bulk_delete(
     std::vector<std::pair<ChildId, std::vector<NodeName>>> children, const WriteOptions& options) {
+  if (impl_->remote) {
+    return impl_->remote_write(options, [&] { return impl_->remote->bulk_delete(children, options); });
+  }
   return impl_->commit(options, [&](const replay::CommandContext& ctx) {
     return replay::resolve_bulk_delete(ctx, std::move(children));
   });
@@ -228,6 +312,7 @@ Result<std::uint64_t> Registry::update(std::string_view child_id, const UpdateFn
                                        const WriteOptions& options) {
   WriteOptions o = options;
   o.hooks = false;  // update never fires hooks (B2)
+  if (impl_->remote) return impl_->remote_update(child_id, fn, o);
   return impl_->commit(o, [&](const replay::CommandContext& ctx) {
     return replay::resolve_update(ctx, child_id, fn);
   });
@@ -236,9 +321,10 @@ Result<std::uint64_t> Registry::update(std::string_view child_id, const UpdateFn
 Result<bool> Registry::clear_all(const WriteOptions& options) {
   WriteOptions o = options;
   o.hooks = false;  // clear_all fires no hooks (B2)
-  auto seq = impl_->commit(o, [&](const replay::CommandContext& ctx) {
-    return replay::resolve_clear(ctx);
-  });
+  auto seq = impl_->remote ? impl_->remote_write(o, [&] { return impl_->remote->clear_all(o); })
+                           : impl_->commit(o, [&](const replay::CommandContext& ctx) {
+                               return replay::resolve_clear(ctx);
+                             });
   if (!seq.ok()) return seq.status();
   return true;
 }

@@ -24,6 +24,8 @@
 #include "replay/log.h"
 #include "replay/overlay.h"
 #include "replay/projection.h"
+#include "replay/registry_access.h"
+#include "replay/remote_writer.h"
 
 namespace procreg {
 
@@ -74,11 +76,23 @@ struct Registry::Impl {
   struct Pending {
     Event event;
     std::vector<HookEvent> hooks;
+    std::string encoded;  // for the commit listener
+    std::string table;    // the event's, kept for the listener once the event is applied
   };
 
   using Resolver = std::function<replay::Resolved(const replay::CommandContext&)>;
+  // The write pipeline. Bounded by o.timeout: waiting for the slot (kTimeout, nothing
+  // written) and for the durability point (kTimeout, the event appended; it takes effect if
+  // the log's next sync succeeds).
   Result<std::uint64_t> commit(const WriteOptions& o, const Resolver& resolve);
-  Status wait_applied(std::uint64_t seq);
+  // Returns seq once event `seq` is applied, kTimeout at the deadline, or the failure.
+  Result<std::uint64_t> wait_applied(std::uint64_t seq,
+                                     std::chrono::steady_clock::time_point deadline,
+                                     std::chrono::milliseconds timeout);
+  // The first failure (a failed log write or sync, an event the projection refused) stops
+  // every later write; the registry must be reopened.
+  void fail(Status s);
+  Status failure() const;
   void apply_durable();
   const std::string& table_name(const std::string& t) const { return t.empty() ? opts.hub : t; }
   template <typename F>
@@ -86,28 +100,41 @@ struct Registry::Impl {
     std::shared_lock lock(proj_mu);
     return f(proj.table(table_name(table)));
   }
+  // A replica's write: the remote call, then the wait until this replica applied its seq.
+  Result<std::uint64_t> remote_write(const WriteOptions& o,
+                                     const std::function<Result<std::uint64_t>()>& call);
+  Result<std::uint64_t> remote_update(std::string_view child_id, const UpdateFn& fn,
+                                      const WriteOptions& o);
+  // A replica: waits until applied_seq >= seq or the deadline (kTimeout).
+  Status wait_replicated(std::uint64_t seq, std::chrono::steady_clock::time_point deadline);
   void start_janitor(Registry* self);
   void stop_janitor();
 
   const RegistryOptions opts;
   const bool read_only;
   const Clock clock;
-  std::unique_ptr<replay::Log> log;
+  std::unique_ptr<replay::Log> log;               // a writer's
+  std::shared_ptr<replay::RemoteWriter> remote;   // a replica's
   std::string recovery;
 
   mutable std::shared_mutex proj_mu;  // the projection: shared for reads, exclusive for apply
   replay::Projection proj;
 
-  WriteSlot write_slot;  // serialises validation and append; guards the four below
+  WriteSlot write_slot;  // serialises validation and append; guards the three below
   replay::Overlay overlay;
   std::uint64_t head_seq = 0;  // last appended
-  Status failed;               // once set, every write returns it
   std::string buffer;          // encode buffer
+
+  mutable std::mutex failed_mu;
+  Status failed;  // once set, every write returns it
 
   std::mutex pending_mu;  // appended, not yet applied, in sequence order
   std::deque<Pending> pending;
   std::mutex apply_mu;  // one applier at a time, in sequence order
   std::atomic<std::uint64_t> applied_seq{0};
+  replay::CommitListener listener;  // guarded by apply_mu
+  std::mutex replicated_mu;         // a replica: signals applied_seq changes
+  std::condition_variable replicated_cv;
 
   replay::HookDispatcher hooks;
 

@@ -12,8 +12,8 @@
 namespace procreg::replay {
 
 Result<ReplayStats> replay_log(const std::string& dir, Projection* projection,
-                               std::uint64_t upto_seq) {
-  auto reader = LogReader::open(dir, projection->last_seq() + 1);
+                               std::uint64_t upto_seq, std::uint32_t max_record_bytes) {
+  auto reader = LogReader::open(dir, projection->last_seq() + 1, max_record_bytes);
   if (!reader.ok()) return reader.status();
   LogReader& r = **reader;
   if (r.hub() != projection->hub()) {
@@ -22,12 +22,13 @@ Result<ReplayStats> replay_log(const std::string& dir, Projection* projection,
   }
   ReplayStats stats;
   LogRecord record;
+  const events::DecodeLimits limits = events::record_limits(max_record_bytes);
   while (upto_seq == 0 || projection->last_seq() < upto_seq) {
     auto more = r.next(&record);
     if (!more.ok()) return more.status();
     if (!*more) break;
     if (record.seq <= projection->last_seq()) continue;  // before from_seq, inside a segment
-    auto event = events::decode(record.payload);
+    auto event = events::decode(record.payload, limits);
     if (!event.ok()) {
       return Status(event.status().code(), "event " + std::to_string(record.seq) + " in " +
                                                record.segment + ": " + event.status().message());

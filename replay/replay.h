@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 
+#include "procreg/options.h"
 #include "procreg/status.h"
 #include "replay/projection.h"
 
@@ -21,8 +22,10 @@ struct ReplayStats {
 // including `upto_seq` (0 = to the end). Every record's event must carry the log's hub and
 // epoch and the record's sequence. Errors: the reader's (kNotFound, kCorruption), a decode
 // error (with the sequence), or an apply error; the projection then holds every event before
-// the failing one.
+// the failing one. max_record_bytes is the writer's limit (LogOptions::max_record_bytes): any
+// record within it is read and decoded (events::record_limits).
 Result<ReplayStats> replay_log(const std::string& dir, Projection* projection,
-                               std::uint64_t upto_seq = 0);
+                               std::uint64_t upto_seq = 0,
+                               std::uint32_t max_record_bytes = LogOptions{}.max_record_bytes);
 
 }  // namespace procreg::replay

@@ -88,7 +88,7 @@ Result<SegmentReader::Step> SegmentReader::next(std::uint64_t expected_seq, LogR
   const char* record = at(offset_);
   const char* payload = record + kRecordHeaderBytes;
   if (crc32c::unmask(header.masked_crc) != record_crc(record, payload, header.length)) {
-    return corruption(offset_, "record CRC mismatch", last_good_seq);
+    return zero_filled_or(header.length, corruption(offset_, "record CRC mismatch", last_good_seq));
   }
   if (header.type != kRecordTypeEvent) {
     return corruption(offset_, "reserved record type " + std::to_string(header.type),
@@ -112,6 +112,13 @@ Result<SegmentReader::Step> SegmentReader::next(std::uint64_t expected_seq, LogR
 
 Status SegmentReader::torn_tail_corruption(std::uint64_t last_good_seq) const {
   const std::string bytes = std::to_string(torn_bytes_);
+  if (torn_zeros_from_) {
+    return corruption(offset_,
+                      "record CRC mismatch; the record ends the file and is zero from offset " +
+                          std::to_string(*torn_zeros_from_) +
+                          " on, as a torn write leaves it, but this is not the last segment",
+                      last_good_seq);
+  }
   return corruption(offset_,
                     header_read_
                         ? "the last " + bytes + " bytes are not a complete record, and this " +
@@ -165,6 +172,7 @@ void SegmentReader::forget_unconsumed() {
 SegmentReader::Step SegmentReader::torn_at(std::uint64_t offset, std::uint64_t bytes) {
   offset_ = offset;
   torn_bytes_ = bytes;
+  torn_zeros_from_.reset();
   forget_unconsumed();
   return Step::kTorn;
 }
@@ -188,6 +196,36 @@ Result<std::optional<std::uint64_t>> SegmentReader::zero_bytes_to_end(std::uint6
     }
     pos += *got;
   }
+}
+
+Result<SegmentReader::Step> SegmentReader::zero_filled_or(std::uint32_t length, Status damage) {
+  // After a crash, a file system may have persisted the file's new size but not every block
+  // appended under it; those read back as zeros, in whole sectors. A record synced before it
+  // was acknowledged cannot look like this, and a bit flip leaves no such zeros.
+  const std::uint64_t payload = offset_ + kRecordHeaderBytes;
+  const std::uint64_t end = payload + length;
+  const std::optional<std::uint64_t> zeros_from = zeros_to_end_from(payload, end);
+  if (!zeros_from) return damage;
+  // The record must end the file: bytes after it are more than an unfinished append of it.
+  if (window_offset_ + window_len_ > end) return damage;
+  auto after = fill(end, 1);  // the record's bytes may leave the buffer; they are judged
+  if (!after.ok()) return after.status();
+  if (*after > 0) return damage;
+  torn_at(offset_, kRecordHeaderBytes + length);
+  torn_zeros_from_ = *zeros_from;
+  return Step::kTorn;
+}
+
+std::optional<std::uint64_t> SegmentReader::zeros_to_end_from(std::uint64_t payload,
+                                                              std::uint64_t end) const {
+  // zeros: the start of the run of zero bytes that ends at `end`, but not before `payload`.
+  const char* p = at(payload);
+  std::uint64_t zeros = end;
+  while (zeros > payload && p[zeros - 1 - payload] == 0) --zeros;
+  if (zeros == payload) return payload;  // the whole payload is zero
+  const std::uint64_t sector = (zeros + kSectorBytes - 1) / kSectorBytes * kSectorBytes;
+  if (sector < end) return sector;
+  return std::nullopt;
 }
 
 Result<SegmentReader::Step> SegmentReader::unknown_version(std::uint16_t version,

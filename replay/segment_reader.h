@@ -3,9 +3,11 @@
 // SegmentReader applies every check of the log format (replay/log_format.h) to one segment and
 // says what it found at each step: a good header or record (kOk), the end of the file on a
 // record boundary (kEnd), a torn tail (kTorn: the file ends inside the header or inside a record,
-// or nothing but zero bytes follows the last record), or damage, returned as a kCorruption
-// Status naming the file, the byte offset and the last good sequence. Whether a torn tail is
-// acceptable is the caller's decision: it is, in the log's last segment only.
+// nothing but zero bytes follows the last record, or the record that ends the file fails its CRC
+// and is zero from its payload's start or from a sector boundary on, as blocks appended but never
+// written read back), or damage, returned as a kCorruption Status naming the file, the byte
+// offset and the last good sequence. Whether a torn tail is acceptable is the caller's decision:
+// it is, in the log's last segment only (see docs/LOG_FORMAT.md, section 7).
 //
 // Log recovery and LogReader both read through this class, so they judge bytes identically.
 //
@@ -34,6 +36,9 @@ class SegmentReader {
  public:
   enum class Step { kOk, kEnd, kTorn };
   static constexpr std::size_t kReadBufferBytes = 1 << 20;
+  // The unit in which a file system leaves appended blocks unwritten: every device sector size
+  // is a multiple of it. Zeros from such a boundary to the end of the file can be a torn write.
+  static constexpr std::uint64_t kSectorBytes = 512;
 
   // Opens dir/name for reading. Payload lengths above max_record_bytes are corruption.
   static Result<SegmentReader> open(const std::string& dir, const std::string& name,
@@ -56,7 +61,8 @@ class SegmentReader {
   // After kTorn: the number of bytes in the torn tail.
   std::uint64_t torn_bytes() const { return torn_bytes_; }
 
-  // The kCorruption a torn tail is when a later segment exists.
+  // The kCorruption a torn tail is when a later segment exists. For a zero-filled last record
+  // it is the record's CRC mismatch.
   Status torn_tail_corruption(std::uint64_t last_good_seq) const;
   // kCorruption "segment <name>, offset <offset>: <what> (last good seq <n>)".
   Status corruption(std::uint64_t offset, std::string_view what, std::uint64_t last_good_seq) const;
@@ -76,6 +82,15 @@ class SegmentReader {
   Result<Step> zero_tail_or(Status damage);
   // How many bytes follow `offset` if all of them are zero; nullopt if one is not.
   Result<std::optional<std::uint64_t>> zero_bytes_to_end(std::uint64_t offset);
+  // The complete, buffered record at offset_ with `length` payload bytes fails its CRC. kTorn if
+  // it ends the file and its bytes are zero from its payload's start or from a sector boundary
+  // inside the payload to the end of the file (a write the file system never finished), else
+  // `damage`.
+  Result<Step> zero_filled_or(std::uint32_t length, Status damage);
+  // The offset Z from which the buffered bytes [payload, end) are zero to `end`, where Z is
+  // `payload` or a multiple of kSectorBytes with payload <= Z < end; the smallest such Z, or
+  // nullopt if there is none.
+  std::optional<std::uint64_t> zeros_to_end_from(std::uint64_t payload, std::uint64_t end) const;
   Result<Step> unknown_version(std::uint16_t version, std::uint16_t header_length,
                                std::uint64_t last_good_seq);
   // A record at offset_ runs `present` bytes to the end of the file, short of its length. It is
@@ -97,6 +112,8 @@ class SegmentReader {
   bool header_read_ = false;
   std::uint64_t offset_ = 0;
   std::uint64_t torn_bytes_ = 0;
+  // After kTorn for a zero-filled last record (zero_filled_or): where its zeros start.
+  std::optional<std::uint64_t> torn_zeros_from_;
   // The buffer holds file bytes [window_offset_, window_offset_ + window_len_).
   std::unique_ptr<char[]> buf_;
   std::size_t capacity_ = 0;

@@ -32,6 +32,9 @@ class Table {
 
   const StoredRow* find(std::string_view id) const;
   std::size_t size() const { return rows_.size(); }
+  // The seq of the last event applied to this table (0: none since the projection began).
+  std::uint64_t last_seq() const { return last_seq_; }
+  void set_last_seq(std::uint64_t seq) { last_seq_ = seq; }
   bool empty() const { return rows_.empty(); }
 
   // Inserts or replaces the row keyed by entry.spec.id.
@@ -66,6 +69,7 @@ class Table {
   std::unordered_map<std::string, Index> by_tag_;
   Index ttl_;
   Index local_;
+  std::uint64_t last_seq_ = 0;
 };
 
 }  // namespace procreg::replay

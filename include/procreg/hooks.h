@@ -5,7 +5,10 @@
 // write path; handlers run on the registry's hook thread, one hook event at a time in sequence
 // order, several handlers of one topic by priority (higher first; ties in subscription order).
 // A handler may itself write to the registry. A handler that throws is reported (counted, and
-// passed to RegistryOptions-independent error sinks) and never touches the registry.
+// passed to RegistryOptions-independent error sinks) and never touches the registry. Once its
+// subscription is reset (outside a handler) the handler is not running and never runs again;
+// a handler may reset its own subscription or another's, which then takes effect after the
+// current invocation (see HookSubscription in registry.h).
 #pragma once
 
 #include <cstdint>
@@ -38,6 +41,8 @@ struct HookEvent {
 // The hook events an event fires, in ProcessHub's order (one per affected child, in the order
 // the call processed them). Empty unless event.hooks.
 std::vector<HookEvent> hook_events_of(const Event& event);
+// Whether hook_events_of(event) holds at least one event of `topic` (without building them).
+bool fires_hooks(const Event& event, HookTopic topic);
 
 using HookHandler = std::function<void(const HookEvent&)>;
 // Receives a handler's exception (what() or "unknown exception") and the hook event.

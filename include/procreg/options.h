@@ -53,7 +53,11 @@ struct RegistryOptions {
 struct WriteOptions {
   bool hooks = false;   // ProcessHub's :hook_storage: publish this call's hook events
   std::string table;    // ProcessHub's :table; empty = the hub's default table
-  std::chrono::milliseconds timeout{10'000};  // ProcessHub's :timeout
+  // ProcessHub's :timeout: bounds the whole call. Waiting for the writer's slot past it is
+  // kTimeout with nothing written; waiting for the durability point past it (group commit on
+  // a slow disk) is kTimeout with the event appended: it takes effect if the log's sync
+  // succeeds, so the caller cannot know the outcome (as with any timed-out remote write).
+  std::chrono::milliseconds timeout{10'000};
 };
 
 // insert's options: ProcessHub's :metadata, :table, :hook_storage and :ttl.

@@ -40,9 +40,19 @@
 namespace procreg {
 
 class Registry;
+namespace replay {
+class RegistryAccess;
+}
 
 // Keeps a hook handler subscribed; unsubscribes when destroyed or reset(). It must not
 // outlive its Registry. Move-only.
+//
+// reset() (and the destructor, and move-assigning over a live subscription) returns only once
+// the handler is not running and will never be called again: an invocation in progress on the
+// hook thread is waited for, so the caller must not hold anything the handler waits for.
+// Called from inside a handler (on the hook thread; the handler's own subscription or another)
+// it does not wait and cannot deadlock; the guarantee is then only that the handler is not
+// called again after the current invocation.
 class HookSubscription {
  public:
   HookSubscription() = default;
@@ -73,6 +83,9 @@ struct ReplayOptions {
   std::string log_dir;
   std::string local_node;
   std::uint64_t upto_seq = 0;  // 0 = the whole log
+  // The writer's LogOptions::max_record_bytes, if it was not the default: larger records are
+  // read as corruption.
+  std::uint32_t max_record_bytes = LogOptions{}.max_record_bytes;
 };
 
 class Registry {
@@ -137,7 +150,9 @@ class Registry {
   // the registry's hook thread. Exceptions are counted and passed to on_hook_error's sink.
   [[nodiscard]] HookSubscription subscribe(HookTopic topic, HookHandler handler, int priority = 0);
   void on_hook_error(HookErrorSink sink);
-  // Blocks until every hook event of events up to `seq` was dispatched (kTimeout otherwise).
+  // Blocks until every hook event of events up to `seq` was dispatched, i.e. every handler
+  // invocation for them and for earlier events has returned (kTimeout otherwise). From a
+  // handler, a `seq` at or after the event being handled times out: it would wait for itself.
   Status wait_for_hooks(std::uint64_t seq, std::chrono::milliseconds timeout);
 
   // ---- TTL janitor --------------------------------------------------------------------
@@ -165,6 +180,7 @@ class Registry {
   RegistryStats stats() const;
 
  private:
+  friend class replay::RegistryAccess;  // plugin/'s publisher, replay service and replicas
   struct Impl;
   explicit Registry(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;

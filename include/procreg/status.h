@@ -29,6 +29,7 @@ enum class Code {
   kUnsupported,       // a format or schema version this build does not understand
   kResourceExhausted, // a size limit was exceeded (oversized record, message, value)
   kInternal,          // an unexpected failure in user code run by procreg (e.g. an update fn threw)
+  kConflict,          // the state changed under a conditional write (a remote update's row)
 };
 
 // Returns a stable lower_snake name for `code` ("not_found", "corruption", ...).
@@ -51,6 +52,7 @@ class [[nodiscard]] Status {
     return {Code::kResourceExhausted, std::move(m)};
   }
   static Status internal(std::string m) { return {Code::kInternal, std::move(m)}; }
+  static Status conflict(std::string m) { return {Code::kConflict, std::move(m)}; }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }

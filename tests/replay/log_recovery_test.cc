@@ -1,6 +1,8 @@
 // Recovery and validation: torn tails are cut (Log) or ignored (LogReader); every other kind
 // of damage is kCorruption naming segment, offset and last good seq, with nothing modified.
+#include <algorithm>
 #include <boost/test/unit_test.hpp>
+#include <cstddef>
 #include <filesystem>
 #include <string>
 
@@ -98,6 +100,68 @@ void check_tear_at_every_byte(const std::string& dir, std::uint64_t count) {
   }
 }
 
+// `bytes` with every byte from `from` to the end set to zero, its size unchanged.
+std::string zeroed_from(std::string bytes, std::uint64_t from) {
+  std::fill(bytes.begin() + static_cast<std::ptrdiff_t>(from), bytes.end(), '\0');
+  return bytes;
+}
+
+std::uint64_t round_up_to_sector(std::uint64_t offset) {
+  constexpr std::uint64_t kSector = 512;
+  return (offset + kSector - 1) / kSector * kSector;
+}
+
+// Zeroes the last record of the log in `dir` from file offset `zero_from` to the end of the
+// file, keeping the file's size, as a file system that extended the file but never wrote its
+// last blocks leaves it. Checks that this is a torn tail: LogReader ends before the record and
+// changes nothing; open() cuts it, reports it, and appends after it.
+void check_zero_filled_last_record_is_cut(const std::string& dir, std::uint64_t count,
+                                          std::size_t payload_bytes, std::uint64_t zero_from) {
+  const auto files = testing::snapshot(dir);
+  const std::string segment = std::prev(files.end())->first;
+  const std::string path = dir + "/" + segment;
+  const RecordSpan last = record_spans(dir, segment).back();
+  BOOST_REQUIRE_EQUAL(last.seq, count);
+  BOOST_REQUIRE_EQUAL(last.offset + last.size, files.at(segment).size());
+  BOOST_REQUIRE(zero_from >= last.offset + kRecordHeaderBytes);
+  BOOST_REQUIRE(zero_from < last.offset + last.size);
+  write_bytes(path, zeroed_from(files.at(segment), zero_from));
+  const auto damaged = testing::snapshot(dir);
+
+  auto reader = LogReader::open(dir);
+  BOOST_REQUIRE(reader.ok());
+  LogRecord record;
+  std::uint64_t seen = 0;
+  for (;;) {  // count - 1 records, then the end of the log
+    auto more = (*reader)->next(&record);
+    BOOST_REQUIRE_MESSAGE(more.ok(), more.status().to_string());
+    if (!*more) break;
+    ++seen;
+  }
+  BOOST_TEST(seen == count - 1);
+  BOOST_TEST((*reader)->tail_bytes_ignored() == last.size);
+  BOOST_TEST((testing::snapshot(dir) == damaged));
+
+  auto log = open_log(dir, options_with(Durability::kSyncEach, kSmallSegment));
+  const RecoveryReport& report = log->recovery();
+  BOOST_TEST(report.truncated_tail);
+  BOOST_TEST(!report.removed_tail_segment);
+  BOOST_TEST(report.tail_segment == segment);
+  BOOST_TEST(report.tail_offset == last.offset);
+  BOOST_TEST(report.tail_bytes_dropped == last.size);
+  BOOST_TEST(report.last_seq == count - 1);
+  BOOST_TEST(log->last_seq() == count - 1);
+  BOOST_TEST(std::filesystem::file_size(path) == last.offset);
+  PROCREG_REQUIRE_OK(log->append(count, "replacement"));
+  PROCREG_REQUIRE_OK(log->close());
+  const auto records = read_all(dir);
+  BOOST_REQUIRE_EQUAL(records.size(), count);
+  BOOST_TEST(records.back().seq == count);
+  BOOST_TEST(records.back().payload == "replacement");
+  BOOST_TEST(records[count - 2].payload == fixed_payload(count - 1, payload_bytes));
+  testing::restore(dir, files);
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(log_recovery_test)
@@ -145,6 +209,156 @@ BOOST_AUTO_TEST_CASE(zero_bytes_after_the_last_record_are_a_torn_tail) {
   BOOST_TEST(log->last_seq() == 20u);
   BOOST_TEST((read_bytes(path) == original));
   BOOST_TEST(log->recovery().to_string().find("4096 bytes dropped") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(a_last_record_with_an_all_zero_payload_is_a_torn_tail) {
+  TempDir tmp;
+  write_log(tmp.path(), 5, 30);
+  const RecordSpan last = record_spans(tmp.path(), segment_file_name(1)).back();
+  check_zero_filled_last_record_is_cut(tmp.path(), 5, 30, last.offset + kRecordHeaderBytes);
+
+  // The same in the last segment of a log of several.
+  TempDir several;
+  const auto segments = write_log(several.path(), 300, 30, kSmallSegment);
+  BOOST_TEST_REQUIRE(segments.size() >= 3u);
+  const RecordSpan end = record_spans(several.path(), segments.back().name).back();
+  check_zero_filled_last_record_is_cut(several.path(), 300, 30, end.offset + kRecordHeaderBytes);
+}
+
+BOOST_AUTO_TEST_CASE(a_last_record_zero_from_a_sector_boundary_to_the_end_is_a_torn_tail) {
+  TempDir tmp;
+  constexpr std::size_t kPayload = 3000;
+  write_log(tmp.path(), 3, kPayload);
+  const RecordSpan last = record_spans(tmp.path(), segment_file_name(1)).back();
+  const std::uint64_t payload = last.offset + kRecordHeaderBytes;
+  const std::uint64_t end = last.offset + last.size;
+  BOOST_TEST_REQUIRE(payload % 512 != 0);
+  std::uint64_t boundaries = 0;
+  for (std::uint64_t sector = round_up_to_sector(payload); sector < end; sector += 512) {
+    ++boundaries;
+    BOOST_TEST_CONTEXT("zeros from the sector boundary " << sector) {
+      check_zero_filled_last_record_is_cut(tmp.path(), 3, kPayload, sector);
+    }
+    // Zeros that start before the boundary (the payload may hold zeros) include it.
+    if (sector - 100 >= payload) {
+      BOOST_TEST_CONTEXT("zeros from " << sector - 100 << ", through the boundary " << sector) {
+        check_zero_filled_last_record_is_cut(tmp.path(), 3, kPayload, sector - 100);
+      }
+    }
+  }
+  BOOST_TEST(boundaries >= 5u);
+}
+
+BOOST_AUTO_TEST_CASE(zeros_in_a_last_record_that_reach_no_sector_boundary_are_corruption) {
+  TempDir tmp;
+  constexpr std::size_t kPayload = 3000;
+  write_log(tmp.path(), 3, kPayload);
+  const std::string name = segment_file_name(1);
+  const std::string path = tmp.file(name);
+  const std::string original = read_bytes(path);
+  const RecordSpan last = record_spans(tmp.path(), name).back();
+  const std::uint64_t payload = last.offset + kRecordHeaderBytes;
+  const std::uint64_t end = last.offset + last.size;
+  BOOST_REQUIRE_EQUAL(end, original.size());
+  // The last sector boundary before the end of the file is inside the payload, and the file
+  // does not end on one: zeros starting after that boundary cover no sector.
+  const std::uint64_t boundary = (end - 1) / 512 * 512;
+  BOOST_TEST_REQUIRE(boundary > payload);
+  BOOST_TEST_REQUIRE(end % 512 > 2);
+  for (std::uint64_t from : {boundary + 1, boundary + 7, end - 1}) {
+    BOOST_TEST_CONTEXT("zeros from " << from << " to the end") {
+      write_bytes(path, zeroed_from(original, from));
+      expect_corruption(tmp.path(), name, last.offset, 2, "record CRC mismatch");
+    }
+  }
+  BOOST_TEST_CONTEXT("zeros from the payload's second byte, keeping the last one") {
+    std::string damaged = zeroed_from(original, payload + 1);
+    damaged.back() = 'x';
+    write_bytes(path, damaged);
+    expect_corruption(tmp.path(), name, last.offset, 2, "record CRC mismatch");
+  }
+  BOOST_TEST_CONTEXT("zeroed sectors that do not reach the end of the file") {
+    std::string damaged = original;
+    const std::uint64_t sector = round_up_to_sector(payload);
+    damaged.replace(sector, 1024, 1024, '\0');
+    BOOST_TEST_REQUIRE(sector + 1024 < end);
+    write_bytes(path, damaged);
+    expect_corruption(tmp.path(), name, last.offset, 2, "record CRC mismatch");
+  }
+  write_bytes(path, original);
+  BOOST_TEST(read_all(tmp.path()).size() == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(a_flipped_bit_in_a_large_last_record_is_corruption) {
+  TempDir tmp;
+  constexpr std::size_t kPayload = 3000;
+  write_log(tmp.path(), 3, kPayload);
+  const std::string name = segment_file_name(1);
+  const std::string path = tmp.file(name);
+  const std::string original = read_bytes(path);
+  const RecordSpan last = record_spans(tmp.path(), name).back();
+  const std::uint64_t payload = last.offset + kRecordHeaderBytes;
+  for (std::uint64_t pos :
+       {payload, round_up_to_sector(payload), original.size() - 513, original.size() - 1}) {
+    for (int bit : {0, 7}) {
+      BOOST_TEST_CONTEXT("byte " << pos << " bit " << bit) {
+        std::string damaged = original;
+        damaged[pos] = static_cast<char>(damaged[pos] ^ (1 << bit));
+        write_bytes(path, damaged);
+        expect_corruption(tmp.path(), name, last.offset, 2, "record CRC mismatch");
+      }
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_zero_filled_record_that_does_not_end_the_file_is_corruption) {
+  TempDir tmp;
+  constexpr std::size_t kPayload = 3000;
+  write_log(tmp.path(), 4, kPayload);
+  const std::string name = segment_file_name(1);
+  const std::string path = tmp.file(name);
+  const std::string original = read_bytes(path);
+  const auto spans = record_spans(tmp.path(), name);
+  const RecordSpan& target = spans[2];  // record 3, which record 4 follows
+  const std::uint64_t payload = target.offset + kRecordHeaderBytes;
+  const std::uint64_t end = target.offset + target.size;
+  for (std::uint64_t from : {payload, round_up_to_sector(payload)}) {
+    BOOST_TEST_CONTEXT("record 3 zero from " << from << " to its end") {
+      std::string damaged = original;
+      damaged.replace(from, end - from, end - from, '\0');
+      write_bytes(path, damaged);
+      expect_corruption(tmp.path(), name, target.offset, 2, "record CRC mismatch");
+    }
+  }
+  // The last record zero-filled, but zero bytes follow it: it does not end the file.
+  const RecordSpan& last = spans[3];
+  BOOST_REQUIRE_EQUAL(last.offset + last.size, original.size());
+  write_bytes(path,
+              zeroed_from(original, last.offset + kRecordHeaderBytes) + std::string(512, '\0'));
+  expect_corruption(tmp.path(), name, last.offset, 3, "record CRC mismatch");
+}
+
+BOOST_AUTO_TEST_CASE(a_zero_filled_last_record_of_an_earlier_segment_is_corruption) {
+  TempDir tmp;
+  constexpr std::size_t kPayload = 3000;
+  const auto segments = write_log(tmp.path(), 9, kPayload, kSmallSegment);
+  BOOST_TEST_REQUIRE(segments.size() >= 3u);
+  const SegmentInfo& target = segments[1];
+  const std::string path = tmp.file(target.name);
+  const std::string original = read_bytes(path);
+  const RecordSpan last = record_spans(tmp.path(), target.name).back();
+  BOOST_REQUIRE_EQUAL(last.seq, target.last_seq);
+  BOOST_REQUIRE_EQUAL(last.offset + last.size, original.size());
+  const std::uint64_t payload = last.offset + kRecordHeaderBytes;
+  for (std::uint64_t from : {payload, round_up_to_sector(payload)}) {
+    BOOST_TEST_CONTEXT("zeros from " << from << " to the end") {
+      write_bytes(path, zeroed_from(original, from));
+      expect_corruption(tmp.path(), target.name, last.offset, last.seq - 1, "CRC mismatch");
+      expect_corruption(tmp.path(), target.name, last.offset, last.seq - 1, "not the last segment");
+    }
+  }
+  write_bytes(path, original);
+  BOOST_TEST(read_all(tmp.path()).size() == 9u);
 }
 
 BOOST_AUTO_TEST_CASE(a_zeroed_block_in_the_middle_is_corruption) {

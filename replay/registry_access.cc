@@ -1,0 +1,179 @@
+// RegistryAccess (replay/registry_access.h) and a replica Registry's writes.
+#include "replay/registry_access.h"
+
+#include "replay/commands.h"
+#include "replay/registry_impl.h"
+
+namespace procreg {
+
+namespace {
+std::string ms_text(std::chrono::milliseconds d) { return std::to_string(d.count()) + " ms"; }
+}  // namespace
+
+// ---- a replica's writes ------------------------------------------------------------------
+
+Status Registry::Impl::wait_replicated(std::uint64_t seq,
+                                       std::chrono::steady_clock::time_point deadline) {
+  std::unique_lock l(replicated_mu);
+  if (!replicated_cv.wait_until(l, deadline, [&] { return applied_seq.load() >= seq; })) {
+    return Status::timeout("committed as event " + std::to_string(seq) +
+                           ", not yet applied by this replica");
+  }
+  return Status();
+}
+
+Result<std::uint64_t> Registry::Impl::remote_write(
+    const WriteOptions& o, const std::function<Result<std::uint64_t>()>& call) {
+  const auto deadline = std::chrono::steady_clock::now() + o.timeout;
+  Result<std::uint64_t> seq = call();
+  if (!seq.ok()) return seq;
+  Status s = wait_replicated(*seq, deadline);
+  if (!s.ok()) return s;
+  return seq;
+}
+
+Result<std::uint64_t> Registry::Impl::remote_update(std::string_view child_id, const UpdateFn& fn,
+                                                    const WriteOptions& o) {
+  using Clock = std::chrono::steady_clock;
+  const auto deadline = Clock::now() + o.timeout;
+  for (int attempt = 1;; ++attempt) {
+    Entry current;
+    std::uint64_t revision = 0;
+    std::uint64_t seen = 0;
+    {
+      std::shared_lock lock(proj_mu);
+      const replay::Table* t = proj.table(table_name(o.table));
+      const replay::StoredRow* row = t == nullptr ? nullptr : t->find(child_id);
+      if (row == nullptr || !row->bound()) return Status::not_found("No child found");
+      current = row->entry;
+      revision = row->seq;
+      seen = proj.last_seq();
+    }
+    Entry next;
+    try {
+      next = fn(current.spec, current.node_pids, current.metadata);
+    } catch (const std::exception& e) {
+      return Status::internal(std::string("update function threw: ") + e.what());
+    } catch (...) {
+      return Status::internal("update function threw a non-standard exception");
+    }
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0) return Status::timeout("update not done within " + ms_text(o.timeout));
+    WriteOptions once = o;
+    once.timeout = left;
+    Result<std::uint64_t> seq = remote->update_if(ChildId(child_id), revision, next, once);
+    if (seq.ok()) {
+      Status s = wait_replicated(*seq, deadline);
+      if (!s.ok()) return s;
+      return seq;
+    }
+    if (seq.status().code() != Code::kConflict) return seq;
+    // The writer's row moved on: wait for this replica to see more, then run fn again.
+    Status s = wait_replicated(seen + 1, std::min(deadline, Clock::now() + std::chrono::seconds(1)));
+    if (Clock::now() >= deadline) {
+      return Status::timeout("update kept conflicting for " + ms_text(o.timeout) + " (" +
+                             std::to_string(attempt) + " attempts)");
+    }
+    (void)s;
+  }
+}
+
+// ---- RegistryAccess ----------------------------------------------------------------------
+
+namespace replay {
+
+ChainHeads RegistryAccess::set_commit_listener(Registry& r, CommitListener listener) {
+  Registry::Impl& impl = *r.impl_;
+  std::lock_guard al(impl.apply_mu);
+  ChainHeads heads;
+  {
+    std::shared_lock pl(impl.proj_mu);
+    heads.seq = impl.proj.last_seq();
+    heads.epoch = impl.log ? impl.log->epoch() : impl.proj.epoch();
+    impl.proj.for_each_table([&](const std::string& name, const Table& t) {
+      if (t.last_seq() != 0) heads.tables.emplace(name, t.last_seq());
+    });
+    heads.registered = impl.proj.hook_head(HookTopic::kChildRegistered);
+    heads.unregistered = impl.proj.hook_head(HookTopic::kChildUnregistered);
+  }
+  impl.listener = std::move(listener);
+  return heads;
+}
+
+void RegistryAccess::read_projection(const Registry& r,
+                                     const std::function<void(const Projection&)>& f) {
+  std::shared_lock pl(r.impl_->proj_mu);
+  f(r.impl_->proj);
+}
+
+const std::string& RegistryAccess::log_dir(const Registry& r) { return r.impl_->opts.log_dir; }
+
+std::uint32_t RegistryAccess::max_record_bytes(const Registry& r) {
+  return r.impl_->opts.log.max_record_bytes;
+}
+
+Result<std::uint64_t> RegistryAccess::update_if(Registry& r, std::string_view child_id,
+                                                std::uint64_t expect_revision, Entry entry,
+                                                const WriteOptions& options) {
+  WriteOptions o = options;
+  o.hooks = false;  // update never fires hooks (B2)
+  return r.impl_->commit(o, [&](const CommandContext& ctx) -> Resolved {
+    const StoredRow* cur = ctx.view.find(ctx.table, child_id);
+    if (cur == nullptr || !cur->bound()) return Status::not_found("No child found");
+    if (cur->seq != expect_revision) {
+      return Status::conflict("row '" + std::string(child_id) + "' is at revision " +
+                              std::to_string(cur->seq) + ", not " +
+                              std::to_string(expect_revision));
+    }
+    return resolve_update(ctx, child_id,
+                          [&](const ChildSpec&, const NodePids&, const Metadata&) { return entry; });
+  });
+}
+
+std::unique_ptr<Registry> RegistryAccess::open_replica(std::string hub, std::string local_node,
+                                                       std::shared_ptr<RemoteWriter> writer) {
+  RegistryOptions o;
+  o.hub = std::move(hub);
+  o.local_node = std::move(local_node);
+  o.janitor_interval = std::chrono::milliseconds(0);
+  auto impl = std::make_unique<Registry::Impl>(std::move(o), false);
+  impl->remote = std::move(writer);
+  return std::unique_ptr<Registry>(new Registry(std::move(impl)));
+}
+
+Status RegistryAccess::apply_replicated(Registry& r, Event&& event) {
+  Registry::Impl& impl = *r.impl_;
+  std::vector<HookEvent> hooks = hook_events_of(event);
+  const std::uint64_t seq = event.seq;
+  {
+    std::unique_lock pl(impl.proj_mu);
+    Status s = impl.proj.apply(std::move(event));
+    if (!s.ok()) return s;
+  }
+  impl.hooks.publish(seq, std::move(hooks));
+  {
+    std::lock_guard l(impl.replicated_mu);
+    impl.applied_seq.store(seq);
+  }
+  impl.replicated_cv.notify_all();
+  return Status();
+}
+
+void RegistryAccess::load_snapshot(Registry& r, std::uint64_t epoch, std::uint64_t seq,
+                                   const std::function<void(Projection&)>& load) {
+  Registry::Impl& impl = *r.impl_;
+  {
+    std::unique_lock pl(impl.proj_mu);
+    impl.proj.reset_to(epoch, seq);
+    load(impl.proj);
+  }
+  impl.hooks.start_at(seq);
+  {
+    std::lock_guard l(impl.replicated_mu);
+    impl.applied_seq.store(seq);
+  }
+  impl.replicated_cv.notify_all();
+}
+
+}  // namespace replay
+}  // namespace procreg
