@@ -20,7 +20,8 @@
 //   node_pids = [ [ str node, str pid ], ... ]
 //
 // "k" is event_kind_name(kind). "hub" and "tbl" are non-empty. "exp" is present exactly when the
-// expiry has a value. Values are encoded as in events/value_codec.cc.
+// expiry has a value. Values are encoded as in events/value_codec.cc; rows, specs and node_pids
+// as in events/row_codec.cc (shared with the wire protocol).
 //
 // Writing: keys in the order shown, a spec's extra keys after "start" in ascending byte order,
 // integers in their smallest format, so equal events give equal bytes.
@@ -40,44 +41,11 @@
 #include "events/encoder.h"
 #include "events/event_decoder.h"
 #include "events/event_keys.h"
+#include "events/row_codec.h"
 
 namespace procreg::events {
 
 namespace {
-
-void write_spec(Encoder& enc, const ChildSpec& spec) {
-  assert(!spec.extra.contains(kId) && !spec.extra.contains(kStart) &&
-         "a spec's extra fields must not shadow id or start");
-  enc.map(2 + spec.extra.size());
-  enc.str(kId);
-  enc.str(spec.id);
-  enc.str(kStart);
-  enc.array(3);
-  enc.str(spec.start.module);
-  enc.str(spec.start.function);
-  enc.value_array(spec.start.args);
-  for (const auto& [key, value] : spec.extra) {
-    enc.str(key);
-    enc.value(value);
-  }
-}
-
-void write_expiry(Encoder& enc, const std::optional<std::int64_t>& expires_at_ms) {
-  if (!expires_at_ms) return;
-  enc.str(kExpires);
-  enc.int64(*expires_at_ms);
-}
-
-void write_row(Encoder& enc, const Row& row) {
-  enc.map(row.expires_at_ms ? 4 : 3);
-  enc.str(kSpec);
-  write_spec(enc, row.entry.spec);
-  enc.str(kNodePids);
-  enc.node_pids(row.entry.node_pids);
-  enc.str(kMetadata);
-  enc.value_map(row.entry.metadata);
-  write_expiry(enc, row.expires_at_ms);
-}
 
 void write_item(Encoder& enc, const BulkInsertItem& item) {
   enc.map(2);

@@ -198,4 +198,35 @@ bool Decoder::skip() {
   return true;
 }
 
+bool Decoder::read_version(std::string_view noun, std::uint32_t newest, std::uint32_t* out) {
+  std::uint64_t version = 0;
+  if (!read_uint(&version)) return false;
+  if (version == 0) return fail(Code::kCorruption, std::string(noun) + " 0 is invalid");
+  if (version > newest) {
+    return fail(Code::kUnsupported, std::string(noun) + " " + std::to_string(version) +
+                                        " is newer than this build's " + std::to_string(newest));
+  }
+  *out = static_cast<std::uint32_t>(version);
+  return true;
+}
+
+bool Decoder::check_version(std::string_view key, std::string_view noun, std::uint32_t newest) {
+  const std::size_t start = position();
+  std::uint32_t count = 0;
+  if (!read_map_head(&count)) return false;
+  for (std::uint32_t i = 0; i < count; ++i) {
+    std::string_view k;
+    if (!read_key(&k)) return false;
+    if (k == key) {
+      Scope scope(this, key);
+      std::uint32_t version = 0;
+      if (!read_version(noun, newest, &version)) return false;
+      seek(start);
+      return true;
+    }
+    if (!skip()) return false;
+  }
+  return fail_missing_key(key);
+}
+
 }  // namespace procreg::events

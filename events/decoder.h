@@ -45,6 +45,12 @@ inline std::size_t initial_capacity(std::uint32_t count) {
 // `s` in double quotes for an error message, control bytes escaped, cut after 64 bytes.
 std::string quote(std::string_view s);
 
+// A mask with the bits of `indexes` set: the required keys of a Fields.
+template <typename... Index>
+constexpr std::uint32_t bits(Index... indexes) {
+  return ((std::uint32_t{1} << indexes) | ... | 0u);
+}
+
 // The keys a map of the schema may hold; bit i of `required` set means keys[i] must be present.
 template <std::size_t N>
 struct Fields {
@@ -102,6 +108,15 @@ class Decoder {
 
   // Skips one item of any type, including ext; sizes are checked, nesting is not (no recursion).
   bool skip();
+
+  // A version number (a uint): 0 is kCorruption ("<noun> 0 is invalid"), above `newest`
+  // kUnsupported ("<noun> 2 is newer than this build's 1").
+  bool read_version(std::string_view noun, std::uint32_t newest, std::uint32_t* out);
+  // Finds the key `key` in the map at the current position and checks its value with
+  // read_version before anything else of the map is interpreted (a missing key is kCorruption),
+  // then returns to the map's start. Writers put the version first, so this usually reads just
+  // the map head, the key and the number; other pairs before it are skipped.
+  bool check_version(std::string_view key, std::string_view noun, std::uint32_t newest);
 
   // Reads a map whose known keys are `fields`: calls field(i) to read the value of keys[i] (the
   // path then ends in that key) and other(key) for any other key. Duplicate known keys and

@@ -8,16 +8,11 @@
 #include <vector>
 
 #include "events/event_keys.h"
+#include "events/row_codec.h"
 
 namespace procreg::events {
 
 namespace {
-
-// A mask with the bits of `indexes` set: the required keys of a Fields.
-template <typename... Index>
-constexpr std::uint32_t bits(Index... indexes) {
-  return ((std::uint32_t{1} << indexes) | ... | 0u);
-}
 
 enum : std::size_t {
   kEnvVersion,
@@ -30,17 +25,12 @@ enum : std::size_t {
   kEnvHooks,
   kEnvBody
 };
+constexpr std::string_view kVersionNoun = "schema version";
+
 constexpr Fields<9> kEnvelopeFields{
     {kVersion, kKind, kHub, kTable, kSeq, kEpoch, kTime, kHooks, kBody},
     bits(kEnvVersion, kEnvKind, kEnvHub, kEnvTable, kEnvSeq, kEnvEpoch, kEnvTime, kEnvHooks,
          kEnvBody)};
-
-enum : std::size_t { kRowSpec, kRowNodePids, kRowMetadata, kRowExpires };
-constexpr Fields<4> kRowFields{{kSpec, kNodePids, kMetadata, kExpires},
-                               bits(kRowSpec, kRowNodePids, kRowMetadata)};
-
-enum : std::size_t { kSpecId, kSpecStart };
-constexpr Fields<2> kSpecFields{{kId, kStart}, bits(kSpecId, kSpecStart)};
 
 // Bodies.
 constexpr Fields<1> kRowBodyFields{{kRow}, bits(0)};
@@ -68,7 +58,6 @@ class EventReader {
 
  private:
   bool check_version();
-  bool read_version(std::uint32_t* out);
   bool read_kind(EventKind* out);
   bool read_body(EventKind kind, EventBody* body);
   template <typename Item>
@@ -76,11 +65,6 @@ class EventReader {
   bool read_item(BulkInsertItem* item);
   bool read_item(BulkDeleteItem* item);
   bool read_item(ExpireItem* item);
-  bool read_row(Row* row);
-  bool read_spec(ChildSpec* spec);
-  bool read_start(StartSpec* start);
-  bool read_node_pids(NodePids* out);
-  bool read_expiry(std::optional<std::int64_t>* out);
 
   Decoder& d_;
 };
@@ -92,7 +76,7 @@ bool EventReader::read_event(Event* event) {
   const bool ok = d_.read_fields(kEnvelopeFields, [&](std::size_t index) {
     switch (index) {
       case kEnvVersion:
-        return read_version(&event->schema_version);
+        return d_.read_version(kVersionNoun, kEventSchemaVersion, &event->schema_version);
       case kEnvKind: {
         EventKind k{};
         if (!read_kind(&k)) return false;
@@ -127,39 +111,10 @@ bool EventReader::read_event(Event* event) {
   return true;
 }
 
-// Finds "v" and checks it before anything else is interpreted, so that an event of a newer
-// schema is refused as kUnsupported, not misread as v1. Writers put "v" first, so this usually
-// reads just the map head, the key and the number; the position is restored afterwards.
+// "v" is found and checked before anything else is interpreted, so that an event of a newer
+// schema is refused as kUnsupported, not misread as v1.
 bool EventReader::check_version() {
-  const std::size_t start = d_.position();
-  std::uint32_t count = 0;
-  if (!d_.read_map_head(&count)) return false;
-  for (std::uint32_t i = 0; i < count; ++i) {
-    std::string_view key;
-    if (!d_.read_key(&key)) return false;
-    if (key == kVersion) {
-      Decoder::Scope scope(&d_, kVersion);
-      std::uint32_t version = 0;
-      if (!read_version(&version)) return false;
-      d_.seek(start);
-      return true;
-    }
-    if (!d_.skip()) return false;
-  }
-  return d_.fail_missing_key(kVersion);
-}
-
-bool EventReader::read_version(std::uint32_t* out) {
-  std::uint64_t version = 0;
-  if (!d_.read_uint(&version)) return false;
-  if (version == 0) return d_.fail(Code::kCorruption, "schema version 0 is invalid");
-  if (version > kEventSchemaVersion) {
-    return d_.fail(Code::kUnsupported, "schema version " + std::to_string(version) +
-                                           " is newer than this build's " +
-                                           std::to_string(kEventSchemaVersion));
-  }
-  *out = static_cast<std::uint32_t>(version);
-  return true;
+  return d_.check_version(kVersion, kVersionNoun, kEventSchemaVersion);
 }
 
 bool EventReader::read_kind(EventKind* out) {
@@ -179,7 +134,7 @@ bool EventReader::read_body(EventKind kind, EventBody* body) {
   switch (kind) {
     case EventKind::kInsert: {
       auto& insert = body->emplace<Insert>();
-      return d_.read_fields(kRowBodyFields, [&](std::size_t) { return read_row(&insert.row); });
+      return d_.read_fields(kRowBodyFields, [&](std::size_t) { return read_row(d_, &insert.row); });
     }
     case EventKind::kBulkInsert:
       return read_items(&body->emplace<BulkInsert>().items);
@@ -193,7 +148,7 @@ bool EventReader::read_body(EventKind kind, EventBody* body) {
     case EventKind::kUpdate: {
       auto& update = body->emplace<Update>();
       return d_.read_fields(kUpdateFields, [&](std::size_t index) {
-        return index == kUpdateId ? d_.read_string(&update.child_id) : read_row(&update.row);
+        return index == kUpdateId ? d_.read_string(&update.child_id) : read_row(d_, &update.row);
       });
     }
     case EventKind::kClear:
@@ -221,7 +176,7 @@ bool EventReader::read_items(std::vector<Item>* items) {
 
 bool EventReader::read_item(BulkInsertItem* item) {
   return d_.read_fields(kBulkInsertItemFields, [&](std::size_t index) {
-    return index == kInsRow ? read_row(&item->row) : read_node_pids(&item->diff);
+    return index == kInsRow ? read_row(d_, &item->row) : read_node_pids(d_, &item->diff);
   });
 }
 
@@ -233,9 +188,9 @@ bool EventReader::read_item(BulkDeleteItem* item) {
       case kDelChanged:
         return d_.read_bool(&item->changed);
       case kDelNodePids:
-        return read_node_pids(&item->node_pids);
+        return read_node_pids(d_, &item->node_pids);
       default:  // kDelExpires
-        return read_expiry(&item->expires_at_ms);
+        return read_expiry(d_, &item->expires_at_ms);
     }
   });
 }
@@ -244,71 +199,6 @@ bool EventReader::read_item(ExpireItem* item) {
   return d_.read_fields(kExpireItemFields, [&](std::size_t index) {
     return index == kExpId ? d_.read_string(&item->child_id) : d_.read_uint(&item->row_seq);
   });
-}
-
-bool EventReader::read_row(Row* row) {
-  return d_.read_fields(kRowFields, [&](std::size_t index) {
-    switch (index) {
-      case kRowSpec:
-        return read_spec(&row->entry.spec);
-      case kRowNodePids:
-        return read_node_pids(&row->entry.node_pids);
-      case kRowMetadata:
-        return d_.read_value_map(&row->entry.metadata);
-      default:  // kRowExpires
-        return read_expiry(&row->expires_at_ms);
-    }
-  });
-}
-
-bool EventReader::read_spec(ChildSpec* spec) {
-  const auto field = [&](std::size_t index) {
-    return index == kSpecId ? d_.read_string(&spec->id) : read_start(&spec->start);
-  };
-  // Any other key is an extra field of the user's spec: kept, not skipped.
-  const auto extra = [&](std::string_view key) {
-    const std::size_t size_before = spec->extra.size();
-    const auto it = spec->extra.try_emplace(spec->extra.end(), std::string(key));
-    if (spec->extra.size() == size_before) return d_.fail_duplicate_key(key);
-    Decoder::Scope scope(&d_, key);
-    return d_.read_value(&it->second);
-  };
-  return d_.read_fields(kSpecFields, field, extra);
-}
-
-bool EventReader::read_start(StartSpec* start) {
-  if (!d_.read_tuple_head(3)) return false;
-  {
-    Decoder::Scope scope(&d_, std::uint32_t{0});
-    if (!d_.read_string(&start->module)) return false;
-  }
-  {
-    Decoder::Scope scope(&d_, std::uint32_t{1});
-    if (!d_.read_string(&start->function)) return false;
-  }
-  Decoder::Scope scope(&d_, std::uint32_t{2});
-  return d_.read_value_array(&start->args);
-}
-
-bool EventReader::read_node_pids(NodePids* out) {
-  std::uint32_t count = 0;
-  if (!d_.read_array_head(&count)) return false;
-  out->reserve(initial_capacity(count));
-  for (std::uint32_t i = 0; i < count; ++i) {
-    Decoder::Scope scope(&d_, i);
-    NodePid& pair = out->emplace_back();
-    if (!d_.read_tuple_head(2) || !d_.read_string(&pair.node) || !d_.read_string(&pair.pid)) {
-      return false;
-    }
-  }
-  return true;
-}
-
-bool EventReader::read_expiry(std::optional<std::int64_t>* out) {
-  std::int64_t expires_at_ms = 0;
-  if (!d_.read_int(&expires_at_ms)) return false;
-  *out = expires_at_ms;
-  return true;
 }
 
 }  // namespace

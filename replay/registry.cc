@@ -93,6 +93,8 @@ Result<std::uint64_t> Registry::Impl::commit(const WriteOptions& o, const Resolv
   // record is in the log, the event is committed whatever happens to this call.
   Pending p{Event{kEventSchemaVersion, opts.hub, table, head_seq + 1, log->epoch(), now, o.hooks,
                   std::move(**body)},
+            {},
+            {},
             {}};
   p.hooks = hook_events_of(p.event);
   p.table = p.event.table;

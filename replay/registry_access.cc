@@ -34,8 +34,8 @@ Result<std::uint64_t> Registry::Impl::remote_write(
 
 Result<std::uint64_t> Registry::Impl::remote_update(std::string_view child_id, const UpdateFn& fn,
                                                     const WriteOptions& o) {
-  using Clock = std::chrono::steady_clock;
-  const auto deadline = Clock::now() + o.timeout;
+  using SteadyClock = std::chrono::steady_clock;
+  const auto deadline = SteadyClock::now() + o.timeout;
   for (int attempt = 1;; ++attempt) {
     Entry current;
     std::uint64_t revision = 0;
@@ -57,7 +57,7 @@ Result<std::uint64_t> Registry::Impl::remote_update(std::string_view child_id, c
     } catch (...) {
       return Status::internal("update function threw a non-standard exception");
     }
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now());
     if (left.count() <= 0) return Status::timeout("update not done within " + ms_text(o.timeout));
     WriteOptions once = o;
     once.timeout = left;
@@ -69,8 +69,8 @@ Result<std::uint64_t> Registry::Impl::remote_update(std::string_view child_id, c
     }
     if (seq.status().code() != Code::kConflict) return seq;
     // The writer's row moved on: wait for this replica to see more, then run fn again.
-    Status s = wait_replicated(seen + 1, std::min(deadline, Clock::now() + std::chrono::seconds(1)));
-    if (Clock::now() >= deadline) {
+    Status s = wait_replicated(seen + 1, std::min(deadline, SteadyClock::now() + std::chrono::seconds(1)));
+    if (SteadyClock::now() >= deadline) {
       return Status::timeout("update kept conflicting for " + ms_text(o.timeout) + " (" +
                              std::to_string(attempt) + " attempts)");
     }

@@ -130,10 +130,12 @@ const std::string& Registry::hub() const { return impl_->opts.hub; }
 const std::string& Registry::local_node() const { return impl_->opts.local_node; }
 std::uint64_t Registry::last_sequence() const { return impl_->applied_seq.load(); }
 std::uint64_t Registry::epoch() const {
+  if (impl_->log) return impl_->log->epoch();  // fixed at open
   std::shared_lock lock(impl_->proj_mu);
-  return impl_->log ? impl_->log->epoch() : impl_->proj.epoch();
+  return impl_->proj.epoch();
 }
 bool Registry::read_only() const { return impl_->read_only; }
+bool Registry::is_replica() const { return impl_->remote != nullptr; }
 std::string Registry::recovery_report() const { return impl_->recovery; }
 
 RegistryStats Registry::stats() const {

@@ -176,6 +176,8 @@ class Registry {
   std::uint64_t last_sequence() const;  // last event applied to the projection
   std::uint64_t epoch() const;
   bool read_only() const;
+  // A replica's Registry (procreg::Replica): fed from the bus; writes go to the hub's writer.
+  bool is_replica() const;
   std::string recovery_report() const;  // what opening the log found ("" if nothing)
   RegistryStats stats() const;
 

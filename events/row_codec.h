@@ -1,0 +1,47 @@
+// procreg::events internal: the row, spec, entry and node_pids layouts, shared by the event
+// codec (events/codec.cc, events/event_decoder.cc) and the wire protocol (plugin/wire.cc).
+//
+// The layouts are specified in docs/EVENT_FORMAT.md, "Rows, specs and node lists":
+//
+//   row       = map { "spec": spec, "np": node_pids, "md": map of Value, "exp"?: int }
+//   entry     = map { "spec": spec, "np": node_pids, "md": map of Value }   (a row without "exp")
+//   spec      = map { "id": str, "start": [ str module, str function, array of Value args ],
+//                     <extra key>: Value, ... }
+//   node_pids = [ [ str node, str pid ], ... ]
+//
+// Writers write the keys in the order shown (a spec's extra keys after "start", in ascending
+// byte order); readers accept any order, skip unknown keys of row and entry maps, read unknown
+// keys of a spec map as its extra fields, and refuse missing or duplicate keys (kCorruption).
+//
+// Thread safety: as the Encoder's and the Decoder's.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+
+#include "events/decoder.h"
+#include "events/encoder.h"
+#include "procreg/event.h"
+#include "procreg/types.h"
+
+namespace procreg::events {
+
+// Precondition (asserted): no extra field of the spec is named "id" or "start".
+void write_spec(Encoder& enc, const ChildSpec& spec);
+void write_row(Encoder& enc, const Row& row);
+// The same for a row held as its parts.
+void write_row(Encoder& enc, const Entry& entry, const std::optional<std::int64_t>& expires_at_ms);
+void write_entry(Encoder& enc, const Entry& entry);
+// The key "exp" and its int, or nothing when `expires_at_ms` is empty.
+void write_expiry(Encoder& enc, const std::optional<std::int64_t>& expires_at_ms);
+
+// Each reads one item at the decoder's position. They return false after the decoder has
+// recorded the error; the output is then partly written and must be discarded.
+bool read_spec(Decoder& decoder, ChildSpec* spec);
+bool read_row(Decoder& decoder, Row* row);
+bool read_entry(Decoder& decoder, Entry* entry);
+bool read_node_pids(Decoder& decoder, NodePids* node_pids);
+// The value of an "exp" key: an int.
+bool read_expiry(Decoder& decoder, std::optional<std::int64_t>* expires_at_ms);
+
+}  // namespace procreg::events

@@ -1,0 +1,100 @@
+// procreg: HookSubscriber, ProcessHub's hooks as a subscription on the bus.
+//
+// A hook subscriber connects to the bus, subscribes to the hook topics of one hub (the kinds
+// it has handlers for) and calls the handlers, by priority, with ProcessHub's payloads plus the
+// event's sequence number. It delivers every hook event exactly once and in sequence order:
+// it detects lost messages from the hook chains and heartbeats and fetches the events it
+// missed from the writer's replay service (deriving their hook events locally). It can start
+// from a stored position (the last sequence it fully delivered), catching up from the replay
+// service first, and so misses and repeats nothing across its own restarts.
+// docs/PROTOCOL.md, "Hook subscribers".
+//
+// Handlers run on the subscriber's own thread, one hook event at a time. A throwing handler is
+// counted and reported to the error sink; the other handlers still run and delivery goes on.
+//
+// Thread safety: position(), stats() and wait_position() from any thread; start() and stop()
+// from one. The zmq::context_t must outlive the subscriber.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <zmq.hpp>
+
+#include "procreg/hooks.h"
+#include "procreg/status.h"
+
+namespace procreg {
+
+struct HookSubscriberOptions {
+  std::string hub;
+  std::string bus_endpoint;     // the writer's PUB, or an XSUB/XPUB proxy's backend
+  std::string replay_endpoint;  // the writer's replay service
+  // Where to start: deliver the hook events of every event after `from_seq` of log
+  // `from_epoch`. Without from_seq: from the writer's head when the subscriber starts (only new
+  // events). A from_epoch that is not the writer's current log starts from that log's first
+  // event (the old history is gone), counted in resyncs.
+  std::optional<std::uint64_t> from_seq;
+  std::uint64_t from_epoch = 0;  // 0 = whatever log the writer has
+  std::uint32_t from_partial = 0;  // HookPosition::partial: hook events of from_seq + 1 done
+  std::chrono::milliseconds request_timeout{2'000};
+  std::uint32_t chunk_events = 4'096;
+  int receive_hwm = 1'000'000;
+  std::chrono::milliseconds idle_check{3'000};
+};
+
+struct HookHandlerSpec {
+  HookTopic topic = HookTopic::kChildRegistered;
+  HookHandler handler;
+  int priority = 0;  // higher first; ties in the order given
+};
+
+struct HookPosition {
+  std::uint64_t epoch = 0;
+  std::uint64_t seq = 0;      // every hook event of events up to seq was delivered
+  std::uint32_t partial = 0;  // and this many of the hook events of event seq + 1
+};
+
+struct HookSubscriberStats {
+  std::uint64_t delivered = 0;        // hook events passed to the handlers
+  std::uint64_t live_messages = 0;    // hook messages received on the bus
+  std::uint64_t duplicates_dropped = 0;
+  std::uint64_t gaps_detected = 0;
+  std::uint64_t events_fetched = 0;   // events read from the replay service
+  std::uint64_t handler_errors = 0;
+  std::uint64_t resyncs = 0;
+  std::uint64_t bad_frames = 0;
+  std::uint64_t replay_failures = 0;
+};
+
+class HookSubscriber {
+ public:
+  // Errors: kInvalidArgument (missing hub, endpoints or handlers), kUnavailable (a socket
+  // cannot connect). The subscriber then catches up and delivers in the background.
+  static Result<std::unique_ptr<HookSubscriber>> start(zmq::context_t& context,
+                                                       const HookSubscriberOptions& options,
+                                                       std::vector<HookHandlerSpec> handlers,
+                                                       HookErrorSink on_error = {});
+  ~HookSubscriber();  // stop()
+  HookSubscriber(const HookSubscriber&) = delete;
+  HookSubscriber& operator=(const HookSubscriber&) = delete;
+
+  // What to store to resume later (pass as from_epoch / from_seq / from_partial). Consistent
+  // at any instant: read it after stop() to store it.
+  HookPosition position() const;
+  // Blocks until position().seq >= seq (ok) or timeout (kTimeout).
+  Status wait_position(std::uint64_t seq, std::chrono::milliseconds timeout) const;
+  HookSubscriberStats stats() const;
+  void stop();  // idempotent; a handler running finishes first
+
+ private:
+  struct Impl;
+  explicit HookSubscriber(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace procreg

@@ -1,0 +1,92 @@
+// procreg: HubServer, a hub's writer on the bus.
+//
+// Attached to a writer Registry (Registry::open), it
+//   - publishes every committed event, after its durability point, on a PUB socket: one
+//     message on the event topic of its table and one per hook event on the hook topics,
+//     plus a heartbeat every heartbeat_interval (docs/PROTOCOL.md, "The bus");
+//   - serves the replay service on a ROUTER socket: ranges of the log and snapshots of the
+//     projection, in bounded chunks ("The replay service");
+//   - serves the command channel on a ROUTER socket: writes from replicas, applied with the
+//     writer's own semantics and answered once durable ("The command channel").
+// The PUB socket binds, or connects to an existing XSUB/XPUB proxy's frontend. Bad requests
+// get an error reply when they can be answered, are counted, and never stop an endpoint.
+//
+// Thread safety: start() and stop() from one thread; stats() and the endpoint accessors from
+// any. The Registry and the zmq::context_t must outlive the HubServer.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <zmq.hpp>
+
+#include "procreg/registry.h"
+#include "procreg/status.h"
+
+namespace procreg {
+
+struct HubServerOptions {
+  // The PUB socket: bound at this endpoint, or, with publish_connect, connected to it (an
+  // XSUB/XPUB proxy's frontend). "tcp://127.0.0.1:*" binds an ephemeral port.
+  std::string publish_endpoint = "tcp://127.0.0.1:*";
+  bool publish_connect = false;
+  // ROUTER endpoints, bound; empty = that service is off.
+  std::string replay_endpoint = "tcp://127.0.0.1:*";
+  std::string command_endpoint = "tcp://127.0.0.1:*";
+  std::chrono::milliseconds heartbeat_interval{1'000};
+  // The PUB socket's send high-water mark, in messages per subscriber. Past it ZeroMQ drops
+  // messages for that subscriber; replicas repair the gap from the replay service.
+  int publish_hwm = 100'000;
+  // Threads that run commands (each waits for its write's durability point, so more threads
+  // let concurrent remote writes share a group commit).
+  int command_threads = 4;
+  // A snapshot session idle for this long is dropped (its client must start again).
+  std::chrono::milliseconds snapshot_idle{30'000};
+  // Largest request accepted on the ROUTER endpoints; larger ones are counted and dropped.
+  std::size_t max_request_bytes = 16u << 20;
+};
+
+struct HubServerStats {
+  std::uint64_t events_published = 0;
+  std::uint64_t hook_messages_published = 0;
+  std::uint64_t heartbeats = 0;
+  std::uint64_t bytes_published = 0;
+  std::uint64_t publish_dropped = 0;   // messages ZeroMQ would not queue (never for a PUB)
+  std::uint64_t replay_requests = 0;
+  std::uint64_t replay_errors = 0;     // requests answered with an error
+  std::uint64_t snapshots_served = 0;
+  std::uint64_t commands = 0;
+  std::uint64_t command_errors = 0;    // commands answered with an error
+  std::uint64_t bad_frames = 0;        // malformed or oversized requests on any endpoint
+};
+
+class HubServer {
+ public:
+  // Binds (or connects) the sockets, attaches to `writer` and starts the threads. Errors:
+  // kInvalidArgument (not a writer: a replica or read-only replay), kUnavailable (an
+  // endpoint cannot be bound, with ZeroMQ's reason).
+  static Result<std::unique_ptr<HubServer>> start(zmq::context_t& context, Registry& writer,
+                                                  const HubServerOptions& options = {});
+  ~HubServer();  // stop()
+  HubServer(const HubServer&) = delete;
+  HubServer& operator=(const HubServer&) = delete;
+
+  // The endpoints with ephemeral ports resolved ("" for a service that is off).
+  const std::string& publish_endpoint() const;
+  const std::string& replay_endpoint() const;
+  const std::string& command_endpoint() const;
+
+  HubServerStats stats() const;
+  // Detaches from the writer, sends a last heartbeat, stops the threads and closes the
+  // sockets. Idempotent.
+  void stop();
+
+ private:
+  struct Impl;
+  explicit HubServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace procreg

@@ -1,0 +1,206 @@
+#include "plugin/command_service.h"
+
+#include "replay/registry_access.h"
+
+namespace procreg::plugin {
+
+namespace {
+std::atomic<std::uint64_t> next_wake_id{0};
+}
+
+Result<std::unique_ptr<CommandService>> CommandService::start(zmq::context_t& context,
+                                                              Registry& writer,
+                                                              const std::string& endpoint,
+                                                              const HubServerOptions& options,
+                                                              ServerCounters& counters) {
+  std::unique_ptr<CommandService> s(new CommandService(context, writer, counters));
+  s->options_ = options;
+  s->wake_endpoint_ = "inproc://procreg-commands-" + std::to_string(next_wake_id++);
+  try {
+    s->router_ = zmq::socket_t(context, zmq::socket_type::router);
+    s->router_.set(zmq::sockopt::linger, 0);
+    s->router_.bind(endpoint);
+    s->endpoint_ = last_endpoint(s->router_);
+    s->wake_pull_ = zmq::socket_t(context, zmq::socket_type::pull);
+    s->wake_pull_.set(zmq::sockopt::linger, 0);
+    s->wake_pull_.bind(s->wake_endpoint_);
+  } catch (const zmq::error_t& e) {
+    return Status::unavailable("command channel cannot bind " + endpoint + ": " + e.what());
+  }
+  const int workers = options.command_threads < 1 ? 1 : options.command_threads;
+  for (int i = 0; i < workers; ++i) s->workers_.emplace_back([p = s.get()] { p->run_worker(); });
+  s->router_thread_ = std::thread([p = s.get()] { p->run_router(); });
+  return s;
+}
+
+CommandService::~CommandService() { stop(); }
+
+void CommandService::stop() {
+  {
+    std::lock_guard l(mu_);
+    stopping_ = true;
+  }
+  jobs_cv_.notify_all();
+  for (auto& w : workers_) {
+    if (w.joinable()) w.join();
+  }
+  stop_ = true;
+  if (router_thread_.joinable()) router_thread_.join();
+  router_.close();
+  wake_pull_.close();
+}
+
+void CommandService::reply_error(const zmq::message_t& identity, std::uint64_t id,
+                                 Status status) {
+  counters_.command_errors.fetch_add(1);
+  wire::CommandReply reply;
+  reply.id = id;
+  reply.status = std::move(status);
+  reply.epoch = writer_.epoch();
+  std::string body;
+  wire::encode(reply, &body);
+  Frames frames;
+  frames.emplace_back(identity.data(), identity.size());
+  frames.emplace_back(body.data(), body.size());
+  (void)send_message(router_, frames, /*dont_wait=*/true);
+}
+
+void CommandService::handle(Frames& frames) {
+  counters_.commands.fetch_add(1);
+  if (frames.size() != 2) {
+    counters_.bad_frames.fetch_add(1);
+    if (!frames.empty()) {
+      reply_error(frames[0], 0,
+                  Status::invalid_argument("a command is one frame, got " +
+                                           std::to_string(frames.size() - 1)));
+    }
+    return;
+  }
+  auto command = wire::decode_command(view(frames[1]));
+  if (!command.ok()) {
+    counters_.bad_frames.fetch_add(1);
+    reply_error(frames[0], 0, command.status());
+    return;
+  }
+  if (command->hub != writer_.hub()) {
+    reply_error(frames[0], command->id,
+                Status::not_found("this command channel serves hub '" + writer_.hub() +
+                                  "', not '" + command->hub + "'"));
+    return;
+  }
+  {
+    std::lock_guard l(mu_);
+    jobs_.push_back(Job{std::string(view(frames[0])), std::move(*command)});
+  }
+  jobs_cv_.notify_one();
+}
+
+void CommandService::run_router() {
+  const RecvLimits limits{4, options_.max_request_bytes};
+  Frames frames;
+  zmq::pollitem_t items[] = {{router_.handle(), 0, ZMQ_POLLIN, 0},
+                             {wake_pull_.handle(), 0, ZMQ_POLLIN, 0}};
+  while (!stop_.load()) {
+    try {
+      zmq::poll(items, 2, std::chrono::milliseconds(50));
+    } catch (const zmq::error_t&) {
+      return;  // the context is closing
+    }
+    for (int i = 0; i < 256; ++i) {  // replies from the workers, forwarded as they are
+      auto got = recv_message(wake_pull_, &frames, RecvLimits{2, 64u << 20}, true);
+      if (!got.ok() || !*got) break;
+      (void)send_message(router_, frames, /*dont_wait=*/true);
+    }
+    for (int i = 0; i < 256; ++i) {
+      auto got = recv_message(router_, &frames, limits, /*dont_wait=*/true);
+      if (!got.ok()) {
+        if (got.status().code() == Code::kUnavailable) return;
+        counters_.bad_frames.fetch_add(1);
+        continue;
+      }
+      if (!*got) break;
+      try {
+        handle(frames);
+      } catch (const std::exception&) {
+        counters_.command_errors.fetch_add(1);
+      }
+    }
+  }
+}
+
+void CommandService::run_worker() {
+  zmq::socket_t push(context_, zmq::socket_type::push);
+  push.set(zmq::sockopt::linger, 0);
+  push.connect(wake_endpoint_);
+  for (;;) {
+    Job job;
+    {
+      std::unique_lock l(mu_);
+      jobs_cv_.wait(l, [&] { return stopping_ || !jobs_.empty(); });
+      if (jobs_.empty()) return;
+      job = std::move(jobs_.front());
+      jobs_.pop_front();
+    }
+    wire::CommandReply reply;
+    try {
+      reply = execute(writer_, job.command);
+    } catch (const std::exception& e) {
+      reply.id = job.command.id;
+      reply.status = Status::internal(std::string("command failed: ") + e.what());
+    }
+    if (!reply.status.ok()) counters_.command_errors.fetch_add(1);
+    std::string body;
+    wire::encode(reply, &body);
+    Frames frames;
+    frames.emplace_back(job.identity.data(), job.identity.size());
+    frames.emplace_back(body.data(), body.size());
+    (void)send_message(push, frames);
+  }
+}
+
+wire::CommandReply CommandService::execute(Registry& writer, const wire::Command& c) {
+  WriteOptions o;
+  o.hooks = c.hooks;
+  o.table = c.table;
+  o.timeout = std::chrono::milliseconds(c.timeout_ms);
+  Result<std::uint64_t> seq = Status::invalid_argument("unknown command");
+  switch (c.op) {
+    case wire::CommandOp::kInsert: {
+      InsertOptions io;
+      static_cast<WriteOptions&>(io) = o;
+      io.metadata = c.metadata;
+      io.ttl_ms = c.ttl_ms;
+      seq = writer.insert(c.spec, c.node_pids, io);
+      break;
+    }
+    case wire::CommandOp::kBulkInsert:
+      seq = writer.bulk_insert(c.entries, o);
+      break;
+    case wire::CommandOp::kErase:
+      seq = writer.erase(c.child_id, o);
+      break;
+    case wire::CommandOp::kBulkDelete:
+      seq = writer.bulk_delete(c.deletes, o);
+      break;
+    case wire::CommandOp::kUpdate:
+      seq = replay::RegistryAccess::update_if(writer, c.child_id, c.expect_revision, c.entry, o);
+      break;
+    case wire::CommandOp::kClearAll: {
+      auto cleared = writer.clear_all(o);
+      seq = cleared.ok() ? Result<std::uint64_t>(writer.last_sequence())
+                         : Result<std::uint64_t>(cleared.status());
+      break;
+    }
+  }
+  wire::CommandReply reply;
+  reply.id = c.id;
+  reply.epoch = writer.epoch();
+  if (seq.ok()) {
+    reply.seq = *seq;
+  } else {
+    reply.status = seq.status();
+  }
+  return reply;
+}
+
+}  // namespace procreg::plugin

@@ -1,0 +1,76 @@
+// procreg::plugin internal: the command channel's writer side (docs/PROTOCOL.md, "The command
+// channel").
+//
+// One thread owns the ROUTER socket: it reads Commands and queues them; worker threads run
+// each on the writer Registry (which blocks until the write is durable; several workers let
+// concurrent remote writes share a group commit) and hand the CommandReply back to the ROUTER
+// thread through an inproc PULL socket, which sends it. A malformed command gets an error reply
+// when its id can be read, and is counted either way.
+//
+// Thread safety: start() and stop() from one thread.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <zmq.hpp>
+
+#include "plugin/server_counters.h"
+#include "plugin/wire.h"
+#include "plugin/zmq_util.h"
+#include "procreg/hub_server.h"
+#include "procreg/registry.h"
+
+namespace procreg::plugin {
+
+class CommandService {
+ public:
+  static Result<std::unique_ptr<CommandService>> start(zmq::context_t& context, Registry& writer,
+                                                       const std::string& endpoint,
+                                                       const HubServerOptions& options,
+                                                       ServerCounters& counters);
+  ~CommandService();
+  const std::string& endpoint() const { return endpoint_; }
+  void stop();
+
+  // Runs one command on `writer` (the workers' body; public for tests).
+  static wire::CommandReply execute(Registry& writer, const wire::Command& command);
+
+ private:
+  struct Job {
+    std::string identity;
+    wire::Command command;
+  };
+  CommandService(zmq::context_t& context, Registry& writer, ServerCounters& counters)
+      : context_(context), writer_(writer), counters_(counters) {}
+  void run_router();
+  void run_worker();
+  void handle(Frames& frames);
+  void reply_error(const zmq::message_t& identity, std::uint64_t id, Status status);
+
+  zmq::context_t& context_;
+  Registry& writer_;
+  ServerCounters& counters_;
+  HubServerOptions options_;
+  std::string endpoint_;
+  std::string wake_endpoint_;
+  zmq::socket_t router_;
+  zmq::socket_t wake_pull_;
+
+  std::mutex mu_;  // guards jobs_ and stopping_
+  std::condition_variable jobs_cv_;
+  std::deque<Job> jobs_;
+  bool stopping_ = false;
+
+  std::atomic<bool> stop_{false};
+  std::thread router_thread_;
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace procreg::plugin

@@ -1,0 +1,401 @@
+// HookSubscriber: one thread owns the SUB socket and the replay client, keeps the position P
+// (every hook event of events <= P delivered) and the event in progress (its hook messages
+// arrive one by one), and fills any hole from the replay service before delivering past it.
+// docs/PROTOCOL.md, "Hook subscribers", describes the same algorithm.
+#include "procreg/hook_subscriber.h"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <limits>
+#include <mutex>
+#include <thread>
+
+#include "events/codec.h"
+#include "plugin/replay_client.h"
+#include "plugin/wire.h"
+#include "plugin/zmq_util.h"
+
+namespace procreg {
+
+namespace {
+using SteadyClock = std::chrono::steady_clock;
+constexpr std::chrono::milliseconds kRetryPause{200};
+}  // namespace
+
+struct HookSubscriber::Impl {
+  zmq::context_t& context;
+  HookSubscriberOptions options;
+  std::vector<HookHandlerSpec> handlers;  // sorted by priority, stable
+  HookErrorSink on_error;
+  bool want_registered = false;
+  bool want_unregistered = false;
+  events::DecodeLimits limits = events::record_limits(plugin::wire::kMaxChunkBytes);
+  std::unique_ptr<plugin::ReplayClient> replay;
+  zmq::socket_t sub;
+
+  bool positioned = false;         // P and epoch are known
+  std::uint64_t in_progress = 0;   // the event whose hook messages are arriving (0: none)
+  std::uint32_t next_index = 0;    // of in_progress
+  SteadyClock::time_point last_heard;
+
+  std::atomic<std::uint64_t> epoch{0};
+  std::atomic<std::uint64_t> position{0};
+  std::atomic<std::uint32_t> partial{0};  // next_index of in_progress == position + 1
+  std::atomic<bool> stop{false};
+  mutable std::mutex mu;
+  mutable std::condition_variable cv;
+  std::thread thread;
+
+  std::atomic<std::uint64_t> delivered{0}, live_messages{0}, duplicates_dropped{0},
+      gaps_detected{0}, events_fetched{0}, handler_errors{0}, resyncs{0}, bad_frames{0},
+      replay_failures{0};
+
+  Impl(zmq::context_t& c, HookSubscriberOptions o) : context(c), options(std::move(o)) {}
+
+  bool wants(HookTopic t) const {
+    return t == HookTopic::kChildRegistered ? want_registered : want_unregistered;
+  }
+  void set_position(std::uint64_t seq) {
+    {
+      std::lock_guard l(mu);
+      position = seq;
+    }
+    cv.notify_all();
+  }
+  void deliver(const HookEvent& event);
+  bool establish();
+  bool catch_up(std::uint64_t to);
+  void on_hook(const plugin::Frames& frames);
+  void on_heartbeat(const plugin::Frames& frames);
+  void run();
+};
+
+void HookSubscriber::Impl::deliver(const HookEvent& event) {
+  for (const auto& h : handlers) {
+    if (h.topic != event.topic) continue;
+    std::string error;
+    try {
+      h.handler(event);
+    } catch (const std::exception& e) {
+      error = e.what();
+      if (error.empty()) error = "exception";
+    } catch (...) {
+      error = "non-standard exception";
+    }
+    if (error.empty()) continue;
+    handler_errors.fetch_add(1);
+    if (on_error) {
+      try {
+        on_error(error, event);
+      } catch (...) {  // a failing sink must not stop delivery
+      }
+    }
+  }
+  delivered.fetch_add(1);
+}
+
+// Learns the writer's epoch and head and fixes the starting position.
+bool HookSubscriber::Impl::establish() {
+  plugin::wire::ReplayRequest probe;
+  probe.op = plugin::wire::ReplayOp::kRange;
+  probe.from = std::numeric_limits<std::uint64_t>::max();  // past any head: an empty answer
+  auto reply = replay->call(probe);
+  if (!reply.ok()) {
+    replay_failures.fetch_add(1);
+    return false;
+  }
+  const auto& h = reply->header;
+  std::uint64_t start = h.head;
+  std::uint32_t done = 0;
+  if (options.from_seq) {
+    start = *options.from_seq;
+    done = options.from_partial;
+    if (options.from_epoch != 0 && options.from_epoch != h.epoch) {
+      resyncs.fetch_add(1);
+      start = 0;  // another log: its whole history is new to us
+      done = 0;
+    }
+  }
+  epoch = h.epoch;
+  set_position(start);
+  in_progress = done > 0 ? start + 1 : 0;
+  next_index = done;
+  partial = done;
+  positioned = true;
+  return true;
+}
+
+// Delivers from the replay service everything after P up to `to` (0: the head). The first
+// event may be the one in progress: its first next_index hook events were delivered already.
+bool HookSubscriber::Impl::catch_up(std::uint64_t to) {
+  auto header = replay->fetch_range(position.load() + 1, to, epoch.load(),
+                                    [&](std::string_view bytes) {
+    auto event = events::decode(bytes, limits);
+    if (!event.ok()) return event.status();
+    events_fetched.fetch_add(1);
+    std::uint32_t skip = event->seq == in_progress ? next_index : 0;
+    std::uint32_t index = 0;
+    for (const HookEvent& h : hook_events_of(*event)) {
+      if (index++ < skip || !wants(h.topic)) continue;
+      deliver(h);
+    }
+    if (event->seq >= in_progress) {  // the event in progress is done (or there was none)
+      in_progress = 0;
+      next_index = 0;
+      partial = 0;
+    }
+    set_position(event->seq);
+    return Status();
+  });
+  if (!header.ok()) {
+    replay_failures.fetch_add(1);
+    if (header.status().code() == Code::kUnavailable &&
+        header.status().message().find("epoch") != std::string::npos) {
+      resyncs.fetch_add(1);  // a new log: deliver its history from the start
+      epoch = 0;
+      positioned = false;
+      options.from_seq = 0;
+      options.from_epoch = std::numeric_limits<std::uint64_t>::max();
+    }
+    return false;
+  }
+  return true;
+}
+
+void HookSubscriber::Impl::on_hook(const plugin::Frames& frames) {
+  live_messages.fetch_add(1);
+  if (frames.size() != 3) {
+    bad_frames.fetch_add(1);
+    return;
+  }
+  auto header = plugin::wire::decode_hook_header(plugin::view(frames[1]));
+  if (!header.ok() || header->count == 0 || header->index >= header->count) {
+    bad_frames.fetch_add(1);
+    return;
+  }
+  const auto& h = *header;
+  if (h.epoch != epoch.load()) {  // a new log: catch up on it from its start
+    resyncs.fetch_add(1);
+    epoch = h.epoch;
+    set_position(0);
+    in_progress = 0;
+    (void)catch_up(0);
+    return;
+  }
+  const std::uint64_t p = position.load();
+  if (h.seq <= p || (h.seq == in_progress && h.index < next_index)) {
+    duplicates_dropped.fetch_add(1);
+    return;
+  }
+  // The chain this subscription follows: both kinds, or one.
+  const std::uint64_t prev = want_registered && want_unregistered ? h.hook_prev : h.kind_prev;
+  const bool continues = h.seq == in_progress ? h.index == next_index
+                                              : in_progress == 0 && prev <= p && h.index == 0;
+  if (!continues) {
+    gaps_detected.fetch_add(1);
+    (void)catch_up(h.seq);  // through this event; later messages of it are duplicates then
+    return;
+  }
+  auto payload = plugin::wire::decode_hook_payload(plugin::view(frames[2]), limits);
+  auto topic = plugin::wire::parse_topic(plugin::view(frames[0]));
+  if (!payload.ok() || !topic.ok()) {
+    bad_frames.fetch_add(1);
+    gaps_detected.fetch_add(1);
+    (void)catch_up(h.seq);
+    return;
+  }
+  HookEvent event{topic->hook, payload->hub, payload->table, payload->child_id,
+                  payload->node_pids, h.seq};
+  if (h.seq != in_progress) {
+    // The chain proved that events p+1 .. seq-1 fire none of our hooks: the position moves up
+    // to just before this event, so `partial` always counts hook events of position + 1.
+    set_position(h.seq - 1);
+    in_progress = h.seq;
+  }
+  if (wants(event.topic)) deliver(event);
+  next_index = h.index + 1;
+  if (next_index == h.count) {
+    in_progress = 0;
+    next_index = 0;
+    partial = 0;
+    set_position(h.seq);
+  } else {
+    partial = next_index;
+  }
+}
+
+void HookSubscriber::Impl::on_heartbeat(const plugin::Frames& frames) {
+  if (frames.size() != 2) {
+    bad_frames.fetch_add(1);
+    return;
+  }
+  auto hb = plugin::wire::decode_heartbeat(plugin::view(frames[1]));
+  if (!hb.ok()) {
+    bad_frames.fetch_add(1);
+    return;
+  }
+  if (hb->epoch != epoch.load()) {
+    resyncs.fetch_add(1);
+    epoch = hb->epoch;
+    set_position(0);
+    in_progress = 0;
+    (void)catch_up(0);
+    return;
+  }
+  std::uint64_t head = 0;
+  if (want_registered) head = std::max(head, hb->registered_head);
+  if (want_unregistered) head = std::max(head, hb->unregistered_head);
+  const std::uint64_t p = position.load();
+  if (head > p || in_progress != 0) {  // hook events we never saw: fetch them
+    gaps_detected.fetch_add(1);
+    (void)catch_up(hb->seq);
+  } else if (hb->seq > p) {
+    set_position(hb->seq);  // nothing of ours in between
+  }
+}
+
+void HookSubscriber::Impl::run() {
+  plugin::Frames frames;
+  const plugin::RecvLimits limits_in{4, plugin::wire::kMaxChunkBytes + (1u << 20)};
+  bool behind = true;  // catch up from the replay service before going live
+  last_heard = SteadyClock::now();
+  while (!stop.load()) {
+    if (!positioned && !establish()) {
+      std::unique_lock l(mu);
+      cv.wait_for(l, kRetryPause, [&] { return stop.load(); });
+      continue;
+    }
+    if (behind) {
+      behind = !catch_up(0);
+      if (behind) {
+        std::unique_lock l(mu);
+        cv.wait_for(l, kRetryPause, [&] { return stop.load(); });
+        continue;
+      }
+    }
+    auto ready = plugin::wait_readable(sub, std::chrono::milliseconds(50));
+    if (!ready.ok()) return;
+    for (int i = 0; i < 4096 && !stop.load(); ++i) {
+      auto got = plugin::recv_message(sub, &frames, limits_in, /*dont_wait=*/true);
+      if (!got.ok()) {
+        if (got.status().code() == Code::kUnavailable) return;
+        bad_frames.fetch_add(1);
+        continue;
+      }
+      if (!*got) break;
+      if (frames.empty()) continue;
+      auto topic = plugin::wire::parse_topic(plugin::view(frames[0]));
+      if (!topic.ok() || topic->hub != options.hub) {
+        bad_frames.fetch_add(1);
+        continue;
+      }
+      last_heard = SteadyClock::now();
+      if (topic->kind == plugin::wire::TopicKind::kHook) {
+        on_hook(frames);
+      } else if (topic->kind == plugin::wire::TopicKind::kHeartbeat) {
+        on_heartbeat(frames);
+      }
+      if (!positioned) break;
+    }
+    if (SteadyClock::now() - last_heard > options.idle_check) {
+      last_heard = SteadyClock::now();
+      behind = true;  // nothing heard: ask the replay service
+    }
+  }
+}
+
+Result<std::unique_ptr<HookSubscriber>> HookSubscriber::start(
+    zmq::context_t& context, const HookSubscriberOptions& options,
+    std::vector<HookHandlerSpec> handlers, HookErrorSink on_error) {
+  if (options.hub.empty()) return Status::invalid_argument("hook subscriber: hub is empty");
+  if (options.bus_endpoint.empty() || options.replay_endpoint.empty()) {
+    return Status::invalid_argument(
+        "hook subscriber: bus_endpoint and replay_endpoint are required");
+  }
+  if (handlers.empty()) return Status::invalid_argument("hook subscriber: no handlers");
+  for (const auto& h : handlers) {
+    if (!h.handler) return Status::invalid_argument("hook subscriber: an empty handler");
+  }
+  if (options.chunk_events == 0 || options.chunk_events > plugin::wire::kMaxChunkItems) {
+    return Status::invalid_argument("hook subscriber: chunk_events must be 1.." +
+                                    std::to_string(plugin::wire::kMaxChunkItems));
+  }
+  auto impl = std::make_unique<Impl>(context, options);
+  std::stable_sort(handlers.begin(), handlers.end(),
+                   [](const HookHandlerSpec& a, const HookHandlerSpec& b) {
+                     return a.priority > b.priority;
+                   });
+  for (const auto& h : handlers) {
+    (h.topic == HookTopic::kChildRegistered ? impl->want_registered : impl->want_unregistered) =
+        true;
+  }
+  impl->handlers = std::move(handlers);
+  impl->on_error = std::move(on_error);
+  try {
+    impl->replay = std::make_unique<plugin::ReplayClient>(
+        context, options.replay_endpoint, options.hub, options.request_timeout,
+        options.chunk_events);
+    impl->sub = zmq::socket_t(context, zmq::socket_type::sub);
+    impl->sub.set(zmq::sockopt::linger, 0);
+    impl->sub.set(zmq::sockopt::rcvhwm, options.receive_hwm);
+    if (impl->want_registered && impl->want_unregistered) {
+      impl->sub.set(zmq::sockopt::subscribe, plugin::wire::hooks_prefix(options.hub));
+    } else {
+      impl->sub.set(zmq::sockopt::subscribe,
+                    plugin::wire::hook_kind_prefix(options.hub, impl->want_registered
+                                                                    ? HookTopic::kChildRegistered
+                                                                    : HookTopic::kChildUnregistered));
+    }
+    impl->sub.set(zmq::sockopt::subscribe, plugin::wire::heartbeat_topic(options.hub));
+    impl->sub.connect(options.bus_endpoint);
+  } catch (const zmq::error_t& e) {
+    return Status::unavailable(std::string("hook subscriber: cannot connect: ") + e.what());
+  }
+  impl->thread = std::thread([p = impl.get()] { p->run(); });
+  return std::unique_ptr<HookSubscriber>(new HookSubscriber(std::move(impl)));
+}
+
+HookSubscriber::HookSubscriber(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+HookSubscriber::~HookSubscriber() { stop(); }
+
+void HookSubscriber::stop() {
+  {
+    std::lock_guard l(impl_->mu);
+    impl_->stop = true;
+  }
+  impl_->cv.notify_all();
+  if (impl_->thread.joinable()) impl_->thread.join();
+  impl_->sub.close();
+}
+
+HookPosition HookSubscriber::position() const {
+  std::lock_guard l(impl_->mu);  // position and partial change together under mu
+  return HookPosition{impl_->epoch.load(), impl_->position.load(), impl_->partial.load()};
+}
+
+Status HookSubscriber::wait_position(std::uint64_t seq, std::chrono::milliseconds timeout) const {
+  std::unique_lock l(impl_->mu);
+  if (!impl_->cv.wait_for(l, timeout, [&] { return impl_->position.load() >= seq; })) {
+    return Status::timeout("hook subscriber at " + std::to_string(impl_->position.load()) +
+                           ", waiting for " + std::to_string(seq));
+  }
+  return Status();
+}
+
+HookSubscriberStats HookSubscriber::stats() const {
+  const Impl& i = *impl_;
+  HookSubscriberStats s;
+  s.delivered = i.delivered.load();
+  s.live_messages = i.live_messages.load();
+  s.duplicates_dropped = i.duplicates_dropped.load();
+  s.gaps_detected = i.gaps_detected.load();
+  s.events_fetched = i.events_fetched.load();
+  s.handler_errors = i.handler_errors.load();
+  s.resyncs = i.resyncs.load();
+  s.bad_frames = i.bad_frames.load();
+  s.replay_failures = i.replay_failures.load();
+  return s;
+}
+
+}  // namespace procreg

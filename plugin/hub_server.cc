@@ -1,0 +1,115 @@
+// HubServer: the Publisher (fed by the writer's commit listener, plus a heartbeat thread), the
+// ReplayService and the CommandService, each on its own socket.
+#include "procreg/hub_server.h"
+
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "plugin/command_service.h"
+#include "plugin/publisher.h"
+#include "plugin/replay_service.h"
+#include "replay/registry_access.h"
+
+namespace procreg {
+
+struct HubServer::Impl {
+  Registry& writer;
+  HubServerOptions options;
+  plugin::ServerCounters counters;
+  std::unique_ptr<plugin::Publisher> publisher;
+  std::unique_ptr<plugin::ReplayService> replay;
+  std::unique_ptr<plugin::CommandService> commands;
+  std::string publish_endpoint, replay_endpoint, command_endpoint;
+  std::thread heartbeat;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool stopping = false;
+  bool stopped = false;
+
+  Impl(Registry& w, HubServerOptions o) : writer(w), options(std::move(o)) {}
+  void run_heartbeat();
+};
+
+void HubServer::Impl::run_heartbeat() {
+  std::unique_lock l(mu);
+  for (;;) {
+    l.unlock();
+    publisher->heartbeat(system_clock_ms());
+    l.lock();
+    if (cv.wait_for(l, options.heartbeat_interval, [&] { return stopping; })) return;
+  }
+}
+
+Result<std::unique_ptr<HubServer>> HubServer::start(zmq::context_t& context, Registry& writer,
+                                                    const HubServerOptions& options) {
+  if (writer.read_only() || writer.is_replica()) {
+    return Status::invalid_argument("a HubServer needs the hub's writer, not a replica or replay");
+  }
+  if (options.heartbeat_interval.count() <= 0) {
+    return Status::invalid_argument("heartbeat_interval must be positive");
+  }
+  auto impl = std::make_unique<Impl>(writer, options);
+  try {
+    zmq::socket_t pub(context, zmq::socket_type::pub);
+    pub.set(zmq::sockopt::linger, 0);
+    pub.set(zmq::sockopt::sndhwm, options.publish_hwm);
+    if (options.publish_connect) {
+      pub.connect(options.publish_endpoint);
+    } else {
+      pub.bind(options.publish_endpoint);
+    }
+    impl->publish_endpoint = plugin::last_endpoint(pub);
+    impl->publisher =
+        std::make_unique<plugin::Publisher>(std::move(pub), writer.hub(), impl->counters);
+  } catch (const zmq::error_t& e) {
+    return Status::unavailable("cannot " + std::string(options.publish_connect ? "connect" : "bind") +
+                               " the publisher to " + options.publish_endpoint + ": " + e.what());
+  }
+  if (!options.replay_endpoint.empty()) {
+    auto r = plugin::ReplayService::start(context, writer, options.replay_endpoint, options,
+                                          impl->counters);
+    if (!r.ok()) return r.status();
+    impl->replay = std::move(*r);
+    impl->replay_endpoint = impl->replay->endpoint();
+  }
+  if (!options.command_endpoint.empty()) {
+    auto c = plugin::CommandService::start(context, writer, options.command_endpoint, options,
+                                           impl->counters);
+    if (!c.ok()) return c.status();
+    impl->commands = std::move(*c);
+    impl->command_endpoint = impl->commands->endpoint();
+  }
+  plugin::Publisher* publisher = impl->publisher.get();
+  const replay::ChainHeads heads = replay::RegistryAccess::set_commit_listener(
+      writer, [publisher](const replay::CommittedEvent& e) { publisher->publish(e); });
+  publisher->start_at(heads);
+  impl->heartbeat = std::thread([p = impl.get()] { p->run_heartbeat(); });
+  return std::unique_ptr<HubServer>(new HubServer(std::move(impl)));
+}
+
+HubServer::HubServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+HubServer::~HubServer() { stop(); }
+
+const std::string& HubServer::publish_endpoint() const { return impl_->publish_endpoint; }
+const std::string& HubServer::replay_endpoint() const { return impl_->replay_endpoint; }
+const std::string& HubServer::command_endpoint() const { return impl_->command_endpoint; }
+HubServerStats HubServer::stats() const { return impl_->counters.read(); }
+
+void HubServer::stop() {
+  if (impl_->stopped) return;
+  impl_->stopped = true;
+  if (impl_->commands) impl_->commands->stop();  // in-flight commands finish first
+  (void)replay::RegistryAccess::set_commit_listener(impl_->writer, nullptr);
+  {
+    std::lock_guard l(impl_->mu);
+    impl_->stopping = true;
+  }
+  impl_->cv.notify_all();
+  if (impl_->heartbeat.joinable()) impl_->heartbeat.join();
+  impl_->publisher->heartbeat(system_clock_ms());  // the final position
+  if (impl_->replay) impl_->replay->stop();
+  impl_->publisher->close();
+}
+
+}  // namespace procreg

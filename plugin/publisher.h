@@ -1,0 +1,52 @@
+// procreg::plugin internal: the writer's PUB side (docs/PROTOCOL.md, "The bus").
+//
+// publish() turns one committed event into its event message and one message per hook event,
+// keeping the chains (table_prev, kind_prev, hook_prev) that let subscribers of a sub-topic
+// detect gaps; heartbeat() sends the position. The socket is created, configured and bound or
+// connected by the caller.
+//
+// Thread safety: publish() and heartbeat() may be called from any threads; a mutex serialises
+// them on the one socket (which also gives ZeroMQ the memory barrier it needs when a socket
+// is used from several threads).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+
+#include <zmq.hpp>
+
+#include "plugin/server_counters.h"
+#include "plugin/zmq_util.h"
+#include "replay/registry_access.h"
+
+namespace procreg::plugin {
+
+class Publisher {
+ public:
+  Publisher(zmq::socket_t socket, std::string hub, ServerCounters& counters);
+
+  // The chain heads at the moment publishing starts (from RegistryAccess::set_commit_listener).
+  void start_at(const replay::ChainHeads& heads);
+  void publish(const replay::CommittedEvent& event);
+  void heartbeat(std::int64_t time_ms);
+  void close();
+
+ private:
+  void send(Frames& frames, std::size_t bytes);
+
+  std::mutex mu_;
+  zmq::socket_t socket_;
+  const std::string hub_;
+  ServerCounters& counters_;
+  std::uint64_t seq_ = 0;
+  std::uint64_t epoch_ = 0;
+  std::map<std::string, std::uint64_t, std::less<>> table_heads_;
+  std::uint64_t registered_head_ = 0;
+  std::uint64_t unregistered_head_ = 0;
+  std::string header_;  // encode buffers
+  std::string payload_;
+};
+
+}  // namespace procreg::plugin

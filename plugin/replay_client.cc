@@ -1,0 +1,124 @@
+#include "plugin/replay_client.h"
+
+namespace procreg::plugin {
+
+ReplayClient::ReplayClient(zmq::context_t& context, std::string endpoint, std::string hub,
+                           std::chrono::milliseconds timeout, std::uint32_t chunk_items)
+    : context_(context),
+      endpoint_(std::move(endpoint)),
+      hub_(std::move(hub)),
+      timeout_(timeout),
+      chunk_items_(chunk_items) {
+  reconnect();
+}
+
+void ReplayClient::reconnect() {
+  socket_ = zmq::socket_t(context_, zmq::socket_type::dealer);
+  socket_.set(zmq::sockopt::linger, 0);
+  socket_.set(zmq::sockopt::rcvhwm, 0);
+  socket_.connect(endpoint_);
+}
+
+Result<ReplayClient::Reply> ReplayClient::call(wire::ReplayRequest request) {
+  request.id = next_id_++;
+  request.hub = hub_;
+  std::string body;
+  wire::encode(request, &body);
+  Frames frames;
+  frames.emplace_back(body.data(), body.size());
+  const auto deadline = std::chrono::steady_clock::now() + timeout_;
+  auto sent = send_message(socket_, frames, /*dont_wait=*/true);
+  if (!sent.ok()) return sent.status();
+  if (!*sent) {  // not connected yet, or the writer is gone: start afresh next time
+    reconnect();
+    return Status::timeout("replay service at " + endpoint_ + " is not reachable");
+  }
+  const RecvLimits limits{static_cast<std::size_t>(chunk_items_) + 1, 64u << 20};
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    auto ready = wait_readable(socket_, left);
+    if (!ready.ok()) return ready.status();
+    if (!*ready) break;
+    auto got = recv_message(socket_, &frames, limits, /*dont_wait=*/true);
+    if (!got.ok()) return Status::corruption("replay reply: " + got.status().message());
+    if (!*got) continue;
+    if (frames.empty()) return Status::corruption("replay reply without frames");
+    auto header = wire::decode_replay_reply_header(view(frames[0]));
+    if (!header.ok()) return Status::corruption("replay reply header: " + header.status().message());
+    if (header->id != request.id) continue;  // a late reply to an abandoned request
+    if (!header->status.ok()) return header->status;
+    if (frames.size() != header->count + 1u) {
+      return Status::corruption("replay reply announces " + std::to_string(header->count) +
+                                " items but carries " + std::to_string(frames.size() - 1));
+    }
+    Reply reply{std::move(*header), {}};
+    for (std::size_t i = 1; i < frames.size(); ++i) reply.payload.push_back(std::move(frames[i]));
+    return reply;
+  }
+  reconnect();
+  return Status::timeout("no reply from the replay service at " + endpoint_ + " within " +
+                         std::to_string(timeout_.count()) + " ms");
+}
+
+Result<wire::ReplayReplyHeader> ReplayClient::fetch_range(
+    std::uint64_t from, std::uint64_t to, std::uint64_t epoch,
+    const std::function<Status(std::string_view event)>& on_event) {
+  wire::ReplayRequest req;
+  req.op = wire::ReplayOp::kRange;
+  req.to = to;
+  req.max_events = chunk_items_;
+  for (std::uint64_t next = from;;) {
+    req.from = next;
+    auto reply = call(req);
+    if (!reply.ok()) return reply.status();
+    const wire::ReplayReplyHeader& h = reply->header;
+    if (epoch != 0 && h.epoch != epoch) {
+      return Status::unavailable("the writer's log is epoch " + std::to_string(h.epoch) +
+                                 ", not " + std::to_string(epoch));
+    }
+    if (h.count > 0 && h.first != next) {
+      return Status::corruption("range reply starts at " + std::to_string(h.first) +
+                                ", asked from " + std::to_string(next));
+    }
+    for (const auto& frame : reply->payload) {
+      Status s = on_event(view(frame));
+      if (!s.ok()) return s;
+    }
+    if (h.count > 0) next = h.last + 1;
+    if (h.end || h.count == 0) return reply->header;
+  }
+}
+
+Result<wire::ReplayReplyHeader> ReplayClient::fetch_snapshot(
+    const std::function<Status(std::string_view row)>& on_row) {
+  wire::ReplayRequest req;
+  req.op = wire::ReplayOp::kSnapshot;
+  req.max_events = chunk_items_;
+  wire::ReplayReplyHeader first;
+  for (bool started = false;;) {
+    auto reply = call(req);
+    if (!reply.ok()) return reply.status();
+    const wire::ReplayReplyHeader& h = reply->header;
+    if (!started) {
+      first = h;
+      started = true;
+    } else if (h.snapshot_id != first.snapshot_id || h.last != first.last) {
+      return Status::corruption("snapshot reply of another snapshot");
+    }
+    if (h.next_offset != req.offset + h.count) {
+      return Status::corruption("snapshot reply offsets do not add up");
+    }
+    for (const auto& frame : reply->payload) {
+      Status s = on_row(view(frame));
+      if (!s.ok()) return s;
+    }
+    if (h.end) return first;
+    if (h.count == 0) return Status::corruption("snapshot reply with no rows before its end");
+    req.snapshot_id = h.snapshot_id;
+    req.offset = h.next_offset;
+  }
+}
+
+}  // namespace procreg::plugin

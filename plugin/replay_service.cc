@@ -1,0 +1,292 @@
+#include "plugin/replay_service.h"
+
+#include <chrono>
+#include <map>
+#include <vector>
+
+#include "plugin/wire.h"
+#include "plugin/zmq_util.h"
+#include "replay/log.h"
+#include "replay/registry_access.h"
+
+namespace procreg::plugin {
+
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+// A client paging through the log: its reader sits at next_seq.
+struct Cursor {
+  std::unique_ptr<replay::LogReader> reader;
+  std::uint64_t next_seq = 0;
+  SteadyClock::time_point last_used;
+};
+
+// A snapshot encoded once: row i is data[offsets[i], offsets[i + 1]).
+struct Snapshot {
+  std::uint64_t seq = 0;
+  std::uint64_t epoch = 0;
+  std::string data;
+  std::vector<std::size_t> offsets{0};
+  SteadyClock::time_point last_used;
+  std::size_t rows() const { return offsets.size() - 1; }
+};
+
+}  // namespace
+
+struct ReplayService::State {
+  zmq::socket_t socket;
+  Registry& writer;
+  HubServerOptions options;
+  ServerCounters& counters;
+  std::map<std::string, Cursor> cursors;  // by client identity
+  std::map<std::uint64_t, Snapshot> snapshots;
+  std::uint64_t next_snapshot_id = 1;
+
+  State(zmq::socket_t s, Registry& w, HubServerOptions o, ServerCounters& c)
+      : socket(std::move(s)), writer(w), options(std::move(o)), counters(c) {}
+
+  void handle(Frames& request);
+  void reply(const zmq::message_t& identity, const wire::ReplayReplyHeader& header,
+             std::vector<std::string_view> payload = {});
+  void reply_error(const zmq::message_t& identity, std::uint64_t id, Status status);
+  void range(const zmq::message_t& identity, const wire::ReplayRequest& req);
+  void snapshot(const zmq::message_t& identity, const wire::ReplayRequest& req);
+  void expire_idle();
+};
+
+Result<std::unique_ptr<ReplayService>> ReplayService::start(zmq::context_t& context,
+                                                            Registry& writer,
+                                                            const std::string& endpoint,
+                                                            const HubServerOptions& options,
+                                                            ServerCounters& counters) {
+  std::unique_ptr<ReplayService> service(new ReplayService());
+  try {
+    zmq::socket_t socket(context, zmq::socket_type::router);
+    socket.set(zmq::sockopt::linger, 0);
+    socket.set(zmq::sockopt::sndhwm, 0);  // replies are bounded by the requests; never drop
+    socket.bind(endpoint);
+    service->endpoint_ = last_endpoint(socket);
+    service->state_ = std::make_unique<State>(std::move(socket), writer, options, counters);
+  } catch (const zmq::error_t& e) {
+    return Status::unavailable("replay service cannot bind " + endpoint + ": " + e.what());
+  }
+  service->thread_ = std::thread([s = service.get()] { s->run(); });
+  return service;
+}
+
+ReplayService::~ReplayService() { stop(); }
+
+void ReplayService::stop() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+  if (state_) state_->socket.close();
+}
+
+void ReplayService::run() {
+  State& st = *state_;
+  const RecvLimits limits{4, st.options.max_request_bytes};
+  Frames frames;
+  while (!stop_.load()) {
+    auto ready = wait_readable(st.socket, std::chrono::milliseconds(50));
+    if (!ready.ok()) return;  // the context is closing
+    st.expire_idle();
+    if (!*ready) continue;
+    for (int i = 0; i < 64 && !stop_.load(); ++i) {  // drain a burst, then look at stop_
+      auto got = recv_message(st.socket, &frames, limits, /*dont_wait=*/true);
+      if (!got.ok()) {
+        if (got.status().code() == Code::kUnavailable) return;
+        st.counters.bad_frames.fetch_add(1);  // oversized: drained and dropped
+        continue;
+      }
+      if (!*got) break;
+      try {
+        st.handle(frames);
+      } catch (const std::exception&) {  // out of memory serving one request: the next may fit
+        st.counters.replay_errors.fetch_add(1);
+      }
+    }
+  }
+}
+
+void ReplayService::State::reply(const zmq::message_t& identity,
+                                 const wire::ReplayReplyHeader& header,
+                                 std::vector<std::string_view> payload) {
+  std::string head;
+  wire::encode(header, &head);
+  Frames frames;
+  frames.emplace_back(identity.data(), identity.size());
+  frames.emplace_back(head.data(), head.size());
+  for (std::string_view p : payload) frames.emplace_back(p.data(), p.size());
+  (void)send_message(socket, frames, /*dont_wait=*/true);  // a gone client is not an error
+}
+
+void ReplayService::State::reply_error(const zmq::message_t& identity, std::uint64_t id,
+                                       Status status) {
+  counters.replay_errors.fetch_add(1);
+  wire::ReplayReplyHeader header;
+  header.id = id;
+  header.status = std::move(status);
+  header.head = writer.last_sequence();
+  header.epoch = writer.epoch();
+  reply(identity, header);
+}
+
+void ReplayService::State::handle(Frames& request) {
+  counters.replay_requests.fetch_add(1);
+  if (request.size() != 2) {
+    counters.bad_frames.fetch_add(1);
+    if (!request.empty()) {
+      reply_error(request[0], 0,
+                  Status::invalid_argument("a replay request is one frame, got " +
+                                           std::to_string(request.size() - 1)));
+    }
+    return;
+  }
+  auto req = wire::decode_replay_request(view(request[1]));
+  if (!req.ok()) {
+    counters.bad_frames.fetch_add(1);
+    reply_error(request[0], 0, req.status());
+    return;
+  }
+  if (req->hub != writer.hub()) {
+    reply_error(request[0], req->id, Status::not_found("this replay service serves hub '" +
+                                                       writer.hub() + "', not '" + req->hub + "'"));
+    return;
+  }
+  if (req->max_events == 0 || req->max_events > wire::kMaxChunkItems || req->max_bytes == 0 ||
+      req->max_bytes > wire::kMaxChunkBytes) {
+    reply_error(request[0], req->id,
+                Status::invalid_argument("max_events must be 1.." +
+                                         std::to_string(wire::kMaxChunkItems) +
+                                         " and max_bytes 1.." +
+                                         std::to_string(wire::kMaxChunkBytes)));
+    return;
+  }
+  if (req->op == wire::ReplayOp::kRange) {
+    range(request[0], *req);
+  } else {
+    snapshot(request[0], *req);
+  }
+}
+
+void ReplayService::State::range(const zmq::message_t& identity, const wire::ReplayRequest& req) {
+  if (req.from == 0) {
+    reply_error(identity, req.id, Status::invalid_argument("range from 0: sequences start at 1"));
+    return;
+  }
+  const std::uint64_t head = writer.last_sequence();  // applied = durable: nothing beyond
+  const std::uint64_t to = req.to == 0 ? head : std::min(req.to, head);
+  wire::ReplayReplyHeader header;
+  header.id = req.id;
+  header.head = head;
+  header.epoch = writer.epoch();
+  if (req.from > to) {  // nothing (yet) in the range
+    header.end = true;
+    reply(identity, header);
+    return;
+  }
+  const std::string key(static_cast<const char*>(identity.data()), identity.size());
+  Cursor& cursor = cursors[key];
+  cursor.last_used = SteadyClock::now();
+  if (!cursor.reader || cursor.next_seq != req.from) {
+    cursor.reader.reset();
+    auto opened = replay::LogReader::open(replay::RegistryAccess::log_dir(writer), req.from,
+                                          replay::RegistryAccess::max_record_bytes(writer));
+    if (!opened.ok()) {
+      cursors.erase(key);
+      reply_error(identity, req.id, opened.status());
+      return;
+    }
+    cursor.reader = std::move(*opened);
+    cursor.next_seq = req.from;
+  }
+  header.epoch = cursor.reader->epoch();
+  std::vector<std::string> payloads;
+  std::size_t bytes = 0;
+  replay::LogRecord record;
+  while (cursor.next_seq <= to && payloads.size() < req.max_events &&
+         (payloads.empty() || bytes < req.max_bytes)) {
+    auto more = cursor.reader->next(&record);
+    if (!more.ok()) {
+      cursors.erase(key);
+      reply_error(identity, req.id, more.status());
+      return;
+    }
+    if (!*more) break;  // not on disk yet (cannot happen below head, but never loop on it)
+    if (record.seq < cursor.next_seq) continue;
+    bytes += record.payload.size();
+    payloads.push_back(std::move(record.payload));
+    record.payload = std::string();
+    cursor.next_seq = record.seq + 1;
+  }
+  header.count = static_cast<std::uint32_t>(payloads.size());
+  header.first = payloads.empty() ? 0 : cursor.next_seq - payloads.size();
+  header.last = payloads.empty() ? 0 : cursor.next_seq - 1;
+  header.end = cursor.next_seq > to;
+  std::vector<std::string_view> views(payloads.begin(), payloads.end());
+  reply(identity, header, std::move(views));
+}
+
+void ReplayService::State::snapshot(const zmq::message_t& identity,
+                                    const wire::ReplayRequest& req) {
+  std::uint64_t id = req.snapshot_id;
+  if (id == 0) {
+    Snapshot snap;
+    snap.epoch = writer.epoch();  // a writer's: its log's, fixed
+    replay::RegistryAccess::read_projection(writer, [&](const replay::Projection& p) {
+      snap.seq = p.last_seq();
+      p.for_each_table([&](const std::string& table, const replay::Table& t) {
+        t.for_each([&](const replay::StoredRow& row) {
+          wire::encode_snapshot_row(table, row.entry, row.expires_at_ms(), row.seq, &snap.data);
+          snap.offsets.push_back(snap.data.size());
+        });
+      });
+    });
+    id = next_snapshot_id++;
+    snapshots.emplace(id, std::move(snap));
+    counters.snapshots_served.fetch_add(1);
+  }
+  auto it = snapshots.find(id);
+  if (it == snapshots.end()) {
+    reply_error(identity, req.id,
+                Status::not_found("snapshot " + std::to_string(id) + " expired, start again"));
+    return;
+  }
+  Snapshot& snap = it->second;
+  snap.last_used = SteadyClock::now();
+  if (req.offset > snap.rows()) {
+    reply_error(identity, req.id,
+                Status::invalid_argument("offset " + std::to_string(req.offset) + " past the " +
+                                         std::to_string(snap.rows()) + " rows of the snapshot"));
+    return;
+  }
+  wire::ReplayReplyHeader header;
+  header.id = req.id;
+  header.epoch = snap.epoch;
+  header.head = writer.last_sequence();
+  header.last = snap.seq;
+  header.snapshot_id = id;
+  header.total = snap.rows();
+  std::vector<std::string_view> payload;
+  std::size_t bytes = 0;
+  std::size_t i = req.offset;
+  for (; i < snap.rows() && payload.size() < req.max_events && (payload.empty() || bytes < req.max_bytes); ++i) {
+    std::string_view row(snap.data.data() + snap.offsets[i], snap.offsets[i + 1] - snap.offsets[i]);
+    bytes += row.size();
+    payload.push_back(row);
+  }
+  header.count = static_cast<std::uint32_t>(payload.size());
+  header.next_offset = i;
+  header.end = i == snap.rows();
+  reply(identity, header, std::move(payload));
+  if (header.end) snapshots.erase(it);  // served whole; a client that lost it starts again
+}
+
+void ReplayService::State::expire_idle() {
+  const auto now = SteadyClock::now();
+  std::erase_if(snapshots, [&](const auto& kv) { return now - kv.second.last_used > options.snapshot_idle; });
+  std::erase_if(cursors, [&](const auto& kv) { return now - kv.second.last_used > options.snapshot_idle; });
+}
+
+}  // namespace procreg::plugin

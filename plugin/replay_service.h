@@ -1,0 +1,47 @@
+// procreg::plugin internal: the replay service (docs/PROTOCOL.md, "The replay service").
+//
+// One thread owns a ROUTER socket and answers ReplayRequests: ranges of the writer's log (read
+// with a LogReader kept per client while it pages forward, and never past the writer's
+// applied sequence, so nothing that is not durable is served) and snapshots of its projection
+// (encoded once under the projection's shared lock, then served in chunks from memory by
+// snapshot id until idle for HubServerOptions::snapshot_idle).
+//
+// Thread safety: start() and stop() from one thread.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include <zmq.hpp>
+
+#include "plugin/server_counters.h"
+#include "procreg/hub_server.h"
+#include "procreg/registry.h"
+
+namespace procreg::plugin {
+
+class ReplayService {
+ public:
+  // Binds `endpoint`. kUnavailable if it cannot.
+  static Result<std::unique_ptr<ReplayService>> start(zmq::context_t& context, Registry& writer,
+                                                      const std::string& endpoint,
+                                                      const HubServerOptions& options,
+                                                      ServerCounters& counters);
+  ~ReplayService();
+  const std::string& endpoint() const { return endpoint_; }
+  void stop();
+
+ private:
+  struct State;
+  ReplayService() = default;
+  void run();
+
+  std::unique_ptr<State> state_;
+  std::string endpoint_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+}  // namespace procreg::plugin

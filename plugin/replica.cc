@@ -1,0 +1,387 @@
+// Replica: one thread owns the SUB socket and the replay client and is the only one to apply
+// events to the replica's Registry. Its loop: (re)synchronise when needed (a snapshot, then the
+// range above it), read the bus, apply in order, buffer what arrives early, and repair gaps
+// from the replay service. docs/PROTOCOL.md, "Replicas", describes the same algorithm.
+#include "procreg/replica.h"
+
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "events/codec.h"
+#include "plugin/command_client.h"
+#include "plugin/replay_client.h"
+#include "plugin/wire.h"
+#include "plugin/zmq_util.h"
+#include "replay/registry_access.h"
+
+namespace procreg {
+
+namespace {
+using SteadyClock = std::chrono::steady_clock;
+constexpr std::size_t kMaxBuffered = 1u << 20;  // early events held while a gap is repaired
+constexpr std::chrono::milliseconds kRetryPause{200};
+}  // namespace
+
+struct Replica::Impl {
+  zmq::context_t& context;
+  ReplicaOptions options;
+  events::DecodeLimits limits = events::record_limits(plugin::wire::kMaxChunkBytes);
+  std::unique_ptr<Registry> registry;
+  std::unique_ptr<plugin::ReplayClient> replay;
+  zmq::socket_t sub;
+
+  std::map<std::uint64_t, Event> early;  // live events above a gap, by seq
+  bool need_sync = true;                 // no state yet, or a new epoch
+  bool gap = false;                      // something between applied and known_head is missing
+  SteadyClock::time_point last_heard;
+
+  // Shared with other threads.
+  std::atomic<std::uint64_t> epoch{0};
+  std::atomic<std::uint64_t> known_head{0};
+  std::atomic<bool> synced{false};
+  std::atomic<bool> stop{false};
+  mutable std::mutex mu;
+  mutable std::condition_variable cv;  // applied seq or caught-up state changed
+  std::thread thread;
+
+  std::atomic<std::uint64_t> events_applied{0}, live_events{0}, duplicates_dropped{0},
+      gaps_detected{0}, events_repaired{0}, snapshots_loaded{0}, resyncs{0}, heartbeats{0},
+      bad_frames{0}, replay_failures{0};
+
+  Impl(zmq::context_t& c, ReplicaOptions o) : context(c), options(std::move(o)) {}
+
+  std::uint64_t applied() const { return registry->last_sequence(); }
+  bool caught_up() const {
+    return synced.load() && applied() >= known_head.load();
+  }
+  void notify() {
+    { std::lock_guard l(mu); }
+    cv.notify_all();
+  }
+  void run();
+  bool full_sync();
+  bool repair(std::uint64_t to);
+  Status apply(Event&& event);
+  Status apply_bytes(std::string_view bytes);
+  void drain_early();
+  void on_message(plugin::Frames& frames);
+  void on_event(const plugin::Frames& frames);
+  void on_heartbeat(const plugin::Frames& frames);
+  void new_epoch(std::uint64_t e);
+  void pause();
+};
+
+Status Replica::Impl::apply(Event&& event) {
+  if (event.hub != options.hub) return Status::corruption("event of hub '" + event.hub + "'");
+  if (event.epoch != epoch.load()) {
+    return Status::unavailable("event of epoch " + std::to_string(event.epoch));
+  }
+  Status s = replay::RegistryAccess::apply_replicated(*registry, std::move(event));
+  if (s.ok()) events_applied.fetch_add(1);
+  return s;
+}
+
+Status Replica::Impl::apply_bytes(std::string_view bytes) {
+  auto event = events::decode(bytes, limits);
+  if (!event.ok()) return event.status();
+  return apply(std::move(*event));
+}
+
+void Replica::Impl::drain_early() {
+  while (!early.empty()) {
+    auto it = early.begin();
+    if (it->first <= applied()) {
+      early.erase(it);
+      continue;
+    }
+    if (it->first != applied() + 1) break;
+    Event e = std::move(it->second);
+    early.erase(it);
+    if (!apply(std::move(e)).ok()) {
+      gap = true;  // refused (cannot happen for an exact stream): fetch it again
+      break;
+    }
+  }
+  gap = !early.empty() || applied() < known_head.load();
+}
+
+void Replica::Impl::pause() {
+  std::unique_lock l(mu);
+  cv.wait_for(l, kRetryPause, [&] { return stop.load(); });
+}
+
+bool Replica::Impl::full_sync() {
+  std::vector<plugin::wire::SnapshotRow> decoded;
+  auto header = replay->fetch_snapshot([&](std::string_view row) {
+    auto r = plugin::wire::decode_snapshot_row(row, limits);
+    if (!r.ok()) return r.status();
+    decoded.push_back(std::move(*r));
+    return Status();
+  });
+  if (!header.ok()) {
+    replay_failures.fetch_add(1);
+    return false;
+  }
+  replay::RegistryAccess::load_snapshot(*registry, header->epoch, header->last,
+                                        [&](replay::Projection& p) {
+                                          for (auto& r : decoded) {
+                                            p.load_row(r.table, std::move(r.row), r.revision);
+                                          }
+                                        });
+  decoded = {};
+  epoch = header->epoch;
+  snapshots_loaded.fetch_add(1);
+  if (known_head.load() < header->last) known_head = header->last;
+  need_sync = false;
+  // The range above the snapshot, then whatever arrived meanwhile.
+  if (!repair(0)) return true;  // state is loaded; the gap stays marked for a retry
+  synced = true;
+  notify();
+  return true;
+}
+
+// Fetches applied+1..to (0: to the head) and applies it. False on failure (gap stays set).
+bool Replica::Impl::repair(std::uint64_t to) {
+  const std::uint64_t before = applied();
+  auto header = replay->fetch_range(before + 1, to, epoch.load(), [&](std::string_view bytes) {
+    return apply_bytes(bytes);
+  });
+  events_repaired.fetch_add(applied() - before);
+  if (!header.ok()) {
+    if (header.status().code() == Code::kUnavailable &&
+        header.status().message().find("epoch") != std::string::npos) {
+      new_epoch(0);
+    }
+    replay_failures.fetch_add(1);
+    gap = true;
+    return false;
+  }
+  if (known_head.load() < header->head) known_head = header->head;
+  drain_early();
+  notify();
+  return true;
+}
+
+void Replica::Impl::new_epoch(std::uint64_t e) {
+  (void)e;
+  resyncs.fetch_add(1);
+  early.clear();
+  need_sync = true;
+  synced = false;
+  known_head = 0;
+  notify();
+}
+
+void Replica::Impl::on_event(const plugin::Frames& frames) {
+  live_events.fetch_add(1);
+  if (frames.size() != 3) {
+    bad_frames.fetch_add(1);
+    return;
+  }
+  auto header = plugin::wire::decode_event_header(plugin::view(frames[1]));
+  if (!header.ok()) {
+    bad_frames.fetch_add(1);
+    return;
+  }
+  if (need_sync) {  // buffered until the sync, which may make it obsolete
+    if (early.size() < kMaxBuffered) {
+      auto event = events::decode(plugin::view(frames[2]), limits);
+      if (event.ok()) early.emplace(header->seq, std::move(*event));
+    }
+    return;
+  }
+  if (header->epoch != epoch.load()) {
+    new_epoch(header->epoch);
+    return;
+  }
+  if (header->seq > known_head.load()) known_head = header->seq;
+  if (header->seq <= applied() || early.count(header->seq) != 0) {
+    duplicates_dropped.fetch_add(1);
+    return;
+  }
+  auto event = events::decode(plugin::view(frames[2]), limits);
+  if (!event.ok() || event->seq != header->seq) {
+    bad_frames.fetch_add(1);  // refetched from the replay service as a gap
+    if (!gap) gaps_detected.fetch_add(1);
+    gap = true;
+    return;
+  }
+  if (header->seq == applied() + 1 && early.empty()) {
+    if (!apply(std::move(*event)).ok()) gap = true;
+    notify();
+    return;
+  }
+  if (!gap) gaps_detected.fetch_add(1);
+  gap = true;
+  if (early.size() < kMaxBuffered) early.emplace(header->seq, std::move(*event));
+}
+
+void Replica::Impl::on_heartbeat(const plugin::Frames& frames) {
+  heartbeats.fetch_add(1);
+  if (frames.size() != 2) {
+    bad_frames.fetch_add(1);
+    return;
+  }
+  auto hb = plugin::wire::decode_heartbeat(plugin::view(frames[1]));
+  if (!hb.ok()) {
+    bad_frames.fetch_add(1);
+    return;
+  }
+  if (need_sync) return;
+  if (hb->epoch != epoch.load()) {
+    new_epoch(hb->epoch);
+    return;
+  }
+  if (hb->seq > known_head.load()) known_head = hb->seq;
+  // Events come before the heartbeat that counts them on the same pipe: anything below its
+  // seq that is not here by now was lost.
+  if (hb->seq > applied()) {
+    if (!gap) gaps_detected.fetch_add(1);
+    gap = true;
+  }
+  notify();
+}
+
+void Replica::Impl::on_message(plugin::Frames& frames) {
+  if (frames.empty()) return;
+  auto topic = plugin::wire::parse_topic(plugin::view(frames[0]));
+  if (!topic.ok() || topic->hub != options.hub) {
+    bad_frames.fetch_add(1);
+    return;
+  }
+  last_heard = SteadyClock::now();
+  if (topic->kind == plugin::wire::TopicKind::kEvent) {
+    on_event(frames);
+  } else if (topic->kind == plugin::wire::TopicKind::kHeartbeat) {
+    on_heartbeat(frames);
+  }
+}
+
+void Replica::Impl::run() {
+  plugin::Frames frames;
+  const plugin::RecvLimits limits_in{4, plugin::wire::kMaxChunkBytes + (1u << 20)};
+  last_heard = SteadyClock::now();
+  while (!stop.load()) {
+    if (need_sync) {
+      if (!full_sync()) {
+        // Keep reading the bus meanwhile so the buffer holds what comes live.
+        auto ready = plugin::wait_readable(sub, kRetryPause);
+        if (!ready.ok()) return;
+      }
+    } else if (gap) {
+      if (!repair(0)) pause();
+      if (!gap && !synced.load()) {
+        synced = true;
+        notify();
+      }
+    }
+    auto ready = plugin::wait_readable(sub, std::chrono::milliseconds(50));
+    if (!ready.ok()) return;
+    for (int i = 0; i < 4096 && !stop.load(); ++i) {
+      auto got = plugin::recv_message(sub, &frames, limits_in, /*dont_wait=*/true);
+      if (!got.ok()) {
+        if (got.status().code() == Code::kUnavailable) return;
+        bad_frames.fetch_add(1);
+        continue;
+      }
+      if (!*got) break;
+      on_message(frames);
+    }
+    if (!need_sync && !gap && SteadyClock::now() - last_heard > options.idle_check) {
+      last_heard = SteadyClock::now();
+      gap = true;  // nothing heard: ask the replay service where the head is
+    }
+  }
+}
+
+Result<std::unique_ptr<Replica>> Replica::start(zmq::context_t& context,
+                                                const ReplicaOptions& options) {
+  if (options.hub.empty()) return Status::invalid_argument("replica: hub is empty");
+  if (options.bus_endpoint.empty() || options.replay_endpoint.empty()) {
+    return Status::invalid_argument("replica: bus_endpoint and replay_endpoint are required");
+  }
+  if (options.chunk_events == 0 || options.chunk_events > plugin::wire::kMaxChunkItems) {
+    return Status::invalid_argument("replica: chunk_events must be 1.." +
+                                    std::to_string(plugin::wire::kMaxChunkItems));
+  }
+  auto impl = std::make_unique<Impl>(context, options);
+  std::shared_ptr<replay::RemoteWriter> writer;
+  try {
+    if (options.command_endpoint.empty()) {
+      writer = std::make_shared<plugin::NoWriter>();
+    } else {
+      writer = std::make_shared<plugin::CommandClient>(context, options.command_endpoint,
+                                                       options.hub);
+    }
+    impl->replay = std::make_unique<plugin::ReplayClient>(
+        context, options.replay_endpoint, options.hub, options.request_timeout,
+        options.chunk_events);
+    impl->sub = zmq::socket_t(context, zmq::socket_type::sub);
+    impl->sub.set(zmq::sockopt::linger, 0);
+    impl->sub.set(zmq::sockopt::rcvhwm, options.receive_hwm);
+    impl->sub.set(zmq::sockopt::subscribe, plugin::wire::events_prefix(options.hub));
+    impl->sub.set(zmq::sockopt::subscribe, plugin::wire::heartbeat_topic(options.hub));
+    impl->sub.connect(options.bus_endpoint);
+  } catch (const zmq::error_t& e) {
+    return Status::unavailable(std::string("replica: cannot connect: ") + e.what());
+  }
+  impl->registry =
+      replay::RegistryAccess::open_replica(options.hub, options.local_node, std::move(writer));
+  impl->thread = std::thread([p = impl.get()] { p->run(); });
+  return std::unique_ptr<Replica>(new Replica(std::move(impl)));
+}
+
+Replica::Replica(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Replica::~Replica() { stop(); }
+
+void Replica::stop() {
+  impl_->stop = true;
+  impl_->notify();
+  if (impl_->thread.joinable()) impl_->thread.join();
+  impl_->sub.close();
+}
+
+Registry& Replica::registry() { return *impl_->registry; }
+const Registry& Replica::registry() const { return *impl_->registry; }
+bool Replica::caught_up() const { return impl_->caught_up(); }
+std::uint64_t Replica::last_applied() const { return impl_->applied(); }
+std::uint64_t Replica::epoch() const { return impl_->epoch.load(); }
+
+Status Replica::wait_for(std::uint64_t seq, std::chrono::milliseconds timeout) const {
+  std::unique_lock l(impl_->mu);
+  if (!impl_->cv.wait_for(l, timeout, [&] { return impl_->applied() >= seq; })) {
+    return Status::timeout("replica at " + std::to_string(impl_->applied()) + ", waiting for " +
+                           std::to_string(seq));
+  }
+  return Status();
+}
+
+Status Replica::wait_caught_up(std::chrono::milliseconds timeout) const {
+  std::unique_lock l(impl_->mu);
+  if (!impl_->cv.wait_for(l, timeout, [&] { return impl_->caught_up(); })) {
+    return Status::timeout("replica not caught up: applied " + std::to_string(impl_->applied()) +
+                           ", head " + std::to_string(impl_->known_head.load()));
+  }
+  return Status();
+}
+
+ReplicaStats Replica::stats() const {
+  const Impl& i = *impl_;
+  ReplicaStats s;
+  s.events_applied = i.events_applied.load();
+  s.live_events = i.live_events.load();
+  s.duplicates_dropped = i.duplicates_dropped.load();
+  s.gaps_detected = i.gaps_detected.load();
+  s.events_repaired = i.events_repaired.load();
+  s.snapshots_loaded = i.snapshots_loaded.load();
+  s.resyncs = i.resyncs.load();
+  s.heartbeats = i.heartbeats.load();
+  s.bad_frames = i.bad_frames.load();
+  s.replay_failures = i.replay_failures.load();
+  return s;
+}
+
+}  // namespace procreg

@@ -1,0 +1,69 @@
+#include "plugin/zmq_util.h"
+
+namespace procreg::plugin {
+
+Result<bool> recv_message(zmq::socket_t& socket, Frames* out, const RecvLimits& limits,
+                          bool dont_wait) {
+  out->clear();
+  std::size_t bytes = 0;
+  bool oversized = false;
+  try {
+    for (;;) {
+      zmq::message_t frame;
+      const auto flags = (dont_wait && out->empty() && !oversized) ? zmq::recv_flags::dontwait
+                                                                   : zmq::recv_flags::none;
+      if (!socket.recv(frame, flags)) {
+        if (out->empty() && !oversized) return false;
+        return Status::unavailable("a multipart message ended early");
+      }
+      const bool more = frame.more();
+      bytes += frame.size();
+      if (!oversized && (out->size() >= limits.max_frames || bytes > limits.max_bytes)) {
+        oversized = true;
+        out->clear();
+      }
+      if (!oversized) out->push_back(std::move(frame));
+      if (!more) break;
+    }
+  } catch (const zmq::error_t& e) {
+    out->clear();
+    return Status::unavailable(std::string("receive failed: ") + e.what());
+  }
+  if (oversized) {
+    return Status::resource_exhausted("message over " + std::to_string(limits.max_frames) +
+                                      " frames or " + std::to_string(limits.max_bytes) +
+                                      " bytes, dropped");
+  }
+  return true;
+}
+
+Result<bool> send_message(zmq::socket_t& socket, Frames& frames, bool dont_wait) {
+  try {
+    for (std::size_t i = 0; i < frames.size(); ++i) {
+      auto flags = i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none;
+      if (dont_wait) flags = flags | zmq::send_flags::dontwait;
+      if (!socket.send(frames[i], flags)) {
+        if (i == 0) return false;  // nothing queued; later frames go with the first (atomic)
+        return Status::unavailable("a multipart send stopped after its first frame");
+      }
+    }
+  } catch (const zmq::error_t& e) {
+    return Status::unavailable(std::string("send failed: ") + e.what());
+  }
+  return true;
+}
+
+Result<bool> wait_readable(zmq::socket_t& socket, std::chrono::milliseconds timeout) {
+  zmq::pollitem_t item{socket.handle(), 0, ZMQ_POLLIN, 0};
+  try {
+    return zmq::poll(&item, 1, timeout) > 0;
+  } catch (const zmq::error_t& e) {
+    return Status::unavailable(std::string("poll failed: ") + e.what());
+  }
+}
+
+std::string last_endpoint(zmq::socket_t& socket) {
+  return socket.get(zmq::sockopt::last_endpoint);
+}
+
+}  // namespace procreg::plugin

@@ -1,0 +1,206 @@
+// Replicas over real sockets: three converge to the writer under a random workload over tcp,
+// ipc and inproc, directly and through an XSUB/XPUB proxy; a late joiner converges; a lossy bus
+// is repaired from the replay service; a writer restarted on the same log is followed without
+// a resync, a new log (epoch) is resynchronised; writes from replicas are read back at once;
+// a write with the writer gone times out.
+#include <filesystem>
+#include <thread>
+
+#include <boost/test/unit_test.hpp>
+
+#include "bus_fixture.h"
+#include "lossy_proxy.h"
+#include "procreg/bus_proxy.h"
+
+namespace procreg {
+namespace {
+
+using namespace procreg::testing;
+using std::chrono::milliseconds;
+
+void three_replicas_converge(const Transport& t, bool through_proxy) {
+  BOOST_TEST_CONTEXT("transport " << t.name << (through_proxy ? " through a proxy" : "")) {
+    zmq::context_t ctx;
+    TempDir dir;
+    std::unique_ptr<BusProxy> proxy;
+    HubServerOptions so = Writer::server_options(t);
+    std::string bus;
+    if (through_proxy) {
+      auto p = BusProxy::start(ctx);
+      BOOST_REQUIRE(p.ok());
+      proxy = std::move(*p);
+      so.publish_endpoint = proxy->frontend_endpoint();
+      so.publish_connect = true;
+    }
+    Writer w = Writer::open(ctx, writer_options(dir.path()), so);
+    bus = through_proxy ? proxy->backend_endpoint() : w.server->publish_endpoint();
+    random_workload(*w.registry, 1, 300);  // history before the replicas exist
+    std::vector<std::unique_ptr<Replica>> replicas;
+    for (int i = 0; i < 3; ++i) {
+      replicas.push_back(start_replica(ctx, w.replica_options(bus, "n" + std::to_string(i))));
+    }
+    random_workload(*w.registry, 2, 2'000);  // live, while they sync
+    for (auto& r : replicas) {
+      check_converged(*w.registry, *r);
+      BOOST_TEST(r->wait_caught_up(kWait).ok());
+      BOOST_TEST(r->stats().snapshots_loaded == 1u);
+      BOOST_TEST(r->stats().resyncs == 0u);
+    }
+    // Queries answer from the replica's own projection, local_* by its own node.
+    BOOST_TEST((replicas[1]->registry().match_tag("t1") == w.registry->match_tag("t1")));
+    BOOST_TEST((replicas[1]->registry().process_list(Scope::kGlobal) ==
+                w.registry->process_list(Scope::kGlobal)));
+    for (const auto& [id, entry] : replicas[1]->registry().local_children()) {
+      BOOST_TEST(replicas[1]->registry().local_pid(id).has_value());  // n1 is in each row
+    }
+  }
+}
+
+BOOST_AUTO_TEST_SUITE(replica)
+
+BOOST_AUTO_TEST_CASE(three_replicas_converge_over_tcp_ipc_and_inproc) {
+  TempDir sockets;
+  three_replicas_converge(tcp_transport(), false);
+  three_replicas_converge(ipc_transport(sockets), false);
+  three_replicas_converge(inproc_transport("direct"), false);
+}
+
+BOOST_AUTO_TEST_CASE(three_replicas_converge_through_an_xsub_xpub_proxy) {
+  TempDir sockets;
+  three_replicas_converge(tcp_transport(), true);
+  three_replicas_converge(ipc_transport(sockets), true);
+}
+
+BOOST_AUTO_TEST_CASE(a_replica_that_joins_mid_stream_converges) {
+  zmq::context_t ctx;
+  TempDir dir;
+  Writer w = Writer::open(ctx, writer_options(dir.path()), Writer::server_options(tcp_transport()));
+  std::thread load([&] { random_workload(*w.registry, 3, 5'000); });
+  std::this_thread::sleep_for(milliseconds(50));  // join while the writer is busy
+  auto late = start_replica(ctx, w.replica_options(w.server->publish_endpoint()));
+  load.join();
+  check_converged(*w.registry, *late);
+}
+
+BOOST_AUTO_TEST_CASE(a_replica_on_a_lossy_bus_repairs_the_gaps_and_converges) {
+  zmq::context_t ctx;
+  TempDir dir;
+  LossyProxy lossy(ctx, 0.2);
+  HubServerOptions so = Writer::server_options(tcp_transport());
+  so.publish_endpoint = lossy.frontend();
+  so.publish_connect = true;
+  Writer w = Writer::open(ctx, writer_options(dir.path()), so);
+  auto replica = start_replica(ctx, w.replica_options(lossy.backend()));
+  BOOST_REQUIRE(replica->wait_caught_up(kWait).ok());
+  random_workload(*w.registry, 4, 3'000);
+  check_converged(*w.registry, *replica);
+  BOOST_TEST(lossy.dropped() > 0u);
+  BOOST_TEST(replica->stats().gaps_detected > 0u);
+  BOOST_TEST(replica->stats().events_repaired > 0u);
+  BOOST_TEST(replica->stats().resyncs == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_replica_follows_a_restarted_writer_and_resyncs_on_a_new_log) {
+  zmq::context_t ctx;
+  TempDir dir, sockets;
+  const Transport t = ipc_transport(sockets);  // stable endpoints across restarts
+  const std::string log = dir.file("log");
+  auto w = std::make_unique<Writer>(Writer::open(ctx, writer_options(log), Writer::server_options(t)));
+  auto replica = start_replica(ctx, w->replica_options(w->server->publish_endpoint()));
+  random_workload(*w->registry, 5, 500);
+  check_converged(*w->registry, *replica);
+  const std::uint64_t epoch = replica->epoch();
+
+  // Restarted on the same log: the replica carries on from where it was.
+  w.reset();
+  w = std::make_unique<Writer>(Writer::open(ctx, writer_options(log), Writer::server_options(t)));
+  random_workload(*w->registry, 6, 500);
+  check_converged(*w->registry, *replica);
+  BOOST_TEST(replica->epoch() == epoch);
+  BOOST_TEST(replica->stats().snapshots_loaded == 1u);
+  BOOST_TEST(replica->stats().resyncs == 0u);
+
+  // A new log (another epoch): the replica drops its state and takes the new history.
+  w.reset();
+  std::filesystem::remove_all(log);
+  w = std::make_unique<Writer>(Writer::open(ctx, writer_options(log), Writer::server_options(t)));
+  random_workload(*w->registry, 7, 300);
+  const auto limit = std::chrono::steady_clock::now() + kWait;
+  while (replica->epoch() != w->registry->epoch() && std::chrono::steady_clock::now() < limit) {
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  BOOST_TEST(replica->epoch() == w->registry->epoch());
+  check_converged(*w->registry, *replica);
+  BOOST_TEST(replica->stats().resyncs >= 1u);
+}
+
+BOOST_AUTO_TEST_CASE(writes_from_two_replicas_are_read_back_at_once_and_converge) {
+  zmq::context_t ctx;
+  TempDir dir;
+  Writer w = Writer::open(ctx, writer_options(dir.path()), Writer::server_options(tcp_transport()));
+  auto a = start_replica(ctx, w.replica_options(w.server->publish_endpoint(), "na"));
+  auto b = start_replica(ctx, w.replica_options(w.server->publish_endpoint(), "nb"));
+  BOOST_REQUIRE(a->wait_caught_up(kWait).ok());
+  BOOST_REQUIRE(b->wait_caught_up(kWait).ok());
+  auto writes = [&](Replica& r, const std::string& prefix, int* misses) {
+    for (int i = 0; i < 150; ++i) {
+      const std::string id = prefix + std::to_string(i % 40);
+      auto seq = r.registry().insert(make_spec(id), {{prefix, "<" + std::to_string(i) + ">"}});
+      if (!seq.ok() || r.registry().get_pid(id) != std::optional<Pid>("<" + std::to_string(i) + ">")) {
+        ++*misses;  // read-your-writes broken
+      }
+      if (i % 10 == 0) {
+        auto up = r.registry().update(id, [&](const ChildSpec& s, const NodePids& np,
+                                              const Metadata& md) {
+          Metadata next = md;
+          next["by"] = prefix;
+          return Entry{s, np, next};
+        });
+        if (!up.ok()) ++*misses;
+      }
+      if (i % 25 == 0 && !r.registry().erase("shared").ok()) ++*misses;
+    }
+  };
+  int misses_a = 0, misses_b = 0;
+  std::thread ta([&] { writes(*a, "na", &misses_a); });
+  std::thread tb([&] { writes(*b, "nb", &misses_b); });
+  ta.join();
+  tb.join();
+  BOOST_TEST(misses_a == 0);
+  BOOST_TEST(misses_b == 0);
+  check_converged(*w.registry, *a);
+  check_converged(*w.registry, *b);
+  BOOST_TEST(w.registry->dump_all().size() == 80u);
+  // A remote update's function sees the replica's row, and the writer refuses a stale one.
+  auto missing = a->registry().update("absent", [](const ChildSpec& s, const NodePids& np,
+                                                   const Metadata& md) { return Entry{s, np, md}; });
+  BOOST_TEST(missing.status().code() == Code::kNotFound);
+  BOOST_TEST(w.server->stats().commands > 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_write_while_the_writer_is_down_times_out_cleanly) {
+  zmq::context_t ctx;
+  TempDir dir, sockets;
+  const Transport t = ipc_transport(sockets);
+  auto w = std::make_unique<Writer>(Writer::open(ctx, writer_options(dir.path()), Writer::server_options(t)));
+  auto replica = start_replica(ctx, w->replica_options(w->server->publish_endpoint()));
+  BOOST_REQUIRE(replica->registry().insert(make_spec("a"), {{"n1", "<1>"}}).ok());
+  w.reset();  // the writer is gone
+  InsertOptions quick;
+  quick.timeout = milliseconds(300);
+  auto write = replica->registry().insert(make_spec("b"), {{"n1", "<2>"}}, quick);
+  BOOST_TEST(write.status().code() == Code::kTimeout, write.status().to_string());
+  BOOST_TEST(!replica->registry().entry_exists("b"));
+  BOOST_TEST(replica->registry().entry_exists("a"));  // reads go on from local state
+  // The writer comes back on the same log: writes work again and nothing was half-applied.
+  w = std::make_unique<Writer>(Writer::open(ctx, writer_options(dir.path()), Writer::server_options(t)));
+  BOOST_TEST(!w->registry->entry_exists("b"));
+  auto again = replica->registry().insert(make_spec("c"), {{"n1", "<3>"}});
+  BOOST_TEST(again.ok(), again.status().to_string());
+  check_converged(*w->registry, *replica);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+}  // namespace
+}  // namespace procreg

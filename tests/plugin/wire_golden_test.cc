@@ -1,0 +1,484 @@
+// Golden bytes of the wire protocol: the exact encoding of every message kind and every topic,
+// checked by hand against the MessagePack spec and frozen. A change here is a protocol change
+// (docs/PROTOCOL.md). Rows, specs and entries are the event format's (docs/EVENT_FORMAT.md), whose
+// golden test pins the same sample row.
+
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/test/unit_test.hpp>
+
+#include "plugin/wire.h"
+#include "plugin/wire_samples.h"
+
+namespace procreg::plugin::wire {
+namespace {
+
+using test::from_hex;
+using test::to_hex;
+
+template <typename T>
+std::string encoded(const T& m) {
+  std::string out;
+  encode(m, &out);
+  return out;
+}
+
+// clang-format off
+
+// The sample row's spec: {"id": "w1", "start": ["M", "f", ["a", 1]], "restart": "temporary"}.
+constexpr std::string_view kSpecHex =
+    "83"                                        // map of 3
+    "a26964" "a27731"                           //   "id": "w1"
+    "a57374617274" "93" "a14d" "a166"           //   "start": ["M", "f",
+    "92" "a161" "01"                            //             ["a", 1]]
+    "a772657374617274" "a974656d706f72617279";  //   "restart": "temporary"
+// "np": [["n1", "p1"], ["n2", "p2"]], "md": {"tag": "db"}
+constexpr std::string_view kNodePidsMetadataHex =
+    "a26e70" "92" "92a26e31a27031" "92a26e32a27032"
+    "a26d64" "81" "a3746167" "a26462";
+
+// The sample entry: a map of 3, as the event format's row without "exp".
+std::string entry_hex() {
+  return "83" "a473706563" + std::string(kSpecHex) + std::string(kNodePidsMetadataHex);
+}
+// The sample row with a ttl: a map of 4, the entry's keys and "exp": 1700000060000.
+std::string row_ttl_hex() {
+  return "84" "a473706563" + std::string(kSpecHex) + std::string(kNodePidsMetadataHex) +
+         "a3657870" "cf0000018bcfe65260";
+}
+
+// The keys every command starts with: "v": 1, "id": 42, "hub": "hub", "op": `op_hex`,
+// "tbl": "" (the default table), "hk": `hooks`, "tmo": 5000 (uint 16).
+std::string command_head_hex(std::string_view pairs, std::string_view op_hex, bool hooks) {
+  return std::string(pairs) +
+         "a176" "01"                            // "v": 1
+         "a26964" "2a"                          // "id": 42
+         "a3687562" "a3687562"                  // "hub": "hub"
+         "a26f70" + std::string(op_hex) +       // "op": op
+         "a374626c" "a0"                        // "tbl": ""
+         "a2686b" + (hooks ? "c3" : "c2") +     // "hk": hooks
+         "a3746d6f" "cd1388";                   // "tmo": 5000
+}
+
+const std::string kStatusOkHex =
+    "82" "a4636f6465" "a26f6b"                  // {"code": "ok",
+    "a76d657373616765" "a0";                    //  "message": ""}
+
+std::string golden_hex(std::string_view name) {
+  if (name == "event_header") {
+    return "84"                                 // map of 4
+           "a176" "01"                          // "v": 1
+           "a3736571" "07"                      // "seq": 7
+           "a26570" "03"                        // "ep": 3
+           "a470726576" "05";                   // "prev": 5 (table_prev)
+  }
+  if (name == "hook_header") {
+    return "87"                                 // map of 7
+           "a176" "01"                          // "v": 1
+           "a3736571" "07"                      // "seq": 7
+           "a26570" "03"                        // "ep": 3
+           "a470726576" "04"                    // "prev": 4 (kind_prev)
+           "a56870726576" "06"                  // "hprev": 6 (hook_prev)
+           "a169" "01"                          // "i": 1 (index)
+           "a16e" "02";                         // "n": 2 (count)
+  }
+  if (name == "hook_payload") {
+    return "85"                                 // map of 5
+           "a176" "01"                          // "v": 1
+           "a3687562" "a3687562"                // "hub": "hub"
+           "a374626c" "a374626c"                // "tbl": "tbl"
+           "a26964" "a27731"                    // "id": "w1"
+           "a26e70" "91" "92a26e31a27031";      // "np": [["n1", "p1"]]
+  }
+  if (name == "heartbeat") {
+    return "86"                                 // map of 6
+           "a176" "01"                          // "v": 1
+           "a3736571" "07"                      // "seq": 7
+           "a26570" "03"                        // "ep": 3
+           "a174" "cf0000018bcfe56800"          // "t": 1700000000000 (uint 64)
+           "a3726567" "06"                      // "reg": 6
+           "a5756e726567" "05";                 // "unreg": 5
+  }
+  if (name == "range_request") {
+    return "8a"                                 // map of 10
+           "a176" "01"                          // "v": 1
+           "a26964" "2a"                        // "id": 42
+           "a3687562" "a3687562"                // "hub": "hub"
+           "a26f70" "a572616e6765"              // "op": "range"
+           "a466726f6d" "08"                    // "from": 8
+           "a2746f" "00"                        // "to": 0 (the head)
+           "a3736964" "00"                      // "sid": 0
+           "a36f6666" "00"                      // "off": 0
+           "a56d61785f6e" "cd0400"              // "max_n": 1024 (uint 16)
+           "a56d61785f62" "ce00100000";         // "max_b": 1048576 (uint 32)
+  }
+  if (name == "snapshot_request") {
+    return "8a"                                 // map of 10
+           "a176" "01"                          // "v": 1
+           "a26964" "2b"                        // "id": 43
+           "a3687562" "a3687562"                // "hub": "hub"
+           "a26f70" "a8736e617073686f74"        // "op": "snapshot"
+           "a466726f6d" "01"                    // "from": 1
+           "a2746f" "00"                        // "to": 0
+           "a3736964" "09"                      // "sid": 9
+           "a36f6666" "cd0400"                  // "off": 1024
+           "a56d61785f6e" "cd0200"              // "max_n": 512
+           "a56d61785f62" "ce00100000";         // "max_b": 1048576
+  }
+  if (name == "range_reply") {
+    return "8c"                                 // map of 12
+           "a176" "01"                          // "v": 1
+           "a26964" "2a"                        // "id": 42
+           "a6737461747573" + kStatusOkHex +    // "status": {"code": "ok", "message": ""}
+           "a26570" "03"                        // "ep": 3
+           "a468656164" "09"                    // "head": 9
+           "a56669727374" "08"                  // "first": 8
+           "a46c617374" "09"                    // "last": 9
+           "a16e" "02"                          // "n": 2 (payload frames)
+           "a3656e64" "c3"                      // "end": true
+           "a3736964" "00"                      // "sid": 0
+           "a46e657874" "00"                    // "next": 0
+           "a5746f74616c" "00";                 // "total": 0
+  }
+  if (name == "snapshot_reply") {
+    return "8c"                                 // map of 12
+           "a176" "01"                          // "v": 1
+           "a26964" "2b"                        // "id": 43
+           "a6737461747573" + kStatusOkHex +    // "status": ok
+           "a26570" "03"                        // "ep": 3
+           "a468656164" "09"                    // "head": 9
+           "a56669727374" "00"                  // "first": 0
+           "a46c617374" "09"                    // "last": 9 (the snapshot's seq)
+           "a16e" "02"                          // "n": 2
+           "a3656e64" "c2"                      // "end": false
+           "a3736964" "09"                      // "sid": 9
+           "a46e657874" "02"                    // "next": 2
+           "a5746f74616c" "03";                 // "total": 3
+  }
+  if (name == "error_reply") {
+    return "8c"                                 // map of 12
+           "a176" "01"                          // "v": 1
+           "a26964" "2b"                        // "id": 43
+           "a6737461747573" "82"                // "status": {
+           "a4636f6465" "a96e6f745f666f756e64"  //   "code": "not_found",
+           "a76d657373616765" "bd"              //   "message": (fixstr of 29)
+           "736e617073686f74206578706972"       //     "snapshot expir
+           "65642c20737461727420616761696e"     //      ed, start again"}
+           "a26570" "03"                        // "ep": 3
+           "a468656164" "09"                    // "head": 9
+           "a56669727374" "00"                  // "first": 0
+           "a46c617374" "00"                    // "last": 0
+           "a16e" "00"                          // "n": 0
+           "a3656e64" "c2"                      // "end": false
+           "a3736964" "00"                      // "sid": 0
+           "a46e657874" "00"                    // "next": 0
+           "a5746f74616c" "00";                 // "total": 0
+  }
+  if (name == "snapshot_row") {
+    return "84"                                 // map of 4
+           "a176" "01"                          // "v": 1
+           "a374626c" "a374626c"                // "tbl": "tbl"
+           "a3726f77" + row_ttl_hex() +         // "row": the sample row with its "exp"
+           "a3726576" "07";                     // "rev": 7
+  }
+  if (name == "insert" || name == "insert_without_ttl") {
+    const bool ttl = name == "insert";
+    return command_head_hex(ttl ? "8b" : "8a", "a6696e73657274", true) +  // 11 or 10 pairs
+           "a473706563" + std::string(kSpecHex) +                  // "spec": the spec
+           std::string(kNodePidsMetadataHex) +                     // "np": ..., "md": ...
+           (ttl ? "a374746c" "cdea60" : "");                       // "ttl": 60000
+  }
+  if (name == "bulk_insert") {
+    return command_head_hex("88", "ab62756c6b5f696e73657274", true) +  // "op": "bulk_insert"
+           "a7656e7472696573" "92" + entry_hex() +                 // "entries": [entry,
+           "83" "a473706563" "82" "a26964" "a27732"                //   {"spec": {"id": "w2",
+           "a57374617274" "93" "a14d" "a166" "90"                  //     "start": ["M", "f", []]},
+           "a26e70" "90" "a26d64" "80";                            //    "np": [], "md": {}}]
+  }
+  if (name == "erase") {
+    return command_head_hex("88", "a56572617365", true) +          // "op": "erase"
+           "a3636964" "a27731";                                    // "cid": "w1"
+  }
+  if (name == "bulk_delete") {
+    return command_head_hex("88", "ab62756c6b5f64656c657465", true) +  // "op": "bulk_delete"
+           "a464656c73" "92"                                       // "dels": [
+           "92" "a27731" "91" "a26e31"                             //   ["w1", ["n1"]],
+           "92" "a27732" "90";                                     //   ["w2", []]]
+  }
+  if (name == "update") {
+    return command_head_hex("8a", "a6757064617465", false) +       // "op": "update"
+           "a3636964" "a27731"                                     // "cid": "w1"
+           "a3726576" "07"                                         // "rev": 7
+           "a5656e747279" + entry_hex();                           // "entry": the entry
+  }
+  if (name == "clear_all") {
+    return command_head_hex("87", "a9636c6561725f616c6c", false);  // "op": "clear_all"
+  }
+  if (name == "command_reply") {
+    return "85"                                 // map of 5
+           "a176" "01"                          // "v": 1
+           "a26964" "2a"                        // "id": 42
+           "a6737461747573" + kStatusOkHex +    // "status": ok
+           "a3736571" "08"                      // "seq": 8
+           "a26570" "03";                       // "ep": 3
+  }
+  if (name == "conflict_reply") {
+    return "85"                                 // map of 5
+           "a176" "01"                          // "v": 1
+           "a26964" "2a"                        // "id": 42
+           "a6737461747573" "82"                // "status": {
+           "a4636f6465" "a8636f6e666c696374"    //   "code": "conflict",
+           "a76d657373616765" "d920"            //   "message": (str 8 of 32)
+           "726f77202777312720697320617420"     //     "row 'w1' is at 
+           "7265766973696f6e20382c206e6f742037" //      revision 8, not 7"}
+           "a3736571" "00"                      // "seq": 0 (an error carries none)
+           "a26570" "03";                       // "ep": 3
+  }
+  BOOST_FAIL("no golden bytes for " << name);
+  return "";
+}
+// clang-format on
+
+template <typename T, typename Decode>
+void check_golden(std::string_view name, const T& sample, Decode decode) {
+  BOOST_TEST_CONTEXT("message " << name) {
+    const std::string golden = golden_hex(name);
+    BOOST_TEST(to_hex(encoded(sample)) == golden);
+    const Result<T> decoded = decode(from_hex(golden));
+    BOOST_TEST_REQUIRE(decoded.ok(), decoded.status().to_string());
+    BOOST_TEST((*decoded == sample));
+  }
+}
+
+Result<HookPayload> decode_payload(std::string_view b) { return decode_hook_payload(b); }
+Result<SnapshotRow> decode_row(std::string_view b) { return decode_snapshot_row(b); }
+Result<Command> decode_cmd(std::string_view b) { return decode_command(b); }
+
+BOOST_AUTO_TEST_SUITE(wire_golden)
+
+BOOST_AUTO_TEST_CASE(bus_messages_encode_to_their_golden_bytes_and_back) {
+  check_golden("event_header", test::sample_event_header(), decode_event_header);
+  check_golden("hook_header", test::sample_hook_header(), decode_hook_header);
+  check_golden("hook_payload", test::sample_hook_payload(), decode_payload);
+  check_golden("heartbeat", test::sample_heartbeat(), decode_heartbeat);
+}
+
+BOOST_AUTO_TEST_CASE(replay_messages_encode_to_their_golden_bytes_and_back) {
+  check_golden("range_request", test::sample_range_request(), decode_replay_request);
+  check_golden("snapshot_request", test::sample_snapshot_request(), decode_replay_request);
+  check_golden("range_reply", test::sample_range_reply(), decode_replay_reply_header);
+  check_golden("snapshot_reply", test::sample_snapshot_reply(), decode_replay_reply_header);
+  check_golden("error_reply", test::sample_error_reply(), decode_replay_reply_header);
+  check_golden("snapshot_row", test::sample_snapshot_row(), decode_row);
+}
+
+BOOST_AUTO_TEST_CASE(commands_encode_to_their_golden_bytes_and_back) {
+  check_golden("insert", test::sample_command(CommandOp::kInsert), decode_cmd);
+  Command without_ttl = test::sample_command(CommandOp::kInsert);
+  without_ttl.ttl_ms.reset();
+  check_golden("insert_without_ttl", without_ttl, decode_cmd);
+  check_golden("bulk_insert", test::sample_command(CommandOp::kBulkInsert), decode_cmd);
+  check_golden("erase", test::sample_command(CommandOp::kErase), decode_cmd);
+  check_golden("bulk_delete", test::sample_command(CommandOp::kBulkDelete), decode_cmd);
+  check_golden("update", test::sample_command(CommandOp::kUpdate), decode_cmd);
+  check_golden("clear_all", test::sample_command(CommandOp::kClearAll), decode_cmd);
+  check_golden("command_reply", test::sample_command_reply(), decode_command_reply);
+  check_golden("conflict_reply", test::sample_conflict_reply(), decode_command_reply);
+}
+
+BOOST_AUTO_TEST_CASE(encode_snapshot_row_writes_the_bytes_of_a_snapshot_row) {
+  const SnapshotRow row = test::sample_snapshot_row();
+  std::string parts = "x";
+  encode_snapshot_row(row.table, row.row.entry, row.row.expires_at_ms, row.revision, &parts);
+  BOOST_TEST(parts == "x" + encoded(row));
+  SnapshotRow permanent = row;
+  permanent.row.expires_at_ms.reset();
+  parts.clear();
+  encode_snapshot_row(row.table, row.row.entry, std::nullopt, row.revision, &parts);
+  BOOST_TEST(parts == encoded(permanent));
+}
+
+BOOST_AUTO_TEST_CASE(encode_appends_to_the_output) {
+  std::string bytes = "prefix";
+  encode(test::sample_event_header(), &bytes);
+  BOOST_TEST(bytes == "prefix" + encoded(test::sample_event_header()));
+}
+
+BOOST_AUTO_TEST_CASE(every_status_code_travels_by_its_name) {
+  for (int i = 0;; ++i) {
+    const auto code = static_cast<Code>(i);
+    if (code_name(code) == "unknown") break;
+    BOOST_TEST_CONTEXT("code " << code_name(code)) {
+      CommandReply reply = test::sample_command_reply();
+      reply.status = Status(code, code == Code::kOk ? "" : "why");
+      const std::string bytes = encoded(reply);
+      BOOST_TEST(bytes.find(std::string(code_name(code))) != std::string::npos);
+      const Result<CommandReply> decoded = decode_command_reply(bytes);
+      BOOST_TEST_REQUIRE(decoded.ok(), decoded.status().to_string());
+      BOOST_TEST((decoded->status == reply.status));
+    }
+  }
+  BOOST_TEST(code_name(Code::kConflict) == "conflict");
+}
+
+// Extreme values: the largest integers, negative times and ttls, empty and long strings, every
+// optional key absent or present.
+BOOST_AUTO_TEST_CASE(extreme_values_round_trip) {
+  constexpr std::uint64_t kMax = std::numeric_limits<std::uint64_t>::max();
+  constexpr std::uint32_t kMax32 = std::numeric_limits<std::uint32_t>::max();
+  const std::string long_name(70000, 'x');  // str 32
+
+  const EventHeader eh{kMax, kMax, kMax};
+  BOOST_TEST((*decode_event_header(encoded(eh)) == eh));
+  const HookHeader hh{kMax, 0, kMax, kMax, kMax32 - 1, kMax32};
+  BOOST_TEST((*decode_hook_header(encoded(hh)) == hh));
+  const HookPayload hp{long_name, "t", "", {}};
+  BOOST_TEST((*decode_hook_payload(encoded(hp)) == hp));
+  for (const std::int64_t t : {std::numeric_limits<std::int64_t>::min(), std::int64_t{-1},
+                               std::numeric_limits<std::int64_t>::max()}) {
+    const Heartbeat hb{kMax, 1, t, kMax, 0};
+    BOOST_TEST((*decode_heartbeat(encoded(hb)) == hb));
+  }
+  ReplayRequest rq;
+  rq.id = kMax;
+  rq.hub = long_name;
+  rq.from = kMax;
+  rq.to = kMax;
+  rq.snapshot_id = kMax;
+  rq.offset = kMax;
+  rq.max_events = kMax32;
+  rq.max_bytes = 0;
+  BOOST_TEST((*decode_replay_request(encoded(rq)) == rq));
+  ReplayReplyHeader rp;
+  rp.id = kMax;
+  rp.status = Status::internal(long_name);
+  rp.count = kMax32;
+  rp.total = kMax;
+  BOOST_TEST((*decode_replay_reply_header(encoded(rp)) == rp));
+  SnapshotRow row{"t", test::sample_row(false), kMax};
+  row.row.expires_at_ms = std::numeric_limits<std::int64_t>::min();
+  BOOST_TEST((*decode_snapshot_row(encoded(row)) == row));
+
+  Command insert = test::sample_command(CommandOp::kInsert);
+  insert.table = long_name;
+  insert.timeout_ms = kMax32;
+  for (const std::int64_t ttl : {std::int64_t{-5}, std::int64_t{0}}) {
+    insert.ttl_ms = ttl;
+    BOOST_TEST((*decode_command(encoded(insert)) == insert));
+  }
+  Command bulk = test::sample_command(CommandOp::kBulkInsert);
+  bulk.entries.clear();
+  BOOST_TEST((*decode_command(encoded(bulk)) == bulk));
+  Command dels = test::sample_command(CommandOp::kBulkDelete);
+  dels.deletes.clear();
+  BOOST_TEST((*decode_command(encoded(dels)) == dels));
+  Command update = test::sample_command(CommandOp::kUpdate);
+  update.expect_revision = kMax;
+  update.entry.metadata["nested"] = Value(Value::Array{Value(Value::Map{{"k", Value(-1.5)}})});
+  BOOST_TEST((*decode_command(encoded(update)) == update));
+  const CommandReply reply{kMax, Status::timeout(""), kMax, kMax};
+  BOOST_TEST((*decode_command_reply(encoded(reply)) == reply));
+}
+
+// ---- topics ------------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(topics_are_netstrings_under_the_root) {
+  BOOST_TEST(netstring("") == "0:");
+  BOOST_TEST(netstring("hub") == "3:hub");
+  BOOST_TEST(netstring(std::string(12, 'a')) == "12:" + std::string(12, 'a'));
+  BOOST_TEST(kTopicRoot == "prc1/");
+  BOOST_TEST(hub_prefix("hub") == "prc1/3:hub/");
+  BOOST_TEST(events_prefix("hub") == "prc1/3:hub/e/");
+  BOOST_TEST(event_topic("hub", "t") == "prc1/3:hub/e/1:t");
+  BOOST_TEST(hooks_prefix("hub") == "prc1/3:hub/h/");
+  BOOST_TEST(hook_kind_prefix("hub", HookTopic::kChildRegistered) ==
+             "prc1/3:hub/h/child_registered/");
+  BOOST_TEST(hook_kind_prefix("hub", HookTopic::kChildUnregistered) ==
+             "prc1/3:hub/h/child_unregistered/");
+  BOOST_TEST(hook_topic("hub", HookTopic::kChildRegistered, "c1") ==
+             "prc1/3:hub/h/child_registered/2:c1");
+  BOOST_TEST(hook_topic("hub", HookTopic::kChildUnregistered, "c1") ==
+             "prc1/3:hub/h/child_unregistered/2:c1");
+  BOOST_TEST(heartbeat_topic("hub") == "prc1/3:hub/hb");
+  // Names are bytes: slashes, colons, NULs and non-ASCII travel as they are.
+  BOOST_TEST(event_topic("a/b", std::string_view("x:\0\xff", 4)) ==
+             std::string("prc1/3:a/b/e/4:x:\0\xff", 19));
+}
+
+// clang-format off
+BOOST_AUTO_TEST_CASE(topic_golden_bytes) {
+  BOOST_TEST(to_hex(event_topic("hub", "tbl")) ==
+             "70726331" "2f"                    // "prc1/"
+             "333a" "687562" "2f"               // "3:" "hub" "/"
+             "652f"                             // "e/"
+             "333a" "74626c");                  // "3:" "tbl"
+  BOOST_TEST(to_hex(hook_topic("hub", HookTopic::kChildRegistered, "w1")) ==
+             "70726331" "2f" "333a" "687562" "2f"     // "prc1/3:hub/"
+             "682f"                                   // "h/"
+             "6368696c645f72656769737465726564" "2f"  // "child_registered/"
+             "323a" "7731");                          // "2:" "w1"
+  BOOST_TEST(to_hex(heartbeat_topic("hub")) ==
+             "70726331" "2f" "333a" "687562" "2f"     // "prc1/3:hub/"
+             "6862");                                 // "hb"
+}
+// clang-format on
+
+BOOST_AUTO_TEST_CASE(parse_topic_inverts_every_topic) {
+  const std::vector<std::string> names = {
+      "hub", "t", std::string(1000, 'n'), "a/b:c", std::string("\0\xff", 2), "10:x", "1"};
+  for (const std::string& hub : names) {
+    for (const std::string& name : names) {
+      BOOST_TEST_CONTEXT("hub " << hub.size() << " bytes, name " << name.size() << " bytes") {
+        const Result<ParsedTopic> e = parse_topic(event_topic(hub, name));
+        BOOST_TEST_REQUIRE(e.ok(), e.status().to_string());
+        BOOST_TEST((e->kind == TopicKind::kEvent));
+        BOOST_TEST(e->hub == hub);
+        BOOST_TEST(e->table == name);
+        for (const HookTopic kind : {HookTopic::kChildRegistered, HookTopic::kChildUnregistered}) {
+          const Result<ParsedTopic> h = parse_topic(hook_topic(hub, kind, name));
+          BOOST_TEST_REQUIRE(h.ok(), h.status().to_string());
+          BOOST_TEST((h->kind == TopicKind::kHook));
+          BOOST_TEST(h->hub == hub);
+          BOOST_TEST((h->hook == kind));
+          BOOST_TEST(h->child_id == name);
+        }
+      }
+    }
+    const Result<ParsedTopic> hb = parse_topic(heartbeat_topic(hub));
+    BOOST_TEST_REQUIRE(hb.ok(), hb.status().to_string());
+    BOOST_TEST((hb->kind == TopicKind::kHeartbeat));
+    BOOST_TEST(hb->hub == hub);
+  }
+}
+
+// ZeroMQ subscriptions are byte prefixes: a hub's, a table's or a child's topic must not be a
+// prefix of another's.
+BOOST_AUTO_TEST_CASE(no_topic_is_a_prefix_of_another_names_topic) {
+  const std::vector<std::string> names = {"a", "ab", "a/", "1", "1:a", "10", "hb", "e"};
+  const auto starts_with = [](std::string_view s, std::string_view p) {
+    return s.substr(0, p.size()) == p;
+  };
+  for (const std::string& x : names) {
+    for (const std::string& y : names) {
+      if (x == y) continue;
+      BOOST_TEST_CONTEXT(x << " / " << y) {
+        BOOST_TEST(!starts_with(hub_prefix(y), hub_prefix(x)));
+        BOOST_TEST(!starts_with(event_topic("h", y), event_topic("h", x)));
+        BOOST_TEST(!starts_with(hook_topic("h", HookTopic::kChildRegistered, y),
+                                hook_topic("h", HookTopic::kChildRegistered, x)));
+        BOOST_TEST(!starts_with(heartbeat_topic(y), hub_prefix(x)));
+      }
+    }
+  }
+  BOOST_TEST(!starts_with(hook_kind_prefix("h", HookTopic::kChildUnregistered),
+                          hook_kind_prefix("h", HookTopic::kChildRegistered)));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+}  // namespace
+}  // namespace procreg::plugin::wire

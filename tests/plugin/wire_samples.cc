@@ -1,0 +1,325 @@
+#include "plugin/wire_samples.h"
+
+#include <array>
+#include <cassert>
+#include <cstdio>
+#include <utility>
+
+#include <msgpack.hpp>
+
+namespace procreg::plugin::wire::test {
+
+std::string from_hex(std::string_view hex) {
+  std::string out;
+  int high = -1;
+  for (const char c : hex) {
+    if (c == ' ' || c == '\n') continue;
+    const int digit = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    assert(digit >= 0 && "not a lower-case hex digit");
+    if (high < 0) {
+      high = digit;
+    } else {
+      out.push_back(static_cast<char>(high * 16 + digit));
+      high = -1;
+    }
+  }
+  assert(high < 0 && "odd number of hex digits");
+  return out;
+}
+
+std::string to_hex(std::string_view bytes) {
+  std::string out;
+  std::array<char, 3> buf;
+  for (const char c : bytes) {
+    std::snprintf(buf.data(), buf.size(), "%02x",
+                  static_cast<unsigned>(static_cast<unsigned char>(c)));
+    out += buf.data();
+  }
+  return out;
+}
+
+Row sample_row(bool ttl) {
+  Row row;
+  row.entry.spec = make_spec("w1", "M", "f", {Value("a"), Value(1)});
+  row.entry.spec.extra["restart"] = Value("temporary");
+  row.entry.node_pids = {{"n1", "p1"}, {"n2", "p2"}};
+  row.entry.metadata[kTagKey] = Value("db");
+  if (ttl) row.expires_at_ms = 1700000060000;
+  return row;
+}
+
+Entry sample_entry() { return sample_row(false).entry; }
+
+EventHeader sample_event_header() { return EventHeader{7, 3, 5}; }
+HookHeader sample_hook_header() { return HookHeader{7, 3, 4, 6, 1, 2}; }
+HookPayload sample_hook_payload() { return HookPayload{"hub", "tbl", "w1", {{"n1", "p1"}}}; }
+Heartbeat sample_heartbeat() { return Heartbeat{7, 3, 1700000000000, 6, 5}; }
+
+ReplayRequest sample_range_request() {
+  ReplayRequest m;
+  m.id = 42;
+  m.hub = "hub";
+  m.op = ReplayOp::kRange;
+  m.from = 8;
+  return m;
+}
+
+ReplayRequest sample_snapshot_request() {
+  ReplayRequest m;
+  m.id = 43;
+  m.hub = "hub";
+  m.op = ReplayOp::kSnapshot;
+  m.snapshot_id = 9;
+  m.offset = 1024;
+  m.max_events = 512;
+  return m;
+}
+
+ReplayReplyHeader sample_range_reply() {
+  ReplayReplyHeader m;
+  m.id = 42;
+  m.epoch = 3;
+  m.head = 9;
+  m.first = 8;
+  m.last = 9;
+  m.count = 2;
+  m.end = true;
+  return m;
+}
+
+ReplayReplyHeader sample_snapshot_reply() {
+  ReplayReplyHeader m;
+  m.id = 43;
+  m.epoch = 3;
+  m.head = 9;
+  m.last = 9;
+  m.count = 2;
+  m.end = false;
+  m.snapshot_id = 9;
+  m.next_offset = 2;
+  m.total = 3;
+  return m;
+}
+
+ReplayReplyHeader sample_error_reply() {
+  ReplayReplyHeader m;
+  m.id = 43;
+  m.status = Status::not_found("snapshot expired, start again");
+  m.epoch = 3;
+  m.head = 9;
+  return m;
+}
+
+SnapshotRow sample_snapshot_row() { return SnapshotRow{"tbl", sample_row(true), 7}; }
+
+CommandReply sample_command_reply() { return CommandReply{42, Status(), 8, 3}; }
+
+CommandReply sample_conflict_reply() {
+  return CommandReply{42, Status::conflict("row 'w1' is at revision 8, not 7"), 0, 3};
+}
+
+Command sample_command(CommandOp op) {
+  Command m;
+  m.id = 42;
+  m.hub = "hub";
+  m.op = op;
+  m.timeout_ms = 5000;
+  m.hooks = op != CommandOp::kUpdate && op != CommandOp::kClearAll;
+  switch (op) {
+    case CommandOp::kInsert: {
+      Entry entry = sample_entry();
+      m.spec = std::move(entry.spec);
+      m.node_pids = std::move(entry.node_pids);
+      m.metadata = std::move(entry.metadata);
+      m.ttl_ms = 60000;
+      break;
+    }
+    case CommandOp::kBulkInsert:
+      m.entries = {sample_entry(), Entry{make_spec("w2", "M", "f"), {}, {}}};
+      break;
+    case CommandOp::kErase:
+      m.child_id = "w1";
+      break;
+    case CommandOp::kBulkDelete:
+      m.deletes = {{"w1", {"n1"}}, {"w2", {}}};
+      break;
+    case CommandOp::kUpdate:
+      m.child_id = "w1";
+      m.expect_revision = 7;
+      m.entry = sample_entry();
+      break;
+    case CommandOp::kClearAll:
+      break;
+  }
+  return m;
+}
+
+namespace {
+
+template <typename T>
+std::string encoded(const T& m) {
+  std::string out;
+  encode(m, &out);
+  return out;
+}
+
+template <typename T, typename Decode>
+Kind make_kind(std::string name, const T& sample, Decode decode) {
+  Kind kind;
+  kind.name = std::move(name);
+  kind.bytes = encoded(sample);
+  kind.decode = [decode](std::string_view bytes, const events::DecodeLimits& limits) {
+    return decode(bytes, limits).status();
+  };
+  kind.reencode = [decode](std::string_view bytes) {
+    const Result<T> decoded = decode(bytes, events::DecodeLimits{});
+    return decoded.ok() ? encoded(*decoded) : std::string();
+  };
+  return kind;
+}
+
+// Decoders without a limits parameter use the defaults; the tests of limits use the others.
+template <typename F>
+auto ignoring_limits(F f) {
+  return [f](std::string_view bytes, const events::DecodeLimits&) { return f(bytes); };
+}
+
+// The map at the top of `bytes`, parsed by msgpack-cxx, and its re-encoding after `edit`.
+std::string edit(std::string_view bytes,
+                 const std::function<void(msgpack::object_map*, msgpack::zone*)>& f) {
+  msgpack::object_handle handle = msgpack::unpack(bytes.data(), bytes.size());
+  msgpack::object root = handle.get();
+  assert(root.type == msgpack::type::MAP);
+  msgpack::zone& zone = *handle.zone();
+  f(&root.via.map, &zone);
+  msgpack::sbuffer buffer;
+  msgpack::pack(buffer, root);
+  return std::string(buffer.data(), buffer.size());
+}
+
+msgpack::object object_of(std::string_view item, msgpack::zone* zone) {
+  return msgpack::unpack(*zone, item.data(), item.size());
+}
+
+msgpack::object key_object(std::string_view key, msgpack::zone* zone) {
+  return msgpack::object(std::string(key), *zone);
+}
+
+bool is_key(const msgpack::object& o, std::string_view key) {
+  return o.type == msgpack::type::STR && std::string_view(o.via.str.ptr, o.via.str.size) == key;
+}
+
+// Replaces the pairs of `map` with `pairs` (allocated in the zone).
+void set_pairs(msgpack::object_map* map, const std::vector<msgpack::object_kv>& pairs,
+               msgpack::zone* zone) {
+  auto* out = static_cast<msgpack::object_kv*>(
+      zone->allocate_align(sizeof(msgpack::object_kv) * (pairs.size() + 1)));
+  for (std::size_t i = 0; i < pairs.size(); ++i) out[i] = pairs[i];
+  map->ptr = out;
+  map->size = static_cast<std::uint32_t>(pairs.size());
+}
+
+std::vector<msgpack::object_kv> pairs_of(const msgpack::object_map& map) {
+  return {map.ptr, map.ptr + map.size};
+}
+
+}  // namespace
+
+std::vector<Kind> kinds() {
+  const auto command = [](std::string_view b, const events::DecodeLimits& l) {
+    return decode_command(b, l);
+  };
+  Command insert_without_ttl = sample_command(CommandOp::kInsert);
+  insert_without_ttl.ttl_ms.reset();
+  return {
+      make_kind("event_header", sample_event_header(), ignoring_limits(decode_event_header)),
+      make_kind("hook_header", sample_hook_header(), ignoring_limits(decode_hook_header)),
+      make_kind("hook_payload", sample_hook_payload(),
+                [](std::string_view b, const events::DecodeLimits& l) {
+                  return decode_hook_payload(b, l);
+                }),
+      make_kind("heartbeat", sample_heartbeat(), ignoring_limits(decode_heartbeat)),
+      make_kind("range_request", sample_range_request(), ignoring_limits(decode_replay_request)),
+      make_kind("snapshot_request", sample_snapshot_request(),
+                ignoring_limits(decode_replay_request)),
+      make_kind("range_reply", sample_range_reply(), ignoring_limits(decode_replay_reply_header)),
+      make_kind("snapshot_reply", sample_snapshot_reply(),
+                ignoring_limits(decode_replay_reply_header)),
+      make_kind("error_reply", sample_error_reply(), ignoring_limits(decode_replay_reply_header)),
+      make_kind("snapshot_row", sample_snapshot_row(),
+                [](std::string_view b, const events::DecodeLimits& l) {
+                  return decode_snapshot_row(b, l);
+                }),
+      make_kind("insert", sample_command(CommandOp::kInsert), command),
+      make_kind("insert_without_ttl", insert_without_ttl, command),
+      make_kind("bulk_insert", sample_command(CommandOp::kBulkInsert), command),
+      make_kind("erase", sample_command(CommandOp::kErase), command),
+      make_kind("bulk_delete", sample_command(CommandOp::kBulkDelete), command),
+      make_kind("update", sample_command(CommandOp::kUpdate), command),
+      make_kind("clear_all", sample_command(CommandOp::kClearAll), command),
+      make_kind("command_reply", sample_command_reply(), ignoring_limits(decode_command_reply)),
+      make_kind("conflict_reply", sample_conflict_reply(), ignoring_limits(decode_command_reply)),
+  };
+}
+
+std::string replace_value(std::string_view bytes, std::string_view key, std::string_view item) {
+  return edit(bytes, [&](msgpack::object_map* map, msgpack::zone* zone) {
+    for (std::uint32_t i = 0; i < map->size; ++i) {
+      if (is_key(map->ptr[i].key, key)) map->ptr[i].val = object_of(item, zone);
+    }
+  });
+}
+
+std::string remove_key(std::string_view bytes, std::string_view key) {
+  return edit(bytes, [&](msgpack::object_map* map, msgpack::zone* zone) {
+    std::vector<msgpack::object_kv> pairs;
+    for (const msgpack::object_kv& kv : pairs_of(*map)) {
+      if (!is_key(kv.key, key)) pairs.push_back(kv);
+    }
+    set_pairs(map, pairs, zone);
+  });
+}
+
+std::string duplicate_key(std::string_view bytes, std::string_view key) {
+  return edit(bytes, [&](msgpack::object_map* map, msgpack::zone* zone) {
+    std::vector<msgpack::object_kv> pairs = pairs_of(*map);
+    for (const msgpack::object_kv& kv : pairs_of(*map)) {
+      if (is_key(kv.key, key)) pairs.push_back(kv);
+    }
+    set_pairs(map, pairs, zone);
+  });
+}
+
+std::string add_key(std::string_view bytes, std::string_view key, std::string_view item) {
+  return edit(bytes, [&](msgpack::object_map* map, msgpack::zone* zone) {
+    std::vector<msgpack::object_kv> pairs = pairs_of(*map);
+    pairs.push_back(msgpack::object_kv{key_object(key, zone), object_of(item, zone)});
+    set_pairs(map, pairs, zone);
+  });
+}
+
+std::string move_last(std::string_view bytes, std::string_view key) {
+  return edit(bytes, [&](msgpack::object_map* map, msgpack::zone* zone) {
+    std::vector<msgpack::object_kv> pairs;
+    std::vector<msgpack::object_kv> moved;
+    for (const msgpack::object_kv& kv : pairs_of(*map)) {
+      (is_key(kv.key, key) ? moved : pairs).push_back(kv);
+    }
+    pairs.insert(pairs.end(), moved.begin(), moved.end());
+    set_pairs(map, pairs, zone);
+  });
+}
+
+std::vector<std::string> keys(std::string_view bytes) {
+  msgpack::object_handle handle = msgpack::unpack(bytes.data(), bytes.size());
+  const msgpack::object root = handle.get();
+  assert(root.type == msgpack::type::MAP);
+  std::vector<std::string> out;
+  for (std::uint32_t i = 0; i < root.via.map.size; ++i) {
+    const msgpack::object& key = root.via.map.ptr[i].key;
+    out.emplace_back(key.via.str.ptr, key.via.str.size);
+  }
+  return out;
+}
+
+}  // namespace procreg::plugin::wire::test

@@ -1,0 +1,73 @@
+// Test helpers for the wire codec (plugin/wire.h): hex conversion, one sample of every message
+// kind (the messages whose bytes wire_golden_test.cc pins; the error tests start from them),
+// and top-level edits of an encoded body through msgpack-cxx's object model (not through the
+// codec under test), to build inputs procreg's encoder never writes.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "events/codec.h"
+#include "plugin/wire.h"
+
+namespace procreg::plugin::wire::test {
+
+// "84a176" -> "\x84\xa1\x76". Spaces and newlines are ignored; anything else must be lower-case
+// hex digits.
+std::string from_hex(std::string_view hex);
+std::string to_hex(std::string_view bytes);
+
+// The row of the event format's golden examples (docs/EVENT_FORMAT.md): child "w1", started by
+// M.f("a", 1), extra field restart: "temporary", bound to n1/p1 and n2/p2, tagged "db", and
+// expiring at 1700000060000 if `ttl`.
+Row sample_row(bool ttl);
+Entry sample_entry();  // sample_row(false).entry
+
+EventHeader sample_event_header();        // seq 7, epoch 3, table_prev 5
+HookHeader sample_hook_header();          // seq 7, epoch 3, kind_prev 4, hook_prev 6, index 1 of 2
+HookPayload sample_hook_payload();        // hub, tbl, w1, [n1/p1]
+Heartbeat sample_heartbeat();             // seq 7, epoch 3, t 1700000000000, heads 6 and 5
+ReplayRequest sample_range_request();     // id 42, from 8, the rest default
+ReplayRequest sample_snapshot_request();  // id 43, snapshot 9 from offset 1024, 512 rows
+ReplayReplyHeader sample_range_reply();   // id 42, events 8..9 of head 9, end
+ReplayReplyHeader sample_snapshot_reply();  // id 43, the first 2 of 3 rows of snapshot 9 at 9
+ReplayReplyHeader sample_error_reply();     // id 43, not_found "snapshot expired, start again"
+SnapshotRow sample_snapshot_row();          // tbl, sample_row(true), revision 7
+CommandReply sample_command_reply();        // id 42, ok, seq 8, epoch 3
+CommandReply sample_conflict_reply();       // id 42, conflict, seq 0, epoch 3
+
+// Commands: id 42, hub "hub", table "" (the default), timeout 5000 ms, hooks on (off for
+// update and clear_all). insert: sample_entry() with a ttl of 60000 ms; bulk_insert:
+// sample_entry() and an unbound w2; erase: w1; bulk_delete: w1 from n1, w2 from no node;
+// update: w1 at revision 7 to sample_entry().
+Command sample_command(CommandOp op);
+
+// A message kind under test: its sample's encoding, its decoder (the default limits unless
+// given), and the encoding of what it decoded (for round trips of decoded input).
+struct Kind {
+  std::string name;
+  std::string bytes;
+  std::function<Status(std::string_view bytes, const events::DecodeLimits& limits)> decode;
+  // Decodes and, if that succeeds, re-encodes; empty on an error.
+  std::function<std::string(std::string_view bytes)> reencode;
+};
+// One Kind per decoder and per sample: event_header, hook_header, hook_payload, heartbeat,
+// range_request, snapshot_request, range_reply, snapshot_reply, error_reply, snapshot_row,
+// insert, insert_without_ttl, bulk_insert, erase, bulk_delete, update, clear_all,
+// command_reply, conflict_reply.
+std::vector<Kind> kinds();
+
+// Edits of the top-level map of an encoded body; `item` is an encoded MessagePack item.
+std::string replace_value(std::string_view bytes, std::string_view key, std::string_view item);
+std::string remove_key(std::string_view bytes, std::string_view key);
+std::string duplicate_key(std::string_view bytes, std::string_view key);
+std::string add_key(std::string_view bytes, std::string_view key, std::string_view item);
+// Moves the pair `key` to the end of the map.
+std::string move_last(std::string_view bytes, std::string_view key);
+// The top-level keys of an encoded body, in order.
+std::vector<std::string> keys(std::string_view bytes);
+
+}  // namespace procreg::plugin::wire::test
