@@ -62,7 +62,11 @@ BOOST_AUTO_TEST_CASE(three_replicas_converge_over_tcp_ipc_and_inproc) {
   TempDir sockets;
   three_replicas_converge(tcp_transport(), false);
   three_replicas_converge(ipc_transport(sockets), false);
+#if !defined(__SANITIZE_THREAD__)
+  // Over inproc:// libzmq hands message buffers between threads without a copy, through a
+  // pipe ThreadSanitizer cannot see into: every decode would be reported as a race.
   three_replicas_converge(inproc_transport("direct"), false);
+#endif
 }
 
 BOOST_AUTO_TEST_CASE(three_replicas_converge_through_an_xsub_xpub_proxy) {
