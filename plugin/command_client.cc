@@ -25,7 +25,7 @@ wire::Command CommandClient::base(wire::CommandOp op, const WriteOptions& option
   return c;
 }
 
-Result<std::uint64_t> CommandClient::call(wire::Command command,
+Result<replay::RemoteCommit> CommandClient::call(wire::Command command,
                                           std::chrono::milliseconds timeout) {
   std::lock_guard l(mu_);
   command.id = next_id_++;
@@ -53,7 +53,7 @@ Result<std::uint64_t> CommandClient::call(wire::Command command,
     auto reply = wire::decode_command_reply(view(frames[0]));
     if (!reply.ok() || reply->id != command.id) continue;  // malformed, or a stale reply
     if (!reply->status.ok()) return reply->status;
-    return reply->seq;
+    return replay::RemoteCommit{reply->seq, reply->epoch};
   }
   reconnect();
   return Status::timeout("no reply from the hub's writer at " + endpoint_ + " within " +
@@ -61,7 +61,7 @@ Result<std::uint64_t> CommandClient::call(wire::Command command,
                          " ms; the write may or may not have been committed");
 }
 
-Result<std::uint64_t> CommandClient::insert(const ChildSpec& spec, const NodePids& node_pids,
+Result<replay::RemoteCommit> CommandClient::insert(const ChildSpec& spec, const NodePids& node_pids,
                                             const InsertOptions& options) {
   wire::Command c = base(wire::CommandOp::kInsert, options);
   c.spec = spec;
@@ -71,20 +71,20 @@ Result<std::uint64_t> CommandClient::insert(const ChildSpec& spec, const NodePid
   return call(std::move(c), options.timeout);
 }
 
-Result<std::uint64_t> CommandClient::bulk_insert(const std::vector<Entry>& children,
+Result<replay::RemoteCommit> CommandClient::bulk_insert(const std::vector<Entry>& children,
                                                  const WriteOptions& options) {
   wire::Command c = base(wire::CommandOp::kBulkInsert, options);
   c.entries = children;
   return call(std::move(c), options.timeout);
 }
 
-Result<std::uint64_t> CommandClient::erase(const ChildId& child_id, const WriteOptions& options) {
+Result<replay::RemoteCommit> CommandClient::erase(const ChildId& child_id, const WriteOptions& options) {
   wire::Command c = base(wire::CommandOp::kErase, options);
   c.child_id = child_id;
   return call(std::move(c), options.timeout);
 }
 
-Result<std::uint64_t> CommandClient::bulk_delete(
+Result<replay::RemoteCommit> CommandClient::bulk_delete(
     const std::vector<std::pair<ChildId, std::vector<NodeName>>>& children,
     const WriteOptions& options) {
   wire::Command c = base(wire::CommandOp::kBulkDelete, options);
@@ -92,7 +92,7 @@ Result<std::uint64_t> CommandClient::bulk_delete(
   return call(std::move(c), options.timeout);
 }
 
-Result<std::uint64_t> CommandClient::update_if(const ChildId& child_id,
+Result<replay::RemoteCommit> CommandClient::update_if(const ChildId& child_id,
                                                std::uint64_t expect_revision, const Entry& entry,
                                                const WriteOptions& options) {
   wire::Command c = base(wire::CommandOp::kUpdate, options);
@@ -102,7 +102,7 @@ Result<std::uint64_t> CommandClient::update_if(const ChildId& child_id,
   return call(std::move(c), options.timeout);
 }
 
-Result<std::uint64_t> CommandClient::clear_all(const WriteOptions& options) {
+Result<replay::RemoteCommit> CommandClient::clear_all(const WriteOptions& options) {
   return call(base(wire::CommandOp::kClearAll, options), options.timeout);
 }
 

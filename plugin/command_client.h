@@ -21,20 +21,20 @@ class CommandClient final : public replay::RemoteWriter {
  public:
   CommandClient(zmq::context_t& context, std::string endpoint, std::string hub);
 
-  Result<std::uint64_t> insert(const ChildSpec& spec, const NodePids& node_pids,
+  Result<replay::RemoteCommit> insert(const ChildSpec& spec, const NodePids& node_pids,
                                const InsertOptions& options) override;
-  Result<std::uint64_t> bulk_insert(const std::vector<Entry>& children,
+  Result<replay::RemoteCommit> bulk_insert(const std::vector<Entry>& children,
                                     const WriteOptions& options) override;
-  Result<std::uint64_t> erase(const ChildId& child_id, const WriteOptions& options) override;
-  Result<std::uint64_t> bulk_delete(
+  Result<replay::RemoteCommit> erase(const ChildId& child_id, const WriteOptions& options) override;
+  Result<replay::RemoteCommit> bulk_delete(
       const std::vector<std::pair<ChildId, std::vector<NodeName>>>& children,
       const WriteOptions& options) override;
-  Result<std::uint64_t> update_if(const ChildId& child_id, std::uint64_t expect_revision,
+  Result<replay::RemoteCommit> update_if(const ChildId& child_id, std::uint64_t expect_revision,
                                   const Entry& entry, const WriteOptions& options) override;
-  Result<std::uint64_t> clear_all(const WriteOptions& options) override;
+  Result<replay::RemoteCommit> clear_all(const WriteOptions& options) override;
 
   // Sends `command` (its id and hub are set here) and returns the writer's seq or error.
-  Result<std::uint64_t> call(wire::Command command, std::chrono::milliseconds timeout);
+  Result<replay::RemoteCommit> call(wire::Command command, std::chrono::milliseconds timeout);
 
  private:
   static wire::Command base(wire::CommandOp op, const WriteOptions& options);
@@ -51,22 +51,22 @@ class CommandClient final : public replay::RemoteWriter {
 // A RemoteWriter for a replica without a command channel: every write is kUnavailable.
 class NoWriter final : public replay::RemoteWriter {
  public:
-  Result<std::uint64_t> insert(const ChildSpec&, const NodePids&, const InsertOptions&) override {
+  Result<replay::RemoteCommit> insert(const ChildSpec&, const NodePids&, const InsertOptions&) override {
     return refuse();
   }
-  Result<std::uint64_t> bulk_insert(const std::vector<Entry>&, const WriteOptions&) override {
+  Result<replay::RemoteCommit> bulk_insert(const std::vector<Entry>&, const WriteOptions&) override {
     return refuse();
   }
-  Result<std::uint64_t> erase(const ChildId&, const WriteOptions&) override { return refuse(); }
-  Result<std::uint64_t> bulk_delete(const std::vector<std::pair<ChildId, std::vector<NodeName>>>&,
+  Result<replay::RemoteCommit> erase(const ChildId&, const WriteOptions&) override { return refuse(); }
+  Result<replay::RemoteCommit> bulk_delete(const std::vector<std::pair<ChildId, std::vector<NodeName>>>&,
                                     const WriteOptions&) override {
     return refuse();
   }
-  Result<std::uint64_t> update_if(const ChildId&, std::uint64_t, const Entry&,
+  Result<replay::RemoteCommit> update_if(const ChildId&, std::uint64_t, const Entry&,
                                   const WriteOptions&) override {
     return refuse();
   }
-  Result<std::uint64_t> clear_all(const WriteOptions&) override { return refuse(); }
+  Result<replay::RemoteCommit> clear_all(const WriteOptions&) override { return refuse(); }
 
  private:
   static Status refuse() {

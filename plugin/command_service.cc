@@ -1,5 +1,7 @@
 #include "plugin/command_service.h"
 
+#include <cerrno>
+
 #include "replay/registry_access.h"
 
 namespace procreg::plugin {
@@ -79,7 +81,7 @@ void CommandService::handle(Frames& frames) {
   auto command = wire::decode_command(view(frames[1]));
   if (!command.ok()) {
     counters_.bad_frames.fetch_add(1);
-    reply_error(frames[0], 0, command.status());
+    reply_error(frames[0], wire::read_request_id(view(frames[1])).value_or(0), command.status());
     return;
   }
   if (command->hub != writer_.hub()) {
@@ -103,8 +105,8 @@ void CommandService::run_router() {
   while (!stop_.load()) {
     try {
       zmq::poll(items, 2, std::chrono::milliseconds(50));
-    } catch (const zmq::error_t&) {
-      return;  // the context is closing
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR) return;  // the context is closing; a signal is not
     }
     for (int i = 0; i < 256; ++i) {  // replies from the workers, forwarded as they are
       auto got = recv_message(wake_pull_, &frames, RecvLimits{2, 64u << 20}, true);

@@ -66,6 +66,7 @@ struct HookSubscriber::Impl {
   void deliver(const HookEvent& event);
   bool establish();
   bool catch_up(std::uint64_t to);
+  void on_other_epoch();
   void on_hook(const plugin::Frames& frames);
   void on_heartbeat(const plugin::Frames& frames);
   void run();
@@ -163,6 +164,36 @@ bool HookSubscriber::Impl::catch_up(std::uint64_t to) {
   return true;
 }
 
+// A message of another epoch than the one followed: the writer began a new log, or the message
+// is not the writer's. The replay service says which (a range request past any head answers
+// with the writer's epoch): starting over on a log that did not change would deliver its whole
+// history again.
+void HookSubscriber::Impl::on_other_epoch() {
+  plugin::wire::ReplayRequest probe;
+  probe.op = plugin::wire::ReplayOp::kRange;
+  probe.from = std::numeric_limits<std::uint64_t>::max();
+  auto reply = replay->call(probe);
+  if (!reply.ok()) {
+    replay_failures.fetch_add(1);  // the next message of that epoch asks again
+    return;
+  }
+  if (reply->header.epoch == epoch.load()) {
+    bad_frames.fetch_add(1);
+    return;
+  }
+  resyncs.fetch_add(1);  // a new log: catch up on it from its start
+  {
+    std::lock_guard l(mu);
+    epoch = reply->header.epoch;
+    position = 0;
+    partial = 0;
+  }
+  cv.notify_all();
+  in_progress = 0;
+  next_index = 0;
+  (void)catch_up(0);
+}
+
 void HookSubscriber::Impl::on_hook(const plugin::Frames& frames) {
   live_messages.fetch_add(1);
   if (frames.size() != 3) {
@@ -175,12 +206,8 @@ void HookSubscriber::Impl::on_hook(const plugin::Frames& frames) {
     return;
   }
   const auto& h = *header;
-  if (h.epoch != epoch.load()) {  // a new log: catch up on it from its start
-    resyncs.fetch_add(1);
-    epoch = h.epoch;
-    set_position(0);
-    in_progress = 0;
-    (void)catch_up(0);
+  if (h.epoch != epoch.load()) {
+    on_other_epoch();
     return;
   }
   const std::uint64_t p = position.load();
@@ -199,7 +226,9 @@ void HookSubscriber::Impl::on_hook(const plugin::Frames& frames) {
   }
   auto payload = plugin::wire::decode_hook_payload(plugin::view(frames[2]), limits);
   auto topic = plugin::wire::parse_topic(plugin::view(frames[0]));
-  if (!payload.ok() || !topic.ok()) {
+  // The payload must agree with its topic (the hub, the child), as an event with its header.
+  if (!payload.ok() || !topic.ok() || payload->hub != options.hub ||
+      payload->child_id != topic->child_id) {
     bad_frames.fetch_add(1);
     gaps_detected.fetch_add(1);
     (void)catch_up(h.seq);
@@ -236,11 +265,7 @@ void HookSubscriber::Impl::on_heartbeat(const plugin::Frames& frames) {
     return;
   }
   if (hb->epoch != epoch.load()) {
-    resyncs.fetch_add(1);
-    epoch = hb->epoch;
-    set_position(0);
-    in_progress = 0;
-    (void)catch_up(0);
+    on_other_epoch();
     return;
   }
   std::uint64_t head = 0;

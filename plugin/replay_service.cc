@@ -146,7 +146,7 @@ void ReplayService::State::handle(Frames& request) {
   auto req = wire::decode_replay_request(view(request[1]));
   if (!req.ok()) {
     counters.bad_frames.fetch_add(1);
-    reply_error(request[0], 0, req.status());
+    reply_error(request[0], wire::read_request_id(view(request[1])).value_or(0), req.status());
     return;
   }
   if (req->hub != writer.hub()) {

@@ -4,8 +4,10 @@
 // from the replay service. docs/PROTOCOL.md, "Replicas", describes the same algorithm.
 #include "procreg/replica.h"
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -71,6 +73,8 @@ struct Replica::Impl {
   void on_event(const plugin::Frames& frames);
   void on_heartbeat(const plugin::Frames& frames);
   void new_epoch(std::uint64_t e);
+  void on_other_epoch();
+  void discard_beyond(std::uint64_t head);
   void pause();
 };
 
@@ -125,6 +129,7 @@ bool Replica::Impl::full_sync() {
     replay_failures.fetch_add(1);
     return false;
   }
+  epoch = header->epoch;  // before the state is visible: a waiter may check both at once
   replay::RegistryAccess::load_snapshot(*registry, header->epoch, header->last,
                                         [&](replay::Projection& p) {
                                           for (auto& r : decoded) {
@@ -132,7 +137,6 @@ bool Replica::Impl::full_sync() {
                                           }
                                         });
   decoded = {};
-  epoch = header->epoch;
   snapshots_loaded.fetch_add(1);
   if (known_head.load() < header->last) known_head = header->last;
   need_sync = false;
@@ -160,9 +164,44 @@ bool Replica::Impl::repair(std::uint64_t to) {
     return false;
   }
   if (known_head.load() < header->head) known_head = header->head;
+  if (to == 0) discard_beyond(std::max(header->head, applied()));
   drain_early();
   notify();
   return true;
+}
+
+// After a repair to the head: everything this thread took from the bus was read before the
+// repair's first request was sent, so whatever the writer published then is at or below the
+// head it answered with. A buffered event or an announced seq above that head is not the
+// writer's (a forged or corrupt message): drop it and count it, instead of waiting for a seq the
+// writer may never reach.
+void Replica::Impl::discard_beyond(std::uint64_t head) {
+  std::uint64_t discarded = 0;
+  for (auto it = early.upper_bound(head); it != early.end(); it = early.erase(it)) ++discarded;
+  if (known_head.load() > head) {
+    known_head = head;
+    ++discarded;
+  }
+  if (discarded != 0) bad_frames.fetch_add(discarded);
+}
+
+// A message of another epoch than the state's: the writer began a new log, or the message is
+// not the writer's. The replay service says which (a range request past any head answers with
+// the writer's epoch); only a confirmed new log discards the state.
+void Replica::Impl::on_other_epoch() {
+  plugin::wire::ReplayRequest probe;
+  probe.op = plugin::wire::ReplayOp::kRange;
+  probe.from = std::numeric_limits<std::uint64_t>::max();
+  auto reply = replay->call(probe);
+  if (!reply.ok()) {
+    replay_failures.fetch_add(1);  // the next message of that epoch asks again
+    return;
+  }
+  if (reply->header.epoch == epoch.load()) {
+    bad_frames.fetch_add(1);
+    return;
+  }
+  new_epoch(reply->header.epoch);
 }
 
 void Replica::Impl::new_epoch(std::uint64_t e) {
@@ -194,21 +233,21 @@ void Replica::Impl::on_event(const plugin::Frames& frames) {
     return;
   }
   if (header->epoch != epoch.load()) {
-    new_epoch(header->epoch);
+    on_other_epoch();
     return;
   }
-  if (header->seq > known_head.load()) known_head = header->seq;
   if (header->seq <= applied() || early.count(header->seq) != 0) {
     duplicates_dropped.fetch_add(1);
     return;
   }
   auto event = events::decode(plugin::view(frames[2]), limits);
-  if (!event.ok() || event->seq != header->seq) {
+  if (!event.ok() || event->seq != header->seq || event->epoch != header->epoch) {
     bad_frames.fetch_add(1);  // refetched from the replay service as a gap
     if (!gap) gaps_detected.fetch_add(1);
     gap = true;
     return;
   }
+  if (header->seq > known_head.load()) known_head = header->seq;
   if (header->seq == applied() + 1 && early.empty()) {
     if (!apply(std::move(*event)).ok()) gap = true;
     notify();
@@ -232,7 +271,7 @@ void Replica::Impl::on_heartbeat(const plugin::Frames& frames) {
   }
   if (need_sync) return;
   if (hb->epoch != epoch.load()) {
-    new_epoch(hb->epoch);
+    on_other_epoch();
     return;
   }
   if (hb->seq > known_head.load()) known_head = hb->seq;

@@ -1,5 +1,8 @@
 #include "plugin/zmq_util.h"
 
+#include <cerrno>
+#include <optional>
+
 namespace procreg::plugin {
 
 Result<bool> recv_message(zmq::socket_t& socket, Frames* out, const RecvLimits& limits,
@@ -12,7 +15,17 @@ Result<bool> recv_message(zmq::socket_t& socket, Frames* out, const RecvLimits& 
       zmq::message_t frame;
       const auto flags = (dont_wait && out->empty() && !oversized) ? zmq::recv_flags::dontwait
                                                                    : zmq::recv_flags::none;
-      if (!socket.recv(frame, flags)) {
+      bool got = false;
+      try {
+        got = socket.recv(frame, flags).has_value();
+      } catch (const zmq::error_t& e) {
+        // A signal delivered to this thread: not an error of the socket. Before the first
+        // frame nothing was taken; inside a message the rest is already queued (atomic).
+        if (e.num() != EINTR) throw;
+        if (out->empty() && !oversized) return false;
+        continue;
+      }
+      if (!got) {
         if (out->empty() && !oversized) return false;
         return Status::unavailable("a multipart message ended early");
       }
@@ -42,7 +55,16 @@ Result<bool> send_message(zmq::socket_t& socket, Frames& frames, bool dont_wait)
     for (std::size_t i = 0; i < frames.size(); ++i) {
       auto flags = i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none;
       if (dont_wait) flags = flags | zmq::send_flags::dontwait;
-      if (!socket.send(frames[i], flags)) {
+      std::optional<std::size_t> sent;
+      for (int attempt = 0;; ++attempt) {
+        try {
+          sent = socket.send(frames[i], flags);
+          break;
+        } catch (const zmq::error_t& e) {
+          if (e.num() != EINTR || attempt >= 100) throw;  // interrupted by a signal: again
+        }
+      }
+      if (!sent) {
         if (i == 0) return false;  // nothing queued; later frames go with the first (atomic)
         return Status::unavailable("a multipart send stopped after its first frame");
       }
@@ -58,6 +80,7 @@ Result<bool> wait_readable(zmq::socket_t& socket, std::chrono::milliseconds time
   try {
     return zmq::poll(&item, 1, timeout) > 0;
   } catch (const zmq::error_t& e) {
+    if (e.num() == EINTR) return false;  // a signal: the caller's loop polls again
     return Status::unavailable(std::string("poll failed: ") + e.what());
   }
 }

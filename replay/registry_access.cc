@@ -12,10 +12,12 @@ std::string ms_text(std::chrono::milliseconds d) { return std::to_string(d.count
 
 // ---- a replica's writes ------------------------------------------------------------------
 
-Status Registry::Impl::wait_replicated(std::uint64_t seq,
+Status Registry::Impl::wait_replicated(std::uint64_t seq, std::uint64_t epoch,
                                        std::chrono::steady_clock::time_point deadline) {
   std::unique_lock l(replicated_mu);
-  if (!replicated_cv.wait_until(l, deadline, [&] { return applied_seq.load() >= seq; })) {
+  if (!replicated_cv.wait_until(l, deadline, [&] {
+        return (epoch == 0 || replicated_epoch.load() == epoch) && applied_seq.load() >= seq;
+      })) {
     return Status::timeout("committed as event " + std::to_string(seq) +
                            ", not yet applied by this replica");
   }
@@ -23,13 +25,13 @@ Status Registry::Impl::wait_replicated(std::uint64_t seq,
 }
 
 Result<std::uint64_t> Registry::Impl::remote_write(
-    const WriteOptions& o, const std::function<Result<std::uint64_t>()>& call) {
+    const WriteOptions& o, const std::function<Result<replay::RemoteCommit>()>& call) {
   const auto deadline = std::chrono::steady_clock::now() + o.timeout;
-  Result<std::uint64_t> seq = call();
-  if (!seq.ok()) return seq;
-  Status s = wait_replicated(*seq, deadline);
+  Result<replay::RemoteCommit> commit = call();
+  if (!commit.ok()) return commit.status();
+  Status s = wait_replicated(commit->seq, commit->epoch, deadline);
   if (!s.ok()) return s;
-  return seq;
+  return commit->seq;
 }
 
 Result<std::uint64_t> Registry::Impl::remote_update(std::string_view child_id, const UpdateFn& fn,
@@ -61,15 +63,17 @@ Result<std::uint64_t> Registry::Impl::remote_update(std::string_view child_id, c
     if (left.count() <= 0) return Status::timeout("update not done within " + ms_text(o.timeout));
     WriteOptions once = o;
     once.timeout = left;
-    Result<std::uint64_t> seq = remote->update_if(ChildId(child_id), revision, next, once);
-    if (seq.ok()) {
-      Status s = wait_replicated(*seq, deadline);
+    Result<replay::RemoteCommit> commit =
+        remote->update_if(ChildId(child_id), revision, next, once);
+    if (commit.ok()) {
+      Status s = wait_replicated(commit->seq, commit->epoch, deadline);
       if (!s.ok()) return s;
-      return seq;
+      return commit->seq;
     }
-    if (seq.status().code() != Code::kConflict) return seq;
+    if (commit.status().code() != Code::kConflict) return commit.status();
     // The writer's row moved on: wait for this replica to see more, then run fn again.
-    Status s = wait_replicated(seen + 1, std::min(deadline, SteadyClock::now() + std::chrono::seconds(1)));
+    Status s = wait_replicated(seen + 1, 0,
+                               std::min(deadline, SteadyClock::now() + std::chrono::seconds(1)));
     if (SteadyClock::now() >= deadline) {
       return Status::timeout("update kept conflicting for " + ms_text(o.timeout) + " (" +
                              std::to_string(attempt) + " attempts)");
@@ -145,6 +149,7 @@ Status RegistryAccess::apply_replicated(Registry& r, Event&& event) {
   Registry::Impl& impl = *r.impl_;
   std::vector<HookEvent> hooks = hook_events_of(event);
   const std::uint64_t seq = event.seq;
+  const std::uint64_t epoch = event.epoch;
   {
     std::unique_lock pl(impl.proj_mu);
     Status s = impl.proj.apply(std::move(event));
@@ -153,6 +158,7 @@ Status RegistryAccess::apply_replicated(Registry& r, Event&& event) {
   impl.hooks.publish(seq, std::move(hooks));
   {
     std::lock_guard l(impl.replicated_mu);
+    impl.replicated_epoch.store(epoch);
     impl.applied_seq.store(seq);
   }
   impl.replicated_cv.notify_all();
@@ -170,6 +176,7 @@ void RegistryAccess::load_snapshot(Registry& r, std::uint64_t epoch, std::uint64
   impl.hooks.start_at(seq);
   {
     std::lock_guard l(impl.replicated_mu);
+    impl.replicated_epoch.store(epoch);
     impl.applied_seq.store(seq);
   }
   impl.replicated_cv.notify_all();

@@ -102,11 +102,13 @@ struct Registry::Impl {
   }
   // A replica's write: the remote call, then the wait until this replica applied its seq.
   Result<std::uint64_t> remote_write(const WriteOptions& o,
-                                     const std::function<Result<std::uint64_t>()>& call);
+                                     const std::function<Result<replay::RemoteCommit>()>& call);
   Result<std::uint64_t> remote_update(std::string_view child_id, const UpdateFn& fn,
                                       const WriteOptions& o);
-  // A replica: waits until applied_seq >= seq or the deadline (kTimeout).
-  Status wait_replicated(std::uint64_t seq, std::chrono::steady_clock::time_point deadline);
+  // A replica: waits until it applied `seq` of log `epoch` (0: the current one) or the
+  // deadline (kTimeout).
+  Status wait_replicated(std::uint64_t seq, std::uint64_t epoch,
+                         std::chrono::steady_clock::time_point deadline);
   void start_janitor(Registry* self);
   void stop_janitor();
 
@@ -134,6 +136,7 @@ struct Registry::Impl {
   std::atomic<std::uint64_t> applied_seq{0};
   replay::CommitListener listener;  // guarded by apply_mu
   std::mutex replicated_mu;         // a replica: signals applied_seq changes
+  std::atomic<std::uint64_t> replicated_epoch{0};  // a replica: the epoch of its state
   std::condition_variable replicated_cv;
 
   replay::HookDispatcher hooks;

@@ -3,6 +3,12 @@
 // is repaired from the replay service; a writer restarted on the same log is followed without
 // a resync, a new log (epoch) is resynchronised; writes from replicas are read back at once;
 // a write with the writer gone times out.
+#include <dirent.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
 #include <filesystem>
 #include <thread>
 
@@ -202,6 +208,67 @@ BOOST_AUTO_TEST_CASE(a_write_while_the_writer_is_down_times_out_cleanly) {
   auto again = replica->registry().insert(make_spec("c"), {{"n1", "<3>"}});
   BOOST_TEST(again.ok(), again.status().to_string());
   check_converged(*w->registry, *replica);
+}
+
+BOOST_AUTO_TEST_CASE(a_write_after_the_writer_moved_to_a_new_log_is_read_back_at_once) {
+  zmq::context_t ctx;
+  TempDir dir, sockets;
+  const Transport t = ipc_transport(sockets);
+  const std::string log = dir.file("log");
+  auto w = std::make_unique<Writer>(Writer::open(ctx, writer_options(log), Writer::server_options(t)));
+  auto replica = start_replica(ctx, w->replica_options(w->server->publish_endpoint()));
+  random_workload(*w->registry, 8, 300);  // log A reaches a seq far above what B will have
+  check_converged(*w->registry, *replica);
+  w.reset();
+  std::filesystem::remove_all(log);
+  w = std::make_unique<Writer>(Writer::open(ctx, writer_options(log), Writer::server_options(t)));
+  // The write commits as seq 1 of log B: it returns only once the replica holds log B's state.
+  auto seq = replica->registry().insert(make_spec("fresh"), {{"n1", "<1>"}});
+  BOOST_REQUIRE_MESSAGE(seq.ok(), seq.status().to_string());
+  BOOST_TEST(*seq == 1u);
+  BOOST_TEST((replica->registry().get_pid("fresh") == std::optional<Pid>("<1>")));
+  BOOST_TEST(replica->epoch() == w->registry->epoch());
+}
+
+namespace {
+std::atomic<int> signals_seen{0};
+void count_signal(int) { signals_seen.fetch_add(1); }
+
+// Sends `sig` to every thread of this process (the replica's, the server's, ZeroMQ's).
+int signal_every_thread(int sig) {
+  int sent = 0;
+  DIR* tasks = opendir("/proc/self/task");
+  if (tasks == nullptr) return 0;
+  while (dirent* e = readdir(tasks)) {
+    const int tid = std::atoi(e->d_name);
+    if (tid > 0 && syscall(SYS_tgkill, getpid(), tid, sig) == 0) ++sent;
+  }
+  closedir(tasks);
+  return sent;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(signals_delivered_to_procreg_threads_do_not_stop_them) {
+  struct sigaction action {};
+  action.sa_handler = count_signal;  // no SA_RESTART: blocking calls fail with EINTR
+  struct sigaction previous {};
+  BOOST_REQUIRE(sigaction(SIGUSR1, &action, &previous) == 0);
+  {
+    zmq::context_t ctx;
+    TempDir dir;
+    Writer w = Writer::open(ctx, writer_options(dir.path()), Writer::server_options(tcp_transport()));
+    auto replica = start_replica(ctx, w.replica_options(w.server->publish_endpoint()));
+    BOOST_REQUIRE(replica->wait_caught_up(kWait).ok());
+    for (int round = 0; round < 20; ++round) {
+      BOOST_TEST(signal_every_thread(SIGUSR1) > 0);
+      random_workload(*w.registry, 100 + round, 50);
+      std::this_thread::sleep_for(milliseconds(5));
+    }
+    check_converged(*w.registry, *replica);
+    BOOST_TEST(replica->registry().insert(make_spec("after"), {{"n1", "<1>"}}).ok());  // commands
+    BOOST_TEST(signals_seen.load() > 0);
+  }
+  sigaction(SIGUSR1, &previous, nullptr);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
