@@ -106,4 +106,11 @@ Result<replay::RemoteCommit> CommandClient::clear_all(const WriteOptions& option
   return call(base(wire::CommandOp::kClearAll, options), options.timeout);
 }
 
+Result<replay::RemoteCommit> CommandClient::node_down(const NodeName& node,
+                                                     const WriteOptions& options) {
+  wire::Command c = base(wire::CommandOp::kNodeDown, options);
+  c.node = node;
+  return call(std::move(c), options.timeout);
+}
+
 }  // namespace procreg::plugin

@@ -32,6 +32,7 @@ class CommandClient final : public replay::RemoteWriter {
   Result<replay::RemoteCommit> update_if(const ChildId& child_id, std::uint64_t expect_revision,
                                   const Entry& entry, const WriteOptions& options) override;
   Result<replay::RemoteCommit> clear_all(const WriteOptions& options) override;
+  Result<replay::RemoteCommit> node_down(const NodeName& node, const WriteOptions& options) override;
 
   // Sends `command` (its id and hub are set here) and returns the writer's seq or error.
   Result<replay::RemoteCommit> call(wire::Command command, std::chrono::milliseconds timeout);
@@ -67,6 +68,9 @@ class NoWriter final : public replay::RemoteWriter {
     return refuse();
   }
   Result<replay::RemoteCommit> clear_all(const WriteOptions&) override { return refuse(); }
+  Result<replay::RemoteCommit> node_down(const NodeName&, const WriteOptions&) override {
+    return refuse();
+  }
 
  private:
   static Status refuse() {

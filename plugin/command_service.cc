@@ -187,6 +187,9 @@ wire::CommandReply CommandService::execute(Registry& writer, const wire::Command
     case wire::CommandOp::kUpdate:
       seq = replay::RegistryAccess::update_if(writer, c.child_id, c.expect_revision, c.entry, o);
       break;
+    case wire::CommandOp::kNodeDown:
+      seq = writer.node_down(c.node, o);
+      break;
     case wire::CommandOp::kClearAll: {
       auto cleared = writer.clear_all(o);
       seq = cleared.ok() ? Result<std::uint64_t>(writer.last_sequence())

@@ -100,6 +100,7 @@ constexpr std::string_view kEntries = "entries";
 constexpr std::string_view kChildId = "cid";
 constexpr std::string_view kDeletes = "dels";
 constexpr std::string_view kEntry = "entry";
+constexpr std::string_view kNode = "node";
 constexpr std::string_view kCode = "code";
 constexpr std::string_view kMessage = "message";
 
@@ -107,8 +108,8 @@ constexpr std::string_view kVersionNoun = "wire version";
 
 // Op names, indexed by the enums' values.
 constexpr std::array<std::string_view, 2> kReplayOps = {"range", "snapshot"};
-constexpr std::array<std::string_view, 6> kCommandOps = {"insert",      "bulk_insert", "erase",
-                                                         "bulk_delete", "update",      "clear_all"};
+constexpr std::array<std::string_view, 7> kCommandOps = {
+    "insert", "bulk_insert", "erase", "bulk_delete", "update", "clear_all", "node_down"};
 
 // ---- topics -------------------------------------------------------------------------------
 
@@ -463,6 +464,9 @@ void encode(const Command& m, std::string* out) {
     case CommandOp::kClearAll:
       op_pairs = 0;
       break;
+    case CommandOp::kNodeDown:
+      op_pairs = 1;
+      break;
   }
   begin(enc, 6 + op_pairs);
   write_uint(enc, kId, m.id);
@@ -510,6 +514,9 @@ void encode(const Command& m, std::string* out) {
       events::write_entry(enc, m.entry);
       break;
     case CommandOp::kClearAll:
+      break;
+    case CommandOp::kNodeDown:
+      write_str(enc, kNode, m.node);
       break;
   }
 }
@@ -730,12 +737,13 @@ enum : std::size_t {
   kCentries,                                            // bulk_insert
   kCchild,                                              // erase, update
   kCdels,                                               // bulk_delete
-  kCrev, kCentry                                        // update
+  kCrev, kCentry,                                       // update
+  kCnode                                                // node_down
 };
 // clang-format on
-constexpr Fields<16> kCommandFields{
+constexpr Fields<17> kCommandFields{
     {kV, kId, kHub, kOp, kTable, kHooks, kTimeout, kSpec, kNodePids, kMetadata, kTtl, kEntries,
-     kChildId, kDeletes, kRevision, kEntry},
+     kChildId, kDeletes, kRevision, kEntry, kNode},
     bits(kCv, kCid, kChub, kCop)};
 
 // The keys `op` requires besides the common ones.
@@ -753,6 +761,8 @@ std::uint32_t required_by(CommandOp op) {
       return bits(kCchild, kCrev, kCentry);
     case CommandOp::kClearAll:
       return 0;
+    case CommandOp::kNodeDown:
+      return bits(kCnode);
   }
   return 0;
 }
@@ -831,8 +841,10 @@ bool read_command(Decoder& d, Command* m) {
         return read_deletes(d, &m->deletes);
       case kCrev:
         return d.read_uint(&m->expect_revision);
-      default:  // kCentry
+      case kCentry:
         return events::read_entry(d, &m->entry);
+      default:  // kCnode
+        return d.read_string(&m->node);
     }
   });
   if (!ok) return false;

@@ -157,7 +157,7 @@ struct SnapshotRow {
 // ---- the command channel (ROUTER on the writer; clients use DEALER) ----------------------
 // Request: one frame, a Command. Reply: one frame, a CommandReply.
 
-enum class CommandOp { kInsert, kBulkInsert, kErase, kBulkDelete, kUpdate, kClearAll };
+enum class CommandOp { kInsert, kBulkInsert, kErase, kBulkDelete, kUpdate, kClearAll, kNodeDown };
 struct Command {
   std::uint64_t id = 0;
   std::string hub;
@@ -178,6 +178,7 @@ struct Command {
   std::vector<std::pair<ChildId, std::vector<NodeName>>> deletes;
   std::uint64_t expect_revision = 0;
   Entry entry;
+  NodeName node;  // kNodeDown: the node whose pairs go (hooks always on)
   bool operator==(const Command&) const = default;
 };
 

@@ -2,6 +2,9 @@
 // hooks) or a read-only replay, over one Projection. See include/procreg/registry.h.
 #include "procreg/registry.h"
 
+#include <algorithm>
+#include <shared_mutex>
+
 #include "events/codec.h"
 #include "replay/registry_impl.h"
 #include "replay/replay.h"
@@ -55,7 +58,8 @@ Status Registry::Impl::failure() const {
   return failed;
 }
 
-Result<std::uint64_t> Registry::Impl::commit(const WriteOptions& o, const Resolver& resolve) {
+Result<std::uint64_t> Registry::Impl::commit(const WriteOptions& o, const Resolver& resolve,
+                                             bool quiesce) {
   if (read_only) return Status::unavailable("registry is a read-only replay");
   if (remote) return Status::unavailable("TTL expiry and local writes belong to the hub's writer");
   if (tl_writing == this) {
@@ -70,6 +74,18 @@ Result<std::uint64_t> Registry::Impl::commit(const WriteOptions& o, const Resolv
     return Status::timeout("write slot not free within " + ms_of(o.timeout) + "; nothing written");
   }
   if (Status f = failure(); !f.ok()) return f;
+  if (quiesce && applied_seq.load() < head_seq) {
+    Status s = log->wait_durable(head_seq, deadline);
+    if (!s.ok()) {
+      if (s.code() == Code::kTimeout) {
+        return Status::timeout("earlier writes not durable within " + ms_of(o.timeout) +
+                               "; nothing written");
+      }
+      return s;
+    }
+    apply_durable();
+    if (applied_seq.load() < head_seq) return failure();
+  }
   overlay.prune(applied_seq.load());
   const std::string& table = table_name(o.table);
   const std::int64_t now = clock();
@@ -269,6 +285,42 @@ Result<std::unique_ptr<Registry>> Registry::open_replay(const ReplayOptions& opt
 }
 
 // ---- writes ------------------------------------------------------------------------------
+
+Result<std::uint64_t> Registry::node_down(std::string_view node, const WriteOptions& options) {
+  WriteOptions o = options;
+  o.hooks = true;  // the point of node-down cleanup (A.11)
+  if (node.empty()) {
+    impl_->invalid_calls.fetch_add(1);
+    return Status::invalid_argument("node_down: node is empty");
+  }
+  if (impl_->remote) {
+    return impl_->remote_write(o, [&] { return impl_->remote->node_down(NodeName(node), o); });
+  }
+  return impl_->commit(
+      o,
+      [&](const replay::CommandContext& ctx) {
+        // Quiesced: the overlay is empty, so the projection is the writer's whole state.
+        std::vector<std::pair<ChildId, std::vector<NodeName>>> affected;
+        {
+          std::shared_lock lock(impl_->proj_mu);
+          if (const replay::Table* t = impl_->proj.table(ctx.table)) {
+            t->for_each([&](const replay::StoredRow& row) {
+              if (!row.bound()) return;
+              for (const auto& p : row.entry.node_pids) {
+                if (p.node == node) {
+                  affected.push_back({row.id(), {NodeName(node)}});
+                  return;
+                }
+              }
+            });
+          }
+        }
+        std::sort(affected.begin(), affected.end());  // a stable order for hooks and replays
+        if (affected.empty()) return replay::Resolved(std::optional<EventBody>());
+        return replay::resolve_bulk_delete(ctx, std::move(affected));
+      },
+      /*quiesce=*/true);
+}
 
 Result<std::uint64_t> Registry::insert(ChildSpec spec, NodePids node_pids,
                                        const InsertOptions& options) {

@@ -84,7 +84,10 @@ struct Registry::Impl {
   // The write pipeline. Bounded by o.timeout: waiting for the slot (kTimeout, nothing
   // written) and for the durability point (kTimeout, the event appended; it takes effect if
   // the log's next sync succeeds).
-  Result<std::uint64_t> commit(const WriteOptions& o, const Resolver& resolve);
+  // quiesce: first wait (within o.timeout) until every appended event is applied, so that the
+  // resolver may read the projection itself (the overlay is then empty); for writes that scan.
+  Result<std::uint64_t> commit(const WriteOptions& o, const Resolver& resolve,
+                               bool quiesce = false);
   // Returns seq once event `seq` is applied, kTimeout at the deadline, or the failure.
   Result<std::uint64_t> wait_applied(std::uint64_t seq,
                                      std::chrono::steady_clock::time_point deadline,

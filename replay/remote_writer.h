@@ -43,6 +43,7 @@ class RemoteWriter {
   virtual Result<RemoteCommit> update_if(const ChildId& child_id, std::uint64_t expect_revision,
                                           const Entry& entry, const WriteOptions& options) = 0;
   virtual Result<RemoteCommit> clear_all(const WriteOptions& options) = 0;
+  virtual Result<RemoteCommit> node_down(const NodeName& node, const WriteOptions& options) = 0;
 };
 
 }  // namespace procreg::replay

@@ -124,6 +124,12 @@ class Registry {
                                const WriteOptions& options = {});
   // Removes every row of the table (tombstones and pending rows too). No hooks. true.
   Result<bool> clear_all(const WriteOptions& options = {});
+  // Node-down cleanup (A.11): removes `node`'s pairs from every bound row of the table, as one
+  // bulk_delete event (a row left empty becomes a tombstone), and fires child_unregistered
+  // for each affected child: what ProcessHub's node-down path means to do but does not (it
+  // passes no hook storage). Hooks are always on (options.hooks is ignored). No row holds the
+  // node: no event, the seq the writer saw. kInvalidArgument for an empty node name.
+  Result<std::uint64_t> node_down(std::string_view node, const WriteOptions& options = {});
 
   // ---- reads --------------------------------------------------------------------------
   std::vector<ChildId> contains_children(const std::vector<ChildId>& ids,

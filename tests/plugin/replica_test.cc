@@ -210,6 +210,25 @@ BOOST_AUTO_TEST_CASE(a_write_while_the_writer_is_down_times_out_cleanly) {
   check_converged(*w->registry, *replica);
 }
 
+BOOST_AUTO_TEST_CASE(node_down_from_a_replica_cleans_the_writers_rows_and_fires_hooks) {
+  zmq::context_t ctx;
+  TempDir dir;
+  Writer w = Writer::open(ctx, writer_options(dir.path()), Writer::server_options(tcp_transport()));
+  std::atomic<int> unregistered{0};
+  auto sub = w.registry->subscribe(HookTopic::kChildUnregistered,
+                                   [&](const HookEvent&) { unregistered.fetch_add(1); });
+  BOOST_REQUIRE(w.registry->insert(make_spec("a"), {{"n1", "<1>"}, {"n2", "<2>"}}).ok());
+  BOOST_REQUIRE(w.registry->insert(make_spec("b"), {{"n1", "<3>"}}).ok());
+  auto replica = start_replica(ctx, w.replica_options(w.server->publish_endpoint()));
+  auto seq = replica->registry().node_down("n1");
+  BOOST_REQUIRE_MESSAGE(seq.ok(), seq.status().to_string());
+  BOOST_TEST((replica->registry().get_pids("a") == std::vector<Pid>{"<2>"}));  // read back at once
+  BOOST_TEST(!replica->registry().lookup("b").has_value());
+  BOOST_REQUIRE(w.registry->wait_for_hooks(*seq, kWait).ok());
+  BOOST_TEST(unregistered.load() == 2);
+  check_converged(*w.registry, *replica);
+}
+
 BOOST_AUTO_TEST_CASE(a_write_after_the_writer_moved_to_a_new_log_is_read_back_at_once) {
   zmq::context_t ctx;
   TempDir dir, sockets;

@@ -80,7 +80,7 @@ const std::vector<std::string_view>& wrong_items(std::string_view kind, std::str
       {"last", &for_uint},  {"end", &for_bool},   {"next", &for_uint}, {"total", &for_uint},
       {"row", &for_map},    {"rev", &for_uint},   {"hk", &for_bool},   {"tmo", &for_uint},
       {"spec", &for_map},   {"md", &for_map},     {"ttl", &for_int},   {"entries", &for_array},
-      {"cid", &for_str},    {"dels", &for_array}, {"entry", &for_map}};
+      {"cid", &for_str},    {"dels", &for_array}, {"entry", &for_map},  {"node", &for_str}};
   // "id" is the request id, except in a hook payload, where it is the child id.
   const auto it = types.find(kind == "hook_payload" && key == "id" ? "cid" : key);
   BOOST_TEST_REQUIRE((it != types.end()), "no wrong items for " << key);

@@ -218,6 +218,10 @@ std::string golden_hex(std::string_view name) {
   if (name == "clear_all") {
     return command_head_hex("87", "a9636c6561725f616c6c", false);  // "op": "clear_all"
   }
+  if (name == "node_down") {
+    return command_head_hex("88", "a96e6f64655f646f776e", true) +  // "op": "node_down"
+           "a46e6f6465" "a26e31";                                  // "node": "n1"
+  }
   if (name == "command_reply") {
     return "85"                                 // map of 5
            "a176" "01"                          // "v": 1
@@ -286,6 +290,7 @@ BOOST_AUTO_TEST_CASE(commands_encode_to_their_golden_bytes_and_back) {
   check_golden("bulk_delete", test::sample_command(CommandOp::kBulkDelete), decode_cmd);
   check_golden("update", test::sample_command(CommandOp::kUpdate), decode_cmd);
   check_golden("clear_all", test::sample_command(CommandOp::kClearAll), decode_cmd);
+  check_golden("node_down", test::sample_command(CommandOp::kNodeDown), decode_cmd);
   check_golden("command_reply", test::sample_command_reply(), decode_command_reply);
   check_golden("conflict_reply", test::sample_conflict_reply(), decode_command_reply);
 }

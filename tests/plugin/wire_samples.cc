@@ -150,6 +150,9 @@ Command sample_command(CommandOp op) {
       break;
     case CommandOp::kClearAll:
       break;
+    case CommandOp::kNodeDown:
+      m.node = "n1";
+      break;
   }
   return m;
 }
@@ -257,6 +260,7 @@ std::vector<Kind> kinds() {
       make_kind("bulk_delete", sample_command(CommandOp::kBulkDelete), command),
       make_kind("update", sample_command(CommandOp::kUpdate), command),
       make_kind("clear_all", sample_command(CommandOp::kClearAll), command),
+      make_kind("node_down", sample_command(CommandOp::kNodeDown), command),
       make_kind("command_reply", sample_command_reply(), ignoring_limits(decode_command_reply)),
       make_kind("conflict_reply", sample_conflict_reply(), ignoring_limits(decode_command_reply)),
   };
