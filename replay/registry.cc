@@ -276,7 +276,7 @@ Result<std::unique_ptr<Registry>> Registry::open_replay(const ReplayOptions& opt
   o.local_node = options.local_node;
   auto impl = std::make_unique<Impl>(std::move(o), true);
   auto replayed = replay::replay_log(options.log_dir, &impl->proj, options.upto_seq,
-                                     options.max_record_bytes);
+                                     options.max_record_bytes, options.upto_time_ms);
   if (!replayed.ok()) return replayed.status();
   impl->head_seq = impl->proj.last_seq();
   impl->applied_seq.store(impl->head_seq);

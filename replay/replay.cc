@@ -12,7 +12,8 @@
 namespace procreg::replay {
 
 Result<ReplayStats> replay_log(const std::string& dir, Projection* projection,
-                               std::uint64_t upto_seq, std::uint32_t max_record_bytes) {
+                               std::uint64_t upto_seq, std::uint32_t max_record_bytes,
+                               std::optional<std::int64_t> upto_time_ms) {
   auto reader = LogReader::open(dir, projection->last_seq() + 1, max_record_bytes);
   if (!reader.ok()) return reader.status();
   LogReader& r = **reader;
@@ -38,6 +39,7 @@ Result<ReplayStats> replay_log(const std::string& dir, Projection* projection,
                                 record.segment + " holds event " + std::to_string(event->seq) +
                                 " of epoch " + std::to_string(event->epoch));
     }
+    if (upto_time_ms && event->writer_time_ms > *upto_time_ms) break;
     stats.bytes += record.payload.size();
     Status s = projection->apply(std::move(*event));
     if (!s.ok()) return s;

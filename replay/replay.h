@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "procreg/options.h"
@@ -24,8 +25,11 @@ struct ReplayStats {
 // error (with the sequence), or an apply error; the projection then holds every event before
 // the failing one. max_record_bytes is the writer's limit (LogOptions::max_record_bytes): any
 // record within it is read and decoded (events::record_limits).
+// upto_time_ms: also stop before the first event whose writer time is later (a prefix of the
+// log: an event written later with an earlier clock reading is not applied either).
 Result<ReplayStats> replay_log(const std::string& dir, Projection* projection,
                                std::uint64_t upto_seq = 0,
-                               std::uint32_t max_record_bytes = LogOptions{}.max_record_bytes);
+                               std::uint32_t max_record_bytes = LogOptions{}.max_record_bytes,
+                               std::optional<std::int64_t> upto_time_ms = std::nullopt);
 
 }  // namespace procreg::replay

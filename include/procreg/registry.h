@@ -83,6 +83,9 @@ struct ReplayOptions {
   std::string log_dir;
   std::string local_node;
   std::uint64_t upto_seq = 0;  // 0 = the whole log
+  // As of a writer time (ms since the epoch, the writer's clock): the state after every event
+  // up to the first one written later than this (with upto_seq, whichever comes first).
+  std::optional<std::int64_t> upto_time_ms = std::nullopt;
   // The writer's LogOptions::max_record_bytes, if it was not the default: larger records are
   // read as corruption.
   std::uint32_t max_record_bytes = LogOptions{}.max_record_bytes;

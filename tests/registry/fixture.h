@@ -245,6 +245,7 @@ class RegistryFixture {
   RegistryFixture& operator=(const RegistryFixture&) = delete;
 
   Registry& reg() { return *registry_; }
+  const std::string& log_dir() const { return dir_.path(); }
 
   // The fake clock (ms since the epoch): starts at kStartMs and moves only when told.
   std::int64_t now() const { return clock_->load(); }
