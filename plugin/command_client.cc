@@ -47,7 +47,7 @@ Result<replay::RemoteCommit> CommandClient::call(wire::Command command,
     if (left.count() <= 0) break;
     auto ready = wait_readable(socket_, left);
     if (!ready.ok()) return ready.status();
-    if (!*ready) break;
+    if (!*ready) continue;  // the time ran out (checked above), or a signal: poll again
     auto got = recv_message(socket_, &frames, RecvLimits{2, 1u << 20}, /*dont_wait=*/true);
     if (!got.ok() || !*got || frames.size() != 1) continue;  // not a reply: skip it
     auto reply = wire::decode_command_reply(view(frames[0]));

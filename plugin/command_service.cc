@@ -38,16 +38,16 @@ Result<std::unique_ptr<CommandService>> CommandService::start(zmq::context_t& co
 CommandService::~CommandService() { stop(); }
 
 void CommandService::stop() {
+  stop_ = true;  // the ROUTER thread stops taking commands
+  if (router_thread_.joinable()) router_thread_.join();
   {
     std::lock_guard l(mu_);
-    stopping_ = true;
+    stopping_ = true;  // workers finish the command they run and refuse the queued ones
   }
   jobs_cv_.notify_all();
   for (auto& w : workers_) {
     if (w.joinable()) w.join();
   }
-  stop_ = true;
-  if (router_thread_.joinable()) router_thread_.join();
   router_.close();
   wake_pull_.close();
 }
@@ -92,9 +92,16 @@ void CommandService::handle(Frames& frames) {
   }
   {
     std::lock_guard l(mu_);
-    jobs_.push_back(Job{std::string(view(frames[0])), std::move(*command)});
+    if (jobs_.size() < kMaxQueuedCommands) {
+      jobs_.push_back(Job{std::string(view(frames[0])), std::move(*command),
+                          std::chrono::steady_clock::now()});
+      jobs_cv_.notify_one();
+      return;
+    }
   }
-  jobs_cv_.notify_one();
+  reply_error(frames[0], command->id,
+              Status::unavailable("the writer has " + std::to_string(kMaxQueuedCommands) +
+                                  " commands queued; not run, try again"));
 }
 
 void CommandService::run_router() {
@@ -136,19 +143,32 @@ void CommandService::run_worker() {
   push.connect(wake_endpoint_);
   for (;;) {
     Job job;
+    bool refuse = false;
     {
       std::unique_lock l(mu_);
       jobs_cv_.wait(l, [&] { return stopping_ || !jobs_.empty(); });
       if (jobs_.empty()) return;
       job = std::move(jobs_.front());
       jobs_.pop_front();
+      refuse = stopping_;
     }
     wire::CommandReply reply;
-    try {
-      reply = execute(writer_, job.command);
-    } catch (const std::exception& e) {
-      reply.id = job.command.id;
-      reply.status = Status::internal(std::string("command failed: ") + e.what());
+    reply.id = job.command.id;
+    const auto waited = std::chrono::steady_clock::now() - job.queued;
+    if (refuse) {
+      reply.status = Status::unavailable("the writer's command channel is stopping; not run");
+    } else if (waited >= std::chrono::milliseconds(job.command.timeout_ms)) {
+      // Its client has given up: running it now would commit a write nobody waits for.
+      reply.status = Status::timeout("queued past the command's timeout; not run");
+    } else {
+      try {
+        wire::Command c = std::move(job.command);
+        c.timeout_ms -= static_cast<std::uint32_t>(
+            std::chrono::duration_cast<std::chrono::milliseconds>(waited).count());
+        reply = execute(writer_, c);
+      } catch (const std::exception& e) {
+        reply.status = Status::internal(std::string("command failed: ") + e.what());
+      }
     }
     if (!reply.status.ok()) counters_.command_errors.fetch_add(1);
     std::string body;
@@ -156,7 +176,7 @@ void CommandService::run_worker() {
     Frames frames;
     frames.emplace_back(job.identity.data(), job.identity.size());
     frames.emplace_back(body.data(), body.size());
-    (void)send_message(push, frames);
+    (void)send_message(push, frames, /*dont_wait=*/true);  // never block: stop() may be waiting
   }
 }
 

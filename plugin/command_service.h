@@ -5,12 +5,15 @@
 // each on the writer Registry (which blocks until the write is durable; several workers let
 // concurrent remote writes share a group commit) and hand the CommandReply back to the ROUTER
 // thread through an inproc PULL socket, which sends it. A malformed command gets an error reply
-// when its id can be read, and is counted either way.
+// when its id can be read, and is counted either way. A command that waited in the queue past
+// its own timeout is answered kTimeout without running; stop() stops reading commands, runs no
+// queued one and waits only for those already running (their clients see a timeout).
 //
 // Thread safety: start() and stop() from one thread.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <memory>
@@ -43,9 +46,12 @@ class CommandService {
   static wire::CommandReply execute(Registry& writer, const wire::Command& command);
 
  private:
+  // At most this many commands wait for a worker; more are answered kUnavailable at once.
+  static constexpr std::size_t kMaxQueuedCommands = 4096;
   struct Job {
     std::string identity;
     wire::Command command;
+    std::chrono::steady_clock::time_point queued;
   };
   CommandService(zmq::context_t& context, Registry& writer, ServerCounters& counters)
       : context_(context), writer_(writer), counters_(counters) {}

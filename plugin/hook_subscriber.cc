@@ -70,6 +70,8 @@ struct HookSubscriber::Impl {
   void on_hook(const plugin::Frames& frames);
   void on_heartbeat(const plugin::Frames& frames);
   void run();
+  void run_loop();
+  std::atomic<std::uint64_t> thread_errors{0};
 };
 
 void HookSubscriber::Impl::deliver(const HookEvent& event) {
@@ -132,6 +134,7 @@ bool HookSubscriber::Impl::establish() {
 bool HookSubscriber::Impl::catch_up(std::uint64_t to) {
   auto header = replay->fetch_range(position.load() + 1, to, epoch.load(),
                                     [&](std::string_view bytes) {
+    if (stop.load()) return Status::unavailable("hook subscriber stopping");  // between events
     auto event = events::decode(bytes, limits);
     if (!event.ok()) return event.status();
     events_fetched.fetch_add(1);
@@ -151,8 +154,7 @@ bool HookSubscriber::Impl::catch_up(std::uint64_t to) {
   });
   if (!header.ok()) {
     replay_failures.fetch_add(1);
-    if (header.status().code() == Code::kUnavailable &&
-        header.status().message().find("epoch") != std::string::npos) {
+    if (header.status().code() == Code::kConflict) {
       resyncs.fetch_add(1);  // a new log: deliver its history from the start
       epoch = 0;
       positioned = false;
@@ -281,6 +283,21 @@ void HookSubscriber::Impl::on_heartbeat(const plugin::Frames& frames) {
 }
 
 void HookSubscriber::Impl::run() {
+  // Nothing may escape the thread (std::terminate): out of memory, or ZeroMQ out of file
+  // descriptors when a socket is replaced, ends this pass; the loop starts over after a pause.
+  while (!stop.load()) {
+    try {
+      run_loop();
+      return;
+    } catch (const std::exception&) {
+      thread_errors.fetch_add(1);
+      std::unique_lock l(mu);
+      cv.wait_for(l, std::chrono::milliseconds(200), [&] { return stop.load(); });
+    }
+  }
+}
+
+void HookSubscriber::Impl::run_loop() {
   plugin::Frames frames;
   const plugin::RecvLimits limits_in{4, plugin::wire::kMaxChunkBytes + (1u << 20)};
   bool behind = true;  // catch up from the replay service before going live

@@ -26,6 +26,7 @@ struct HubServer::Impl {
   std::condition_variable cv;
   bool stopping = false;
   bool stopped = false;
+  std::uint64_t listener_token = 0;
 
   Impl(Registry& w, HubServerOptions o) : writer(w), options(std::move(o)) {}
   void run_heartbeat();
@@ -81,9 +82,15 @@ Result<std::unique_ptr<HubServer>> HubServer::start(zmq::context_t& context, Reg
     impl->command_endpoint = impl->commands->endpoint();
   }
   plugin::Publisher* publisher = impl->publisher.get();
-  const replay::ChainHeads heads = replay::RegistryAccess::set_commit_listener(
-      writer, [publisher](const replay::CommittedEvent& e) { publisher->publish(e); });
-  publisher->start_at(heads);
+  auto token = replay::RegistryAccess::attach_commit_listener(
+      writer, [publisher](const replay::CommittedEvent& e) { publisher->publish(e); },
+      [publisher](const replay::ChainHeads& heads) { publisher->start_at(heads); });
+  if (!token.ok()) {
+    if (impl->commands) impl->commands->stop();
+    if (impl->replay) impl->replay->stop();
+    return token.status();
+  }
+  impl->listener_token = *token;
   impl->heartbeat = std::thread([p = impl.get()] { p->run_heartbeat(); });
   return std::unique_ptr<HubServer>(new HubServer(std::move(impl)));
 }
@@ -100,7 +107,7 @@ void HubServer::stop() {
   if (impl_->stopped) return;
   impl_->stopped = true;
   if (impl_->commands) impl_->commands->stop();  // in-flight commands finish first
-  (void)replay::RegistryAccess::set_commit_listener(impl_->writer, nullptr);
+  replay::RegistryAccess::detach_commit_listener(impl_->writer, impl_->listener_token);
   {
     std::lock_guard l(impl_->mu);
     impl_->stopping = true;

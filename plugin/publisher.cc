@@ -27,7 +27,17 @@ void Publisher::send(Frames& frames, std::size_t bytes) {
   }
 }
 
-void Publisher::publish(const replay::CommittedEvent& event) {
+void Publisher::publish(const replay::CommittedEvent& event) noexcept {
+  try {
+    publish_locked(event);
+  } catch (const std::exception&) {
+    // Out of memory building a message: the event is committed and applied; subscribers
+    // repair it from the replay service (the next heartbeat shows it missing).
+    counters_.publish_dropped.fetch_add(1);
+  }
+}
+
+void Publisher::publish_locked(const replay::CommittedEvent& event) {
   std::lock_guard l(mu_);
   if (!socket_) return;
   auto head = table_heads_.find(event.table);
@@ -78,7 +88,15 @@ void Publisher::publish(const replay::CommittedEvent& event) {
   epoch_ = event.epoch;
 }
 
-void Publisher::heartbeat(std::int64_t time_ms) {
+void Publisher::heartbeat(std::int64_t time_ms) noexcept {
+  try {
+    heartbeat_locked(time_ms);
+  } catch (const std::exception&) {
+    counters_.publish_dropped.fetch_add(1);
+  }
+}
+
+void Publisher::heartbeat_locked(std::int64_t time_ms) {
   std::lock_guard l(mu_);
   if (!socket_) return;
   header_.clear();

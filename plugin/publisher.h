@@ -29,12 +29,16 @@ class Publisher {
 
   // The chain heads at the moment publishing starts (from RegistryAccess::set_commit_listener).
   void start_at(const replay::ChainHeads& heads);
-  void publish(const replay::CommittedEvent& event);
-  void heartbeat(std::int64_t time_ms);
+  // Never throw: a message that cannot be built is counted as dropped and repaired by
+  // subscribers like any lost message.
+  void publish(const replay::CommittedEvent& event) noexcept;
+  void heartbeat(std::int64_t time_ms) noexcept;
   void close();
 
  private:
   void send(Frames& frames, std::size_t bytes);
+  void publish_locked(const replay::CommittedEvent& event);
+  void heartbeat_locked(std::int64_t time_ms);
 
   std::mutex mu_;
   zmq::socket_t socket_;

@@ -40,7 +40,7 @@ Result<ReplayClient::Reply> ReplayClient::call(wire::ReplayRequest request) {
     if (left.count() <= 0) break;
     auto ready = wait_readable(socket_, left);
     if (!ready.ok()) return ready.status();
-    if (!*ready) break;
+    if (!*ready) continue;  // the time ran out (checked above), or a signal: poll again
     auto got = recv_message(socket_, &frames, limits, /*dont_wait=*/true);
     if (!got.ok()) return Status::corruption("replay reply: " + got.status().message());
     if (!*got) continue;
@@ -75,7 +75,7 @@ Result<wire::ReplayReplyHeader> ReplayClient::fetch_range(
     if (!reply.ok()) return reply.status();
     const wire::ReplayReplyHeader& h = reply->header;
     if (epoch != 0 && h.epoch != epoch) {
-      return Status::unavailable("the writer's log is epoch " + std::to_string(h.epoch) +
+      return Status::conflict("the writer's log is epoch " + std::to_string(h.epoch) +
                                  ", not " + std::to_string(epoch));
     }
     if (h.count > 0 && h.first != next) {
@@ -97,14 +97,19 @@ Result<wire::ReplayReplyHeader> ReplayClient::fetch_snapshot(
   req.op = wire::ReplayOp::kSnapshot;
   req.max_events = chunk_items_;
   wire::ReplayReplyHeader first;
+  int retries = 0;
   for (bool started = false;;) {
     auto reply = call(req);
+    if (!reply.ok() && started && reply.status().code() == Code::kTimeout && retries++ < 3) {
+      continue;  // the same chunk of the same snapshot again, not a new snapshot
+    }
     if (!reply.ok()) return reply.status();
     const wire::ReplayReplyHeader& h = reply->header;
     if (!started) {
       first = h;
       started = true;
-    } else if (h.snapshot_id != first.snapshot_id || h.last != first.last) {
+    } else if (h.snapshot_id != first.snapshot_id || h.last != first.last ||
+               h.epoch != first.epoch || h.total != first.total) {
       return Status::corruption("snapshot reply of another snapshot");
     }
     if (h.next_offset != req.offset + h.count) {

@@ -34,7 +34,8 @@ class ReplayClient {
 
   // Pages events from..to (0: the head at each reply) to on_event(seq, bytes) in order, and
   // returns the last reply's header (its `last`/`head`/`epoch`). on_event returning an error
-  // stops the paging with it. `epoch` != 0: a reply from another epoch is kUnavailable.
+  // stops the paging with it. `epoch` != 0: a reply from another epoch is kConflict (a new
+  // log: resynchronise).
   Result<wire::ReplayReplyHeader> fetch_range(
       std::uint64_t from, std::uint64_t to, std::uint64_t epoch,
       const std::function<Status(std::string_view event)>& on_event);

@@ -1,5 +1,6 @@
 #include "plugin/replay_service.h"
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <vector>
@@ -14,6 +15,8 @@ namespace procreg::plugin {
 namespace {
 
 using SteadyClock = std::chrono::steady_clock;
+constexpr std::size_t kMaxSnapshots = 4;  // encoded snapshots kept at once
+constexpr std::size_t kMaxCursors = 64;   // clients paging through the log at once
 
 // A client paging through the log: its reader sits at next_seq.
 struct Cursor {
@@ -187,6 +190,13 @@ void ReplayService::State::range(const zmq::message_t& identity, const wire::Rep
     return;
   }
   const std::string key(static_cast<const char*>(identity.data()), identity.size());
+  if (cursors.size() >= kMaxCursors && cursors.count(key) == 0) {
+    // Each cursor holds a file and a read buffer: evict the least recently used.
+    auto lru = std::min_element(cursors.begin(), cursors.end(), [](const auto& a, const auto& b) {
+      return a.second.last_used < b.second.last_used;
+    });
+    cursors.erase(lru);
+  }
   Cursor& cursor = cursors[key];
   cursor.last_used = SteadyClock::now();
   if (!cursor.reader || cursor.next_seq != req.from) {
@@ -231,6 +241,15 @@ void ReplayService::State::range(const zmq::message_t& identity, const wire::Rep
 void ReplayService::State::snapshot(const zmq::message_t& identity,
                                     const wire::ReplayRequest& req) {
   std::uint64_t id = req.snapshot_id;
+  if (id == 0 && !snapshots.empty()) {
+    // Share the newest snapshot when it is of the current head, or when the cap is reached
+    // (a client then fetches the range above it): many replicas starting together cost one
+    // encoding, and memory is bounded by kMaxSnapshots of them.
+    auto newest = std::prev(snapshots.end());
+    if (newest->second.seq == writer.last_sequence() || snapshots.size() >= kMaxSnapshots) {
+      id = newest->first;
+    }
+  }
   if (id == 0) {
     Snapshot snap;
     snap.epoch = writer.epoch();  // a writer's: its log's, fixed
@@ -243,7 +262,7 @@ void ReplayService::State::snapshot(const zmq::message_t& identity,
         });
       });
     });
-    id = next_snapshot_id++;
+    id = next_snapshot_id++;  // ids grow, so the map's last entry is the newest
     snapshots.emplace(id, std::move(snap));
     counters.snapshots_served.fetch_add(1);
   }
@@ -280,7 +299,7 @@ void ReplayService::State::snapshot(const zmq::message_t& identity,
   header.next_offset = i;
   header.end = i == snap.rows();
   reply(identity, header, std::move(payload));
-  if (header.end) snapshots.erase(it);  // served whole; a client that lost it starts again
+  // Kept after its end (other clients may be reading it) until idle for snapshot_idle.
 }
 
 void ReplayService::State::expire_idle() {

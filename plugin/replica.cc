@@ -64,6 +64,8 @@ struct Replica::Impl {
     cv.notify_all();
   }
   void run();
+  void run_loop();
+  std::atomic<std::uint64_t> thread_errors{0};
   bool full_sync();
   bool repair(std::uint64_t to);
   Status apply(Event&& event);
@@ -120,6 +122,7 @@ void Replica::Impl::pause() {
 bool Replica::Impl::full_sync() {
   std::vector<plugin::wire::SnapshotRow> decoded;
   auto header = replay->fetch_snapshot([&](std::string_view row) {
+    if (stop.load()) return Status::unavailable("replica stopping");
     auto r = plugin::wire::decode_snapshot_row(row, limits);
     if (!r.ok()) return r.status();
     decoded.push_back(std::move(*r));
@@ -151,12 +154,14 @@ bool Replica::Impl::full_sync() {
 bool Replica::Impl::repair(std::uint64_t to) {
   const std::uint64_t before = applied();
   auto header = replay->fetch_range(before + 1, to, epoch.load(), [&](std::string_view bytes) {
+    if (stop.load()) return Status::unavailable("replica stopping");
     return apply_bytes(bytes);
   });
   events_repaired.fetch_add(applied() - before);
   if (!header.ok()) {
-    if (header.status().code() == Code::kUnavailable &&
-        header.status().message().find("epoch") != std::string::npos) {
+    // Another epoch: a new log. not_found: the writer no longer holds these events (a log
+    // recreated under the same endpoints, or, later, compaction): start over from a snapshot.
+    if (header.status().code() == Code::kConflict || header.status().code() == Code::kNotFound) {
       new_epoch(0);
     }
     replay_failures.fetch_add(1);
@@ -300,6 +305,21 @@ void Replica::Impl::on_message(plugin::Frames& frames) {
 }
 
 void Replica::Impl::run() {
+  // Nothing may escape the thread (std::terminate): out of memory, or ZeroMQ out of file
+  // descriptors when a socket is replaced, ends this pass; the loop starts over after a pause.
+  while (!stop.load()) {
+    try {
+      run_loop();
+      return;
+    } catch (const std::exception&) {
+      thread_errors.fetch_add(1);
+      std::unique_lock l(mu);
+      cv.wait_for(l, std::chrono::milliseconds(200), [&] { return stop.load(); });
+    }
+  }
+}
+
+void Replica::Impl::run_loop() {
   plugin::Frames frames;
   const plugin::RecvLimits limits_in{4, plugin::wire::kMaxChunkBytes + (1u << 20)};
   last_heard = SteadyClock::now();

@@ -196,13 +196,15 @@ void Registry::Impl::apply_durable() {
       ++applied;
     }
   }
+  // Applied before anything is published: whoever sees an event on the bus can ask the
+  // replay service for it (its head is applied_seq).
+  applied_seq.store(proj.last_seq());
   const std::uint64_t epoch = proj.epoch();
   for (std::size_t i = 0; i < applied; ++i) {
     Pending& p = batch[i];
     if (listener) listener(replay::CommittedEvent{p.event.seq, epoch, p.table, p.encoded, p.hooks});
     hooks.publish(p.event.seq, std::move(p.hooks));
   }
-  applied_seq.store(proj.last_seq());
 }
 
 void Registry::Impl::start_janitor(Registry* self) {

@@ -86,9 +86,13 @@ Result<std::uint64_t> Registry::Impl::remote_update(std::string_view child_id, c
 
 namespace replay {
 
-ChainHeads RegistryAccess::set_commit_listener(Registry& r, CommitListener listener) {
+Result<std::uint64_t> RegistryAccess::attach_commit_listener(
+    Registry& r, CommitListener listener, const std::function<void(const ChainHeads&)>& start) {
   Registry::Impl& impl = *r.impl_;
   std::lock_guard al(impl.apply_mu);
+  if (impl.listener_token != 0) {
+    return Status::unavailable("a publisher is attached to this writer already");
+  }
   ChainHeads heads;
   {
     std::shared_lock pl(impl.proj_mu);
@@ -100,8 +104,18 @@ ChainHeads RegistryAccess::set_commit_listener(Registry& r, CommitListener liste
     heads.registered = impl.proj.hook_head(HookTopic::kChildRegistered);
     heads.unregistered = impl.proj.hook_head(HookTopic::kChildUnregistered);
   }
+  start(heads);
   impl.listener = std::move(listener);
-  return heads;
+  impl.listener_token = impl.next_listener_token++;
+  return impl.listener_token;
+}
+
+void RegistryAccess::detach_commit_listener(Registry& r, std::uint64_t token) {
+  Registry::Impl& impl = *r.impl_;
+  std::lock_guard al(impl.apply_mu);
+  if (token == 0 || impl.listener_token != token) return;
+  impl.listener = nullptr;
+  impl.listener_token = 0;
 }
 
 void RegistryAccess::read_projection(const Registry& r,

@@ -48,8 +48,14 @@ struct ChainHeads {
 class RegistryAccess {
  public:
   // ---- a writer ----
-  // Attaches `listener` (an empty one detaches). Returns the heads at that instant.
-  static ChainHeads set_commit_listener(Registry& r, CommitListener listener);
+  // Attaches `listener`: `start(heads)` runs first, with the heads at that instant, under the
+  // same lock the listener is called with, so no event can come between the two. kUnavailable
+  // if a listener is attached already (one publisher per writer). Returns a token for detach.
+  static Result<std::uint64_t> attach_commit_listener(
+      Registry& r, CommitListener listener, const std::function<void(const ChainHeads&)>& start);
+  // Detaches the listener attached with `token` (another one stays). After it returns, the
+  // listener is not running and will not be called again.
+  static void detach_commit_listener(Registry& r, std::uint64_t token);
   // Runs f(projection) under the projection's shared lock (no event is applied meanwhile).
   static void read_projection(const Registry& r, const std::function<void(const Projection&)>& f);
   static const std::string& log_dir(const Registry& r);

@@ -138,6 +138,8 @@ struct Registry::Impl {
   std::mutex apply_mu;  // one applier at a time, in sequence order
   std::atomic<std::uint64_t> applied_seq{0};
   replay::CommitListener listener;  // guarded by apply_mu
+  std::uint64_t listener_token = 0;  // of the attached listener (0: none); under apply_mu
+  std::uint64_t next_listener_token = 1;
   std::mutex replicated_mu;         // a replica: signals applied_seq changes
   std::atomic<std::uint64_t> replicated_epoch{0};  // a replica: the epoch of its state
   std::condition_variable replicated_cv;

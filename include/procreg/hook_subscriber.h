@@ -83,13 +83,16 @@ class HookSubscriber {
   HookSubscriber(const HookSubscriber&) = delete;
   HookSubscriber& operator=(const HookSubscriber&) = delete;
 
-  // What to store to resume later (pass as from_epoch / from_seq / from_partial). Consistent
-  // at any instant: read it after stop() to store it.
+  // What to store to resume later (pass as from_epoch / from_seq / from_partial). Exact after
+  // stop(); read while running it may lag behind what was delivered (a resume from it would
+  // repeat a few hook events), so store it after stop().
   HookPosition position() const;
   // Blocks until position().seq >= seq (ok) or timeout (kTimeout).
   Status wait_position(std::uint64_t seq, std::chrono::milliseconds timeout) const;
   HookSubscriberStats stats() const;
-  void stop();  // idempotent; a handler running finishes first
+  // Idempotent. A handler running finishes first; delivery stops at the next event boundary
+  // (a catch-up from the replay service included).
+  void stop();
 
  private:
   struct Impl;

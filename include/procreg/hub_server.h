@@ -65,7 +65,9 @@ struct HubServerStats {
 class HubServer {
  public:
   // Binds (or connects) the sockets, attaches to `writer` and starts the threads. Errors:
-  // kInvalidArgument (not a writer: a replica or read-only replay), kUnavailable (an
+  // kInvalidArgument (not a writer: a replica or read-only replay), kUnavailable (another
+  // HubServer is attached to this writer already: one publisher per writer, so that the
+  // chains and heartbeats subscribers rely on have one source; or an
   // endpoint cannot be bound, with ZeroMQ's reason).
   static Result<std::unique_ptr<HubServer>> start(zmq::context_t& context, Registry& writer,
                                                   const HubServerOptions& options = {});

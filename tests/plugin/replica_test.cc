@@ -210,6 +210,18 @@ BOOST_AUTO_TEST_CASE(a_write_while_the_writer_is_down_times_out_cleanly) {
   check_converged(*w->registry, *replica);
 }
 
+BOOST_AUTO_TEST_CASE(a_second_server_on_one_writer_is_refused_and_the_first_keeps_publishing) {
+  zmq::context_t ctx;
+  TempDir dir;
+  Writer w = Writer::open(ctx, writer_options(dir.path()), Writer::server_options(tcp_transport()));
+  auto second = HubServer::start(ctx, *w.registry, Writer::server_options(tcp_transport()));
+  BOOST_TEST(second.status().code() == Code::kUnavailable, second.status().to_string());
+  auto replica = start_replica(ctx, w.replica_options(w.server->publish_endpoint()));
+  random_workload(*w.registry, 9, 200);
+  check_converged(*w.registry, *replica);
+  BOOST_TEST(replica->stats().live_events > 0u);
+}
+
 BOOST_AUTO_TEST_CASE(node_down_from_a_replica_cleans_the_writers_rows_and_fires_hooks) {
   zmq::context_t ctx;
   TempDir dir;
@@ -278,11 +290,25 @@ BOOST_AUTO_TEST_CASE(signals_delivered_to_procreg_threads_do_not_stop_them) {
     Writer w = Writer::open(ctx, writer_options(dir.path()), Writer::server_options(tcp_transport()));
     auto replica = start_replica(ctx, w.replica_options(w.server->publish_endpoint()));
     BOOST_REQUIRE(replica->wait_caught_up(kWait).ok());
+    std::atomic<bool> done{false};
+    std::atomic<int> remote_failures{0}, remote_writes{0};
+    std::thread remote([&] {  // remote writes in flight while the signals arrive
+      for (int i = 0; i < 2'000 && !done.load(); ++i) {
+        auto seq = replica->registry().insert(make_spec("r" + std::to_string(i % 50)),
+                                              {{"n1", "<" + std::to_string(i) + ">"}});
+        remote_writes.fetch_add(1);
+        if (!seq.ok()) remote_failures.fetch_add(1);
+      }
+    });
     for (int round = 0; round < 20; ++round) {
       BOOST_TEST(signal_every_thread(SIGUSR1) > 0);
       random_workload(*w.registry, 100 + round, 50);
       std::this_thread::sleep_for(milliseconds(5));
     }
+    done = true;
+    remote.join();
+    BOOST_TEST(remote_writes.load() > 0);
+    BOOST_TEST(remote_failures.load() == 0);  // a signal is not a timeout
     check_converged(*w.registry, *replica);
     BOOST_TEST(replica->registry().insert(make_spec("after"), {{"n1", "<1>"}}).ok());  // commands
     BOOST_TEST(signals_seen.load() > 0);
