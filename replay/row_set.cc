@@ -1,5 +1,6 @@
 #include "replay/row_set.h"
 
+#include <atomic>
 #include <cassert>
 #include <utility>
 
@@ -12,6 +13,12 @@ constexpr std::size_t kMinCapacity = 16;
 }
 
 RowSet::~RowSet() { clear(); }
+
+std::uint64_t RowSet::next_seed() {
+  static std::atomic<std::uint64_t> counter{0x2545F4914F6CDD1Dull};
+  // Successive seeds differ in every bit position (a multiplicative sequence).
+  return counter.fetch_add(0xD1B54A32D192ED03ull) * 0xBF58476D1CE4E5B9ull;
+}
 
 std::uint64_t RowSet::hash_of(std::string_view id) {
   // CRC-32C is one instruction per 8 bytes; the multiply (Fibonacci hashing) spreads it over

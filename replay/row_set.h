@@ -50,7 +50,12 @@ class RowSet {
     StoredRow* row = nullptr;  // nullptr: empty
   };
   static std::uint64_t hash_of(std::string_view id);
-  std::size_t home(std::uint64_t hash) const { return hash >> shift_; }
+  // The hash's top bits after mixing in this set's seed: two sets place the same ids in
+  // unrelated orders. Without it, filling a set in another set's slot order (a snapshot loaded
+  // row by row) gives every early row nearly the same home: one cluster, quadratic probing.
+  std::size_t home(std::uint64_t hash) const {
+    return static_cast<std::size_t>(((hash ^ seed_) * 0x9E3779B97F4A7C15ull) >> shift_);
+  }
   std::size_t probe(std::string_view id, std::uint64_t hash) const;  // its slot or an empty one
   void grow();
 
@@ -58,6 +63,8 @@ class RowSet {
   std::size_t capacity_ = 0;  // 0 or a power of two
   int shift_ = 64;            // 64 - log2(capacity): home() takes the hash's top bits
   std::size_t size_ = 0;
+  std::uint64_t seed_ = next_seed();
+  static std::uint64_t next_seed();
 };
 
 }  // namespace procreg::replay
