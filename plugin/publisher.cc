@@ -112,6 +112,10 @@ void Publisher::heartbeat_locked(std::int64_t time_ms) {
 
 void Publisher::close() {
   std::lock_guard l(mu_);
+  try {
+    socket_.set(zmq::sockopt::linger, 200);  // let the final heartbeat leave
+  } catch (const zmq::error_t&) {  // the context is closing: nothing can leave anyway
+  }
   socket_.close();
 }
 
