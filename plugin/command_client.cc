@@ -27,14 +27,18 @@ wire::Command CommandClient::base(wire::CommandOp op, const WriteOptions& option
 
 Result<replay::RemoteCommit> CommandClient::call(wire::Command command,
                                           std::chrono::milliseconds timeout) {
-  std::lock_guard l(mu_);
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::unique_lock l(mu_, std::defer_lock);
+  if (!l.try_lock_for(timeout)) {
+    return Status::timeout("another write of this replica held the command channel for " +
+                           std::to_string(timeout.count()) + " ms; not sent");
+  }
   command.id = next_id_++;
   command.hub = hub_;
   std::string body;
   wire::encode(command, &body);
   Frames frames;
   frames.emplace_back(body.data(), body.size());
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
   auto sent = send_message(socket_, frames, /*dont_wait=*/true);
   if (!sent.ok()) return sent.status();
   if (!*sent) {

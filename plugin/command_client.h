@@ -4,7 +4,8 @@
 // timeout; replies to abandoned commands are skipped, and after a timeout the socket is
 // replaced. A timed-out write may or may not have been committed (docs/PROTOCOL.md).
 //
-// Thread safety: every method from any thread; calls are serialised on the one socket.
+// Thread safety: every method from any thread; calls are serialised on the one socket, and a
+// call that cannot get the socket within its timeout fails with kTimeout, nothing sent.
 #pragma once
 
 #include <mutex>
@@ -14,6 +15,7 @@
 
 #include "plugin/wire.h"
 #include "replay/remote_writer.h"
+#include "replay/timed_lock.h"
 
 namespace procreg::plugin {
 
@@ -44,7 +46,7 @@ class CommandClient final : public replay::RemoteWriter {
   zmq::context_t& context_;
   const std::string endpoint_;
   const std::string hub_;
-  std::mutex mu_;
+  replay::TimedLock mu_;  // one command in flight; waiting for it counts against the timeout
   zmq::socket_t socket_;
   std::uint64_t next_id_ = 1;
 };

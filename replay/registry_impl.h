@@ -26,44 +26,10 @@
 #include "replay/projection.h"
 #include "replay/registry_access.h"
 #include "replay/remote_writer.h"
+#include "replay/timed_lock.h"
 
 namespace procreg {
 
-
-// The writer's lock, with a timed acquire. (std::timed_mutex's timed lock is not understood by
-// GCC 12's ThreadSanitizer, which then reports false errors; a condition variable is.)
-// Meets TimedLockable, so std::unique_lock drives it.
-class WriteSlot {
- public:
-  void lock() {
-    std::unique_lock l(mu_);
-    cv_.wait(l, [&] { return !busy_; });
-    busy_ = true;
-  }
-  bool try_lock() {
-    std::lock_guard l(mu_);
-    return !std::exchange(busy_, true);
-  }
-  template <typename Rep, typename Period>
-  bool try_lock_for(std::chrono::duration<Rep, Period> timeout) {
-    std::unique_lock l(mu_);
-    if (!cv_.wait_for(l, timeout, [&] { return !busy_; })) return false;
-    busy_ = true;
-    return true;
-  }
-  void unlock() {
-    {
-      std::lock_guard l(mu_);
-      busy_ = false;
-    }
-    cv_.notify_one();
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool busy_ = false;
-};
 
 struct Registry::Impl {
   Impl(RegistryOptions o, bool read_only_)
@@ -125,7 +91,7 @@ struct Registry::Impl {
   mutable std::shared_mutex proj_mu;  // the projection: shared for reads, exclusive for apply
   replay::Projection proj;
 
-  WriteSlot write_slot;  // serialises validation and append; guards the three below
+  replay::TimedLock write_slot;  // serialises validation and append; guards the three below
   replay::Overlay overlay;
   std::uint64_t head_seq = 0;  // last appended
   std::string buffer;          // encode buffer

@@ -215,6 +215,30 @@ BOOST_AUTO_TEST_CASE(a_write_while_the_writer_is_down_times_out_cleanly) {
   check_converged(*w->registry, *replica);
 }
 
+BOOST_AUTO_TEST_CASE(a_write_queued_behind_a_slow_one_keeps_its_own_timeout) {
+  zmq::context_t ctx;
+  TempDir dir, sockets;
+  const Transport t = ipc_transport(sockets);
+  auto w = std::make_unique<Writer>(Writer::open(ctx, writer_options(dir.path()), Writer::server_options(t)));
+  auto replica = start_replica(ctx, w->replica_options(w->server->publish_endpoint()));
+  BOOST_REQUIRE(replica->wait_caught_up(kWait).ok());
+  w.reset();  // nobody answers: the first write holds the command channel for its 3 s
+  std::thread slow([&] {
+    InsertOptions o;
+    o.timeout = milliseconds(3'000);
+    (void)replica->registry().insert(make_spec("slow"), {{"n1", "<1>"}}, o);
+  });
+  std::this_thread::sleep_for(milliseconds(100));
+  InsertOptions quick;
+  quick.timeout = milliseconds(200);
+  const auto started = std::chrono::steady_clock::now();
+  auto queued = replica->registry().insert(make_spec("quick"), {{"n1", "<2>"}}, quick);
+  const auto took = std::chrono::steady_clock::now() - started;
+  slow.join();
+  BOOST_TEST(queued.status().code() == Code::kTimeout, queued.status().to_string());
+  BOOST_TEST((took < milliseconds(2'000)));  // its own 200 ms, not the slow write's 3 s
+}
+
 BOOST_AUTO_TEST_CASE(a_second_server_on_one_writer_is_refused_and_the_first_keeps_publishing) {
   zmq::context_t ctx;
   TempDir dir;
