@@ -19,21 +19,26 @@ void ReplayClient::reconnect() {
   socket_.connect(endpoint_);
 }
 
-Result<ReplayClient::Reply> ReplayClient::call(wire::ReplayRequest request) {
+Result<std::uint64_t> ReplayClient::send_request(wire::ReplayRequest request) {
   request.id = next_id_++;
   request.hub = hub_;
   std::string body;
   wire::encode(request, &body);
   Frames frames;
   frames.emplace_back(body.data(), body.size());
-  const auto deadline = std::chrono::steady_clock::now() + timeout_;
   auto sent = send_message(socket_, frames, /*dont_wait=*/true);
   if (!sent.ok()) return sent.status();
   if (!*sent) {  // not connected yet, or the writer is gone: start afresh next time
     reconnect();
     return Status::timeout("replay service at " + endpoint_ + " is not reachable");
   }
+  return request.id;
+}
+
+Result<ReplayClient::Reply> ReplayClient::await_reply(std::uint64_t id) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout_;
   const RecvLimits limits{static_cast<std::size_t>(chunk_items_) + 1, 64u << 20};
+  Frames frames;
   for (;;) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
@@ -47,7 +52,7 @@ Result<ReplayClient::Reply> ReplayClient::call(wire::ReplayRequest request) {
     if (frames.empty()) return Status::corruption("replay reply without frames");
     auto header = wire::decode_replay_reply_header(view(frames[0]));
     if (!header.ok()) return Status::corruption("replay reply header: " + header.status().message());
-    if (header->id != request.id) continue;  // a late reply to an abandoned request
+    if (header->id != id) continue;  // a late reply to an abandoned request
     if (!header->status.ok()) return header->status;
     if (frames.size() != header->count + 1u) {
       return Status::corruption("replay reply announces " + std::to_string(header->count) +
@@ -60,6 +65,12 @@ Result<ReplayClient::Reply> ReplayClient::call(wire::ReplayRequest request) {
   reconnect();
   return Status::timeout("no reply from the replay service at " + endpoint_ + " within " +
                          std::to_string(timeout_.count()) + " ms");
+}
+
+Result<ReplayClient::Reply> ReplayClient::call(wire::ReplayRequest request) {
+  auto id = send_request(std::move(request));
+  if (!id.ok()) return id.status();
+  return await_reply(*id);
 }
 
 Result<wire::ReplayReplyHeader> ReplayClient::fetch_range(
@@ -93,15 +104,20 @@ Result<wire::ReplayReplyHeader> ReplayClient::fetch_range(
 
 Result<wire::ReplayReplyHeader> ReplayClient::fetch_snapshot(
     const std::function<Status(std::string_view row)>& on_row) {
+  // Two requests in flight: the next chunk is asked for as soon as a reply's header names its
+  // offset, before this chunk's rows are handed over, so the service works while we decode.
   wire::ReplayRequest req;
   req.op = wire::ReplayOp::kSnapshot;
   req.max_events = chunk_items_;
   wire::ReplayReplyHeader first;
+  bool started = false;
   int retries = 0;
-  for (bool started = false;;) {
-    auto reply = call(req);
+  auto id = send_request(req);
+  for (;;) {
+    Result<Reply> reply = id.ok() ? await_reply(*id) : Result<Reply>(id.status());
     if (!reply.ok() && started && reply.status().code() == Code::kTimeout && retries++ < 3) {
-      continue;  // the same chunk of the same snapshot again, not a new snapshot
+      id = send_request(req);  // the same chunk of the same snapshot again, not a new snapshot
+      continue;
     }
     if (!reply.ok()) return reply.status();
     const wire::ReplayReplyHeader& h = reply->header;
@@ -115,14 +131,19 @@ Result<wire::ReplayReplyHeader> ReplayClient::fetch_snapshot(
     if (h.next_offset != req.offset + h.count) {
       return Status::corruption("snapshot reply offsets do not add up");
     }
+    if (!h.end && h.count == 0) {
+      return Status::corruption("snapshot reply with no rows before its end");
+    }
+    if (!h.end) {
+      req.snapshot_id = h.snapshot_id;
+      req.offset = h.next_offset;
+      id = send_request(req);  // in flight while the rows below are decoded
+    }
     for (const auto& frame : reply->payload) {
       Status s = on_row(view(frame));
       if (!s.ok()) return s;
     }
     if (h.end) return first;
-    if (h.count == 0) return Status::corruption("snapshot reply with no rows before its end");
-    req.snapshot_id = h.snapshot_id;
-    req.offset = h.next_offset;
   }
 }
 

@@ -45,6 +45,9 @@ class ReplayClient {
       const std::function<Status(std::string_view row)>& on_row);
 
  private:
+  // The halves of call(): send (assigning the id) and wait for the reply with that id.
+  Result<std::uint64_t> send_request(wire::ReplayRequest request);
+  Result<Reply> await_reply(std::uint64_t id);
   void reconnect();
 
   zmq::context_t& context_;

@@ -135,6 +135,9 @@ bool Replica::Impl::full_sync() {
   epoch = header->epoch;  // before the state is visible: a waiter may check both at once
   replay::RegistryAccess::load_snapshot(*registry, header->epoch, header->last,
                                         [&](replay::Projection& p) {
+                                          std::map<std::string, std::size_t> per_table;
+                                          for (const auto& r : decoded) ++per_table[r.table];
+                                          for (const auto& [t, n] : per_table) p.reserve_rows(t, n);
                                           for (auto& r : decoded) {
                                             p.load_row(r.table, std::move(r.row), r.revision);
                                           }

@@ -118,6 +118,10 @@ void Projection::reset_to(std::uint64_t epoch, std::uint64_t seq) {
   unregistered_head_ = 0;
 }
 
+void Projection::reserve_rows(const std::string& table, std::size_t rows) {
+  table_for_write(table).reserve(rows);
+}
+
 void Projection::load_row(const std::string& table, Row row, std::uint64_t revision) {
   table_for_write(table).put(std::move(row.entry), row.expires_at_ms, revision);
 }

@@ -65,6 +65,8 @@ class Projection {
   // in with load_row() after reset_to(). Chain heads are unknown in a snapshot and read 0.
   void reset_to(std::uint64_t epoch, std::uint64_t seq);
   void load_row(const std::string& table, Row row, std::uint64_t revision);
+  // Makes room in `table` for `rows` rows about to be loaded.
+  void reserve_rows(const std::string& table, std::size_t rows);
 
  private:
   Table& table_for_write(const std::string& name);

@@ -79,6 +79,10 @@ void RowSet::clear() {
   size_ = 0;
 }
 
+void RowSet::reserve(std::size_t rows) {
+  while (rows * 4 > capacity_ * 3) grow();
+}
+
 void RowSet::grow() {
   const std::size_t capacity = capacity_ == 0 ? kMinCapacity : capacity_ * 2;
   std::unique_ptr<Slot[]> old = std::exchange(slots_, std::make_unique<Slot[]>(capacity));

@@ -36,6 +36,8 @@ class RowSet {
   // Removes and destroys the row `id`; false if absent.
   bool erase(std::string_view id);
   void clear();
+  // Makes room for `rows` rows without growing again (a snapshot's known row count).
+  void reserve(std::size_t rows);
 
   template <typename F>
   void for_each(F&& f) const {

@@ -44,6 +44,7 @@ class Table {
                  std::optional<std::int64_t> expires_at_ms, std::uint64_t seq);
   bool remove(std::string_view id);
   void clear();
+  void reserve(std::size_t rows) { rows_.reserve(rows); }
 
   template <typename F>
   void for_each(F&& f) const {
