@@ -1,40 +1,9 @@
 #include "events/codec_samples.h"
 
-#include <array>
 #include <cassert>
-#include <cstdio>
 #include <utility>
 
 namespace procreg::test {
-
-std::string from_hex(std::string_view hex) {
-  std::string out;
-  int high = -1;
-  for (const char c : hex) {
-    if (c == ' ' || c == '\n') continue;
-    const int digit = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-    assert(digit >= 0 && "not a lower-case hex digit");
-    if (high < 0) {
-      high = digit;
-    } else {
-      out.push_back(static_cast<char>(high * 16 + digit));
-      high = -1;
-    }
-  }
-  assert(high < 0 && "odd number of hex digits");
-  return out;
-}
-
-std::string to_hex(std::string_view bytes) {
-  std::string out;
-  std::array<char, 3> buf;
-  for (const char c : bytes) {
-    std::snprintf(buf.data(), buf.size(), "%02x",
-                  static_cast<unsigned>(static_cast<unsigned char>(c)));
-    out += buf.data();
-  }
-  return out;
-}
 
 Event sample_event(EventBody body) {
   Event event;

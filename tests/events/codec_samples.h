@@ -8,13 +8,13 @@
 #include <string_view>
 #include <vector>
 
+#include "hex.h"
 #include "procreg/event.h"
 
 namespace procreg::test {
 
-// "89a176" -> "\x89\xa1\x76". Whitespace is ignored; anything else must be hex digits.
-std::string from_hex(std::string_view hex);
-std::string to_hex(std::string_view bytes);
+using testing::from_hex;  // tests/hex.h
+using testing::to_hex;
 
 // hub "hub", table "tbl", seq 7, epoch 3, writer time 1700000000000, hooks on.
 Event sample_event(EventBody body);

@@ -11,14 +11,13 @@
 #include <vector>
 
 #include "events/codec.h"
+#include "hex.h"
 #include "plugin/wire.h"
 
 namespace procreg::plugin::wire::test {
 
-// "84a176" -> "\x84\xa1\x76". Spaces and newlines are ignored; anything else must be lower-case
-// hex digits.
-std::string from_hex(std::string_view hex);
-std::string to_hex(std::string_view bytes);
+using testing::from_hex;  // tests/hex.h
+using testing::to_hex;
 
 // The row of the event format's golden examples (docs/EVENT_FORMAT.md): child "w1", started by
 // M.f("a", 1), extra field restart: "temporary", bound to n1/p1 and n2/p2, tagged "db", and
