@@ -46,14 +46,10 @@ Result<replay::RemoteCommit> CommandClient::call(wire::Command command,
     return Status::timeout("the hub's writer at " + endpoint_ + " is not reachable; not sent");
   }
   for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) break;
-    auto ready = wait_readable(socket_, left);
-    if (!ready.ok()) return ready.status();
-    if (!*ready) continue;  // the time ran out (checked above), or a signal: poll again
-    auto got = recv_message(socket_, &frames, RecvLimits{2, 1u << 20}, /*dont_wait=*/true);
-    if (!got.ok() || !*got || frames.size() != 1) continue;  // not a reply: skip it
+    auto got = recv_until(socket_, &frames, RecvLimits{2, 1u << 20}, deadline);
+    if (!got.ok() && got.status().code() == Code::kUnavailable) return got.status();
+    if (got.ok() && !*got) break;  // the deadline passed
+    if (!got.ok() || frames.size() != 1) continue;  // not a reply (oversized): skip it
     auto reply = wire::decode_command_reply(view(frames[0]));
     if (!reply.ok() || reply->id != command.id) continue;  // malformed, or a stale reply
     if (!reply->status.ok()) return reply->status;

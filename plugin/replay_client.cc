@@ -40,15 +40,10 @@ Result<ReplayClient::Reply> ReplayClient::await_reply(std::uint64_t id) {
   const RecvLimits limits{static_cast<std::size_t>(chunk_items_) + 1, 64u << 20};
   Frames frames;
   for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) break;
-    auto ready = wait_readable(socket_, left);
-    if (!ready.ok()) return ready.status();
-    if (!*ready) continue;  // the time ran out (checked above), or a signal: poll again
-    auto got = recv_message(socket_, &frames, limits, /*dont_wait=*/true);
+    auto got = recv_until(socket_, &frames, limits, deadline);
+    if (!got.ok() && got.status().code() == Code::kUnavailable) return got.status();
     if (!got.ok()) return Status::corruption("replay reply: " + got.status().message());
-    if (!*got) continue;
+    if (!*got) break;  // the deadline passed
     if (frames.empty()) return Status::corruption("replay reply without frames");
     auto header = wire::decode_replay_reply_header(view(frames[0]));
     if (!header.ok()) return Status::corruption("replay reply header: " + header.status().message());

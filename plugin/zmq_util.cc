@@ -85,6 +85,20 @@ Result<bool> wait_readable(zmq::socket_t& socket, std::chrono::milliseconds time
   }
 }
 
+Result<bool> recv_until(zmq::socket_t& socket, Frames* out, const RecvLimits& limits,
+                        std::chrono::steady_clock::time_point deadline) {
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    auto ready = wait_readable(socket, left);
+    if (!ready.ok()) return ready.status();
+    if (!*ready) continue;  // the time ran out (checked above), or a signal: poll again
+    auto got = recv_message(socket, out, limits, /*dont_wait=*/true);
+    if (!got.ok() || *got) return got;
+  }
+}
+
 std::string last_endpoint(zmq::socket_t& socket) {
   return socket.get(zmq::sockopt::last_endpoint);
 }

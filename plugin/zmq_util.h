@@ -42,6 +42,12 @@ Result<bool> recv_message(zmq::socket_t& socket, Frames* out, const RecvLimits& 
 // kUnavailable.
 Result<bool> send_message(zmq::socket_t& socket, Frames& frames, bool dont_wait = false);
 
+// Receives one message into *out, waiting until `deadline` (a signal does not end the wait).
+// false: the deadline passed with nothing received. Errors as recv_message's and
+// wait_readable's.
+Result<bool> recv_until(zmq::socket_t& socket, Frames* out, const RecvLimits& limits,
+                        std::chrono::steady_clock::time_point deadline);
+
 // Waits until `socket` is readable or `timeout` passes (true if readable). kUnavailable when
 // the context is closing.
 Result<bool> wait_readable(zmq::socket_t& socket, std::chrono::milliseconds timeout);
