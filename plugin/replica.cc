@@ -410,7 +410,8 @@ Registry& Replica::registry() { return *impl_->registry; }
 const Registry& Replica::registry() const { return *impl_->registry; }
 bool Replica::caught_up() const { return impl_->caught_up(); }
 std::uint64_t Replica::last_applied() const { return impl_->applied(); }
-std::uint64_t Replica::epoch() const { return impl_->epoch.load(); }
+// The epoch of the state queries see (set with its seq), not the one the sync is heading for.
+std::uint64_t Replica::epoch() const { return impl_->registry->epoch(); }
 
 Status Replica::wait_for(std::uint64_t seq, std::chrono::milliseconds timeout) const {
   std::unique_lock l(impl_->mu);

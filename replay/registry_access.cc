@@ -186,13 +186,12 @@ void RegistryAccess::load_snapshot(Registry& r, std::uint64_t epoch, std::uint64
     std::unique_lock pl(impl.proj_mu);
     impl.proj.reset_to(epoch, seq);
     load(impl.proj);
-  }
-  impl.hooks.start_at(seq);
-  {
+    // Before readers see the new state: whoever sees its epoch sees its seq too.
     std::lock_guard l(impl.replicated_mu);
     impl.replicated_epoch.store(epoch);
     impl.applied_seq.store(seq);
   }
+  impl.hooks.start_at(seq);
   impl.replicated_cv.notify_all();
 }
 
