@@ -17,6 +17,7 @@ std::string_view code_name(Code code) {
     case Code::kResourceExhausted: return "resource_exhausted";
     case Code::kInternal: return "internal";
     case Code::kConflict: return "conflict";
+    case Code::kCompacted: return "compacted";
   }
   return "unknown";
 }

@@ -47,6 +47,7 @@
 #include "events/decoder.h"
 #include "events/encoder.h"
 #include "events/row_codec.h"
+#include "events/snapshot_row.h"
 
 namespace procreg::plugin::wire {
 
@@ -89,7 +90,6 @@ constexpr std::string_view kLast = "last";
 constexpr std::string_view kEnd = "end";
 constexpr std::string_view kNextOffset = "next";
 constexpr std::string_view kTotal = "total";
-constexpr std::string_view kRow = "row";
 constexpr std::string_view kRevision = "rev";
 constexpr std::string_view kHooks = "hk";
 constexpr std::string_view kTimeout = "tmo";
@@ -430,19 +430,7 @@ void encode(const ReplayReplyHeader& m, std::string* out) {
 }
 
 void encode(const SnapshotRow& m, std::string* out) {
-  encode_snapshot_row(m.table, m.row.entry, m.row.expires_at_ms, m.revision, out);
-}
-
-void encode_snapshot_row(std::string_view table, const Entry& entry,
-                         const std::optional<std::int64_t>& expires_at_ms, std::uint64_t revision,
-                         std::string* out) {
-  assert(!table.empty() && "a row's table is never empty");
-  Encoder enc(out);
-  begin(enc, 3);
-  write_str(enc, kTable, table);
-  enc.str(kRow);
-  events::write_row(enc, entry, expires_at_ms);
-  write_uint(enc, kRevision, revision);
+  events::encode_snapshot_row(m.table, m.row.entry, m.row.expires_at_ms, m.revision, out);
 }
 
 void encode(const Command& m, std::string* out) {
@@ -706,26 +694,6 @@ Result<ReplayReplyHeader> decode_replay_reply_header(std::string_view bytes) {
                                             }
                                           });
                                         });
-}
-
-Result<SnapshotRow> decode_snapshot_row(std::string_view bytes, const DecodeLimits& limits) {
-  enum : std::size_t { kFv, kFtable, kFrow, kFrev };
-  static constexpr Fields<4> kFields{{kV, kTable, kRow, kRevision},
-                                     bits(kFv, kFtable, kFrow, kFrev)};
-  return decode_body<SnapshotRow>(bytes, limits, "snapshot_row", [](Decoder& d, SnapshotRow* m) {
-    return d.read_fields(kFields, [&](std::size_t index) {
-      switch (index) {
-        case kFv:
-          return read_version(d);
-        case kFtable:
-          return d.read_non_empty_string(&m->table);
-        case kFrow:
-          return events::read_row(d, &m->row);
-        default:  // kFrev
-          return d.read_uint(&m->revision);
-      }
-    });
-  });
 }
 
 namespace {

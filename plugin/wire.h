@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "events/codec.h"
+#include "events/snapshot_row.h"
 #include "procreg/event.h"
 #include "procreg/hooks.h"
 #include "procreg/status.h"
@@ -145,14 +146,8 @@ struct ReplayReplyHeader {
   bool operator==(const ReplayReplyHeader&) const = default;
 };
 
-// One row of a snapshot: table, child id (the row's spec.id), the row, and its revision (the
-// seq of the event that last wrote it; TTL expiry events name it).
-struct SnapshotRow {
-  std::string table;
-  Row row;
-  std::uint64_t revision = 0;
-  bool operator==(const SnapshotRow&) const = default;
-};
+// One row of a snapshot (events/snapshot_row.h: the layout is shared with snapshot files).
+using SnapshotRow = events::SnapshotRow;
 
 // ---- the command channel (ROUTER on the writer; clients use DEALER) ----------------------
 // Request: one frame, a Command. Reply: one frame, a CommandReply.
@@ -206,9 +201,7 @@ void encode(const Command& m, std::string* out);
 void encode(const CommandReply& m, std::string* out);
 // The bytes of encode(SnapshotRow{table, Row{entry, expires_at_ms}, revision}), from a row held
 // as its parts (the replay service encodes the projection's rows without copying them).
-void encode_snapshot_row(std::string_view table, const Entry& entry,
-                         const std::optional<std::int64_t>& expires_at_ms, std::uint64_t revision,
-                         std::string* out);
+using events::encode_snapshot_row;
 
 Result<EventHeader> decode_event_header(std::string_view bytes);
 Result<HookHeader> decode_hook_header(std::string_view bytes);
@@ -217,8 +210,7 @@ Result<HookPayload> decode_hook_payload(std::string_view bytes,
 Result<Heartbeat> decode_heartbeat(std::string_view bytes);
 Result<ReplayRequest> decode_replay_request(std::string_view bytes);
 Result<ReplayReplyHeader> decode_replay_reply_header(std::string_view bytes);
-Result<SnapshotRow> decode_snapshot_row(std::string_view bytes,
-                                        const events::DecodeLimits& limits = {});
+using events::decode_snapshot_row;
 Result<Command> decode_command(std::string_view bytes, const events::DecodeLimits& limits = {});
 Result<CommandReply> decode_command_reply(std::string_view bytes);
 

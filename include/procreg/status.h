@@ -30,6 +30,7 @@ enum class Code {
   kResourceExhausted, // a size limit was exceeded (oversized record, message, value)
   kInternal,          // an unexpected failure in user code run by procreg (e.g. an update fn threw)
   kConflict,          // the state changed under a conditional write (a remote update's row)
+  kCompacted,         // the history asked for was compacted away: resync from a snapshot
 };
 
 // Returns a stable lower_snake name for `code` ("not_found", "corruption", ...).
@@ -53,6 +54,7 @@ class [[nodiscard]] Status {
   }
   static Status internal(std::string m) { return {Code::kInternal, std::move(m)}; }
   static Status conflict(std::string m) { return {Code::kConflict, std::move(m)}; }
+  static Status compacted(std::string m) { return {Code::kCompacted, std::move(m)}; }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }
