@@ -1,6 +1,10 @@
 // The writer side of the log: Log::open (recovery or creation), append, roll, sync, close.
 #include "replay/log.h"
 
+#include <fcntl.h>
+#include <stdio.h>
+
+#include <cerrno>
 #include <exception>
 #include <random>
 #include <utility>
@@ -203,6 +207,50 @@ Status Log::sync() {
   if (Status s = d.active->sync(); !s.ok()) return d.fail(std::move(s));
   d.durability->synced(d.last_seq);
   return Status();
+}
+
+Result<std::vector<std::string>> Log::compact(std::uint64_t covered_seq,
+                                              const std::string& archive_dir) {
+  Impl& d = *impl_;
+  if (d.closed) return Status::unavailable("log " + d.dir + " is closed");
+  std::vector<std::string> removed;
+  std::size_t newest_with_record = 0;
+  for (std::size_t i = 0; i < d.segments.size(); ++i) {
+    if (d.segments[i].last_seq != 0) newest_with_record = i;
+  }
+  UniqueFd archive_fd;
+  std::size_t n = 0;
+  for (; n + 1 < d.segments.size() && n < newest_with_record; ++n) {
+    // Segment n holds first_seq .. (the next one's first_seq - 1).
+    if (d.segments[n + 1].first_seq - 1 > covered_seq) break;
+    const std::string& name = d.segments[n].name;
+    Status s;
+    if (archive_dir.empty()) {
+      s = remove_and_sync_dir(d.dir_lock.get(), d.dir, name);
+    } else {
+      if (!archive_fd.valid()) {
+        s = create_directories(archive_dir);
+        if (s.ok()) {
+          auto fd = open_file(archive_dir, O_RDONLY | O_DIRECTORY);
+          if (fd.ok()) archive_fd = std::move(*fd); else s = fd.status();
+        }
+      }
+      if (s.ok()) {
+        const std::string from = d.dir + "/" + name;
+        const std::string to = archive_dir + "/" + name;
+        if (::rename(from.c_str(), to.c_str()) != 0) s = io_error("rename", from, errno);
+      }
+      if (s.ok()) s = sync_all(archive_fd.get(), archive_dir);
+      if (s.ok()) s = sync_all(d.dir_lock.get(), d.dir);
+    }
+    if (!s.ok()) {
+      d.segments.erase(d.segments.begin(), d.segments.begin() + static_cast<std::ptrdiff_t>(n));
+      return s;
+    }
+    removed.push_back(name);
+  }
+  d.segments.erase(d.segments.begin(), d.segments.begin() + static_cast<std::ptrdiff_t>(n));
+  return removed;
 }
 
 std::uint64_t Log::durable_seq() const { return impl_->durability->durable_seq(); }

@@ -82,6 +82,14 @@ class Log {
   // close(): kUnavailable.
   Status append(std::uint64_t seq, std::string_view payload);
 
+  // Removes the segments whose every record is at or before `covered_seq` (a snapshot holds
+  // their state), oldest first, each removal made durable before the next; with a non-empty
+  // `archive_dir` (created if missing; on the same file system) they are moved there instead.
+  // The active segment and the newest segment holding a record always stay, so the log keeps
+  // its epoch and last_seq. Returns the names removed. Needs the same serialisation as append.
+  Result<std::vector<std::string>> compact(std::uint64_t covered_seq,
+                                           const std::string& archive_dir = "");
+
   // fdatasync the active segment now (any policy); advances durable_seq().
   Status sync();
   // Highest sequence known durable under the policy.
@@ -115,8 +123,8 @@ struct LogRecord {
 // across segment rolls).
 class LogReader {
  public:
-  // Fails with kNotFound if `dir` holds no segment, or if the log's first record comes after
-  // from_seq (that history is gone); kInvalidArgument if from_seq is 0. Payloads over
+  // Fails with kNotFound if `dir` holds no segment, kCompacted if the log's first record comes
+  // after from_seq (that history was compacted away); kInvalidArgument if from_seq is 0. Payloads over
   // max_record_bytes are corruption, so pass the writer's limit if it is not the default.
   static Result<std::unique_ptr<LogReader>> open(
       const std::string& dir, std::uint64_t from_seq = 1,

@@ -65,7 +65,7 @@ Result<std::unique_ptr<LogReader>> LogReader::open(const std::string& dir, std::
       names->begin(), names->end(), from_seq,
       [](std::uint64_t seq, const SegmentName& name) { return seq < name.first_seq; });
   if (start == names->begin()) {
-    return Status::not_found("the log in " + dir + " starts at seq " +
+    return Status::compacted("compacted: the log in " + dir + " starts at seq " +
                              std::to_string(names->front().first_seq) + "; seq " +
                              std::to_string(from_seq) + " is no longer in it");
   }

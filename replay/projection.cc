@@ -106,6 +106,7 @@ Status Projection::apply(Event&& event) {
   }
   last_seq_ = seq;
   epoch_ = event.epoch;
+  if (event.writer_time_ms > max_time_ms_) max_time_ms_ = event.writer_time_ms;
   return Status();
 }
 
@@ -116,6 +117,18 @@ void Projection::reset_to(std::uint64_t epoch, std::uint64_t seq) {
   epoch_ = epoch;
   registered_head_ = 0;
   unregistered_head_ = 0;
+  max_time_ms_ = INT64_MIN;
+}
+
+void Projection::restore_table_head(const std::string& table, std::uint64_t last_seq) {
+  table_for_write(table).set_last_seq(last_seq);
+}
+
+void Projection::restore_heads(std::uint64_t registered_head, std::uint64_t unregistered_head,
+                               std::int64_t max_time_ms) {
+  registered_head_ = registered_head;
+  unregistered_head_ = unregistered_head;
+  max_time_ms_ = max_time_ms;
 }
 
 void Projection::reserve_rows(const std::string& table, std::size_t rows) {

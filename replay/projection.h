@@ -10,6 +10,7 @@
 // projection built by replay is owned by one thread until handed over.
 #pragma once
 
+#include <climits>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -34,6 +35,9 @@ class Projection {
   const std::string& local_node() const { return local_node_; }
   std::uint64_t last_seq() const { return last_seq_; }
   std::uint64_t epoch() const { return epoch_; }  // 0 until the first event
+  // The latest writer time of the events applied (a prefix's: time travel by writer time can
+  // start from a snapshot only if no event up to it is later). INT64_MIN before any event.
+  std::int64_t max_time_ms() const { return max_time_ms_; }
 
   // Applies `event`; requires event.hub == hub(), event.seq == last_seq() + 1 and, after the
   // first event, the same epoch. Errors: kInvalidArgument (hub, epoch, sequence) and
@@ -67,6 +71,12 @@ class Projection {
   void load_row(const std::string& table, Row row, std::uint64_t revision);
   // Makes room in `table` for `rows` rows about to be loaded.
   void reserve_rows(const std::string& table, std::size_t rows);
+  // What a snapshot file records besides the rows (a writer restarting from it publishes the
+  // same chains as before): a table's last_seq (creating the table), the hook heads and the
+  // latest writer time.
+  void restore_table_head(const std::string& table, std::uint64_t last_seq);
+  void restore_heads(std::uint64_t registered_head, std::uint64_t unregistered_head,
+                     std::int64_t max_time_ms);
 
  private:
   Table& table_for_write(const std::string& name);
@@ -78,6 +88,7 @@ class Projection {
   std::uint64_t epoch_ = 0;
   std::uint64_t registered_head_ = 0;
   std::uint64_t unregistered_head_ = 0;
+  std::int64_t max_time_ms_ = INT64_MIN;
   std::map<std::string, std::unique_ptr<Table>, std::less<>> tables_;
   Table* default_table_ = nullptr;  // tables_[hub_], which always exists
 };

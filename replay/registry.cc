@@ -7,7 +7,9 @@
 
 #include "events/codec.h"
 #include "replay/registry_impl.h"
-#include "replay/replay.h"
+#include "replay/restore.h"
+#include "replay/snapshot.h"
+#include "replay/log_format.h"
 
 namespace procreg {
 
@@ -127,6 +129,7 @@ Result<std::uint64_t> Registry::Impl::commit(const WriteOptions& o, const Resolv
   head_seq = seq;
   events_written.fetch_add(1);
   bytes_written.fetch_add(buffer.size());
+  note_appended(buffer.size());
   // Durable already (no sync, or synced by append): apply before the slot is released, so the
   // next write validates against the projection itself. Otherwise (group commit) the writes
   // validated before this one is applied must see it through the overlay.
@@ -237,6 +240,7 @@ Registry::Registry(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Registry::~Registry() {
   impl_->stop_janitor();
+  impl_->stop_snapshotter();
   impl_->hooks.stop();
   if (impl_->log) (void)impl_->log->close();  // a close error has nobody left to report to
 }
@@ -249,37 +253,79 @@ Result<std::unique_ptr<Registry>> Registry::open(RegistryOptions options) {
     return Status::invalid_argument("open: tombstone_ttl_ms and pending_ttl_ms must be within 0 "
                                     "and 100 years");
   }
+  if (options.snapshots.compact && !options.snapshots.load) {
+    return Status::invalid_argument("open: snapshots.compact needs snapshots.load (a compacted "
+                                    "log opens only from a snapshot)");
+  }
   auto impl = std::make_unique<Impl>(std::move(options), false);
-  auto log = replay::Log::open(impl->opts.log_dir, impl->opts.hub, impl->opts.log);
+  const std::string& dir = impl->opts.log_dir;
+  // Snapshots without any segment: the log itself is gone; a new one would silently start
+  // over at seq 1.
+  auto segments = replay::list_segments(dir);
+  auto snapshots = replay::list_snapshots(dir);
+  if (!snapshots.ok()) return snapshots.status();
+  if (segments.ok() && segments->empty() && !snapshots->empty()) {
+    return Status::corruption("the log directory " + dir + " holds " +
+                              std::to_string(snapshots->size()) +
+                              " snapshot file(s) but no log segment; refusing to start a new "
+                              "log over them");
+  }
+  auto log = replay::Log::open(dir, impl->opts.hub, impl->opts.log);
   if (!log.ok()) return log.status();
   impl->log = std::move(*log);
   impl->recovery = impl->log->recovery().to_string();
-  auto replayed = replay::replay_log(impl->opts.log_dir, &impl->proj, 0,
-                                     impl->opts.log.max_record_bytes);
-  if (!replayed.ok()) return replayed.status();
+  Status cleaned = replay::remove_snapshot_temps(dir);  // snapshots a crash left half-written
+  if (!cleaned.ok()) return cleaned;
+  replay::RestoreOptions ro;
+  ro.max_record_bytes = impl->opts.log.max_record_bytes;
+  ro.use_snapshots = impl->opts.snapshots.load;
+  ro.log_last_seq = impl->log->last_seq();
+  auto restored = replay::restore(dir, &impl->proj, ro);
+  if (!restored.ok()) {
+    if (restored.status().code() == Code::kCompacted) {
+      return Status::corruption(restored.status().message());
+    }
+    return restored.status();
+  }
   if (impl->proj.last_seq() != impl->log->last_seq()) {
     return Status::corruption("replay ended at " + std::to_string(impl->proj.last_seq()) +
                               " but the log holds " + std::to_string(impl->log->last_seq()));
   }
+  if (std::string r = restored->to_string(); !r.empty()) {
+    impl->recovery += (impl->recovery.empty() ? "" : "; ") + r;
+  }
+  if (restored->snapshot) impl->last_snapshot_seq.store(restored->snapshot->seq);
   impl->head_seq = impl->proj.last_seq();
   impl->applied_seq.store(impl->head_seq);
   impl->hooks.start_at(impl->head_seq);
   std::unique_ptr<Registry> registry(new Registry(std::move(impl)));
   registry->impl_->start_janitor(registry.get());
+  registry->impl_->start_snapshotter();
   return registry;
 }
 
 Result<std::unique_ptr<Registry>> Registry::open_replay(const ReplayOptions& options) {
-  auto reader = replay::LogReader::open(options.log_dir, 1, options.max_record_bytes);
+  // The hub is in every segment's header: read it from the first one kept.
+  auto segments = replay::list_segments(options.log_dir);
+  if (!segments.ok()) return segments.status();
+  if (segments->empty()) return Status::not_found("no log segment in " + options.log_dir);
+  auto reader = replay::LogReader::open(options.log_dir, std::max<std::uint64_t>(
+                                                             1, segments->front().first_seq),
+                                        options.max_record_bytes);
   if (!reader.ok()) return reader.status();
   RegistryOptions o;
   o.hub = (*reader)->hub();
   o.log_dir = options.log_dir;
   o.local_node = options.local_node;
   auto impl = std::make_unique<Impl>(std::move(o), true);
-  auto replayed = replay::replay_log(options.log_dir, &impl->proj, options.upto_seq,
-                                     options.max_record_bytes, options.upto_time_ms);
-  if (!replayed.ok()) return replayed.status();
+  replay::RestoreOptions ro;
+  ro.upto_seq = options.upto_seq;
+  ro.upto_time_ms = options.upto_time_ms;
+  ro.max_record_bytes = options.max_record_bytes;
+  ro.use_snapshots = options.use_snapshots;
+  auto restored = replay::restore(options.log_dir, &impl->proj, ro);
+  if (!restored.ok()) return restored.status();
+  impl->recovery = restored->to_string();
   impl->head_seq = impl->proj.last_seq();
   impl->applied_seq.store(impl->head_seq);
   impl->hooks.start_at(impl->head_seq);

@@ -81,6 +81,16 @@ struct Registry::Impl {
   void start_janitor(Registry* self);
   void stop_janitor();
 
+  // Snapshots and retention (replay/registry_snapshots.cc). take_snapshot builds the state at
+  // applied_seq from the log's files into a projection of its own and writes it, then applies
+  // keep and compact; one at a time (snapshot_mu). note_appended counts an appended event
+  // towards the policy and wakes the snapshotter thread when one is due.
+  Result<SnapshotInfo> take_snapshot();
+  Result<std::size_t> compact_log();
+  void note_appended(std::size_t bytes);
+  void start_snapshotter();
+  void stop_snapshotter();
+
   const RegistryOptions opts;
   const bool read_only;
   const Clock clock;
@@ -116,6 +126,18 @@ struct Registry::Impl {
   std::mutex janitor_mu;
   std::condition_variable janitor_cv;
   bool janitor_stop = false;
+
+  std::mutex snapshot_mu;  // one snapshot (or compaction) at a time
+  std::thread snapshotter;
+  std::mutex snapshotter_mu;
+  std::condition_variable snapshotter_cv;
+  bool snapshotter_stop = false;  // under snapshotter_mu
+  bool snapshot_due = false;      // under snapshotter_mu
+  std::atomic<std::uint64_t> since_events{0}, since_bytes{0};  // appended since the last one
+  std::atomic<std::uint64_t> snapshots_written{0}, snapshot_failures{0}, last_snapshot_seq{0},
+      segments_compacted{0};
+  mutable std::mutex snapshot_error_mu;
+  std::string last_snapshot_error;  // under snapshot_error_mu
 
   std::atomic<std::uint64_t> events_written{0}, bytes_written{0}, writes_without_event{0},
       invalid_calls{0}, rows_expired{0};

@@ -147,6 +147,14 @@ RegistryStats Registry::stats() const {
   s.rows_expired = impl_->rows_expired.load();
   s.hook_events = impl_->hooks.dispatched();
   s.hook_handler_errors = impl_->hooks.errors();
+  s.snapshots_written = impl_->snapshots_written.load();
+  s.snapshot_failures = impl_->snapshot_failures.load();
+  s.last_snapshot_seq = impl_->last_snapshot_seq.load();
+  s.segments_compacted = impl_->segments_compacted.load();
+  {
+    std::lock_guard lock(impl_->snapshot_error_mu);
+    s.last_snapshot_error = impl_->last_snapshot_error;
+  }
   return s;
 }
 

@@ -35,12 +35,36 @@ struct LogOptions {
   std::uint32_t max_record_bytes = 16u << 20;        // larger appends are refused
 };
 
+// Snapshots and retention of a writer's log (docs/LOG_FORMAT.md, "Snapshot files").
+//
+// A snapshot is the projection at a sequence number, written beside the log. The writer opens
+// from the newest valid one plus the log after it. The background snapshotter builds each one
+// from files only (the previous snapshot plus the log), never from the live projection, so
+// writers and readers never wait for it; it costs one more projection in memory while it runs.
+struct SnapshotOptions {
+  // Write a snapshot once this many events / bytes of events were appended since the last one
+  // (0: not by that measure; both 0: only Registry::snapshot() writes them).
+  std::uint64_t every_events = 0;
+  std::uint64_t every_bytes = 256ull << 20;
+  // Snapshot files kept (at least 1); older ones are removed after a new one is written. More
+  // than one lets a damaged newest snapshot fall back to an older one.
+  std::size_t keep = 2;
+  // Retention: after each snapshot, remove the log segments wholly covered by the oldest kept
+  // snapshot. Off by default: the full history stays, for replays to any point.
+  bool compact = false;
+  // With compact: move those segments into this directory (same file system) instead.
+  std::string archive_dir;
+  // Open from snapshots (false: always replay the whole log; then compact must be false).
+  bool load = true;
+};
+
 // Options of Registry::open (a hub's writer on a local log).
 struct RegistryOptions {
   std::string hub;          // the hub id; also the default table's name
   std::string log_dir;      // the hub's log directory; created if missing
   std::string local_node;   // the node local_* queries and process_list(kLocal) use (A.7)
   LogOptions log;
+  SnapshotOptions snapshots;
   Clock clock;              // the writer's clock; empty = system_clock_ms
   std::int64_t tombstone_ttl_ms = 30'000;         // bulk_delete emptying a row (A.6)
   std::int64_t pending_ttl_ms = 600'000;          // pending-forward rows (A.6)

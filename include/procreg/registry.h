@@ -76,6 +76,20 @@ struct RegistryStats {
   std::uint64_t rows_expired = 0;        // rows removed by TTL expiry events
   std::uint64_t hook_events = 0;         // hook events dispatched
   std::uint64_t hook_handler_errors = 0; // handler invocations that threw
+  std::uint64_t snapshots_written = 0;   // snapshot files written (policy and snapshot())
+  std::uint64_t snapshot_failures = 0;   // background snapshots that failed (see last_error)
+  std::uint64_t last_snapshot_seq = 0;   // seq of the newest snapshot file (0: none)
+  std::uint64_t segments_compacted = 0;  // log segments removed or archived
+  std::string last_snapshot_error;       // the last background failure's message
+};
+
+// A snapshot file written by Registry::snapshot().
+struct SnapshotInfo {
+  std::uint64_t seq = 0;
+  std::string file;          // its name inside the log directory
+  std::uint64_t bytes = 0;
+  std::uint64_t rows = 0;
+  std::chrono::milliseconds took{0};
 };
 
 // Options of open_replay.
@@ -89,6 +103,9 @@ struct ReplayOptions {
   // The writer's LogOptions::max_record_bytes, if it was not the default: larger records are
   // read as corruption.
   std::uint32_t max_record_bytes = LogOptions{}.max_record_bytes;
+  // Start from the newest snapshot file at or before the point asked for (false: replay the
+  // log from its first record, which then must still be there).
+  bool use_snapshots = true;
 };
 
 class Registry {
@@ -96,7 +113,10 @@ class Registry {
   // Opens (or creates) the hub's log in options.log_dir, replays it and becomes its writer.
   // Recovery of a torn tail is reported by recovery_report(); a corrupt log is kCorruption.
   static Result<std::unique_ptr<Registry>> open(RegistryOptions options);
-  // A read-only registry rebuilt from the log in options.log_dir, up to options.upto_seq.
+  // A read-only registry rebuilt from the log in options.log_dir, up to options.upto_seq (or
+  // upto_time_ms): from the newest usable snapshot at or before that point plus the log after
+  // it. recovery_report() says which snapshot it started from and why newer ones were skipped.
+  // kCompacted if the point is before the log's first kept record and no snapshot is usable.
   static Result<std::unique_ptr<Registry>> open_replay(const ReplayOptions& options);
   // Stops the janitor, dispatches the hook events already committed, closes the log.
   ~Registry();
@@ -178,6 +198,17 @@ class Registry {
   };
   std::vector<ExpiryCandidate> scan_expired() const;
   Result<std::size_t> expire(const std::vector<ExpiryCandidate>& candidates);
+
+  // ---- snapshots and retention (RegistryOptions::snapshots) ---------------------------
+  // Writes a snapshot of the state at the last applied seq now (on the caller's thread, built
+  // from the log's files; a background snapshot in progress is waited for). If the newest
+  // snapshot file is already of that seq, returns it without writing. Then applies the keep
+  // and compact policies. kInvalidArgument before the first event; kUnavailable on a replica
+  // or a read-only registry; kIoError.
+  Result<SnapshotInfo> snapshot();
+  // Removes (or archives) the log segments wholly covered by the oldest kept snapshot now,
+  // whatever the compact policy says. Returns the number of segments removed.
+  Result<std::size_t> compact();
 
   // ---- state --------------------------------------------------------------------------
   const std::string& hub() const;
