@@ -46,7 +46,7 @@ struct HarnessTotals {
   std::uint64_t torn_tails = 0;          // torn tails found by a reader after a kill
   std::uint64_t simulated_tails = 0;     // of which the test appended
   std::uint64_t replica_checks = 0;      // restarts at which the replica was compared
-  std::uint64_t last_seq = 0;
+  std::uint64_t last_seq = 0;            // of the log after the last check
 };
 
 class CrashHarness {
