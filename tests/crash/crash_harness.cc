@@ -333,8 +333,18 @@ void CrashHarness::restart_and_stop() {
   BOOST_REQUIRE_EQUAL(p.last_field("ready ", "last_seq"), totals_.last_seq);
   if (options_.replica) release_and_converge(*run);
   procreg::testing::stop_cleanly(p);
-  check_acks(*run, p.last_field("stopped ", "last_seq"),
-             rows_by_key(open_replay_at(log_dir(), 0)->dump_all_tables()));
+  const std::uint64_t last = p.last_field("stopped ", "last_seq");
+  BOOST_REQUIRE_MESSAGE(read_run_lines(run->acks_file).in_flight.empty(),
+                        "a call of a writer stopped cleanly was never answered");
+  const auto final_state = open_replay_at(log_dir(), 0);
+  BOOST_REQUIRE_EQUAL(final_state->last_sequence(), last);
+  check_acks(*run, last, rows_by_key(final_state->dump_all_tables()));
+  if (replica_) {  // it followed the load live, up to the writer's last event
+    BOOST_REQUIRE_MESSAGE(replica_->wait_for(last, kConverge).ok(),
+                          "the replica applied " << replica_->last_applied() << " of " << last);
+    BOOST_REQUIRE(examples::canonical_dump(replica_->registry().dump_all_tables()) ==
+                  examples::canonical_dump(final_state->dump_all_tables()));
+  }
 }
 
 }  // namespace procreg::crash

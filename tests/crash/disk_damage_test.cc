@@ -183,13 +183,12 @@ BOOST_AUTO_TEST_CASE(
   // A record in the middle of a middle segment, and one in the middle of the last segment.
   for (const std::string& name : {log.segments()[2], log.segments().back()}) {
     const RecordSpan target = log.spans(name)[log.spans(name).size() / 2];
-    for (std::uint64_t pos = 0; pos < target.size; ++pos) {
-      for (int bit : {0, 5}) {
-        BOOST_TEST_CONTEXT(name << " record " << target.seq << " byte " << pos << " bit " << bit) {
-          log.restore();
-          write_bytes(log.path(name), flip(log.bytes(name), target.offset + pos, bit));
-          expect_corruption(log.dir(), name, target.offset, target.seq - 1, "");
-        }
+    for (std::uint64_t pos = 0; pos < target.size; ++pos) {  // every byte, each bit in turn
+      const int bit = static_cast<int>(pos * 3 % 8);
+      BOOST_TEST_CONTEXT(name << " record " << target.seq << " byte " << pos << " bit " << bit) {
+        log.restore();
+        write_bytes(log.path(name), flip(log.bytes(name), target.offset + pos, bit));
+        expect_corruption(log.dir(), name, target.offset, target.seq - 1, "");
       }
     }
   }
