@@ -296,6 +296,16 @@ bool SegmentReader::verifies_with_length(const char* record, std::uint32_t lengt
          record_crc(header.data(), record + kRecordHeaderBytes, length);
 }
 
+namespace {
+// " (a segment is missing: seqs A to B, from <the file that should start at A>)" when a
+// segment starts past the sequence expected (A = expected, B = first - 1); "" otherwise.
+std::string missing_segments(std::uint64_t expected, std::uint64_t first) {
+  if (first <= expected) return "";
+  return " (a segment is missing: seqs " + std::to_string(expected) + " to " +
+         std::to_string(first - 1) + ", from " + segment_file_name(expected) + ")";
+}
+}  // namespace
+
 Status check_segment_header(const SegmentReader& segment, const SegmentHeader& header,
                             std::uint64_t name_seq, const SegmentHeader& log,
                             std::uint64_t expected_first_seq, std::uint64_t last_good_seq) {
@@ -314,7 +324,7 @@ Status check_segment_header(const SegmentReader& segment, const SegmentHeader& h
   } else if (expected_first_seq != 0 && header.first_seq != expected_first_seq) {
     problem = "first seq " + first + " does not follow the previous segment's last seq " +
               std::to_string(expected_first_seq - 1) +
-              (header.first_seq > expected_first_seq ? " (a segment is missing)" : "");
+              missing_segments(expected_first_seq, header.first_seq);
   }
   return problem.empty() ? Status() : segment.corruption(0, problem, last_good_seq);
 }
@@ -325,7 +335,8 @@ Status check_torn_segment_name(const SegmentReader& segment, std::uint64_t name_
   return segment.corruption(0,
                             "the file name says first seq " + std::to_string(name_seq) +
                                 " but the previous segment ends at seq " +
-                                std::to_string(expected_first_seq - 1) + " (a segment is missing)",
+                                std::to_string(expected_first_seq - 1) +
+                                missing_segments(expected_first_seq, name_seq),
                             last_good_seq);
 }
 
