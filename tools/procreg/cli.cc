@@ -53,7 +53,7 @@ void HubEndpoints::resolve() {
   if (!endpoints_file.empty()) {
     std::ifstream in(endpoints_file);
     if (!in) usage_error("cannot read the endpoints file " + endpoints_file);
-    nlohmann::json j;
+    nlohmann::ordered_json j;
     try {
       in >> j;
     } catch (const std::exception& e) {

@@ -29,7 +29,7 @@
 
 namespace procreg::cli {
 
-using Json = nlohmann::json;
+using Json = nlohmann::ordered_json;
 
 struct JsonError : std::invalid_argument {
   using std::invalid_argument::invalid_argument;
