@@ -9,6 +9,7 @@
 // first event. Filters (--kind, --child, --tag, --table) select what is printed, not what is
 // read.
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <limits>
@@ -21,6 +22,7 @@
 #include "events/codec.h"
 #include "examples/bus_common.h"
 #include "plugin/replay_client.h"
+#include "procreg/hook_subscriber.h"
 #include "plugin/wire.h"
 #include "plugin/zmq_util.h"
 #include "procreg/options.h"
@@ -43,7 +45,18 @@ struct TailOptions {
   std::uint64_t count = 0;  // 0: no limit
   std::optional<std::uint64_t> until_seq;
   double seconds = 0;
+  bool hooks = false;
 };
+
+bool is_hook_kind(const std::string& kind) {
+  return kind == "child_registered" || kind == "child_unregistered";
+}
+
+Clock::time_point deadline_of(double seconds) {
+  return seconds > 0 ? Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                          std::chrono::duration<double>(seconds))
+                     : Clock::time_point::max();
+}
 
 class Tail {
  public:
@@ -76,9 +89,7 @@ class Tail {
     applied_ = o_.from ? (*o_.from == 0 ? 0 : *o_.from - 1) : head->head;
     if (Status s = repair(0); !s.ok()) throw CliError(exit_code_of(s), s.to_string());
 
-    const auto deadline = o_.seconds > 0
-        ? Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o_.seconds))
-        : Clock::time_point::max();
+    const auto deadline = deadline_of(o_.seconds);
     auto last_heard = Clock::now();
     while (!done() && Clock::now() < deadline) {
       if (examples::Signals::stops(signals.wait(milliseconds(0)))) break;
@@ -182,10 +193,55 @@ class Tail {
   std::uint64_t printed_ = 0;
 };
 
+// --hooks: the hub's hook events through a procreg::HookSubscriber (each exactly once, in
+// order), printed from the subscriber's thread.
+int run_hooks(const TailOptions& o, const examples::Signals& signals, zmq::context_t& context) {
+  HookSubscriberOptions so;
+  so.hub = o.hub.hub;
+  so.bus_endpoint = o.hub.bus;
+  so.replay_endpoint = o.hub.replay;
+  so.request_timeout = std::min(o.hub.timeout(), milliseconds(2'000));
+  if (o.from) so.from_seq = *o.from == 0 ? 0 : *o.from - 1;
+  std::atomic<std::uint64_t> printed{0};
+  const HookHandler print = [&](const HookEvent& e) {
+    if (!o.child.empty() && e.child_id != o.child) return;
+    if (!o.table.empty() && e.table != o.table) return;
+    if (o.count > 0 && printed >= o.count) return;
+    out_line(dump_line(to_json(e)));
+    ++printed;
+  };
+  std::vector<HookHandlerSpec> handlers;
+  for (HookTopic topic : {HookTopic::kChildRegistered, HookTopic::kChildUnregistered}) {
+    const std::string name(hook_topic_name(topic));
+    if (o.kinds.empty() || std::find(o.kinds.begin(), o.kinds.end(), name) != o.kinds.end()) {
+      handlers.push_back({topic, print, 0});
+    }
+  }
+  auto started = HookSubscriber::start(context, so, std::move(handlers));
+  if (!started.ok()) throw CliError(kExitUsage, "cannot start: " + started.status().to_string());
+  std::unique_ptr<HookSubscriber> subscriber = std::move(*started);
+  const auto deadline = deadline_of(o.seconds);
+  while (Clock::now() < deadline) {
+    if (o.count > 0 && printed >= o.count) break;
+    if (o.until_seq && subscriber->position().seq >= *o.until_seq) break;
+    if (examples::Signals::stops(signals.wait(milliseconds(50)))) break;
+  }
+  subscriber->stop();
+  return kExitOk;
+}
+
 int run_tail(TailOptions o) {
   const examples::Signals signals;  // before any thread starts
   o.hub.resolve();
+  const bool hook_kinds = std::any_of(o.kinds.begin(), o.kinds.end(), is_hook_kind);
+  const bool event_kinds = !std::all_of(o.kinds.begin(), o.kinds.end(), is_hook_kind);
+  if (o.hooks ? event_kinds : hook_kinds) {
+    usage_error(o.hooks ? "with --hooks, --kind is child_registered or child_unregistered"
+                        : "--kind child_registered/child_unregistered needs --hooks");
+  }
+  if (o.hooks && !o.tag.empty()) usage_error("--tag does not apply to hook events");
   zmq::context_t context;
+  if (o.hooks) return run_hooks(o, signals, context);
   Tail tail(o, context);
   return tail.run(signals);
 }
@@ -201,9 +257,11 @@ void add_tail_command(CLI::App& app, Commands* commands) {
                    "new events");
   tail->add_option("--kind", o->kinds,
                    "only events of this kind: insert, bulk_insert, delete, bulk_delete, update, "
-                   "clear, expire (repeatable)")
+                   "clear, expire; with --hooks: child_registered, child_unregistered (repeatable)")
       ->check(CLI::IsMember({"insert", "bulk_insert", "delete", "bulk_delete", "update", "clear",
-                             "expire"}));
+                             "expire", "child_registered", "child_unregistered"}));
+  tail->add_flag("--hooks", o->hooks,
+                 "print hook events (child_registered, child_unregistered) instead of events");
   tail->add_option("--child", o->child, "only events that name this child id");
   tail->add_option("--tag", o->tag, "only events that write a row with this metadata tag");
   tail->add_option("--table", o->table, "only events of this table");
