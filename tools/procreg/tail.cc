@@ -58,6 +58,18 @@ Clock::time_point deadline_of(double seconds) {
                      : Clock::time_point::max();
 }
 
+// The writer's head and epoch (a range request from 2^64-1); CliError(kExitUnreachable) if the
+// replay service does not answer in time.
+plugin::wire::ReplayReplyHeader writer_head(plugin::ReplayClient& client, const TailOptions& o) {
+  auto head = client.fetch_range(std::numeric_limits<std::uint64_t>::max(), 0, 0,
+                                 [](std::string_view) { return Status(); });
+  if (!head.ok()) {
+    throw CliError(exit_code_of(head.status()), "cannot reach hub " + o.hub.hub + " at " +
+                                                    o.hub.replay + ": " + head.status().to_string());
+  }
+  return *head;
+}
+
 class Tail {
  public:
   Tail(const TailOptions& o, zmq::context_t& context)
@@ -77,16 +89,10 @@ class Tail {
   }
 
   int run(const examples::Signals& signals) {
-    // Where to start: the writer's head and epoch (a range request from 2^64-1).
-    auto head = client_.fetch_range(std::numeric_limits<std::uint64_t>::max(), 0, 0,
-                                    [](std::string_view) { return Status(); });
-    if (!head.ok()) {
-      throw CliError(exit_code_of(head.status()),
-                     "cannot reach hub " + o_.hub.hub + " at " + o_.hub.replay + ": " +
-                         head.status().to_string());
-    }
-    epoch_ = head->epoch;
-    applied_ = o_.from ? (*o_.from == 0 ? 0 : *o_.from - 1) : head->head;
+    // Where to start: the writer's head, or --from.
+    const auto head = writer_head(client_, o_);
+    epoch_ = head.epoch;
+    applied_ = o_.from ? (*o_.from == 0 ? 0 : *o_.from - 1) : head.head;
     if (Status s = repair(0); !s.ok()) throw CliError(exit_code_of(s), s.to_string());
 
     const auto deadline = deadline_of(o_.seconds);
@@ -202,6 +208,11 @@ int run_hooks(const TailOptions& o, const examples::Signals& signals, zmq::conte
   so.replay_endpoint = o.hub.replay;
   so.request_timeout = std::min(o.hub.timeout(), milliseconds(2'000));
   if (o.from) so.from_seq = *o.from == 0 ? 0 : *o.from - 1;
+  {
+    // The subscriber retries an unreachable hub forever: fail early instead.
+    plugin::ReplayClient probe(context, o.hub.replay, o.hub.hub, o.hub.timeout(), 1);
+    writer_head(probe, o);
+  }
   std::atomic<std::uint64_t> printed{0};
   const HookHandler print = [&](const HookEvent& e) {
     if (!o.child.empty() && e.child_id != o.child) return;
