@@ -60,6 +60,9 @@ struct HubEndpoints {
   std::chrono::milliseconds timeout() const { return std::chrono::milliseconds(timeout_ms); }
 };
 
+// The end of a --seconds run: `seconds` from now, or never for 0.
+std::chrono::steady_clock::time_point deadline_after(double seconds);
+
 // One line on stdout, flushed (scripts read it as it comes).
 void out_line(const std::string& line);
 

@@ -70,9 +70,7 @@ int run_replica(ReplicaCmdOptions o) {
                       {"applied", replica->last_applied()},
                       {"epoch", replica->epoch()}}));
 
-  const auto deadline = o.seconds > 0
-      ? Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.seconds))
-      : Clock::time_point::max();
+  const auto deadline = deadline_after(o.seconds);
   std::uint64_t shown = replica->last_applied();
   for (;;) {
     const std::uint64_t applied = replica->last_applied();

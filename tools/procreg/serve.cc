@@ -183,9 +183,7 @@ int run_serve(const ServeOptions& o) {
   out_line(dump_line(ready));
 
   const auto started = Clock::now();
-  const auto deadline = o.seconds > 0
-      ? started + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.seconds))
-      : Clock::time_point::max();
+  const auto deadline = deadline_after(o.seconds);
   const std::function<Json()> make_stats = [&] { return stats_json(*registry, *server, started); };
   while (Clock::now() < deadline) {
     if (stats_socket) {
@@ -245,9 +243,7 @@ int run_bus(const BusOptions& o) {
   Json ready = {{"event", "ready"}};
   ready.update(endpoints);
   out_line(dump_line(ready));
-  const auto deadline = o.seconds > 0
-      ? Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.seconds))
-      : Clock::time_point::max();
+  const auto deadline = deadline_after(o.seconds);
   while (Clock::now() < deadline) {
     if (examples::Signals::stops(signals.wait(milliseconds(100)))) break;
   }

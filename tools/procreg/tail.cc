@@ -52,11 +52,6 @@ bool is_hook_kind(const std::string& kind) {
   return kind == "child_registered" || kind == "child_unregistered";
 }
 
-Clock::time_point deadline_of(double seconds) {
-  return seconds > 0 ? Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                          std::chrono::duration<double>(seconds))
-                     : Clock::time_point::max();
-}
 
 // The writer's head and epoch (a range request from 2^64-1); CliError(kExitUnreachable) if the
 // replay service does not answer in time.
@@ -95,7 +90,7 @@ class Tail {
     applied_ = o_.from ? (*o_.from == 0 ? 0 : *o_.from - 1) : head.head;
     if (Status s = repair(0); !s.ok()) throw CliError(exit_code_of(s), s.to_string());
 
-    const auto deadline = deadline_of(o_.seconds);
+    const auto deadline = deadline_after(o_.seconds);
     auto last_heard = Clock::now();
     while (!done() && Clock::now() < deadline) {
       if (examples::Signals::stops(signals.wait(milliseconds(0)))) break;
@@ -231,7 +226,7 @@ int run_hooks(const TailOptions& o, const examples::Signals& signals, zmq::conte
   auto started = HookSubscriber::start(context, so, std::move(handlers));
   if (!started.ok()) throw CliError(kExitUsage, "cannot start: " + started.status().to_string());
   std::unique_ptr<HookSubscriber> subscriber = std::move(*started);
-  const auto deadline = deadline_of(o.seconds);
+  const auto deadline = deadline_after(o.seconds);
   while (Clock::now() < deadline) {
     if (o.count > 0 && printed >= o.count) break;
     if (o.until_seq && subscriber->position().seq >= *o.until_seq) break;
