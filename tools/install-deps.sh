@@ -4,6 +4,7 @@ set -euo pipefail
 packages=(
   build-essential cmake
   libzmq3-dev cppzmq-dev libmsgpack-cxx-dev libboost-dev libboost-test-dev
+  libcli11-dev nlohmann-json3-dev python3 python3-zmq python3-msgpack
 )
 missing=()
 for p in "${packages[@]}"; do

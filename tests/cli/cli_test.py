@@ -1,0 +1,411 @@
+#!/usr/bin/python3
+"""End-to-end tests of the procreg command: real processes, real sockets on 127.0.0.1 with
+ephemeral ports, every wait bounded, temporary directories removed.
+
+    cli_test.py --procreg PATH [--client PATH] [unittest args...]
+
+With --client (examples/python/procreg_client.py, needs python3-zmq and python3-msgpack) only
+the Python client's test runs; without it, every other test.
+"""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+PROCREG = None
+CLIENT = None
+ANY = "tcp://127.0.0.1:*"
+WAIT_S = 30
+
+
+def run(*args, stdin=None, timeout=WAIT_S):
+    return subprocess.run([PROCREG, *args], input=stdin, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def lines_json(text):
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+class Hub:
+    """A `procreg serve` on ephemeral ports in a temporary directory; stopped with SIGTERM."""
+
+    def __init__(self, hub="t", extra=()):
+        self.dir = tempfile.mkdtemp(prefix="procreg-cli-test-")
+        self.log = os.path.join(self.dir, "log")
+        self.endpoints = os.path.join(self.dir, "endpoints.json")
+        self.out = open(os.path.join(self.dir, "serve.out"), "w+")
+        self.proc = subprocess.Popen(
+            [PROCREG, "serve", "--log-dir", self.log, "--hub", hub, "--bus-frontend", ANY,
+             "--bus-backend", ANY, "--replay", ANY, "--command", ANY, "--stats", ANY,
+             "--heartbeat-ms", "100", "--durability", "none", "--endpoints-file", self.endpoints,
+             *extra],
+            stdout=self.out, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + WAIT_S
+        while not os.path.exists(self.endpoints):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.out.seek(0)
+                raise RuntimeError("serve did not start: " + self.out.read())
+            time.sleep(0.02)
+
+    def ep(self):
+        return ["--endpoints", self.endpoints]
+
+    def call(self, method, args=None, check=True):
+        r = run("call", *self.ep(), method, *([json.dumps(args)] if args is not None else []))
+        if check and r.returncode != 0:
+            raise AssertionError("call %s failed (%d): %s %s" % (method, r.returncode, r.stdout, r.stderr))
+        return r
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                return self.proc.wait(timeout=WAIT_S)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                return None
+        return self.proc.returncode
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.out.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def output(self):
+        self.out.flush()
+        with open(self.out.name) as f:
+            return f.read()
+
+
+def insert_args(child, node="n1", pid="p1", tag=None, hooks=True):
+    args = {"spec": {"id": child, "start": ["Elixir.W", "start_link", [1]]},
+            "node_pids": [[node, pid]], "hooks": hooks}
+    if tag:
+        args["metadata"] = {"tag": tag}
+    return args
+
+
+class CliTest(unittest.TestCase):
+    def setUp(self):
+        self.hub = None
+
+    def tearDown(self):
+        if self.hub:
+            self.hub.close()
+
+    def start_hub(self, **kw):
+        self.hub = Hub(**kw)
+        return self.hub
+
+    # ---- usage
+    def test_help_and_bad_arguments(self):
+        r = run("--help")
+        self.assertEqual(r.returncode, 0)
+        for sub in ("serve", "bus", "tail", "call", "replica", "replay", "verify", "inspect",
+                    "stats", "demo"):
+            self.assertIn(sub, r.stdout)
+            h = run(sub, "--help")
+            self.assertEqual(h.returncode, 0, sub)
+            self.assertIn("Usage", h.stdout, sub)
+        self.assertEqual(run().returncode, 2)
+        self.assertEqual(run("nonsense").returncode, 2)
+        r = run("serve")  # --log-dir is required
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("log-dir", r.stderr)
+        self.assertEqual(run("tail", "--kind", "nope").returncode, 2)
+        self.assertEqual(run("call", "no_such_method").returncode, 2)
+        self.assertEqual(run("stats", "--timeout-ms", "-5").returncode, 2)
+        self.assertEqual(run("replay", "--log-dir", "/nonexistent/procreg").returncode, 1)
+
+    def test_unreachable_endpoints_exit_3_in_bounded_time(self):
+        nowhere = "tcp://127.0.0.1:9"
+        hub = ["--hub", "nobody", "--bus", nowhere, "--replay", nowhere, "--timeout-ms", "500"]
+        for args in (["call", "dump_all", "--command", nowhere, *hub], ["tail", *hub],
+                     ["tail", "--hooks", *hub], ["replica", "--command", nowhere, *hub],
+                     ["stats", "--stats", nowhere, "--timeout-ms", "500"]):
+            start = time.monotonic()
+            r = run(*args)
+            self.assertEqual(r.returncode, 3, (args, r.stderr))
+            self.assertLess(time.monotonic() - start, 5, args)
+            self.assertTrue(r.stderr.strip(), args)
+
+    # ---- serve, call, batch
+    def test_call_reads_and_writes(self):
+        hub = self.start_hub()
+        self.assertEqual(json.loads(hub.call("insert", insert_args("w1", tag="db")).stdout), {"seq": 1})
+        self.assertEqual(json.loads(hub.call("get_pid", {"child_id": "w1"}).stdout), "p1")
+        self.assertEqual(json.loads(hub.call("match_tag", {"tag": "db"}).stdout), [["w1", [["n1", "p1"]]]])
+        dump = json.loads(hub.call("dump_all").stdout)
+        self.assertEqual(dump["w1"]["spec"]["start"], ["Elixir.W", "start_link", [1]])
+        self.assertEqual(json.loads(hub.call("update", {"child_id": "w1", "metadata": {"tag": "x"}}).stdout), {"seq": 2})
+        self.assertEqual(json.loads(hub.call("lookup", {"child_id": "w1", "with_metadata": True}).stdout)["metadata"], {"tag": "x"})
+        self.assertEqual(json.loads(hub.call("node_down", {"node": "n1"}).stdout), {"seq": 3})
+        self.assertEqual(json.loads(hub.call("get_pids", {"child_id": "w1"}).stdout), [])
+        self.assertEqual(json.loads(hub.call("clear_all").stdout), True)
+        self.assertEqual(json.loads(hub.call("dump_all").stdout), {})
+        # The library's own refusal: a Status as JSON, exit 1.
+        r = hub.call("erase", {"child_id": ""}, check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(json.loads(r.stdout)["error"]["code"], "invalid_argument")
+        r = hub.call("update", {"child_id": "missing", "metadata": {}}, check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(json.loads(r.stdout)["error"]["code"], "not_found")
+        # Arguments of the wrong shape, malformed JSON: usage errors with a JSON error.
+        r = hub.call("get_pid", {"child": "w1"}, check=False)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("child_id", json.loads(r.stdout)["error"]["message"])
+        r = run("call", *hub.ep(), "get_pid", "{not json")
+        self.assertEqual(r.returncode, 2)
+        self.assertEqual(json.loads(r.stdout)["error"]["code"], "invalid_argument")
+
+    def test_call_batch_goes_on_after_bad_lines(self):
+        hub = self.start_hub()
+        batch = "\n".join([
+            json.dumps({"method": "insert", "args": insert_args("w1"), "id": "a"}),
+            "{this is not json",
+            json.dumps({"method": "nope"}),
+            json.dumps({"args": {}}),
+            json.dumps({"method": "insert", "args": {"spec": {"id": ""}, "node_pids": [["n", "p"]]}}),
+            "",
+            json.dumps({"method": "bulk_insert", "args": {"entries": [
+                {"spec": {"id": "w2"}, "node_pids": [["n2", "p2"]]},
+                {"spec": {"id": "w3"}, "node_pids": [["n3", "p3"]]}]}}),
+            json.dumps({"method": "get_pid", "args": {"child_id": "w2"}, "id": 7}),
+            json.dumps({"method": "bulk_delete", "args": {"deletes": [["w2", ["n2"]]]}}),
+            json.dumps({"method": "contains_children", "args": {"child_ids": ["w1", "w2", "w9"]}}),
+        ]) + "\n"
+        r = run("call", *hub.ep(), "--batch", "-", stdin=batch)
+        self.assertEqual(r.returncode, 1, r.stderr)  # some lines failed
+        out = lines_json(r.stdout)
+        self.assertEqual(len(out), 9)
+        self.assertEqual(out[0], {"line": 1, "id": "a", "result": {"seq": 1}})
+        for i in (1, 2, 3, 4):
+            self.assertEqual(out[i]["error"]["code"], "invalid_argument", out[i])
+        self.assertIn("malformed JSON", out[1]["error"]["message"])
+        self.assertEqual(out[5]["result"], {"seq": 2})
+        self.assertEqual(out[6], {"line": 8, "id": 7, "result": "p2"})
+        self.assertEqual(out[7]["result"], {"seq": 3})
+        self.assertEqual(out[8]["result"], ["w1"])  # w2 lost its only node: unbound
+        path = os.path.join(hub.dir, "batch.jsonl")
+        with open(path, "w") as f:
+            f.write(json.dumps({"method": "get_pid", "args": {"child_id": "w1"}}) + "\n")
+        r = run("call", *hub.ep(), "--batch", path)
+        self.assertEqual(r.returncode, 0)
+        self.assertEqual(lines_json(r.stdout), [{"line": 1, "result": "p1"}])
+
+    # ---- tail
+    def test_tail_from_and_live_with_filters(self):
+        hub = self.start_hub()
+        for i in range(3):
+            hub.call("insert", insert_args("w%d" % i, tag="db" if i == 1 else None))
+        live = subprocess.Popen([PROCREG, "tail", *hub.ep(), "--count", "2"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(0.5)  # subscribed and at the head
+        r = run("tail", *hub.ep(), "--from", "2", "--count", "2")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        events = lines_json(r.stdout)
+        self.assertEqual([e["seq"] for e in events], [2, 3])
+        self.assertEqual(events[0]["kind"], "insert")
+        self.assertEqual(events[0]["child"], "w1")
+        self.assertEqual(events[0]["hub"], "t")
+        self.assertIn("row", events[0]["payload"])
+        hub.call("erase", {"child_id": "w0", "hooks": True})
+        hub.call("node_down", {"node": "n1"})
+        out, err = live.communicate(timeout=WAIT_S)
+        self.assertEqual(live.returncode, 0, err)
+        self.assertEqual([(e["seq"], e["kind"]) for e in lines_json(out)], [(4, "delete"), (5, "bulk_delete")])
+        r = run("tail", *hub.ep(), "--from", "1", "--until-seq", "5", "--tag", "db")
+        self.assertEqual([e["seq"] for e in lines_json(r.stdout)], [2])
+        r = run("tail", *hub.ep(), "--from", "1", "--until-seq", "5", "--kind", "delete", "--kind", "bulk_delete")
+        self.assertEqual([e["seq"] for e in lines_json(r.stdout)], [4, 5])
+        r = run("tail", *hub.ep(), "--from", "1", "--until-seq", "5", "--child", "w0")
+        self.assertEqual([e["seq"] for e in lines_json(r.stdout)], [1, 4])  # gone before seq 5
+        r = run("tail", *hub.ep(), "--hooks", "--from", "1", "--until-seq", "5")
+        hooks = lines_json(r.stdout)
+        self.assertEqual([(h["seq"], h["kind"], h["child"]) for h in hooks][:2],
+                         [(1, "child_registered", "w0"), (2, "child_registered", "w1")])
+        self.assertEqual(hooks[3], {"seq": 4, "kind": "child_unregistered", "hub": "t", "table": "t",
+                                    "child": "w0", "node_pids": []})
+
+    # ---- replica, stats, serve's clean shutdown
+    def test_replica_stats_and_clean_shutdown(self):
+        hub = self.start_hub(extra=("--dump", "DUMP"))
+        hub.call("insert", insert_args("w1"))
+        dump = os.path.join(hub.dir, "replica.json")
+        r = run("replica", *hub.ep(), "--until-seq", "1", "--dump", dump)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(lines_json(r.stdout)[-1]["event"], "stopped")
+        with open(dump) as f:
+            self.assertEqual(json.load(f), {"t": json.loads(hub.call("dump_all").stdout)})
+        r = run("stats", *hub.ep())
+        self.assertEqual(r.returncode, 0, r.stderr)
+        stats = json.loads(r.stdout)
+        self.assertEqual(stats["last_seq"], 1)
+        self.assertEqual(stats["writer"]["events_written"], 1)
+        self.assertGreaterEqual(stats["server"]["commands"], 1)
+        r = run("stats", *hub.ep(), "--prometheus")
+        self.assertEqual(r.returncode, 0)
+        self.assertIn('procreg_writer_events_written_total{hub="t"} 1', r.stdout)
+        self.assertIn("# TYPE procreg_last_seq gauge", r.stdout)
+        self.assertEqual(hub.stop(), 0)
+        self.assertEqual(lines_json(hub.output())[-1]["event"], "stopped")
+        # The log reopens with the same state.
+        r = run("replay", "--log-dir", hub.log)
+        self.assertEqual(json.loads(r.stdout)["last_seq"], 1)
+
+    def test_bus_proxy_with_serve_connected(self):
+        d = tempfile.mkdtemp(prefix="procreg-cli-test-")
+        try:
+            bus_file = os.path.join(d, "bus.json")
+            bus = subprocess.Popen([PROCREG, "bus", "--frontend", ANY, "--backend", ANY,
+                                    "--endpoints-file", bus_file],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            deadline = time.monotonic() + WAIT_S
+            while not os.path.exists(bus_file) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            with open(bus_file) as f:
+                proxy = json.load(f)
+            self.hub = Hub(extra=("--connect", proxy["frontend"], "--advertise-bus", proxy["backend"]))
+            with open(self.hub.endpoints) as f:
+                self.assertEqual(json.load(f)["bus"], proxy["backend"])
+            self.hub.call("insert", insert_args("w1"))
+            r = run("tail", *self.hub.ep(), "--from", "1", "--count", "1")
+            self.assertEqual(lines_json(r.stdout)[0]["seq"], 1)
+            self.assertEqual(self.hub.stop(), 0)
+            bus.send_signal(signal.SIGINT)
+            out, _ = bus.communicate(timeout=WAIT_S)
+            self.assertEqual(bus.returncode, 0)
+            self.assertEqual(lines_json(out)[-1], {"event": "stopped"})
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
+    # ---- replay, verify, inspect
+    def test_replay_upto_and_verify_damage(self):
+        hub = self.start_hub()
+        for i in range(6):
+            hub.call("insert", insert_args("w%d" % i, pid="p%d" % i))
+        self.assertEqual(hub.stop(), 0)
+        r = run("replay", "--log-dir", hub.log)
+        full = json.loads(r.stdout)
+        self.assertEqual((full["last_seq"], full["rows"], full["tables"]), (6, 6, 1))
+        r = run("replay", "--log-dir", hub.log, "--upto", "3")
+        part = json.loads(r.stdout)
+        self.assertEqual((part["last_seq"], sorted(part["result"])), (3, ["w0", "w1", "w2"]))
+        r = run("replay", "--log-dir", hub.log, "--upto", "4", "--query", "get_pid",
+                "--args", '{"child_id": "w3"}')
+        self.assertEqual(json.loads(r.stdout)["result"], "p3")
+        r = run("replay", "--log-dir", hub.log, "--upto-time", "2000-01-01T00:00:00Z")
+        self.assertEqual(json.loads(r.stdout)["last_seq"], 0)
+        self.assertEqual(run("replay", "--log-dir", hub.log, "--upto-time", "yesterday").returncode, 2)
+
+        r = run("verify", "--log-dir", hub.log)
+        self.assertEqual(r.returncode, 0, r.stdout)
+        self.assertIn("sound", r.stdout)
+        with open(os.path.join(hub.log, "snapshot-00000000000000000003"), "w") as f:
+            f.write("not a segment")
+        r = run("inspect", "--log-dir", hub.log, "--json")
+        self.assertEqual(r.returncode, 0)
+        info = json.loads(r.stdout)
+        self.assertEqual(info["records"], 6)
+        self.assertEqual(info["other_files"], ["snapshot-00000000000000000003"])
+        segment = info["segment_list"][0]["name"]
+        # Flip a byte inside the fourth record's payload.
+        path = os.path.join(hub.log, segment)
+        with open(path, "rb") as f:
+            data = bytearray(f.read())
+        offset = len(data) * 4 // 6 - 20
+        data[offset] ^= 0xFF
+        with open(path, "wb") as f:
+            f.write(data)
+        r = run("verify", "--log-dir", hub.log, "--json")
+        self.assertEqual(r.returncode, 1, r.stdout)
+        report = json.loads(r.stdout)
+        self.assertFalse(report["sound"])
+        self.assertEqual(report["damage"]["segment"], segment)
+        self.assertIsInstance(report["damage"]["offset"], int)
+        self.assertLess(report["damage"]["offset"], offset + 1)
+        self.assertGreaterEqual(report["damage"]["last_good_seq"], 2)
+        self.assertLess(report["damage"]["last_good_seq"], 6)
+        r = run("verify", "--log-dir", hub.log)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("DAMAGED", r.stdout)
+        self.assertIn(segment, r.stdout)
+        self.assertEqual(run("inspect", "--log-dir", hub.log).returncode, 1)
+
+    # ---- demo
+    def test_demo(self):
+        r = run("demo", "--children", "12", "--rounds", "3", timeout=120)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("demo OK", r.stdout)
+        self.assertIn("replica-2's dump equals the writer's", r.stdout)
+
+
+class PythonClientTest(unittest.TestCase):
+    def test_client_rebuilds_what_dump_all_shows(self):
+        hub = Hub()
+        try:
+            hub.call("insert", {"spec": {"id": "w1", "start": ["M", "f", [1, -2, 2.5, {"$bin": "AAE="}]],
+                                         "restart": "temporary"},
+                                "node_pids": [["n1", "p1"]], "metadata": {"tag": "db"}, "hooks": True})
+            hub.call("insert", dict(insert_args("t2-child"), table="other"))
+            client = subprocess.Popen(["/usr/bin/python3", CLIENT, "--endpoints", hub.endpoints,
+                                       "--until-seq", "7", "--events"],
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            time.sleep(0.3)  # snapshot loaded; the rest arrives live
+            batch = "\n".join(json.dumps(x) for x in [
+                {"method": "node_down", "args": {"node": "n1"}},
+                {"method": "insert", "args": {"spec": {"id": "w3"}, "node_pids": [["n2", "p3"]], "ttl_ms": 100000}},
+                {"method": "update", "args": {"child_id": "w3", "metadata": {"x": -1}}},
+                {"method": "bulk_insert", "args": {"entries": {"w4": {"spec": {}, "node_pids": [["n2", "p4"]]}}}},
+                {"method": "erase", "args": {"child_id": "w4"}},
+            ]) + "\n"
+            r = run("call", *hub.ep(), "--batch", "-", stdin=batch)
+            self.assertEqual(r.returncode, 0, r.stdout)
+            out, err = client.communicate(timeout=WAIT_S)
+            self.assertEqual(client.returncode, 0, err)
+            lines = out.splitlines()
+            rebuilt = json.loads(lines[-1])
+            expected = json.loads(hub.call("dump_all_tables").stdout)
+            self.assertEqual(rebuilt, expected)
+            self.assertEqual(rebuilt["t"], json.loads(hub.call("dump_all").stdout))
+            self.assertEqual(json.loads(lines[-2])["seq"], 7)
+            r = subprocess.run(["/usr/bin/python3", CLIENT, "--hub", "t", "--bus", "tcp://127.0.0.1:9",
+                                "--replay", "tcp://127.0.0.1:9", "--timeout-ms", "300",
+                                "--seconds", "1"], capture_output=True, text=True, timeout=WAIT_S)
+            self.assertEqual(r.returncode, 3, r.stderr)
+        finally:
+            hub.close()
+
+
+def main():
+    global PROCREG, CLIENT
+    argv = sys.argv[1:]
+    rest = []
+    while argv:
+        a = argv.pop(0)
+        if a == "--procreg":
+            PROCREG = argv.pop(0)
+        elif a == "--client":
+            CLIENT = argv.pop(0)
+        else:
+            rest.append(a)
+    if not PROCREG:
+        sys.exit("usage: cli_test.py --procreg PATH [--client PATH]")
+    suite = unittest.TestSuite()
+    loader = unittest.TestLoader()
+    suite.addTests(loader.loadTestsFromTestCase(PythonClientTest if CLIENT else CliTest))
+    result = unittest.TextTestRunner(verbosity=2).run(suite)
+    sys.exit(0 if result.wasSuccessful() else 1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,281 @@
+#include "tools/procreg/api_call.h"
+
+#include <chrono>
+#include <functional>
+#include <map>
+
+namespace procreg::cli {
+
+namespace {
+
+// The arguments of one call: typed getters that name the missing or malformed key.
+class Args {
+ public:
+  Args(const std::string& method, const Json& j) : method_(method), j_(j) {
+    if (!j_.is_null() && !j_.is_object()) {
+      throw JsonError(method_ + ": the arguments must be a JSON object");
+    }
+  }
+  bool has(const char* key) const { return j_.is_object() && j_.contains(key); }
+  const Json& at(const char* key) const {
+    if (!has(key)) throw JsonError(method_ + ": missing argument \"" + key + "\"");
+    return j_.at(key);
+  }
+  std::string str(const char* key) const {
+    const Json& v = at(key);
+    if (!v.is_string()) throw JsonError(name(key) + ": expected a string");
+    return v.get<std::string>();
+  }
+  std::string str_or(const char* key, const std::string& fallback) const {
+    return has(key) ? str(key) : fallback;
+  }
+  bool flag(const char* key) const {
+    if (!has(key)) return false;
+    if (!j_.at(key).is_boolean()) throw JsonError(name(key) + ": expected true or false");
+    return j_.at(key).get<bool>();
+  }
+  std::int64_t integer(const char* key) const {
+    const Json& v = at(key);
+    if (!v.is_number_integer()) throw JsonError(name(key) + ": expected an integer");
+    return v.get<std::int64_t>();
+  }
+  std::string name(const char* key) const { return method_ + "." + key; }
+
+  WriteOptions write_options() const {
+    WriteOptions o;
+    o.hooks = flag("hooks");
+    o.table = str_or("table", "");
+    if (has("timeout_ms")) o.timeout = std::chrono::milliseconds(integer("timeout_ms"));
+    return o;
+  }
+  ReadOptions read_options() const {
+    ReadOptions o;
+    o.table = str_or("table", "");
+    return o;
+  }
+
+ private:
+  const std::string& method_;
+  const Json& j_;
+};
+
+template <typename T>
+Json seq_or_error(const Result<T>& r) {
+  if (!r.ok()) return error_json(r.status());
+  return {{"seq", *r}};
+}
+
+Json optional_pid(const std::optional<Pid>& pid) { return pid ? Json(*pid) : Json(nullptr); }
+
+std::vector<Entry> entries_of(const Args& a) {
+  const Json& j = a.at("entries");
+  std::vector<Entry> out;
+  if (j.is_array()) {
+    for (std::size_t i = 0; i < j.size(); ++i) {
+      out.push_back(entry_from_json(j[i], a.name("entries") + "[" + std::to_string(i) + "]"));
+    }
+  } else if (j.is_object()) {  // ProcessHub's map child_id -> entry; each key must be its spec.id
+    for (const auto& [id, e] : j.items()) {
+      Json with_id = e;
+      if (with_id.is_object() && with_id.contains("spec") && with_id["spec"].is_object() &&
+          !with_id["spec"].contains("id")) {
+        with_id["spec"]["id"] = id;
+      }
+      out.push_back(entry_from_json(with_id, a.name("entries") + "." + id));
+    }
+  } else {
+    throw JsonError(a.name("entries") + ": expected an array of entries or an object by child id");
+  }
+  return out;
+}
+
+std::vector<std::pair<ChildId, std::vector<NodeName>>> deletes_of(const Args& a) {
+  const Json& j = a.at("deletes");
+  std::vector<std::pair<ChildId, std::vector<NodeName>>> out;
+  const auto nodes = [&](const Json& n, const std::string& what) {
+    if (!n.is_array()) throw JsonError(what + ": expected an array of node names");
+    std::vector<NodeName> names;
+    for (const auto& e : n) {
+      if (!e.is_string()) throw JsonError(what + ": expected node names (strings)");
+      names.push_back(e.get<std::string>());
+    }
+    return names;
+  };
+  if (j.is_array()) {
+    for (std::size_t i = 0; i < j.size(); ++i) {
+      const std::string what = a.name("deletes") + "[" + std::to_string(i) + "]";
+      if (!j[i].is_array() || j[i].size() != 2 || !j[i][0].is_string()) {
+        throw JsonError(what + ": expected [child_id, [nodes...]]");
+      }
+      out.emplace_back(j[i][0].get<std::string>(), nodes(j[i][1], what));
+    }
+  } else if (j.is_object()) {
+    for (const auto& [id, n] : j.items()) out.emplace_back(id, nodes(n, a.name("deletes") + "." + id));
+  } else {
+    throw JsonError(a.name("deletes") + ": expected [[child_id, [nodes...]], ...]");
+  }
+  return out;
+}
+
+std::vector<ChildId> ids_of(const Args& a, const char* key) {
+  const Json& j = a.at(key);
+  if (!j.is_array()) throw JsonError(a.name(key) + ": expected an array of child ids");
+  std::vector<ChildId> ids;
+  for (const auto& e : j) {
+    if (!e.is_string()) throw JsonError(a.name(key) + ": expected child ids (strings)");
+    ids.push_back(e.get<std::string>());
+  }
+  return ids;
+}
+
+using Method = std::function<Json(Registry&, const Args&)>;
+
+const std::vector<std::pair<std::string, Method>>& methods() {
+  static const std::vector<std::pair<std::string, Method>> kMethods = {
+      // ---- writes
+      {"insert",
+       [](Registry& r, const Args& a) {
+         InsertOptions o;
+         static_cast<WriteOptions&>(o) = a.write_options();
+         if (a.has("metadata")) o.metadata = metadata_from_json(a.at("metadata"), a.name("metadata"));
+         if (a.has("ttl_ms")) o.ttl_ms = a.integer("ttl_ms");
+         const NodePids np = a.has("node_pids")
+                                 ? node_pids_from_json(a.at("node_pids"), a.name("node_pids"))
+                                 : NodePids{};
+         return seq_or_error(r.insert(spec_from_json(a.at("spec"), a.name("spec")), np, o));
+       }},
+      {"bulk_insert",
+       [](Registry& r, const Args& a) {
+         return seq_or_error(r.bulk_insert(entries_of(a), a.write_options()));
+       }},
+      {"erase",
+       [](Registry& r, const Args& a) {
+         return seq_or_error(r.erase(a.str("child_id"), a.write_options()));
+       }},
+      {"delete",
+       [](Registry& r, const Args& a) {
+         return seq_or_error(r.erase(a.str("child_id"), a.write_options()));
+       }},
+      {"bulk_delete",
+       [](Registry& r, const Args& a) {
+         return seq_or_error(r.bulk_delete(deletes_of(a), a.write_options()));
+       }},
+      {"update",
+       [](Registry& r, const Args& a) {
+         // The new row: "entry" whole, or the current row with "spec", "node_pids" and/or
+         // "metadata" replaced.
+         std::optional<Entry> whole;
+         if (a.has("entry")) whole = entry_from_json(a.at("entry"), a.name("entry"));
+         std::optional<ChildSpec> spec;
+         std::optional<NodePids> np;
+         std::optional<Metadata> md;
+         if (a.has("spec")) spec = spec_from_json(a.at("spec"), a.name("spec"));
+         if (a.has("node_pids")) np = node_pids_from_json(a.at("node_pids"), a.name("node_pids"));
+         if (a.has("metadata")) md = metadata_from_json(a.at("metadata"), a.name("metadata"));
+         if (!whole && !spec && !np && !md) {
+           throw JsonError("update: give \"entry\", or one of \"spec\", \"node_pids\", \"metadata\"");
+         }
+         const auto fn = [&](const ChildSpec& s, const NodePids& n, const Metadata& m) {
+           if (whole) return *whole;
+           return Entry{spec.value_or(s), np.value_or(n), md.value_or(m)};
+         };
+         return seq_or_error(r.update(a.str("child_id"), fn, a.write_options()));
+       }},
+      {"clear_all",
+       [](Registry& r, const Args& a) -> Json {
+         auto done = r.clear_all(a.write_options());
+         if (!done.ok()) return error_json(done.status());
+         return *done;
+       }},
+      {"node_down",
+       [](Registry& r, const Args& a) {
+         return seq_or_error(r.node_down(a.str("node"), a.write_options()));
+       }},
+      // ---- reads
+      {"contains_children",
+       [](Registry& r, const Args& a) -> Json {
+         return r.contains_children(ids_of(a, "child_ids"), a.read_options());
+       }},
+      {"dump", [](Registry& r, const Args& a) { return to_json(r.dump(a.read_options())); }},
+      {"dump_all", [](Registry& r, const Args& a) { return to_json(r.dump_all(a.read_options())); }},
+      {"dump_all_tables", [](Registry& r, const Args&) { return to_json(r.dump_all_tables()); }},
+      {"entry_exists",
+       [](Registry& r, const Args& a) -> Json {
+         return r.entry_exists(a.str("child_id"), a.read_options());
+       }},
+      {"get_pid",
+       [](Registry& r, const Args& a) {
+         return optional_pid(r.get_pid(a.str("child_id"), a.read_options()));
+       }},
+      {"get_pids",
+       [](Registry& r, const Args& a) -> Json {
+         return r.get_pids(a.str("child_id"), a.read_options());
+       }},
+      {"local_child_specs",
+       [](Registry& r, const Args& a) {
+         Json out = Json::array();
+         for (const auto& s : r.local_child_specs(a.read_options())) out.push_back(to_json(s));
+         return out;
+       }},
+      {"local_children",
+       [](Registry& r, const Args& a) { return to_json(r.local_children(a.read_options())); }},
+      {"local_data",
+       [](Registry& r, const Args& a) {
+         Json out = Json::array();
+         for (const auto& [id, e] : r.local_data(a.read_options())) {
+           out.push_back(Json::array({id, to_json(e)}));
+         }
+         return out;
+       }},
+      {"local_pid",
+       [](Registry& r, const Args& a) {
+         return optional_pid(r.local_pid(a.str("child_id"), a.read_options()));
+       }},
+      {"lookup",
+       [](Registry& r, const Args& a) -> Json {
+         LookupOptions o;
+         o.table = a.str_or("table", "");
+         o.with_metadata = a.flag("with_metadata");
+         auto found = r.lookup(a.str("child_id"), o);
+         return found ? to_json(*found) : Json(nullptr);
+       }},
+      {"match_tag",
+       [](Registry& r, const Args& a) { return to_json(r.match_tag(a.str("tag"), a.read_options())); }},
+      {"process_list",
+       [](Registry& r, const Args& a) {
+         const std::string scope = a.str_or("scope", "global");
+         if (scope != "global" && scope != "local") {
+           throw JsonError("process_list.scope: expected \"global\" or \"local\"");
+         }
+         return to_json(r.process_list(scope == "local" ? Scope::kLocal : Scope::kGlobal,
+                                       a.read_options()));
+       }},
+      {"registry", [](Registry& r, const Args& a) { return to_json(r.registry(a.read_options())); }},
+      // ---- state
+      {"last_sequence", [](Registry& r, const Args&) -> Json { return r.last_sequence(); }},
+      {"epoch", [](Registry& r, const Args&) -> Json { return r.epoch(); }},
+      {"hub", [](Registry& r, const Args&) -> Json { return r.hub(); }},
+      {"local_node", [](Registry& r, const Args&) -> Json { return r.local_node(); }},
+  };
+  return kMethods;
+}
+
+}  // namespace
+
+Json call_api(Registry& registry, const std::string& method, const Json& args) {
+  for (const auto& [name, fn] : methods()) {
+    if (name == method) return fn(registry, Args(method, args));
+  }
+  throw UnknownMethod("unknown method \"" + method + "\" (see procreg call --list)");
+}
+
+const std::vector<std::string>& api_methods() {
+  static const std::vector<std::string> kNames = [] {
+    std::vector<std::string> names;
+    for (const auto& [name, fn] : methods()) names.push_back(name);
+    return names;
+  }();
+  return kNames;
+}
+
+}  // namespace procreg::cli

@@ -1,0 +1,29 @@
+// procreg command: one registry API call by name with JSON arguments, for `call` (on a
+// replica's registry: reads local, writes through the command channel) and `replay` (on a
+// read-only registry). docs/CLI.md, "call", lists every method with its arguments and result.
+//
+// Thread safety: as the Registry's.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "procreg/registry.h"
+#include "tools/procreg/json_convert.h"
+
+namespace procreg::cli {
+
+// Runs `method` with `args` (a JSON object, or null for none) on `registry`. Returns the
+// result as JSON, or error_json(status) when the library refused the call. Throws JsonError
+// when the arguments do not have the method's shape, and UnknownMethod for a name that is not
+// a method.
+Json call_api(Registry& registry, const std::string& method, const Json& args);
+
+struct UnknownMethod : JsonError {
+  using JsonError::JsonError;
+};
+
+// Every method call_api knows, in documentation order.
+const std::vector<std::string>& api_methods();
+
+}  // namespace procreg::cli

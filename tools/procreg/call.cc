@@ -1,0 +1,173 @@
+// procreg call: registry API calls against a running hub, JSON in and out.
+//
+// The command runs a procreg::Replica of the hub in-process (bus, replay service, command
+// channel), waits until it caught up (bounded by --timeout-ms), and calls the Registry API on
+// it: reads answer from the replica's projection, writes go to the writer's command channel and
+// return once the replica applied them (read-your-writes).
+//
+//   procreg call METHOD ['{"arg": ...}']      one call; the result on stdout
+//   procreg call --batch FILE|-               one {"method", "args", "id"} object per line; one
+//                                             {"id", "result"} or {"id", "error"} line each
+#include <algorithm>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include <zmq.hpp>
+
+#include "procreg/replica.h"
+#include "tools/procreg/api_call.h"
+#include "tools/procreg/cli.h"
+#include "tools/procreg/commands.h"
+
+namespace procreg::cli {
+
+namespace {
+
+struct CallOptions {
+  HubEndpoints hub;
+  std::string method;
+  std::string args;
+  std::string batch;
+  std::string node = "cli";
+  bool list = false;
+};
+
+// A replica of the hub, caught up; CliError(kExitUnreachable) if it cannot catch up in time.
+std::unique_ptr<Replica> connect(zmq::context_t& context, const CallOptions& o) {
+  ReplicaOptions ro;
+  ro.hub = o.hub.hub;
+  ro.local_node = o.node;
+  ro.bus_endpoint = o.hub.bus;
+  ro.replay_endpoint = o.hub.replay;
+  ro.command_endpoint = o.hub.command;
+  ro.request_timeout = std::min(o.hub.timeout(), std::chrono::milliseconds(2'000));
+  auto started = Replica::start(context, ro);
+  if (!started.ok()) {
+    throw CliError(started.status().code() == Code::kInvalidArgument ? kExitUsage
+                                                                     : kExitUnreachable,
+                   "cannot connect to hub " + ro.hub + ": " + started.status().to_string());
+  }
+  std::unique_ptr<Replica> replica = std::move(*started);
+  if (!replica->wait_caught_up(o.hub.timeout()).ok()) {
+    throw CliError(kExitUnreachable,
+                   "hub " + ro.hub + " did not answer within " + std::to_string(o.hub.timeout_ms) +
+                       " ms (replay service " + ro.replay_endpoint + ", bus " + ro.bus_endpoint +
+                       "); is `procreg serve` running there, for this hub?");
+  }
+  return replica;
+}
+
+// One line of a batch: its result line.
+Json run_line(Registry& registry, const std::string& line, std::size_t number) {
+  Json request;
+  try {
+    request = Json::parse(line);
+  } catch (const Json::parse_error& e) {
+    return {{"line", number},
+            {"error", to_json(Status::invalid_argument(std::string("malformed JSON: ") + e.what()))}};
+  }
+  Json out = {{"line", number}};
+  if (request.is_object() && request.contains("id")) out["id"] = request["id"];
+  if (!request.is_object() || !request.contains("method") || !request["method"].is_string()) {
+    out["error"] = to_json(Status::invalid_argument(
+        "expected {\"method\": \"...\", \"args\": {...}} on each line"));
+    return out;
+  }
+  try {
+    Json result = call_api(registry, request["method"].get<std::string>(),
+                           request.contains("args") ? request["args"] : Json());
+    if (result.is_object() && result.size() == 1 && result.contains("error")) {
+      out["error"] = result["error"];
+    } else {
+      out["result"] = std::move(result);
+    }
+  } catch (const JsonError& e) {
+    out["error"] = to_json(Status::invalid_argument(e.what()));
+  }
+  return out;
+}
+
+int run_batch(const CallOptions& o) {
+  std::ifstream file;
+  std::istream* in = &std::cin;
+  if (o.batch != "-") {
+    file.open(o.batch);
+    if (!file) usage_error("cannot read " + o.batch);
+    in = &file;
+  }
+  zmq::context_t context;
+  auto replica = connect(context, o);
+  bool all_ok = true;
+  std::string line;
+  for (std::size_t number = 1; std::getline(*in, line); ++number) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    const Json out = run_line(replica->registry(), line, number);
+    all_ok = all_ok && !out.contains("error");
+    out_line(dump_line(out));
+  }
+  replica->stop();
+  return all_ok ? kExitOk : kExitFailure;
+}
+
+int run_call(const CallOptions& o) {
+  if (o.list) {
+    for (const auto& name : api_methods()) out_line(name);
+    return kExitOk;
+  }
+  CallOptions options = o;
+  options.hub.resolve();
+  if (!o.batch.empty()) {
+    if (!o.method.empty()) usage_error("give a METHOD or --batch, not both");
+    return run_batch(options);
+  }
+  if (o.method.empty()) usage_error("a METHOD is required (procreg call --list lists them)");
+  const auto& names = api_methods();
+  if (std::find(names.begin(), names.end(), o.method) == names.end()) {
+    usage_error("unknown method \"" + o.method + "\" (procreg call --list lists them)");
+  }
+  Json args;
+  if (!o.args.empty()) {
+    try {
+      args = Json::parse(o.args);
+    } catch (const Json::parse_error& e) {
+      out_line(dump_line(error_json(Status::invalid_argument(std::string("malformed JSON: ") + e.what()))));
+      return kExitUsage;
+    }
+  }
+  zmq::context_t context;
+  auto replica = connect(context, options);
+  Json result;
+  try {
+    result = call_api(replica->registry(), o.method, args);
+  } catch (const JsonError& e) {
+    out_line(dump_line(error_json(Status::invalid_argument(e.what()))));
+    return kExitUsage;
+  }
+  replica->stop();
+  out_line(dump_line(result));
+  if (result.is_object() && result.size() == 1 && result.contains("error")) {
+    const std::string code = result["error"]["code"].get<std::string>();
+    return code == "timeout" || code == "unavailable" ? kExitUnreachable : kExitFailure;
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_call_command(CLI::App& app, Commands* commands) {
+  auto o = std::make_shared<CallOptions>();
+  CLI::App* call = app.add_subcommand("call", "Call the registry API of a running hub (JSON)");
+  call->add_option("method", o->method, "the API method (--list lists them)");
+  call->add_option("args", o->args, "its arguments as a JSON object, e.g. '{\"child_id\": \"w1\"}'");
+  call->add_option("--batch", o->batch,
+                   "run one {\"method\", \"args\", \"id\"} JSON object per line of FILE (- for "
+                   "stdin), print one result per line");
+  call->add_option("--node", o->node, "the local node of local_* queries")->capture_default_str();
+  call->add_flag("--list", o->list, "list the methods and exit");
+  o->hub.add_options(call, "hbrc");
+  commands->push_back({call, [o] { return run_call(*o); }});
+}
+
+}  // namespace procreg::cli

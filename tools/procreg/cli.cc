@@ -1,0 +1,148 @@
+#include "tools/procreg/cli.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <exception>
+#include <fstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+namespace procreg::cli {
+
+int exit_code_of(const Status& status) {
+  if (status.ok()) return kExitOk;
+  if (status.code() == Code::kTimeout || status.code() == Code::kUnavailable) {
+    return kExitUnreachable;
+  }
+  return kExitFailure;
+}
+
+void HubEndpoints::add_options(CLI::App* app, const std::string& which) {
+  const auto has = [&](char c) { return which.find(c) != std::string::npos; };
+  if (has('h')) app->add_option("--hub", hub, std::string("the hub id [") + kDefaultHub + "]");
+  if (has('b')) {
+    app->add_option("--bus", bus,
+                    std::string("the bus to subscribe to: a proxy's backend or a writer's PUB [") +
+                        kDefaultBusBackend + "]");
+  }
+  if (has('r')) {
+    app->add_option("--replay", replay,
+                    std::string("the writer's replay service [") + kDefaultReplay + "]");
+  }
+  if (has('c')) {
+    app->add_option("--command", command,
+                    std::string("the writer's command channel [") + kDefaultCommand + "]");
+  }
+  if (has('s')) {
+    app->add_option("--stats", stats,
+                    std::string("the stats endpoint of `procreg serve` [") + kDefaultStats + "]");
+  }
+  app->add_option("--endpoints", endpoints_file,
+                  "read the hub and endpoints from this file (written by serve --endpoints-file); "
+                  "flags override it");
+  app->add_option("--timeout-ms", timeout_ms,
+                  "bound on reaching the hub and on each call, in ms [5000]")
+      ->check(CLI::Range(1, 3'600'000));
+}
+
+void HubEndpoints::resolve() {
+  if (!endpoints_file.empty()) {
+    std::ifstream in(endpoints_file);
+    if (!in) usage_error("cannot read the endpoints file " + endpoints_file);
+    nlohmann::ordered_json j;
+    try {
+      in >> j;
+    } catch (const std::exception& e) {
+      usage_error("the endpoints file " + endpoints_file + " is not JSON: " + e.what());
+    }
+    if (!j.is_object()) usage_error("the endpoints file " + endpoints_file + " is not an object");
+    const auto fill = [&](std::string& field, const char* key) {
+      if (field.empty() && j.contains(key) && j[key].is_string()) field = j[key].get<std::string>();
+    };
+    fill(hub, "hub");
+    fill(bus, "bus");
+    fill(replay, "replay");
+    fill(command, "command");
+    fill(stats, "stats");
+  }
+  if (hub.empty()) hub = kDefaultHub;
+  if (bus.empty()) bus = kDefaultBusBackend;
+  if (replay.empty()) replay = kDefaultReplay;
+  if (command.empty()) command = kDefaultCommand;
+  if (stats.empty()) stats = kDefaultStats;
+}
+
+std::chrono::steady_clock::time_point deadline_after(double seconds) {
+  using Clock = std::chrono::steady_clock;
+  if (seconds <= 0) return Clock::time_point::max();
+  return Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+}
+
+void out_line(const std::string& line) {
+  std::fwrite(line.data(), 1, line.size(), stdout);
+  std::fputc('\n', stdout);
+  std::fflush(stdout);
+}
+
+Progress::Progress(std::string label, std::uint64_t total, bool enabled)
+    : label_(std::move(label)), total_(total), active_(enabled && ::isatty(STDERR_FILENO) == 1) {}
+
+Progress::~Progress() { finish(); }
+
+void Progress::update(std::uint64_t done) {
+  if (!active_) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_draw_ < std::chrono::milliseconds(100) && done < total_) return;
+  last_draw_ = now;
+  constexpr int kWidth = 30;
+  const double fraction = total_ == 0 ? 1.0 : std::min(1.0, double(done) / double(total_));
+  const int filled = static_cast<int>(fraction * kWidth);
+  std::string bar(static_cast<std::size_t>(filled), '#');
+  bar.resize(kWidth, '.');
+  std::fprintf(stderr, "\r%s [%s] %3d%%", label_.c_str(), bar.c_str(),
+               static_cast<int>(fraction * 100));
+  std::fflush(stderr);
+}
+
+void Progress::finish() {
+  if (!active_) return;
+  std::fprintf(stderr, "\r\033[K");
+  std::fflush(stderr);
+  active_ = false;
+}
+
+void with_spinner(const std::string& label, const std::function<void()>& work) {
+  if (::isatty(STDERR_FILENO) != 1) {
+    work();
+    return;
+  }
+  std::exception_ptr error;
+  std::atomic<bool> done{false};
+  std::thread worker([&] {
+    try {
+      work();
+    } catch (...) {
+      error = std::current_exception();
+    }
+    done = true;
+  });
+  const auto start = std::chrono::steady_clock::now();
+  static const char kFrames[] = "|/-\\";
+  for (int i = 0; !done; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (i < 5) continue;  // quick work draws nothing
+    const auto s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    std::fprintf(stderr, "\r%s %c %.1f s", label.c_str(), kFrames[i % 4], s);
+    std::fflush(stderr);
+  }
+  worker.join();
+  std::fprintf(stderr, "\r\033[K");
+  std::fflush(stderr);
+  if (error) std::rethrow_exception(error);
+}
+
+}  // namespace procreg::cli

@@ -1,0 +1,91 @@
+// procreg command: what every subcommand shares. Exit codes, the error that carries one, the
+// endpoints of a running hub (flags or the file `procreg serve --endpoints-file` writes), output
+// on stdout, and the progress bar on a terminal.
+//
+// Exit codes (docs/CLI.md): 0 ok; 1 failure (an API error, an unsound log, a failed demo); 2
+// usage (bad arguments, malformed JSON); 3 unreachable (an endpoint did not answer in time).
+//
+// Thread safety: everything here belongs to the calling thread (the command's main thread).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <stdexcept>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "procreg/status.h"
+
+namespace procreg::cli {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;
+inline constexpr int kExitUsage = 2;
+inline constexpr int kExitUnreachable = 3;
+
+// Well-known local endpoints: `procreg serve` binds them and the clients use them by default.
+inline constexpr const char* kDefaultBusFrontend = "tcp://127.0.0.1:7401";
+inline constexpr const char* kDefaultBusBackend = "tcp://127.0.0.1:7402";
+inline constexpr const char* kDefaultReplay = "tcp://127.0.0.1:7403";
+inline constexpr const char* kDefaultCommand = "tcp://127.0.0.1:7404";
+inline constexpr const char* kDefaultStats = "tcp://127.0.0.1:7405";
+inline constexpr const char* kDefaultHub = "procreg";
+
+// Thrown by a command to end with `code` and a message on stderr.
+struct CliError : std::runtime_error {
+  CliError(int exit_code, const std::string& what) : std::runtime_error(what), code(exit_code) {}
+  int code;
+};
+[[noreturn]] inline void usage_error(const std::string& what) { throw CliError(kExitUsage, what); }
+// The exit code a library error maps to: kTimeout and kUnavailable are 3, the rest 1.
+int exit_code_of(const Status& status);
+
+// Where a running hub is. Filled from flags; a --endpoints file fills what no flag gave.
+struct HubEndpoints {
+  std::string hub;
+  std::string bus;      // where subscribers connect: the proxy's backend or the writer's PUB
+  std::string replay;
+  std::string command;
+  std::string stats;
+  std::string endpoints_file;
+  int timeout_ms = 5'000;
+
+  // Adds --hub, --bus, --replay, --command, --stats (the ones named in `which`, a string of the
+  // letters h b r c s), --endpoints and --timeout-ms to `app`.
+  void add_options(CLI::App* app, const std::string& which = "hbrcs");
+  // Applies the --endpoints file and the defaults. Throws CliError (usage) on a bad file.
+  void resolve();
+  std::chrono::milliseconds timeout() const { return std::chrono::milliseconds(timeout_ms); }
+};
+
+// The end of a --seconds run: `seconds` from now, or never for 0.
+std::chrono::steady_clock::time_point deadline_after(double seconds);
+
+// One line on stdout, flushed (scripts read it as it comes).
+void out_line(const std::string& line);
+
+// A progress bar on stderr, drawn only when stderr is a terminal and `enabled`; quiet otherwise.
+// update() redraws at most every 100 ms; finish() clears the line.
+class Progress {
+ public:
+  Progress(std::string label, std::uint64_t total, bool enabled = true);
+  ~Progress();
+  Progress(const Progress&) = delete;
+  Progress& operator=(const Progress&) = delete;
+  void update(std::uint64_t done);
+  void finish();
+
+ private:
+  std::string label_;
+  std::uint64_t total_;
+  bool active_;
+  std::chrono::steady_clock::time_point last_draw_{};
+};
+
+// Runs `work` on another thread while showing a spinner with the elapsed time on a terminal
+// (for work with no progress to report); returns its result.
+void with_spinner(const std::string& label, const std::function<void()>& work);
+
+}  // namespace procreg::cli

@@ -1,0 +1,27 @@
+// procreg command: the subcommands. Each add_* function adds its subcommand(s) to the app and
+// appends what to run when that subcommand was given; main() runs the one parsed.
+#pragma once
+
+#include <functional>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+namespace procreg::cli {
+
+struct Command {
+  CLI::App* app = nullptr;
+  std::function<int()> run;  // the exit code (cli.h); throws CliError
+};
+using Commands = std::vector<Command>;
+
+void add_serve_commands(CLI::App& app, Commands* commands);   // serve, bus (serve.cc)
+void add_call_command(CLI::App& app, Commands* commands);     // call (call.cc)
+void add_tail_command(CLI::App& app, Commands* commands);     // tail (tail.cc)
+void add_replica_command(CLI::App& app, Commands* commands);  // replica (replica_cmd.cc)
+void add_replay_command(CLI::App& app, Commands* commands);   // replay (replay_cmd.cc)
+void add_verify_commands(CLI::App& app, Commands* commands);  // verify, inspect (verify.cc)
+void add_stats_command(CLI::App& app, Commands* commands);    // stats (stats.cc)
+void add_demo_command(CLI::App& app, Commands* commands);     // demo (demo.cc)
+
+}  // namespace procreg::cli

@@ -1,0 +1,61 @@
+// procreg: the command-line tool. One executable, one subcommand per job (docs/CLI.md):
+//   serve    a hub's writer on a log directory, on a bus, with its replay and command services
+//   bus      an XSUB/XPUB proxy
+//   tail     print a hub's events as JSON lines
+//   call     any registry API call against a running hub, JSON in and out (also --batch)
+//   replica  keep a replica of a running hub and print its state on exit
+//   replay   rebuild the state from a log directory and query it
+//   verify   check a log directory record by record; inspect: list what it holds
+//   stats    a running hub's counters (JSON or Prometheus text)
+//   demo     the whole system on a local bus, with a report
+// Exit codes: 0 ok, 1 failure, 2 usage, 3 unreachable or timed out.
+#include <cstdio>
+#include <exception>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "tools/procreg/cli.h"
+#include "tools/procreg/commands.h"
+
+int main(int argc, char** argv) {
+  using namespace procreg::cli;
+  CLI::App app{"procreg: an event-sourced process registry on ZeroMQ", "procreg"};
+  app.require_subcommand(1, 1);
+  app.footer("Exit codes: 0 ok, 1 failure, 2 usage error, 3 unreachable or timed out.\n"
+             "Run `procreg SUBCOMMAND --help` for a subcommand's options; docs/CLI.md has more.");
+  Commands commands;
+  add_serve_commands(app, &commands);
+  add_call_command(app, &commands);
+  add_tail_command(app, &commands);
+  add_replica_command(app, &commands);
+  add_replay_command(app, &commands);
+  add_verify_commands(app, &commands);
+  add_stats_command(app, &commands);
+  add_demo_command(app, &commands);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "procreg: %s\nRun with --help for usage.\n", e.what());
+    return kExitUsage;
+  }
+  for (const Command& command : commands) {
+    if (!command.app->parsed()) continue;
+    const std::string name = "procreg " + command.app->get_name();
+    try {
+      return command.run();
+    } catch (const CliError& e) {
+      std::fprintf(stderr, "%s: %s\n", name.c_str(), e.what());
+      return e.code;
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "%s: %s\n", name.c_str(), e.what());
+      return kExitFailure;
+    }
+  }
+  return kExitUsage;  // require_subcommand makes this unreachable
+}

@@ -1,0 +1,109 @@
+// procreg replica: a replica of a running hub in this process (procreg::Replica), for watching
+// a hub's state from another machine and for the demo.
+//
+// It prints JSON lines: {"event":"caught_up", "applied", "epoch"} once it caught up (bounded by
+// --timeout-ms: exit 3 otherwise), {"event":"applied","seq"} whenever the applied sequence
+// moved (checked every 50 ms), and on SIGINT/SIGTERM, --until-seq or --seconds it stops, writes
+// dump_all of every table to --dump (the same JSON as serve --dump) and prints
+// {"event":"stopped", "applied", the replica's counters}.
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <zmq.hpp>
+
+#include "examples/bus_common.h"
+#include "procreg/replica.h"
+#include "tools/procreg/cli.h"
+#include "tools/procreg/commands.h"
+#include "tools/procreg/json_convert.h"
+
+namespace procreg::cli {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+struct ReplicaCmdOptions {
+  HubEndpoints hub;
+  std::string node = "replica";
+  std::string dump;
+  std::optional<std::uint64_t> until_seq;
+  double seconds = 0;
+};
+
+Json replica_stats_json(const ReplicaStats& s) {
+  return {{"events_applied", s.events_applied},     {"live_events", s.live_events},
+          {"duplicates_dropped", s.duplicates_dropped}, {"gaps_detected", s.gaps_detected},
+          {"events_repaired", s.events_repaired},   {"snapshots_loaded", s.snapshots_loaded},
+          {"resyncs", s.resyncs},                   {"heartbeats", s.heartbeats},
+          {"bad_frames", s.bad_frames},             {"replay_failures", s.replay_failures}};
+}
+
+int run_replica(ReplicaCmdOptions o) {
+  const examples::Signals signals;  // before any thread starts
+  o.hub.resolve();
+  ReplicaOptions ro;
+  ro.hub = o.hub.hub;
+  ro.local_node = o.node;
+  ro.bus_endpoint = o.hub.bus;
+  ro.replay_endpoint = o.hub.replay;
+  ro.command_endpoint = o.hub.command;
+  ro.request_timeout = std::min(o.hub.timeout(), milliseconds(2'000));
+  zmq::context_t context;
+  auto started = Replica::start(context, ro);
+  if (!started.ok()) throw CliError(kExitUsage, "cannot start: " + started.status().to_string());
+  std::unique_ptr<Replica> replica = std::move(*started);
+
+  const auto limit = Clock::now() + o.hub.timeout();
+  while (!replica->wait_caught_up(milliseconds(50)).ok()) {
+    if (examples::Signals::stops(signals.wait(milliseconds(0)))) return kExitOk;
+    if (Clock::now() >= limit) {
+      throw CliError(kExitUnreachable, "hub " + ro.hub + " did not answer within " +
+                                           std::to_string(o.hub.timeout_ms) + " ms (replay service " +
+                                           ro.replay_endpoint + ")");
+    }
+  }
+  out_line(dump_line({{"event", "caught_up"},
+                      {"applied", replica->last_applied()},
+                      {"epoch", replica->epoch()}}));
+
+  const auto deadline = deadline_after(o.seconds);
+  std::uint64_t shown = replica->last_applied();
+  for (;;) {
+    const std::uint64_t applied = replica->last_applied();
+    if (applied != shown) {
+      out_line(dump_line({{"event", "applied"}, {"seq", applied}}));
+      shown = applied;
+    }
+    if ((o.until_seq && applied >= *o.until_seq) || Clock::now() >= deadline) break;
+    if (examples::Signals::stops(signals.wait(milliseconds(50)))) break;
+  }
+  replica->stop();  // the state is final from here on
+  if (!o.dump.empty()) {
+    examples::write_file_atomic(o.dump, dump_line(to_json(replica->registry().dump_all_tables())) + "\n");
+  }
+  out_line(dump_line({{"event", "stopped"},
+                      {"applied", replica->last_applied()},
+                      {"epoch", replica->epoch()},
+                      {"stats", replica_stats_json(replica->stats())}}));
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_replica_command(CLI::App& app, Commands* commands) {
+  auto o = std::make_shared<ReplicaCmdOptions>();
+  CLI::App* sub = app.add_subcommand("replica", "Keep a replica of a running hub; dump it on exit");
+  o->hub.add_options(sub, "hbrc");
+  sub->add_option("--node", o->node, "the replica's local node")->capture_default_str();
+  sub->add_option("--dump", o->dump, "on exit, write dump_all of every table here (JSON)");
+  sub->add_option("--until-seq", o->until_seq, "exit once this seq is applied");
+  sub->add_option("--seconds", o->seconds, "exit after this many seconds (0: on a signal)")
+      ->check(CLI::NonNegativeNumber);
+  commands->push_back({sub, [o] { return run_replica(*o); }});
+}
+
+}  // namespace procreg::cli

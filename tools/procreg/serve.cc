@@ -1,0 +1,307 @@
+// procreg serve: a hub's writer on a bus; procreg bus: an XSUB/XPUB proxy.
+//
+// serve opens (or creates) the hub's log as its writer (Registry::open), attaches a HubServer
+// (publisher, replay service, command channel) and serves until SIGINT or SIGTERM. The bus is
+// its own BusProxy by default (publishers connect to its frontend, subscribers to its backend);
+// --connect attaches to an existing proxy's frontend instead, --bind binds the PUB socket itself.
+// It also answers stats requests (stats.cc) on a ROUTER socket: any one-frame request gets one
+// frame of JSON, the writer's and the server's counters.
+//
+// Once ready it prints one JSON line {"event":"ready", endpoints...} and, with
+// --endpoints-file, writes the endpoints as a JSON object for the clients' --endpoints. On a
+// stop signal it stops the server, writes --dump, closes the log (synced) and prints
+// {"event":"stopped", ...}.
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <zmq.hpp>
+
+#include "examples/bus_common.h"
+#include "plugin/zmq_util.h"
+#include "procreg/bus_proxy.h"
+#include "procreg/hub_server.h"
+#include "procreg/registry.h"
+#include "tools/procreg/cli.h"
+#include "tools/procreg/commands.h"
+#include "tools/procreg/json_convert.h"
+
+namespace procreg::cli {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+struct ServeOptions {
+  std::string log_dir;
+  std::string hub = kDefaultHub;
+  std::string node = "local";
+  std::string frontend = kDefaultBusFrontend;
+  std::string backend = kDefaultBusBackend;
+  std::string connect;
+  std::string bind;
+  std::string replay = kDefaultReplay;
+  std::string command = kDefaultCommand;
+  std::string stats = kDefaultStats;
+  std::string durability = "sync";
+  int heartbeat_ms = 1'000;
+  std::string advertise_bus;
+  std::string endpoints_file;
+  std::string dump;
+  double seconds = 0;
+};
+
+Durability parse_durability(const std::string& d) {
+  if (d == "sync") return Durability::kSyncEach;
+  if (d == "group") return Durability::kGroupCommit;
+  if (d == "none") return Durability::kNone;
+  usage_error("--durability must be sync, group or none");
+}
+
+std::string off_if_none(const std::string& endpoint) { return endpoint == "none" ? "" : endpoint; }
+
+Json stats_json(const Registry& registry, const HubServer& server, Clock::time_point started) {
+  const RegistryStats r = registry.stats();
+  const HubServerStats s = server.stats();
+  return {{"hub", registry.hub()},
+          {"epoch", registry.epoch()},
+          {"last_seq", registry.last_sequence()},
+          {"uptime_s", std::chrono::duration<double>(Clock::now() - started).count()},
+          {"writer",
+           {{"events_written", r.events_written},
+            {"bytes_written", r.bytes_written},
+            {"writes_without_event", r.writes_without_event},
+            {"invalid_calls", r.invalid_calls},
+            {"rows_expired", r.rows_expired},
+            {"hook_events", r.hook_events},
+            {"hook_handler_errors", r.hook_handler_errors}}},
+          {"server",
+           {{"events_published", s.events_published},
+            {"hook_messages_published", s.hook_messages_published},
+            {"heartbeats", s.heartbeats},
+            {"bytes_published", s.bytes_published},
+            {"publish_dropped", s.publish_dropped},
+            {"replay_requests", s.replay_requests},
+            {"replay_errors", s.replay_errors},
+            {"snapshots_served", s.snapshots_served},
+            {"commands", s.commands},
+            {"command_errors", s.command_errors},
+            {"bad_frames", s.bad_frames}}}};
+}
+
+// Answers every pending stats request (at most a few per call, so signals stay responsive).
+void answer_stats(zmq::socket_t& socket, const std::function<Json()>& make) {
+  for (int i = 0; i < 16; ++i) {
+    plugin::Frames frames;
+    auto got = plugin::recv_message(socket, &frames, {4, 64 * 1024}, /*dont_wait=*/true);
+    if (!got.ok()) continue;  // oversized: drained and dropped unanswered
+    if (!*got) return;
+    if (frames.size() < 2) continue;
+    const std::string reply = dump_line(make());
+    frames.back().rebuild(reply.data(), reply.size());  // the envelope stays; the body is the reply
+    (void)plugin::send_message(socket, frames, /*dont_wait=*/true);
+  }
+}
+
+int run_serve(const ServeOptions& o) {
+  const examples::Signals signals;  // before any thread starts
+  if (!o.connect.empty() && !o.bind.empty()) usage_error("give --connect or --bind, not both");
+  RegistryOptions ro;
+  ro.hub = o.hub;
+  ro.log_dir = o.log_dir;
+  ro.local_node = o.node;
+  ro.log.durability = parse_durability(o.durability);
+
+  auto opened = Registry::open(ro);
+  if (!opened.ok()) {
+    throw CliError(kExitFailure, "cannot open the log in " + o.log_dir + ": " +
+                                     opened.status().to_string());
+  }
+  std::unique_ptr<Registry> registry = std::move(*opened);
+
+  zmq::context_t context;
+  std::unique_ptr<BusProxy> proxy;
+  HubServerOptions so;
+  so.replay_endpoint = off_if_none(o.replay);
+  so.command_endpoint = off_if_none(o.command);
+  so.heartbeat_interval = milliseconds(o.heartbeat_ms);
+  std::string subscribe_at;
+  if (!o.connect.empty()) {
+    so.publish_connect = true;
+    so.publish_endpoint = o.connect;
+    subscribe_at = o.advertise_bus;  // the proxy's backend, if given
+  } else if (!o.bind.empty()) {
+    so.publish_endpoint = o.bind;
+  } else {
+    auto started = BusProxy::start(context, {o.frontend, o.backend});
+    if (!started.ok()) {
+      throw CliError(kExitFailure, "cannot start the bus: " + started.status().to_string());
+    }
+    proxy = std::move(*started);
+    so.publish_connect = true;
+    so.publish_endpoint = proxy->frontend_endpoint();
+    subscribe_at = proxy->backend_endpoint();
+  }
+  auto server_started = HubServer::start(context, *registry, so);
+  if (!server_started.ok()) {
+    throw CliError(kExitFailure, "cannot start the hub server: " +
+                                     server_started.status().to_string());
+  }
+  std::unique_ptr<HubServer> server = std::move(*server_started);
+  if (subscribe_at.empty() && !so.publish_connect) subscribe_at = server->publish_endpoint();
+
+  zmq::socket_t stats_socket;
+  std::string stats_endpoint;
+  if (!off_if_none(o.stats).empty()) {
+    try {
+      stats_socket = zmq::socket_t(context, zmq::socket_type::router);
+      stats_socket.set(zmq::sockopt::linger, 0);
+      stats_socket.bind(o.stats);
+      stats_endpoint = plugin::last_endpoint(stats_socket);
+    } catch (const zmq::error_t& e) {
+      throw CliError(kExitFailure, "cannot bind the stats endpoint " + o.stats + ": " + e.what());
+    }
+  }
+
+  const Json endpoints = {{"hub", registry->hub()},
+                          {"bus", subscribe_at},
+                          {"publish", server->publish_endpoint()},
+                          {"replay", server->replay_endpoint()},
+                          {"command", server->command_endpoint()},
+                          {"stats", stats_endpoint}};
+  if (!o.endpoints_file.empty()) {
+    examples::write_file_atomic(o.endpoints_file, endpoints.dump(2) + "\n");
+  }
+  Json ready = {{"event", "ready"},
+                {"log_dir", o.log_dir},
+                {"epoch", registry->epoch()},
+                {"last_seq", registry->last_sequence()},
+                {"recovery", registry->recovery_report()}};
+  ready.update(endpoints);
+  out_line(dump_line(ready));
+
+  const auto started = Clock::now();
+  const auto deadline = deadline_after(o.seconds);
+  const std::function<Json()> make_stats = [&] { return stats_json(*registry, *server, started); };
+  while (Clock::now() < deadline) {
+    if (stats_socket) {
+      zmq::pollitem_t item{stats_socket.handle(), 0, ZMQ_POLLIN, 0};
+      try {
+        zmq::poll(&item, 1, milliseconds(100));
+      } catch (const zmq::error_t&) {
+        // EINTR: go on
+      }
+      if (item.revents & ZMQ_POLLIN) answer_stats(stats_socket, make_stats);
+      if (examples::Signals::stops(signals.wait(milliseconds(0)))) break;
+    } else if (examples::Signals::stops(signals.wait(milliseconds(100)))) {
+      break;
+    }
+  }
+
+  // Clean shutdown: no more remote writes or publishing, then the final state, then the log.
+  server->stop();
+  const HubServerStats s = server->stats();
+  const std::uint64_t last = registry->last_sequence();
+  std::size_t rows = 0;
+  if (!o.dump.empty()) {
+    const auto tables = registry->dump_all_tables();
+    for (const auto& [table, dump] : tables) rows += dump.size();
+    examples::write_file_atomic(o.dump, dump_line(to_json(tables)) + "\n");
+  }
+  stats_socket.close();
+  server.reset();
+  registry.reset();  // syncs and closes the log
+  if (proxy) proxy->stop();
+  out_line(dump_line({{"event", "stopped"},
+                      {"last_seq", last},
+                      {"events_published", s.events_published},
+                      {"commands", s.commands},
+                      {"rows", rows}}));
+  return kExitOk;
+}
+
+struct BusOptions {
+  std::string frontend = kDefaultBusFrontend;
+  std::string backend = kDefaultBusBackend;
+  std::string endpoints_file;
+  double seconds = 0;
+};
+
+int run_bus(const BusOptions& o) {
+  const examples::Signals signals;
+  zmq::context_t context;
+  auto started = BusProxy::start(context, {o.frontend, o.backend});
+  if (!started.ok()) throw CliError(kExitFailure, started.status().to_string());
+  std::unique_ptr<BusProxy> proxy = std::move(*started);
+  const Json endpoints = {{"frontend", proxy->frontend_endpoint()},
+                          {"backend", proxy->backend_endpoint()}};
+  if (!o.endpoints_file.empty()) {
+    examples::write_file_atomic(o.endpoints_file, endpoints.dump(2) + "\n");
+  }
+  Json ready = {{"event", "ready"}};
+  ready.update(endpoints);
+  out_line(dump_line(ready));
+  const auto deadline = deadline_after(o.seconds);
+  while (Clock::now() < deadline) {
+    if (examples::Signals::stops(signals.wait(milliseconds(100)))) break;
+  }
+  proxy->stop();
+  out_line(dump_line({{"event", "stopped"}}));
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_serve_commands(CLI::App& app, Commands* commands) {
+  auto o = std::make_shared<ServeOptions>();
+  CLI::App* serve = app.add_subcommand("serve", "Run a hub's writer on a log directory, on a bus");
+  serve->add_option("--log-dir", o->log_dir, "the hub's log directory (created if missing)")
+      ->required();
+  serve->add_option("--hub", o->hub, "the hub id")->capture_default_str();
+  serve->add_option("--node", o->node, "the writer's local node (local_* queries)")
+      ->capture_default_str();
+  serve->add_option("--bus-frontend", o->frontend,
+                    "the embedded bus: where publishers connect (XSUB)")
+      ->capture_default_str();
+  serve->add_option("--bus-backend", o->backend,
+                    "the embedded bus: where subscribers connect (XPUB)")
+      ->capture_default_str();
+  serve->add_option("--connect", o->connect,
+                    "no embedded bus: connect the PUB socket to this proxy frontend (XSUB)");
+  serve->add_option("--advertise-bus", o->advertise_bus,
+                    "with --connect: the proxy's backend, for the endpoints file and ready line");
+  serve->add_option("--bind", o->bind, "no embedded bus: bind the PUB socket here");
+  serve->add_option("--replay", o->replay, "the replay service's endpoint (\"none\": off)")
+      ->capture_default_str();
+  serve->add_option("--command", o->command, "the command channel's endpoint (\"none\": off)")
+      ->capture_default_str();
+  serve->add_option("--stats", o->stats, "the stats endpoint (\"none\": off)")
+      ->capture_default_str();
+  serve->add_option("--durability", o->durability, "sync | group | none")
+      ->check(CLI::IsMember({"sync", "group", "none"}))
+      ->capture_default_str();
+  serve->add_option("--heartbeat-ms", o->heartbeat_ms, "heartbeat interval in ms")
+      ->check(CLI::Range(10, 60'000))
+      ->capture_default_str();
+  serve->add_option("--endpoints-file", o->endpoints_file,
+                    "write the hub and its endpoints here (JSON) once ready");
+  serve->add_option("--dump", o->dump, "on exit, write dump_all of every table here (JSON)");
+  serve->add_option("--seconds", o->seconds, "exit after this many seconds (0: on a signal)")
+      ->check(CLI::NonNegativeNumber);
+  commands->push_back({serve, [o] { return run_serve(*o); }});
+
+  auto b = std::make_shared<BusOptions>();
+  CLI::App* bus = app.add_subcommand("bus", "Run an XSUB/XPUB bus proxy");
+  bus->add_option("--frontend", b->frontend, "where publishers connect (XSUB)")
+      ->capture_default_str();
+  bus->add_option("--backend", b->backend, "where subscribers connect (XPUB)")
+      ->capture_default_str();
+  bus->add_option("--endpoints-file", b->endpoints_file, "write the bound endpoints here (JSON)");
+  bus->add_option("--seconds", b->seconds, "exit after this many seconds (0: on a signal)")
+      ->check(CLI::NonNegativeNumber);
+  commands->push_back({bus, [b] { return run_bus(*b); }});
+}
+
+}  // namespace procreg::cli

@@ -1,0 +1,128 @@
+// procreg stats: a running hub's counters, from the stats endpoint of `procreg serve`.
+//
+// Sends one request frame ("stats") on a REQ socket and prints the JSON reply, or with
+// --prometheus the counters in Prometheus' text exposition format (version 0.0.4), each
+// labelled with the hub. No reply within --timeout-ms: exit 3.
+#include <map>
+#include <string>
+#include <string_view>
+
+#include <zmq.hpp>
+
+#include "tools/procreg/cli.h"
+#include "tools/procreg/commands.h"
+#include "tools/procreg/json_convert.h"
+
+namespace procreg::cli {
+
+namespace {
+
+struct StatsOptions {
+  HubEndpoints hub;
+  bool prometheus = false;
+};
+
+// What each counter means, for the # HELP lines.
+const std::map<std::string, std::string>& help_texts() {
+  static const std::map<std::string, std::string> kHelp = {
+      {"last_seq", "the last sequence number the writer committed"},
+      {"uptime_seconds", "seconds since procreg serve started"},
+      {"writer_events_written", "events appended to the log"},
+      {"writer_bytes_written", "encoded bytes of the events appended"},
+      {"writer_writes_without_event", "calls that changed nothing and fired no hook"},
+      {"writer_invalid_calls", "calls refused for invalid arguments"},
+      {"writer_rows_expired", "rows removed by TTL expiry events"},
+      {"writer_hook_events", "hook events dispatched in the writer"},
+      {"writer_hook_handler_errors", "hook handler invocations that threw"},
+      {"server_events_published", "event messages published on the bus"},
+      {"server_hook_messages_published", "hook messages published on the bus"},
+      {"server_heartbeats", "heartbeats published"},
+      {"server_bytes_published", "bytes published on the bus"},
+      {"server_publish_dropped", "messages ZeroMQ would not queue"},
+      {"server_replay_requests", "requests to the replay service"},
+      {"server_replay_errors", "replay requests answered with an error"},
+      {"server_snapshots_served", "snapshots served"},
+      {"server_commands", "commands (remote writes) received"},
+      {"server_command_errors", "commands answered with an error"},
+      {"server_bad_frames", "malformed or oversized requests"},
+  };
+  return kHelp;
+}
+
+std::string label_value(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+void print_prometheus(const Json& j) {
+  const std::string labels = "{hub=\"" + label_value(j.value("hub", std::string())) + "\"}";
+  const auto metric = [&](const std::string& name, const Json& value, bool counter) {
+    const std::string full = "procreg_" + name + (counter ? "_total" : "");
+    auto help = help_texts().find(name);
+    if (help != help_texts().end()) out_line("# HELP " + full + " " + help->second);
+    out_line("# TYPE " + full + (counter ? " counter" : " gauge"));
+    out_line(full + labels + " " + value.dump());
+  };
+  metric("last_seq", j.value("last_seq", Json(0)), false);
+  metric("uptime_seconds", j.value("uptime_s", Json(0)), false);
+  for (const char* group : {"writer", "server"}) {
+    if (!j.contains(group)) continue;
+    for (const auto& [key, value] : j[group].items()) {
+      metric(std::string(group) + "_" + key, value, true);
+    }
+  }
+}
+
+int run_stats(StatsOptions o) {
+  o.hub.resolve();
+  zmq::context_t context;
+  zmq::socket_t socket(context, zmq::socket_type::req);
+  socket.set(zmq::sockopt::linger, 0);
+  socket.set(zmq::sockopt::rcvtimeo, o.hub.timeout_ms);
+  socket.set(zmq::sockopt::sndtimeo, o.hub.timeout_ms);
+  try {
+    socket.connect(o.hub.stats);
+    socket.send(zmq::buffer(std::string_view("stats")), zmq::send_flags::none);
+  } catch (const zmq::error_t& e) {
+    usage_error("cannot connect to the stats endpoint " + o.hub.stats + ": " + e.what());
+  }
+  zmq::message_t reply;
+  auto got = socket.recv(reply, zmq::recv_flags::none);
+  if (!got) {
+    throw CliError(kExitUnreachable, "no reply from the stats endpoint " + o.hub.stats + " within " +
+                                         std::to_string(o.hub.timeout_ms) +
+                                         " ms; is `procreg serve` running there?");
+  }
+  Json j;
+  try {
+    j = Json::parse(reply.to_string());
+  } catch (const Json::parse_error& e) {
+    throw CliError(kExitFailure, std::string("the stats reply is not JSON: ") + e.what());
+  }
+  if (o.prometheus) {
+    print_prometheus(j);
+  } else {
+    out_line(dump_line(j));
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_stats_command(CLI::App& app, Commands* commands) {
+  auto o = std::make_shared<StatsOptions>();
+  CLI::App* sub = app.add_subcommand("stats", "A running hub's counters (JSON or Prometheus text)");
+  o->hub.add_options(sub, "s");
+  sub->add_flag("--prometheus", o->prometheus, "print the Prometheus text format");
+  commands->push_back({sub, [o] { return run_stats(*o); }});
+}
+
+}  // namespace procreg::cli

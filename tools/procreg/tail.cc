@@ -1,0 +1,281 @@
+// procreg tail: a hub's events as JSON lines, as they are committed.
+//
+// tail subscribes to the hub's events and heartbeats on the bus first, then asks the replay
+// service where to start: the writer's head (only new events), or --from SEQ (the log's events
+// from SEQ on, fetched as ranges, then the live ones). It prints every event in sequence order,
+// exactly once: a live event above the next expected seq, or a heartbeat ahead of the last one
+// printed, is a loss that it fills from the replay service (docs/PROTOCOL.md, "Gap detection").
+// A new epoch (the writer's log was recreated) is reported on stderr and followed from its
+// first event. Filters (--kind, --child, --tag, --table) select what is printed, not what is
+// read.
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <zmq.hpp>
+
+#include "events/codec.h"
+#include "examples/bus_common.h"
+#include "plugin/replay_client.h"
+#include "procreg/hook_subscriber.h"
+#include "plugin/wire.h"
+#include "plugin/zmq_util.h"
+#include "procreg/options.h"
+#include "tools/procreg/cli.h"
+#include "tools/procreg/commands.h"
+#include "tools/procreg/json_convert.h"
+
+namespace procreg::cli {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+struct TailOptions {
+  HubEndpoints hub;
+  std::optional<std::uint64_t> from;
+  std::vector<std::string> kinds;
+  std::string child, tag, table;
+  std::uint64_t count = 0;  // 0: no limit
+  std::optional<std::uint64_t> until_seq;
+  double seconds = 0;
+  bool hooks = false;
+};
+
+bool is_hook_kind(const std::string& kind) {
+  return kind == "child_registered" || kind == "child_unregistered";
+}
+
+
+// The writer's head and epoch (a range request from 2^64-1); CliError(kExitUnreachable) if the
+// replay service does not answer in time.
+plugin::wire::ReplayReplyHeader writer_head(plugin::ReplayClient& client, const TailOptions& o) {
+  auto head = client.fetch_range(std::numeric_limits<std::uint64_t>::max(), 0, 0,
+                                 [](std::string_view) { return Status(); });
+  if (!head.ok()) {
+    throw CliError(exit_code_of(head.status()), "cannot reach hub " + o.hub.hub + " at " +
+                                                    o.hub.replay + ": " + head.status().to_string());
+  }
+  return *head;
+}
+
+class Tail {
+ public:
+  Tail(const TailOptions& o, zmq::context_t& context)
+      : o_(o),
+        limits_(events::record_limits(LogOptions{}.max_record_bytes)),
+        client_(context, o.hub.replay, o.hub.hub, o.hub.timeout(), 1024),
+        sub_(context, zmq::socket_type::sub) {
+    sub_.set(zmq::sockopt::linger, 0);
+    sub_.set(zmq::sockopt::rcvhwm, 1'000'000);
+    sub_.set(zmq::sockopt::subscribe, plugin::wire::events_prefix(o.hub.hub));
+    sub_.set(zmq::sockopt::subscribe, plugin::wire::heartbeat_topic(o.hub.hub));
+    try {
+      sub_.connect(o.hub.bus);
+    } catch (const zmq::error_t& e) {
+      usage_error("cannot connect to the bus " + o.hub.bus + ": " + e.what());
+    }
+  }
+
+  int run(const examples::Signals& signals) {
+    // Where to start: the writer's head, or --from.
+    const auto head = writer_head(client_, o_);
+    epoch_ = head.epoch;
+    applied_ = o_.from ? (*o_.from == 0 ? 0 : *o_.from - 1) : head.head;
+    if (Status s = repair(0); !s.ok()) throw CliError(exit_code_of(s), s.to_string());
+
+    const auto deadline = deadline_after(o_.seconds);
+    auto last_heard = Clock::now();
+    while (!done() && Clock::now() < deadline) {
+      if (examples::Signals::stops(signals.wait(milliseconds(0)))) break;
+      plugin::Frames frames;
+      auto got = plugin::recv_until(sub_, &frames, {4, 17u << 20}, Clock::now() + milliseconds(100));
+      if (!got.ok()) continue;  // oversized: dropped; a gap, if any, shows up later
+      Status s;
+      if (*got) {
+        last_heard = Clock::now();
+        s = on_message(frames);
+      } else if (Clock::now() - last_heard > milliseconds(3'000)) {
+        last_heard = Clock::now();
+        s = repair(0);  // nothing heard: ask the writer for its head
+      }
+      if (!s.ok()) warn("cannot follow the hub: " + s.to_string() + " (retrying)");
+    }
+    return kExitOk;
+  }
+
+ private:
+  bool done() const {
+    return (o_.count > 0 && printed_ >= o_.count) || (o_.until_seq && applied_ >= *o_.until_seq);
+  }
+
+  static void warn(const std::string& what) {
+    std::fprintf(stderr, "procreg tail: %s\n", what.c_str());
+  }
+
+  Status on_message(const plugin::Frames& frames) {
+    auto topic = plugin::wire::parse_topic(plugin::view(frames[0]));
+    if (!topic.ok() || topic->hub != o_.hub.hub) return Status();
+    if (topic->kind == plugin::wire::TopicKind::kHeartbeat && frames.size() == 2) {
+      auto hb = plugin::wire::decode_heartbeat(plugin::view(frames[1]));
+      if (!hb.ok()) return Status();
+      if (hb->epoch != epoch_) return repair(0);  // the replay service says which log is current
+      return hb->seq > applied_ ? repair(hb->seq) : Status();
+    }
+    if (topic->kind != plugin::wire::TopicKind::kEvent || frames.size() != 3) return Status();
+    auto header = plugin::wire::decode_event_header(plugin::view(frames[1]));
+    if (!header.ok()) return Status();
+    if (header->epoch != epoch_) return repair(0);
+    if (header->seq <= applied_) return Status();  // a duplicate
+    if (header->seq > applied_ + 1) return repair(header->seq);
+    return apply(plugin::view(frames[2]));
+  }
+
+  // Fetches and prints the events after applied_ up to `to` (0: the writer's head), and starts
+  // over on the writer's new log if its epoch changed.
+  Status repair(std::uint64_t to) {
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      auto r = client_.fetch_range(applied_ + 1, to, epoch_,
+                                   [this](std::string_view bytes) { return apply(bytes); });
+      if (r.ok() || r.status().code() != Code::kConflict) return r.status();
+      auto head = client_.fetch_range(std::numeric_limits<std::uint64_t>::max(), 0, 0,
+                                      [](std::string_view) { return Status(); });
+      if (!head.ok()) return head.status();
+      warn("the writer started a new log (epoch " + std::to_string(head->epoch) +
+           "); following it from its first event");
+      epoch_ = head->epoch;
+      applied_ = 0;
+      to = 0;
+    }
+    return Status();
+  }
+
+  Status apply(std::string_view bytes) {
+    auto event = events::decode(bytes, limits_);
+    if (!event.ok()) return event.status();
+    if (event->seq != applied_ + 1) {
+      return Status::corruption("expected seq " + std::to_string(applied_ + 1) + ", got " +
+                                std::to_string(event->seq));
+    }
+    applied_ = event->seq;
+    if (selected(*event)) {
+      out_line(dump_line(to_json(*event)));
+      ++printed_;
+    }
+    return Status();
+  }
+
+  bool selected(const Event& e) const {
+    if (!o_.kinds.empty() &&
+        std::find(o_.kinds.begin(), o_.kinds.end(), std::string(event_kind_name(e.kind()))) ==
+            o_.kinds.end()) {
+      return false;
+    }
+    if (!o_.table.empty() && e.table != o_.table) return false;
+    if (!o_.child.empty()) {
+      const auto ids = children_of(e);
+      if (std::find(ids.begin(), ids.end(), o_.child) == ids.end()) return false;
+    }
+    return o_.tag.empty() || event_has_tag(e, o_.tag);
+  }
+
+  const TailOptions& o_;
+  const events::DecodeLimits limits_;
+  plugin::ReplayClient client_;
+  zmq::socket_t sub_;
+  std::uint64_t epoch_ = 0;
+  std::uint64_t applied_ = 0;
+  std::uint64_t printed_ = 0;
+};
+
+// --hooks: the hub's hook events through a procreg::HookSubscriber (each exactly once, in
+// order), printed from the subscriber's thread.
+int run_hooks(const TailOptions& o, const examples::Signals& signals, zmq::context_t& context) {
+  HookSubscriberOptions so;
+  so.hub = o.hub.hub;
+  so.bus_endpoint = o.hub.bus;
+  so.replay_endpoint = o.hub.replay;
+  so.request_timeout = std::min(o.hub.timeout(), milliseconds(2'000));
+  if (o.from) so.from_seq = *o.from == 0 ? 0 : *o.from - 1;
+  {
+    // The subscriber retries an unreachable hub forever: fail early instead.
+    plugin::ReplayClient probe(context, o.hub.replay, o.hub.hub, o.hub.timeout(), 1);
+    writer_head(probe, o);
+  }
+  std::atomic<std::uint64_t> printed{0};
+  const HookHandler print = [&](const HookEvent& e) {
+    if (!o.child.empty() && e.child_id != o.child) return;
+    if (!o.table.empty() && e.table != o.table) return;
+    if (o.count > 0 && printed >= o.count) return;
+    out_line(dump_line(to_json(e)));
+    ++printed;
+  };
+  std::vector<HookHandlerSpec> handlers;
+  for (HookTopic topic : {HookTopic::kChildRegistered, HookTopic::kChildUnregistered}) {
+    const std::string name(hook_topic_name(topic));
+    if (o.kinds.empty() || std::find(o.kinds.begin(), o.kinds.end(), name) != o.kinds.end()) {
+      handlers.push_back({topic, print, 0});
+    }
+  }
+  auto started = HookSubscriber::start(context, so, std::move(handlers));
+  if (!started.ok()) throw CliError(kExitUsage, "cannot start: " + started.status().to_string());
+  std::unique_ptr<HookSubscriber> subscriber = std::move(*started);
+  const auto deadline = deadline_after(o.seconds);
+  while (Clock::now() < deadline) {
+    if (o.count > 0 && printed >= o.count) break;
+    if (o.until_seq && subscriber->position().seq >= *o.until_seq) break;
+    if (examples::Signals::stops(signals.wait(milliseconds(50)))) break;
+  }
+  subscriber->stop();
+  return kExitOk;
+}
+
+int run_tail(TailOptions o) {
+  const examples::Signals signals;  // before any thread starts
+  o.hub.resolve();
+  const bool hook_kinds = std::any_of(o.kinds.begin(), o.kinds.end(), is_hook_kind);
+  const bool event_kinds = !std::all_of(o.kinds.begin(), o.kinds.end(), is_hook_kind);
+  if (o.hooks ? event_kinds : hook_kinds) {
+    usage_error(o.hooks ? "with --hooks, --kind is child_registered or child_unregistered"
+                        : "--kind child_registered/child_unregistered needs --hooks");
+  }
+  if (o.hooks && !o.tag.empty()) usage_error("--tag does not apply to hook events");
+  zmq::context_t context;
+  if (o.hooks) return run_hooks(o, signals, context);
+  Tail tail(o, context);
+  return tail.run(signals);
+}
+
+}  // namespace
+
+void add_tail_command(CLI::App& app, Commands* commands) {
+  auto o = std::make_shared<TailOptions>();
+  CLI::App* tail = app.add_subcommand("tail", "Print a hub's events as JSON lines");
+  o->hub.add_options(tail, "hbr");
+  tail->add_option("--from", o->from,
+                   "start with the event of this seq (the log's history first); default: only "
+                   "new events");
+  tail->add_option("--kind", o->kinds,
+                   "only events of this kind: insert, bulk_insert, delete, bulk_delete, update, "
+                   "clear, expire; with --hooks: child_registered, child_unregistered (repeatable)")
+      ->check(CLI::IsMember({"insert", "bulk_insert", "delete", "bulk_delete", "update", "clear",
+                             "expire", "child_registered", "child_unregistered"}));
+  tail->add_flag("--hooks", o->hooks,
+                 "print hook events (child_registered, child_unregistered) instead of events");
+  tail->add_option("--child", o->child, "only events that name this child id");
+  tail->add_option("--tag", o->tag, "only events that write a row with this metadata tag");
+  tail->add_option("--table", o->table, "only events of this table");
+  tail->add_option("--count", o->count, "exit after printing this many events");
+  tail->add_option("--until-seq", o->until_seq, "exit once the event of this seq was read");
+  tail->add_option("--seconds", o->seconds, "exit after this many seconds (0: on a signal)")
+      ->check(CLI::NonNegativeNumber);
+  commands->push_back({tail, [o] { return run_tail(*o); }});
+}
+
+}  // namespace procreg::cli
