@@ -43,6 +43,7 @@ struct HookSubscriber::Impl {
   std::atomic<std::uint64_t> position{0};
   std::atomic<std::uint32_t> partial{0};  // next_index of in_progress == position + 1
   std::atomic<bool> stop{false};
+  Status failed;  // under mu: set once, when delivery cannot go on (compacted history)
   mutable std::mutex mu;
   mutable std::condition_variable cv;
   std::thread thread;
@@ -154,6 +155,18 @@ bool HookSubscriber::Impl::catch_up(std::uint64_t to) {
   });
   if (!header.ok()) {
     replay_failures.fetch_add(1);
+    if (header.status().code() == Code::kCompacted) {
+      // The hook events after P are gone from the writer's log: delivering anything later
+      // would skip them silently. Stop, and say so.
+      {
+        std::lock_guard l(mu);
+        failed = Status::compacted("hook subscriber: the hook events after seq " +
+                                   std::to_string(position.load()) +
+                                   " can no longer be delivered: " + header.status().message());
+      }
+      cv.notify_all();
+      return false;
+    }
     if (header.status().code() == Code::kConflict) {
       resyncs.fetch_add(1);  // a new log: deliver its history from the start
       epoch = 0;
@@ -303,6 +316,10 @@ void HookSubscriber::Impl::run_loop() {
   bool behind = true;  // catch up from the replay service before going live
   last_heard = SteadyClock::now();
   while (!stop.load()) {
+    {
+      std::lock_guard l(mu);
+      if (!failed.ok()) return;
+    }
     if (!positioned && !establish()) {
       std::unique_lock l(mu);
       cv.wait_for(l, kRetryPause, [&] { return stop.load(); });
@@ -418,11 +435,19 @@ HookPosition HookSubscriber::position() const {
 
 Status HookSubscriber::wait_position(std::uint64_t seq, std::chrono::milliseconds timeout) const {
   std::unique_lock l(impl_->mu);
-  if (!impl_->cv.wait_for(l, timeout, [&] { return impl_->position.load() >= seq; })) {
+  if (!impl_->cv.wait_for(l, timeout, [&] {
+        return impl_->position.load() >= seq || !impl_->failed.ok();
+      })) {
     return Status::timeout("hook subscriber at " + std::to_string(impl_->position.load()) +
                            ", waiting for " + std::to_string(seq));
   }
-  return Status();
+  if (impl_->position.load() >= seq) return Status();
+  return impl_->failed;
+}
+
+Status HookSubscriber::status() const {
+  std::lock_guard l(impl_->mu);
+  return impl_->failed;
 }
 
 HookSubscriberStats HookSubscriber::stats() const {

@@ -9,6 +9,7 @@
 #include "plugin/zmq_util.h"
 #include "replay/log.h"
 #include "replay/registry_access.h"
+#include "replay/snapshot.h"
 
 namespace procreg::plugin {
 
@@ -27,6 +28,7 @@ struct Cursor {
 
 // A snapshot encoded once: row i is data[offsets[i], offsets[i + 1]).
 struct Snapshot {
+  std::uint64_t file_seq = 0;  // read from the snapshot file of this seq (0: from memory)
   std::uint64_t seq = 0;
   std::uint64_t epoch = 0;
   std::string data;
@@ -55,6 +57,7 @@ struct ReplayService::State {
   void reply_error(const zmq::message_t& identity, std::uint64_t id, Status status);
   void range(const zmq::message_t& identity, const wire::ReplayRequest& req);
   void snapshot(const zmq::message_t& identity, const wire::ReplayRequest& req);
+  std::uint64_t from_file();
   void expire_idle();
 };
 
@@ -238,9 +241,45 @@ void ReplayService::State::range(const zmq::message_t& identity, const wire::Rep
   reply(identity, header, std::move(views));
 }
 
+// The newest snapshot file as a served snapshot (shared if already read); its id, or 0 if there
+// is none, or it is unusable (damaged, of another epoch). Reading it costs the writer nothing,
+// where capturing the projection holds its lock; the client fetches the range after it.
+std::uint64_t ReplayService::State::from_file() {
+  const std::string dir = replay::RegistryAccess::log_dir(writer);
+  auto files = replay::list_snapshots(dir);
+  if (!files.ok() || files->empty()) return 0;
+  const replay::SnapshotFile& newest = files->back();
+  for (auto& [id, snap] : snapshots) {
+    if (snap.file_seq == newest.seq) return id;
+  }
+  if (snapshots.size() >= kMaxSnapshots) return 0;
+  auto reader = replay::SnapshotReader::open(dir + "/" + newest.name,
+                                             replay::RegistryAccess::max_record_bytes(writer));
+  if (!reader.ok() || (*reader)->meta().epoch != writer.epoch()) return 0;
+  Snapshot snap;
+  snap.file_seq = newest.seq;
+  snap.seq = (*reader)->meta().seq;
+  snap.epoch = (*reader)->meta().epoch;
+  snap.offsets.reserve((*reader)->meta().rows + 1);
+  std::string row;
+  for (;;) {
+    auto more = (*reader)->next(&row);
+    if (!more.ok()) return 0;  // damaged: serve the projection instead
+    if (!*more) break;
+    snap.data += row;
+    snap.offsets.push_back(snap.data.size());
+  }
+  const std::uint64_t id = next_snapshot_id++;
+  snapshots.emplace(id, std::move(snap));
+  counters.snapshots_served.fetch_add(1);
+  counters.snapshot_files_served.fetch_add(1);
+  return id;
+}
+
 void ReplayService::State::snapshot(const zmq::message_t& identity,
                                     const wire::ReplayRequest& req) {
   std::uint64_t id = req.snapshot_id;
+  if (id == 0) id = from_file();
   if (id == 0 && !snapshots.empty()) {
     // Share the newest snapshot when it is of the current head, or when the cap is reached
     // (a client then fetches the range above it): many replicas starting together cost one

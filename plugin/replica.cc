@@ -162,9 +162,11 @@ bool Replica::Impl::repair(std::uint64_t to) {
   });
   events_repaired.fetch_add(applied() - before);
   if (!header.ok()) {
-    // Another epoch: a new log. not_found: the writer no longer holds these events (a log
-    // recreated under the same endpoints, or, later, compaction): start over from a snapshot.
-    if (header.status().code() == Code::kConflict || header.status().code() == Code::kNotFound) {
+    // Another epoch: a new log. compacted / not_found: the writer no longer holds these events
+    // (its log was compacted, or recreated under the same endpoints): start over from a
+    // snapshot.
+    const Code code = header.status().code();
+    if (code == Code::kConflict || code == Code::kNotFound || code == Code::kCompacted) {
       new_epoch(0);
     }
     replay_failures.fetch_add(1);

@@ -87,8 +87,15 @@ class HookSubscriber {
   // stop(); read while running it may lag behind what was delivered (a resume from it would
   // repeat a few hook events), so store it after stop().
   HookPosition position() const;
-  // Blocks until position().seq >= seq (ok) or timeout (kTimeout).
+  // Blocks until position().seq >= seq (ok), timeout (kTimeout), or the subscriber stopped
+  // for good (its status()).
   Status wait_position(std::uint64_t seq, std::chrono::milliseconds timeout) const;
+  // ok while it delivers. kCompacted once the writer's log no longer holds the events after its
+  // position (compacted away, docs/LOG_FORMAT.md section 12.4): it then delivers nothing more,
+  // never skipping silently. To go on, start a new subscriber from a later position (for
+  // example without from_seq: from the writer's head), accepting the hook events in between
+  // as lost.
+  Status status() const;
   HookSubscriberStats stats() const;
   // Idempotent. A handler running finishes first; delivery stops at the next event boundary
   // (a catch-up from the replay service included).

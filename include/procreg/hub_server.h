@@ -57,6 +57,7 @@ struct HubServerStats {
   std::uint64_t replay_requests = 0;
   std::uint64_t replay_errors = 0;     // requests answered with an error
   std::uint64_t snapshots_served = 0;
+  std::uint64_t snapshot_files_served = 0;  // of those, read from a snapshot file (no lock)
   std::uint64_t commands = 0;
   std::uint64_t command_errors = 0;    // commands answered with an error
   std::uint64_t bad_frames = 0;        // malformed or oversized requests on any endpoint

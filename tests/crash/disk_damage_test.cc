@@ -18,6 +18,7 @@
 
 #include "procreg/registry.h"
 #include "replay/log_format.h"
+#include "replay/snapshot.h"
 #include "replay/log_test_util.h"
 
 namespace procreg {
@@ -282,21 +283,42 @@ BOOST_AUTO_TEST_CASE(a_missing_last_segment_is_not_detected_and_the_log_ends_bef
   BOOST_TEST(std::filesystem::exists(log.path(s.back())));  // the next segment, rewritten
 }
 
-BOOST_AUTO_TEST_CASE(a_missing_first_segment_leaves_a_log_that_cannot_be_replayed) {
+BOOST_AUTO_TEST_CASE(a_missing_first_segment_without_a_snapshot_is_refused) {
   Damage log;
   const auto& s = log.segments();
   std::filesystem::remove(log.path(s[0]));
   const auto before = replay::testing::snapshot(log.dir());
   const std::string gone =
       "starts at seq " + std::to_string(log.last_seq_of(s[0]) + 1) + "; seq 1 is no longer in it";
+  // The writer: its log lost its head, which is corruption; a replay: that history is gone.
   auto writer = Registry::open(writer_options(log.dir()));
   auto replayed = Registry::open_replay({log.dir(), "n1", 0});
+  BOOST_TEST_REQUIRE(writer.status().code() == Code::kCorruption, writer.status().to_string());
+  BOOST_TEST_REQUIRE(replayed.status().code() == Code::kCompacted, replayed.status().to_string());
   for (const Status& st : {writer.status(), replayed.status()}) {
-    BOOST_TEST_REQUIRE(st.code() == Code::kNotFound, st.to_string());
     BOOST_TEST_REQUIRE(st.message().find(gone) != std::string::npos, st.message());
   }
   BOOST_TEST((replay::testing::snapshot(log.dir()) == before));
-  // TODO(snapshots): with a snapshot at or after seq first_seq - 1, this log opens from it.
+}
+
+BOOST_AUTO_TEST_CASE(a_missing_first_segment_covered_by_a_snapshot_is_compaction) {
+  Damage log;
+  const auto& s = log.segments();
+  const std::string state = log.state_at(log.last_seq());
+  {
+    auto w = open_writer(log.dir());
+    BOOST_REQUIRE(w->snapshot().ok());
+  }
+  std::filesystem::remove(log.path(s[0]));
+  std::filesystem::remove(log.path(s[1]));
+  auto replayed = Registry::open_replay({log.dir(), "n1", 0});
+  BOOST_REQUIRE_MESSAGE(replayed.ok(), replayed.status().to_string());
+  BOOST_TEST(Damage::dump_text(**replayed) == state);
+  auto writer = open_writer(log.dir());
+  BOOST_TEST(Damage::dump_text(*writer) == state);
+  BOOST_TEST(writer->recovery_report().find("started from " +
+                                            replay::snapshot_file_name(log.last_seq())) !=
+             std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(files_that_are_not_segments_are_ignored_and_kept) {
@@ -358,9 +380,138 @@ BOOST_AUTO_TEST_CASE(a_truncated_segment_header_is_a_torn_tail_only_in_the_last_
 }
 
 // ---- Corrupt snapshots -----------------------------------------------------------------
-// Reserved for the snapshot cases of issue 4 (part 1), added with snapshots themselves: a
-// snapshot with a bad checksum, a truncated one, one from another epoch or hub, a leftover
-// temporary file; each falls back to an older snapshot or to the full log, and says so.
+// A damaged snapshot is never used: opening falls back to an older snapshot or to the full
+// log, and the report names the file and the damage (docs/LOG_FORMAT.md, "Snapshot files").
+
+// The log with a snapshot at its end; returns the snapshot's path.
+std::string snapshot_of(Damage& log) {
+  log.restore();
+  auto w = open_writer(log.dir());
+  auto snap = w->snapshot();
+  BOOST_REQUIRE_MESSAGE(snap.ok(), snap.status().to_string());
+  return log.path(snap->file);
+}
+
+// Both opens give `state`, from the full log; the writer's report says why the snapshot was
+// skipped.
+void expect_full_replay(Damage& log, const std::string& state, const std::string& why) {
+  auto replayed = Registry::open_replay({log.dir(), "n1", 0});
+  BOOST_REQUIRE_MESSAGE(replayed.ok(), replayed.status().to_string());
+  BOOST_TEST_REQUIRE(Damage::dump_text(**replayed) == state);
+  auto writer = open_writer(log.dir());
+  BOOST_TEST_REQUIRE(Damage::dump_text(*writer) == state);
+  const std::string report = writer->recovery_report();
+  BOOST_TEST_REQUIRE(report.find("replayed the whole log") != std::string::npos, report);
+  BOOST_TEST_REQUIRE(report.find(why) != std::string::npos, report << " lacks " << why);
+}
+
+BOOST_AUTO_TEST_CASE(a_snapshot_cut_at_any_byte_or_with_any_byte_flipped_is_not_used) {
+  Damage log;
+  const std::string state = log.state_at(log.last_seq());
+  const std::string path = snapshot_of(log);
+  const std::string bytes = read_bytes(path);
+  const auto with_snapshot = replay::testing::snapshot(log.dir());
+  // Every cut, checked with the reader directly (fast), and a sample through both opens.
+  for (std::size_t keep = 0; keep < bytes.size(); ++keep) {
+    write_bytes(path, bytes.substr(0, keep));
+    auto reader = replay::SnapshotReader::open(path);
+    Status s = reader.status();
+    if (reader.ok()) {
+      std::string row;
+      for (;;) {
+        auto more = (*reader)->next(&row);
+        if (!more.ok()) { s = more.status(); break; }
+        if (!*more) break;
+      }
+    }
+    BOOST_TEST_REQUIRE(s.code() == Code::kCorruption, "cut at " << keep << ": " << s.to_string());
+  }
+  for (const std::size_t keep : {std::size_t{0}, std::size_t{9}, bytes.size() / 2, bytes.size() - 1}) {
+    replay::testing::restore(log.dir(), with_snapshot);
+    write_bytes(path, bytes.substr(0, keep));
+    expect_full_replay(log, state, "skipped " + replay::snapshot_file_name(log.last_seq()));
+  }
+  // Every byte flipped (one bit each), through the reader; a sample through the opens.
+  for (std::size_t at = 0; at < bytes.size(); ++at) {
+    write_bytes(path, flip(bytes, at, static_cast<int>(at % 8)));
+    auto loaded = [&] {
+      replay::Projection p(kHub, "n1");
+      return replay::load_snapshot(path, &p).status();
+    }();
+    BOOST_TEST_REQUIRE(loaded.code() == Code::kCorruption, "flip at " << at << ": " << loaded.to_string());
+  }
+  replay::testing::restore(log.dir(), with_snapshot);
+  write_bytes(path, flip(bytes, bytes.size() / 2, 3));
+  expect_full_replay(log, state, "CRC mismatch");
+  // Bytes after the end record.
+  replay::testing::restore(log.dir(), with_snapshot);
+  write_bytes(path, bytes + "x");
+  expect_full_replay(log, state, "bytes after the end record");
+}
+
+BOOST_AUTO_TEST_CASE(a_snapshot_of_another_log_or_hub_is_not_used) {
+  Damage log;
+  const std::string state = log.state_at(log.last_seq());
+  const std::string name = replay::snapshot_file_name(log.last_seq());
+  // Another log of the same hub (another epoch), with as many events.
+  TempDir other;
+  write_log(other.path(), false);
+  {
+    auto w = open_writer(other.path());
+    BOOST_REQUIRE(w->snapshot().ok());
+  }
+  log.restore();
+  write_bytes(log.path(name), read_bytes(other.file(name)));
+  expect_full_replay(log, state, "of epoch ");
+  // Another hub's snapshot.
+  TempDir hub;
+  {
+    RegistryOptions o = writer_options(hub.path());
+    o.hub = "another";
+    auto w = Registry::open(o);
+    BOOST_REQUIRE(w.ok());
+    for (std::uint64_t i = 0; i < log.last_seq(); ++i) {
+      BOOST_REQUIRE((*w)->insert(make_spec("c" + std::to_string(i)), {{"n1", "p"}}).ok());
+    }
+    BOOST_REQUIRE((*w)->snapshot().ok());
+  }
+  log.restore();
+  write_bytes(log.path(name), read_bytes(hub.file(name)));
+  expect_full_replay(log, state, "is of hub 'another'");
+}
+
+BOOST_AUTO_TEST_CASE(a_damaged_newest_snapshot_falls_back_to_the_older_one) {
+  Damage log;
+  {
+    auto w = open_writer(log.dir());
+    BOOST_REQUIRE(w->snapshot().ok());
+  }
+  // One more event, so that a second snapshot exists after the first.
+  {
+    auto w = open_writer(log.dir());
+    BOOST_REQUIRE(w->insert(make_spec("later"), {{"n1", "<0.2.2>"}}).ok());
+    BOOST_REQUIRE(w->snapshot().ok());
+  }
+  const std::string later = log.path(replay::snapshot_file_name(log.last_seq() + 1));
+  write_bytes(later, flip(read_bytes(later), 20, 1));
+  auto writer = open_writer(log.dir());
+  BOOST_TEST(writer->last_sequence() == log.last_seq() + 1);
+  BOOST_TEST(writer->lookup("later").has_value());
+  const std::string report = writer->recovery_report();
+  BOOST_TEST(report.find("started from " + replay::snapshot_file_name(log.last_seq())) !=
+             std::string::npos, report);
+  BOOST_TEST(report.find("skipped " + replay::snapshot_file_name(log.last_seq() + 1)) !=
+             std::string::npos, report);
+}
+
+BOOST_AUTO_TEST_CASE(a_temporary_snapshot_file_is_removed_at_open) {
+  Damage log;
+  const std::string temp = log.path(replay::snapshot_file_name(log.last_seq()) + ".tmp");
+  write_bytes(temp, "half of a snapshot");
+  auto writer = open_writer(log.dir());
+  BOOST_TEST(!std::filesystem::exists(temp));
+  BOOST_TEST(writer->last_sequence() == log.last_seq());
+}
 
 BOOST_AUTO_TEST_SUITE_END()
 

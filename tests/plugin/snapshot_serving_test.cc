@@ -1,0 +1,127 @@
+// The bus and the log's lifecycle: the replay service serves a writer's snapshot file (no lock
+// on the projection), and history that compaction removed is an explicit "compacted" answer:
+// to a raw range request, to a replica (which resynchronises from a snapshot) and to a hook
+// subscriber (which stops and says so instead of skipping hook events).
+#include <boost/test/unit_test.hpp>
+
+#include "bus_fixture.h"
+#include "plugin/replay_client.h"
+#include "procreg/hook_subscriber.h"
+
+namespace procreg {
+namespace {
+
+using namespace procreg::testing;
+using std::chrono::milliseconds;
+
+RegistryOptions compacting_options(const std::string& dir) {
+  RegistryOptions o = writer_options(dir);
+  o.log.segment_bytes = 8 << 10;
+  o.snapshots.every_bytes = 0;
+  o.snapshots.keep = 1;
+  o.snapshots.compact = true;
+  return o;
+}
+
+BOOST_AUTO_TEST_SUITE(snapshot_serving)
+
+BOOST_AUTO_TEST_CASE(a_new_replica_starts_from_the_snapshot_file_and_the_log_after_it) {
+  zmq::context_t ctx;
+  TempDir dir;
+  Writer w = Writer::open(ctx, compacting_options(dir.path()),
+                          Writer::server_options(tcp_transport()));
+  random_workload(*w.registry, 31, 1'500);
+  auto snap = w.registry->snapshot();
+  BOOST_REQUIRE_MESSAGE(snap.ok(), snap.status().to_string());
+  random_workload(*w.registry, 32, 300);  // after the snapshot: fetched as a range
+  auto replica = start_replica(ctx, w.replica_options(w.server->publish_endpoint()));
+  check_converged(*w.registry, *replica);
+  BOOST_TEST(w.server->stats().snapshot_files_served == 1u);
+  BOOST_TEST(replica->stats().snapshots_loaded == 1u);
+  // A second replica shares the file already read.
+  auto second = start_replica(ctx, w.replica_options(w.server->publish_endpoint()));
+  check_converged(*w.registry, *second);
+  BOOST_TEST(w.server->stats().snapshot_files_served == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_range_that_was_compacted_away_is_answered_compacted) {
+  zmq::context_t ctx;
+  TempDir dir;
+  Writer w = Writer::open(ctx, compacting_options(dir.path()),
+                          Writer::server_options(tcp_transport()));
+  random_workload(*w.registry, 33, 1'000);
+  BOOST_REQUIRE(w.registry->snapshot().ok());
+  BOOST_REQUIRE(w.registry->stats().segments_compacted > 0u);
+  plugin::ReplayClient client(ctx, w.server->replay_endpoint(), w.registry->hub(),
+                              milliseconds(2'000), 64);
+  plugin::wire::ReplayRequest req;
+  req.op = plugin::wire::ReplayOp::kRange;
+  req.from = 1;
+  auto reply = client.call(req);
+  BOOST_REQUIRE(!reply.ok());
+  BOOST_TEST(reply.status().code() == Code::kCompacted);
+  BOOST_TEST(reply.status().message().find("compacted") != std::string::npos);
+  // The service goes on serving what it holds.
+  req.from = w.registry->last_sequence();
+  auto kept = client.call(req);
+  BOOST_REQUIRE_MESSAGE(kept.ok(), kept.status().to_string());
+  BOOST_TEST(kept->header.count == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_hook_subscriber_behind_the_compacted_history_stops_and_says_so) {
+  zmq::context_t ctx;
+  TempDir dir;
+  Writer w = Writer::open(ctx, compacting_options(dir.path()),
+                          Writer::server_options(tcp_transport()));
+  random_workload(*w.registry, 34, 1'000);
+  BOOST_REQUIRE(w.registry->snapshot().ok());
+  std::atomic<int> delivered{0};
+  HookSubscriberOptions o;
+  o.hub = w.registry->hub();
+  o.bus_endpoint = w.server->publish_endpoint();
+  o.replay_endpoint = w.server->replay_endpoint();
+  o.request_timeout = milliseconds(1'000);
+  o.from_seq = 5;  // a stored position the log no longer holds the events after
+  o.from_epoch = w.registry->epoch();
+  auto count = [&](const HookEvent&) { delivered.fetch_add(1); };
+  auto s = HookSubscriber::start(ctx, o, {{HookTopic::kChildRegistered, count, 0},
+                                          {HookTopic::kChildUnregistered, count, 0}});
+  BOOST_REQUIRE(s.ok());
+  const Status waited = (*s)->wait_position(w.registry->last_sequence(), kWait);
+  BOOST_TEST(waited.code() == Code::kCompacted, waited.to_string());
+  BOOST_TEST((*s)->status().code() == Code::kCompacted);
+  BOOST_TEST((*s)->status().message().find("after seq 5") != std::string::npos);
+  BOOST_TEST(delivered.load() == 0);
+  BOOST_TEST((*s)->position().seq == 5u);
+}
+
+BOOST_AUTO_TEST_CASE(a_replica_whose_repair_range_was_compacted_resynchronises) {
+  zmq::context_t ctx;
+  TempDir dir;
+  Writer w = Writer::open(ctx, compacting_options(dir.path()),
+                          Writer::server_options(tcp_transport(), milliseconds(50)));
+  random_workload(*w.registry, 35, 200);
+  auto replica = start_replica(ctx, w.replica_options(w.server->publish_endpoint()));
+  check_converged(*w.registry, *replica);
+  // The replica stops hearing the bus (its subscription is cut by stopping the server), the
+  // writer goes on, snapshots and compacts; the server comes back on the same endpoints.
+  const HubServerOptions so = Writer::server_options(tcp_transport(), milliseconds(50));
+  HubServerOptions same = so;
+  same.publish_endpoint = w.server->publish_endpoint();
+  same.replay_endpoint = w.server->replay_endpoint();
+  same.command_endpoint = w.server->command_endpoint();
+  w.server.reset();
+  random_workload(*w.registry, 36, 1'500);
+  BOOST_REQUIRE(w.registry->snapshot().ok());
+  BOOST_REQUIRE(w.registry->stats().segments_compacted > 0u);
+  auto restarted = HubServer::start(ctx, *w.registry, same);
+  BOOST_REQUIRE_MESSAGE(restarted.ok(), restarted.status().to_string());
+  w.server = std::move(*restarted);
+  check_converged(*w.registry, *replica);
+  BOOST_TEST(replica->stats().snapshots_loaded >= 2u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+}  // namespace
+}  // namespace procreg
