@@ -43,9 +43,17 @@ void DurabilityTracker::written(std::uint64_t seq) {
 void DurabilityTracker::synced(std::uint64_t seq) {
   {
     std::lock_guard lock(mu_);
-    if (seq > durable_seq_) durable_seq_ = seq;
+    if (seq > durable_seq_) {
+      stats_.note(seq - durable_seq_);
+      durable_seq_ = seq;
+    }
   }
   durable_cv_.notify_all();
+}
+
+SyncStats DurabilityTracker::sync_stats() const {
+  std::lock_guard lock(mu_);
+  return stats_;
 }
 
 void DurabilityTracker::switch_segment(std::shared_ptr<const SegmentWriter> next,
@@ -130,6 +138,7 @@ void DurabilityTracker::run_syncer() {
     if (!s.ok()) {
       fail_locked(std::move(s));
     } else if (target > durable_seq_) {
+      stats_.note(target - durable_seq_);
       durable_seq_ = target;
     }
     durable_cv_.notify_all();

@@ -27,6 +27,7 @@
 
 #include "procreg/options.h"
 #include "procreg/status.h"
+#include "replay/log.h"
 #include "replay/segment_writer.h"
 
 namespace procreg::replay {
@@ -60,6 +61,8 @@ class DurabilityTracker {
   void close();
 
   std::uint64_t durable_seq() const;
+  // See Log::sync_stats().
+  SyncStats sync_stats() const;
   // See Log::wait_durable().
   Status wait_durable(std::uint64_t seq, std::chrono::steady_clock::time_point deadline);
 
@@ -78,6 +81,7 @@ class DurabilityTracker {
   std::shared_ptr<const SegmentWriter> active_;
   Status failure_;
   bool closed_ = false;
+  SyncStats stats_;
   bool stop_ = false;
   bool syncer_idle_ = false;  // the syncer waits for work; written() must notify it
 

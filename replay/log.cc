@@ -253,6 +253,8 @@ Result<std::vector<std::string>> Log::compact(std::uint64_t covered_seq,
   return removed;
 }
 
+SyncStats Log::sync_stats() const { return impl_->durability->sync_stats(); }
+
 std::uint64_t Log::durable_seq() const { return impl_->durability->durable_seq(); }
 
 Status Log::wait_durable(std::uint64_t seq, std::chrono::steady_clock::time_point deadline) {

@@ -49,6 +49,18 @@ struct RecoveryReport {
   std::string to_string() const;
 };
 
+// The syncs that made records durable (kGroupCommit's groups; kSyncEach's one record each).
+struct SyncStats {
+  std::uint64_t syncs = 0;          // fdatasyncs that made at least one record durable
+  std::uint64_t records = 0;        // records they made durable
+  std::uint64_t largest_group = 0;  // the most records one sync covered
+  void note(std::uint64_t group) {
+    ++syncs;
+    records += group;
+    if (group > largest_group) largest_group = group;
+  }
+};
+
 struct SegmentInfo {
   std::string name;             // file name inside the log directory
   std::uint64_t first_seq = 0;  // sequence of its first record (the header says so)
@@ -94,6 +106,8 @@ class Log {
   Status sync();
   // Highest sequence known durable under the policy.
   std::uint64_t durable_seq() const;
+  // The syncs so far (none under kNone). Any thread.
+  SyncStats sync_stats() const;
   // Blocks until durable_seq() >= seq (ok), the deadline passes (kTimeout), or the log fails or
   // is closed (its error / kUnavailable) before that. Under kNone and kSyncEach an appended
   // record is already durable, so this returns at once for it.

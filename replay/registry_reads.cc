@@ -151,6 +151,12 @@ RegistryStats Registry::stats() const {
   s.snapshot_failures = impl_->snapshot_failures.load();
   s.last_snapshot_seq = impl_->last_snapshot_seq.load();
   s.segments_compacted = impl_->segments_compacted.load();
+  if (impl_->log) {
+    const replay::SyncStats sync = impl_->log->sync_stats();
+    s.log_syncs = sync.syncs;
+    s.log_synced_events = sync.records;
+    s.log_largest_sync_group = sync.largest_group;
+  }
   {
     std::lock_guard lock(impl_->snapshot_error_mu);
     s.last_snapshot_error = impl_->last_snapshot_error;

@@ -81,6 +81,11 @@ struct RegistryStats {
   std::uint64_t last_snapshot_seq = 0;   // seq of the newest snapshot file (0: none)
   std::uint64_t segments_compacted = 0;  // log segments removed or archived
   std::string last_snapshot_error;       // the last background failure's message
+  // The log's syncs (kGroupCommit: one per group; kSyncEach: one per event; kNone: none):
+  // log_synced_events / log_syncs is the average group-commit size.
+  std::uint64_t log_syncs = 0;
+  std::uint64_t log_synced_events = 0;
+  std::uint64_t log_largest_sync_group = 0;
 };
 
 // A snapshot file written by Registry::snapshot().

@@ -70,6 +70,14 @@ BOOST_AUTO_TEST_CASE(sync_each_and_none_make_an_append_durable_when_it_returns) 
     }
     PROCREG_REQUIRE_OK(log->sync());
     BOOST_TEST(log->durable_seq() == 20u);
+    const SyncStats stats = log->sync_stats();
+    if (policy == Durability::kSyncEach) {  // one sync per record
+      BOOST_TEST(stats.syncs == 20u);
+      BOOST_TEST(stats.records == 20u);
+      BOOST_TEST(stats.largest_group == 1u);
+    } else {  // written is durable: no sync made a record durable
+      BOOST_TEST(stats.syncs == 0u);
+    }
   }
 }
 
@@ -119,6 +127,13 @@ BOOST_AUTO_TEST_CASE(group_commit_serves_concurrent_writers_across_rolls) {
   constexpr std::uint64_t kTotal = kThreads * kPerThread;
   BOOST_TEST(log->durable_seq() == kTotal);
   BOOST_TEST(log->segments().size() > 10u);
+  // Groups: each sync covered at least one record, none more than were written.
+  const SyncStats stats = log->sync_stats();
+  BOOST_TEST(stats.syncs >= 1u);
+  BOOST_TEST(stats.syncs <= stats.records);
+  BOOST_TEST(stats.records <= kTotal);
+  BOOST_TEST(stats.largest_group >= 1u);
+  BOOST_TEST(stats.largest_group <= kTotal);
   PROCREG_REQUIRE_OK(log->close());
   BOOST_TEST(read_all(tmp.path()).size() == kTotal);
 }
