@@ -123,7 +123,8 @@ class Registry {
   // it. recovery_report() says which snapshot it started from and why newer ones were skipped.
   // kCompacted if the point is before the log's first kept record and no snapshot is usable.
   static Result<std::unique_ptr<Registry>> open_replay(const ReplayOptions& options);
-  // Stops the janitor, dispatches the hook events already committed, closes the log.
+  // Stops the janitor, waits for a background snapshot in progress (it is not cancelled; a
+  // large one takes seconds), dispatches the hook events already committed, closes the log.
   ~Registry();
   Registry(const Registry&) = delete;
   Registry& operator=(const Registry&) = delete;
