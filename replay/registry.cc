@@ -296,6 +296,11 @@ Result<std::unique_ptr<Registry>> Registry::open(RegistryOptions options) {
   }
   if (restored->snapshot) impl->last_snapshot_seq.store(restored->snapshot->seq);
   impl->head_seq = impl->proj.last_seq();
+  // The policy counts events since the last snapshot, not since this open: the events the log
+  // holds after the snapshot it started from count (a writer restarted before every_events
+  // appends would otherwise never write one). Bytes are counted from the open.
+  impl->since_events.store(impl->head_seq -
+                           (restored->snapshot ? restored->snapshot->seq : std::uint64_t{0}));
   impl->applied_seq.store(impl->head_seq);
   impl->hooks.start_at(impl->head_seq);
   std::unique_ptr<Registry> registry(new Registry(std::move(impl)));

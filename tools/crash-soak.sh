@@ -19,30 +19,34 @@ cd "$(dirname "$0")/.."
 build=build
 kills=1000
 replica_kills=50
+snapshot_kills=300
 seed=""
 while (($#)); do
   case "$1" in
     --build) build="$2" ;;
     --kills) kills="$2" ;;
     --replica-kills) replica_kills="$2" ;;
+    --snapshot-kills) snapshot_kills="$2" ;;
     --seed) seed="$2" ;;
     *) echo "crash-soak.sh: unknown flag $1" >&2; exit 2 ;;
   esac
   shift 2 || { echo "crash-soak.sh: flag $1 needs a value" >&2; exit 2; }
 done
-for n in "$kills" "$replica_kills" ${seed:+"$seed"}; do
+for n in "$kills" "$replica_kills" "$snapshot_kills" ${seed:+"$seed"}; do
   [[ "$n" =~ ^[0-9]+$ ]] || { echo "crash-soak.sh: '$n' is not a number" >&2; exit 2; }
 done
 [[ -n "$seed" ]] || seed=$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')
 binary="$build/tests/crash_test"
 [[ -x "$binary" ]] || { echo "crash-soak.sh: no $binary (build the project first)" >&2; exit 2; }
 
-echo "crash soak: seed $seed, $kills kills, $replica_kills with a replica"
+echo "crash soak: seed $seed, $kills kills, $replica_kills with a replica, $snapshot_kills" \
+  "with snapshots and compaction"
 if "$binary" --run_test=kill --log_level=message --report_level=short --color_output=no -- \
-    --seed "$seed" --kills "$kills" --replica-kills "$replica_kills"; then
+    --seed "$seed" --kills "$kills" --replica-kills "$replica_kills" \
+    --snapshot-kills "$snapshot_kills"; then
   echo "crash soak passed: seed $seed"
 else
   echo "crash soak FAILED: seed $seed (repeat: $0 --seed $seed --kills $kills" \
-    "--replica-kills $replica_kills)" >&2
+    "--replica-kills $replica_kills --snapshot-kills $snapshot_kills)" >&2
   exit 1
 fi

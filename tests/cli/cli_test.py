@@ -341,6 +341,179 @@ class CliTest(unittest.TestCase):
         self.assertIn(segment, r.stdout)
         self.assertEqual(run("inspect", "--log-dir", hub.log).returncode, 1)
 
+    # ---- snapshots and compaction
+    def wait_stats(self, hub, ready, what):
+        deadline = time.monotonic() + WAIT_S
+        while True:
+            r = run("stats", *hub.ep())
+            if r.returncode == 0:
+                stats = json.loads(r.stdout)
+                if ready(stats):
+                    return stats
+            if time.monotonic() > deadline:
+                self.fail("waited for %s: %s" % (what, r.stdout + r.stderr))
+            time.sleep(0.1)
+
+    def insert_batch(self, hub, first, count):
+        batch = "".join(json.dumps({"method": "insert", "args": insert_args("w%d" % i, pid="p%d" % i)}) + "\n"
+                        for i in range(first, first + count))
+        r = run("call", *hub.ep(), "--batch", "-", stdin=batch)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
+    def test_snapshots_without_compaction(self):
+        self.assertEqual(run("serve", "--log-dir", "/tmp/x", "--archive-dir", "/tmp/y").returncode, 2)
+        self.assertEqual(run("serve", "--log-dir", "/tmp/x", "--snapshot-keep", "0").returncode, 2)
+        hub = self.start_hub(extra=("--snapshot-every-events", "4", "--snapshot-keep", "3"))
+        self.insert_batch(hub, 0, 10)
+        # Background snapshots start after 4 events since the last one, of the state then.
+        stats = self.wait_stats(hub, lambda s: s["writer"]["snapshots_written"] >= 2, "2 snapshots")
+        newest = stats["last_snapshot_seq"]
+        self.assertGreaterEqual(newest, 5)
+        self.assertEqual(stats["writer"]["segments_compacted"], 0)
+        r = run("stats", *hub.ep(), "--prometheus")
+        self.assertIn('procreg_last_snapshot_seq{hub="t"} ', r.stdout)
+        self.assertIn('procreg_writer_snapshots_written_total{hub="t"} ', r.stdout)
+        self.assertEqual(hub.stop(), 0)
+        # A snapshot write a crash cut short: an other file, not read.
+        tmp = "snapshot-00000000000000000099.snap.tmp"
+        with open(os.path.join(hub.log, tmp), "w") as f:
+            f.write("half")
+        r = run("inspect", "--log-dir", hub.log, "--json")
+        self.assertEqual(r.returncode, 0, r.stdout)
+        info = json.loads(r.stdout)
+        self.assertTrue(info["sound"])
+        self.assertEqual(info["compacted_through"], 0)
+        self.assertEqual(info["other_files"], [tmp])
+        snaps = info["snapshot_list"]
+        seqs = [x["seq"] for x in snaps]
+        self.assertTrue(2 <= len(seqs) <= 3, seqs)
+        self.assertEqual(seqs, sorted(seqs))
+        self.assertEqual(info["snapshots"], len(seqs))
+        self.assertEqual(info["valid_snapshots"], len(seqs))
+        for x in snaps:
+            self.assertTrue(x["valid"] and x["usable"], x)
+            self.assertIsNone(x["problem"])
+            self.assertEqual(x["rows"], x["seq"])  # one row per insert
+            self.assertEqual(x["epoch"], info["epoch"])
+            self.assertEqual(x["name"], "snapshot-%020d.snap" % x["seq"])
+            self.assertEqual(x["bytes"], os.path.getsize(os.path.join(hub.log, x["name"])))
+        last, prev = snaps[-1], snaps[-2]
+        r = run("inspect", "--log-dir", hub.log)
+        self.assertIn("snapshot %s" % last["name"], r.stdout)
+        self.assertIn("%d snapshot(s) checked, %d valid, newest seq %d" % (len(seqs), len(seqs), last["seq"]), r.stdout)
+        self.assertIn("other file " + tmp, r.stdout)
+        # replay starts from the newest snapshot at or before the point asked for.
+        r = run("replay", "--log-dir", hub.log)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out = json.loads(r.stdout)
+        self.assertEqual((out["last_seq"], out["rows"]), (10, 10))
+        self.assertIn("started from %s (seq %d) + %d events" % (last["name"], last["seq"], 10 - last["seq"]),
+                      out["recovery"])
+        r = run("replay", "--log-dir", hub.log, "--upto", str(last["seq"] - 1))
+        self.assertIn("started from %s" % prev["name"], json.loads(r.stdout)["recovery"])
+        r = run("replay", "--log-dir", hub.log, "--no-snapshots")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        full = json.loads(r.stdout)
+        self.assertEqual(full["recovery"], "")
+        self.assertEqual(full["result"], out["result"])
+        # A damaged snapshot: damage (exit 1) named by file and offset; replay falls back.
+        path = os.path.join(hub.log, last["name"])
+        with open(path, "rb") as f:
+            data = bytearray(f.read())
+        data[len(data) - 30] ^= 0xFF
+        with open(path, "wb") as f:
+            f.write(data)
+        r = run("verify", "--log-dir", hub.log, "--json")
+        self.assertEqual(r.returncode, 1, r.stdout)
+        report = json.loads(r.stdout)
+        self.assertFalse(report["sound"])
+        self.assertNotIn("damage", report)  # the segments are sound
+        self.assertEqual(len(report["snapshot_damage"]), 1)
+        bad = report["snapshot_damage"][0]
+        self.assertEqual(bad["file"], last["name"])
+        self.assertIsInstance(bad["offset"], int)
+        self.assertLessEqual(bad["offset"], len(data) - 30)
+        self.assertIn("corruption", bad["message"])
+        r = run("verify", "--log-dir", hub.log)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("DAMAGED snapshot", r.stdout)
+        self.assertIn("snapshot %s, offset" % last["name"], r.stdout)
+        r = run("replay", "--log-dir", hub.log)
+        self.assertEqual(r.returncode, 0)
+        recovery = json.loads(r.stdout)["recovery"]
+        self.assertIn("started from %s" % prev["name"], recovery)
+        self.assertIn("skipped %s" % last["name"], recovery)
+
+    def test_compaction_tail_replay_and_verify(self):
+        archive = tempfile.mkdtemp(prefix="procreg-cli-test-archive-")
+        try:
+            hub = self.start_hub(extra=("--segment-bytes", "4096", "--snapshot-every-events", "10",
+                                        "--snapshot-keep", "2", "--compact", "--archive-dir", archive))
+            self.insert_batch(hub, 0, 80)
+            stats = self.wait_stats(hub, lambda s: s["writer"]["segments_compacted"] >= 1
+                                    and s["last_snapshot_seq"] >= 70, "compaction")
+            self.assertEqual(stats["writer"]["snapshot_failures"], 0, stats["last_snapshot_error"])
+            self.assertTrue(any(n.endswith(".log") for n in os.listdir(archive)), os.listdir(archive))
+            # History the hub no longer holds: tail says so and exits 4.
+            start = time.monotonic()
+            r = run("tail", *hub.ep(), "--from", "1", "--count", "1")
+            self.assertEqual(r.returncode, 4, r.stdout + r.stderr)
+            self.assertEqual(r.stdout, "")
+            self.assertIn("compacted", r.stderr)
+            self.assertIn("no longer holds the events from seq 1", r.stderr)
+            self.assertLess(time.monotonic() - start, 10)
+            r = run("tail", *hub.ep(), "--hooks", "--from", "1", "--seconds", "10")
+            self.assertEqual(r.returncode, 4, r.stdout + r.stderr)
+            self.assertIn("compacted", r.stderr)
+            # From a seq still kept, tail works.
+            r = run("tail", *hub.ep(), "--from", "80", "--count", "1")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(lines_json(r.stdout)[0]["child"], "w79")
+            # A replica starts from the served snapshot.
+            r = run("call", *hub.ep(), "get_pid", '{"child_id": "w0"}')
+            self.assertEqual(json.loads(r.stdout), "p0")
+            self.assertEqual(hub.stop(), 0)
+
+            r = run("inspect", "--log-dir", hub.log, "--json")
+            self.assertEqual(r.returncode, 0, r.stdout)
+            info = json.loads(r.stdout)
+            self.assertTrue(info["sound"])
+            through = info["compacted_through"]
+            self.assertGreater(through, 0)
+            self.assertEqual(info["segment_list"][0]["first_seq"], through + 1)
+            self.assertEqual(info["records"], 80 - through)
+            self.assertEqual(info["last_good_seq"], 80)
+            self.assertEqual(info["other_files"], [])
+            self.assertEqual(len(info["snapshot_list"]), 2)
+            self.assertTrue(all(x["usable"] for x in info["snapshot_list"]))
+            self.assertGreaterEqual(info["snapshot_list"][0]["seq"], through)
+            r = run("verify", "--log-dir", hub.log)
+            self.assertEqual(r.returncode, 0, r.stdout)
+            self.assertIn("compacted through seq %d: covered by a valid snapshot" % through, r.stdout)
+            # replay: from a snapshot; not without one, nor before the oldest kept snapshot.
+            r = run("replay", "--log-dir", hub.log, "--query", "get_pid", "--args", '{"child_id": "w0"}')
+            self.assertEqual(r.returncode, 0, r.stderr)
+            out = json.loads(r.stdout)
+            self.assertEqual((out["last_seq"], out["rows"], out["result"]), (80, 80, "p0"))
+            self.assertIn("started from snapshot-", out["recovery"])
+            r = run("replay", "--log-dir", hub.log, "--no-snapshots")
+            self.assertEqual(r.returncode, 4, r.stdout + r.stderr)
+            self.assertIn("compacted", r.stderr)
+            r = run("replay", "--log-dir", hub.log, "--upto", "1")
+            self.assertEqual(r.returncode, 4, r.stdout + r.stderr)
+            # Without a snapshot covering the removed history, the log cannot be opened: unsound.
+            for x in info["snapshot_list"]:
+                os.remove(os.path.join(hub.log, x["name"]))
+            r = run("verify", "--log-dir", hub.log, "--json")
+            self.assertEqual(r.returncode, 1, r.stdout)
+            report = json.loads(r.stdout)
+            self.assertFalse(report["sound"])
+            self.assertIn("compacted through seq %d" % through, report["uncovered"])
+            r = run("verify", "--log-dir", hub.log)
+            self.assertIn("UNSOUND: compacted through seq", r.stdout)
+        finally:
+            shutil.rmtree(archive, ignore_errors=True)
+
     # ---- demo
     def test_demo(self):
         r = run("demo", "--children", "12", "--rounds", "3", timeout=120)

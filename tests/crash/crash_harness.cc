@@ -13,6 +13,7 @@
 #include "procreg/registry.h"
 #include "replay/log.h"
 #include "replay/log_format.h"
+#include "replay/snapshot.h"
 #include "replay/log_test_util.h"
 
 namespace procreg::crash {
@@ -30,6 +31,7 @@ constexpr milliseconds kConverge{20'000};
 // What a reader (no writer running) finds at the end of the log.
 struct LogEnd {
   bool exists = false;         // a complete first segment header
+  std::uint64_t first_seq = 1;  // of the first segment: above 1 once compacted
   std::uint64_t last_seq = 0;  // the last complete record
   std::uint64_t torn_bytes = 0;
   std::string last_segment;  // the highest-numbered segment file ("" if none)
@@ -40,9 +42,12 @@ LogEnd read_log_end(const std::string& dir) {
   if (std::filesystem::exists(dir)) {
     auto names = replay::list_segments(dir);
     BOOST_REQUIRE_MESSAGE(names.ok(), names.status().to_string());
-    if (!names->empty()) end.last_segment = names->back().name;
+    if (!names->empty()) {
+      end.last_segment = names->back().name;
+      end.first_seq = std::max<std::uint64_t>(1, names->front().first_seq);
+    }
   }
-  auto reader = replay::LogReader::open(dir);
+  auto reader = replay::LogReader::open(dir, end.first_seq);
   if (!reader.ok()) {
     BOOST_REQUIRE_MESSAGE(reader.status().code() == Code::kNotFound, reader.status().to_string());
     return end;
@@ -71,10 +76,35 @@ RegistryOptions writer_options(const std::string& log_dir, std::uint64_t segment
   return o;
 }
 
-std::unique_ptr<Registry> open_replay_at(const std::string& log_dir, std::uint64_t upto) {
-  auto r = Registry::open_replay({log_dir, "t0-n0", upto});
-  BOOST_REQUIRE_MESSAGE(r.ok(), "open_replay upto " << upto << ": " << r.status().to_string());
+std::unique_ptr<Registry> open_replay_at(const std::string& log_dir, std::uint64_t upto,
+                                         bool use_snapshots = true) {
+  ReplayOptions o{log_dir, "t0-n0", upto};
+  o.use_snapshots = use_snapshots;
+  auto r = Registry::open_replay(o);
+  BOOST_REQUIRE_MESSAGE(r.ok(), "open_replay upto " << upto << (use_snapshots ? "" : " (no snapshots)")
+                                                    << ": " << r.status().to_string());
   return std::move(*r);
+}
+
+// The snapshot temporary files in `dir` (writes a kill interrupted).
+std::vector<std::string> snapshot_temps(const std::string& dir) {
+  std::vector<std::string> out;
+  if (!std::filesystem::exists(dir)) return out;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    const std::string name = entry.path().filename().string();
+    if (replay::is_snapshot_temp_name(name)) out.push_back(name);
+  }
+  return out;
+}
+
+// A recovery report's part about the log (what Log::open found), without the part about the
+// snapshot it started from ("; started from ...", "; replayed the whole log ...").
+std::string log_part(const std::string& report) {
+  for (const char* marker : {"; started from ", "; replayed the whole log"}) {
+    const auto at = report.find(marker);
+    if (at != std::string::npos) return report.substr(0, at);
+  }
+  return report;
 }
 
 // Parsed lines of one run's acks file; complete lines only (a kill may cut the last one).
@@ -136,6 +166,12 @@ std::unique_ptr<CrashHarness::Run> CrashHarness::start_writer(bool hold) {
                                 "--run",           n,
                                 "--threads",       std::to_string(options_.threads),
                                 "--segment-bytes", std::to_string(options_.segment_bytes)};
+  if (options_.snapshot_every_events > 0) {
+    args.insert(args.end(), {"--snapshot-every-events",
+                             std::to_string(options_.snapshot_every_events), "--snapshot-keep",
+                             std::to_string(options_.snapshot_keep), "--compact",
+                             options_.compact ? "1" : "0"});
+  }
   if (options_.replica) {
     const Endpoints ep = ipc_endpoints(dir_);
     args.insert(args.end(), {"--publish", ep.publish, "--replay", ep.replay, "--command",
@@ -235,18 +271,38 @@ void CrashHarness::check_log(const Run& run, std::uint64_t torn_bytes,
   const LogEnd end = read_log_end(log_dir());
   const std::string torn_path = log_dir() + "/" + torn_segment;
   const std::uint64_t torn_file_size = torn_bytes > 0 ? std::filesystem::file_size(torn_path) : 0;
+  const bool compacted = end.first_seq > 1;
   std::map<std::string, std::string> replayed;
   if (end.exists) {
     auto r = open_replay_at(log_dir(), 0);
     BOOST_REQUIRE_EQUAL(r->last_sequence(), end.last_seq);
     replayed = rows_by_key(r->dump_all_tables());
+    if (options_.snapshot_every_events > 0 && !compacted) {
+      // From the first record, ignoring every snapshot: the same state.
+      auto full = open_replay_at(log_dir(), 0, /*use_snapshots=*/false);
+      BOOST_REQUIRE_EQUAL(full->last_sequence(), end.last_seq);
+      BOOST_REQUIRE_MESSAGE(rows_by_key(full->dump_all_tables()) == replayed,
+                            "the state from snapshots (" << r->recovery_report()
+                                                         << ") differs from a full replay");
+      ++totals_.full_replay_checks;
+    }
   }
+  if (compacted) ++totals_.compacted_checks;
+  totals_.snapshot_temps += snapshot_temps(log_dir()).size();
   {  // The writer's recovery: cuts the torn tail, says so, and holds the same state.
     auto opened = Registry::open(writer_options(log_dir(), options_.segment_bytes));
     BOOST_REQUIRE_MESSAGE(opened.ok(),
                           "the log does not open after a kill: " << opened.status().to_string());
     const Registry& w = **opened;
-    const std::string report = w.recovery_report();
+    const std::string full_report = w.recovery_report();
+    const std::string report = log_part(full_report);
+    const auto temps = snapshot_temps(log_dir());
+    // (The message's operands are evaluated even when the check holds.)
+    BOOST_REQUIRE_MESSAGE(temps.empty(), "after Registry::open, " << temps.size()
+                                                                  << " snapshot .tmp file(s) are left");
+    BOOST_REQUIRE_MESSAGE(full_report.find("skipped") == std::string::npos,
+                          "a snapshot was skipped after a kill: " << full_report);
+    if (full_report.find("; started from ") != std::string::npos) ++totals_.snapshot_opens;
     BOOST_REQUIRE_EQUAL(w.last_sequence(), end.last_seq);
     BOOST_REQUIRE(rows_by_key(w.dump_all_tables()) == replayed);
     if (torn_bytes > 0) {
@@ -262,24 +318,30 @@ void CrashHarness::check_log(const Run& run, std::uint64_t torn_bytes,
         BOOST_REQUIRE_EQUAL(std::filesystem::file_size(torn_path), torn_file_size - torn_bytes);
       }
     } else if (end.exists) {
-      BOOST_REQUIRE_MESSAGE(report == "opened the log; last seq " + std::to_string(end.last_seq),
-                            report);
+      // Clean, or killed while rolling to a new segment: its file exists, its header is torn.
+      const std::string plain = "opened the log; last seq " + std::to_string(end.last_seq);
+      const std::string torn_header =
+          plain + "; removed segment " + torn_segment + " (its header is torn";
+      const bool rolled = report.rfind(torn_header, 0) == 0;
+      BOOST_REQUIRE_MESSAGE(report == plain || rolled, report);
+      if (rolled) BOOST_REQUIRE(!std::filesystem::exists(torn_path));
     }
   }
   {  // Opened again: nothing left to cut, the same state.
     auto again = Registry::open(writer_options(log_dir(), options_.segment_bytes));
     BOOST_REQUIRE_MESSAGE(again.ok(), again.status().to_string());
-    BOOST_REQUIRE_EQUAL((*again)->recovery_report(),
+    BOOST_REQUIRE_EQUAL(log_part((*again)->recovery_report()),
                         "opened the log; last seq " + std::to_string(end.last_seq));
     BOOST_REQUIRE(rows_by_key((*again)->dump_all_tables()) == replayed);
   }
-  check_acks(run, end.last_seq, replayed);
+  check_acks(run, end.last_seq, replayed, end.first_seq);
   totals_.last_seq = end.last_seq;
 }
 
 // Every acknowledged write of this run is in the log (rows = the state at last_seq).
 void CrashHarness::check_acks(const Run& run, std::uint64_t last_seq,
-                              const std::map<std::string, std::string>& rows) {
+                              const std::map<std::string, std::string>& rows,
+                              std::uint64_t first_seq) {
   const RunLines lines = read_run_lines(run.acks_file);
   std::map<int, const AckLine*> last_of_thread;
   std::map<int, std::uint64_t> seq_of_thread;
@@ -299,7 +361,17 @@ void CrashHarness::check_acks(const Run& run, std::uint64_t last_seq,
   }
   totals_.acks += lines.acks.size();
   // The rows each thread's last acknowledged event reported are the state at its seq.
+  // (On a compacted log, a seq before the oldest kept snapshot cannot be rebuilt any more:
+  // kCompacted, and the model below still checks those rows.)
   for (const auto& [thread, a] : last_of_thread) {
+    if (first_seq > 1) {
+      ReplayOptions ro{log_dir(), "t0-n0", a->seq};
+      auto probe = Registry::open_replay(ro);
+      if (!probe.ok() && probe.status().code() == Code::kCompacted) {
+        ++totals_.compacted_acks;
+        continue;
+      }
+    }
     auto at = open_replay_at(log_dir(), a->seq);
     BOOST_REQUIRE_EQUAL(at->last_sequence(), a->seq);
     const auto then = rows_by_key(at->dump_all_tables());
@@ -338,7 +410,8 @@ void CrashHarness::restart_and_stop() {
                         "a call of a writer stopped cleanly was never answered");
   const auto final_state = open_replay_at(log_dir(), 0);
   BOOST_REQUIRE_EQUAL(final_state->last_sequence(), last);
-  check_acks(*run, last, rows_by_key(final_state->dump_all_tables()));
+  check_acks(*run, last, rows_by_key(final_state->dump_all_tables()),
+             read_log_end(log_dir()).first_seq);
   if (replica_) {  // it followed the load live, up to the writer's last event
     BOOST_REQUIRE_MESSAGE(replica_->wait_for(last, kConverge).ok(),
                           "the replica applied " << replica_->last_applied() << " of " << last);

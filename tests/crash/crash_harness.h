@@ -9,7 +9,13 @@
 //     with a model built from all acknowledgements (rows written by a call the kill
 //     interrupted may hold either outcome, and the recovered one is carried on);
 //   - with a replica (HubServer in the writer, Replica here), the replica never holds an
-//     event the log lost, and converges to each restarted writer's state.
+//     event the log lost, and converges to each restarted writer's state;
+//   - with snapshots (the writer snapshotting in the background, and compacting), kills land
+//     while snapshot files are written and segments removed: no snapshot's .tmp file survives
+//     Registry::open, no snapshot is skipped (a kill cannot damage a renamed snapshot), and the
+//     state opened from snapshots equals the state replayed from the log's first record
+//     (open_replay with use_snapshots = false) while the log is not compacted; once it is, the
+//     model above is what it is compared with.
 // A failed check fails the test (BOOST_REQUIRE), so a soak run stops at the first violation.
 //
 // Thread safety: a harness belongs to its test's thread.
@@ -35,6 +41,11 @@ struct HarnessOptions {
   int threads = 2;         // writer threads
   std::uint64_t segment_bytes = 8192;
   bool replica = false;  // run a HubServer in the writer and a Replica in the test
+  // The writer's snapshot policy (SnapshotOptions): every this many events (0: no snapshots),
+  // keeping this many files, compacting the segments they cover.
+  std::uint64_t snapshot_every_events = 0;
+  std::uint64_t snapshot_keep = 2;
+  bool compact = false;
 };
 
 // Totals over a harness's life, for progress lines and the end of a test.
@@ -46,6 +57,11 @@ struct HarnessTotals {
   std::uint64_t torn_tails = 0;          // torn tails found by a reader after a kill
   std::uint64_t simulated_tails = 0;     // of which the test appended
   std::uint64_t replica_checks = 0;      // restarts at which the replica was compared
+  std::uint64_t snapshot_temps = 0;      // snapshot .tmp files a kill left (open removed them)
+  std::uint64_t snapshot_opens = 0;      // checks where the writer opened from a snapshot
+  std::uint64_t full_replay_checks = 0;  // snapshot state compared with a full replay
+  std::uint64_t compacted_checks = 0;    // checks of a compacted log (against the model)
+  std::uint64_t compacted_acks = 0;      // acks whose seq was compacted away (not sampled)
   std::uint64_t last_seq = 0;            // of the log after the last check
 };
 
@@ -76,7 +92,7 @@ class CrashHarness {
   void release_and_converge(Run& run);
   void check_log(const Run& run, std::uint64_t torn_bytes, const std::string& torn_segment);
   void check_acks(const Run& run, std::uint64_t last_seq,
-                  const std::map<std::string, std::string>& rows);
+                  const std::map<std::string, std::string>& rows, std::uint64_t first_seq);
   std::uint64_t tear_tail(std::string* segment);
 
   HarnessOptions options_;

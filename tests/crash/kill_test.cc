@@ -2,8 +2,10 @@
 // (crash_harness.h says what is checked after each kill). The kill moments and the writers'
 // workloads come from one seed, drawn at random unless given, and printed with any failure.
 //
-// The kill counts suit a test run (about 60 kills); a soak run asks for more after "--":
-//   crash_test --run_test=kill -- --kills 1000 [--replica-kills 50] [--seed S]
+// The kill counts suit a test run (about 80 kills, 20 of them of a writer snapshotting every
+// 50..200 events, keeping 2 and compacting); a soak run asks for more after "--":
+//   crash_test --run_test=kill -- --kills 1000 [--replica-kills 50] [--snapshot-kills 300]
+//                                 [--seed S]
 // (tools/crash-soak.sh does that, printing progress).
 #include <algorithm>
 #include <chrono>
@@ -49,6 +51,11 @@ HarnessTotals add(HarnessTotals a, const HarnessTotals& b) {
   a.torn_tails += b.torn_tails;
   a.simulated_tails += b.simulated_tails;
   a.replica_checks += b.replica_checks;
+  a.snapshot_temps += b.snapshot_temps;
+  a.snapshot_opens += b.snapshot_opens;
+  a.full_replay_checks += b.full_replay_checks;
+  a.compacted_checks += b.compacted_checks;
+  a.compacted_acks += b.compacted_acks;
   a.last_seq = std::max(a.last_seq, b.last_seq);
   return a;
 }
@@ -62,7 +69,12 @@ void progress(const HarnessTotals& current, const HarnessTotals& done, std::uint
                              << " acknowledged writes checked, " << t.in_flight
                              << " calls interrupted, " << t.torn_tails << " torn tails ("
                              << t.simulated_tails << " simulated), " << t.replica_checks
-                             << " replica checks, longest log " << t.last_seq << " events");
+                             << " replica checks, " << t.snapshot_opens
+                             << " opens from a snapshot, " << t.snapshot_temps
+                             << " snapshot writes cut short, " << t.full_replay_checks
+                             << " compared with a full replay, " << t.compacted_checks
+                             << " checks of a compacted log, longest log " << t.last_seq
+                             << " events");
 }
 
 // Kills a writer `kills` times: mostly at 1..60 ms into its write load, one in six while it
@@ -75,6 +87,7 @@ HarnessTotals kill_repeatedly(HarnessOptions options, std::uint64_t kills, std::
   HarnessTotals all;
   for (std::uint64_t log = 0, k = 0; k < kills; ++log) {
     options.seed = rng();
+    if (options.snapshot_every_events > 0) options.snapshot_every_events = 50 + rng() % 151;
     CrashHarness h(options);
     for (std::uint64_t i = 0; i < per_log && k < kills; ++i, ++k) {
       const bool before_ready = rng() % 6 == 0;
@@ -118,6 +131,22 @@ BOOST_AUTO_TEST_CASE(a_replica_converges_to_each_restarted_writer) {
   const HarnessTotals t = kill_repeatedly(o, kills, 25);
   BOOST_TEST(t.kills == kills);
   BOOST_TEST(t.replica_checks > 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_writer_killed_while_snapshotting_and_compacting_loses_no_acknowledged_write) {
+  HarnessOptions o;
+  o.seed = seed() + 2;
+  o.snapshot_every_events = 1;  // each log draws its own: every 50..200 events
+  o.snapshot_keep = 2;
+  o.compact = true;
+  const std::uint64_t kills = arg("--snapshot-kills", 20);
+  const HarnessTotals t = kill_repeatedly(o, kills, 40);
+  BOOST_TEST(t.kills == kills);
+  BOOST_TEST(t.acks > 0u);
+  if (kills >= 20) {  // enough load for snapshots to be used and segments to go
+    BOOST_TEST(t.snapshot_opens > 0u);
+    BOOST_TEST(t.compacted_checks > 0u);
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -18,6 +18,7 @@ int exit_code_of(const Status& status) {
   if (status.code() == Code::kTimeout || status.code() == Code::kUnavailable) {
     return kExitUnreachable;
   }
+  if (status.code() == Code::kCompacted) return kExitCompacted;
   return kExitFailure;
 }
 

@@ -3,7 +3,8 @@
 // on stdout, and the progress bar on a terminal.
 //
 // Exit codes (docs/CLI.md): 0 ok; 1 failure (an API error, an unsound log, a failed demo); 2
-// usage (bad arguments, malformed JSON); 3 unreachable (an endpoint did not answer in time).
+// usage (bad arguments, malformed JSON); 3 unreachable (an endpoint did not answer in time);
+// 4 compacted (the history asked for is no longer in the hub's log: tail --from, replay --upto).
 //
 // Thread safety: everything here belongs to the calling thread (the command's main thread).
 #pragma once
@@ -24,6 +25,7 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailure = 1;
 inline constexpr int kExitUsage = 2;
 inline constexpr int kExitUnreachable = 3;
+inline constexpr int kExitCompacted = 4;
 
 // Well-known local endpoints: `procreg serve` binds them and the clients use them by default.
 inline constexpr const char* kDefaultBusFrontend = "tcp://127.0.0.1:7401";
@@ -39,7 +41,8 @@ struct CliError : std::runtime_error {
   int code;
 };
 [[noreturn]] inline void usage_error(const std::string& what) { throw CliError(kExitUsage, what); }
-// The exit code a library error maps to: kTimeout and kUnavailable are 3, the rest 1.
+// The exit code a library error maps to: kTimeout and kUnavailable are 3, kCompacted 4, the
+// rest 1.
 int exit_code_of(const Status& status);
 
 // Where a running hub is. Filled from flags; a --endpoints file fills what no flag gave.

@@ -2,7 +2,8 @@
 //
 // In a temporary directory it runs, each as a separate process of this same executable:
 //   - `procreg serve`: the hub's writer on a new log, publishing through a bus proxy (which the
-//     demo runs in-process, tcp on 127.0.0.1 with ephemeral ports);
+//     demo runs in-process, tcp on 127.0.0.1 with ephemeral ports), snapshotting every 40
+//     events in the background (the restarted replica may start from one; verify checks them);
 //   - two `procreg replica` processes, each dumping its state on exit;
 //   - `procreg tail --hooks --from 1`: a hook subscriber printing every hook event.
 // The demo itself is a ProcessHub node: through its own replica it writes a ProcessHub-like
@@ -230,7 +231,8 @@ int Demo::run() {
                    proxy->frontend_endpoint(), "--advertise-bus", proxy->backend_endpoint(),
                    "--replay", "tcp://127.0.0.1:*", "--command", "tcp://127.0.0.1:*", "--stats",
                    "tcp://127.0.0.1:*", "--heartbeat-ms", "200", "--durability", "group",
-                   "--endpoints-file", endpoints, "--dump", file("writer.json")});
+                   "--endpoints-file", endpoints, "--dump", file("writer.json"),
+                   "--snapshot-every-events", "40"});
   wait("the writer's endpoints", [&] { return fs::exists(endpoints); }, {"writer"});
   out_line("writer:    procreg serve, pid " + std::to_string(procs_.at("writer").process.pid()) +
            ", log " + file("log"));

@@ -8,7 +8,7 @@
 //   verify   check a log directory record by record; inspect: list what it holds
 //   stats    a running hub's counters (JSON or Prometheus text)
 //   demo     the whole system on a local bus, with a report
-// Exit codes: 0 ok, 1 failure, 2 usage, 3 unreachable or timed out.
+// Exit codes: 0 ok, 1 failure, 2 usage, 3 unreachable or timed out, 4 history compacted away.
 #include <cstdio>
 #include <exception>
 #include <string>
@@ -22,7 +22,8 @@ int main(int argc, char** argv) {
   using namespace procreg::cli;
   CLI::App app{"procreg: an event-sourced process registry on ZeroMQ", "procreg"};
   app.require_subcommand(1, 1);
-  app.footer("Exit codes: 0 ok, 1 failure, 2 usage error, 3 unreachable or timed out.\n"
+  app.footer("Exit codes: 0 ok, 1 failure, 2 usage error, 3 unreachable or timed out, 4 the\n"
+             "history asked for was compacted away.\n"
              "Run `procreg SUBCOMMAND --help` for a subcommand's options; docs/CLI.md has more.");
   Commands commands;
   add_serve_commands(app, &commands);

@@ -1,8 +1,11 @@
 // procreg replay: the state a log directory holds, rebuilt offline (Registry::open_replay),
 // optionally as of a sequence number or a writer time, queried like a running hub.
 //
-// Output: one JSON object {"hub", "epoch", "last_seq", "tables", "rows", "method", "result"}:
-// the counts of the rebuilt state and the query's result (dump_all by default).
+// It starts from the newest usable snapshot file at or before the point asked for (--no-snapshots:
+// from the log's first record). Output: one JSON object {"hub", "epoch", "last_seq", "tables",
+// "rows", "recovery", "method", "result"}: the counts of the rebuilt state, what it started from
+// (Registry::recovery_report(), "" for the whole log without snapshots), and the query's result
+// (dump_all by default).
 #include <algorithm>
 #include <ctime>
 #include <memory>
@@ -27,6 +30,7 @@ struct ReplayCmdOptions {
   std::string args;
   std::string node = "local";
   std::uint32_t max_record_bytes = LogOptions{}.max_record_bytes;
+  bool no_snapshots = false;
 };
 
 // Milliseconds since the epoch, from an integer or from "YYYY-MM-DDTHH:MM:SS[.mmm]Z" (UTC).
@@ -60,6 +64,7 @@ int run_replay(const ReplayCmdOptions& o) {
   ro.local_node = o.node;
   ro.upto_seq = o.upto;
   ro.max_record_bytes = o.max_record_bytes;
+  ro.use_snapshots = !o.no_snapshots;
   if (!o.upto_time.empty()) ro.upto_time_ms = parse_time_ms(o.upto_time);
   Json args;
   if (!o.args.empty()) {
@@ -77,7 +82,8 @@ int run_replay(const ReplayCmdOptions& o) {
   std::optional<Result<std::unique_ptr<Registry>>> opened;
   with_spinner("replaying " + o.log_dir, [&] { opened.emplace(Registry::open_replay(ro)); });
   if (!opened->ok()) {
-    throw CliError(kExitFailure, "cannot replay " + o.log_dir + ": " + opened->status().to_string());
+    throw CliError(exit_code_of(opened->status()),
+                   "cannot replay " + o.log_dir + ": " + opened->status().to_string());
   }
   Registry& registry = ***opened;
   std::size_t rows = 0;
@@ -94,6 +100,7 @@ int run_replay(const ReplayCmdOptions& o) {
               {"last_seq", registry.last_sequence()},
               {"tables", tables.size()},
               {"rows", rows},
+              {"recovery", registry.recovery_report()},
               {"method", o.method},
               {"result", result}};
   out_line(dump_line(out));
@@ -115,6 +122,8 @@ void add_replay_command(CLI::App& app, Commands* commands) {
       ->capture_default_str();
   replay->add_option("--args", o->args, "its arguments as a JSON object");
   replay->add_option("--node", o->node, "the local node of local_* queries")->capture_default_str();
+  replay->add_flag("--no-snapshots", o->no_snapshots,
+                   "replay the log from its first record, ignoring snapshot files");
   replay->add_option("--max-record-bytes", o->max_record_bytes,
                      "the writer's record limit, if it was not the default");
   commands->push_back({replay, [o] { return run_replay(*o); }});

@@ -51,6 +51,8 @@ struct ServeOptions {
   std::string endpoints_file;
   std::string dump;
   double seconds = 0;
+  std::uint64_t segment_bytes = LogOptions{}.segment_bytes;
+  SnapshotOptions snapshots;  // --snapshot-every-events, ... (the library's defaults)
 };
 
 Durability parse_durability(const std::string& d) {
@@ -69,6 +71,8 @@ Json stats_json(const Registry& registry, const HubServer& server, Clock::time_p
           {"epoch", registry.epoch()},
           {"last_seq", registry.last_sequence()},
           {"uptime_s", std::chrono::duration<double>(Clock::now() - started).count()},
+          {"last_snapshot_seq", r.last_snapshot_seq},
+          {"last_snapshot_error", r.last_snapshot_error},
           {"writer",
            {{"events_written", r.events_written},
             {"bytes_written", r.bytes_written},
@@ -76,7 +80,10 @@ Json stats_json(const Registry& registry, const HubServer& server, Clock::time_p
             {"invalid_calls", r.invalid_calls},
             {"rows_expired", r.rows_expired},
             {"hook_events", r.hook_events},
-            {"hook_handler_errors", r.hook_handler_errors}}},
+            {"hook_handler_errors", r.hook_handler_errors},
+            {"snapshots_written", r.snapshots_written},
+            {"snapshot_failures", r.snapshot_failures},
+            {"segments_compacted", r.segments_compacted}}},
           {"server",
            {{"events_published", s.events_published},
             {"hook_messages_published", s.hook_messages_published},
@@ -113,6 +120,11 @@ int run_serve(const ServeOptions& o) {
   ro.log_dir = o.log_dir;
   ro.local_node = o.node;
   ro.log.durability = parse_durability(o.durability);
+  ro.log.segment_bytes = o.segment_bytes;
+  ro.snapshots = o.snapshots;
+  if (!ro.snapshots.archive_dir.empty() && !ro.snapshots.compact) {
+    usage_error("--archive-dir needs --compact");
+  }
 
   auto opened = Registry::open(ro);
   if (!opened.ok()) {
@@ -290,6 +302,24 @@ void add_serve_commands(CLI::App& app, Commands* commands) {
   serve->add_option("--dump", o->dump, "on exit, write dump_all of every table here (JSON)");
   serve->add_option("--seconds", o->seconds, "exit after this many seconds (0: on a signal)")
       ->check(CLI::NonNegativeNumber);
+  serve->add_option("--segment-bytes", o->segment_bytes,
+                    "roll to a new log segment past this size (compaction removes whole segments)")
+      ->check(CLI::Range(std::uint64_t{4096}, std::uint64_t{1} << 40))
+      ->capture_default_str();
+  serve->add_option("--snapshot-every-events", o->snapshots.every_events,
+                    "write a snapshot in the background after this many events (0: not by count)")
+      ->capture_default_str();
+  serve->add_option("--snapshot-every-bytes", o->snapshots.every_bytes,
+                    "write a snapshot in the background after this many bytes of events (0: not "
+                    "by size)")
+      ->capture_default_str();
+  serve->add_option("--snapshot-keep", o->snapshots.keep, "snapshot files kept (at least 1)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}))
+      ->capture_default_str();
+  serve->add_flag("--compact", o->snapshots.compact,
+                  "after each snapshot, remove the log segments the oldest kept snapshot covers");
+  serve->add_option("--archive-dir", o->snapshots.archive_dir,
+                    "with --compact: move those segments here (same file system) instead");
   commands->push_back({serve, [o] { return run_serve(*o); }});
 
   auto b = std::make_shared<BusOptions>();

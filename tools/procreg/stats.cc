@@ -27,6 +27,7 @@ const std::map<std::string, std::string>& help_texts() {
   static const std::map<std::string, std::string> kHelp = {
       {"last_seq", "the last sequence number the writer committed"},
       {"uptime_seconds", "seconds since procreg serve started"},
+      {"last_snapshot_seq", "the seq of the newest snapshot file (0: none)"},
       {"writer_events_written", "events appended to the log"},
       {"writer_bytes_written", "encoded bytes of the events appended"},
       {"writer_writes_without_event", "calls that changed nothing and fired no hook"},
@@ -34,6 +35,9 @@ const std::map<std::string, std::string>& help_texts() {
       {"writer_rows_expired", "rows removed by TTL expiry events"},
       {"writer_hook_events", "hook events dispatched in the writer"},
       {"writer_hook_handler_errors", "hook handler invocations that threw"},
+      {"writer_snapshots_written", "snapshot files written"},
+      {"writer_snapshot_failures", "background snapshots that failed"},
+      {"writer_segments_compacted", "log segments removed or archived by compaction"},
       {"server_events_published", "event messages published on the bus"},
       {"server_hook_messages_published", "hook messages published on the bus"},
       {"server_heartbeats", "heartbeats published"},
@@ -73,6 +77,7 @@ void print_prometheus(const Json& j) {
   };
   metric("last_seq", j.value("last_seq", Json(0)), false);
   metric("uptime_seconds", j.value("uptime_s", Json(0)), false);
+  if (j.contains("last_snapshot_seq")) metric("last_snapshot_seq", j["last_snapshot_seq"], false);
   for (const char* group : {"writer", "server"}) {
     if (!j.contains(group)) continue;
     for (const auto& [key, value] : j[group].items()) {

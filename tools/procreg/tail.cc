@@ -8,6 +8,10 @@
 // A new epoch (the writer's log was recreated) is reported on stderr and followed from its
 // first event. Filters (--kind, --child, --tag, --table) select what is printed, not what is
 // read.
+//
+// On a compacted hub (docs/LOG_FORMAT.md section 12.4) the replay service answers "compacted"
+// for events it no longer holds: --from SEQ before the hub's first kept event, or a gap tail
+// cannot fill any more, ends tail with exit code 4 (kExitCompacted) and a message saying so.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -65,6 +69,14 @@ plugin::wire::ReplayReplyHeader writer_head(plugin::ReplayClient& client, const 
   return *head;
 }
 
+// The error for history the hub's log no longer holds.
+[[noreturn]] void compacted_error(const Status& s, std::uint64_t from) {
+  throw CliError(kExitCompacted,
+                 "the hub's log no longer holds the events from seq " + std::to_string(from) +
+                     " (compacted away; the replay service answered: " + s.message() +
+                     "). Start later with --from, or take the state with `procreg replica`");
+}
+
 class Tail {
  public:
   Tail(const TailOptions& o, zmq::context_t& context)
@@ -88,7 +100,10 @@ class Tail {
     const auto head = writer_head(client_, o_);
     epoch_ = head.epoch;
     applied_ = o_.from ? (*o_.from == 0 ? 0 : *o_.from - 1) : head.head;
-    if (Status s = repair(0); !s.ok()) throw CliError(exit_code_of(s), s.to_string());
+    if (Status s = repair(0); !s.ok()) {
+      if (s.code() == Code::kCompacted) compacted_error(s, applied_ + 1);
+      throw CliError(exit_code_of(s), s.to_string());
+    }
 
     const auto deadline = deadline_after(o_.seconds);
     auto last_heard = Clock::now();
@@ -105,6 +120,7 @@ class Tail {
         last_heard = Clock::now();
         s = repair(0);  // nothing heard: ask the writer for its head
       }
+      if (s.code() == Code::kCompacted) compacted_error(s, applied_ + 1);
       if (!s.ok()) warn("cannot follow the hub: " + s.to_string() + " (retrying)");
     }
     return kExitOk;
@@ -231,6 +247,10 @@ int run_hooks(const TailOptions& o, const examples::Signals& signals, zmq::conte
     if (o.count > 0 && printed >= o.count) break;
     if (o.until_seq && subscriber->position().seq >= *o.until_seq) break;
     if (examples::Signals::stops(signals.wait(milliseconds(50)))) break;
+    if (Status s = subscriber->status(); s.code() == Code::kCompacted) {
+      subscriber->stop();
+      compacted_error(s, subscriber->position().seq + 1);
+    }
   }
   subscriber->stop();
   return kExitOk;

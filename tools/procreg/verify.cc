@@ -6,10 +6,20 @@
 // epoch and hub agreeing with the first segment, first_seq agreeing with its file name), and
 // then that each payload decodes as an event of the log's hub and epoch with the record's seq.
 // A torn tail at the end of the last segment is a crash remnant the writer truncates on open:
-// reported, but sound. Files that are not segments are listed as "other files" and not read.
+// reported, but sound. A compacted log (its first segment starts after seq 1) is read from its
+// first segment on; it is sound only if a valid snapshot of the log covers the records removed.
 //
-// verify prints a short report (or --json); inspect also lists every segment. Exit status: 0
-// sound, 1 damaged (the report names the segment, the byte offset and the last good seq).
+// Snapshot files (docs/LOG_FORMAT.md section 12) are checked completely, as the writer checks
+// one before using it: replay::load_snapshot into a scratch projection reads the header, the
+// meta, every record's CRC, decodes every row and checks the end record. A damaged snapshot is
+// damage like a damaged segment (even though the writer would fall back past it). A valid
+// snapshot of another epoch or hub, or one ahead of the log's last record, is reported as not
+// usable but is not damage. Other files (a snapshot's .tmp, ...) are listed and not read.
+//
+// verify prints a short report (or --json); inspect also lists every segment and snapshot.
+// Exit status: 0 sound, 1 damaged (the report names the segment or snapshot file, the byte
+// offset and, for a segment, the last good seq), or compacted with no valid snapshot covering
+// the removed records.
 #include <algorithm>
 #include <filesystem>
 #include <optional>
@@ -22,6 +32,8 @@
 #include "procreg/options.h"
 #include "replay/log.h"
 #include "replay/log_format.h"
+#include "replay/projection.h"
+#include "replay/snapshot.h"
 #include "tools/procreg/cli.h"
 #include "tools/procreg/commands.h"
 #include "tools/procreg/json_convert.h"
@@ -55,11 +67,27 @@ struct Damage {
   std::uint64_t last_good_seq = 0;
 };
 
+struct SnapshotSummary {
+  std::string name;
+  std::uint64_t seq = 0;  // as its name says
+  std::uint64_t bytes = 0;
+  std::optional<std::uint64_t> rows;   // from its meta, once the header was read
+  std::optional<std::uint64_t> epoch;  // likewise
+  std::string hub;                     // likewise
+  bool valid = false;                  // every byte checked, every row decoded
+  bool usable = false;                 // valid, of this log, and the log holds what follows it
+  std::string problem;                 // why it is not valid / not usable
+  std::optional<std::uint64_t> offset;  // where the damage is, when the reader says
+};
+
 struct Scan {
   std::string hub;
   std::uint64_t epoch = 0;
   std::vector<SegmentSummary> segments;
+  std::vector<SnapshotSummary> snapshots;
   std::vector<std::string> other_files;
+  std::uint64_t compacted_through = 0;  // the first segment starts at this + 1
+  std::optional<std::string> uncovered;  // compacted, and no usable snapshot covers it
   std::uint64_t records = 0;
   std::uint64_t last_seq = 0;
   std::uint64_t tail_bytes_ignored = 0;
@@ -75,6 +103,78 @@ void locate(Damage* d) {
     d->offset = std::stoull(m[2]);
   }
 }
+
+// Reads every snapshot file completely and judges whether the log can be opened from it.
+void check_snapshots(const VerifyOptions& o, Scan* scan) {
+  static const std::regex kAt(R"(at byte ([0-9]+))");
+  auto listed = replay::list_snapshots(o.log_dir);
+  if (!listed.ok()) throw CliError(kExitFailure, listed.status().to_string());
+  for (const auto& f : *listed) {
+    SnapshotSummary s;
+    s.name = f.name;
+    s.seq = f.seq;
+    s.bytes = f.bytes;
+    const std::string path = (fs::path(o.log_dir) / f.name).string();
+    Status bad;
+    auto reader = replay::SnapshotReader::open(path, o.max_record_bytes);
+    if (!reader.ok()) {
+      bad = reader.status();
+    } else {
+      const replay::SnapshotMeta& meta = (*reader)->meta();
+      s.rows = meta.rows;
+      s.epoch = meta.epoch;
+      s.hub = meta.hub;
+      if (meta.seq != f.seq) {
+        bad = Status::corruption("snapshot " + path + ": its meta says seq " +
+                                 std::to_string(meta.seq) + ", its name " +
+                                 std::to_string(f.seq));
+      } else {
+        replay::Projection scratch(meta.hub, "verify");
+        auto loaded = replay::load_snapshot(path, &scratch, o.max_record_bytes);
+        if (!loaded.ok()) bad = loaded.status();
+      }
+    }
+    if (!bad.ok()) {
+      s.problem = bad.to_string();
+      std::smatch m;
+      const std::string& message = bad.message();
+      if (std::regex_search(message, m, kAt)) s.offset = std::stoull(m[1]);
+    } else {
+      s.valid = true;
+      if (scan->segments.empty() || scan->hub.empty()) {
+        s.problem = "no log to open it with";
+      } else if (s.hub != scan->hub) {
+        s.problem = "of hub '" + s.hub + "', the log is of hub '" + scan->hub + "'";
+      } else if (*s.epoch != scan->epoch) {
+        s.problem = "of epoch " + std::to_string(*s.epoch) + ", the log is epoch " +
+                    std::to_string(scan->epoch);
+      } else if (s.seq < scan->compacted_through) {
+        s.problem = "the log no longer holds the records after it (compacted through seq " +
+                    std::to_string(scan->compacted_through) + ")";
+      } else if (s.seq > scan->last_seq) {
+        s.problem = "ahead of the log's last record " + std::to_string(scan->last_seq);
+      } else {
+        s.usable = true;
+      }
+    }
+    scan->snapshots.push_back(std::move(s));
+  }
+  if (scan->compacted_through > 0 && !scan->damage) {
+    const bool covered = std::any_of(scan->snapshots.begin(), scan->snapshots.end(),
+                                     [](const SnapshotSummary& s) { return s.usable; });
+    if (!covered) {
+      scan->uncovered = "compacted through seq " + std::to_string(scan->compacted_through) +
+                        " and no valid snapshot covers it: the log cannot be opened";
+    }
+  }
+}
+
+bool snapshot_damaged(const Scan& scan) {
+  return std::any_of(scan.snapshots.begin(), scan.snapshots.end(),
+                     [](const SnapshotSummary& s) { return !s.valid; });
+}
+
+bool sound(const Scan& scan) { return !scan.damage && !snapshot_damaged(scan) && !scan.uncovered; }
 
 Scan scan_log(const VerifyOptions& o) {
   Scan scan;
@@ -99,16 +199,26 @@ Scan scan_log(const VerifyOptions& o) {
   }
   for (const auto& entry : fs::directory_iterator(o.log_dir, ec)) {
     const std::string name = entry.path().filename().string();
-    if (!replay::parse_segment_file_name(name)) scan.other_files.push_back(name);
+    if (!replay::parse_segment_file_name(name) && !replay::parse_snapshot_file_name(name)) {
+      scan.other_files.push_back(name);
+    }
   }
   std::sort(scan.other_files.begin(), scan.other_files.end());
-  if (scan.segments.empty()) return scan;
+  if (scan.segments.empty()) {
+    check_snapshots(o, &scan);
+    return scan;
+  }
 
-  auto opened = replay::LogReader::open(o.log_dir, 1, o.max_record_bytes);
+  // A compacted log is read from its first kept segment.
+  const std::uint64_t first_seq = std::max<std::uint64_t>(1, scan.segments.front().name_seq);
+  scan.compacted_through = first_seq - 1;
+  scan.last_seq = scan.compacted_through;
+  auto opened = replay::LogReader::open(o.log_dir, first_seq, o.max_record_bytes);
   if (!opened.ok()) {
-    Damage d{opened.status(), scan.segments.front().name, std::nullopt, 0};
+    Damage d{opened.status(), scan.segments.front().name, std::nullopt, scan.compacted_through};
     locate(&d);
     scan.damage = d;
+    check_snapshots(o, &scan);
     return scan;
   }
   replay::LogReader& reader = **opened;
@@ -166,17 +276,46 @@ Scan scan_log(const VerifyOptions& o) {
   if (!scan.damage) {
     for (auto& seg : scan.segments) seg.checked = true;
   }
+  check_snapshots(o, &scan);
   return scan;
 }
 
+Json snapshot_json(const SnapshotSummary& s) {
+  return {{"name", s.name},
+          {"seq", s.seq},
+          {"bytes", s.bytes},
+          {"rows", s.rows ? Json(*s.rows) : Json(nullptr)},
+          {"epoch", s.epoch ? Json(*s.epoch) : Json(nullptr)},
+          {"valid", s.valid},
+          {"usable", s.usable},
+          {"problem", s.problem.empty() ? Json(nullptr) : Json(s.problem)},
+          {"offset", s.offset ? Json(*s.offset) : Json(nullptr)}};
+}
+
 Json scan_json(const Scan& scan, bool with_segments) {
-  Json j = {{"sound", !scan.damage},
+  std::size_t valid = 0;
+  Json damaged = Json::array();
+  for (const auto& s : scan.snapshots) {
+    if (s.valid) {
+      ++valid;
+    } else {
+      damaged.push_back({{"file", s.name},
+                         {"offset", s.offset ? Json(*s.offset) : Json(nullptr)},
+                         {"message", s.problem}});
+    }
+  }
+  Json j = {{"sound", sound(scan)},
             {"hub", scan.hub},
             {"epoch", scan.epoch},
             {"segments", scan.segments.size()},
             {"records", scan.records},
             {"last_good_seq", scan.last_seq},
-            {"torn_tail_bytes", scan.tail_bytes_ignored}};
+            {"torn_tail_bytes", scan.tail_bytes_ignored},
+            {"compacted_through", scan.compacted_through},
+            {"snapshots", scan.snapshots.size()},
+            {"valid_snapshots", valid}};
+  if (scan.uncovered) j["uncovered"] = *scan.uncovered;
+  if (!damaged.empty()) j["snapshot_damage"] = damaged;
   if (scan.damage) {
     j["damage"] = {{"code", std::string(code_name(scan.damage->status.code()))},
                    {"message", scan.damage->status.message()},
@@ -195,6 +334,9 @@ Json scan_json(const Scan& scan, bool with_segments) {
                       {"checked", s.checked}});
     }
     j["segment_list"] = segs;
+    Json snaps = Json::array();
+    for (const auto& s : scan.snapshots) snaps.push_back(snapshot_json(s));
+    j["snapshot_list"] = snaps;
     j["other_files"] = scan.other_files;
   }
   return j;
@@ -211,18 +353,48 @@ void print_text(const Scan& scan, const std::string& dir, bool with_segments) {
                           : std::string("no record read")) +
                "  " + std::to_string(s.records) + " record(s)" + (s.checked ? "" : "  (not checked)"));
     }
+    for (const auto& s : scan.snapshots) {
+      out_line("  snapshot " + s.name + "  " + std::to_string(s.bytes) + " bytes  seq " +
+               std::to_string(s.seq) + "  " +
+               (s.rows ? std::to_string(*s.rows) : std::string("?")) + " row(s)  epoch " +
+               (s.epoch ? std::to_string(*s.epoch) : std::string("?")) + "  " +
+               (s.usable  ? std::string("valid")
+                : s.valid ? "valid, not usable: " + s.problem
+                          : std::string("INVALID")));
+    }
     for (const auto& f : scan.other_files) out_line("  other file " + f + " (not read)");
+  }
+  if (!scan.snapshots.empty()) {
+    std::size_t valid = 0;
+    for (const auto& s : scan.snapshots) valid += s.valid ? 1 : 0;
+    out_line(std::to_string(scan.snapshots.size()) + " snapshot(s) checked, " +
+             std::to_string(valid) + " valid, newest seq " +
+             std::to_string(scan.snapshots.back().seq));
+  }
+  if (scan.compacted_through > 0) {
+    out_line("compacted through seq " + std::to_string(scan.compacted_through) +
+             (scan.uncovered ? std::string(": no valid snapshot covers it")
+                             : std::string(": covered by a valid snapshot")));
   }
   if (scan.tail_bytes_ignored > 0) {
     out_line("torn tail: " + std::to_string(scan.tail_bytes_ignored) +
              " byte(s) after the last record (a crash remnant; the writer truncates it on open)");
   }
+  for (const auto& s : scan.snapshots) {
+    if (s.valid) continue;
+    out_line("DAMAGED snapshot: " + s.problem);
+    out_line("  snapshot " + s.name + ", offset " +
+             (s.offset ? std::to_string(*s.offset) : std::string("?")));
+  }
+  if (scan.uncovered) out_line("UNSOUND: " + *scan.uncovered);
   if (scan.damage) {
     const Damage& d = *scan.damage;
     out_line("DAMAGED: " + d.status.to_string());
     out_line("  segment " + (d.segment.empty() ? std::string("?") : d.segment) + ", offset " +
              (d.offset ? std::to_string(*d.offset) : std::string("?")) + ", last good seq " +
              std::to_string(d.last_good_seq));
+  } else if (!sound(scan)) {
+    // reported above
   } else {
     out_line(scan.segments.empty() ? "empty: the directory holds no segment" : "sound");
   }
@@ -235,7 +407,7 @@ int run_verify(const VerifyOptions& o, bool inspect) {
   } else {
     print_text(scan, o.log_dir, inspect);
   }
-  return scan.damage ? kExitFailure : kExitOk;
+  return sound(scan) ? kExitOk : kExitFailure;
 }
 
 CLI::App* add_one(CLI::App& app, Commands* commands, const char* name, const char* help,
@@ -254,9 +426,9 @@ CLI::App* add_one(CLI::App& app, Commands* commands, const char* name, const cha
 
 void add_verify_commands(CLI::App& app, Commands* commands) {
   add_one(app, commands, "verify",
-          "Check every record of a log (CRC, sequence, events); exit 1 if damaged", false);
+          "Check every record of a log and every snapshot file; exit 1 if damaged", false);
   add_one(app, commands, "inspect",
-          "List a log's segments and other files, and check it as verify does", true);
+          "List a log's segments, snapshots and other files, and check them as verify does", true);
 }
 
 }  // namespace procreg::cli

@@ -15,9 +15,14 @@
 //                        start a HubServer bound at these endpoints (all three or none)
 //   --dump FILE          after opening, write every table as canonical text (bus_common.h)
 //   --hold 1             after "ready", wait for SIGUSR1 before writing (at most 60 s)
+//   --snapshot-every-events N
+//                        SnapshotOptions::every_events: background snapshots (0: none)  0
+//   --snapshot-keep K    SnapshotOptions::keep                                         2
+//   --compact 1          SnapshotOptions::compact: remove the segments snapshots cover  0
 //
 // Every append is synced (Durability::kSyncEach) and no janitor runs, so the log holds exactly
-// the writes the threads made. Output on stdout:
+// the writes the threads made. Snapshots are only written by the policy the flags set (never by
+// size: every_bytes is 0), in the background, while the threads write. Output on stdout:
 //   recovery <report>                         (if opening the log found or did anything)
 //   ready last_seq=.. epoch=..                once the log is open (and the HubServer up)
 //   stopped last_seq=..                       after SIGTERM
@@ -222,6 +227,10 @@ int run(const Flags& flags, const Signals& signals) {
   o.log.durability = Durability::kSyncEach;
   o.log.segment_bytes = flags.u64("segment-bytes", 8192);
   o.janitor_interval = std::chrono::milliseconds(0);
+  o.snapshots.every_events = flags.u64("snapshot-every-events", 0);
+  o.snapshots.every_bytes = 0;
+  o.snapshots.keep = static_cast<std::size_t>(flags.u64("snapshot-keep", 2));
+  o.snapshots.compact = flags.u64("compact", 0) != 0;
   const LineFile acks(flags.required("acks"));
   auto opened = Registry::open(o);
   if (!opened.ok()) return fail(kProgram, "cannot open the log: " + opened.status().to_string());
@@ -278,7 +287,8 @@ int main(int argc, char** argv) {
     const Signals signals;  // before any thread starts
     const Flags flags(argc, argv,
                       {"log-dir", "acks", "seed", "run", "threads", "segment-bytes", "max-writes",
-                       "publish", "replay", "command", "dump", "hold"});
+                       "publish", "replay", "command", "dump", "hold", "snapshot-every-events",
+                       "snapshot-keep", "compact"});
     return run(flags, signals);
   } catch (const std::invalid_argument& e) {
     return fail(kProgram, e.what(), 2);
