@@ -82,12 +82,12 @@ void Registry::Impl::stop_snapshotter() {
 Result<SnapshotInfo> Registry::Impl::take_snapshot() {
   std::lock_guard one_at_a_time(snapshot_mu);
   const auto started = std::chrono::steady_clock::now();
-  const std::uint64_t target = applied_seq.load();
-  if (target == 0) return Status::invalid_argument("snapshot: the log holds no event yet");
-  // What this snapshot will cover of the policy's counters (events appended meanwhile count
-  // towards the next one).
+  // What this snapshot will cover of the policy's counters, read before the target: the events
+  // counted are all at or before it (ones appended meanwhile count towards the next one).
   const std::uint64_t events = since_events.load();
   const std::uint64_t bytes = since_bytes.load();
+  const std::uint64_t target = applied_seq.load();
+  if (target == 0) return Status::invalid_argument("snapshot: the log holds no event yet");
 
   SnapshotInfo info;
   auto files = replay::list_snapshots(opts.log_dir);
