@@ -412,6 +412,9 @@ Registry& Replica::registry() { return *impl_->registry; }
 const Registry& Replica::registry() const { return *impl_->registry; }
 bool Replica::caught_up() const { return impl_->caught_up(); }
 std::uint64_t Replica::last_applied() const { return impl_->applied(); }
+std::uint64_t Replica::head() const {
+  return std::max(impl_->known_head.load(), impl_->applied());
+}
 // The epoch of the state queries see (set with its seq), not the one the sync is heading for.
 std::uint64_t Replica::epoch() const { return impl_->registry->epoch(); }
 

@@ -72,6 +72,9 @@ class Replica {
   // (event or heartbeat) and has no gap left to repair.
   bool caught_up() const;
   std::uint64_t last_applied() const;  // == registry().last_sequence()
+  // The writer's last sequence as far as this replica knows (from events, heartbeats and
+  // replay replies); head() - last_applied() is the replica's lag in events.
+  std::uint64_t head() const;
   std::uint64_t epoch() const;         // the log the replica follows (0 before the first sync)
   // Blocks until the replica applied `seq` (ok), or `timeout` passes (kTimeout).
   Status wait_for(std::uint64_t seq, std::chrono::milliseconds timeout) const;

@@ -43,8 +43,8 @@ class Hub:
         self.proc = subprocess.Popen(
             [PROCREG, "serve", "--log-dir", self.log, "--hub", hub, "--bus-frontend", ANY,
              "--bus-backend", ANY, "--replay", ANY, "--command", ANY, "--stats", ANY,
-             "--heartbeat-ms", "100", "--durability", "none", "--endpoints-file", self.endpoints,
-             *extra],
+             "--heartbeat-ms", "100", "--endpoints-file", self.endpoints,
+             *([] if "--durability" in extra else ["--durability", "none"]), *extra],
             stdout=self.out, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + WAIT_S
         while not os.path.exists(self.endpoints):
@@ -261,6 +261,38 @@ class CliTest(unittest.TestCase):
         # The log reopens with the same state.
         r = run("replay", "--log-dir", hub.log)
         self.assertEqual(json.loads(r.stdout)["last_seq"], 1)
+
+    def test_stats_of_a_replica_lag_gaps_and_group_commits(self):
+        hub = self.start_hub(extra=("--durability", "group"))
+        for i in range(3):
+            hub.call("insert", insert_args("w%d" % i))
+        stats = json.loads(run("stats", *hub.ep()).stdout)
+        # Group commit: every event was made durable by some sync.
+        self.assertGreaterEqual(stats["writer"]["log_syncs"], 1)
+        self.assertEqual(stats["writer"]["log_synced_events"], 3)
+        self.assertGreaterEqual(stats["log_largest_sync_group"], 1)
+        replica = subprocess.Popen([PROCREG, "replica", *hub.ep(), "--stats", ANY],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            first = json.loads(replica.stdout.readline())
+            self.assertEqual(first["event"], "caught_up")
+            endpoint = first["stats"]
+            self.assertTrue(endpoint.startswith("tcp://127.0.0.1:"), endpoint)
+            r = run("stats", "--stats", endpoint)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            rs = json.loads(r.stdout)
+            self.assertEqual((rs["role"], rs["hub"], rs["last_seq"], rs["lag"]), ("replica", "t", 3, 0))
+            self.assertEqual(rs["head"], 3)
+            self.assertEqual(rs["replica"]["gaps_detected"], 0)
+            r = run("stats", "--stats", endpoint, "--prometheus")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn('procreg_lag{hub="t"} 0', r.stdout)
+            self.assertIn("# TYPE procreg_replica_events_repaired_total counter", r.stdout)
+        finally:
+            replica.send_signal(signal.SIGTERM)
+            out, _ = replica.communicate(timeout=WAIT_S)
+        self.assertEqual(replica.returncode, 0)
+        self.assertEqual(lines_json(out)[-1]["event"], "stopped")
 
     def test_bus_proxy_with_serve_connected(self):
         d = tempfile.mkdtemp(prefix="procreg-cli-test-")

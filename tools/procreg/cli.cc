@@ -11,6 +11,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "plugin/zmq_util.h"
+
 namespace procreg::cli {
 
 int exit_code_of(const Status& status) {
@@ -144,6 +146,35 @@ void with_spinner(const std::string& label, const std::function<void()>& work) {
   std::fprintf(stderr, "\r\033[K");
   std::fflush(stderr);
   if (error) std::rethrow_exception(error);
+}
+
+StatsEndpoint::StatsEndpoint(zmq::context_t& context, const std::string& endpoint) {
+  if (endpoint.empty() || endpoint == "none") return;
+  try {
+    socket_.emplace(context, zmq::socket_type::router);
+    socket_->set(zmq::sockopt::linger, 0);
+    socket_->bind(endpoint);
+    endpoint_ = plugin::last_endpoint(*socket_);
+  } catch (const zmq::error_t& e) {
+    throw CliError(kExitFailure, "cannot bind the stats endpoint " + endpoint + ": " + e.what());
+  }
+}
+
+void StatsEndpoint::answer(std::chrono::milliseconds timeout,
+                           const std::function<nlohmann::json()>& make) {
+  if (!socket_) return;
+  auto ready = plugin::wait_readable(*socket_, timeout);
+  if (!ready.ok() || !*ready) return;
+  for (int i = 0; i < 16; ++i) {
+    plugin::Frames frames;
+    auto got = plugin::recv_message(*socket_, &frames, {4, 64 * 1024}, /*dont_wait=*/true);
+    if (!got.ok()) continue;  // oversized: drained and dropped unanswered
+    if (!*got) return;
+    if (frames.size() < 2) continue;
+    const std::string reply = make().dump();
+    frames.back().rebuild(reply.data(), reply.size());  // the envelope stays; the body is the reply
+    (void)plugin::send_message(*socket_, frames, /*dont_wait=*/true);
+  }
 }
 
 }  // namespace procreg::cli

@@ -15,7 +15,11 @@
 #include <stdexcept>
 #include <string>
 
+#include <optional>
+
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <zmq.hpp>
 
 #include "procreg/status.h"
 
@@ -65,6 +69,21 @@ struct HubEndpoints {
 
 // The end of a --seconds run: `seconds` from now, or never for 0.
 std::chrono::steady_clock::time_point deadline_after(double seconds);
+
+// A stats endpoint (serve's and replica's): a ROUTER bound to `endpoint` ("" or "none": none)
+// that answers every one-frame request with one frame of JSON, make()'s. answer() serves the
+// requests pending now (a few at most, so the caller's loop stays responsive to signals).
+class StatsEndpoint {
+ public:
+  StatsEndpoint(zmq::context_t& context, const std::string& endpoint);
+  const std::string& endpoint() const { return endpoint_; }  // as bound ("" when off)
+  // Waits up to `timeout` for a request, then answers what is pending.
+  void answer(std::chrono::milliseconds timeout, const std::function<nlohmann::json()>& make);
+
+ private:
+  std::optional<zmq::socket_t> socket_;
+  std::string endpoint_;
+};
 
 // One line on stdout, flushed (scripts read it as it comes).
 void out_line(const std::string& line);

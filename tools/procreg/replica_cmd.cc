@@ -5,7 +5,8 @@
 // --timeout-ms: exit 3 otherwise), {"event":"applied","seq"} whenever the applied sequence
 // moved (checked every 50 ms), and on SIGINT/SIGTERM, --until-seq or --seconds it stops, writes
 // dump_all of every table to --dump (the same JSON as serve --dump) and prints
-// {"event":"stopped", "applied", the replica's counters}.
+// {"event":"stopped", "applied", the replica's counters}. With --stats EP it answers
+// `procreg stats --stats EP` with its lag (head - applied), gaps and repairs.
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -30,6 +31,7 @@ struct ReplicaCmdOptions {
   HubEndpoints hub;
   std::string node = "replica";
   std::string dump;
+  std::string stats = "none";
   std::optional<std::uint64_t> until_seq;
   double seconds = 0;
 };
@@ -56,10 +58,32 @@ int run_replica(ReplicaCmdOptions o) {
   auto started = Replica::start(context, ro);
   if (!started.ok()) throw CliError(kExitUsage, "cannot start: " + started.status().to_string());
   std::unique_ptr<Replica> replica = std::move(*started);
+  StatsEndpoint stats(context, o.stats);
+  const auto make_stats = [&]() -> Json {
+    const std::uint64_t applied = replica->last_applied();
+    const std::uint64_t head = replica->head();
+    return {{"hub", ro.hub},
+            {"role", "replica"},
+            {"node", ro.local_node},
+            {"epoch", replica->epoch()},
+            {"last_seq", applied},
+            {"head", head},
+            {"lag", head - applied},
+            {"caught_up", replica->caught_up()},
+            {"replica", replica_stats_json(replica->stats())}};
+  };
+  // Waits `timeout` for a signal, answering stats requests meanwhile; true on SIGINT/SIGTERM.
+  const auto pause = [&](milliseconds timeout) {
+    if (!stats.endpoint().empty()) {
+      stats.answer(timeout, make_stats);
+      timeout = milliseconds(0);
+    }
+    return examples::Signals::stops(signals.wait(timeout));
+  };
 
   const auto limit = Clock::now() + o.hub.timeout();
   while (!replica->wait_caught_up(milliseconds(50)).ok()) {
-    if (examples::Signals::stops(signals.wait(milliseconds(0)))) return kExitOk;
+    if (pause(milliseconds(0))) return kExitOk;
     if (Clock::now() >= limit) {
       throw CliError(kExitUnreachable, "hub " + ro.hub + " did not answer within " +
                                            std::to_string(o.hub.timeout_ms) + " ms (replay service " +
@@ -68,7 +92,8 @@ int run_replica(ReplicaCmdOptions o) {
   }
   out_line(dump_line({{"event", "caught_up"},
                       {"applied", replica->last_applied()},
-                      {"epoch", replica->epoch()}}));
+                      {"epoch", replica->epoch()},
+                      {"stats", stats.endpoint()}}));
 
   const auto deadline = deadline_after(o.seconds);
   std::uint64_t shown = replica->last_applied();
@@ -79,7 +104,7 @@ int run_replica(ReplicaCmdOptions o) {
       shown = applied;
     }
     if ((o.until_seq && applied >= *o.until_seq) || Clock::now() >= deadline) break;
-    if (examples::Signals::stops(signals.wait(milliseconds(50)))) break;
+    if (pause(milliseconds(50))) break;
   }
   replica->stop();  // the state is final from here on
   if (!o.dump.empty()) {
@@ -101,6 +126,9 @@ void add_replica_command(CLI::App& app, Commands* commands) {
   sub->add_option("--node", o->node, "the replica's local node")->capture_default_str();
   sub->add_option("--dump", o->dump, "on exit, write dump_all of every table here (JSON)");
   sub->add_option("--until-seq", o->until_seq, "exit once this seq is applied");
+  sub->add_option("--stats", o->stats,
+                  "serve this replica's counters and lag here, for `procreg stats` (\"none\": off)")
+      ->capture_default_str();
   sub->add_option("--seconds", o->seconds, "exit after this many seconds (0: on a signal)")
       ->check(CLI::NonNegativeNumber);
   commands->push_back({sub, [o] { return run_replica(*o); }});

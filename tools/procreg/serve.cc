@@ -83,7 +83,10 @@ Json stats_json(const Registry& registry, const HubServer& server, Clock::time_p
             {"hook_handler_errors", r.hook_handler_errors},
             {"snapshots_written", r.snapshots_written},
             {"snapshot_failures", r.snapshot_failures},
-            {"segments_compacted", r.segments_compacted}}},
+            {"segments_compacted", r.segments_compacted},
+            {"log_syncs", r.log_syncs},
+            {"log_synced_events", r.log_synced_events}}},
+          {"log_largest_sync_group", r.log_largest_sync_group},
           {"server",
            {{"events_published", s.events_published},
             {"hook_messages_published", s.hook_messages_published},
@@ -93,23 +96,10 @@ Json stats_json(const Registry& registry, const HubServer& server, Clock::time_p
             {"replay_requests", s.replay_requests},
             {"replay_errors", s.replay_errors},
             {"snapshots_served", s.snapshots_served},
+            {"snapshot_files_served", s.snapshot_files_served},
             {"commands", s.commands},
             {"command_errors", s.command_errors},
             {"bad_frames", s.bad_frames}}}};
-}
-
-// Answers every pending stats request (at most a few per call, so signals stay responsive).
-void answer_stats(zmq::socket_t& socket, const std::function<Json()>& make) {
-  for (int i = 0; i < 16; ++i) {
-    plugin::Frames frames;
-    auto got = plugin::recv_message(socket, &frames, {4, 64 * 1024}, /*dont_wait=*/true);
-    if (!got.ok()) continue;  // oversized: drained and dropped unanswered
-    if (!*got) return;
-    if (frames.size() < 2) continue;
-    const std::string reply = dump_line(make());
-    frames.back().rebuild(reply.data(), reply.size());  // the envelope stays; the body is the reply
-    (void)plugin::send_message(socket, frames, /*dont_wait=*/true);
-  }
 }
 
 int run_serve(const ServeOptions& o) {
@@ -164,18 +154,8 @@ int run_serve(const ServeOptions& o) {
   std::unique_ptr<HubServer> server = std::move(*server_started);
   if (subscribe_at.empty() && !so.publish_connect) subscribe_at = server->publish_endpoint();
 
-  zmq::socket_t stats_socket;
-  std::string stats_endpoint;
-  if (!off_if_none(o.stats).empty()) {
-    try {
-      stats_socket = zmq::socket_t(context, zmq::socket_type::router);
-      stats_socket.set(zmq::sockopt::linger, 0);
-      stats_socket.bind(o.stats);
-      stats_endpoint = plugin::last_endpoint(stats_socket);
-    } catch (const zmq::error_t& e) {
-      throw CliError(kExitFailure, "cannot bind the stats endpoint " + o.stats + ": " + e.what());
-    }
-  }
+  StatsEndpoint stats(context, off_if_none(o.stats));
+  const std::string& stats_endpoint = stats.endpoint();
 
   const Json endpoints = {{"hub", registry->hub()},
                           {"bus", subscribe_at},
@@ -198,14 +178,8 @@ int run_serve(const ServeOptions& o) {
   const auto deadline = deadline_after(o.seconds);
   const std::function<Json()> make_stats = [&] { return stats_json(*registry, *server, started); };
   while (Clock::now() < deadline) {
-    if (stats_socket) {
-      zmq::pollitem_t item{stats_socket.handle(), 0, ZMQ_POLLIN, 0};
-      try {
-        zmq::poll(&item, 1, milliseconds(100));
-      } catch (const zmq::error_t&) {
-        // EINTR: go on
-      }
-      if (item.revents & ZMQ_POLLIN) answer_stats(stats_socket, make_stats);
+    if (!stats_endpoint.empty()) {
+      stats.answer(milliseconds(100), make_stats);
       if (examples::Signals::stops(signals.wait(milliseconds(0)))) break;
     } else if (examples::Signals::stops(signals.wait(milliseconds(100)))) {
       break;
@@ -222,7 +196,6 @@ int run_serve(const ServeOptions& o) {
     for (const auto& [table, dump] : tables) rows += dump.size();
     examples::write_file_atomic(o.dump, dump_line(to_json(tables)) + "\n");
   }
-  stats_socket.close();
   server.reset();
   registry.reset();  // syncs and closes the log
   if (proxy) proxy->stop();

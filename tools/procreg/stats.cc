@@ -38,6 +38,22 @@ const std::map<std::string, std::string>& help_texts() {
       {"writer_snapshots_written", "snapshot files written"},
       {"writer_snapshot_failures", "background snapshots that failed"},
       {"writer_segments_compacted", "log segments removed or archived by compaction"},
+      {"writer_log_syncs", "fdatasyncs that made events durable (group commits)"},
+      {"writer_log_synced_events", "events those syncs made durable (/ syncs: mean group size)"},
+      {"log_largest_sync_group", "the most events one sync made durable"},
+      {"server_snapshot_files_served", "snapshots served from a snapshot file"},
+      {"head", "the writer's last seq as the replica knows it"},
+      {"lag", "events the replica has not applied yet (head - last_seq)"},
+      {"replica_events_applied", "events the replica applied"},
+      {"replica_live_events", "events received on the bus"},
+      {"replica_duplicates_dropped", "duplicate events dropped"},
+      {"replica_gaps_detected", "gaps detected in the event stream"},
+      {"replica_events_repaired", "events fetched from the replay service to fill gaps"},
+      {"replica_snapshots_loaded", "snapshots loaded"},
+      {"replica_resyncs", "full resynchronisations"},
+      {"replica_heartbeats", "heartbeats received"},
+      {"replica_bad_frames", "malformed messages dropped"},
+      {"replica_replay_failures", "replay requests that failed"},
       {"server_events_published", "event messages published on the bus"},
       {"server_hook_messages_published", "hook messages published on the bus"},
       {"server_heartbeats", "heartbeats published"},
@@ -76,9 +92,12 @@ void print_prometheus(const Json& j) {
     out_line(full + labels + " " + value.dump());
   };
   metric("last_seq", j.value("last_seq", Json(0)), false);
-  metric("uptime_seconds", j.value("uptime_s", Json(0)), false);
+  if (j.contains("uptime_s")) metric("uptime_seconds", j["uptime_s"], false);
   if (j.contains("last_snapshot_seq")) metric("last_snapshot_seq", j["last_snapshot_seq"], false);
-  for (const char* group : {"writer", "server"}) {
+  for (const char* gauge : {"log_largest_sync_group", "head", "lag"}) {
+    if (j.contains(gauge)) metric(gauge, j[gauge], false);
+  }
+  for (const char* group : {"writer", "server", "replica"}) {
     if (!j.contains(group)) continue;
     for (const auto& [key, value] : j[group].items()) {
       metric(std::string(group) + "_" + key, value, true);
@@ -104,7 +123,7 @@ int run_stats(StatsOptions o) {
   if (!got) {
     throw CliError(kExitUnreachable, "no reply from the stats endpoint " + o.hub.stats + " within " +
                                          std::to_string(o.hub.timeout_ms) +
-                                         " ms; is `procreg serve` running there?");
+                                         " ms; is `procreg serve` (or `procreg replica --stats`) running there?");
   }
   Json j;
   try {
