@@ -328,6 +328,7 @@ Result<std::unique_ptr<Registry>> Registry::open_replay(const ReplayOptions& opt
   ro.upto_time_ms = options.upto_time_ms;
   ro.max_record_bytes = options.max_record_bytes;
   ro.use_snapshots = options.use_snapshots;
+  ro.progress = options.progress;
   auto restored = replay::restore(options.log_dir, &impl->proj, ro);
   if (!restored.ok()) return restored.status();
   impl->recovery = restored->to_string();

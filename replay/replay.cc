@@ -13,7 +13,8 @@ namespace procreg::replay {
 
 Result<ReplayStats> replay_log(const std::string& dir, Projection* projection,
                                std::uint64_t upto_seq, std::uint32_t max_record_bytes,
-                               std::optional<std::int64_t> upto_time_ms) {
+                               std::optional<std::int64_t> upto_time_ms,
+                               const ReplayProgressFn& progress) {
   auto reader = LogReader::open(dir, projection->last_seq() + 1, max_record_bytes);
   if (!reader.ok()) return reader.status();
   LogReader& r = **reader;
@@ -44,6 +45,7 @@ Result<ReplayStats> replay_log(const std::string& dir, Projection* projection,
     Status s = projection->apply(std::move(*event));
     if (!s.ok()) return s;
     ++stats.events;
+    if (progress && stats.events % 4096 == 0) progress(record.segment, record.offset, record.seq);
   }
   stats.tail_bytes_ignored = r.tail_bytes_ignored();
   return stats;

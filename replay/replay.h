@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -27,9 +28,13 @@ struct ReplayStats {
 // record within it is read and decoded (events::record_limits).
 // upto_time_ms: also stop before the first event whose writer time is later (a prefix of the
 // log: an event written later with an earlier clock reading is not applied either).
+// progress: called every 4096 events with (segment name, record offset, seq).
+using ReplayProgressFn =
+    std::function<void(const std::string& segment, std::uint64_t offset, std::uint64_t seq)>;
 Result<ReplayStats> replay_log(const std::string& dir, Projection* projection,
                                std::uint64_t upto_seq = 0,
                                std::uint32_t max_record_bytes = LogOptions{}.max_record_bytes,
-                               std::optional<std::int64_t> upto_time_ms = std::nullopt);
+                               std::optional<std::int64_t> upto_time_ms = std::nullopt,
+                               const ReplayProgressFn& progress = {});
 
 }  // namespace procreg::replay

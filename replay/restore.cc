@@ -60,7 +60,8 @@ Result<RestoreReport> restore(const std::string& dir, Projection* projection,
       report.skipped.push_back(it->name + ": " + why);
     }
   }
-  auto replayed = replay_log(dir, projection, o.upto_seq, o.max_record_bytes, o.upto_time_ms);
+  auto replayed =
+      replay_log(dir, projection, o.upto_seq, o.max_record_bytes, o.upto_time_ms, o.progress);
   if (!replayed.ok()) {
     Status s = replayed.status();
     if (s.code() == Code::kCompacted && !report.skipped.empty()) {

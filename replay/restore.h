@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -31,6 +32,8 @@ struct RestoreOptions {
   bool use_snapshots = true;
   // The log's last record, when the caller knows it (a writer): a snapshot past it is skipped.
   std::optional<std::uint64_t> log_last_seq;
+  std::function<void(const std::string& segment, std::uint64_t offset, std::uint64_t seq)>
+      progress = nullptr;  // replay_log's
 };
 
 struct RestoreReport {

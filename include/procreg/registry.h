@@ -111,6 +111,11 @@ struct ReplayOptions {
   // Start from the newest snapshot file at or before the point asked for (false: replay the
   // log from its first record, which then must still be there).
   bool use_snapshots = true;
+  // Called on the replaying thread every few thousand events with the position in the log:
+  // the segment file (its name) and the byte offset of the record just applied, and its seq.
+  // For progress displays; it must not call into the registry being opened.
+  std::function<void(const std::string& segment, std::uint64_t offset, std::uint64_t seq)>
+      progress = nullptr;
 };
 
 class Registry {

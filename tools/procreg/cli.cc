@@ -118,36 +118,6 @@ void Progress::finish() {
   active_ = false;
 }
 
-void with_spinner(const std::string& label, const std::function<void()>& work) {
-  if (::isatty(STDERR_FILENO) != 1) {
-    work();
-    return;
-  }
-  std::exception_ptr error;
-  std::atomic<bool> done{false};
-  std::thread worker([&] {
-    try {
-      work();
-    } catch (...) {
-      error = std::current_exception();
-    }
-    done = true;
-  });
-  const auto start = std::chrono::steady_clock::now();
-  static const char kFrames[] = "|/-\\";
-  for (int i = 0; !done; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    if (i < 5) continue;  // quick work draws nothing
-    const auto s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    std::fprintf(stderr, "\r%s %c %.1f s", label.c_str(), kFrames[i % 4], s);
-    std::fflush(stderr);
-  }
-  worker.join();
-  std::fprintf(stderr, "\r\033[K");
-  std::fflush(stderr);
-  if (error) std::rethrow_exception(error);
-}
-
 StatsEndpoint::StatsEndpoint(zmq::context_t& context, const std::string& endpoint) {
   if (endpoint.empty() || endpoint == "none") return;
   try {

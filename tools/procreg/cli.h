@@ -106,8 +106,5 @@ class Progress {
   std::chrono::steady_clock::time_point last_draw_{};
 };
 
-// Runs `work` on another thread while showing a spinner with the elapsed time on a terminal
-// (for work with no progress to report); returns its result.
-void with_spinner(const std::string& label, const std::function<void()>& work);
 
 }  // namespace procreg::cli

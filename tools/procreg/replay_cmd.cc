@@ -8,12 +8,15 @@
 // (dump_all by default).
 #include <algorithm>
 #include <ctime>
+#include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 
 #include "procreg/options.h"
 #include "procreg/registry.h"
+#include "replay/log_format.h"
 #include "tools/procreg/api_call.h"
 #include "tools/procreg/cli.h"
 #include "tools/procreg/commands.h"
@@ -79,8 +82,25 @@ int run_replay(const ReplayCmdOptions& o) {
     usage_error("unknown method \"" + o.method + "\" (procreg call --list lists them)");
   }
 
+  // A bar by bytes of the segments (snapshots load fast; the log after them is the long part).
+  std::map<std::string, std::uint64_t> bytes_before;
+  std::uint64_t total_bytes = 0;
+  if (auto segments = replay::list_segments(o.log_dir); segments.ok()) {
+    for (const auto& s : *segments) {
+      bytes_before[s.name] = total_bytes;
+      std::error_code ec;
+      const auto size = std::filesystem::file_size(o.log_dir + "/" + s.name, ec);
+      total_bytes += ec ? 0 : static_cast<std::uint64_t>(size);
+    }
+  }
+  Progress progress("replaying " + o.log_dir, total_bytes);
+  ro.progress = [&](const std::string& segment, std::uint64_t offset, std::uint64_t) {
+    auto it = bytes_before.find(segment);
+    if (it != bytes_before.end()) progress.update(it->second + offset);
+  };
   std::optional<Result<std::unique_ptr<Registry>>> opened;
-  with_spinner("replaying " + o.log_dir, [&] { opened.emplace(Registry::open_replay(ro)); });
+  opened.emplace(Registry::open_replay(ro));
+  progress.finish();
   if (!opened->ok()) {
     throw CliError(exit_code_of(opened->status()),
                    "cannot replay " + o.log_dir + ": " + opened->status().to_string());
