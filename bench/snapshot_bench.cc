@@ -11,7 +11,7 @@
 //             a plain msgpack-cxx encode of the same rows
 //   compact:  Registry::compact() on a log of small segments (segments/s, MiB/s), vs unlink +
 //             fsync of the directory for as many files of the same sizes; the writer's open
-//             before and after compaction
+//             before and after compaction; the longest insert of a writer while compact() runs
 //   writers:  insert throughput and latency of one thread during one background snapshot, vs
 //             as long with nothing else running and as long next to a thread that only spins
 //
@@ -741,6 +741,38 @@ void bench_compact(Report& report, Built& b, const std::string& root, const Conf
     ::close(dir_fd);
     fs::remove_all(dir);
   }
+  // A writer during compaction: one thread inserting before, during and after one compact()
+  // (on a fresh copy); its longest insert while compact() ran vs before it.
+  double during_max_ms = 0, before_max_ms = 0, compact_with_writer_s = 0;
+  {
+    const std::string dir = root + "/compact";
+    copy_log(b.dir, dir);
+    auto reg = must(Registry::open(options_for(dir, cfg)), "open");
+    std::atomic<int> phase{0};  // 0: before compact(), 1: during, 2: after
+    std::thread writer([&] {
+      double worst[2] = {0, 0};
+      for (std::size_t n = 0; phase.load() < 2; ++n) {
+        const int p = phase.load();
+        const auto t0 = Clock::now();
+        must(churn_insert(*reg, cfg.entries, n, b.gen), "insert");
+        const double ms = seconds_since(t0) * 1e3;
+        if (p == phase.load())
+          worst[p] = std::max(worst[p], ms);
+        else
+          worst[1] = std::max(worst[1], ms);  // overlapped the start or the end of compact()
+      }
+      before_max_ms = worst[0];
+      during_max_ms = worst[1];
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    phase.store(1);
+    compact_with_writer_s = timed([&] { must(reg->compact(), "compact"); });
+    phase.store(2);
+    writer.join();
+    ++b.gen;
+    reg.reset();
+    fs::remove_all(dir);
+  }
   const Runs compact_runs{compact_s}, before_runs{open_before_s}, after_runs{open_after_s},
       unlink_runs{unlink_s};
   std::printf("    compact() removed %zu segments, %.1f MiB, each run\n", removed,
@@ -749,6 +781,10 @@ void bench_compact(Report& report, Built& b, const std::string& root, const Conf
   detail("baseline: unlink + fsync(dir), same files", unlink_runs);
   detail("open writer before compaction (snapshot + 0 events)", before_runs);
   detail("open writer after compaction", after_runs);
+  std::printf(
+      "    with a writer inserting meanwhile: compact() took %.0f ms; the writer's longest "
+      "insert: %.1f ms during it, %.1f ms in the 500 ms before\n",
+      compact_with_writer_s * 1e3, during_max_ms, before_max_ms);
 
   if (removed == 0) {
     std::printf(
@@ -765,6 +801,10 @@ void bench_compact(Report& report, Built& b, const std::string& root, const Conf
               mib(static_cast<double>(removed_bytes)) / unlink_runs.median(), 0});
   report.add({"open writer after compaction (ms)", after_runs.median_ms(), "ms",
               "the same open before compaction", before_runs.median_ms(), 0, true});
+  report.add({"longest insert while compact() runs (ms)", during_max_ms, "ms",
+              "compact() itself, same run", compact_with_writer_s * 1e3, 0, true});
+  report.add({"longest insert while compact() runs (ms)", during_max_ms, "ms",
+              "longest insert in the 500 ms before", before_max_ms, 0, true});
   print_memory("the compaction section");
 }
 
