@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <exception>
 #include <random>
@@ -209,24 +210,38 @@ Status Log::sync() {
   return Status();
 }
 
-Result<std::vector<std::string>> Log::compact(std::uint64_t covered_seq,
-                                              const std::string& archive_dir) {
-  Impl& d = *impl_;
-  if (d.closed) return Status::unavailable("log " + d.dir + " is closed");
-  std::vector<std::string> removed;
+std::vector<std::string> Log::compactable(std::uint64_t covered_seq) const {
+  const Impl& d = *impl_;
+  std::vector<std::string> names;
+  if (d.closed) return names;
   std::size_t newest_with_record = 0;
   for (std::size_t i = 0; i < d.segments.size(); ++i) {
     if (d.segments[i].last_seq != 0) newest_with_record = i;
   }
-  UniqueFd archive_fd;
-  std::size_t n = 0;
-  for (; n + 1 < d.segments.size() && n < newest_with_record; ++n) {
-    // Segment n holds first_seq .. (the next one's first_seq - 1).
+  // Segment n holds first_seq .. (the next one's first_seq - 1).
+  for (std::size_t n = 0; n + 1 < d.segments.size() && n < newest_with_record; ++n) {
     if (d.segments[n + 1].first_seq - 1 > covered_seq) break;
-    const std::string& name = d.segments[n].name;
+    names.push_back(d.segments[n].name);
+  }
+  return names;
+}
+
+void Log::forget_oldest(std::size_t n) {
+  Impl& d = *impl_;
+  n = std::min(n, d.segments.size() - 1);  // the active segment always stays
+  d.segments.erase(d.segments.begin(), d.segments.begin() + static_cast<std::ptrdiff_t>(n));
+}
+
+Result<std::size_t> remove_segments(const std::string& dir, const std::vector<std::string>& names,
+                                     const std::string& archive_dir) {
+  auto dir_fd = open_file(dir, O_RDONLY | O_DIRECTORY);
+  if (!dir_fd.ok()) return dir_fd.status();
+  UniqueFd archive_fd;
+  std::size_t done = 0;
+  for (const std::string& name : names) {
     Status s;
     if (archive_dir.empty()) {
-      s = remove_and_sync_dir(d.dir_lock.get(), d.dir, name);
+      s = remove_and_sync_dir(dir_fd->get(), dir, name);
     } else {
       if (!archive_fd.valid()) {
         s = create_directories(archive_dir);
@@ -236,21 +251,17 @@ Result<std::vector<std::string>> Log::compact(std::uint64_t covered_seq,
         }
       }
       if (s.ok()) {
-        const std::string from = d.dir + "/" + name;
+        const std::string from = dir + "/" + name;
         const std::string to = archive_dir + "/" + name;
         if (::rename(from.c_str(), to.c_str()) != 0) s = io_error("rename", from, errno);
       }
       if (s.ok()) s = sync_all(archive_fd.get(), archive_dir);
-      if (s.ok()) s = sync_all(d.dir_lock.get(), d.dir);
+      if (s.ok()) s = sync_all(dir_fd->get(), dir);
     }
-    if (!s.ok()) {
-      d.segments.erase(d.segments.begin(), d.segments.begin() + static_cast<std::ptrdiff_t>(n));
-      return s;
-    }
-    removed.push_back(name);
+    if (!s.ok()) return s;
+    ++done;
   }
-  d.segments.erase(d.segments.begin(), d.segments.begin() + static_cast<std::ptrdiff_t>(n));
-  return removed;
+  return done;
 }
 
 SyncStats Log::sync_stats() const { return impl_->durability->sync_stats(); }

@@ -94,13 +94,14 @@ class Log {
   // close(): kUnavailable.
   Status append(std::uint64_t seq, std::string_view payload);
 
-  // Removes the segments whose every record is at or before `covered_seq` (a snapshot holds
-  // their state), oldest first, each removal made durable before the next; with a non-empty
-  // `archive_dir` (created if missing; on the same file system) they are moved there instead.
-  // The active segment and the newest segment holding a record always stay, so the log keeps
-  // its epoch and last_seq. Returns the names removed. Needs the same serialisation as append.
-  Result<std::vector<std::string>> compact(std::uint64_t covered_seq,
-                                           const std::string& archive_dir = "");
+  // Compaction, in three steps so that the slow part runs without the writer's lock:
+  // compactable() names the segments whose every record is at or before `covered_seq` (a
+  // snapshot holds their state), oldest first, never the active segment nor the newest one
+  // holding a record (so the log keeps its epoch and last_seq); remove_segments() (below, no
+  // lock) removes or archives those files; forget_oldest(n) then drops the n oldest from
+  // segments(). compactable() and forget_oldest() need the same serialisation as append.
+  std::vector<std::string> compactable(std::uint64_t covered_seq) const;
+  void forget_oldest(std::size_t n);
 
   // fdatasync the active segment now (any policy); advances durable_seq().
   Status sync();
@@ -123,6 +124,14 @@ class Log {
   explicit Log(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// Removes the named segment files of the log in `dir`, in order, each removal made durable (the
+// directory fsynced) before the next; with a non-empty `archive_dir` (created if missing, on the
+// same file system) moves them there instead. Returns how many it removed before an error.
+// Safe while the log's writer appends (it never touches the active segment) and while readers
+// read (an open file outlives its name).
+Result<std::size_t> remove_segments(const std::string& dir, const std::vector<std::string>& names,
+                                    const std::string& archive_dir = "");
 
 // One record as read back.
 struct LogRecord {

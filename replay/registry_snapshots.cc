@@ -5,11 +5,12 @@
 // applied (hence durable) head, replayed into a projection of its own (replay/restore.h). The
 // live projection is never locked for it, so writes and reads go on at full speed meanwhile; the
 // price is the memory of a second projection while it runs. Compaction takes the writer slot
-// for the few unlink/rename calls only.
+// only to read and then update the list of segments; the files are removed without it.
 #include <fcntl.h>
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <mutex>
 
 #include "replay/file_util.h"
@@ -151,11 +152,28 @@ Result<std::size_t> Registry::Impl::compact_log() {
   if (files->empty()) return std::size_t{0};
   // The oldest kept snapshot: a damaged newer one must still be able to fall back to it.
   const std::uint64_t covered = files->front().seq;
-  std::lock_guard slot(write_slot);
-  auto removed = log->compact(covered, opts.snapshots.archive_dir);
+  std::vector<std::string> names;
+  {
+    std::lock_guard slot(write_slot);  // only to read the segment list
+    names = log->compactable(covered);
+  }
+  // The files go without the writer's lock: appends and reads go on meanwhile.
+  auto removed = replay::remove_segments(opts.log_dir, names, opts.snapshots.archive_dir);
+  const std::size_t done = removed.ok() ? *removed : names.size();
+  {
+    std::lock_guard slot(write_slot);
+    // On an error, some prefix was removed; forget only what is surely gone.
+    std::size_t gone = 0;
+    for (const std::string& name : names) {
+      std::error_code ec;
+      if (std::filesystem::exists(opts.log_dir + "/" + name, ec) || ec) break;
+      ++gone;
+    }
+    log->forget_oldest(gone);
+    segments_compacted.fetch_add(gone);
+  }
   if (!removed.ok()) return removed.status();
-  segments_compacted.fetch_add(removed->size());
-  return removed->size();
+  return done;
 }
 
 Result<SnapshotInfo> Registry::snapshot() {
