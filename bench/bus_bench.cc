@@ -964,6 +964,16 @@ void bench_catchup(Report& report, zmq::context_t& ctx, const Config& cfg) {
                 "the service's first snapshot reply (ms)", first_reply * 1e3, 0, true});
   }
 
+  auto catchup_replica = [&] {
+    ReplicaOptions ro;
+    ro.hub = kHub;
+    ro.local_node = "node1@host";
+    ro.bus_endpoint = (*server)->publish_endpoint();
+    ro.replay_endpoint = (*server)->replay_endpoint();
+    ro.command_endpoint = (*server)->command_endpoint();
+    ro.request_timeout = std::chrono::milliseconds(10'000);
+    return ro;
+  };
   // One write before each sync below, so that the service captures a snapshot of the new head
   // instead of sharing one it still holds (a replica joining a hub that is being written).
   std::size_t extra = n + 200'000;
@@ -975,13 +985,7 @@ void bench_catchup(Report& report, zmq::context_t& ctx, const Config& cfg) {
   double best = 1e300;
   for (int i = 0; i < cfg.catchup_repeats; ++i) {
     touch();
-    ReplicaOptions ro;
-    ro.hub = kHub;
-    ro.local_node = "node1@host";
-    ro.bus_endpoint = (*server)->publish_endpoint();
-    ro.replay_endpoint = (*server)->replay_endpoint();
-    ro.command_endpoint = (*server)->command_endpoint();
-    ro.request_timeout = std::chrono::milliseconds(10'000);
+    const ReplicaOptions ro = catchup_replica();
     const auto t0 = Clock::now();
     auto replica = Replica::start(ctx, ro);
     check(replica.status(), "start Replica");
@@ -1045,13 +1049,7 @@ void bench_catchup(Report& report, zmq::context_t& ctx, const Config& cfg) {
     check(info.status(), "Registry::snapshot");
     const double snap_s = std::chrono::duration<double>(Clock::now() - t_snap).count();
     for (int i = 0; i < cfg.catchup_repeats; ++i) {
-      ReplicaOptions ro;
-      ro.hub = kHub;
-      ro.local_node = "node1@host";
-      ro.bus_endpoint = (*server)->publish_endpoint();
-      ro.replay_endpoint = (*server)->replay_endpoint();
-      ro.command_endpoint = (*server)->command_endpoint();
-      ro.request_timeout = std::chrono::milliseconds(10'000);
+      const ReplicaOptions ro = catchup_replica();
       const auto t0 = Clock::now();
       auto replica = Replica::start(ctx, ro);
       check(replica.status(), "start Replica");

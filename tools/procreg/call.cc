@@ -36,13 +36,7 @@ struct CallOptions {
 
 // A replica of the hub, caught up; CliError(kExitUnreachable) if it cannot catch up in time.
 std::unique_ptr<Replica> connect(zmq::context_t& context, const CallOptions& o) {
-  ReplicaOptions ro;
-  ro.hub = o.hub.hub;
-  ro.local_node = o.node;
-  ro.bus_endpoint = o.hub.bus;
-  ro.replay_endpoint = o.hub.replay;
-  ro.command_endpoint = o.hub.command;
-  ro.request_timeout = std::min(o.hub.timeout(), std::chrono::milliseconds(2'000));
+  const ReplicaOptions ro = o.hub.replica_options(o.node);
   auto started = Replica::start(context, ro);
   if (!started.ok()) {
     throw CliError(started.status().code() == Code::kInvalidArgument ? kExitUsage

@@ -118,6 +118,17 @@ void Progress::finish() {
   active_ = false;
 }
 
+ReplicaOptions HubEndpoints::replica_options(const std::string& node) const {
+  ReplicaOptions ro;
+  ro.hub = hub;
+  ro.local_node = node;
+  ro.bus_endpoint = bus;
+  ro.replay_endpoint = replay;
+  ro.command_endpoint = command;
+  ro.request_timeout = std::min(timeout(), std::chrono::milliseconds(2'000));
+  return ro;
+}
+
 StatsEndpoint::StatsEndpoint(zmq::context_t& context, const std::string& endpoint) {
   if (endpoint.empty() || endpoint == "none") return;
   try {

@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 #include <zmq.hpp>
 
+#include "procreg/replica.h"
 #include "procreg/status.h"
 
 namespace procreg::cli {
@@ -65,6 +66,8 @@ struct HubEndpoints {
   // Applies the --endpoints file and the defaults. Throws CliError (usage) on a bad file.
   void resolve();
   std::chrono::milliseconds timeout() const { return std::chrono::milliseconds(timeout_ms); }
+  // The options of a Replica of this hub on `node` (requests time out within 2 s, or sooner).
+  ReplicaOptions replica_options(const std::string& node) const;
 };
 
 // The end of a --seconds run: `seconds` from now, or never for 0.

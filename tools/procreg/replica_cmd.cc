@@ -47,13 +47,7 @@ Json replica_stats_json(const ReplicaStats& s) {
 int run_replica(ReplicaCmdOptions o) {
   const examples::Signals signals;  // before any thread starts
   o.hub.resolve();
-  ReplicaOptions ro;
-  ro.hub = o.hub.hub;
-  ro.local_node = o.node;
-  ro.bus_endpoint = o.hub.bus;
-  ro.replay_endpoint = o.hub.replay;
-  ro.command_endpoint = o.hub.command;
-  ro.request_timeout = std::min(o.hub.timeout(), milliseconds(2'000));
+  const ReplicaOptions ro = o.hub.replica_options(o.node);
   zmq::context_t context;
   auto started = Replica::start(context, ro);
   if (!started.ok()) throw CliError(kExitUsage, "cannot start: " + started.status().to_string());
