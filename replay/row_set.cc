@@ -79,6 +79,16 @@ void RowSet::clear() {
   size_ = 0;
 }
 
+double RowSet::mean_probe_distance() const {
+  if (size_ == 0) return 0;
+  const std::size_t mask = capacity_ - 1;
+  std::size_t total = 0;
+  for (std::size_t i = 0; i < capacity_; ++i) {
+    if (slots_[i].row != nullptr) total += (i - home(slots_[i].hash)) & mask;
+  }
+  return static_cast<double>(total) / static_cast<double>(size_);
+}
+
 void RowSet::reserve(std::size_t rows) {
   while (rows * 4 > capacity_ * 3) grow();
 }
