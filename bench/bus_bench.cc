@@ -1050,11 +1050,13 @@ void bench_catchup(Report& report, zmq::context_t& ctx, const Config& cfg) {
     const double snap_s = std::chrono::duration<double>(Clock::now() - t_snap).count();
     for (int i = 0; i < cfg.catchup_repeats; ++i) {
       const ReplicaOptions ro = catchup_replica();
+      perf_control("enable");
       const auto t0 = Clock::now();
       auto replica = Replica::start(ctx, ro);
       check(replica.status(), "start Replica");
       check((*replica)->wait_caught_up(kLongWait), "replica catch-up from a file");
       const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+      perf_control("disable");
       std::printf("  replica run %d from the snapshot file: caught up in %.3f s\n", i + 1, secs);
       file_best = std::min(file_best, secs);
       replica->reset();

@@ -98,7 +98,8 @@ Result<wire::ReplayReplyHeader> ReplayClient::fetch_range(
 }
 
 Result<wire::ReplayReplyHeader> ReplayClient::fetch_snapshot(
-    const std::function<Status(std::string_view row)>& on_row) {
+    const std::function<Status(std::string_view row)>& on_row,
+    const std::function<Status(const wire::ReplayReplyHeader&)>& on_header) {
   // Two requests in flight: the next chunk is asked for as soon as a reply's header names its
   // offset, before this chunk's rows are handed over, so the service works while we decode.
   wire::ReplayRequest req;
@@ -119,6 +120,10 @@ Result<wire::ReplayReplyHeader> ReplayClient::fetch_snapshot(
     if (!started) {
       first = h;
       started = true;
+      if (on_header) {
+        Status s = on_header(h);
+        if (!s.ok()) return s;
+      }
     } else if (h.snapshot_id != first.snapshot_id || h.last != first.last ||
                h.epoch != first.epoch || h.total != first.total) {
       return Status::corruption("snapshot reply of another snapshot");

@@ -40,9 +40,10 @@ class ReplayClient {
       std::uint64_t from, std::uint64_t to, std::uint64_t epoch,
       const std::function<Status(std::string_view event)>& on_event);
   // Pages a new snapshot to on_row(bytes); returns the first reply's header (epoch, `last` =
-  // the snapshot's seq, total).
+  // the snapshot's seq, total). on_header, if set, sees that header before the first row.
   Result<wire::ReplayReplyHeader> fetch_snapshot(
-      const std::function<Status(std::string_view row)>& on_row);
+      const std::function<Status(std::string_view row)>& on_row,
+      const std::function<Status(const wire::ReplayReplyHeader&)>& on_header = {});
 
  private:
   // The halves of call(): send (assigning the id) and wait for the reply with that id.

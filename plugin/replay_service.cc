@@ -3,7 +3,13 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <memory>
 #include <vector>
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "plugin/wire.h"
 #include "plugin/zmq_util.h"
@@ -26,15 +32,59 @@ struct Cursor {
   SteadyClock::time_point last_used;
 };
 
-// A snapshot encoded once: row i is data[offsets[i], offsets[i + 1]).
+// A read-only mapping of a whole snapshot file. Snapshot files are written once (to a .tmp,
+// then renamed) and never changed in place, so the bytes checked once stay as checked; a file
+// removed meanwhile (retention) stays mapped until this is destroyed.
+class MappedFile {
+ public:
+  static std::shared_ptr<const MappedFile> open(const std::string& path) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return nullptr;
+    struct stat st {};
+    void* p = MAP_FAILED;
+    if (::fstat(fd, &st) == 0 && st.st_size > 0) {
+      // MAP_POPULATE: the pages are in the page cache (the file was just read): map them all
+      // in one call instead of one fault per page while serving.
+      p = ::mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ,
+                 MAP_SHARED | MAP_POPULATE, fd, 0);
+    }
+    ::close(fd);
+    if (p == MAP_FAILED) return nullptr;
+    return std::shared_ptr<const MappedFile>(
+        new MappedFile(static_cast<const char*>(p), static_cast<std::size_t>(st.st_size)));
+  }
+  ~MappedFile() { ::munmap(const_cast<char*>(data_), size_); }
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+  const char* data() const { return data_; }
+  std::size_t size() const { return size_; }
+
+ private:
+  MappedFile(const char* data, std::size_t size) : data_(data), size_(size) {}
+  const char* data_;
+  std::size_t size_;
+};
+
+// A snapshot taken once and served in chunks. Captured from the projection: row i is
+// data[offsets[i], offsets[i + 1]). Read from a snapshot file: the rows stay in the file, row i
+// is file[offsets[i], offsets[i + 1] - record header) (offsets[rows] is the end record's
+// payload), every record checked by SnapshotReader before the first row is served.
 struct Snapshot {
   std::uint64_t file_seq = 0;  // read from the snapshot file of this seq (0: from memory)
   std::uint64_t seq = 0;
   std::uint64_t epoch = 0;
   std::string data;
+  std::shared_ptr<const MappedFile> file;
   std::vector<std::size_t> offsets{0};
   SteadyClock::time_point last_used;
   std::size_t rows() const { return offsets.size() - 1; }
+  std::string_view row(std::size_t i) const {
+    if (file) {
+      return {file->data() + offsets[i],
+              offsets[i + 1] - replay::kSnapshotRecordHeaderBytes - offsets[i]};
+    }
+    return {data.data() + offsets[i], offsets[i + 1] - offsets[i]};
+  }
 };
 
 }  // namespace
@@ -260,15 +310,21 @@ std::uint64_t ReplayService::State::from_file() {
   snap.file_seq = newest.seq;
   snap.seq = (*reader)->meta().seq;
   snap.epoch = (*reader)->meta().epoch;
+  snap.offsets.clear();
   snap.offsets.reserve((*reader)->meta().rows + 1);
+  // One pass checks every record (CRC, framing, counts) and notes where each row's bytes are;
+  // the rows are then served from a mapping of the file, not copied into memory.
   std::string row;
   for (;;) {
     auto more = (*reader)->next(&row);
     if (!more.ok()) return 0;  // damaged: serve the projection instead
+    snap.offsets.push_back(static_cast<std::size_t>((*reader)->payload_offset()));
     if (!*more) break;
-    snap.data += row;
-    snap.offsets.push_back(snap.data.size());
   }
+  snap.file = MappedFile::open(dir + "/" + newest.name);
+  // The end record's payload (8 bytes) is the file's last byte: anything else is not the file
+  // just checked.
+  if (snap.file == nullptr || snap.offsets.back() + 8 != snap.file->size()) return 0;
   const std::uint64_t id = next_snapshot_id++;
   snapshots.emplace(id, std::move(snap));
   counters.snapshots_served.fetch_add(1);
@@ -330,7 +386,7 @@ void ReplayService::State::snapshot(const zmq::message_t& identity,
   std::size_t bytes = 0;
   std::size_t i = req.offset;
   for (; i < snap.rows() && payload.size() < req.max_events && (payload.empty() || bytes < req.max_bytes); ++i) {
-    std::string_view row(snap.data.data() + snap.offsets[i], snap.offsets[i + 1] - snap.offsets[i]);
+    const std::string_view row = snap.row(i);
     bytes += row.size();
     payload.push_back(row);
   }

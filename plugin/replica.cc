@@ -25,6 +25,9 @@ namespace {
 using SteadyClock = std::chrono::steady_clock;
 constexpr std::size_t kMaxBuffered = 1u << 20;  // early events held while a gap is repaired
 constexpr std::chrono::milliseconds kRetryPause{200};
+// A snapshot header's row count pre-sizes the staged table up to this many rows (a bogus
+// count must not reserve unbounded memory; past it the table grows as rows arrive).
+constexpr std::uint64_t kMaxReservedRows = 1u << 22;
 }  // namespace
 
 struct Replica::Impl {
@@ -120,29 +123,36 @@ void Replica::Impl::pause() {
 }
 
 bool Replica::Impl::full_sync() {
-  std::vector<plugin::wire::SnapshotRow> decoded;
-  auto header = replay->fetch_snapshot([&](std::string_view row) {
-    if (stop.load()) return Status::unavailable("replica stopping");
-    auto r = plugin::wire::decode_snapshot_row(row, limits);
-    if (!r.ok()) return r.status();
-    decoded.push_back(std::move(*r));
-    return Status();
-  });
+  // The rows go into a state built aside as they arrive (decoding and loading overlap the
+  // service's work); readers keep the old state until one O(1) swap, and the old state is
+  // freed after it, outside the lock.
+  std::unique_ptr<replay::Projection> staged = replay::RegistryAccess::new_projection(*registry);
+  std::uint64_t total = 0;
+  bool reserved = false;
+  auto header = replay->fetch_snapshot(
+      [&](std::string_view row) {
+        if (stop.load()) return Status::unavailable("replica stopping");
+        auto r = plugin::wire::decode_snapshot_row(row, limits);
+        if (!r.ok()) return r.status();
+        if (!reserved) {  // the rows of a hub are nearly always in one table: size it once
+          staged->reserve_rows(r->table, static_cast<std::size_t>(total));
+          reserved = true;
+        }
+        staged->load_row(r->table, std::move(r->row), r->revision);
+        return Status();
+      },
+      [&](const plugin::wire::ReplayReplyHeader& h) {
+        staged->reset_to(h.epoch, h.last);
+        total = std::min<std::uint64_t>(h.total, kMaxReservedRows);
+        return Status();
+      });
   if (!header.ok()) {
     replay_failures.fetch_add(1);
     return false;
   }
   epoch = header->epoch;  // before the state is visible: a waiter may check both at once
-  replay::RegistryAccess::load_snapshot(*registry, header->epoch, header->last,
-                                        [&](replay::Projection& p) {
-                                          std::map<std::string, std::size_t> per_table;
-                                          for (const auto& r : decoded) ++per_table[r.table];
-                                          for (const auto& [t, n] : per_table) p.reserve_rows(t, n);
-                                          for (auto& r : decoded) {
-                                            p.load_row(r.table, std::move(r.row), r.revision);
-                                          }
-                                        });
-  decoded = {};
+  replay::RegistryAccess::install_snapshot(*registry, header->epoch, header->last, *staged);
+  staged.reset();  // the old state
   snapshots_loaded.fetch_add(1);
   if (known_head.load() < header->last) known_head = header->last;
   need_sync = false;

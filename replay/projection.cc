@@ -120,6 +120,17 @@ void Projection::reset_to(std::uint64_t epoch, std::uint64_t seq) {
   max_time_ms_ = INT64_MIN;
 }
 
+void Projection::swap(Projection& other) noexcept {
+  // Tables are owned through unique_ptr, so default_table_ stays valid with its map.
+  std::swap(last_seq_, other.last_seq_);
+  std::swap(epoch_, other.epoch_);
+  std::swap(registered_head_, other.registered_head_);
+  std::swap(unregistered_head_, other.unregistered_head_);
+  std::swap(max_time_ms_, other.max_time_ms_);
+  tables_.swap(other.tables_);
+  std::swap(default_table_, other.default_table_);
+}
+
 void Projection::restore_table_head(const std::string& table, std::uint64_t last_seq) {
   table_for_write(table).set_last_seq(last_seq);
 }

@@ -68,6 +68,9 @@ class Projection {
   // them from the replay service), at sequence `seq` of log `epoch`. The caller streams rows
   // in with load_row() after reset_to(). Chain heads are unknown in a snapshot and read 0.
   void reset_to(std::uint64_t epoch, std::uint64_t seq);
+  // Exchanges the whole state with `other` (of the same hub and local node): a state built
+  // aside, unseen by readers, goes live in O(1), and the old one can be freed outside a lock.
+  void swap(Projection& other) noexcept;
   void load_row(const std::string& table, Row row, std::uint64_t revision);
   // Makes room in `table` for `rows` rows about to be loaded.
   void reserve_rows(const std::string& table, std::size_t rows);

@@ -195,5 +195,23 @@ void RegistryAccess::load_snapshot(Registry& r, std::uint64_t epoch, std::uint64
   impl.replicated_cv.notify_all();
 }
 
+std::unique_ptr<Projection> RegistryAccess::new_projection(const Registry& r) {
+  return std::make_unique<Projection>(r.impl_->proj.hub(), r.impl_->proj.local_node());
+}
+
+void RegistryAccess::install_snapshot(Registry& r, std::uint64_t epoch, std::uint64_t seq,
+                                      Projection& staged) {
+  Registry::Impl& impl = *r.impl_;
+  {
+    std::unique_lock pl(impl.proj_mu);
+    impl.proj.swap(staged);
+    std::lock_guard l(impl.replicated_mu);
+    impl.replicated_epoch.store(epoch);
+    impl.applied_seq.store(seq);
+  }
+  impl.hooks.start_at(seq);
+  impl.replicated_cv.notify_all();
+}
+
 }  // namespace replay
 }  // namespace procreg

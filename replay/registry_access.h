@@ -77,6 +77,14 @@ class RegistryAccess {
   // reset_to(epoch, seq) and loads the rows. In-process hooks do not fire for loaded rows.
   static void load_snapshot(Registry& r, std::uint64_t epoch, std::uint64_t seq,
                             const std::function<void(Projection&)>& load);
+  // An empty projection of r's hub and local node, to build a state aside (a replica loads a
+  // snapshot into it while the rows arrive; readers keep the old state meanwhile).
+  static std::unique_ptr<Projection> new_projection(const Registry& r);
+  // Makes `staged` (reset_to(epoch, seq) and loaded by the caller) r's state, under the
+  // exclusive lock only for an O(1) swap; on return `staged` holds the old state, for the
+  // caller to free without the lock. In-process hooks do not fire for its rows.
+  static void install_snapshot(Registry& r, std::uint64_t epoch, std::uint64_t seq,
+                               Projection& staged);
 };
 
 }  // namespace procreg::replay

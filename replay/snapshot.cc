@@ -290,6 +290,7 @@ struct SnapshotReader::Impl {
   std::uint64_t rows_read = 0;
   std::size_t table = 0;               // index into meta.tables of the current row's table
   std::uint64_t rows_in_table = 0;
+  std::uint64_t payload_offset = 0;  // of the record read last
   bool done = false;
   Status failed;
 
@@ -403,6 +404,7 @@ Result<bool> SnapshotReader::next(std::string* payload) {
   crc = crc32c::extend(crc, p + kSnapshotRecordHeaderBytes, length);
   if (crc32c::unmask(stored) != crc) return d.corrupt(at, "record CRC mismatch");
   const char* body = p + kSnapshotRecordHeaderBytes;
+  d.payload_offset = at + kSnapshotRecordHeaderBytes;
   d.pos += kSnapshotRecordHeaderBytes + length;
   if (type == kSnapshotRecordEnd) {
     const std::uint64_t count = get_u64(body);
@@ -433,6 +435,8 @@ Result<bool> SnapshotReader::next(std::string* payload) {
   payload->assign(body, length);
   return true;
 }
+
+std::uint64_t SnapshotReader::payload_offset() const { return impl_->payload_offset; }
 
 Result<SnapshotMeta> load_snapshot(const std::string& path, Projection* projection,
                                    std::uint32_t max_record_bytes) {

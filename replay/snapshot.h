@@ -116,6 +116,10 @@ class SnapshotReader {
   // The next row's SnapshotRow bytes into *payload (capacity reused): true; false once the end
   // record was read and checked against the meta and nothing follows it; or kCorruption.
   Result<bool> next(std::string* payload);
+  // The file offset of the payload of the record next() read last: a row's after it returned
+  // true, the end record's after it returned false. With next() having checked each record,
+  // a caller may serve the rows from a mapping of the file instead of copying them.
+  std::uint64_t payload_offset() const;
 
  private:
   struct Impl;
