@@ -149,6 +149,60 @@ BOOST_AUTO_TEST_CASE(a_replica_follows_a_restarted_writer_and_resyncs_on_a_new_l
   BOOST_TEST(replica->stats().resyncs >= 1u);
 }
 
+// A resync replaces the whole state at once: while the replica loads the new log's snapshot,
+// readers see the old state, then the new one (and its later events), never a mix or a part.
+BOOST_AUTO_TEST_CASE(a_resync_swaps_the_whole_state_at_once_for_readers) {
+  zmq::context_t ctx;
+  TempDir dir, sockets;
+  const Transport t = ipc_transport(sockets);
+  const std::string log = dir.file("log");
+  constexpr int kBatch = 1'000;
+  auto batch = [&](const std::string& prefix, int b) {
+    std::vector<Entry> rows;
+    for (int i = 0; i < kBatch; ++i) {
+      rows.push_back(Entry{make_spec(prefix + std::to_string(b * kBatch + i)), {{"n0", "<0.1.0>"}}, {}});
+    }
+    return rows;
+  };
+  auto w = std::make_unique<Writer>(Writer::open(ctx, writer_options(log), Writer::server_options(t)));
+  for (int b = 0; b < 2; ++b) BOOST_REQUIRE(w->registry->bulk_insert(batch("old_", b)).ok());
+  auto replica = start_replica(ctx, w->replica_options(w->server->publish_endpoint()));
+  check_converged(*w->registry, *replica);
+
+  std::atomic<bool> done{false};
+  std::atomic<int> reads{0}, bad{0};
+  std::string first_bad;
+  std::thread reader([&] {
+    for (int i = 0; i < 1'000'000 && !done.load(); ++i) {
+      const ChildNodePids list = replica->registry().process_list(Scope::kGlobal);
+      const auto olds = static_cast<std::size_t>(std::count_if(list.begin(), list.end(),
+                                      [](const auto& c) { return c.first.rfind("old_", 0) == 0; }));
+      const bool old_state = olds == 2 * kBatch && list.size() == olds;
+      const bool new_state = olds == 0 && list.size() % kBatch == 0;
+      if (!old_state && !new_state && bad.fetch_add(1) == 0) {
+        first_bad = std::to_string(list.size()) + " rows, " + std::to_string(olds) + " old";
+      }
+      reads.fetch_add(1);
+    }
+  });
+  w.reset();
+  std::filesystem::remove_all(log);
+  w = std::make_unique<Writer>(Writer::open(ctx, writer_options(log), Writer::server_options(t)));
+  for (int b = 0; b < 30; ++b) BOOST_REQUIRE(w->registry->bulk_insert(batch("new_", b)).ok());
+  const auto limit = std::chrono::steady_clock::now() + kWait;
+  while (replica->epoch() != w->registry->epoch() && std::chrono::steady_clock::now() < limit) {
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  check_converged(*w->registry, *replica);
+  done = true;
+  reader.join();
+  BOOST_TEST_MESSAGE(reads.load() << " reads during the resync");
+  BOOST_TEST(bad.load() == 0, "a reader saw a mixed or partial state: " << first_bad);
+  BOOST_TEST(reads.load() > 0);
+  BOOST_TEST(replica->stats().resyncs >= 1u);
+  BOOST_TEST(replica->registry().process_list(Scope::kGlobal).size() == 30u * kBatch);
+}
+
 BOOST_AUTO_TEST_CASE(writes_from_two_replicas_are_read_back_at_once_and_converge) {
   zmq::context_t ctx;
   TempDir dir;
