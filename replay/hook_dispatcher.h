@@ -47,7 +47,8 @@ class HookDispatcher {
   // Marks every event up to `seq` as dispatched: events replayed when a registry opens fired
   // their hooks when they were written. Call before the first publish().
   void start_at(std::uint64_t seq);
-  // Queues the hook events of committed event `seq`.
+  // Queues the hook events of committed event `seq` for the handlers subscribed now: a
+  // handler sees the hook events published after its subscribe() returned.
   void publish(std::uint64_t seq, std::vector<HookEvent> events);
   // Blocks until events up to `seq` were dispatched, i.e. every handler invocation for their
   // hook events (and for every earlier event's) has returned; kTimeout after `timeout`,

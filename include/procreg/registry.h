@@ -188,6 +188,8 @@ class Registry {
   // ---- hooks --------------------------------------------------------------------------
   // Handlers of a topic run in priority order (higher first; ties in subscription order) on
   // the registry's hook thread. Exceptions are counted and passed to on_hook_error's sink.
+  // A handler sees the hook events of the events committed after subscribe() returned; a hook
+  // event with no handler of its topic then costs nothing on the hook thread.
   [[nodiscard]] HookSubscription subscribe(HookTopic topic, HookHandler handler, int priority = 0);
   void on_hook_error(HookErrorSink sink);
   // Blocks until every hook event of events up to `seq` was dispatched, i.e. every handler

@@ -56,6 +56,34 @@ constexpr std::chrono::milliseconds kStillBlocked{100};  // how long "not return
 
 BOOST_AUTO_TEST_SUITE(hooks)
 
+// Hook events with no handler of their topic are dispatched at once (counted, waitable), and
+// a handler sees the events committed after it subscribed, not earlier ones.
+BOOST_AUTO_TEST_CASE(a_handler_sees_the_events_committed_after_it_subscribed) {
+  testing::TempDir dir;
+  auto registry = open_registry(dir.path());
+  InsertOptions hooks_on;
+  hooks_on.hooks = true;
+  auto before = registry->insert(make_spec("before"), {{"n0", "<0.1.0>"}}, hooks_on);
+  BOOST_REQUIRE(before.ok());
+  BOOST_TEST(registry->wait_for_hooks(*before, std::chrono::seconds(10)).ok());
+  BOOST_TEST(registry->stats().hook_events == 1u);  // no handler: dispatched, to nobody
+
+  std::mutex mu;
+  std::vector<std::string> seen;
+  auto sub = registry->subscribe(HookTopic::kChildRegistered, [&](const HookEvent& e) {
+    std::lock_guard l(mu);
+    seen.push_back(e.child_id);
+  });
+  auto after = registry->insert(make_spec("after"), {{"n0", "<0.1.0>"}}, hooks_on);
+  BOOST_REQUIRE(after.ok());
+  auto gone = registry->erase("before", hooks_on);  // child_unregistered: no handler of it
+  BOOST_REQUIRE(gone.ok());
+  BOOST_TEST(registry->wait_for_hooks(*gone, std::chrono::seconds(10)).ok());
+  std::lock_guard l(mu);
+  BOOST_TEST(seen == std::vector<std::string>{"after"});
+  BOOST_TEST(registry->stats().hook_events == 3u);
+}
+
 BOOST_AUTO_TEST_CASE(hook_events_arrive_once_in_sequence_order_from_many_writers) {
   testing::TempDir dir;
   auto registry = open_registry(dir.path());
