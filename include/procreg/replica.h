@@ -3,7 +3,9 @@
 // A replica subscribes to its hub's events and heartbeats on the bus, then fetches what it
 // lacks from the writer's replay service: a snapshot when it starts empty or the writer began
 // a new log (epoch), a range of events to repair a gap. Live events that arrive meanwhile are
-// buffered and applied above the fetched state in order; duplicates are dropped. Queries on
+// buffered and applied above the fetched state in order; duplicates are dropped. A snapshot is
+// loaded into a state built aside while its rows arrive, and replaces the current one at once:
+// during a resync, queries see the old state, then the new, never a part. Queries on
 // registry() run against the replica's own projection (no network). Writes on registry() go to
 // the hub's writer over the command channel and return once this replica has applied them
 // (read-your-writes), bounded by the call's timeout (docs/PROTOCOL.md, "Replicas").
