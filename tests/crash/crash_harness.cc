@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -113,6 +114,17 @@ struct RunLines {
   std::map<int, std::vector<std::string>> in_flight;  // thread -> keys of its unanswered call
 };
 
+// The complete ack lines of a file the writer may still be appending to.
+std::uint64_t count_acks(const std::string& file) {
+  std::ifstream in(file, std::ios::binary);
+  std::uint64_t n = 0;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!in.eof() && line.rfind("A\t", 0) == 0) ++n;  // (a line without its '\n' is not done)
+  }
+  return n;
+}
+
 RunLines read_run_lines(const std::string& file) {
   RunLines out;
   if (!std::filesystem::exists(file)) return out;
@@ -217,12 +229,17 @@ void CrashHarness::release_and_converge(Run& run) {
   p.process().signal(SIGUSR1);
 }
 
-void CrashHarness::kill_once(milliseconds delay, bool before_ready, bool tear) {
+void CrashHarness::kill_once(milliseconds delay, bool before_ready, bool tear,
+                             std::uint64_t after_acks) {
   auto run = start_writer(/*hold=*/true);
   Proc& p = *run->proc;
   if (!before_ready) {
     wait_until("the writer to be ready", [&] { return !p.last_line("ready ").empty(); }, {&p});
     if (options_.replica) release_and_converge(*run);
+    if (after_acks > 0) {
+      wait_until(std::to_string(after_acks) + " acknowledged writes",
+                 [&] { return count_acks(run->acks_file) >= after_acks; }, {&p});
+    }
   }
   std::this_thread::sleep_for(delay);
   BOOST_REQUIRE_MESSAGE(procreg::testing::kill_hard(p),

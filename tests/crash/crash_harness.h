@@ -76,8 +76,11 @@ class CrashHarness {
   // said "ready", or, with a replica, after the replica caught up with it and it was
   // released), or `delay` after exec when `before_ready`. Then checks the log (see above);
   // with `tear_tail`, first appends a torn record or zero bytes to the last segment, as a
-  // write cut short would leave them (only when the log's tail is clean).
-  void kill_once(std::chrono::milliseconds delay, bool before_ready, bool tear_tail);
+  // write cut short would leave them (only when the log's tail is clean). With `after_acks`
+  // (not with `before_ready`), the delay starts once the writer has acknowledged that many
+  // writes, whatever the machine's speed: the log then surely grows by that much.
+  void kill_once(std::chrono::milliseconds delay, bool before_ready, bool tear_tail,
+                 std::uint64_t after_acks = 0);
 
   // Starts the writer once more, checks the replica against it if there is one, and stops it
   // with SIGTERM: it must exit cleanly.
