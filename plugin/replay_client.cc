@@ -134,6 +134,12 @@ Result<wire::ReplayReplyHeader> ReplayClient::fetch_snapshot(
     if (!h.end && h.count == 0) {
       return Status::corruption("snapshot reply with no rows before its end");
     }
+    if (h.next_offset > first.total || (h.end && h.next_offset != first.total)) {
+      // An end before all the rows the header announced (or rows past them): a partial state
+      // must never be taken for the snapshot.
+      return Status::corruption("snapshot reply ends at row " + std::to_string(h.next_offset) +
+                                " of " + std::to_string(first.total));
+    }
     if (!h.end) {
       req.snapshot_id = h.snapshot_id;
       req.offset = h.next_offset;

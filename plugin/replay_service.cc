@@ -34,35 +34,39 @@ struct Cursor {
 
 // A read-only mapping of a whole snapshot file. Snapshot files are written once (to a .tmp,
 // then renamed) and never changed in place, so the bytes checked once stay as checked; a file
-// removed meanwhile (retention) stays mapped until this is destroyed.
+// removed meanwhile (retention) stays mapped until this is destroyed. (A file truncated or
+// rewritten in place by something else than the writer is outside the log format's contract:
+// reading a mapped page past a truncation raises SIGBUS. docs/LOG_FORMAT.md says so.)
 class MappedFile {
  public:
-  static std::shared_ptr<const MappedFile> open(const std::string& path) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return nullptr;
+  // Maps the file open as `fd` (the caller keeps it): nullptr if that fails.
+  static std::shared_ptr<const MappedFile> map(int fd) {
     struct stat st {};
-    void* p = MAP_FAILED;
-    if (::fstat(fd, &st) == 0 && st.st_size > 0) {
-      // MAP_POPULATE: the pages are in the page cache (the file was just read): map them all
-      // in one call instead of one fault per page while serving.
-      p = ::mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ,
-                 MAP_SHARED | MAP_POPULATE, fd, 0);
-    }
-    ::close(fd);
+    if (::fstat(fd, &st) != 0 || st.st_size <= 0) return nullptr;
+    const auto size = static_cast<std::size_t>(st.st_size);
+    // The owner first, so that nothing below can leak the mapping.
+    auto owner = std::make_unique<MappedFile>(Token{});
+    // MAP_POPULATE: the pages are in the page cache (the file was just read): map them all
+    // in one call instead of one fault per page while serving.
+    void* p = ::mmap(nullptr, size, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0);
     if (p == MAP_FAILED) return nullptr;
-    return std::shared_ptr<const MappedFile>(
-        new MappedFile(static_cast<const char*>(p), static_cast<std::size_t>(st.st_size)));
+    owner->data_ = static_cast<const char*>(p);
+    owner->size_ = size;
+    return std::shared_ptr<const MappedFile>(std::move(owner));
   }
-  ~MappedFile() { ::munmap(const_cast<char*>(data_), size_); }
+  struct Token {};  // (make_unique needs a public constructor; only map() has a Token)
+  explicit MappedFile(Token) {}
+  ~MappedFile() {
+    if (data_ != nullptr) ::munmap(const_cast<char*>(data_), size_);
+  }
   MappedFile(const MappedFile&) = delete;
   MappedFile& operator=(const MappedFile&) = delete;
   const char* data() const { return data_; }
   std::size_t size() const { return size_; }
 
  private:
-  MappedFile(const char* data, std::size_t size) : data_(data), size_(size) {}
-  const char* data_;
-  std::size_t size_;
+  const char* data_ = nullptr;
+  std::size_t size_ = 0;
 };
 
 // A snapshot taken once and served in chunks. Captured from the projection: row i is
@@ -305,7 +309,11 @@ std::uint64_t ReplayService::State::from_file() {
   if (snapshots.size() >= kMaxSnapshots) return 0;
   auto reader = replay::SnapshotReader::open(dir + "/" + newest.name,
                                              replay::RegistryAccess::max_record_bytes(writer));
-  if (!reader.ok() || (*reader)->meta().epoch != writer.epoch()) return 0;
+  if (!reader.ok()) {
+    counters.snapshot_files_refused.fetch_add(1);
+    return 0;
+  }
+  if ((*reader)->meta().epoch != writer.epoch()) return 0;  // a log begun anew: not an error
   Snapshot snap;
   snap.file_seq = newest.seq;
   snap.seq = (*reader)->meta().seq;
@@ -313,18 +321,25 @@ std::uint64_t ReplayService::State::from_file() {
   snap.offsets.clear();
   snap.offsets.reserve((*reader)->meta().rows + 1);
   // One pass checks every record (CRC, framing, counts) and notes where each row's bytes are;
-  // the rows are then served from a mapping of the file, not copied into memory.
+  // the rows are then served from a mapping of the same open file (not of its path, which may
+  // name another file by now), not copied into memory.
   std::string row;
   for (;;) {
     auto more = (*reader)->next(&row);
-    if (!more.ok()) return 0;  // damaged: serve the projection instead
+    if (!more.ok()) {  // damaged: serve the projection instead
+      counters.snapshot_files_refused.fetch_add(1);
+      return 0;
+    }
     snap.offsets.push_back(static_cast<std::size_t>((*reader)->payload_offset()));
     if (!*more) break;
   }
-  snap.file = MappedFile::open(dir + "/" + newest.name);
+  snap.file = MappedFile::map((*reader)->fd());
   // The end record's payload (8 bytes) is the file's last byte: anything else is not the file
   // just checked.
-  if (snap.file == nullptr || snap.offsets.back() + 8 != snap.file->size()) return 0;
+  if (snap.file == nullptr || snap.offsets.back() + 8 != snap.file->size()) {
+    counters.snapshot_files_refused.fetch_add(1);
+    return 0;
+  }
   const std::uint64_t id = next_snapshot_id++;
   snapshots.emplace(id, std::move(snap));
   counters.snapshots_served.fetch_add(1);

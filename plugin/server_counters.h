@@ -11,7 +11,8 @@ namespace procreg::plugin {
 struct ServerCounters {
   std::atomic<std::uint64_t> events_published{0}, hook_messages_published{0}, heartbeats{0},
       bytes_published{0}, publish_dropped{0}, replay_requests{0}, replay_errors{0},
-      snapshots_served{0}, snapshot_files_served{0}, commands{0}, command_errors{0}, bad_frames{0};
+      snapshots_served{0}, snapshot_files_served{0}, snapshot_files_refused{0},
+      commands{0}, command_errors{0}, bad_frames{0};
 
   HubServerStats read() const {
     HubServerStats s;
@@ -24,6 +25,7 @@ struct ServerCounters {
     s.replay_errors = replay_errors.load();
     s.snapshots_served = snapshots_served.load();
     s.snapshot_files_served = snapshot_files_served.load();
+    s.snapshot_files_refused = snapshot_files_refused.load();
     s.commands = commands.load();
     s.command_errors = command_errors.load();
     s.bad_frames = bad_frames.load();

@@ -70,7 +70,7 @@ void HookDispatcher::publish(std::uint64_t seq, std::vector<HookEvent> events) {
     }
     return;
   }
-  queue_.push_back(Batch{seq, std::move(events)});
+  queue_.push_back(Batch{seq, std::move(events), next_id_ - 1});
   work_cv_.notify_one();
 }
 
@@ -127,9 +127,11 @@ std::string run_handler(const HookHandler& fn, const HookEvent& event) noexcept 
 
 }  // namespace
 
-void HookDispatcher::dispatch(std::unique_lock<std::mutex>& lock, const HookEvent& event) {
+void HookDispatcher::dispatch(std::unique_lock<std::mutex>& lock, const HookEvent& event,
+                              std::uint64_t last_handler_id) {
   const std::vector<std::shared_ptr<Handler>> handlers = handlers_of(event.topic);
   for (const auto& h : handlers) {
+    if (h->id > last_handler_id) continue;  // subscribed after the event was published
     // Re-checked under mu_ right before the call: once unsubscribe() cleared the flag, the
     // handler never starts again; while running_id_ names it, unsubscribe() waits.
     if (!h->subscribed) continue;
@@ -169,7 +171,7 @@ void HookDispatcher::run() {
     busy_ = true;
     for (const auto& event : batch.events) {
       try {
-        dispatch(lock, event);
+        dispatch(lock, event, batch.last_handler_id);
       } catch (...) {
         // Not a handler's (those are caught in run_handler()): e.g. std::bad_alloc copying the
         // handler list. The event's remaining handlers are skipped; the thread goes on.

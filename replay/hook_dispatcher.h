@@ -48,7 +48,8 @@ class HookDispatcher {
   // their hooks when they were written. Call before the first publish().
   void start_at(std::uint64_t seq);
   // Queues the hook events of committed event `seq` for the handlers subscribed now: a
-  // handler sees the hook events published after its subscribe() returned.
+  // handler sees exactly the hook events published after its subscribe() returned (one that
+  // subscribes while earlier events are still queued does not see those).
   void publish(std::uint64_t seq, std::vector<HookEvent> events);
   // Blocks until events up to `seq` were dispatched, i.e. every handler invocation for their
   // hook events (and for every earlier event's) has returned; kTimeout after `timeout`,
@@ -57,6 +58,9 @@ class HookDispatcher {
   // Dispatches what is queued, then joins the thread. Idempotent.
   void stop();
 
+  // Hook events dispatched so far: run by their handlers, or found with no handler when
+  // published (those count at once, possibly before earlier events' handlers ran). A count,
+  // not a position: wait_dispatched() is what orders.
   std::uint64_t dispatched() const { return dispatched_.load(); }
   std::uint64_t errors() const { return errors_.load(); }
 
@@ -71,12 +75,15 @@ class HookDispatcher {
   struct Batch {
     std::uint64_t seq;
     std::vector<HookEvent> events;
+    std::uint64_t last_handler_id;  // the newest handler subscribed when it was published
   };
 
   void run();
   // Runs the handlers of `event`; `lock` holds mu_ on entry and on return, and is released
   // only around each handler and error sink call.
-  void dispatch(std::unique_lock<std::mutex>& lock, const HookEvent& event);
+  // Only handlers with an id up to `last_handler_id` (subscribed before the publish) run.
+  void dispatch(std::unique_lock<std::mutex>& lock, const HookEvent& event,
+                std::uint64_t last_handler_id);
   std::vector<std::shared_ptr<Handler>> handlers_of(HookTopic topic);  // requires mu_
 
   std::mutex mu_;  // guards everything below but the atomics

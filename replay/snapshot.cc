@@ -437,6 +437,7 @@ Result<bool> SnapshotReader::next(std::string* payload) {
 }
 
 std::uint64_t SnapshotReader::payload_offset() const { return impl_->payload_offset; }
+int SnapshotReader::fd() const { return impl_->fd.get(); }
 
 Result<SnapshotMeta> load_snapshot(const std::string& path, Projection* projection,
                                    std::uint32_t max_record_bytes) {

@@ -120,6 +120,9 @@ class SnapshotReader {
   // true, the end record's after it returned false. With next() having checked each record,
   // a caller may serve the rows from a mapping of the file instead of copying them.
   std::uint64_t payload_offset() const;
+  // The open file's descriptor (owned by the reader): to map the very file whose records were
+  // checked, whatever its path names by then.
+  int fd() const;
 
  private:
   struct Impl;

@@ -58,6 +58,10 @@ struct HubServerStats {
   std::uint64_t replay_errors = 0;     // requests answered with an error
   std::uint64_t snapshots_served = 0;
   std::uint64_t snapshot_files_served = 0;  // of those, read from a snapshot file (no lock)
+  // Snapshot files the service would not serve: damaged, unreadable or not mappable (it then
+  // captures the projection instead). Each snapshot request re-reads such a file until a newer
+  // one is written.
+  std::uint64_t snapshot_files_refused = 0;
   std::uint64_t commands = 0;
   std::uint64_t command_errors = 0;    // commands answered with an error
   std::uint64_t bad_frames = 0;        // malformed or oversized requests on any endpoint

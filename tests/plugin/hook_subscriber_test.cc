@@ -2,6 +2,7 @@
 // in-process hook stream is the reference), across the subscriber's restart from a stored
 // position, on a lossy bus, and for a subscriber of one kind only.
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include <boost/test/unit_test.hpp>
@@ -138,6 +139,16 @@ BOOST_AUTO_TEST_CASE(a_subscriber_on_a_lossy_bus_still_sees_everything_once_in_o
   HookSubscriberOptions o = subscriber_options(w, lossy.backend());
   o.from_seq = 0;
   auto s = start_subscriber(ctx, o, both(r));
+  // Live before the load (its subscription has crossed the proxy): on a loaded machine a
+  // subscriber still catching up could otherwise fetch every event from the replay service,
+  // and the loss under test would never reach it.
+  const auto live_by = std::chrono::steady_clock::now() + kWait;
+  for (int i = 0; i < 1'000 && s->stats().live_messages == 0; ++i) {
+    BOOST_REQUIRE(std::chrono::steady_clock::now() < live_by);
+    random_workload(*w.registry, 1'000 + i, 5);
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  BOOST_REQUIRE(s->stats().live_messages > 0u);
   random_workload(*w.registry, 16, 2'000);
   BOOST_REQUIRE(s->wait_position(w.registry->last_sequence(), kWait).ok());
   const auto got = r.take();

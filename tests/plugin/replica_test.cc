@@ -170,7 +170,7 @@ BOOST_AUTO_TEST_CASE(a_resync_swaps_the_whole_state_at_once_for_readers) {
   check_converged(*w->registry, *replica);
 
   std::atomic<bool> done{false};
-  std::atomic<int> reads{0}, bad{0};
+  std::atomic<int> reads{0}, bad{0}, old_reads{0}, new_reads{0};
   std::string first_bad;
   std::thread reader([&] {
     for (int i = 0; i < 1'000'000 && !done.load(); ++i) {
@@ -182,9 +182,20 @@ BOOST_AUTO_TEST_CASE(a_resync_swaps_the_whole_state_at_once_for_readers) {
       if (!old_state && !new_state && bad.fetch_add(1) == 0) {
         first_bad = std::to_string(list.size()) + " rows, " + std::to_string(olds) + " old";
       }
+      if (old_state) old_reads.fetch_add(1);
+      if (new_state && !list.empty()) new_reads.fetch_add(1);
       reads.fetch_add(1);
     }
   });
+  // The reader reads the old state before the writer goes, and the new one before it stops:
+  // its reads span the swap.
+  auto wait_for = [&](const std::atomic<int>& count) {
+    const auto until = std::chrono::steady_clock::now() + kWait;
+    while (count.load() == 0 && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(milliseconds(1));
+    }
+  };
+  wait_for(old_reads);
   w.reset();
   std::filesystem::remove_all(log);
   w = std::make_unique<Writer>(Writer::open(ctx, writer_options(log), Writer::server_options(t)));
@@ -194,11 +205,14 @@ BOOST_AUTO_TEST_CASE(a_resync_swaps_the_whole_state_at_once_for_readers) {
     std::this_thread::sleep_for(milliseconds(5));
   }
   check_converged(*w->registry, *replica);
+  wait_for(new_reads);
   done = true;
   reader.join();
-  BOOST_TEST_MESSAGE(reads.load() << " reads during the resync");
+  BOOST_TEST_MESSAGE(reads.load() << " reads during the resync (" << old_reads.load()
+                                  << " of the old state, " << new_reads.load() << " of the new)");
   BOOST_TEST(bad.load() == 0, "a reader saw a mixed or partial state: " << first_bad);
-  BOOST_TEST(reads.load() > 0);
+  BOOST_TEST(old_reads.load() > 0);
+  BOOST_TEST(new_reads.load() > 0);
   BOOST_TEST(replica->stats().resyncs >= 1u);
   BOOST_TEST(replica->registry().process_list(Scope::kGlobal).size() == 30u * kBatch);
 }

@@ -2,11 +2,16 @@
 // on the projection), and history that compaction removed is an explicit "compacted" answer:
 // to a raw range request, to a replica (which resynchronises from a snapshot) and to a hook
 // subscriber (which stops and says so instead of skipping hook events).
+#include <thread>
+
 #include <boost/test/unit_test.hpp>
 
 #include "bus_fixture.h"
 #include "plugin/replay_client.h"
+#include "plugin/wire.h"
+#include "plugin/zmq_util.h"
 #include "procreg/hook_subscriber.h"
+#include "replay/log_test_util.h"
 
 namespace procreg {
 namespace {
@@ -42,6 +47,85 @@ BOOST_AUTO_TEST_CASE(a_new_replica_starts_from_the_snapshot_file_and_the_log_aft
   auto second = start_replica(ctx, w.replica_options(w.server->publish_endpoint()));
   check_converged(*w.registry, *second);
   BOOST_TEST(second->stats().snapshots_loaded >= 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_damaged_snapshot_file_is_refused_and_counted_and_the_projection_served) {
+  zmq::context_t ctx;
+  TempDir dir;
+  RegistryOptions o = writer_options(dir.path());
+  o.snapshots.every_bytes = 0;  // only the snapshot below
+  Writer w = Writer::open(ctx, o, Writer::server_options(tcp_transport()));
+  random_workload(*w.registry, 41, 1'500);
+  auto snap = w.registry->snapshot();
+  BOOST_REQUIRE_MESSAGE(snap.ok(), snap.status().to_string());
+  // One byte changed inside the rows: the file's sizes and framing still look right.
+  const std::string path = dir.path() + "/" + snap->file;
+  std::string bytes = replay::testing::read_bytes(path);
+  BOOST_REQUIRE_GT(bytes.size(), 200u);
+  bytes[bytes.size() / 2] = static_cast<char>(bytes[bytes.size() / 2] ^ 0x5A);
+  replay::testing::write_bytes(path, bytes);
+  random_workload(*w.registry, 42, 100);
+
+  auto replica = start_replica(ctx, w.replica_options(w.server->publish_endpoint()));
+  check_converged(*w.registry, *replica);
+  const HubServerStats s = w.server->stats();
+  BOOST_TEST(s.snapshot_files_refused >= 1u);
+  BOOST_TEST(s.snapshot_files_served == 0u);
+  BOOST_TEST(s.snapshots_served >= 1u);  // captured from the projection instead
+}
+
+// A service (forged here: a bare ROUTER) that ends a snapshot before the rows its header
+// announced: the client refuses the fetch as corruption instead of handing over a part.
+BOOST_AUTO_TEST_CASE(a_snapshot_that_ends_before_its_total_is_refused) {
+  zmq::context_t ctx;
+  zmq::socket_t router(ctx, zmq::socket_type::router);
+  router.set(zmq::sockopt::linger, 0);
+  router.set(zmq::sockopt::rcvtimeo, 5'000);
+  router.bind("tcp://127.0.0.1:*");
+  const std::string endpoint = router.get(zmq::sockopt::last_endpoint);
+  std::string served;  // what the forged service did, for the checks below
+  std::thread service([&] {
+    plugin::Frames request;
+    auto got = plugin::recv_until(router, &request, plugin::RecvLimits{},
+                                  std::chrono::steady_clock::now() + std::chrono::seconds(5));
+    if (!got.ok() || !*got || request.size() != 2) return;
+    auto req = plugin::wire::decode_replay_request(plugin::view(request[1]));
+    if (!req.ok()) return;
+    plugin::wire::ReplayReplyHeader h;
+    h.id = req->id;
+    h.epoch = 1;
+    h.head = h.last = 10;
+    h.snapshot_id = 7;
+    h.total = 1'000;  // announced; then 2 rows and the end
+    h.count = 2;
+    h.next_offset = 2;
+    h.end = true;
+    std::string head, row;
+    plugin::wire::encode(h, &head);
+    plugin::wire::SnapshotRow r;
+    r.table = "default";
+    r.row.entry = Entry{make_spec("c1"), {{"n0", "<0.1.0>"}}, {}};
+    plugin::wire::encode(r, &row);
+    plugin::Frames reply;
+    reply.emplace_back(request[0].data(), request[0].size());
+    reply.emplace_back(head.data(), head.size());
+    reply.emplace_back(row.data(), row.size());
+    reply.emplace_back(row.data(), row.size());
+    if (plugin::send_message(router, reply).ok()) served = "short snapshot";
+  });
+  plugin::ReplayClient client(ctx, endpoint, "hub", milliseconds(5'000), 64);
+  int rows = 0;
+  auto fetched = client.fetch_snapshot([&](std::string_view) {
+    ++rows;
+    return Status();
+  }, nullptr);
+  service.join();
+  BOOST_REQUIRE(served == "short snapshot");
+  BOOST_REQUIRE(!fetched.ok());
+  BOOST_TEST(fetched.status().code() == Code::kCorruption);
+  BOOST_TEST(fetched.status().message().find("row 2 of 1000") != std::string::npos,
+             fetched.status().message());
+  BOOST_TEST(rows == 0);  // refused before any row was handed over
 }
 
 BOOST_AUTO_TEST_CASE(a_range_that_was_compacted_away_is_answered_compacted) {

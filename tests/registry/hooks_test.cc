@@ -84,6 +84,41 @@ BOOST_AUTO_TEST_CASE(a_handler_sees_the_events_committed_after_it_subscribed) {
   BOOST_TEST(registry->stats().hook_events == 3u);
 }
 
+// Events still queued when a handler subscribes were published before it: it does not see
+// them, even though they run after its subscribe() (the dispatch thread is held up meanwhile).
+BOOST_AUTO_TEST_CASE(a_handler_that_subscribes_while_events_are_queued_sees_only_later_ones) {
+  testing::TempDir dir;
+  auto registry = open_registry(dir.path());
+  InsertOptions hooks_on;
+  hooks_on.hooks = true;
+  auto gate = std::make_shared<Gate>();
+  std::mutex mu;
+  std::vector<std::string> first_seen, second_seen;
+  auto first = registry->subscribe(HookTopic::kChildRegistered, [&, gate](const HookEvent& e) {
+    {
+      std::lock_guard l(mu);
+      first_seen.push_back(e.child_id);
+    }
+    if (e.child_id == "x1" && !gate->wait()) throw std::runtime_error("gate never opened");
+  });
+  OpenOnExit open_on_exit{gate};
+  BOOST_REQUIRE(registry->insert(make_spec("x1"), {{"n0", "<0.1.0>"}}, hooks_on).ok());
+  auto x2 = registry->insert(make_spec("x2"), {{"n0", "<0.2.0>"}}, hooks_on);  // queued
+  BOOST_REQUIRE(x2.ok());
+  BOOST_TEST(registry->wait_for_hooks(*x2, kStillBlocked).code() == Code::kTimeout);
+  auto second = registry->subscribe(HookTopic::kChildRegistered, [&](const HookEvent& e) {
+    std::lock_guard l(mu);
+    second_seen.push_back(e.child_id);
+  });
+  auto x3 = registry->insert(make_spec("x3"), {{"n0", "<0.3.0>"}}, hooks_on);
+  BOOST_REQUIRE(x3.ok());
+  gate->open();
+  BOOST_REQUIRE(registry->wait_for_hooks(*x3, std::chrono::seconds(10)).ok());
+  std::lock_guard l(mu);
+  BOOST_TEST(first_seen == (std::vector<std::string>{"x1", "x2", "x3"}));
+  BOOST_TEST(second_seen == std::vector<std::string>{"x3"});
+}
+
 BOOST_AUTO_TEST_CASE(hook_events_arrive_once_in_sequence_order_from_many_writers) {
   testing::TempDir dir;
   auto registry = open_registry(dir.path());

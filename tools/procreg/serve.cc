@@ -97,6 +97,7 @@ Json stats_json(const Registry& registry, const HubServer& server, Clock::time_p
             {"replay_errors", s.replay_errors},
             {"snapshots_served", s.snapshots_served},
             {"snapshot_files_served", s.snapshot_files_served},
+            {"snapshot_files_refused", s.snapshot_files_refused},
             {"commands", s.commands},
             {"command_errors", s.command_errors},
             {"bad_frames", s.bad_frames}}}};

@@ -42,6 +42,7 @@ const std::map<std::string, std::string>& help_texts() {
       {"writer_log_synced_events", "events those syncs made durable (/ syncs: mean group size)"},
       {"log_largest_sync_group", "the most events one sync made durable"},
       {"server_snapshot_files_served", "snapshots served from a snapshot file"},
+      {"server_snapshot_files_refused", "snapshot files not served (damaged or unreadable)"},
       {"head", "the writer's last seq as the replica knows it"},
       {"lag", "events the replica has not applied yet (head - last_seq)"},
       {"replica_events_applied", "events the replica applied"},
