@@ -4,15 +4,58 @@
 
 namespace procreg::plugin {
 
-CommandClient::CommandClient(zmq::context_t& context, std::string endpoint, std::string hub)
-    : context_(context), endpoint_(std::move(endpoint)), hub_(std::move(hub)) {
-  reconnect();
+CommandClient::CommandClient(zmq::context_t& context, std::string endpoint, std::string hub,
+                             int max_in_flight)
+    : context_(context),
+      endpoint_(std::move(endpoint)),
+      hub_(std::move(hub)),
+      max_in_flight_(max_in_flight < 1 ? 1 : max_in_flight) {
+  idle_.reserve(static_cast<std::size_t>(max_in_flight_));  // give_back() never allocates
+  // One socket at once: a malformed endpoint fails here, when the replica starts.
+  idle_.push_back(connect());
+  created_ = 1;
 }
 
-void CommandClient::reconnect() {
-  socket_ = zmq::socket_t(context_, zmq::socket_type::dealer);
-  socket_.set(zmq::sockopt::linger, 0);
-  socket_.connect(endpoint_);
+zmq::socket_t CommandClient::connect() {
+  zmq::socket_t socket(context_, zmq::socket_type::dealer);
+  socket.set(zmq::sockopt::linger, 0);
+  socket.connect(endpoint_);
+  return socket;
+}
+
+int CommandClient::sockets() const {
+  std::lock_guard l(mu_);
+  return created_;
+}
+
+zmq::socket_t CommandClient::take(std::chrono::steady_clock::time_point deadline) {
+  std::unique_lock l(mu_);
+  freed_.wait_until(l, deadline, [&] { return !idle_.empty() || created_ < max_in_flight_; });
+  if (!idle_.empty()) {
+    zmq::socket_t socket = std::move(idle_.back());
+    idle_.pop_back();
+    return socket;
+  }
+  if (created_ >= max_in_flight_) return zmq::socket_t();
+  ++created_;  // counted before connecting, outside the lock
+  l.unlock();
+  try {
+    return connect();
+  } catch (...) {
+    l.lock();
+    --created_;
+    l.unlock();
+    freed_.notify_one();
+    throw;
+  }
+}
+
+void CommandClient::give_back(zmq::socket_t socket) {
+  {
+    std::lock_guard l(mu_);
+    idle_.push_back(std::move(socket));
+  }
+  freed_.notify_one();
 }
 
 wire::Command CommandClient::base(wire::CommandOp op, const WriteOptions& options) {
@@ -28,25 +71,47 @@ wire::Command CommandClient::base(wire::CommandOp op, const WriteOptions& option
 Result<replay::RemoteCommit> CommandClient::call(wire::Command command,
                                           std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  std::unique_lock l(mu_, std::defer_lock);
-  if (!l.try_lock_for(timeout)) {
-    return Status::timeout("another write of this replica held the command channel for " +
+  zmq::socket_t socket = take(deadline);
+  if (!socket) {
+    return Status::timeout("all " + std::to_string(max_in_flight_) +
+                           " command sockets of this replica were busy for " +
                            std::to_string(timeout.count()) + " ms; not sent");
   }
-  command.id = next_id_++;
+  // The socket goes back to the pool on every return: replaced by a fresh one after a send
+  // that could not leave or a reply that never came (nothing of that command can arrive on
+  // the new socket), as it is otherwise.
+  struct GiveBack {
+    CommandClient* client;
+    zmq::socket_t* socket;
+    bool replace = false;
+    ~GiveBack() {
+      if (replace) {
+        try {
+          *socket = client->connect();
+        } catch (...) {  // (out of memory or a closing context: the pool shrinks by one)
+          std::lock_guard l(client->mu_);
+          --client->created_;
+          client->freed_.notify_one();
+          return;
+        }
+      }
+      client->give_back(std::move(*socket));
+    }
+  } give_back{this, &socket};
+  command.id = next_id_.fetch_add(1);
   command.hub = hub_;
   std::string body;
   wire::encode(command, &body);
   Frames frames;
   frames.emplace_back(body.data(), body.size());
-  auto sent = send_message(socket_, frames, /*dont_wait=*/true);
+  auto sent = send_message(socket, frames, /*dont_wait=*/true);
   if (!sent.ok()) return sent.status();
   if (!*sent) {
-    reconnect();
+    give_back.replace = true;
     return Status::timeout("the hub's writer at " + endpoint_ + " is not reachable; not sent");
   }
   for (;;) {
-    auto got = recv_until(socket_, &frames, RecvLimits{2, 1u << 20}, deadline);
+    auto got = recv_until(socket, &frames, RecvLimits{2, 1u << 20}, deadline);
     if (!got.ok() && got.status().code() == Code::kUnavailable) return got.status();
     if (got.ok() && !*got) break;  // the deadline passed
     if (!got.ok() || frames.size() != 1) continue;  // not a reply (oversized): skip it
@@ -55,7 +120,7 @@ Result<replay::RemoteCommit> CommandClient::call(wire::Command command,
     if (!reply->status.ok()) return reply->status;
     return replay::RemoteCommit{reply->seq, reply->epoch};
   }
-  reconnect();
+  give_back.replace = true;
   return Status::timeout("no reply from the hub's writer at " + endpoint_ + " within " +
                          std::to_string(timeout.count()) +
                          " ms; the write may or may not have been committed");

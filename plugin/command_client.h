@@ -4,24 +4,34 @@
 // timeout; replies to abandoned commands are skipped, and after a timeout the socket is
 // replaced. A timed-out write may or may not have been committed (docs/PROTOCOL.md).
 //
-// Thread safety: every method from any thread; calls are serialised on the one socket, and a
-// call that cannot get the socket within its timeout fails with kTimeout, nothing sent.
+// Calls from several threads run at once, each on a DEALER of its own taken from a pool that
+// grows on demand up to `max_in_flight` sockets (so that the writer's command workers can make
+// them durable together, one group commit for several). Beyond that, a call waits for a
+// socket to come free, within its timeout; one that cannot get a socket in time fails with
+// kTimeout, nothing sent.
+//
+// Thread safety: every method from any thread.
 #pragma once
 
+#include <atomic>
+#include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include <zmq.hpp>
 
 #include "plugin/wire.h"
 #include "replay/remote_writer.h"
-#include "replay/timed_lock.h"
 
 namespace procreg::plugin {
 
 class CommandClient final : public replay::RemoteWriter {
  public:
-  CommandClient(zmq::context_t& context, std::string endpoint, std::string hub);
+  // max_in_flight: the most commands in flight at once (and DEALER sockets), at least 1.
+  CommandClient(zmq::context_t& context, std::string endpoint, std::string hub,
+                int max_in_flight);
 
   Result<replay::RemoteCommit> insert(const ChildSpec& spec, const NodePids& node_pids,
                                const InsertOptions& options) override;
@@ -39,16 +49,26 @@ class CommandClient final : public replay::RemoteWriter {
   // Sends `command` (its id and hub are set here) and returns the writer's seq or error.
   Result<replay::RemoteCommit> call(wire::Command command, std::chrono::milliseconds timeout);
 
+  // Sockets created so far (at most max_in_flight), for tests.
+  int sockets() const;
+
  private:
   static wire::Command base(wire::CommandOp op, const WriteOptions& options);
-  void reconnect();
+  zmq::socket_t connect();
+  // A socket of the pool, or a new one while fewer than max_in_flight exist; waits until
+  // `deadline` for one to come free. Empty (no handle) if none did.
+  zmq::socket_t take(std::chrono::steady_clock::time_point deadline);
+  void give_back(zmq::socket_t socket);
 
   zmq::context_t& context_;
   const std::string endpoint_;
   const std::string hub_;
-  replay::TimedLock mu_;  // one command in flight; waiting for it counts against the timeout
-  zmq::socket_t socket_;
-  std::uint64_t next_id_ = 1;
+  const int max_in_flight_;
+  mutable std::mutex mu_;
+  std::condition_variable freed_;
+  std::vector<zmq::socket_t> idle_;  // guarded by mu_
+  int created_ = 0;                  // guarded by mu_
+  std::atomic<std::uint64_t> next_id_{1};
 };
 
 // A RemoteWriter for a replica without a command channel: every write is kUnavailable.

@@ -381,6 +381,9 @@ Result<std::unique_ptr<Replica>> Replica::start(zmq::context_t& context,
     return Status::invalid_argument("replica: chunk_events must be 1.." +
                                     std::to_string(plugin::wire::kMaxChunkItems));
   }
+  if (options.max_writes_in_flight < 1) {
+    return Status::invalid_argument("replica: max_writes_in_flight must be at least 1");
+  }
   auto impl = std::make_unique<Impl>(context, options);
   std::shared_ptr<replay::RemoteWriter> writer;
   try {
@@ -388,7 +391,7 @@ Result<std::unique_ptr<Replica>> Replica::start(zmq::context_t& context,
       writer = std::make_shared<plugin::NoWriter>();
     } else {
       writer = std::make_shared<plugin::CommandClient>(context, options.command_endpoint,
-                                                       options.hub);
+                                                       options.hub, options.max_writes_in_flight);
     }
     impl->replay = std::make_unique<plugin::ReplayClient>(
         context, options.replay_endpoint, options.hub, options.request_timeout,

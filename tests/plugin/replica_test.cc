@@ -11,12 +11,14 @@
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <future>
 #include <thread>
 
 #include <boost/test/unit_test.hpp>
 
 #include "bus_fixture.h"
 #include "lossy_proxy.h"
+#include "plugin/zmq_util.h"
 #include "procreg/bus_proxy.h"
 
 namespace procreg {
@@ -215,6 +217,100 @@ BOOST_AUTO_TEST_CASE(a_resync_swaps_the_whole_state_at_once_for_readers) {
   BOOST_TEST(new_reads.load() > 0);
   BOOST_TEST(replica->stats().resyncs >= 1u);
   BOOST_TEST(replica->registry().process_list(Scope::kGlobal).size() == 30u * kBatch);
+}
+
+// Writes from several threads of one replica are in flight together (one command socket
+// each), so the writer makes them durable together: under group commit a sync covers more
+// than one of them. With max_writes_in_flight 1 they go one by one and every sync covers one.
+BOOST_AUTO_TEST_CASE(writes_from_threads_of_one_replica_share_the_writers_group_commits) {
+  for (const int in_flight : {1, 4}) {
+    BOOST_TEST_CONTEXT("max_writes_in_flight " << in_flight) {
+      zmq::context_t ctx;
+      TempDir dir;
+      RegistryOptions wo = writer_options(dir.path());
+      wo.log.durability = Durability::kGroupCommit;
+      wo.log.group_commit_interval = milliseconds(20);
+      Writer w = Writer::open(ctx, wo, Writer::server_options(tcp_transport()));
+      ReplicaOptions ro = w.replica_options(w.server->publish_endpoint());
+      ro.max_writes_in_flight = in_flight;
+      auto r = start_replica(ctx, ro);
+      BOOST_REQUIRE(r->wait_caught_up(kWait).ok());
+      std::atomic<int> failed{0};
+      std::vector<std::thread> threads;
+      for (int t = 0; t < 4; ++t) {
+        threads.emplace_back([&, t] {
+          for (int i = 0; i < 5; ++i) {
+            const std::string id = "t" + std::to_string(t) + "-" + std::to_string(i);
+            if (!r->registry().insert(make_spec(id), {{"n1", "<1>"}}).ok()) failed.fetch_add(1);
+            if (!r->registry().lookup(id).has_value()) failed.fetch_add(1);  // read-your-writes
+          }
+        });
+      }
+      for (auto& t : threads) t.join();
+      BOOST_TEST(failed.load() == 0);
+      check_converged(*w.registry, *r);
+      BOOST_TEST(w.registry->dump_all().size() == 20u);
+      const std::uint64_t largest = w.registry->stats().log_largest_sync_group;
+      if (in_flight == 1) {
+        BOOST_TEST(largest == 1u);
+      } else {
+        BOOST_TEST(largest > 1u);
+      }
+    }
+  }
+}
+
+// With every command socket taken by a write the writer does not answer, a further write
+// waits for one within its own timeout, then fails with kTimeout and sends nothing.
+BOOST_AUTO_TEST_CASE(a_write_beyond_max_writes_in_flight_times_out_unsent) {
+  zmq::context_t ctx;
+  TempDir dir;
+  Writer w = Writer::open(ctx, writer_options(dir.path()), Writer::server_options(tcp_transport()));
+  zmq::socket_t silent(ctx, zmq::socket_type::router);  // takes commands, never answers
+  silent.set(zmq::sockopt::linger, 0);
+  silent.bind("tcp://127.0.0.1:*");
+  ReplicaOptions ro = w.replica_options(w.server->publish_endpoint());
+  ro.command_endpoint = silent.get(zmq::sockopt::last_endpoint);
+  ro.max_writes_in_flight = 1;
+  auto r = start_replica(ctx, ro);
+  BOOST_REQUIRE(r->wait_caught_up(kWait).ok());
+  InsertOptions slow;
+  slow.timeout = milliseconds(3'000);
+  auto first = std::async(std::launch::async, [&] {
+    return r->registry().insert(make_spec("first"), {{"n1", "<1>"}}, slow);
+  });
+  // The first command reaches the silent writer: its socket is taken.
+  plugin::Frames got;
+  auto heard = plugin::recv_until(silent, &got, plugin::RecvLimits{},
+                                  std::chrono::steady_clock::now() + kWait);
+  BOOST_REQUIRE(heard.ok() && *heard);
+  InsertOptions quick;
+  quick.timeout = milliseconds(200);
+  auto second = r->registry().insert(make_spec("second"), {{"n1", "<2>"}}, quick);
+  BOOST_REQUIRE(!second.ok());
+  BOOST_TEST(second.status().code() == Code::kTimeout);
+  BOOST_TEST(second.status().message().find("busy") != std::string::npos,
+             second.status().message());
+  BOOST_TEST(second.status().message().find("not sent") != std::string::npos);
+  auto first_result = first.get();
+  BOOST_TEST(first_result.status().code() == Code::kTimeout);
+  // Nothing of the second write reached the writer's socket.
+  auto more = plugin::recv_until(silent, &got, plugin::RecvLimits{},
+                                 std::chrono::steady_clock::now() + milliseconds(100));
+  BOOST_TEST((more.ok() && !*more));
+}
+
+BOOST_AUTO_TEST_CASE(a_replica_refuses_max_writes_in_flight_below_one) {
+  zmq::context_t ctx;
+  ReplicaOptions o;
+  o.hub = "hub";
+  o.bus_endpoint = "tcp://127.0.0.1:1";
+  o.replay_endpoint = "tcp://127.0.0.1:1";
+  o.max_writes_in_flight = 0;
+  auto r = Replica::start(ctx, o);
+  BOOST_REQUIRE(!r.ok());
+  BOOST_TEST(r.status().code() == Code::kInvalidArgument);
+  BOOST_TEST(r.status().message().find("max_writes_in_flight") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(writes_from_two_replicas_are_read_back_at_once_and_converge) {
