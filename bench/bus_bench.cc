@@ -7,13 +7,17 @@
 //   catchup:    a new replica on a hub of N entries, from Replica::start to wait_caught_up,
 //               vs the same snapshot bytes pushed over a raw DEALER/ROUTER in the same
 //               chunking, and vs rebuilding the state from the log locally (open_replay)
+//   remote:     inserts from T threads of one replica through the command channel, each
+//               returning once committed under group commit and applied at the replica,
+//               with 1 and with T writes in flight, vs the same T threads on the writer
+//               itself in the same run
 //
 // Writer, HubServer, replica and the raw endpoints run in one process on separate threads
 // (one zmq::context_t, one I/O thread), as the plugin tests wire them.
 //
 //   bus_bench [--events N] [--entries N] [--rate R] [--seconds S] [--repeats R]
 //             [--catchup-repeats R] [--observer wait|spin|both]
-//             [--only throughput|latency|catchup]
+//             [--only throughput|latency|catchup|remote] [--writers T] [--remote-writes N]
 //             [--transport tcp|ipc|inproc]
 #include <algorithm>
 #include <atomic>
@@ -56,7 +60,9 @@ struct Config {
   int repeats = 2;                  // throughput and the raw baselines: best of
   int catchup_repeats = 1;          // catch-up replica runs: best of
   std::string observer = "both";    // latency: wait, spin or both
-  std::string only;                 // throughput, latency or catchup
+  std::string only;                 // throughput, latency, catchup or remote
+  int writers = 8;                  // remote: writing threads
+  std::size_t remote_writes = 250;  // remote: inserts per thread
   std::string transport = "tcp";    // tcp, ipc or inproc
 };
 
@@ -847,6 +853,93 @@ double raw_snapshot_push(zmq::context_t& ctx, const std::string& endpoint,
   return seconds;
 }
 
+// ---- remote writes ------------------------------------------------------------------------
+
+// `threads` threads, each inserting `per_thread` fresh children through `insert(id)`; the rate
+// of the calls that succeeded (die on a failure).
+template <typename Insert>
+double inserts_per_second(int threads, std::size_t per_thread, const std::string& prefix,
+                          Insert insert) {
+  std::atomic<int> failed{0};
+  std::vector<std::thread> pool;
+  const auto t0 = Clock::now();
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      for (std::size_t i = 0; i < per_thread; ++i) {
+        const std::string id = prefix + std::to_string(t) + "_" + std::to_string(i);
+        if (!insert(id, i).ok()) failed.fetch_add(1);
+      }
+    });
+  }
+  for (auto& th : pool) th.join();
+  const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+  if (failed.load() != 0) die(std::to_string(failed.load()) + " inserts failed");
+  return static_cast<double>(threads) * static_cast<double>(per_thread) / s;
+}
+
+void bench_remote(Report& report, zmq::context_t& ctx, const Config& cfg) {
+  std::printf("\n== remote writes: %d threads x %zu inserts, group commit (fdatasync)\n",
+              cfg.writers, cfg.remote_writes);
+  TempDir dir;
+  RegistryOptions wo = writer_options(dir.path());
+  wo.log.durability = Durability::kGroupCommit;
+  auto w = Registry::open(wo);
+  check(w.status(), "open writer");
+  Registry& writer = **w;
+  const Endpoints ep = endpoints_for(cfg.transport, dir, "remote");
+  HubServerOptions so;
+  so.publish_endpoint = ep.publish;
+  so.replay_endpoint = ep.replay;
+  so.command_endpoint = ep.command;
+  so.command_threads = cfg.writers;
+  auto server = HubServer::start(ctx, writer, so);
+  check(server.status(), "start HubServer");
+  auto replica_with = [&](int in_flight) {
+    ReplicaOptions ro;
+    ro.hub = kHub;
+    ro.local_node = "node1@host";
+    ro.bus_endpoint = (*server)->publish_endpoint();
+    ro.replay_endpoint = (*server)->replay_endpoint();
+    ro.command_endpoint = (*server)->command_endpoint();
+    ro.max_writes_in_flight = in_flight;
+    auto r = Replica::start(ctx, ro);
+    check(r.status(), "start Replica");
+    check((*r)->wait_caught_up(kLongWait), "replica catch-up");
+    return std::move(*r);
+  };
+  const Entry e = make_entry(0);
+  auto local = [&](const std::string& id, std::size_t) {
+    return writer.insert(make_spec(id, "Elixir.MyApp.GameSession", "start_link"), e.node_pids)
+        .status();
+  };
+  const double local_rate = inserts_per_second(cfg.writers, cfg.remote_writes, "local_", local);
+  double rates[2] = {0, 0};
+  const int in_flight[2] = {1, cfg.writers};
+  for (int k = 0; k < 2; ++k) {
+    auto replica = replica_with(in_flight[k]);
+    const auto groups_before = writer.stats();
+    rates[k] = inserts_per_second(
+        cfg.writers, cfg.remote_writes, "remote" + std::to_string(k) + "_",
+        [&](const std::string& id, std::size_t) {
+          return replica->registry()
+              .insert(make_spec(id, "Elixir.MyApp.GameSession", "start_link"), e.node_pids)
+              .status();
+        });
+    const auto groups_after = writer.stats();
+    const double syncs = static_cast<double>(groups_after.log_syncs - groups_before.log_syncs);
+    const double synced =
+        static_cast<double>(groups_after.log_synced_events - groups_before.log_synced_events);
+    std::printf("  %d in flight: %.0f inserts/s, %.1f events per sync on average\n",
+                in_flight[k], rates[k], syncs > 0 ? synced / syncs : 0.0);
+  }
+  std::printf("  on the writer itself: %.0f inserts/s\n", local_rate);
+  const std::string what = "remote inserts, " + std::to_string(cfg.writers) + " threads, ";
+  report.add({what + std::to_string(cfg.writers) + " in flight", rates[1], "ops/s",
+              what + "1 in flight", rates[0], 0});
+  report.add({what + std::to_string(cfg.writers) + " in flight", rates[1], "ops/s",
+              "the same threads on the writer itself", local_rate, 0});
+}
+
 void bench_catchup(Report& report, zmq::context_t& ctx, const Config& cfg) {
   TempDir dir;
   const std::size_t n = cfg.entries;
@@ -1138,20 +1231,24 @@ int main(int argc, char** argv) {
       cfg.only = value;
     } else if (flag == "--transport") {
       cfg.transport = value;
+    } else if (flag == "--writers") {
+      cfg.writers = std::max(1, std::stoi(value));
+    } else if (flag == "--remote-writes") {
+      cfg.remote_writes = std::max<std::size_t>(1, std::stoul(value));
     } else {
       argc = -1;
       break;
     }
   }
   const bool bad_only = !cfg.only.empty() && cfg.only != "throughput" && cfg.only != "latency" &&
-                        cfg.only != "catchup";
+                        cfg.only != "catchup" && cfg.only != "remote";
   const bool bad_transport = cfg.transport != "tcp" && cfg.transport != "ipc" && cfg.transport != "inproc";
   if (argc < 0 || argc % 2 == 0 || bad_only || bad_transport ||
       (cfg.observer != "wait" && cfg.observer != "spin" && cfg.observer != "both")) {
     std::fprintf(stderr,
                  "usage: bus_bench [--events N] [--entries N] [--rate R] [--seconds S] "
-                 "[--repeats R] [--catchup-repeats R] [--observer wait|spin|both] [--only throughput|latency|catchup] "
-                 "[--transport tcp|ipc|inproc]\n");
+                 "[--repeats R] [--catchup-repeats R] [--observer wait|spin|both] [--only throughput|latency|catchup|remote] "
+                 "[--writers T] [--remote-writes N] [--transport tcp|ipc|inproc]\n");
     return 2;
   }
   zmq::context_t ctx;
@@ -1177,6 +1274,7 @@ int main(int argc, char** argv) {
     procreg::bench::bench_latency(report, ctx, cfg, sample);
   }
   if (cfg.only.empty() || cfg.only == "catchup") procreg::bench::bench_catchup(report, ctx, cfg);
+  if (cfg.only.empty() || cfg.only == "remote") procreg::bench::bench_remote(report, ctx, cfg);
   report.print_markdown();
   return 0;
 }
