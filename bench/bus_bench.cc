@@ -136,6 +136,26 @@ Endpoints endpoints_for(const std::string& transport, const TempDir& dir, const 
   die("unknown transport " + transport);
 }
 
+// A HubServer's options for these endpoints.
+HubServerOptions server_options(const Endpoints& ep) {
+  HubServerOptions so;
+  so.publish_endpoint = ep.publish;
+  so.replay_endpoint = ep.replay;
+  so.command_endpoint = ep.command;
+  return so;
+}
+
+// A replica of the bench's hub, on `server`'s endpoints.
+ReplicaOptions replica_options(const HubServer& server) {
+  ReplicaOptions ro;
+  ro.hub = kHub;
+  ro.local_node = "node1@host";
+  ro.bus_endpoint = server.publish_endpoint();
+  ro.replay_endpoint = server.replay_endpoint();
+  ro.command_endpoint = server.command_endpoint();
+  return ro;
+}
+
 // ---- CPU time per thread (from /proc/self/task/*/schedstat, in ns) -----------------------
 // Who spends what per message: the sending thread (this one: the writer, or the raw PUB),
 // ZeroMQ's I/O thread, the receiving thread(s) (the replica's, or the raw SUB's) and the rest.
@@ -212,22 +232,11 @@ struct Bus {
     auto w = Registry::open(writer_options(dir.path()));
     check(w.status(), "open writer");
     writer = std::move(*w);
-    const Endpoints ep = endpoints_for(transport, dir, tag);
-    HubServerOptions so;
-    so.publish_endpoint = ep.publish;
-    so.replay_endpoint = ep.replay;
-    so.command_endpoint = ep.command;
-    auto s = HubServer::start(ctx, *writer, so);
+    auto s = HubServer::start(ctx, *writer, server_options(endpoints_for(transport, dir, tag)));
     check(s.status(), "start HubServer");
     server = std::move(*s);
-    ReplicaOptions ro;
-    ro.hub = kHub;
-    ro.local_node = "node1@host";
-    ro.bus_endpoint = server->publish_endpoint();
-    ro.replay_endpoint = server->replay_endpoint();
-    ro.command_endpoint = server->command_endpoint();
     const std::set<int> before = thread_ids();
-    auto r = Replica::start(ctx, ro);
+    auto r = Replica::start(ctx, replica_options(*server));
     check(r.status(), "start Replica");
     replica = std::move(*r);
     for (int tid : thread_ids()) {
@@ -867,7 +876,7 @@ double inserts_per_second(int threads, std::size_t per_thread, const std::string
     pool.emplace_back([&, t] {
       for (std::size_t i = 0; i < per_thread; ++i) {
         const std::string id = prefix + std::to_string(t) + "_" + std::to_string(i);
-        if (!insert(id, i).ok()) failed.fetch_add(1);
+        if (!insert(id).ok()) failed.fetch_add(1);
       }
     });
   }
@@ -886,21 +895,12 @@ void bench_remote(Report& report, zmq::context_t& ctx, const Config& cfg) {
   auto w = Registry::open(wo);
   check(w.status(), "open writer");
   Registry& writer = **w;
-  const Endpoints ep = endpoints_for(cfg.transport, dir, "remote");
-  HubServerOptions so;
-  so.publish_endpoint = ep.publish;
-  so.replay_endpoint = ep.replay;
-  so.command_endpoint = ep.command;
+  HubServerOptions so = server_options(endpoints_for(cfg.transport, dir, "remote"));
   so.command_threads = cfg.writers;
   auto server = HubServer::start(ctx, writer, so);
   check(server.status(), "start HubServer");
   auto replica_with = [&](int in_flight) {
-    ReplicaOptions ro;
-    ro.hub = kHub;
-    ro.local_node = "node1@host";
-    ro.bus_endpoint = (*server)->publish_endpoint();
-    ro.replay_endpoint = (*server)->replay_endpoint();
-    ro.command_endpoint = (*server)->command_endpoint();
+    ReplicaOptions ro = replica_options(**server);
     ro.max_writes_in_flight = in_flight;
     auto r = Replica::start(ctx, ro);
     check(r.status(), "start Replica");
@@ -908,7 +908,7 @@ void bench_remote(Report& report, zmq::context_t& ctx, const Config& cfg) {
     return std::move(*r);
   };
   const Entry e = make_entry(0);
-  auto local = [&](const std::string& id, std::size_t) {
+  auto local = [&](const std::string& id) {
     return writer.insert(make_spec(id, "Elixir.MyApp.GameSession", "start_link"), e.node_pids)
         .status();
   };
@@ -920,7 +920,7 @@ void bench_remote(Report& report, zmq::context_t& ctx, const Config& cfg) {
     const auto groups_before = writer.stats();
     rates[k] = inserts_per_second(
         cfg.writers, cfg.remote_writes, "remote" + std::to_string(k) + "_",
-        [&](const std::string& id, std::size_t) {
+        [&](const std::string& id) {
           return replica->registry()
               .insert(make_spec(id, "Elixir.MyApp.GameSession", "start_link"), e.node_pids)
               .status();
@@ -957,12 +957,7 @@ void bench_catchup(Report& report, zmq::context_t& ctx, const Config& cfg) {
   std::printf("  hub loaded: %zu entries in %zu bulk_insert events of %zu, %.2f s\n", n,
               (n + kBatch - 1) / kBatch, kBatch, load_s);
 
-  const Endpoints ep = endpoints_for(cfg.transport, dir, "cu");
-  HubServerOptions so;
-  so.publish_endpoint = ep.publish;
-  so.replay_endpoint = ep.replay;
-  so.command_endpoint = ep.command;
-  auto server = HubServer::start(ctx, writer, so);
+  auto server = HubServer::start(ctx, writer, server_options(endpoints_for(cfg.transport, dir, "cu")));
   check(server.status(), "start HubServer");
 
   // What the snapshot is: its bytes, and what encoding and decoding them cost alone.
@@ -1058,12 +1053,7 @@ void bench_catchup(Report& report, zmq::context_t& ctx, const Config& cfg) {
   }
 
   auto catchup_replica = [&] {
-    ReplicaOptions ro;
-    ro.hub = kHub;
-    ro.local_node = "node1@host";
-    ro.bus_endpoint = (*server)->publish_endpoint();
-    ro.replay_endpoint = (*server)->replay_endpoint();
-    ro.command_endpoint = (*server)->command_endpoint();
+    ReplicaOptions ro = replica_options(**server);
     ro.request_timeout = std::chrono::milliseconds(10'000);
     return ro;
   };

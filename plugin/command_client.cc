@@ -42,18 +42,31 @@ zmq::socket_t CommandClient::take(std::chrono::steady_clock::time_point deadline
   try {
     return connect();
   } catch (...) {
-    l.lock();
-    --created_;
-    l.unlock();
-    freed_.notify_one();
+    forget_one();
     throw;
   }
 }
 
-void CommandClient::give_back(zmq::socket_t socket) {
+void CommandClient::forget_one() {
   {
     std::lock_guard l(mu_);
-    idle_.push_back(std::move(socket));
+    --created_;
+  }
+  freed_.notify_one();
+}
+
+void CommandClient::give_back(zmq::socket_t socket, bool replace) noexcept {
+  if (replace) {
+    try {
+      socket = connect();
+    } catch (...) {  // (out of memory or a closing context: the pool shrinks by one)
+      forget_one();
+      return;
+    }
+  }
+  {
+    std::lock_guard l(mu_);
+    idle_.push_back(std::move(socket));  // (capacity reserved: no allocation)
   }
   freed_.notify_one();
 }
@@ -84,19 +97,7 @@ Result<replay::RemoteCommit> CommandClient::call(wire::Command command,
     CommandClient* client;
     zmq::socket_t* socket;
     bool replace = false;
-    ~GiveBack() {
-      if (replace) {
-        try {
-          *socket = client->connect();
-        } catch (...) {  // (out of memory or a closing context: the pool shrinks by one)
-          std::lock_guard l(client->mu_);
-          --client->created_;
-          client->freed_.notify_one();
-          return;
-        }
-      }
-      client->give_back(std::move(*socket));
-    }
+    ~GiveBack() { client->give_back(std::move(*socket), replace); }
   } give_back{this, &socket};
   command.id = next_id_.fetch_add(1);
   command.hub = hub_;

@@ -58,7 +58,9 @@ class CommandClient final : public replay::RemoteWriter {
   // A socket of the pool, or a new one while fewer than max_in_flight exist; waits until
   // `deadline` for one to come free. Empty (no handle) if none did.
   zmq::socket_t take(std::chrono::steady_clock::time_point deadline);
-  void give_back(zmq::socket_t socket);
+  // Returns a socket taken; with `replace`, a fresh one instead (or none: the pool shrinks).
+  void give_back(zmq::socket_t socket, bool replace) noexcept;
+  void forget_one();  // a socket counted in created_ is gone
 
   zmq::context_t& context_;
   const std::string endpoint_;

@@ -45,7 +45,7 @@ class MappedFile {
     if (::fstat(fd, &st) != 0 || st.st_size <= 0) return nullptr;
     const auto size = static_cast<std::size_t>(st.st_size);
     // The owner first, so that nothing below can leak the mapping.
-    auto owner = std::make_unique<MappedFile>(Token{});
+    std::unique_ptr<MappedFile> owner(new MappedFile());
     // MAP_POPULATE: the pages are in the page cache (the file was just read): map them all
     // in one call instead of one fault per page while serving.
     void* p = ::mmap(nullptr, size, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0);
@@ -54,8 +54,6 @@ class MappedFile {
     owner->size_ = size;
     return std::shared_ptr<const MappedFile>(std::move(owner));
   }
-  struct Token {};  // (make_unique needs a public constructor; only map() has a Token)
-  explicit MappedFile(Token) {}
   ~MappedFile() {
     if (data_ != nullptr) ::munmap(const_cast<char*>(data_), size_);
   }
@@ -65,6 +63,7 @@ class MappedFile {
   std::size_t size() const { return size_; }
 
  private:
+  MappedFile() = default;
   const char* data_ = nullptr;
   std::size_t size_ = 0;
 };
