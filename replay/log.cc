@@ -28,7 +28,7 @@ struct Log::Impl {
   std::vector<SegmentInfo> segments;
   std::shared_ptr<SegmentWriter> active;  // the last segment
   std::uint64_t last_seq = 0;
-  std::vector<char> record;  // encoding buffer, reused; only ever grows
+  std::vector<char> record;  // encoded records of one write, reused; only ever grows
   std::unique_ptr<DurabilityTracker> durability;
   bool closed = false;
   Status close_status;
@@ -37,7 +37,8 @@ struct Log::Impl {
   Status resume(RecoveredLog recovered);
   bool roll_due() const;
   Status roll();
-  Status write_record(std::uint64_t seq, std::string_view payload);
+  // Writes the first `bytes` of `record` (encoded records) to the active segment.
+  Status write_records(std::size_t bytes);
   Status fail(Status error);
 };
 
@@ -136,28 +137,56 @@ const RecoveryReport& Log::recovery() const { return impl_->recovery; }
 std::vector<SegmentInfo> Log::segments() const { return impl_->segments; }
 
 Status Log::append(std::uint64_t seq, std::string_view payload) {
+  return append_many(seq, std::span<const std::string_view>(&payload, 1));
+}
+
+Status Log::append_many(std::uint64_t first_seq, std::span<const std::string_view> payloads) {
   Impl& d = *impl_;
   if (d.closed) return Status::unavailable("log " + d.dir + " is closed");
   if (Status failed = d.durability->failure(); !failed.ok()) return failed;
-  if (seq != d.last_seq + 1) {
-    return Status::invalid_argument("append of seq " + std::to_string(seq) + ", expected " +
+  if (payloads.empty()) return Status::invalid_argument("append of no record");
+  if (first_seq != d.last_seq + 1) {
+    return Status::invalid_argument("append of seq " + std::to_string(first_seq) + ", expected " +
                                     std::to_string(d.last_seq + 1));
   }
-  if (payload.empty()) return Status::invalid_argument("empty record payload");
-  if (payload.size() > d.options.max_record_bytes) {
-    return Status::resource_exhausted("record payload of " + std::to_string(payload.size()) +
-                                      " bytes exceeds max_record_bytes " +
-                                      std::to_string(d.options.max_record_bytes));
+  for (std::size_t i = 0; i < payloads.size(); ++i) {
+    const std::string_view payload = payloads[i];
+    if (payload.empty()) {
+      return Status::invalid_argument("empty record payload (seq " +
+                                      std::to_string(first_seq + i) + ")");
+    }
+    if (payload.size() > d.options.max_record_bytes) {
+      return Status::resource_exhausted(
+          "record payload of " + std::to_string(payload.size()) + " bytes (seq " +
+          std::to_string(first_seq + i) + ") exceeds max_record_bytes " +
+          std::to_string(d.options.max_record_bytes));
+    }
   }
-  if (d.roll_due()) {
-    if (Status s = d.roll(); !s.ok()) return d.fail(std::move(s));
+  std::size_t next = 0;
+  while (next < payloads.size()) {
+    if (d.roll_due()) {
+      if (Status s = d.roll(); !s.ok()) return d.fail(std::move(s));
+    }
+    // The records up to the one that brings the segment to segment_bytes: one write.
+    std::size_t used = 0;
+    std::uint64_t projected = d.active->size();
+    do {
+      const std::string_view payload = payloads[next];
+      const std::size_t size = kRecordHeaderBytes + payload.size();
+      if (d.record.size() < used + size) d.record.resize(used + size);
+      encode_record(first_seq + next, payload, d.record.data() + used);
+      used += size;
+      projected += size;
+      ++next;
+    } while (next < payloads.size() && projected < d.options.segment_bytes);
+    if (Status s = d.write_records(used); !s.ok()) return d.fail(std::move(s));
+    const std::uint64_t last = first_seq + next - 1;
+    d.last_seq = last;
+    d.segments.back().last_seq = last;
+    d.segments.back().bytes = d.active->size();
+    d.durability->written(last);
+    if (d.options.durability == Durability::kSyncEach) d.durability->synced(last);
   }
-  if (Status s = d.write_record(seq, payload); !s.ok()) return d.fail(std::move(s));
-  d.last_seq = seq;
-  d.segments.back().last_seq = seq;
-  d.segments.back().bytes = d.active->size();
-  d.durability->written(seq);
-  if (d.options.durability == Durability::kSyncEach) d.durability->synced(seq);
   return Status();
 }
 
@@ -179,19 +208,16 @@ Status Log::Impl::roll() {
   return Status();
 }
 
-Status Log::Impl::write_record(std::uint64_t seq, std::string_view payload) {
-  const std::size_t size = kRecordHeaderBytes + payload.size();
-  if (record.size() < size) record.resize(size);
-  encode_record(seq, payload, record.data());
+Status Log::Impl::write_records(std::size_t bytes) {
   const std::uint64_t before = active->size();
-  Status s = active->append(record.data(), size);
+  Status s = active->append(record.data(), bytes);
   if (!s.ok() || options.durability != Durability::kSyncEach) return s;
   s = active->sync();
   if (s.ok()) return s;
-  // The append reports failure, so take the record back (it may or may not be on disk).
+  // The append reports failure, so take the records back (they may or may not be on disk).
   Status cut = active->truncate(before);
   if (!cut.ok()) {
-    return Status::io_error(s.message() + "; cutting the record failed: " + cut.message());
+    return Status::io_error(s.message() + "; cutting the records failed: " + cut.message());
   }
   return s;
 }

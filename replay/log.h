@@ -28,6 +28,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -93,6 +94,14 @@ class Log {
   // the partial record is cut off again, the log is poisoned and kIoError is returned. After
   // close(): kUnavailable.
   Status append(std::uint64_t seq, std::string_view payload);
+  // Appends payloads[i] as record first_seq + i, for every i, with as few writes as the
+  // segments allow: one write(2) (and under kSyncEach one fdatasync) for the records that go to
+  // one segment. The checks of append() are made on every payload before anything is written
+  // (an empty span is kInvalidArgument). Rolls where append() would. A write or sync error
+  // cuts off the failing segment's part, poisons the log and returns kIoError; records of the
+  // batch written to an earlier segment before a roll stay (last_seq() says where the log
+  // ends), and the poisoned log accepts nothing more.
+  Status append_many(std::uint64_t first_seq, std::span<const std::string_view> payloads);
 
   // Compaction, in three steps so that the slow part runs without the writer's lock:
   // compactable() names the segments whose every record is at or before `covered_seq` (a

@@ -62,95 +62,171 @@ Status Registry::Impl::failure() const {
 
 Result<std::uint64_t> Registry::Impl::commit(const WriteOptions& o, const Resolver& resolve,
                                              bool quiesce) {
-  if (read_only) return Status::unavailable("registry is a read-only replay");
-  if (remote) return Status::unavailable("TTL expiry and local writes belong to the hub's writer");
+  const Write write{&o, &resolve};
+  Result<std::uint64_t> result = Status::internal("unset");
+  commit_many(std::span<const Write>(&write, 1), std::span<Result<std::uint64_t>>(&result, 1),
+              quiesce);
+  return result;
+}
+
+void Registry::Impl::commit_many(std::span<const Write> writes,
+                                 std::span<Result<std::uint64_t>> out, bool quiesce) {
+  auto all = [&](const Status& s) {
+    for (auto& r : out) r = s;
+  };
+  if (read_only) return all(Status::unavailable("registry is a read-only replay"));
+  if (remote) {
+    return all(Status::unavailable("TTL expiry and local writes belong to the hub's writer"));
+  }
   if (tl_writing == this) {
-    invalid_calls.fetch_add(1);
-    return Status::invalid_argument(
+    invalid_calls.fetch_add(writes.size());
+    return all(Status::invalid_argument(
         "a write from inside an update function (it holds the writer's slot): return the "
-        "change from the function instead");
+        "change from the function instead"));
   }
-  const auto deadline = std::chrono::steady_clock::now() + o.timeout;
+  std::chrono::milliseconds timeout = writes.front().options->timeout;
+  for (const Write& w : writes) timeout = std::min(timeout, w.options->timeout);
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
   std::unique_lock lock(write_slot, std::defer_lock);
-  if (!lock.try_lock_for(o.timeout)) {
-    return Status::timeout("write slot not free within " + ms_of(o.timeout) + "; nothing written");
+  if (!lock.try_lock_for(timeout)) {
+    return all(
+        Status::timeout("write slot not free within " + ms_of(timeout) + "; nothing written"));
   }
-  if (Status f = failure(); !f.ok()) return f;
+  if (Status f = failure(); !f.ok()) return all(f);
   if (quiesce && applied_seq.load() < head_seq) {
     Status s = log->wait_durable(head_seq, deadline);
     if (!s.ok()) {
       if (s.code() == Code::kTimeout) {
-        return Status::timeout("earlier writes not durable within " + ms_of(o.timeout) +
-                               "; nothing written");
+        return all(Status::timeout("earlier writes not durable within " + ms_of(timeout) +
+                                   "; nothing written"));
       }
-      return s;
+      return all(s);
     }
     apply_durable();
-    if (applied_seq.load() < head_seq) return failure();
+    if (applied_seq.load() < head_seq) return all(failure());
   }
   overlay.prune(applied_seq.load());
-  const std::string& table = table_name(o.table);
+  // Validate every write in order, each against the state the ones before it leave. An event
+  // goes into the overlay unless the append will make it durable and it is the batch's last
+  // (then it is applied before the slot is released, and nothing validates against it first).
+  const bool append_makes_durable = opts.log.durability != Durability::kGroupCommit;
   const std::int64_t now = clock();
-  replay::CommandContext ctx{overlay, table, now, o.hooks, opts.tombstone_ttl_ms,
-                             opts.pending_ttl_ms};
-  replay::Resolved body = [&] {
-    WritingMark mark(this);
-    return resolve(ctx);
-  }();
-  if (!body.ok()) {
-    if (body.status().code() == Code::kInvalidArgument) invalid_calls.fetch_add(1);
-    return body.status();
-  }
-  if (!body->has_value()) {
-    writes_without_event.fetch_add(1);
-    const std::uint64_t seen = head_seq;
-    lock.unlock();
-    return wait_applied(seen, deadline, o.timeout);
-  }
-  // Everything that can fail on the caller's input is done before the append: once the
-  // record is in the log, the event is committed whatever happens to this call.
-  Pending p{Event{kEventSchemaVersion, opts.hub, table, head_seq + 1, log->epoch(), now, o.hooks,
-                  std::move(**body)},
-            {},
-            {},
-            {}};
-  p.hooks = hook_events_of(p.event);
-  p.table = p.event.table;
-  buffer.clear();
-  events::encode(p.event, &buffer);
-  p.encoded = buffer;
-  Status s = log->append(p.event.seq, buffer);
-  if (!s.ok()) {
-    if (s.code() == Code::kIoError) fail(s);
-    if (s.code() == Code::kResourceExhausted) invalid_calls.fetch_add(1);
-    return s;
-  }
-  const std::uint64_t seq = p.event.seq;
-  head_seq = seq;
-  events_written.fetch_add(1);
-  bytes_written.fetch_add(buffer.size());
-  note_appended(buffer.size());
-  // Durable already (no sync, or synced by append): apply before the slot is released, so the
-  // next write validates against the projection itself. Otherwise (group commit) the writes
-  // validated before this one is applied must see it through the overlay.
-  const bool durable_now = log->durable_seq() >= seq;
+  staged.clear();
+  staged_at.clear();
+  std::uint64_t next_seq = head_seq;
+  bool overlay_ahead = false;  // the overlay holds events of this batch
   try {
-    if (!durable_now) overlay.record(p.event);
-    std::lock_guard pl(pending_mu);
-    pending.push_back(std::move(p));
-  } catch (const std::exception& e) {  // out of memory: the log is ahead of the projection
-    fail(Status::internal("event " + std::to_string(seq) +
-                          " was appended but could not be queued for apply (" + e.what() +
+    for (std::size_t i = 0; i < writes.size(); ++i) {
+      const WriteOptions& o = *writes[i].options;
+      const std::string& table = table_name(o.table);
+      replay::CommandContext ctx{overlay, table, now, o.hooks, opts.tombstone_ttl_ms,
+                                 opts.pending_ttl_ms};
+      replay::Resolved body = [&] {
+        WritingMark mark(this);
+        return (*writes[i].resolve)(ctx);
+      }();
+      if (!body.ok()) {
+        if (body.status().code() == Code::kInvalidArgument) invalid_calls.fetch_add(1);
+        out[i] = body.status();
+        continue;
+      }
+      if (!body->has_value()) {  // nothing to write: the state as of the events before it
+        writes_without_event.fetch_add(1);
+        out[i] = next_seq;
+        continue;
+      }
+      Pending p{Event{kEventSchemaVersion, opts.hub, table, next_seq + 1, log->epoch(), now,
+                      o.hooks, std::move(**body)},
+                {},
+                {},
+                {}};
+      events::encode(p.event, &p.encoded);
+      // Everything that can fail on the caller's input is done before the append: once the
+      // record is in the log, the event is committed whatever happens to this call.
+      if (p.encoded.size() > opts.log.max_record_bytes) {
+        invalid_calls.fetch_add(1);
+        out[i] = Status::resource_exhausted(
+            "the event is " + std::to_string(p.encoded.size()) +
+            " bytes encoded, over the log's max_record_bytes " +
+            std::to_string(opts.log.max_record_bytes) + "; nothing written");
+        continue;
+      }
+      p.hooks = hook_events_of(p.event);
+      p.table = p.event.table;
+      if (!append_makes_durable || i + 1 < writes.size()) {
+        overlay.record(p.event);
+        overlay_ahead = true;
+      }
+      ++next_seq;
+      staged.push_back(std::move(p));
+      staged_at.push_back(i);
+    }
+  } catch (const std::exception& e) {  // out of memory: the overlay may be half-recorded
+    fail(Status::internal(std::string("a write could not be staged (") + e.what() +
                           "); reopen the registry"));
-    return failure();
+    staged.clear();
+    return all(failure());
   }
-  if (durable_now) {
-    apply_durable();
-    if (applied_seq.load() < seq) return failure();
-    return seq;
+  if (!staged.empty()) {
+    const std::uint64_t first = staged.front().event.seq;
+    const std::uint64_t last = staged.back().event.seq;
+    std::size_t bytes = 0;
+    payloads.clear();
+    for (const Pending& p : staged) {
+      payloads.emplace_back(p.encoded);
+      bytes += p.encoded.size();
+    }
+    Status s = log->append_many(first, payloads);
+    if (!s.ok()) {
+      // The overlay already answers with events the log does not hold: no later write may
+      // validate against it.
+      if (s.code() == Code::kIoError || overlay_ahead) fail(s);
+      for (std::size_t i : staged_at) out[i] = s;
+      staged.clear();
+      return;
+    }
+    head_seq = last;
+    events_written.fetch_add(staged.size());
+    bytes_written.fetch_add(bytes);
+    for (const Pending& p : staged) note_appended(p.encoded.size());
+    try {
+      std::lock_guard pl(pending_mu);
+      for (Pending& p : staged) pending.push_back(std::move(p));
+    } catch (const std::exception& e) {  // out of memory: the log is ahead of the projection
+      fail(Status::internal("events " + std::to_string(first) + " to " + std::to_string(last) +
+                            " were appended but could not be queued for apply (" + e.what() +
+                            "); reopen the registry"));
+    }
+    staged.clear();
+    for (std::size_t k = 0; k < staged_at.size(); ++k) out[staged_at[k]] = first + k;
+    Status applied;
+    if (Status f = failure(); !f.ok()) {
+      applied = f;
+    } else if (log->durable_seq() >= last) {
+      // Durable already (no sync, or synced by the append): applied before the slot is
+      // released, so the next write validates against the projection itself.
+      apply_durable();
+      if (applied_seq.load() < last) {
+        applied = failure();
+        if (applied.ok()) applied = Status::internal("events appended but not applied");
+      }
+    } else {
+      lock.unlock();  // from here on the staging members belong to the next batch
+      auto waited = wait_applied(last, deadline, timeout);
+      if (!waited.ok()) applied = waited.status();
+    }
+    if (!applied.ok()) {
+      // The batch's events, and the writes that saw them, share the outcome.
+      for (auto& r : out) {
+        if (r.ok() && *r >= first) r = applied;
+      }
+    }
   }
-  lock.unlock();
-  return wait_applied(seq, deadline, o.timeout);
+  if (lock.owns_lock()) lock.unlock();
+  // Writes that wrote nothing return once the state they saw is applied.
+  for (auto& r : out) {
+    if (r.ok() && applied_seq.load() < *r) r = wait_applied(*r, deadline, timeout);
+  }
 }
 
 Result<std::uint64_t> Registry::Impl::wait_applied(
@@ -435,6 +511,131 @@ Result<bool> Registry::clear_all(const WriteOptions& options) {
                              });
   if (!seq.ok()) return seq.status();
   return true;
+}
+
+// ---- batches -----------------------------------------------------------------------------
+
+WriteBatch::Op& WriteBatch::add(Kind kind, WriteOptions options) {
+  Op& op = ops_.emplace_back();
+  op.kind = kind;
+  static_cast<WriteOptions&>(op.options) = std::move(options);
+  return op;
+}
+
+WriteBatch& WriteBatch::insert(ChildSpec spec, NodePids node_pids, InsertOptions options) {
+  Op& op = ops_.emplace_back();
+  op.kind = Kind::kInsert;
+  op.options = std::move(options);
+  op.spec = std::move(spec);
+  op.node_pids = std::move(node_pids);
+  return *this;
+}
+
+WriteBatch& WriteBatch::bulk_insert(std::vector<Entry> children, WriteOptions options) {
+  add(Kind::kBulkInsert, std::move(options)).children = std::move(children);
+  return *this;
+}
+
+WriteBatch& WriteBatch::erase(std::string_view child_id, WriteOptions options) {
+  add(Kind::kErase, std::move(options)).child_id = ChildId(child_id);
+  return *this;
+}
+
+WriteBatch& WriteBatch::bulk_delete(std::vector<std::pair<ChildId, std::vector<NodeName>>> children,
+                                    WriteOptions options) {
+  add(Kind::kBulkDelete, std::move(options)).nodes = std::move(children);
+  return *this;
+}
+
+WriteBatch& WriteBatch::update(std::string_view child_id, UpdateFn fn, WriteOptions options) {
+  options.hooks = false;  // update never fires hooks (B2)
+  Op& op = add(Kind::kUpdate, std::move(options));
+  op.child_id = ChildId(child_id);
+  op.fn = std::move(fn);
+  return *this;
+}
+
+WriteBatch& WriteBatch::clear_all(WriteOptions options) {
+  options.hooks = false;  // clear_all fires no hooks (B2)
+  add(Kind::kClearAll, std::move(options));
+  return *this;
+}
+
+std::vector<Result<std::uint64_t>> Registry::write(WriteBatch batch) {
+  using Kind = WriteBatch::Kind;
+  std::vector<Result<std::uint64_t>> out;
+  out.reserve(batch.ops_.size());
+  if (impl_->remote) {  // one command each, through the calls themselves
+    for (auto& op : batch.ops_) {
+      switch (op.kind) {
+        case Kind::kInsert:
+          out.push_back(insert(std::move(op.spec), std::move(op.node_pids), op.options));
+          break;
+        case Kind::kBulkInsert:
+          out.push_back(bulk_insert(std::move(op.children), op.options));
+          break;
+        case Kind::kErase:
+          out.push_back(erase(op.child_id, op.options));
+          break;
+        case Kind::kBulkDelete:
+          out.push_back(bulk_delete(std::move(op.nodes), op.options));
+          break;
+        case Kind::kUpdate:
+          out.push_back(update(op.child_id, op.fn, op.options));
+          break;
+        case Kind::kClearAll: {
+          auto done = impl_->remote_write(op.options, [&] { return impl_->remote->clear_all(op.options); });
+          out.push_back(std::move(done));
+          break;
+        }
+      }
+    }
+    return out;
+  }
+  if (batch.empty()) return out;
+  std::vector<Impl::Resolver> resolvers;
+  std::vector<Impl::Write> writes;
+  resolvers.reserve(batch.ops_.size());
+  writes.reserve(batch.ops_.size());
+  for (auto& op : batch.ops_) {
+    WriteBatch::Op* o = &op;
+    switch (op.kind) {
+      case Kind::kInsert:
+        resolvers.emplace_back([o](const replay::CommandContext& ctx) {
+          return replay::resolve_insert(ctx, std::move(o->spec), std::move(o->node_pids),
+                                        o->options);
+        });
+        break;
+      case Kind::kBulkInsert:
+        resolvers.emplace_back([o](const replay::CommandContext& ctx) {
+          return replay::resolve_bulk_insert(ctx, std::move(o->children));
+        });
+        break;
+      case Kind::kErase:
+        resolvers.emplace_back([o](const replay::CommandContext& ctx) {
+          return replay::resolve_delete(ctx, o->child_id);
+        });
+        break;
+      case Kind::kBulkDelete:
+        resolvers.emplace_back([o](const replay::CommandContext& ctx) {
+          return replay::resolve_bulk_delete(ctx, std::move(o->nodes));
+        });
+        break;
+      case Kind::kUpdate:
+        resolvers.emplace_back([o](const replay::CommandContext& ctx) {
+          return replay::resolve_update(ctx, o->child_id, o->fn);
+        });
+        break;
+      case Kind::kClearAll:
+        resolvers.emplace_back(
+            [](const replay::CommandContext& ctx) { return replay::resolve_clear(ctx); });
+        break;
+    }
+    writes.push_back(Impl::Write{&op.options, &resolvers.back()});
+    out.push_back(Status::internal("unset"));
+  }
+  impl_->commit_many(writes, out);
+  return out;
 }
 
 }  // namespace procreg

@@ -16,6 +16,7 @@
 #include <map>
 #include <mutex>
 #include <shared_mutex>
+#include <span>
 #include <thread>
 
 #include "procreg/registry.h"
@@ -54,6 +55,16 @@ struct Registry::Impl {
   // resolver may read the projection itself (the overlay is then empty); for writes that scan.
   Result<std::uint64_t> commit(const WriteOptions& o, const Resolver& resolve,
                                bool quiesce = false);
+  // The same for several writes in one pass (Registry::write): validated in order, each
+  // against the state the ones before it leave; the events of those that pass appended with
+  // one Log::append_many, applied together. out[i] is write i's seq or its own error. The
+  // whole batch is bounded by the smallest of the writes' timeouts.
+  struct Write {
+    const WriteOptions* options;
+    const Resolver* resolve;
+  };
+  void commit_many(std::span<const Write> writes, std::span<Result<std::uint64_t>> out,
+                   bool quiesce = false);
   // Returns seq once event `seq` is applied, kTimeout at the deadline, or the failure.
   Result<std::uint64_t> wait_applied(std::uint64_t seq,
                                      std::chrono::steady_clock::time_point deadline,
@@ -101,10 +112,12 @@ struct Registry::Impl {
   mutable std::shared_mutex proj_mu;  // the projection: shared for reads, exclusive for apply
   replay::Projection proj;
 
-  replay::TimedLock write_slot;  // serialises validation and append; guards the three below
+  replay::TimedLock write_slot;  // serialises validation and append; guards the six below
   replay::Overlay overlay;
   std::uint64_t head_seq = 0;  // last appended
-  std::string buffer;          // encode buffer
+  std::vector<Pending> staged;                 // commit_many's events, before the append
+  std::vector<std::size_t> staged_at;          // ... and the index of the write of each
+  std::vector<std::string_view> payloads;      // ... and their encodings
 
   mutable std::mutex failed_mu;
   Status failed;  // once set, every write returns it

@@ -30,8 +30,10 @@
 // was never released.
 //
 // Thread t writes rows t<t>-c<0..7> of the hub's table and t<t>-s<0..3> of the table "side",
-// with pairs on nodes t<t>-n<0..2>: insert, bulk_insert, erase, bulk_delete, update and
-// node_down (of one of its own nodes), drawn from (seed, run, t).
+// with pairs on nodes t<t>-n<0..2>: insert, bulk_insert, erase, bulk_delete, update,
+// node_down (of one of its own nodes) and Registry::write of a batch of 2 to 6 inserts, erases
+// and bulk_deletes (acknowledged with the seq of its last event), drawn from (seed, run, t).
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <memory>
@@ -76,7 +78,8 @@ class Load {
     if (pick < 50) return bulk_insert();
     if (pick < 60) return erase();
     if (pick < 75) return bulk_delete();
-    if (pick < 90) return update();
+    if (pick < 88) return update();
+    if (pick < 95) return batch();
     return node_down();
   }
 
@@ -193,6 +196,37 @@ class Load {
     if (!seq.ok() && seq.status().code() == Code::kNotFound) return ack("update", 0, {{"", id}});
     check(seq.status(), "update " + id);
     ack("update", *seq, {{"", id}});
+  }
+  void batch() {
+    WriteBatch b;
+    std::vector<std::pair<std::string, std::string>> keys;
+    const int count = 2 + any(5);
+    for (int k = 0; k < count; ++k) {
+      const int i = any(kChildren);
+      const std::string id = child(i);
+      keys.emplace_back("", id);
+      switch (any(3)) {
+        case 0: {
+          InsertOptions o;
+          o.metadata = metadata(i);
+          b.insert(make_spec(id, "Elixir.Crash.Worker", "start_link", {Value(i)}),
+                   {{node(any(kNodes)), new_pid()}}, o);
+          break;
+        }
+        case 1:
+          b.erase(id);
+          break;
+        default:
+          b.bulk_delete({{id, {node(any(kNodes))}}});
+      }
+    }
+    intend("batch", keys);
+    std::uint64_t last = 0;
+    for (const auto& seq : registry_.write(std::move(b))) {
+      check(seq.status(), "batch");
+      last = std::max(last, *seq);
+    }
+    ack("batch", last, keys);
   }
   void node_down() {
     const std::string down = node(any(kNodes));
