@@ -14,7 +14,14 @@ const StoredRow* Overlay::find(std::string_view table, std::string_view id) cons
   auto t = tables_.find(table);
   if (t != tables_.end()) {
     auto r = t->second.rows.find(std::string(id));
-    if (r != t->second.rows.end()) return r->second.row ? &*r->second.row : nullptr;
+    if (r != t->second.rows.end()) {
+      Pending& p = r->second;
+      if (p.borrowed != nullptr) {
+        p.row = StoredRow{p.borrowed->entry, p.borrowed->expires_at_ms, p.seq};
+        p.borrowed = nullptr;
+      }
+      return p.row ? &*p.row : nullptr;
+    }
     if (t->second.cleared_seq != 0) return nullptr;
   }
   // The projection's rows are stable while this writer holds its lock: only events this
@@ -26,7 +33,7 @@ bool Overlay::has_rows(std::string_view table) const {
   auto t = tables_.find(table);
   if (t != tables_.end()) {
     for (const auto& [id, pending] : t->second.rows) {
-      if (pending.row) return true;
+      if (pending.row || pending.borrowed != nullptr) return true;
     }
     if (t->second.cleared_seq != 0) return false;
   }
@@ -36,41 +43,44 @@ bool Overlay::has_rows(std::string_view table) const {
 }
 
 void Overlay::put(const std::string& table, TableOverlay& t, const std::string& id,
-                  std::optional<StoredRow> row, std::uint64_t seq) {
-  t.rows.insert_or_assign(id, Pending{std::move(row), seq});
+                  Pending pending) {
+  const std::uint64_t seq = pending.seq;
+  t.rows.insert_or_assign(id, std::move(pending));
   touched_.push_back(Touch{seq, table, id});
 }
 
-void Overlay::record(const Event& event) {
+void Overlay::record(const Event& event, bool borrow) {
   auto it = tables_.find(event.table);
   if (it == tables_.end()) it = tables_.emplace(event.table, TableOverlay{}).first;
   TableOverlay& t = it->second;
   const std::uint64_t seq = event.seq;
-  auto row_of = [&](const Row& row) { return StoredRow{row.entry, row.expires_at_ms, seq}; };
+  auto written = [&](const Row& row) {
+    if (borrow) return Pending{std::nullopt, seq, &row};
+    return Pending{StoredRow{row.entry, row.expires_at_ms, seq}, seq, nullptr};
+  };
+  const Pending removed{std::nullopt, seq, nullptr};
   if (const auto* ins = std::get_if<events::Insert>(&event.body)) {
-    put(event.table, t, ins->row.entry.spec.id, row_of(ins->row), seq);
+    put(event.table, t, ins->row.entry.spec.id, written(ins->row));
   } else if (const auto* upd = std::get_if<events::Update>(&event.body)) {
-    put(event.table, t, upd->row.entry.spec.id, row_of(upd->row), seq);
+    put(event.table, t, upd->row.entry.spec.id, written(upd->row));
   } else if (const auto* bulk = std::get_if<events::BulkInsert>(&event.body)) {
-    for (const auto& item : bulk->items) {
-      put(event.table, t, item.row.entry.spec.id, row_of(item.row), seq);
-    }
+    for (const auto& item : bulk->items) put(event.table, t, item.row.entry.spec.id, written(item.row));
   } else if (const auto* del = std::get_if<events::Delete>(&event.body)) {
-    put(event.table, t, del->child_id, std::nullopt, seq);
+    put(event.table, t, del->child_id, removed);
   } else if (const auto* bdel = std::get_if<events::BulkDelete>(&event.body)) {
     for (const auto& item : bdel->items) {
       if (!item.changed) continue;
       const StoredRow* cur = find(event.table, item.child_id);
       StoredRow next{Entry{cur->entry.spec, item.node_pids, cur->entry.metadata},
                      item.expires_at_ms, seq};
-      put(event.table, t, item.child_id, std::move(next), seq);
+      put(event.table, t, item.child_id, Pending{std::move(next), seq, nullptr});
     }
   } else if (std::holds_alternative<events::Clear>(event.body)) {
     t.rows.clear();
     t.cleared_seq = seq;
     touched_.push_back(Touch{seq, event.table, ""});
   } else if (const auto* exp = std::get_if<events::Expire>(&event.body)) {
-    for (const auto& item : exp->items) put(event.table, t, item.child_id, std::nullopt, seq);
+    for (const auto& item : exp->items) put(event.table, t, item.child_id, removed);
   }
 }
 

@@ -33,28 +33,38 @@ class Overlay : public StateView {
   const StoredRow* find(std::string_view table, std::string_view id) const override;
   bool has_rows(std::string_view table) const override;
 
-  // Records what `event` (just appended, not yet applied) does.
-  void record(const Event& event);
+  // Records what `event` (appended, or about to be appended, and not yet applied) does.
+  // borrow: the rows it writes are not copied; the overlay keeps pointers to them and copies
+  // a row only if find() asks for it. Then `event` must stay where it is, unchanged, until
+  // prune() has forgotten it (commit_many: until its batch is applied, before the writer's
+  // slot is released).
+  void record(const Event& event, bool borrow = false);
   // Forgets every effect of events up to `applied_seq`, which the projection now holds.
   void prune(std::uint64_t applied_seq);
+  // Forgets everything (the writer applied, or gave up on, every event recorded).
+  void clear() {
+    tables_.clear();
+    touched_.clear();
+  }
   bool empty() const { return tables_.empty(); }
 
  private:
   struct Pending {
-    std::optional<StoredRow> row;  // empty = removed
+    std::optional<StoredRow> row;  // empty = removed (unless borrowed is set)
     std::uint64_t seq = 0;         // the event that wrote this state
+    const Row* borrowed = nullptr;  // the event's row, copied into `row` when first found
   };
   struct TableOverlay {
     std::uint64_t cleared_seq = 0;  // a pending clear: rows not in `rows` are gone
     std::unordered_map<std::string, Pending> rows;
   };
-  void put(const std::string& table, TableOverlay& t, const std::string& id,
-           std::optional<StoredRow> row, std::uint64_t seq);
+  void put(const std::string& table, TableOverlay& t, const std::string& id, Pending pending);
   const StoredRow* current(std::string_view table, std::string_view id) const;
 
   const Projection& projection_;
   std::shared_mutex& projection_mu_;
-  std::map<std::string, TableOverlay, std::less<>> tables_;
+  // mutable: find() copies a borrowed row in on first use.
+  mutable std::map<std::string, TableOverlay, std::less<>> tables_;
   struct Touch {
     std::uint64_t seq;
     std::string table;

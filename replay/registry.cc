@@ -109,10 +109,14 @@ void Registry::Impl::commit_many(std::span<const Write> writes,
   // Validate every write in order, each against the state the ones before it leave. An event
   // goes into the overlay unless the append will make it durable and it is the batch's last
   // (then it is applied before the slot is released, and nothing validates against it first).
+  // When the append makes the batch durable, the whole batch is applied before the slot is
+  // released: the overlay then borrows the staged events' rows instead of copying them, and
+  // is cleared before the slot is released.
   const bool append_makes_durable = opts.log.durability != Durability::kGroupCommit;
   const std::int64_t now = clock();
   staged.clear();
   staged_at.clear();
+  staged.reserve(writes.size());  // no reallocation: the overlay may point into it
   std::uint64_t next_seq = head_seq;
   bool overlay_ahead = false;  // the overlay holds events of this batch
   try {
@@ -153,17 +157,18 @@ void Registry::Impl::commit_many(std::span<const Write> writes,
       }
       p.hooks = hook_events_of(p.event);
       p.table = p.event.table;
-      if (!append_makes_durable || i + 1 < writes.size()) {
-        overlay.record(p.event);
-        overlay_ahead = true;
-      }
       ++next_seq;
       staged.push_back(std::move(p));
       staged_at.push_back(i);
+      if (!append_makes_durable || i + 1 < writes.size()) {
+        overlay.record(staged.back().event, /*borrow=*/append_makes_durable);
+        overlay_ahead = true;
+      }
     }
   } catch (const std::exception& e) {  // out of memory: the overlay may be half-recorded
     fail(Status::internal(std::string("a write could not be staged (") + e.what() +
                           "); reopen the registry"));
+    if (append_makes_durable) overlay.clear();
     staged.clear();
     return all(failure());
   }
@@ -181,6 +186,7 @@ void Registry::Impl::commit_many(std::span<const Write> writes,
       // The overlay already answers with events the log does not hold: no later write may
       // validate against it.
       if (s.code() == Code::kIoError || overlay_ahead) fail(s);
+      if (append_makes_durable) overlay.clear();
       for (std::size_t i : staged_at) out[i] = s;
       staged.clear();
       return;
@@ -198,11 +204,13 @@ void Registry::Impl::commit_many(std::span<const Write> writes,
                             "); reopen the registry"));
     }
     staged.clear();
+    // The borrowed rows moved to `pending`; nothing reads the overlay until they are applied.
+    if (append_makes_durable) overlay.clear();
     for (std::size_t k = 0; k < staged_at.size(); ++k) out[staged_at[k]] = first + k;
     Status applied;
     if (Status f = failure(); !f.ok()) {
       applied = f;
-    } else if (log->durable_seq() >= last) {
+    } else if (append_makes_durable || log->durable_seq() >= last) {
       // Durable already (no sync, or synced by the append): applied before the slot is
       // released, so the next write validates against the projection itself.
       apply_durable();
