@@ -87,8 +87,100 @@ void Registry::Impl::commit_many(std::span<const Write> writes,
   std::chrono::milliseconds timeout = writes.front().options->timeout;
   for (const Write& w : writes) timeout = std::min(timeout, w.options->timeout);
   const auto deadline = std::chrono::steady_clock::now() + timeout;
+
+  // The writer queue (LevelDB's): the call at its front is the leader; it takes the calls
+  // queued behind it as one group, commits the group's writes with one append (and, under
+  // kSyncEach, one fdatasync), then hands the front to the next call. A call whose deadline
+  // passes before a leader took it leaves the queue with nothing written.
+  Queued me{writes, out, quiesce, deadline, timeout, false, false, {}};
+  std::unique_lock q(queue_mu);
+  queue.push_back(&me);
+  while (!me.done && queue.front() != &me) {
+    if (me.cv.wait_until(q, deadline) == std::cv_status::timeout && !me.done && !me.taken &&
+        queue.front() != &me) {
+      queue.erase(std::find(queue.begin(), queue.end(), &me));
+      q.unlock();
+      return all(Status::timeout("write slot not free within " + ms_of(timeout) +
+                                 "; nothing written"));
+    }
+  }
+  if (!me.done) {
+    std::size_t n = 0;
+    std::vector<Queued*> group;
+    for (Queued* w : queue) {
+      // A quiescing write reads the projection itself: it goes alone.
+      if (!group.empty() &&
+          (w->quiesce || group.front()->quiesce || n + w->writes.size() > kMaxGroupWrites)) {
+        break;
+      }
+      w->taken = true;
+      group.push_back(w);
+      n += w->writes.size();
+    }
+    q.unlock();
+    commit_group(group);
+    q.lock();
+    write_calls += group.size();
+    ++write_groups;
+    largest_write_group = std::max<std::uint64_t>(largest_write_group, group.size());
+    for (Queued* w : group) {
+      queue.pop_front();
+      w->done = true;
+      if (w != &me) w->cv.notify_one();
+    }
+    if (!queue.empty()) queue.front()->cv.notify_one();
+  }
+  q.unlock();
+  // Each call waits for its own writes' durability point (group commit), and a write that
+  // wrote nothing for the state it saw to be applied.
+  std::uint64_t highest = 0;
+  for (const auto& r : out) {
+    if (r.ok()) highest = std::max(highest, *r);
+  }
+  if (applied_seq.load() < highest) {
+    Result<std::uint64_t> waited = wait_applied(highest, deadline, timeout);
+    if (!waited.ok()) {
+      for (auto& r : out) {
+        if (r.ok() && applied_seq.load() < *r) r = waited.status();
+      }
+    }
+  }
+}
+
+void Registry::Impl::commit_group(std::span<Queued* const> group) noexcept {
+  group_writes.clear();
+  group_out.clear();
+  bool quiesce = false;
+  auto deadline = group.front()->deadline;
+  std::chrono::milliseconds timeout = group.front()->timeout;
+  try {
+    for (Queued* w : group) {
+      for (std::size_t i = 0; i < w->writes.size(); ++i) {
+        group_writes.push_back(w->writes[i]);
+        group_out.push_back(&w->out[i]);
+      }
+      quiesce = quiesce || w->quiesce;
+      deadline = std::min(deadline, w->deadline);
+      timeout = std::min(timeout, w->timeout);
+    }
+    stage_and_append(group_writes, group_out, quiesce, deadline, timeout);
+  } catch (const std::exception& e) {  // out of memory before anything was staged
+    for (Queued* w : group) {
+      for (auto& r : w->out) r = Status::internal(std::string("write not made: ") + e.what());
+    }
+  }
+}
+
+void Registry::Impl::stage_and_append(std::span<const Write> writes,
+                                      std::span<Result<std::uint64_t>* const> out,
+                                      bool quiesce,
+                                      std::chrono::steady_clock::time_point deadline,
+                                      std::chrono::milliseconds timeout) {
+  auto all = [&](const Status& s) {
+    for (auto* r : out) *r = s;
+  };
   std::unique_lock lock(write_slot, std::defer_lock);
-  if (!lock.try_lock_for(timeout)) {
+  if (!lock.try_lock_until(deadline)) {
     return all(
         Status::timeout("write slot not free within " + ms_of(timeout) + "; nothing written"));
   }
@@ -131,12 +223,12 @@ void Registry::Impl::commit_many(std::span<const Write> writes,
       }();
       if (!body.ok()) {
         if (body.status().code() == Code::kInvalidArgument) invalid_calls.fetch_add(1);
-        out[i] = body.status();
+        *out[i] = body.status();
         continue;
       }
       if (!body->has_value()) {  // nothing to write: the state as of the events before it
         writes_without_event.fetch_add(1);
-        out[i] = next_seq;
+        *out[i] = next_seq;
         continue;
       }
       Pending p{Event{kEventSchemaVersion, opts.hub, table, next_seq + 1, log->epoch(), now,
@@ -149,7 +241,7 @@ void Registry::Impl::commit_many(std::span<const Write> writes,
       // record is in the log, the event is committed whatever happens to this call.
       if (p.encoded.size() > opts.log.max_record_bytes) {
         invalid_calls.fetch_add(1);
-        out[i] = Status::resource_exhausted(
+        *out[i] = Status::resource_exhausted(
             "the event is " + std::to_string(p.encoded.size()) +
             " bytes encoded, over the log's max_record_bytes " +
             std::to_string(opts.log.max_record_bytes) + "; nothing written");
@@ -187,7 +279,7 @@ void Registry::Impl::commit_many(std::span<const Write> writes,
       // validate against it.
       if (s.code() == Code::kIoError || overlay_ahead) fail(s);
       if (append_makes_durable) overlay.clear();
-      for (std::size_t i : staged_at) out[i] = s;
+      for (std::size_t i : staged_at) *out[i] = s;
       staged.clear();
       return;
     }
@@ -206,34 +298,26 @@ void Registry::Impl::commit_many(std::span<const Write> writes,
     staged.clear();
     // The borrowed rows moved to `pending`; nothing reads the overlay until they are applied.
     if (append_makes_durable) overlay.clear();
-    for (std::size_t k = 0; k < staged_at.size(); ++k) out[staged_at[k]] = first + k;
+    for (std::size_t k = 0; k < staged_at.size(); ++k) *out[staged_at[k]] = first + k;
     Status applied;
     if (Status f = failure(); !f.ok()) {
       applied = f;
     } else if (append_makes_durable || log->durable_seq() >= last) {
       // Durable already (no sync, or synced by the append): applied before the slot is
-      // released, so the next write validates against the projection itself.
+      // released, so the next write validates against the projection itself. (Otherwise, group
+      // commit: each caller waits for the durability point of its own writes.)
       apply_durable();
       if (applied_seq.load() < last) {
         applied = failure();
         if (applied.ok()) applied = Status::internal("events appended but not applied");
       }
-    } else {
-      lock.unlock();  // from here on the staging members belong to the next batch
-      auto waited = wait_applied(last, deadline, timeout);
-      if (!waited.ok()) applied = waited.status();
     }
     if (!applied.ok()) {
       // The batch's events, and the writes that saw them, share the outcome.
-      for (auto& r : out) {
-        if (r.ok() && *r >= first) r = applied;
+      for (auto* r : out) {
+        if (r->ok() && **r >= first) *r = applied;
       }
     }
-  }
-  if (lock.owns_lock()) lock.unlock();
-  // Writes that wrote nothing return once the state they saw is applied.
-  for (auto& r : out) {
-    if (r.ok() && applied_seq.load() < *r) r = wait_applied(*r, deadline, timeout);
   }
 }
 

@@ -65,6 +65,26 @@ struct Registry::Impl {
   };
   void commit_many(std::span<const Write> writes, std::span<Result<std::uint64_t>> out,
                    bool quiesce = false);
+  // A commit_many call in the writer queue.
+  struct Queued {
+    std::span<const Write> writes;
+    std::span<Result<std::uint64_t>> out;
+    bool quiesce;
+    std::chrono::steady_clock::time_point deadline;
+    std::chrono::milliseconds timeout;  // for messages
+    bool taken = false;                 // in a leader's group (under queue_mu)
+    bool done = false;                  // its results are set (under queue_mu)
+    std::condition_variable cv;
+  };
+  static constexpr std::size_t kMaxGroupWrites = 1024;  // a leader takes calls up to this
+  // The leader's part: one pass under the writer's slot for the whole group.
+  void commit_group(std::span<Queued* const> group) noexcept;
+  // Validates, stages and appends `writes` (out[i]: write i's seq or error) and, when the
+  // append made them durable, applies them, all under the writer's slot.
+  void stage_and_append(std::span<const Write> writes,
+                        std::span<Result<std::uint64_t>* const> out, bool quiesce,
+                        std::chrono::steady_clock::time_point deadline,
+                        std::chrono::milliseconds timeout);
   // Returns seq once event `seq` is applied, kTimeout at the deadline, or the failure.
   Result<std::uint64_t> wait_applied(std::uint64_t seq,
                                      std::chrono::steady_clock::time_point deadline,
@@ -111,6 +131,12 @@ struct Registry::Impl {
 
   mutable std::shared_mutex proj_mu;  // the projection: shared for reads, exclusive for apply
   replay::Projection proj;
+
+  std::mutex queue_mu;         // the writer queue (commit_many)
+  std::deque<Queued*> queue;   // front: the leader
+  std::uint64_t write_calls = 0, write_groups = 0, largest_write_group = 0;  // under queue_mu
+  std::vector<Write> group_writes;                       // the leader's, flattened
+  std::vector<Result<std::uint64_t>*> group_out;         // ... and where their results go
 
   replay::TimedLock write_slot;  // serialises validation and append; guards the six below
   replay::Overlay overlay;

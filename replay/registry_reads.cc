@@ -161,6 +161,13 @@ RegistryStats Registry::stats() const {
     std::lock_guard lock(impl_->snapshot_error_mu);
     s.last_snapshot_error = impl_->last_snapshot_error;
   }
+  {
+    std::lock_guard lock(impl_->queue_mu);
+    s.write_calls = impl_->write_calls;
+    s.write_groups = impl_->write_groups;
+    s.largest_write_group = impl_->largest_write_group;
+    s.write_calls_queued = impl_->queue.size();
+  }
   return s;
 }
 

@@ -32,6 +32,13 @@ class TimedLock {
     busy_ = true;
     return true;
   }
+  template <typename Clock, typename Duration>
+  bool try_lock_until(std::chrono::time_point<Clock, Duration> deadline) {
+    std::unique_lock l(mu_);
+    if (!cv_.wait_until(l, deadline, [&] { return !busy_; })) return false;
+    busy_ = true;
+    return true;
+  }
   void unlock() {
     {
       std::lock_guard l(mu_);

@@ -125,6 +125,13 @@ struct RegistryStats {
   std::uint64_t log_syncs = 0;
   std::uint64_t log_synced_events = 0;
   std::uint64_t log_largest_sync_group = 0;
+  // The writer queue: write calls (each insert, ..., or Registry::write) made together by one
+  // pass under the writer's slot. write_calls / write_groups is the average group size;
+  // write_calls_queued counts the calls in the queue now (waiting, or in the pass under way).
+  std::uint64_t write_calls = 0;
+  std::uint64_t write_groups = 0;
+  std::uint64_t largest_write_group = 0;
+  std::uint64_t write_calls_queued = 0;
 };
 
 // A snapshot file written by Registry::snapshot().

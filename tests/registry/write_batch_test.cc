@@ -356,6 +356,108 @@ BOOST_AUTO_TEST_CASE(batches_from_several_threads_interleave_whole_and_gapless) 
   BOOST_TEST(r->dump().size() == kTotal);
 }
 
+// Holds the writer's slot: an update whose function waits until released (bounded).
+class SlotHolder {
+ public:
+  explicit SlotHolder(Registry& r) {
+    BOOST_REQUIRE(r.insert(S("held"), {np("n0", "<h>")}).ok());
+    thread_ = std::thread([this, &r] {
+      result_ = r.update("held", [this](const ChildSpec& spec, const NodePids& pids,
+                                         const Metadata& md) {
+        inside_ = true;
+        const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+        while (!release_ && std::chrono::steady_clock::now() < give_up) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+        Metadata changed = md;
+        changed["held"] = true;  // so that the update writes an event
+        return Entry{spec, pids, changed};
+      });
+    });
+    wait_until([&] { return inside_.load(); }, "the update function to run");
+  }
+  ~SlotHolder() { (void)release(); }
+  Result<std::uint64_t> release() {
+    release_ = true;
+    if (thread_.joinable()) thread_.join();
+    return result_;
+  }
+  template <typename F>
+  static void wait_until(F done, const char* what) {
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!done() && std::chrono::steady_clock::now() < give_up) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    BOOST_REQUIRE_MESSAGE(done(), "timed out waiting for " << what);
+  }
+
+ private:
+  std::thread thread_;
+  std::atomic<bool> inside_{false}, release_{false};
+  Result<std::uint64_t> result_ = Status::internal("not run");
+};
+
+BOOST_AUTO_TEST_CASE(calls_queued_behind_the_writer_commit_as_one_group_with_one_fdatasync) {
+  testing::TempDir dir;
+  auto r = open_or_fail(options_for(dir.path(), Durability::kSyncEach));
+  std::vector<Result<std::uint64_t>> got(3, Status::internal("not run"));
+  std::vector<std::thread> callers;
+  std::uint64_t syncs_before = 0;
+  {
+    SlotHolder holder(*r);
+    syncs_before = r->stats().log_syncs;
+    for (int i = 0; i < 3; ++i) {
+      callers.emplace_back([&, i] {
+        got[i] = r->insert(S("q" + std::to_string(i)), {np("n0", "<q>")});
+      });
+    }
+    SlotHolder::wait_until([&] { return r->stats().write_calls_queued == 4; },
+                           "three calls queued behind the update");
+    BOOST_TEST(holder.release().ok());
+  }
+  for (auto& t : callers) t.join();
+  std::set<std::uint64_t> seqs;
+  for (const auto& g : got) {
+    BOOST_REQUIRE_MESSAGE(g.ok(), g.status().to_string());
+    seqs.insert(*g);
+  }
+  BOOST_TEST(seqs == (std::set<std::uint64_t>{3, 4, 5}));  // 1: "held", 2: the update
+  const RegistryStats stats = r->stats();
+  BOOST_TEST(stats.log_syncs == syncs_before + 2);  // the update's, then the group's
+  BOOST_TEST(stats.log_largest_sync_group == 3u);
+  BOOST_TEST(stats.largest_write_group == 3u);
+  BOOST_TEST(stats.write_calls == 5u);
+  BOOST_TEST(stats.write_groups == 3u);
+  BOOST_TEST(stats.write_calls_queued == 0u);
+  BOOST_TEST(r->dump().size() == 4u);
+}
+
+BOOST_AUTO_TEST_CASE(a_queued_call_whose_timeout_passes_leaves_with_nothing_written) {
+  testing::TempDir dir;
+  auto r = open_or_fail(options_for(dir.path(), Durability::kNone));
+  std::uint64_t update_seq = 0;
+  {
+    SlotHolder holder(*r);
+    InsertOptions quick;
+    quick.timeout = std::chrono::milliseconds(50);
+    const auto started = std::chrono::steady_clock::now();
+    auto late = r->insert(S("late"), {np("n0", "<l>")}, quick);
+    BOOST_TEST((std::chrono::steady_clock::now() - started >= std::chrono::milliseconds(50)));
+    BOOST_TEST(late.status().code() == Code::kTimeout);
+    BOOST_TEST(late.status().message().find("nothing written") != std::string::npos,
+               late.status().to_string());
+    BOOST_TEST(r->stats().write_calls_queued == 1u);  // the update alone
+    auto done = holder.release();
+    BOOST_REQUIRE(done.ok());
+    update_seq = *done;
+  }
+  BOOST_TEST(update_seq == 2u);
+  BOOST_TEST(r->last_sequence() == 2u);
+  BOOST_TEST(!r->lookup("late").has_value());
+  BOOST_TEST(r->stats().write_calls_queued == 0u);
+  BOOST_TEST(describe(r->insert(S("after"), {np("n0", "<a>")})) == "seq 3");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 }  // namespace
