@@ -1,13 +1,16 @@
 // procreg internal: the state behind a Registry, shared by replay/registry.cc (opening,
 // writes, the commit pipeline) and replay/registry_reads.cc (reads, hooks, janitor, state).
 //
-// The write pipeline: commit() validates under the writer slot against the Overlay (the
-// projection plus appended, not yet applied events) and appends the event. If the append made
-// it durable (no sync, or sync each), it is applied before the slot is released; otherwise
-// (group commit) it is recorded in the overlay, the slot is released, and the writer waits for
-// its durability point. apply_durable() applies every durable pending event in order under the
-// projection's exclusive lock and publishes their hook events. Lock order: write_slot,
-// apply_mu, proj_mu.
+// The write pipeline: every write call (commit(), or commit_many() for Registry::write) joins
+// the writer queue; the call at its front (the leader) takes the calls behind it as one group
+// and, under the writer slot, validates their writes in order against the Overlay (the
+// projection plus appended, not yet applied events), encodes the events and appends them with
+// one Log::append_many. If the append made them durable (no sync, or sync each), they are
+// applied before the slot is released (the overlay only borrowed their rows); otherwise (group
+// commit) they stay in the overlay, the slot is released, and each call waits for the
+// durability point of its own writes. apply_durable() applies every durable pending event in
+// order under the projection's exclusive lock and publishes their hook events. Lock order:
+// queue_mu (never held while committing), write_slot, apply_mu, proj_mu.
 #pragma once
 
 #include <atomic>

@@ -4,7 +4,9 @@
 // current state, becomes one event (or none, when it changes nothing and fires no hook),
 // is appended to the hub's log, becomes durable under the log's policy, and only then is
 // applied to the in-memory projection and its hook events dispatched. A write returns after
-// all of that, so a read right after it sees it (read-your-writes). A Registry opened with
+// all of that, so a read right after it sees it (read-your-writes). Calls from several
+// threads at once queue up and are committed in groups: one append (one write(2)) and, under
+// kSyncEach, one fdatasync for a group, each call still its own event(s) in queue order. A Registry opened with
 // open_replay() is a read-only projection of a log, optionally as of a sequence number.
 //
 // Method names mirror ProcessHub's (registry-semantics.md): erase is ProcessHub's delete,
@@ -199,6 +201,8 @@ class Registry {
   // its result as a permanent row under the returned spec.id. No hooks. Errors: kNotFound
   // "No child found"; kInvalidArgument "Invalid arguments returned from the update function"
   // (nothing written); kInternal if fn throws (nothing written). options.hooks is ignored.
+  // `fn` runs on the thread that commits the group of writes this call is in: the calling
+  // thread, or another one writing at the same time (the calling thread waits meanwhile).
   using UpdateFn = std::function<Entry(const ChildSpec&, const NodePids&, const Metadata&)>;
   Result<std::uint64_t> update(std::string_view child_id, const UpdateFn& fn,
                                const WriteOptions& options = {});

@@ -271,6 +271,10 @@ class CliTest(unittest.TestCase):
         self.assertGreaterEqual(stats["writer"]["log_syncs"], 1)
         self.assertEqual(stats["writer"]["log_synced_events"], 3)
         self.assertGreaterEqual(stats["log_largest_sync_group"], 1)
+        # Calls one after the other: groups of one.
+        self.assertGreaterEqual(stats["writer"]["write_calls"], 3)
+        self.assertEqual(stats["writer"]["write_groups"], stats["writer"]["write_calls"])
+        self.assertEqual((stats["largest_write_group"], stats["write_calls_queued"]), (1, 0))
         replica = subprocess.Popen([PROCREG, "replica", *hub.ep(), "--stats", ANY],
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:

@@ -41,6 +41,10 @@ const std::map<std::string, std::string>& help_texts() {
       {"writer_log_syncs", "fdatasyncs that made events durable (group commits)"},
       {"writer_log_synced_events", "events those syncs made durable (/ syncs: mean group size)"},
       {"log_largest_sync_group", "the most events one sync made durable"},
+      {"writer_write_calls", "write calls committed (each insert, ..., or batch)"},
+      {"writer_write_groups", "groups of write calls committed together (/: mean group size)"},
+      {"largest_write_group", "the most write calls one group committed"},
+      {"write_calls_queued", "write calls in the writer queue now"},
       {"server_snapshot_files_served", "snapshots served from a snapshot file"},
       {"server_snapshot_files_refused", "snapshot files not served (damaged or unreadable)"},
       {"head", "the writer's last seq as the replica knows it"},
@@ -95,7 +99,8 @@ void print_prometheus(const Json& j) {
   metric("last_seq", j.value("last_seq", Json(0)), false);
   if (j.contains("uptime_s")) metric("uptime_seconds", j["uptime_s"], false);
   if (j.contains("last_snapshot_seq")) metric("last_snapshot_seq", j["last_snapshot_seq"], false);
-  for (const char* gauge : {"log_largest_sync_group", "head", "lag"}) {
+  for (const char* gauge :
+       {"log_largest_sync_group", "largest_write_group", "write_calls_queued", "head", "lag"}) {
     if (j.contains(gauge)) metric(gauge, j[gauge], false);
   }
   for (const char* group : {"writer", "server", "replica"}) {
