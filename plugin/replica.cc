@@ -28,6 +28,9 @@ constexpr std::chrono::milliseconds kRetryPause{200};
 // A snapshot header's row count pre-sizes the staged table up to this many rows (a bogus
 // count must not reserve unbounded memory; past it the table grows as rows arrive).
 constexpr std::uint64_t kMaxReservedRows = 1u << 22;
+// In-order live events are applied in bursts of up to this many (under one lock, one wake-up)
+// when the bus delivers them faster than one at a time.
+constexpr std::size_t kMaxBurst = 256;
 }  // namespace
 
 struct Replica::Impl {
@@ -39,6 +42,7 @@ struct Replica::Impl {
   zmq::socket_t sub;
 
   std::map<std::uint64_t, Event> early;  // live events above a gap, by seq
+  std::vector<Event> burst;              // in-order live events not applied yet
   bool need_sync = true;                 // no state yet, or a new epoch
   bool gap = false;                      // something between applied and known_head is missing
   SteadyClock::time_point last_heard;
@@ -71,8 +75,12 @@ struct Replica::Impl {
   std::atomic<std::uint64_t> thread_errors{0};
   bool full_sync();
   bool repair(std::uint64_t to);
+  Status check(const Event& event) const;
   Status apply(Event&& event);
   Status apply_bytes(std::string_view bytes);
+  // The next seq to apply, counting the burst.
+  std::uint64_t next_seq() const { return burst.empty() ? applied() + 1 : burst.back().seq + 1; }
+  void flush_burst();
   void drain_early();
   void on_message(plugin::Frames& frames);
   void on_event(const plugin::Frames& frames);
@@ -83,14 +91,29 @@ struct Replica::Impl {
   void pause();
 };
 
-Status Replica::Impl::apply(Event&& event) {
+Status Replica::Impl::check(const Event& event) const {
   if (event.hub != options.hub) return Status::corruption("event of hub '" + event.hub + "'");
   if (event.epoch != epoch.load()) {
     return Status::unavailable("event of epoch " + std::to_string(event.epoch));
   }
+  return Status();
+}
+
+Status Replica::Impl::apply(Event&& event) {
+  if (Status s = check(event); !s.ok()) return s;
   Status s = replay::RegistryAccess::apply_replicated(*registry, std::move(event));
   if (s.ok()) events_applied.fetch_add(1);
   return s;
+}
+
+void Replica::Impl::flush_burst() {
+  if (burst.empty()) return;
+  std::size_t applied_now = 0;
+  Status s = replay::RegistryAccess::apply_replicated(*registry, burst, &applied_now);
+  events_applied.fetch_add(applied_now);
+  if (!s.ok()) gap = true;  // refused (cannot happen for an exact stream): fetch it again
+  burst.clear();
+  notify();
 }
 
 Status Replica::Impl::apply_bytes(std::string_view bytes) {
@@ -253,32 +276,42 @@ void Replica::Impl::on_event(const plugin::Frames& frames) {
     return;
   }
   if (header->epoch != epoch.load()) {
+    flush_burst();
     on_other_epoch();
     return;
   }
-  if (header->seq <= applied() || early.count(header->seq) != 0) {
+  const std::uint64_t next = next_seq();
+  if (header->seq < next || early.count(header->seq) != 0) {
     duplicates_dropped.fetch_add(1);
     return;
   }
   auto event = events::decode(plugin::view(frames[2]), limits);
   if (!event.ok() || event->seq != header->seq || event->epoch != header->epoch) {
+    flush_burst();
     bad_frames.fetch_add(1);  // refetched from the replay service as a gap
     if (!gap) gaps_detected.fetch_add(1);
     gap = true;
     return;
   }
   if (header->seq > known_head.load()) known_head = header->seq;
-  if (header->seq == applied() + 1 && early.empty()) {
-    if (!apply(std::move(*event)).ok()) gap = true;
-    notify();
+  if (header->seq == next && early.empty()) {
+    if (!check(*event).ok()) {
+      flush_burst();
+      gap = true;
+      return;
+    }
+    burst.push_back(std::move(*event));
+    if (burst.size() >= kMaxBurst) flush_burst();
     return;
   }
+  flush_burst();
   if (!gap) gaps_detected.fetch_add(1);
   gap = true;
   if (early.size() < kMaxBuffered) early.emplace(header->seq, std::move(*event));
 }
 
 void Replica::Impl::on_heartbeat(const plugin::Frames& frames) {
+  flush_burst();  // the checks below compare with the applied seq
   heartbeats.fetch_add(1);
   if (frames.size() != 2) {
     bad_frames.fetch_add(1);
@@ -364,6 +397,7 @@ void Replica::Impl::run_loop() {
       if (!*got) break;
       on_message(frames);
     }
+    flush_burst();
     if (!need_sync && !gap && SteadyClock::now() - last_heard > options.idle_check) {
       last_heard = SteadyClock::now();
       gap = true;  // nothing heard: ask the replay service where the head is

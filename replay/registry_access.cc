@@ -160,23 +160,50 @@ std::unique_ptr<Registry> RegistryAccess::open_replica(std::string hub, std::str
 }
 
 Status RegistryAccess::apply_replicated(Registry& r, Event&& event) {
+  std::size_t applied = 0;
+  return apply_replicated(r, std::span<Event>(&event, 1), &applied);
+}
+
+Status RegistryAccess::apply_replicated(Registry& r, std::span<Event> events,
+                                        std::size_t* applied) {
   Registry::Impl& impl = *r.impl_;
-  std::vector<HookEvent> hooks = hook_events_of(event);
-  const std::uint64_t seq = event.seq;
-  const std::uint64_t epoch = event.epoch;
+  *applied = 0;
+  if (events.empty()) return Status();
+  std::vector<std::pair<std::uint64_t, std::vector<HookEvent>>> hooks;
+  for (const Event& e : events) {
+    std::vector<HookEvent> h = hook_events_of(e);
+    if (!h.empty()) hooks.emplace_back(e.seq, std::move(h));
+  }
+  Status s;
+  std::uint64_t last = 0;
+  const std::uint64_t epoch = events.front().epoch;
   {
     std::unique_lock pl(impl.proj_mu);
-    Status s = impl.proj.apply(std::move(event));
-    if (!s.ok()) return s;
+    for (Event& e : events) {
+      const std::uint64_t seq = e.seq;
+      s = impl.proj.apply(std::move(e));
+      if (!s.ok()) break;
+      last = seq;
+      ++*applied;
+    }
   }
-  impl.hooks.publish(seq, std::move(hooks));
+  if (*applied == 0) return s;
+  // The applied events' hook events in order, then the last seq (if it had none), so that
+  // wait_for_hooks returns for every applied seq.
+  bool last_published = false;
+  for (auto& [seq, h] : hooks) {
+    if (seq > last) break;
+    impl.hooks.publish(seq, std::move(h));
+    last_published = seq == last;
+  }
+  if (!last_published) impl.hooks.publish(last, {});
   {
     std::lock_guard l(impl.replicated_mu);
     impl.replicated_epoch.store(epoch);
-    impl.applied_seq.store(seq);
+    impl.applied_seq.store(last);
   }
   impl.replicated_cv.notify_all();
-  return Status();
+  return s;
 }
 
 void RegistryAccess::load_snapshot(Registry& r, std::uint64_t epoch, std::uint64_t seq,

@@ -11,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -73,6 +74,10 @@ class RegistryAccess {
   // and queues its hook events for the replica's in-process hook handlers. Called by one
   // thread at a time (the replica's).
   static Status apply_replicated(Registry& r, Event&& event);
+  // The same for events[0..] in order (consecutive seqs of one epoch) under one exclusive lock
+  // and one wake-up of the threads waiting for a seq. Stops at the first event the projection
+  // refuses: *applied says how many were applied, and the status why it stopped.
+  static Status apply_replicated(Registry& r, std::span<Event> events, std::size_t* applied);
   // Replaces the replica's state: f(projection) runs under the exclusive lock after
   // reset_to(epoch, seq) and loads the rows. In-process hooks do not fire for loaded rows.
   static void load_snapshot(Registry& r, std::uint64_t epoch, std::uint64_t seq,
