@@ -44,6 +44,10 @@ struct Log::Impl {
 
 namespace {
 
+// append_many writes at most about this much with one write(2), so that its buffer (kept for
+// the next append) stays small whatever the batch.
+constexpr std::size_t kMaxWriteBytes = 4u << 20;
+
 Status check_open_arguments(const std::string& hub, const LogOptions& options) {
   if (hub.empty() || hub.size() > kMaxHubBytes) {
     return Status::invalid_argument("hub id must be 1 to " + std::to_string(kMaxHubBytes) +
@@ -178,7 +182,8 @@ Status Log::append_many(std::uint64_t first_seq, std::span<const std::string_vie
       used += size;
       projected += size;
       ++next;
-    } while (next < payloads.size() && projected < d.options.segment_bytes);
+    } while (next < payloads.size() && projected < d.options.segment_bytes &&
+             used < kMaxWriteBytes);
     if (Status s = d.write_records(used); !s.ok()) return d.fail(std::move(s));
     const std::uint64_t last = first_seq + next - 1;
     d.last_seq = last;

@@ -96,7 +96,7 @@ class Log {
   Status append(std::uint64_t seq, std::string_view payload);
   // Appends payloads[i] as record first_seq + i, for every i, with as few writes as the
   // segments allow: one write(2) (and under kSyncEach one fdatasync) for the records that go to
-  // one segment. The checks of append() are made on every payload before anything is written
+  // one segment, up to about 4 MiB per write. The checks of append() are made on every payload before anything is written
   // (an empty span is kInvalidArgument). Rolls where append() would. A write or sync error
   // cuts off the failing segment's part, poisons the log and returns kIoError; records of the
   // batch written to an earlier segment before a roll stay (last_seq() says where the log

@@ -61,16 +61,16 @@ Status Registry::Impl::failure() const {
 }
 
 Result<std::uint64_t> Registry::Impl::commit(const WriteOptions& o, const Resolver& resolve,
-                                             bool quiesce) {
+                                             Grouping grouping) {
   const Write write{&o, &resolve};
-  Result<std::uint64_t> result = Status::internal("unset");
+  Result<std::uint64_t> result = unset();
   commit_many(std::span<const Write>(&write, 1), std::span<Result<std::uint64_t>>(&result, 1),
-              quiesce);
+              grouping);
   return result;
 }
 
 void Registry::Impl::commit_many(std::span<const Write> writes,
-                                 std::span<Result<std::uint64_t>> out, bool quiesce) {
+                                 std::span<Result<std::uint64_t>> out, Grouping grouping) {
   auto all = [&](const Status& s) {
     for (auto& r : out) r = s;
   };
@@ -91,11 +91,16 @@ void Registry::Impl::commit_many(std::span<const Write> writes,
   // The writer queue (LevelDB's): the call at its front is the leader; it takes the calls
   // queued behind it as one group, commits the group's writes with one append (and, under
   // kSyncEach, one fdatasync), then hands the front to the next call. A call whose deadline
-  // passes before a leader took it leaves the queue with nothing written.
-  Queued me{writes, out, quiesce, deadline, timeout, false, false, {}};
+  // passes before a leader took it leaves the queue with nothing written; once taken, it
+  // completes with its group (a pass without user code: validation, encoding, the append).
+  Queued me{writes, out, grouping, deadline, timeout, false, false, {}};
   std::unique_lock q(queue_mu);
   queue.push_back(&me);
   while (!me.done && queue.front() != &me) {
+    if (me.taken) {
+      me.cv.wait(q, [&] { return me.done; });
+      break;
+    }
     if (me.cv.wait_until(q, deadline) == std::cv_status::timeout && !me.done && !me.taken &&
         queue.front() != &me) {
       queue.erase(std::find(queue.begin(), queue.end(), &me));
@@ -105,25 +110,36 @@ void Registry::Impl::commit_many(std::span<const Write> writes,
     }
   }
   if (!me.done) {
+    // The leader. leader_group has room for every possible group: no allocation under the
+    // lock, so nothing can throw between marking calls taken and handing them back.
+    leader_group.clear();
     std::size_t n = 0;
-    std::vector<Queued*> group;
+    const auto now = std::chrono::steady_clock::now();
     for (Queued* w : queue) {
-      // A quiescing write reads the projection itself: it goes alone.
-      if (!group.empty() &&
-          (w->quiesce || group.front()->quiesce || n + w->writes.size() > kMaxGroupWrites)) {
+      // A call past its deadline is not taken: it leaves the queue by itself (the group is
+      // the queue's front, so it ends there).
+      if (!leader_group.empty() && now > w->deadline) break;
+      // A quiescing write reads the projection itself, and a call with user code (an update
+      // function) must not hold other calls up: both go alone.
+      const bool w_alone = w->grouping != Grouping::kAny;
+      if (!leader_group.empty() &&
+          (w_alone || n + w->writes.size() > kMaxGroupWrites || leader_group.size() == kMaxGroupCalls)) {
         break;
       }
       w->taken = true;
-      group.push_back(w);
+      leader_group.push_back(w);
       n += w->writes.size();
+      if (w_alone) break;
     }
+    const std::size_t members = leader_group.size();
     q.unlock();
-    commit_group(group);
+    commit_group(leader_group);
     q.lock();
-    write_calls += group.size();
+    write_calls += members;
     ++write_groups;
-    largest_write_group = std::max<std::uint64_t>(largest_write_group, group.size());
-    for (Queued* w : group) {
+    largest_write_group = std::max<std::uint64_t>(largest_write_group, members);
+    for (std::size_t k = 0; k < members; ++k) {
+      Queued* w = queue.front();
       queue.pop_front();
       w->done = true;
       if (w != &me) w->cv.notify_one();
@@ -148,49 +164,51 @@ void Registry::Impl::commit_many(std::span<const Write> writes,
 }
 
 void Registry::Impl::commit_group(std::span<Queued* const> group) noexcept {
-  group_writes.clear();
-  group_out.clear();
-  bool quiesce = false;
-  auto deadline = group.front()->deadline;
-  std::chrono::milliseconds timeout = group.front()->timeout;
   try {
+    group_writes.clear();
+    group_out.clear();
+    group_of.clear();
     for (Queued* w : group) {
       for (std::size_t i = 0; i < w->writes.size(); ++i) {
         group_writes.push_back(w->writes[i]);
         group_out.push_back(&w->out[i]);
+        group_of.push_back(w);
       }
-      quiesce = quiesce || w->quiesce;
-      deadline = std::min(deadline, w->deadline);
-      timeout = std::min(timeout, w->timeout);
     }
-    stage_and_append(group_writes, group_out, quiesce, deadline, timeout);
   } catch (const std::exception& e) {  // out of memory before anything was staged
     for (Queued* w : group) {
-      for (auto& r : w->out) r = Status::internal(std::string("write not made: ") + e.what());
+      for (auto& r : w->out) r = Status::internal(std::string("nothing written: ") + e.what());
     }
+    return;
   }
+  stage_and_append(group.front()->grouping == Grouping::kQuiesce);
 }
 
-void Registry::Impl::stage_and_append(std::span<const Write> writes,
-                                      std::span<Result<std::uint64_t>* const> out,
-                                      bool quiesce,
-                                      std::chrono::steady_clock::time_point deadline,
-                                      std::chrono::milliseconds timeout) {
+void Registry::Impl::stage_and_append(bool quiesce) noexcept {
+  const std::span<const Write> writes = group_writes;
+  const std::span<Result<std::uint64_t>* const> out = group_out;
   auto all = [&](const Status& s) {
     for (auto* r : out) *r = s;
   };
+  // The slot is held only by leaders and, briefly, by compaction: wait for it as long as the
+  // group's latest deadline (every call of the group was taken before its own).
+  auto latest = group_of.front()->deadline;
+  for (const Queued* w : group_of) latest = std::max(latest, w->deadline);
   std::unique_lock lock(write_slot, std::defer_lock);
-  if (!lock.try_lock_until(deadline)) {
-    return all(
-        Status::timeout("write slot not free within " + ms_of(timeout) + "; nothing written"));
+  if (!lock.try_lock_until(latest)) {
+    for (std::size_t i = 0; i < writes.size(); ++i) {
+      *out[i] = Status::timeout("write slot not free within " + ms_of(group_of[i]->timeout) +
+                                "; nothing written");
+    }
+    return;
   }
   if (Status f = failure(); !f.ok()) return all(f);
-  if (quiesce && applied_seq.load() < head_seq) {
-    Status s = log->wait_durable(head_seq, deadline);
+  if (quiesce && applied_seq.load() < head_seq) {  // alone in its group
+    Status s = log->wait_durable(head_seq, group_of.front()->deadline);
     if (!s.ok()) {
       if (s.code() == Code::kTimeout) {
-        return all(Status::timeout("earlier writes not durable within " + ms_of(timeout) +
-                                   "; nothing written"));
+        return all(Status::timeout("earlier writes not durable within " +
+                                   ms_of(group_of.front()->timeout) + "; nothing written"));
       }
       return all(s);
     }
@@ -199,22 +217,26 @@ void Registry::Impl::stage_and_append(std::span<const Write> writes,
   }
   overlay.prune(applied_seq.load());
   // Validate every write in order, each against the state the ones before it leave. An event
-  // goes into the overlay unless the append will make it durable and it is the batch's last
+  // goes into the overlay unless the append will make it durable and it is the group's last
   // (then it is applied before the slot is released, and nothing validates against it first).
-  // When the append makes the batch durable, the whole batch is applied before the slot is
+  // When the append makes the group durable, the whole group is applied before the slot is
   // released: the overlay then borrows the staged events' rows instead of copying them, and
   // is cleared before the slot is released.
   const bool append_makes_durable = opts.log.durability != Durability::kGroupCommit;
-  const std::int64_t now = clock();
-  staged.clear();
-  staged_at.clear();
-  staged.reserve(writes.size());  // no reallocation: the overlay may point into it
   std::uint64_t next_seq = head_seq;
-  bool overlay_ahead = false;  // the overlay holds events of this batch
+  bool overlay_ahead = false;  // the overlay holds events of this group
+  bool appended = false;       // the log holds (some of) them
+  std::uint64_t first = 0;
   try {
+    staged.clear();
+    staged_at.clear();
+    payloads.clear();
+    staged.reserve(writes.size());  // no reallocation: the overlay may point into it
+    payloads.reserve(writes.size());
     for (std::size_t i = 0; i < writes.size(); ++i) {
       const WriteOptions& o = *writes[i].options;
       const std::string& table = table_name(o.table);
+      const std::int64_t now = clock();
       replay::CommandContext ctx{overlay, table, now, o.hooks, opts.tombstone_ttl_ms,
                                  opts.pending_ttl_ms};
       replay::Resolved body = [&] {
@@ -252,48 +274,51 @@ void Registry::Impl::stage_and_append(std::span<const Write> writes,
       ++next_seq;
       staged.push_back(std::move(p));
       staged_at.push_back(i);
+      payloads.emplace_back(staged.back().encoded);
       if (!append_makes_durable || i + 1 < writes.size()) {
-        overlay.record(staged.back().event, /*borrow=*/append_makes_durable);
         overlay_ahead = true;
+        overlay.record(staged.back().event, /*borrow=*/append_makes_durable);
       }
     }
-  } catch (const std::exception& e) {  // out of memory: the overlay may be half-recorded
-    fail(Status::internal(std::string("a write could not be staged (") + e.what() +
-                          "); reopen the registry"));
-    if (append_makes_durable) overlay.clear();
-    staged.clear();
-    return all(failure());
-  }
-  if (!staged.empty()) {
-    const std::uint64_t first = staged.front().event.seq;
+    if (staged.empty()) return;
+    first = staged.front().event.seq;
     const std::uint64_t last = staged.back().event.seq;
-    std::size_t bytes = 0;
-    payloads.clear();
-    for (const Pending& p : staged) {
-      payloads.emplace_back(p.encoded);
-      bytes += p.encoded.size();
-    }
     Status s = log->append_many(first, payloads);
     if (!s.ok()) {
       // The overlay already answers with events the log does not hold: no later write may
       // validate against it.
       if (s.code() == Code::kIoError || overlay_ahead) fail(s);
       if (append_makes_durable) overlay.clear();
-      for (std::size_t i : staged_at) *out[i] = s;
+      // A batch across a segment roll may have reached the log in part (the log is poisoned
+      // then): those events take effect when the registry is reopened.
+      const std::uint64_t reached = log->last_seq();
+      for (std::size_t k = 0; k < staged_at.size(); ++k) {
+        const std::uint64_t seq = first + k;
+        *out[staged_at[k]] =
+            seq <= reached && reached >= first
+                ? Status(s.code(), s.message() + "; event " + std::to_string(seq) +
+                                       " reached the log before the failure and takes effect "
+                                       "when the registry is reopened")
+                : s;
+      }
+      for (auto* r : out) {  // writes that saw those events share their outcome
+        if (r->ok() && **r >= first) *r = s;
+      }
       staged.clear();
       return;
     }
+    appended = true;
     head_seq = last;
     events_written.fetch_add(staged.size());
+    std::size_t bytes = 0;
+    for (const Pending& p : staged) {
+      bytes += p.encoded.size();
+      note_appended(p.encoded.size());
+    }
     bytes_written.fetch_add(bytes);
-    for (const Pending& p : staged) note_appended(p.encoded.size());
-    try {
+    {
       std::lock_guard pl(pending_mu);
       for (Pending& p : staged) pending.push_back(std::move(p));
-    } catch (const std::exception& e) {  // out of memory: the log is ahead of the projection
-      fail(Status::internal("events " + std::to_string(first) + " to " + std::to_string(last) +
-                            " were appended but could not be queued for apply (" + e.what() +
-                            "); reopen the registry"));
     }
     staged.clear();
     // The borrowed rows moved to `pending`; nothing reads the overlay until they are applied.
@@ -313,9 +338,28 @@ void Registry::Impl::stage_and_append(std::span<const Write> writes,
       }
     }
     if (!applied.ok()) {
-      // The batch's events, and the writes that saw them, share the outcome.
+      // The group's events, and the writes that saw them, share the outcome.
       for (auto* r : out) {
         if (r->ok() && **r >= first) *r = applied;
+      }
+    }
+  } catch (const std::exception& e) {  // out of memory
+    // The overlay may hold events that never reached the log, or the log events the
+    // projection will not get: either way the live state can no longer follow the log.
+    if (overlay_ahead || appended) {
+      fail(Status::internal(std::string(appended ? "events were appended but could not be "
+                                                   "queued for apply ("
+                                                 : "writes could not be staged (") +
+                            e.what() + "); reopen the registry"));
+    }
+    if (append_makes_durable) overlay.clear();  // it points into `staged`
+    staged.clear();
+    const Status f = failure();
+    for (auto* r : out) {
+      if (!f.ok()) {
+        *r = f;
+      } else if (r->ok() || r->status() == unset()) {
+        *r = Status::internal(std::string("nothing written: ") + e.what());
       }
     }
   }
@@ -541,7 +585,7 @@ Result<std::uint64_t> Registry::node_down(std::string_view node, const WriteOpti
         if (affected.empty()) return replay::Resolved(std::optional<EventBody>());
         return replay::resolve_bulk_delete(ctx, std::move(affected));
       },
-      /*quiesce=*/true);
+      Impl::Grouping::kQuiesce);
 }
 
 Result<std::uint64_t> Registry::insert(ChildSpec spec, NodePids node_pids,
@@ -589,9 +633,12 @@ Result<std::uint64_t> Registry::update(std::string_view child_id, const UpdateFn
   WriteOptions o = options;
   o.hooks = false;  // update never fires hooks (B2)
   if (impl_->remote) return impl_->remote_update(child_id, fn, o);
-  return impl_->commit(o, [&](const replay::CommandContext& ctx) {
-    return replay::resolve_update(ctx, child_id, fn);
-  });
+  return impl_->commit(
+      o,
+      [&](const replay::CommandContext& ctx) {
+        return replay::resolve_update(ctx, child_id, fn);
+      },
+      Impl::Grouping::kAlone);  // fn is user code: it holds no other call up
 }
 
 Result<bool> Registry::clear_all(const WriteOptions& options) {
@@ -724,9 +771,13 @@ std::vector<Result<std::uint64_t>> Registry::write(WriteBatch batch) {
         break;
     }
     writes.push_back(Impl::Write{&op.options, &resolvers.back()});
-    out.push_back(Status::internal("unset"));
+    out.push_back(Impl::unset());
   }
-  impl_->commit_many(writes, out);
+  // A batch with an update function (user code) holds no other call up: it goes alone.
+  const bool has_user_code = std::any_of(batch.ops_.begin(), batch.ops_.end(), [](const auto& op) {
+    return op.kind == Kind::kUpdate;
+  });
+  impl_->commit_many(writes, out, has_user_code ? Impl::Grouping::kAlone : Impl::Grouping::kAny);
   return out;
 }
 

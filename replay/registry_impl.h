@@ -41,7 +41,9 @@ struct Registry::Impl {
         read_only(read_only_),
         clock(opts.clock ? opts.clock : Clock(&system_clock_ms)),
         proj(opts.hub, opts.local_node),
-        overlay(proj, proj_mu) {}
+        overlay(proj, proj_mu) {
+    leader_group.reserve(kMaxGroupCalls);
+  }
 
   struct Pending {
     Event event;
@@ -54,25 +56,33 @@ struct Registry::Impl {
   // The write pipeline. Bounded by o.timeout: waiting for the slot (kTimeout, nothing
   // written) and for the durability point (kTimeout, the event appended; it takes effect if
   // the log's next sync succeeds).
-  // quiesce: first wait (within o.timeout) until every appended event is applied, so that the
-  // resolver may read the projection itself (the overlay is then empty); for writes that scan.
+  // kAny: the writer queue may commit the call together with others. kAlone: in a group of
+  // its own (it runs user code: an update function). kQuiesce: also alone, and first waits
+  // until every appended event is applied, so that the resolver may read the projection
+  // itself (the overlay is then empty); for writes that scan (node_down).
+  enum class Grouping { kAny, kAlone, kQuiesce };
   Result<std::uint64_t> commit(const WriteOptions& o, const Resolver& resolve,
-                               bool quiesce = false);
+                               Grouping grouping);
+  Result<std::uint64_t> commit(const WriteOptions& o, const Resolver& resolve) {
+    return commit(o, resolve, Grouping::kAny);
+  }
   // The same for several writes in one pass (Registry::write): validated in order, each
   // against the state the ones before it leave; the events of those that pass appended with
   // one Log::append_many, applied together. out[i] is write i's seq or its own error. The
-  // whole batch is bounded by the smallest of the writes' timeouts.
+  // whole call is bounded by the smallest of the writes' timeouts.
   struct Write {
     const WriteOptions* options;
     const Resolver* resolve;
   };
   void commit_many(std::span<const Write> writes, std::span<Result<std::uint64_t>> out,
-                   bool quiesce = false);
+                   Grouping grouping = Grouping::kAny);
+  // What a result holds before the commit sets it.
+  static Status unset() { return Status::internal("result not set"); }
   // A commit_many call in the writer queue.
   struct Queued {
     std::span<const Write> writes;
     std::span<Result<std::uint64_t>> out;
-    bool quiesce;
+    Grouping grouping;
     std::chrono::steady_clock::time_point deadline;
     std::chrono::milliseconds timeout;  // for messages
     bool taken = false;                 // in a leader's group (under queue_mu)
@@ -80,14 +90,12 @@ struct Registry::Impl {
     std::condition_variable cv;
   };
   static constexpr std::size_t kMaxGroupWrites = 1024;  // a leader takes calls up to this
+  static constexpr std::size_t kMaxGroupCalls = kMaxGroupWrites;
   // The leader's part: one pass under the writer's slot for the whole group.
   void commit_group(std::span<Queued* const> group) noexcept;
-  // Validates, stages and appends `writes` (out[i]: write i's seq or error) and, when the
-  // append made them durable, applies them, all under the writer's slot.
-  void stage_and_append(std::span<const Write> writes,
-                        std::span<Result<std::uint64_t>* const> out, bool quiesce,
-                        std::chrono::steady_clock::time_point deadline,
-                        std::chrono::milliseconds timeout);
+  // Validates, stages and appends group_writes (*group_out[i]: write i's seq or error) and,
+  // when the append made them durable, applies them, all under the writer's slot.
+  void stage_and_append(bool quiesce) noexcept;
   // Returns seq once event `seq` is applied, kTimeout at the deadline, or the failure.
   Result<std::uint64_t> wait_applied(std::uint64_t seq,
                                      std::chrono::steady_clock::time_point deadline,
@@ -138,8 +146,13 @@ struct Registry::Impl {
   std::mutex queue_mu;         // the writer queue (commit_many)
   std::deque<Queued*> queue;   // front: the leader
   std::uint64_t write_calls = 0, write_groups = 0, largest_write_group = 0;  // under queue_mu
-  std::vector<Write> group_writes;                       // the leader's, flattened
-  std::vector<Result<std::uint64_t>*> group_out;         // ... and where their results go
+  // The leader's (one leader at a time): its group, reserved for the largest (kMaxGroupCalls)
+  // so that building it under queue_mu never allocates; the group's writes flattened, where
+  // their results go and whose call each is.
+  std::vector<Queued*> leader_group;
+  std::vector<Write> group_writes;
+  std::vector<Result<std::uint64_t>*> group_out;
+  std::vector<const Queued*> group_of;
 
   replay::TimedLock write_slot;  // serialises validation and append; guards the six below
   replay::Overlay overlay;

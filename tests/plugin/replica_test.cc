@@ -357,6 +357,45 @@ BOOST_AUTO_TEST_CASE(writes_from_two_replicas_are_read_back_at_once_and_converge
   BOOST_TEST(w.server->stats().commands > 0u);
 }
 
+BOOST_AUTO_TEST_CASE(a_batch_written_through_a_replica_is_read_back_at_once_in_order) {
+  zmq::context_t ctx;
+  TempDir dir;
+  Writer w = Writer::open(ctx, writer_options(dir.path()), Writer::server_options(tcp_transport()));
+  auto r = start_replica(ctx, w.replica_options(w.server->publish_endpoint()));
+  BOOST_REQUIRE(r->wait_caught_up(kWait).ok());
+  const std::uint64_t commands_before = w.server->stats().commands;
+  WriteBatch batch;
+  batch.insert(make_spec("b1"), {{"n1", "<1>"}})
+      .insert(make_spec("b2"), {{"n1", "<2>"}})
+      .update("b1",
+              [](const ChildSpec& s, const NodePids& np, const Metadata& md) {
+                Metadata next = md;
+                next["seen"] = true;  // it sees b1 from this batch
+                return Entry{s, np, next};
+              })
+      .insert(make_spec(""), {{"n1", "<3>"}})  // invalid: fails alone
+      .erase("b2");
+  const auto got = r->registry().write(std::move(batch));
+  BOOST_REQUIRE_EQUAL(got.size(), 5u);
+  for (std::size_t i : {0u, 1u, 2u, 4u}) {
+    BOOST_REQUIRE_MESSAGE(got[i].ok(), "write " << i << ": " << got[i].status().to_string());
+  }
+  BOOST_TEST(*got[1] == *got[0] + 1);
+  BOOST_TEST(*got[2] == *got[1] + 1);
+  BOOST_TEST(*got[4] == *got[2] + 1);
+  BOOST_TEST(got[3].status().code() == Code::kInvalidArgument);
+  // Read-your-writes on the replica, and each write went as its own command.
+  LookupOptions with_metadata;
+  with_metadata.with_metadata = true;
+  auto b1 = r->registry().lookup("b1", with_metadata);
+  BOOST_REQUIRE(b1.has_value());
+  BOOST_TEST(b1->metadata->count("seen") == 1u);
+  BOOST_TEST(!r->registry().lookup("b2").has_value());
+  BOOST_TEST(r->registry().last_sequence() >= *got[4]);
+  BOOST_TEST(w.server->stats().commands - commands_before >= 4u);
+  check_converged(*w.registry, *r);
+}
+
 BOOST_AUTO_TEST_CASE(a_write_while_the_writer_is_down_times_out_cleanly) {
   zmq::context_t ctx;
   TempDir dir, sockets;

@@ -432,6 +432,44 @@ BOOST_AUTO_TEST_CASE(calls_queued_behind_the_writer_commit_as_one_group_with_one
   BOOST_TEST(r->dump().size() == 4u);
 }
 
+BOOST_AUTO_TEST_CASE(a_call_with_an_update_function_is_committed_alone) {
+  // An update function is user code: no other call waits for it in the same group.
+  testing::TempDir dir;
+  auto r = open_or_fail(options_for(dir.path(), Durability::kSyncEach));
+  BOOST_REQUIRE(r->insert(S("u"), {np("n0", "<u>")}).ok());
+  std::vector<Result<std::uint64_t>> got(3, Status::internal("not run"));
+  std::vector<std::thread> callers;
+  {
+    SlotHolder holder(*r);
+    const auto calls = [&](int i) {
+      switch (i) {
+        case 0: return r->insert(S("a"), {np("n0", "<a>")});
+        case 1: return r->update("u", &updated);
+        default: {
+          WriteBatch b;
+          b.insert(S("b"), {np("n0", "<b>")}).update("u", &updated);
+          auto results = r->write(std::move(b));
+          return results[1];
+        }
+      }
+    };
+    for (int i = 0; i < 3; ++i) {  // queued in this order
+      callers.emplace_back([&, i] { got[i] = calls(i); });
+      SlotHolder::wait_until(
+          [&] { return r->stats().write_calls_queued == static_cast<std::uint64_t>(i + 2); },
+          "the next call queued");
+    }
+    BOOST_REQUIRE(holder.release().ok());
+  }
+  for (auto& t : callers) t.join();
+  for (const auto& g : got) BOOST_REQUIRE_MESSAGE(g.ok(), g.status().to_string());
+  const RegistryStats stats = r->stats();
+  BOOST_TEST(stats.largest_write_group == 1u);  // every call in a group of its own
+  BOOST_TEST(stats.write_groups == stats.write_calls);
+  BOOST_TEST(r->lookup("a").has_value());
+  BOOST_TEST(r->lookup("b").has_value());
+}
+
 BOOST_AUTO_TEST_CASE(a_queued_call_whose_timeout_passes_leaves_with_nothing_written) {
   testing::TempDir dir;
   auto r = open_or_fail(options_for(dir.path(), Durability::kNone));
