@@ -201,8 +201,8 @@ class Registry {
   // its result as a permanent row under the returned spec.id. No hooks. Errors: kNotFound
   // "No child found"; kInvalidArgument "Invalid arguments returned from the update function"
   // (nothing written); kInternal if fn throws (nothing written). options.hooks is ignored.
-  // `fn` runs on the thread that commits the group of writes this call is in: the calling
-  // thread, or another one writing at the same time (the calling thread waits meanwhile).
+  // The call is committed in a group of its own (see the writer queue above), so `fn` runs on
+  // the calling thread and holds up no other call but those queued behind it.
   using UpdateFn = std::function<Entry(const ChildSpec&, const NodePids&, const Metadata&)>;
   Result<std::uint64_t> update(std::string_view child_id, const UpdateFn& fn,
                                const WriteOptions& options = {});
