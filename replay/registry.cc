@@ -122,10 +122,7 @@ void Registry::Impl::commit_many(std::span<const Write> writes,
       // A quiescing write reads the projection itself, and a call with user code (an update
       // function) must not hold other calls up: both go alone.
       const bool w_alone = w->grouping != Grouping::kAny;
-      if (!leader_group.empty() &&
-          (w_alone || n + w->writes.size() > kMaxGroupWrites || leader_group.size() == kMaxGroupCalls)) {
-        break;
-      }
+      if (!leader_group.empty() && (w_alone || n + w->writes.size() > kMaxGroupWrites)) break;
       w->taken = true;
       leader_group.push_back(w);
       n += w->writes.size();
@@ -295,7 +292,7 @@ void Registry::Impl::stage_and_append(bool quiesce) noexcept {
       for (std::size_t k = 0; k < staged_at.size(); ++k) {
         const std::uint64_t seq = first + k;
         *out[staged_at[k]] =
-            seq <= reached && reached >= first
+            seq <= reached
                 ? Status(s.code(), s.message() + "; event " + std::to_string(seq) +
                                        " reached the log before the failure and takes effect "
                                        "when the registry is reopened")
@@ -662,8 +659,7 @@ WriteBatch::Op& WriteBatch::add(Kind kind, WriteOptions options) {
 }
 
 WriteBatch& WriteBatch::insert(ChildSpec spec, NodePids node_pids, InsertOptions options) {
-  Op& op = ops_.emplace_back();
-  op.kind = Kind::kInsert;
+  Op& op = add(Kind::kInsert, {});
   op.options = std::move(options);
   op.spec = std::move(spec);
   op.node_pids = std::move(node_pids);

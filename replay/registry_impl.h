@@ -42,7 +42,7 @@ struct Registry::Impl {
         clock(opts.clock ? opts.clock : Clock(&system_clock_ms)),
         proj(opts.hub, opts.local_node),
         overlay(proj, proj_mu) {
-    leader_group.reserve(kMaxGroupCalls);
+    leader_group.reserve(kMaxGroupWrites);  // every call has a write: no more calls than this
   }
 
   struct Pending {
@@ -90,7 +90,6 @@ struct Registry::Impl {
     std::condition_variable cv;
   };
   static constexpr std::size_t kMaxGroupWrites = 1024;  // a leader takes calls up to this
-  static constexpr std::size_t kMaxGroupCalls = kMaxGroupWrites;
   // The leader's part: one pass under the writer's slot for the whole group.
   void commit_group(std::span<Queued* const> group) noexcept;
   // Validates, stages and appends group_writes (*group_out[i]: write i's seq or error) and,
@@ -146,15 +145,15 @@ struct Registry::Impl {
   std::mutex queue_mu;         // the writer queue (commit_many)
   std::deque<Queued*> queue;   // front: the leader
   std::uint64_t write_calls = 0, write_groups = 0, largest_write_group = 0;  // under queue_mu
-  // The leader's (one leader at a time): its group, reserved for the largest (kMaxGroupCalls)
-  // so that building it under queue_mu never allocates; the group's writes flattened, where
+  // The leader's (one leader at a time): its group, reserved for the largest (kMaxGroupWrites
+  // calls) so that building it under queue_mu never allocates; the group's writes flattened, where
   // their results go and whose call each is.
   std::vector<Queued*> leader_group;
   std::vector<Write> group_writes;
   std::vector<Result<std::uint64_t>*> group_out;
   std::vector<const Queued*> group_of;
 
-  replay::TimedLock write_slot;  // serialises validation and append; guards the six below
+  replay::TimedLock write_slot;  // serialises validation and append; guards the five below
   replay::Overlay overlay;
   std::uint64_t head_seq = 0;  // last appended
   std::vector<Pending> staged;                 // commit_many's events, before the append

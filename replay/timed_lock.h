@@ -27,10 +27,7 @@ class TimedLock {
   }
   template <typename Rep, typename Period>
   bool try_lock_for(std::chrono::duration<Rep, Period> timeout) {
-    std::unique_lock l(mu_);
-    if (!cv_.wait_for(l, timeout, [&] { return !busy_; })) return false;
-    busy_ = true;
-    return true;
+    return try_lock_until(std::chrono::steady_clock::now() + timeout);
   }
   template <typename Clock, typename Duration>
   bool try_lock_until(std::chrono::time_point<Clock, Duration> deadline) {
