@@ -87,6 +87,7 @@ class Decoder {
 
   // Scalars of the given MessagePack type; any integer width is accepted.
   bool read_str(std::string_view* out);  // a view into the input
+  bool read_bin(std::string_view* out);  // a view into the input
   bool read_string(std::string* out);
   bool read_non_empty_string(std::string* out);
   bool read_bool(bool* out);
@@ -208,6 +209,11 @@ inline bool Decoder::next_head(Head* head) {
 inline bool Decoder::read_str(std::string_view* out) {
   Head head;
   return next_head(&head) && expect(head, Family::kStr, "str") && read_payload(head, out);
+}
+
+inline bool Decoder::read_bin(std::string_view* out) {
+  Head head;
+  return next_head(&head) && expect(head, Family::kBin, "bin") && read_payload(head, out);
 }
 
 inline bool Decoder::read_string(std::string* out) {

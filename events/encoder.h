@@ -47,6 +47,10 @@ class Encoder {
     packer_.pack_bin(narrow(bytes.size()));
     packer_.pack_bin_body(reinterpret_cast<const char*>(bytes.data()), narrow(bytes.size()));
   }
+  void bin(std::string_view bytes) {
+    packer_.pack_bin(narrow(bytes.size()));
+    packer_.pack_bin_body(bytes.data(), narrow(bytes.size()));
+  }
   // Always the 9-byte float 64 form. msgpack-cxx 4.x's pack_double writes a double with an
   // integral value (1.0, -0.0, 1e15) as an integer, which would decode as another Value type,
   // and converts doubles near 2^64 to uint64_t with undefined behaviour.

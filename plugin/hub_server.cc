@@ -9,6 +9,7 @@
 #include "plugin/command_service.h"
 #include "plugin/publisher.h"
 #include "plugin/replay_service.h"
+#include "plugin/wire.h"
 #include "replay/registry_access.h"
 
 namespace procreg {
@@ -50,6 +51,11 @@ Result<std::unique_ptr<HubServer>> HubServer::start(zmq::context_t& context, Reg
   if (options.heartbeat_interval.count() <= 0) {
     return Status::invalid_argument("heartbeat_interval must be positive");
   }
+  if (options.max_events_per_message == 0 ||
+      options.max_events_per_message > plugin::wire::kMaxBatchEvents) {
+    return Status::invalid_argument("max_events_per_message must be in 1.." +
+                                    std::to_string(plugin::wire::kMaxBatchEvents));
+  }
   auto impl = std::make_unique<Impl>(writer, options);
   try {
     zmq::socket_t pub(context, zmq::socket_type::pub);
@@ -62,7 +68,9 @@ Result<std::unique_ptr<HubServer>> HubServer::start(zmq::context_t& context, Reg
     }
     impl->publish_endpoint = plugin::last_endpoint(pub);
     impl->publisher =
-        std::make_unique<plugin::Publisher>(std::move(pub), writer.hub(), impl->counters);
+        std::make_unique<plugin::Publisher>(std::move(pub), writer.hub(), impl->counters,
+                                            options.max_events_per_message,
+                                            options.max_message_bytes);
   } catch (const zmq::error_t& e) {
     return Status::unavailable("cannot " + std::string(options.publish_connect ? "connect" : "bind") +
                                " the publisher to " + options.publish_endpoint + ": " + e.what());
@@ -83,7 +91,7 @@ Result<std::unique_ptr<HubServer>> HubServer::start(zmq::context_t& context, Reg
   }
   plugin::Publisher* publisher = impl->publisher.get();
   auto token = replay::RegistryAccess::attach_commit_listener(
-      writer, [publisher](const replay::CommittedEvent& e) { publisher->publish(e); },
+      writer, [publisher](std::span<const replay::CommittedEvent> events) { publisher->publish(events); },
       [publisher](const replay::ChainHeads& heads) { publisher->start_at(heads); });
   if (!token.ok()) {
     if (impl->commands) impl->commands->stop();

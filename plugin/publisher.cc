@@ -6,8 +6,13 @@
 
 namespace procreg::plugin {
 
-Publisher::Publisher(zmq::socket_t socket, std::string hub, ServerCounters& counters)
-    : socket_(std::move(socket)), hub_(std::move(hub)), counters_(counters) {}
+Publisher::Publisher(zmq::socket_t socket, std::string hub, ServerCounters& counters,
+                     std::uint32_t max_events, std::size_t max_bytes)
+    : socket_(std::move(socket)),
+      hub_(std::move(hub)),
+      counters_(counters),
+      max_events_(std::max<std::uint32_t>(1, std::min(max_events, wire::kMaxBatchEvents))),
+      max_bytes_(max_bytes) {}
 
 void Publisher::start_at(const replay::ChainHeads& heads) {
   std::lock_guard l(mu_);
@@ -27,65 +32,102 @@ void Publisher::send(Frames& frames, std::size_t bytes) {
   }
 }
 
-void Publisher::publish(const replay::CommittedEvent& event) noexcept {
+void Publisher::publish(std::span<const replay::CommittedEvent> events) noexcept {
   try {
-    publish_locked(event);
+    publish_locked(events);
   } catch (const std::exception&) {
-    // Out of memory building a message: the event is committed and applied; subscribers
-    // repair it from the replay service (the next heartbeat shows it missing).
+    // Out of memory building a message: the events are committed and applied; subscribers
+    // repair them from the replay service (the next heartbeat shows them missing).
     counters_.publish_dropped.fetch_add(1);
   }
 }
 
-void Publisher::publish_locked(const replay::CommittedEvent& event) {
+void Publisher::publish_locked(std::span<const replay::CommittedEvent> events) {
   std::lock_guard l(mu_);
   if (!socket_) return;
-  auto head = table_heads_.find(event.table);
+  // Runs of consecutive events of one table, cut by the bounds and after an event with hook
+  // events (its hook messages follow its event message, before any later event's).
+  std::size_t begin = 0;
+  std::size_t bytes = 0;
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    const replay::CommittedEvent& e = events[i];
+    const bool cut = i > begin && (e.table != events[begin].table || i - begin >= max_events_ ||
+                                   bytes + e.encoded.size() > max_bytes_);
+    if (cut) {
+      publish_run(events.subspan(begin, i - begin));
+      begin = i;
+      bytes = 0;
+    }
+    bytes += e.encoded.size();
+    if (!e.hooks.empty()) {
+      publish_run(events.subspan(begin, i + 1 - begin));
+      begin = i + 1;
+      bytes = 0;
+    }
+  }
+  if (begin < events.size()) publish_run(events.subspan(begin));
+}
+
+void Publisher::publish_run(std::span<const replay::CommittedEvent> run) {
+  const replay::CommittedEvent& first = run.front();
+  const replay::CommittedEvent& last = run.back();
+  auto head = table_heads_.find(first.table);
   const std::uint64_t table_prev = head == table_heads_.end() ? 0 : head->second;
+  const auto count = static_cast<std::uint32_t>(run.size());
   header_.clear();
-  wire::encode(wire::EventHeader{event.seq, event.epoch, table_prev}, &header_);
-  const std::string topic = wire::event_topic(hub_, event.table);
+  wire::encode(wire::EventHeader{first.seq, first.epoch, table_prev, count}, &header_);
+  const std::string topic = wire::event_topic(hub_, first.table);
   Frames frames;
   frames.emplace_back(topic.data(), topic.size());
   frames.emplace_back(header_.data(), header_.size());
-  frames.emplace_back(event.encoded.data(), event.encoded.size());
-  send(frames, topic.size() + header_.size() + event.encoded.size());
-  counters_.events_published.fetch_add(1);
-  if (head == table_heads_.end()) {
-    table_heads_.emplace(event.table, event.seq);
+  if (count == 1) {
+    frames.emplace_back(first.encoded.data(), first.encoded.size());
   } else {
-    head->second = event.seq;
+    run_events_.clear();
+    for (const replay::CommittedEvent& e : run) run_events_.push_back(e.encoded);
+    payload_.clear();
+    wire::encode_event_batch(run_events_, &payload_);
+    frames.emplace_back(payload_.data(), payload_.size());
   }
+  send(frames, topic.size() + header_.size() + frames.back().size());
+  counters_.events_published.fetch_add(count);
+  counters_.event_messages_published.fetch_add(1);
+  if (head == table_heads_.end()) {
+    table_heads_.emplace(first.table, last.seq);
+  } else {
+    head->second = last.seq;
+  }
+  seq_ = last.seq;
+  epoch_ = last.epoch;
+  if (!last.hooks.empty()) publish_hooks(last);
+}
 
-  if (!event.hooks.empty()) {
-    const auto count = static_cast<std::uint32_t>(event.hooks.size());
-    const std::uint64_t hook_prev = std::max(registered_head_, unregistered_head_);
-    bool registered = false;
-    bool unregistered = false;
-    for (std::uint32_t i = 0; i < count; ++i) {
-      const HookEvent& h = event.hooks[i];
-      const bool reg = h.topic == HookTopic::kChildRegistered;
-      (reg ? registered : unregistered) = true;
-      header_.clear();
-      wire::encode(wire::HookHeader{event.seq, event.epoch,
-                                    reg ? registered_head_ : unregistered_head_, hook_prev, i,
-                                    count},
-                   &header_);
-      payload_.clear();
-      wire::encode(wire::HookPayload{h.hub, h.table, h.child_id, h.node_pids}, &payload_);
-      const std::string hook_topic = wire::hook_topic(hub_, h.topic, h.child_id);
-      Frames hook;
-      hook.emplace_back(hook_topic.data(), hook_topic.size());
-      hook.emplace_back(header_.data(), header_.size());
-      hook.emplace_back(payload_.data(), payload_.size());
-      send(hook, hook_topic.size() + header_.size() + payload_.size());
-      counters_.hook_messages_published.fetch_add(1);
-    }
-    if (registered) registered_head_ = event.seq;
-    if (unregistered) unregistered_head_ = event.seq;
+void Publisher::publish_hooks(const replay::CommittedEvent& event) {
+  const auto count = static_cast<std::uint32_t>(event.hooks.size());
+  const std::uint64_t hook_prev = std::max(registered_head_, unregistered_head_);
+  bool registered = false;
+  bool unregistered = false;
+  for (std::uint32_t i = 0; i < count; ++i) {
+    const HookEvent& h = event.hooks[i];
+    const bool reg = h.topic == HookTopic::kChildRegistered;
+    (reg ? registered : unregistered) = true;
+    header_.clear();
+    wire::encode(wire::HookHeader{event.seq, event.epoch,
+                                  reg ? registered_head_ : unregistered_head_, hook_prev, i,
+                                  count},
+                 &header_);
+    payload_.clear();
+    wire::encode(wire::HookPayload{h.hub, h.table, h.child_id, h.node_pids}, &payload_);
+    const std::string hook_topic = wire::hook_topic(hub_, h.topic, h.child_id);
+    Frames hook;
+    hook.emplace_back(hook_topic.data(), hook_topic.size());
+    hook.emplace_back(header_.data(), header_.size());
+    hook.emplace_back(payload_.data(), payload_.size());
+    send(hook, hook_topic.size() + header_.size() + payload_.size());
+    counters_.hook_messages_published.fetch_add(1);
   }
-  seq_ = event.seq;
-  epoch_ = event.epoch;
+  if (registered) registered_head_ = event.seq;
+  if (unregistered) unregistered_head_ = event.seq;
 }
 
 void Publisher::heartbeat(std::int64_t time_ms) noexcept {

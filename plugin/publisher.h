@@ -1,9 +1,11 @@
 // procreg::plugin internal: the writer's PUB side (docs/PROTOCOL.md, "The bus").
 //
-// publish() turns one committed event into its event message and one message per hook event,
-// keeping the chains (table_prev, kind_prev, hook_prev) that let subscribers of a sub-topic
-// detect gaps; heartbeat() sends the position. The socket is created, configured and bound or
-// connected by the caller.
+// publish() turns the events committed together into event messages (one per run of
+// consecutive events of one table, up to max_events and about max_bytes each; a run ends
+// after an event with hook events) and one message per hook event, keeping the chains
+// (table_prev, kind_prev, hook_prev) that let subscribers of a sub-topic detect gaps;
+// heartbeat() sends the position. The socket is created, configured and bound or connected by
+// the caller.
 //
 // Thread safety: publish() and heartbeat() may be called from any threads; a mutex serialises
 // them on the one socket (which also gives ZeroMQ the memory barrier it needs when a socket
@@ -13,7 +15,10 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <span>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include <zmq.hpp>
 
@@ -25,19 +30,24 @@ namespace procreg::plugin {
 
 class Publisher {
  public:
-  Publisher(zmq::socket_t socket, std::string hub, ServerCounters& counters);
+  Publisher(zmq::socket_t socket, std::string hub, ServerCounters& counters,
+            std::uint32_t max_events = 1, std::size_t max_bytes = 1u << 20);
 
   // The chain heads at the moment publishing starts (from RegistryAccess::set_commit_listener).
   void start_at(const replay::ChainHeads& heads);
   // Never throw: a message that cannot be built is counted as dropped and repaired by
   // subscribers like any lost message.
-  void publish(const replay::CommittedEvent& event) noexcept;
+  void publish(std::span<const replay::CommittedEvent> events) noexcept;
   void heartbeat(std::int64_t time_ms) noexcept;
   void close();
 
  private:
   void send(Frames& frames, std::size_t bytes);
-  void publish_locked(const replay::CommittedEvent& event);
+  void publish_locked(std::span<const replay::CommittedEvent> events);
+  // One event message holding `run` (consecutive events of one table), then the hook messages
+  // of its last event.
+  void publish_run(std::span<const replay::CommittedEvent> run);
+  void publish_hooks(const replay::CommittedEvent& event);
   void heartbeat_locked(std::int64_t time_ms);
 
   std::mutex mu_;
@@ -49,8 +59,11 @@ class Publisher {
   std::map<std::string, std::uint64_t, std::less<>> table_heads_;
   std::uint64_t registered_head_ = 0;
   std::uint64_t unregistered_head_ = 0;
+  const std::uint32_t max_events_;
+  const std::size_t max_bytes_;
   std::string header_;  // encode buffers
   std::string payload_;
+  std::vector<std::string_view> run_events_;
 };
 
 }  // namespace procreg::plugin

@@ -43,6 +43,7 @@ struct Replica::Impl {
 
   std::map<std::uint64_t, Event> early;  // live events above a gap, by seq
   std::vector<Event> burst;              // in-order live events not applied yet
+  std::vector<std::string_view> batch_events;  // the events of the batch being read
   bool need_sync = true;                 // no state yet, or a new epoch
   bool gap = false;                      // something between applied and known_head is missing
   SteadyClock::time_point last_heard;
@@ -83,7 +84,12 @@ struct Replica::Impl {
   void flush_burst();
   void drain_early();
   void on_message(plugin::Frames& frames);
+  // An event message: one event, or a batch of header.count events.
   void on_event(const plugin::Frames& frames);
+  // One event of a message, seq and epoch from its header. False: the rest of the message is
+  // not to be looked at (a bad event, which is repaired with what follows it, or a new epoch).
+  bool on_event_bytes(std::uint64_t seq, std::uint64_t event_epoch, std::string_view bytes);
+  void on_bad_event();
   void on_heartbeat(const plugin::Frames& frames);
   void new_epoch(std::uint64_t e);
   void on_other_epoch();
@@ -258,56 +264,85 @@ void Replica::Impl::new_epoch(std::uint64_t e) {
 }
 
 void Replica::Impl::on_event(const plugin::Frames& frames) {
-  live_events.fetch_add(1);
   if (frames.size() != 3) {
+    live_events.fetch_add(1);
     bad_frames.fetch_add(1);
     return;
   }
   auto header = plugin::wire::decode_event_header(plugin::view(frames[1]));
   if (!header.ok()) {
+    live_events.fetch_add(1);
     bad_frames.fetch_add(1);
     return;
   }
+  live_events.fetch_add(header->count);
+  if (header->seq > std::numeric_limits<std::uint64_t>::max() - (header->count - 1)) {
+    bad_frames.fetch_add(1);  // seqs past 2^64 - 1: forged
+    return;
+  }
+  if (header->count == 1) {
+    (void)on_event_bytes(header->seq, header->epoch, plugin::view(frames[2]));
+    return;
+  }
+  batch_events.clear();
+  if (!plugin::wire::decode_event_batch(plugin::view(frames[2]), header->count, limits,
+                                        &batch_events)
+           .ok()) {
+    on_bad_event();
+    return;
+  }
+  for (std::uint32_t i = 0; i < header->count; ++i) {
+    if (!on_event_bytes(header->seq + i, header->epoch, batch_events[i])) return;
+  }
+}
+
+void Replica::Impl::on_bad_event() {
+  flush_burst();
+  bad_frames.fetch_add(1);  // refetched from the replay service as a gap
+  if (!gap) gaps_detected.fetch_add(1);
+  gap = true;
+}
+
+bool Replica::Impl::on_event_bytes(std::uint64_t seq, std::uint64_t event_epoch,
+                                   std::string_view bytes) {
   if (need_sync) {  // buffered until the sync, which may make it obsolete
     if (early.size() < kMaxBuffered) {
-      auto event = events::decode(plugin::view(frames[2]), limits);
-      if (event.ok()) early.emplace(header->seq, std::move(*event));
+      auto event = events::decode(bytes, limits);
+      if (event.ok()) early.emplace(seq, std::move(*event));
     }
-    return;
+    return true;
   }
-  if (header->epoch != epoch.load()) {
+  if (event_epoch != epoch.load()) {
     flush_burst();
     on_other_epoch();
-    return;
+    return false;
   }
   const std::uint64_t next = next_seq();
-  if (header->seq < next || early.count(header->seq) != 0) {
+  if (seq < next || early.count(seq) != 0) {
     duplicates_dropped.fetch_add(1);
-    return;
+    return true;
   }
-  auto event = events::decode(plugin::view(frames[2]), limits);
-  if (!event.ok() || event->seq != header->seq || event->epoch != header->epoch) {
-    flush_burst();
-    bad_frames.fetch_add(1);  // refetched from the replay service as a gap
-    if (!gap) gaps_detected.fetch_add(1);
-    gap = true;
-    return;
+  auto event = events::decode(bytes, limits);
+  if (!event.ok() || event->seq != seq || event->epoch != event_epoch) {
+    on_bad_event();
+    return false;  // the rest of its message is repaired with it
   }
-  if (header->seq > known_head.load()) known_head = header->seq;
-  if (header->seq == next && early.empty()) {
+  if (seq > known_head.load()) known_head = seq;
+  if (seq == next && early.empty()) {
     if (!check(*event).ok()) {
       flush_burst();
       gap = true;
-      return;
+      return false;
     }
     burst.push_back(std::move(*event));
     if (burst.size() >= kMaxBurst) flush_burst();
-    return;
+    return true;
   }
   flush_burst();
   if (!gap) gaps_detected.fetch_add(1);
   gap = true;
-  if (early.size() < kMaxBuffered) early.emplace(header->seq, std::move(*event));
+  if (early.size() < kMaxBuffered) early.emplace(seq, std::move(*event));
+  return true;
 }
 
 void Replica::Impl::on_heartbeat(const plugin::Frames& frames) {

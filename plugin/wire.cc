@@ -208,11 +208,11 @@ bool read_status(Decoder& d, Status* out) {
 // read(decoder, &message), then no trailing bytes.
 template <typename T, typename Read>
 Result<T> decode_body(std::string_view bytes, const DecodeLimits& limits, std::string_view root,
-                      Read&& read) {
+                      Read&& read, std::uint32_t newest = kWireVersion) {
   return events::decode_without_throwing<T>([&]() -> Result<T> {
     Decoder d(bytes, limits, root);
     Result<T> result = T();
-    if (!d.check_size(bytes.size()) || !d.check_version(kV, kVersionNoun, kWireVersion) ||
+    if (!d.check_size(bytes.size()) || !d.check_version(kV, kVersionNoun, newest) ||
         !read(d, &*result) || !d.finish()) {
       result = std::move(d).error();
     }
@@ -355,11 +355,25 @@ Result<ParsedTopic> parse_topic(std::string_view topic) {
 // ---- encoding -----------------------------------------------------------------------------
 
 void encode(const EventHeader& m, std::string* out) {
+  assert(m.count >= 1 && m.count <= kMaxBatchEvents && "an event message holds 1..65536 events");
   Encoder enc(out);
-  begin(enc, 3);
+  if (m.count == 1) {  // the version 1 message: one event
+    begin(enc, 3);
+  } else {
+    enc.map(5);
+    enc.str(kV);
+    enc.uint(kEventBatchVersion);
+  }
   write_uint(enc, kSeq, m.seq);
   write_uint(enc, kEpoch, m.epoch);
   write_uint(enc, kPrev, m.table_prev);
+  if (m.count != 1) write_uint(enc, kCount, m.count);
+}
+
+void encode_event_batch(const std::vector<std::string_view>& events, std::string* out) {
+  Encoder enc(out);
+  enc.array(events.size());
+  for (const std::string_view e : events) enc.bin(e);
 }
 
 void encode(const HookHeader& m, std::string* out) {
@@ -522,22 +536,63 @@ void encode(const CommandReply& m, std::string* out) {
 // ---- decoding -----------------------------------------------------------------------------
 
 Result<EventHeader> decode_event_header(std::string_view bytes) {
-  enum : std::size_t { kFv, kFseq, kFep, kFprev };
-  static constexpr Fields<4> kFields{{kV, kSeq, kEpoch, kPrev}, bits(kFv, kFseq, kFep, kFprev)};
-  return decode_body<EventHeader>(bytes, {}, "event_header", [](Decoder& d, EventHeader* m) {
-    return d.read_fields(kFields, [&](std::size_t index) {
-      switch (index) {
-        case kFv:
-          return read_version(d);
-        case kFseq:
-          return d.read_uint(&m->seq);
-        case kFep:
-          return d.read_uint(&m->epoch);
-        default:  // kFprev
-          return d.read_uint(&m->table_prev);
-      }
-    });
-  });
+  enum : std::size_t { kFv, kFseq, kFep, kFprev, kFcount };
+  // "n" is required in version 2 only (checked below); version 1 skips it as an unknown key.
+  static constexpr Fields<5> kFields{{kV, kSeq, kEpoch, kPrev, kCount},
+                                     bits(kFv, kFseq, kFep, kFprev)};
+  return decode_body<EventHeader>(
+      bytes, {}, "event_header",
+      [](Decoder& d, EventHeader* m) {
+        std::uint32_t version = 0;
+        std::optional<std::uint64_t> count;
+        const bool ok = d.read_fields(kFields, [&](std::size_t index) {
+          switch (index) {
+            case kFv:
+              return d.read_version(kVersionNoun, kEventBatchVersion, &version);
+            case kFseq:
+              return d.read_uint(&m->seq);
+            case kFep:
+              return d.read_uint(&m->epoch);
+            case kFprev:
+              return d.read_uint(&m->table_prev);
+            default: {  // kFcount
+              std::uint64_t n = 0;
+              if (!d.read_uint(&n)) return false;
+              count = n;
+              return true;
+            }
+          }
+        });
+        if (!ok) return false;
+        if (version < kEventBatchVersion) return true;  // one event
+        if (!count) return d.fail_missing_key(kCount);
+        if (*count < 2 || *count > kMaxBatchEvents) {
+          return d.fail(Code::kCorruption, "n " + std::to_string(*count) + " is not in 2.." +
+                                               std::to_string(kMaxBatchEvents), false);
+        }
+        m->count = static_cast<std::uint32_t>(*count);
+        return true;
+      },
+      kEventBatchVersion);
+}
+
+Status decode_event_batch(std::string_view frame, std::uint32_t count,
+                          const events::DecodeLimits& limits, std::vector<std::string_view>* out) {
+  try {
+    Decoder d(frame, limits, "event_batch");
+    if (!d.check_size(frame.size()) || !d.read_tuple_head(count)) return std::move(d).error();
+    out->reserve(out->size() + count);
+    for (std::uint32_t i = 0; i < count; ++i) {
+      Decoder::Scope scope(&d, i);
+      std::string_view event;
+      if (!d.read_bin(&event)) return std::move(d).error();
+      out->push_back(event);
+    }
+    if (!d.finish()) return std::move(d).error();
+    return Status();
+  } catch (const std::bad_alloc&) {
+    return Status::resource_exhausted("out of memory while decoding");
+  }
 }
 
 Result<HookHeader> decode_hook_header(std::string_view bytes) {

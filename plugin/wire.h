@@ -62,15 +62,23 @@ Result<ParsedTopic> parse_topic(std::string_view topic);
 
 // ---- bus messages ----------------------------------------------------------------------
 
-// Frame 1 of an event message; frame 2 is the event's EVENT_FORMAT bytes, exactly the log
-// record's payload. table_prev: the seq of the previous event of the same table (0: none), so
-// a subscriber of one table's topic detects gaps; a subscriber of the whole hub uses seq.
+// Frame 1 of an event message. With count 1 (header "v" 1), frame 2 is the event's
+// EVENT_FORMAT bytes, exactly the log record's payload. With count n > 1 (header "v" 2, key
+// "n"), the message carries the events seq, seq+1, ..., seq+n-1, all of the topic's table, and
+// frame 2 is an event batch: a MessagePack array of n bin items, each one event's bytes.
+// table_prev: the seq of the previous event of the same table before the first one (0: none),
+// so a subscriber of one table's topic detects gaps; a subscriber of the whole hub uses seq.
 struct EventHeader {
   std::uint64_t seq = 0;
   std::uint64_t epoch = 0;
   std::uint64_t table_prev = 0;
+  std::uint32_t count = 1;  // events in the message, 1 .. kMaxBatchEvents (a batch: 2 or more)
   bool operator==(const EventHeader&) const = default;
 };
+// The version of an EventHeader with count > 1 (every other body is kWireVersion).
+inline constexpr std::uint32_t kEventBatchVersion = 2;
+// The most events one event message may carry.
+inline constexpr std::uint32_t kMaxBatchEvents = 65536;
 
 // Frame 1 of a hook message. One event fires `count` hook events (index 0..count-1), each
 // published on its own topic. kind_prev: the seq of the previous event that fired hook events
@@ -204,6 +212,13 @@ void encode(const CommandReply& m, std::string* out);
 using events::encode_snapshot_row;
 
 Result<EventHeader> decode_event_header(std::string_view bytes);
+// Frame 2 of an event message with header.count > 1: appends to *out the bytes of each
+// event (views into `frame`). The events are not decoded here; each must be at most
+// limits.max_string bytes, and the frame at most limits.max_bytes.
+Status decode_event_batch(std::string_view frame, std::uint32_t count,
+                          const events::DecodeLimits& limits, std::vector<std::string_view>* out);
+// Appends an event batch frame holding `events` (each an event's EVENT_FORMAT bytes).
+void encode_event_batch(const std::vector<std::string_view>& events, std::string* out);
 Result<HookHeader> decode_hook_header(std::string_view bytes);
 Result<HookPayload> decode_hook_payload(std::string_view bytes,
                                         const events::DecodeLimits& limits = {});

@@ -32,9 +32,11 @@ struct CommittedEvent {
   std::string_view encoded;  // the EVENT_FORMAT bytes, exactly the log record's payload
   const std::vector<HookEvent>& hooks;  // empty unless written with hooks on
 };
-// Called for every committed event in sequence order, on the thread that applied it, with
+// Called with every committed event in sequence order, on the thread that applied them, with
 // the writer's apply lock held: it must not block and must not call back into the Registry.
-using CommitListener = std::function<void(const CommittedEvent&)>;
+// One call passes the events applied together (one write, a batch, a commit group), in order;
+// the next call continues with the next seq.
+using CommitListener = std::function<void(std::span<const CommittedEvent>)>;
 
 // The writer's position when a listener was attached: the next event the listener gets is
 // seq + 1, and the chains of docs/PROTOCOL.md continue from these heads.

@@ -39,6 +39,13 @@ struct HubServerOptions {
   // The PUB socket's send high-water mark, in messages per subscriber. Past it ZeroMQ drops
   // messages for that subscriber; replicas repair the gap from the replay service.
   int publish_hwm = 100'000;
+  // Events committed together (a Registry::write batch, a commit group) go out as one event
+  // message per run of consecutive events of one table, holding up to this many events and
+  // about max_message_bytes (docs/PROTOCOL.md, "Event messages"). 1 sends one message per
+  // event (protocol version 1 only), for a bus whose subscribers predate event batches.
+  // 1 .. 65536.
+  std::uint32_t max_events_per_message = 256;
+  std::size_t max_message_bytes = 1u << 20;
   // Threads that run commands (each waits for its write's durability point, so more threads
   // let concurrent remote writes share a group commit).
   int command_threads = 4;
@@ -50,6 +57,7 @@ struct HubServerOptions {
 
 struct HubServerStats {
   std::uint64_t events_published = 0;
+  std::uint64_t event_messages_published = 0;  // messages carrying them (a batch is one)
   std::uint64_t hook_messages_published = 0;
   std::uint64_t heartbeats = 0;
   std::uint64_t bytes_published = 0;

@@ -95,12 +95,71 @@ inline std::unique_ptr<Replica> start_replica(zmq::context_t& ctx, const Replica
 }
 
 // A random workload over every mutation kind, hooks on and off, two tables. Returns the
-// number of calls made.
-inline int random_workload(Registry& r, std::uint32_t seed, int ops, int children = 200) {
+// number of writes made. With `batched`, the writes go to Registry::write in batches of 1 to
+// 40, so that the writer publishes runs of them as event batches.
+inline int random_workload(Registry& r, std::uint32_t seed, int ops, int children = 200,
+                           bool batched = false) {
   std::mt19937 rng(seed);
   auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<std::uint32_t>(n)); };
   const std::vector<std::string> nodes{"n0", "n1", "n2", "n3"};
+  WriteBatch batch;
+  std::size_t batch_size = 1;
+  // The target of each write: the registry itself, or the batch being filled.
+  struct Target {
+    Registry& r;
+    WriteBatch* b;
+    void insert(ChildSpec s, NodePids np, const InsertOptions& o) {
+      if (b) {
+        b->insert(std::move(s), std::move(np), o);
+      } else {
+        (void)r.insert(std::move(s), std::move(np), o);
+      }
+    }
+    void bulk_insert(std::vector<Entry> e, const WriteOptions& o) {
+      if (b) {
+        b->bulk_insert(std::move(e), o);
+      } else {
+        (void)r.bulk_insert(e, o);
+      }
+    }
+    void erase(const std::string& id, const WriteOptions& o) {
+      if (b) {
+        b->erase(id, o);
+      } else {
+        (void)r.erase(id, o);
+      }
+    }
+    void bulk_delete(std::vector<std::pair<ChildId, std::vector<NodeName>>> d,
+                     const WriteOptions& o) {
+      if (b) {
+        b->bulk_delete(std::move(d), o);
+      } else {
+        (void)r.bulk_delete(d, o);
+      }
+    }
+    void clear_all(const WriteOptions& o) {
+      if (b) {
+        b->clear_all(o);
+      } else {
+        (void)r.clear_all(o);
+      }
+    }
+    void update(const std::string& id, WriteBatch::UpdateFn fn, const WriteOptions& o) {
+      if (b) {
+        b->update(id, std::move(fn), o);
+      } else {
+        (void)r.update(id, std::move(fn), o);
+      }
+    }
+  } r_or_batch{r, batched ? &batch : nullptr};
+  auto flush = [&] {
+    if (batch.empty()) return;
+    (void)r.write(std::move(batch));
+    batch = WriteBatch();
+    batch_size = 1 + static_cast<std::size_t>(pick(40));
+  };
   for (int i = 0; i < ops; ++i) {
+    if (batched && batch.size() >= batch_size) flush();
     WriteOptions wo;
     wo.hooks = pick(2) == 0;
     wo.table = pick(4) == 0 ? "other" : "";
@@ -111,30 +170,30 @@ inline int random_workload(Registry& r, std::uint32_t seed, int ops, int childre
         InsertOptions io;
         static_cast<WriteOptions&>(io) = wo;
         if (pick(3) == 0) io.metadata["tag"] = "t" + std::to_string(pick(5));
-        (void)r.insert(make_spec(id), {{nodes[pick(4)], "<" + std::to_string(i) + ">"}}, io);
+        r_or_batch.insert(make_spec(id), {{nodes[pick(4)], "<" + std::to_string(i) + ">"}}, io);
         break;
       }
       case 2: {
-        std::vector<Entry> batch;
+        std::vector<Entry> entries;
         for (int k = 0; k < 1 + pick(5); ++k) {
-          batch.push_back(Entry{make_spec("c" + std::to_string(pick(children))),
+          entries.push_back(Entry{make_spec("c" + std::to_string(pick(children))),
                                 {{nodes[pick(4)], "<b" + std::to_string(i) + ">"}},
                                 {}});
         }
-        (void)r.bulk_insert(batch, wo);
+        r_or_batch.bulk_insert(std::move(entries), wo);
         break;
       }
       case 3:
-        (void)r.erase(id, wo);
+        r_or_batch.erase(id, wo);
         break;
       case 4:
-        (void)r.bulk_delete({{id, {nodes[pick(4)]}}}, wo);
+        r_or_batch.bulk_delete({{id, {nodes[pick(4)]}}}, wo);
         break;
       case 5:
         if (pick(20) == 0) {
-          (void)r.clear_all(wo);
+          r_or_batch.clear_all(wo);
         } else {
-          (void)r.update(id, [&](const ChildSpec& s, const NodePids& np, const Metadata& md) {
+          r_or_batch.update(id, [i](const ChildSpec& s, const NodePids& np, const Metadata& md) {
             Metadata next = md;
             next["n"] = i;
             return Entry{s, np, next};
@@ -143,6 +202,7 @@ inline int random_workload(Registry& r, std::uint32_t seed, int ops, int childre
         break;
     }
   }
+  flush();
   return ops;
 }
 

@@ -276,8 +276,14 @@ struct RogueBus {
     return plugin::wire::hook_topic(hub(), HookTopic::kChildRegistered, child);
   }
   std::string heartbeat_topic() const { return plugin::wire::heartbeat_topic(hub()); }
-  std::string event_header(std::uint64_t seq, std::uint64_t ep = 0) const {
-    return encoded(plugin::wire::EventHeader{seq, ep == 0 ? epoch : ep, 0});
+  std::string event_header(std::uint64_t seq, std::uint64_t ep = 0, std::uint32_t count = 1) const {
+    return encoded(plugin::wire::EventHeader{seq, ep == 0 ? epoch : ep, 0, count});
+  }
+  // Frame 2 of an event batch holding `events`.
+  static std::string event_batch(const std::vector<std::string_view>& events) {
+    std::string out;
+    plugin::wire::encode_event_batch(events, &out);
+    return out;
   }
   std::string hook_header(std::uint64_t seq, std::uint32_t index = 0, std::uint32_t count = 1,
                           std::uint64_t ep = 0) const {
@@ -551,7 +557,19 @@ BOOST_AUTO_TEST_CASE(garbage_on_the_bus_is_counted_and_the_subscribers_still_con
   to_replica({et, bus.event_header(head + 1)});
   to_replica({et, bus.event_header(head + 1), body, "extra"});
   to_replica({et, "\xc1 garbage", body});
-  to_replica({et, replace_value(bus.event_header(head + 1), "v", from_hex("02")), body});
+  to_replica({et, replace_value(bus.event_header(head + 1), "v", from_hex("03")), body});
+  // Event batches: no count, a count out of range, a frame that is not n bins, an event that
+  // does not decode or disagrees with its place, seqs past 2^64.
+  const std::string batch_header = bus.event_header(head + 1, 0, 2);
+  const std::string forged2 = bus.forged_event(head + 2);
+  to_replica({et, remove_key(batch_header, "n"), bus.event_batch({body, forged2})});
+  to_replica({et, replace_value(batch_header, "n", from_hex("00")), bus.event_batch({body})});
+  to_replica({et, batch_header, bus.event_batch({body})});
+  to_replica({et, batch_header, bus.event_batch({body, forged2, forged2})});
+  to_replica({et, batch_header, body});
+  to_replica({et, batch_header, bus.event_batch({"\x93 corrupt", forged2})});
+  to_replica({et, batch_header, bus.event_batch({forged2, forged2})});  // 1st says head + 2
+  to_replica({et, bus.event_header(kMaxSeq, 0, 2), bus.event_batch({body, forged2})});
   to_replica({et, bus.event_header(head + 2), body});  // the body says head + 1
   to_replica({et, bus.event_header(head + 1), "\x93 corrupt"});
   to_replica({et, bus.event_header(kFarAhead), "\x93 corrupt"});

@@ -50,7 +50,8 @@ std::string encoded(const T& m) {
 // The root of the error path of each kind's decoder.
 std::string root_of(std::string_view kind) {
   static const std::map<std::string, std::string, std::less<>> roots = {
-      {"event_header", "event_header"},    {"hook_header", "hook_header"},
+      {"event_header", "event_header"},    {"event_batch_header", "event_header"},
+      {"hook_header", "hook_header"},
       {"hook_payload", "hook_payload"},    {"heartbeat", "heartbeat"},
       {"range_request", "replay_request"}, {"snapshot_request", "replay_request"},
       {"range_reply", "replay_reply"},     {"snapshot_reply", "replay_reply"},
@@ -322,8 +323,12 @@ BOOST_AUTO_TEST_CASE(a_newer_version_is_unsupported_before_anything_else_is_read
   for (const test::Kind& kind : test::kinds()) {
     BOOST_TEST_CONTEXT(kind.name) {
       const std::string root = root_of(kind.name);
-      check_error(kind.decode(test::replace_value(kind.bytes, "v", from_hex("02")), {}),
-                  Code::kUnsupported, root + ".v: wire version 2 is newer than this build's 1");
+      const std::uint32_t next = kind.newest + 1;
+      const std::string next_fixint(1, static_cast<char>(next));  // a positive fixint
+      check_error(kind.decode(test::replace_value(kind.bytes, "v", next_fixint), {}),
+                  Code::kUnsupported,
+                  root + ".v: wire version " + std::to_string(next) +
+                      " is newer than this build's " + std::to_string(kind.newest));
       check_error(kind.decode(test::replace_value(kind.bytes, "v", from_hex("00")), {}),
                   Code::kCorruption, root + ".v: wire version 0 is invalid");
       // A v2 body whose other keys a v1 reader would misread: still unsupported, with "v" last.
@@ -335,6 +340,58 @@ BOOST_AUTO_TEST_CASE(a_newer_version_is_unsupported_before_anything_else_is_read
                   "wire version 256 is newer");
     }
   }
+}
+
+BOOST_AUTO_TEST_CASE(an_event_batch_header_needs_a_count_of_2_or_more_and_version_1_ignores_one) {
+  const std::string batch = encoded(test::sample_event_batch_header());
+  // 0, 1 (one event is version 1's), 65537, 2^32
+  for (const std::string_view n : {"00", "01", "ce00010001", "cf0000000100000000"}) {
+    BOOST_TEST_CONTEXT("n = " << n) {
+      check_error(decode_event_header(test::replace_value(batch, "n", from_hex(n))),
+                  Code::kCorruption, "is not in 2..65536");
+    }
+  }
+  const auto max = decode_event_header(test::replace_value(batch, "n", from_hex("ce00010000")));
+  BOOST_TEST_REQUIRE(max.ok(), max.status().to_string());
+  BOOST_TEST(max->count == kMaxBatchEvents);
+  const auto two = decode_event_header(test::replace_value(batch, "n", from_hex("02")));
+  BOOST_TEST_REQUIRE(two.ok());
+  BOOST_TEST(two->count == 2u);
+  // Version 1 does not know "n": an unknown key, skipped.
+  const std::string v1 = test::add_key(encoded(test::sample_event_header()), "n", from_hex("05"));
+  const auto skipped = decode_event_header(v1);
+  BOOST_TEST_REQUIRE(skipped.ok());
+  BOOST_TEST(skipped->count == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(an_event_batch_frame_is_exactly_n_bins) {
+  std::vector<std::string_view> out;
+  std::string bytes;  // what `out` points into
+  auto decode = [&](std::string_view hex, std::uint32_t n, const events::DecodeLimits& l = {}) {
+    out.clear();
+    bytes = from_hex(hex);
+    return decode_event_batch(bytes, n, l, &out);
+  };
+  BOOST_TEST(decode("92c40161c4026263", 2).ok());
+  BOOST_TEST((out == std::vector<std::string_view>{"a", "bc"}));
+  check_error(decode("92c40161c4026263", 3), Code::kCorruption,
+              "event_batch: expected an array of 3 elements, found 2");
+  check_error(decode("92c40161a26263", 2), Code::kCorruption,
+              "event_batch[1]: expected bin, found str");
+  check_error(decode("92c40161c4026263c0", 2), Code::kCorruption, "1 trailing bytes");
+  check_error(decode("81c40161c40162", 1), Code::kCorruption, "expected array");
+  for (const std::string_view cut : {"", "92", "92c4", "92c40161c402", "92c40161c40262"}) {
+    BOOST_TEST_CONTEXT("cut to " << cut) {
+      check_error(decode(cut, 2), Code::kCorruption, "truncated");
+    }
+  }
+  events::DecodeLimits small;
+  small.max_string = 1;
+  check_error(decode("92c40161c4026263", 2, small), Code::kResourceExhausted,
+              "event_batch[1]: bin of 2 bytes exceeds max_string 1");
+  small = {};
+  small.max_bytes = 7;
+  check_error(decode("92c40161c4026263", 2, small), Code::kResourceExhausted, "max_bytes 7");
 }
 
 BOOST_AUTO_TEST_CASE(an_unknown_op_is_unsupported) {

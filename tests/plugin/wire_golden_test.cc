@@ -76,6 +76,14 @@ std::string golden_hex(std::string_view name) {
            "a26570" "03"                        // "ep": 3
            "a470726576" "05";                   // "prev": 5 (table_prev)
   }
+  if (name == "event_batch_header") {
+    return "85"                                 // map of 5
+           "a176" "02"                          // "v": 2 (a batch)
+           "a3736571" "07"                      // "seq": 7 (the first event's)
+           "a26570" "03"                        // "ep": 3
+           "a470726576" "05"                    // "prev": 5 (table_prev of seq 7)
+           "a16e" "03";                         // "n": 3 (events 7, 8, 9)
+  }
   if (name == "hook_header") {
     return "87"                                 // map of 7
            "a176" "01"                          // "v": 1
@@ -266,6 +274,7 @@ BOOST_AUTO_TEST_SUITE(wire_golden)
 
 BOOST_AUTO_TEST_CASE(bus_messages_encode_to_their_golden_bytes_and_back) {
   check_golden("event_header", test::sample_event_header(), decode_event_header);
+  check_golden("event_batch_header", test::sample_event_batch_header(), decode_event_header);
   check_golden("hook_header", test::sample_hook_header(), decode_hook_header);
   check_golden("hook_payload", test::sample_hook_payload(), decode_payload);
   check_golden("heartbeat", test::sample_heartbeat(), decode_heartbeat);
@@ -293,6 +302,23 @@ BOOST_AUTO_TEST_CASE(commands_encode_to_their_golden_bytes_and_back) {
   check_golden("node_down", test::sample_command(CommandOp::kNodeDown), decode_cmd);
   check_golden("command_reply", test::sample_command_reply(), decode_command_reply);
   check_golden("conflict_reply", test::sample_conflict_reply(), decode_command_reply);
+}
+
+// Frame 2 of an event message with n events: an array of n bins, each in its smallest format.
+BOOST_AUTO_TEST_CASE(an_event_batch_frame_is_an_array_of_bins) {
+  const std::string e300(300, 'e');
+  const std::string e70k(70'000, 'f');
+  std::string out = "x";
+  encode_event_batch({"ab", e300, e70k}, &out);
+  const std::string golden = "x" + from_hex("93"          // array of 3
+                                            "c402" "6162"  // bin 8 of 2: "ab"
+                                            "c5012c") +    // bin 16 of 300
+                             e300 + from_hex("c600011170") +  // bin 32 of 70000
+                             e70k;
+  BOOST_TEST((out == golden));
+  std::vector<std::string_view> events;
+  BOOST_TEST_REQUIRE(decode_event_batch(std::string_view(out).substr(1), 3, {}, &events).ok());
+  BOOST_TEST((events == std::vector<std::string_view>{"ab", e300, e70k}));
 }
 
 BOOST_AUTO_TEST_CASE(encode_snapshot_row_writes_the_bytes_of_a_snapshot_row) {

@@ -20,6 +20,7 @@ Row sample_row(bool ttl) {
 Entry sample_entry() { return sample_row(false).entry; }
 
 EventHeader sample_event_header() { return EventHeader{7, 3, 5}; }
+EventHeader sample_event_batch_header() { return EventHeader{7, 3, 5, 3}; }
 HookHeader sample_hook_header() { return HookHeader{7, 3, 4, 6, 1, 2}; }
 HookPayload sample_hook_payload() { return HookPayload{"hub", "tbl", "w1", {{"n1", "p1"}}}; }
 Heartbeat sample_heartbeat() { return Heartbeat{7, 3, 1700000000000, 6, 5}; }
@@ -197,6 +198,11 @@ std::vector<msgpack::object_kv> pairs_of(const msgpack::object_map& map) {
 
 }  // namespace
 
+Kind with_newest(Kind kind, std::uint32_t newest) {
+  kind.newest = newest;
+  return kind;
+}
+
 std::vector<Kind> kinds() {
   const auto command = [](std::string_view b, const events::DecodeLimits& l) {
     return decode_command(b, l);
@@ -204,7 +210,12 @@ std::vector<Kind> kinds() {
   Command insert_without_ttl = sample_command(CommandOp::kInsert);
   insert_without_ttl.ttl_ms.reset();
   return {
-      make_kind("event_header", sample_event_header(), ignoring_limits(decode_event_header)),
+      with_newest(make_kind("event_header", sample_event_header(),
+                            ignoring_limits(decode_event_header)),
+                  kEventBatchVersion),
+      with_newest(make_kind("event_batch_header", sample_event_batch_header(),
+                            ignoring_limits(decode_event_header)),
+                  kEventBatchVersion),
       make_kind("hook_header", sample_hook_header(), ignoring_limits(decode_hook_header)),
       make_kind("hook_payload", sample_hook_payload(),
                 [](std::string_view b, const events::DecodeLimits& l) {

@@ -26,6 +26,7 @@ Row sample_row(bool ttl);
 Entry sample_entry();  // sample_row(false).entry
 
 EventHeader sample_event_header();        // seq 7, epoch 3, table_prev 5
+EventHeader sample_event_batch_header();  // the same with count 3: events 7, 8 and 9
 HookHeader sample_hook_header();          // seq 7, epoch 3, kind_prev 4, hook_prev 6, index 1 of 2
 HookPayload sample_hook_payload();        // hub, tbl, w1, [n1/p1]
 Heartbeat sample_heartbeat();             // seq 7, epoch 3, t 1700000000000, heads 6 and 5
@@ -52,8 +53,9 @@ struct Kind {
   std::function<Status(std::string_view bytes, const events::DecodeLimits& limits)> decode;
   // Decodes and, if that succeeds, re-encodes; empty on an error.
   std::function<std::string(std::string_view bytes)> reencode;
+  std::uint32_t newest = kWireVersion;  // the newest "v" its decoder reads
 };
-// One Kind per decoder and per sample: event_header, hook_header, hook_payload, heartbeat,
+// One Kind per decoder and per sample: event_header, event_batch_header, hook_header, hook_payload, heartbeat,
 // range_request, snapshot_request, range_reply, snapshot_reply, error_reply, snapshot_row,
 // insert, insert_without_ttl, bulk_insert, erase, bulk_delete, update, clear_all,
 // command_reply, conflict_reply.

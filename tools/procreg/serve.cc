@@ -47,6 +47,7 @@ struct ServeOptions {
   std::string stats = kDefaultStats;
   std::string durability = "sync";
   int heartbeat_ms = 1'000;
+  std::uint32_t max_events_per_message = HubServerOptions{}.max_events_per_message;
   std::string advertise_bus;
   std::string endpoints_file;
   std::string dump;
@@ -93,6 +94,7 @@ Json stats_json(const Registry& registry, const HubServer& server, Clock::time_p
           {"write_calls_queued", r.write_calls_queued},
           {"server",
            {{"events_published", s.events_published},
+            {"event_messages_published", s.event_messages_published},
             {"hook_messages_published", s.hook_messages_published},
             {"heartbeats", s.heartbeats},
             {"bytes_published", s.bytes_published},
@@ -134,6 +136,7 @@ int run_serve(const ServeOptions& o) {
   so.replay_endpoint = off_if_none(o.replay);
   so.command_endpoint = off_if_none(o.command);
   so.heartbeat_interval = milliseconds(o.heartbeat_ms);
+  so.max_events_per_message = o.max_events_per_message;
   std::string subscribe_at;
   if (!o.connect.empty()) {
     so.publish_connect = true;
@@ -272,6 +275,11 @@ void add_serve_commands(CLI::App& app, Commands* commands) {
   serve->add_option("--durability", o->durability, "sync | group | none")
       ->check(CLI::IsMember({"sync", "group", "none"}))
       ->capture_default_str();
+  serve->add_option("--max-events-per-message", o->max_events_per_message,
+                    "events one bus message may carry (1: one per message, for subscribers "
+                    "that predate event batches)")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 65536u));
   serve->add_option("--heartbeat-ms", o->heartbeat_ms, "heartbeat interval in ms")
       ->check(CLI::Range(10, 60'000))
       ->capture_default_str();

@@ -148,9 +148,28 @@ class Tail {
     auto header = plugin::wire::decode_event_header(plugin::view(frames[1]));
     if (!header.ok()) return Status();
     if (header->epoch != epoch_) return repair(0);
-    if (header->seq <= applied_) return Status();  // a duplicate
-    if (header->seq > applied_ + 1) return repair(header->seq);
-    return apply(plugin::view(frames[2]));
+    if (header->count == 1) {
+      if (header->seq <= applied_) return Status();  // a duplicate
+      if (header->seq > applied_ + 1) return repair(header->seq);
+      return apply(plugin::view(frames[2]));
+    }
+    // A batch of the events seq .. seq + count - 1.
+    if (header->seq > std::numeric_limits<std::uint64_t>::max() - (header->count - 1)) {
+      return Status();  // seqs past 2^64 - 1: not the writer's
+    }
+    const std::uint64_t last = header->seq + header->count - 1;
+    if (last <= applied_) return Status();  // duplicates
+    if (header->seq > applied_ + 1) return repair(last);
+    std::vector<std::string_view> batch;
+    if (!plugin::wire::decode_event_batch(plugin::view(frames[2]), header->count, limits_, &batch)
+             .ok()) {
+      return repair(last);  // the replay service has them intact
+    }
+    for (std::uint32_t i = 0; i < header->count && !done(); ++i) {
+      if (header->seq + i <= applied_) continue;
+      if (Status s = apply(batch[i]); !s.ok()) return repair(last);
+    }
+    return Status();
   }
 
   // Fetches and prints the events after applied_ up to `to` (0: the writer's head), and starts
@@ -173,6 +192,7 @@ class Tail {
   }
 
   Status apply(std::string_view bytes) {
+    if (done()) return Status();  // printed what was asked for; the caller stops
     auto event = events::decode(bytes, limits_);
     if (!event.ok()) return event.status();
     if (event->seq != applied_ + 1) {
