@@ -56,6 +56,11 @@ Result<std::unique_ptr<HubServer>> HubServer::start(zmq::context_t& context, Reg
     return Status::invalid_argument("max_events_per_message must be in 1.." +
                                     std::to_string(plugin::wire::kMaxBatchEvents));
   }
+  if (options.max_message_bytes > plugin::wire::kMaxBatchBytes) {
+    return Status::invalid_argument("max_message_bytes must be at most " +
+                                    std::to_string(plugin::wire::kMaxBatchBytes) +
+                                    " (subscribers read frames of up to 16 MiB)");
+  }
   auto impl = std::make_unique<Impl>(writer, options);
   try {
     zmq::socket_t pub(context, zmq::socket_type::pub);

@@ -45,6 +45,15 @@ void Publisher::publish(std::span<const replay::CommittedEvent> events) noexcept
 void Publisher::publish_locked(std::span<const replay::CommittedEvent> events) {
   std::lock_guard l(mu_);
   if (!socket_) return;
+  // A run whose message cannot be built is dropped alone (counted); the chains still move past
+  // it, so that subscribers see the loss (a `prev` above their position) and repair it.
+  auto publish_run = [&](std::span<const replay::CommittedEvent> run) {
+    try {
+      this->publish_run(run);
+    } catch (const std::exception&) {
+      counters_.publish_dropped.fetch_add(1);
+    }
+  };
   // Runs of consecutive events of one table, cut by the bounds and after an event with hook
   // events (its hook messages follow its event message, before any later event's).
   std::size_t begin = 0;
@@ -73,6 +82,24 @@ void Publisher::publish_run(std::span<const replay::CommittedEvent> run) {
   const replay::CommittedEvent& last = run.back();
   auto head = table_heads_.find(first.table);
   const std::uint64_t table_prev = head == table_heads_.end() ? 0 : head->second;
+  // The chains move first: if a message below cannot be built, the next one shows the loss.
+  if (head == table_heads_.end()) {
+    table_heads_.emplace(first.table, last.seq);
+  } else {
+    head->second = last.seq;
+  }
+  seq_ = last.seq;
+  epoch_ = last.epoch;
+  try {
+    send_run(run, table_prev);
+  } catch (const std::exception&) {
+    counters_.publish_dropped.fetch_add(1);
+  }
+  if (!last.hooks.empty()) publish_hooks(last);
+}
+
+void Publisher::send_run(std::span<const replay::CommittedEvent> run, std::uint64_t table_prev) {
+  const replay::CommittedEvent& first = run.front();
   const auto count = static_cast<std::uint32_t>(run.size());
   header_.clear();
   wire::encode(wire::EventHeader{first.seq, first.epoch, table_prev, count}, &header_);
@@ -92,42 +119,40 @@ void Publisher::publish_run(std::span<const replay::CommittedEvent> run) {
   send(frames, topic.size() + header_.size() + frames.back().size());
   counters_.events_published.fetch_add(count);
   counters_.event_messages_published.fetch_add(1);
-  if (head == table_heads_.end()) {
-    table_heads_.emplace(first.table, last.seq);
-  } else {
-    head->second = last.seq;
-  }
-  seq_ = last.seq;
-  epoch_ = last.epoch;
-  if (!last.hooks.empty()) publish_hooks(last);
 }
 
 void Publisher::publish_hooks(const replay::CommittedEvent& event) {
   const auto count = static_cast<std::uint32_t>(event.hooks.size());
+  // The chains move first, as for event messages: a message that cannot be built is a loss
+  // the next one shows.
   const std::uint64_t hook_prev = std::max(registered_head_, unregistered_head_);
-  bool registered = false;
-  bool unregistered = false;
-  for (std::uint32_t i = 0; i < count; ++i) {
-    const HookEvent& h = event.hooks[i];
-    const bool reg = h.topic == HookTopic::kChildRegistered;
-    (reg ? registered : unregistered) = true;
-    header_.clear();
-    wire::encode(wire::HookHeader{event.seq, event.epoch,
-                                  reg ? registered_head_ : unregistered_head_, hook_prev, i,
-                                  count},
-                 &header_);
-    payload_.clear();
-    wire::encode(wire::HookPayload{h.hub, h.table, h.child_id, h.node_pids}, &payload_);
-    const std::string hook_topic = wire::hook_topic(hub_, h.topic, h.child_id);
-    Frames hook;
-    hook.emplace_back(hook_topic.data(), hook_topic.size());
-    hook.emplace_back(header_.data(), header_.size());
-    hook.emplace_back(payload_.data(), payload_.size());
-    send(hook, hook_topic.size() + header_.size() + payload_.size());
-    counters_.hook_messages_published.fetch_add(1);
+  const std::uint64_t registered_prev = registered_head_;
+  const std::uint64_t unregistered_prev = unregistered_head_;
+  for (const HookEvent& h : event.hooks) {
+    (h.topic == HookTopic::kChildRegistered ? registered_head_ : unregistered_head_) = event.seq;
   }
-  if (registered) registered_head_ = event.seq;
-  if (unregistered) unregistered_head_ = event.seq;
+  for (std::uint32_t i = 0; i < count; ++i) {
+    try {
+      const HookEvent& h = event.hooks[i];
+      const bool reg = h.topic == HookTopic::kChildRegistered;
+      header_.clear();
+      wire::encode(wire::HookHeader{event.seq, event.epoch,
+                                    reg ? registered_prev : unregistered_prev, hook_prev, i,
+                                    count},
+                   &header_);
+      payload_.clear();
+      wire::encode(wire::HookPayload{h.hub, h.table, h.child_id, h.node_pids}, &payload_);
+      const std::string hook_topic = wire::hook_topic(hub_, h.topic, h.child_id);
+      Frames hook;
+      hook.emplace_back(hook_topic.data(), hook_topic.size());
+      hook.emplace_back(header_.data(), header_.size());
+      hook.emplace_back(payload_.data(), payload_.size());
+      send(hook, hook_topic.size() + header_.size() + payload_.size());
+      counters_.hook_messages_published.fetch_add(1);
+    } catch (const std::exception&) {
+      counters_.publish_dropped.fetch_add(1);
+    }
+  }
 }
 
 void Publisher::heartbeat(std::int64_t time_ms) noexcept {

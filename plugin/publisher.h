@@ -48,6 +48,8 @@ class Publisher {
   // of its last event.
   void publish_run(std::span<const replay::CommittedEvent> run);
   void publish_hooks(const replay::CommittedEvent& event);
+  // Builds and sends the event message of `run` (may throw std::bad_alloc).
+  void send_run(std::span<const replay::CommittedEvent> run, std::uint64_t table_prev);
   void heartbeat_locked(std::int64_t time_ms);
 
   std::mutex mu_;

@@ -284,11 +284,26 @@ void Replica::Impl::on_event(const plugin::Frames& frames) {
     (void)on_event_bytes(header->seq, header->epoch, plugin::view(frames[2]));
     return;
   }
+  if (!need_sync) {  // what needs no decoding
+    if (header->epoch != epoch.load()) {
+      flush_burst();
+      on_other_epoch();
+      return;
+    }
+    if (header->seq + (header->count - 1) < next_seq()) {
+      duplicates_dropped.fetch_add(header->count);
+      return;
+    }
+  }
   batch_events.clear();
   if (!plugin::wire::decode_event_batch(plugin::view(frames[2]), header->count, limits,
                                         &batch_events)
            .ok()) {
-    on_bad_event();
+    if (need_sync) {
+      bad_frames.fetch_add(1);  // the sync fetches everything up to the head anyway
+    } else {
+      on_bad_event();
+    }
     return;
   }
   for (std::uint32_t i = 0; i < header->count; ++i) {

@@ -544,7 +544,7 @@ Result<EventHeader> decode_event_header(std::string_view bytes) {
       bytes, {}, "event_header",
       [](Decoder& d, EventHeader* m) {
         std::uint32_t version = 0;
-        std::optional<std::uint64_t> count;
+        std::optional<std::size_t> count_at;  // where "n"'s value is; read in version 2 only
         const bool ok = d.read_fields(kFields, [&](std::size_t index) {
           switch (index) {
             case kFv:
@@ -555,22 +555,27 @@ Result<EventHeader> decode_event_header(std::string_view bytes) {
               return d.read_uint(&m->epoch);
             case kFprev:
               return d.read_uint(&m->table_prev);
-            default: {  // kFcount
-              std::uint64_t n = 0;
-              if (!d.read_uint(&n)) return false;
-              count = n;
-              return true;
-            }
+            default:  // kFcount
+              count_at = d.position();
+              return d.skip();
           }
         });
         if (!ok) return false;
-        if (version < kEventBatchVersion) return true;  // one event
-        if (!count) return d.fail_missing_key(kCount);
-        if (*count < 2 || *count > kMaxBatchEvents) {
-          return d.fail(Code::kCorruption, "n " + std::to_string(*count) + " is not in 2.." +
+        if (version < kEventBatchVersion) return true;  // one event; "n" is not version 1's
+        if (!count_at) return d.fail_missing_key(kCount);
+        const std::size_t end = d.position();
+        d.seek(*count_at);
+        std::uint64_t count = 0;
+        {
+          Decoder::Scope scope(&d, kCount);
+          if (!d.read_uint(&count)) return false;
+        }
+        d.seek(end);
+        if (count < 2 || count > kMaxBatchEvents) {
+          return d.fail(Code::kCorruption, "n " + std::to_string(count) + " is not in 2.." +
                                                std::to_string(kMaxBatchEvents), false);
         }
-        m->count = static_cast<std::uint32_t>(*count);
+        m->count = static_cast<std::uint32_t>(count);
         return true;
       },
       kEventBatchVersion);

@@ -79,6 +79,9 @@ struct EventHeader {
 inline constexpr std::uint32_t kEventBatchVersion = 2;
 // The most events one event message may carry.
 inline constexpr std::uint32_t kMaxBatchEvents = 65536;
+// The most event bytes a writer puts in one batch: with the bin headers (5 bytes an event at
+// most) and the array head, a batch frame stays under the 16 MiB subscribers read.
+inline constexpr std::size_t kMaxBatchBytes = 15u << 20;
 
 // Frame 1 of a hook message. One event fires `count` hook events (index 0..count-1), each
 // published on its own topic. kind_prev: the seq of the previous event that fired hook events

@@ -3,8 +3,9 @@
 
 It follows a hub the way a replica does (PROTOCOL.md, "Replicas"): it subscribes to the hub's
 events and heartbeats on the bus first, loads a snapshot from the replay service, fetches the
-range of events above it, then applies the live events in sequence order, repairing any gap
-(an event above the next seq, or a heartbeat ahead of it) from the replay service. It prints
+range of events above it, then applies the live events (one per message, or an event batch)
+in sequence order, repairing any gap (an event above the next seq, or a heartbeat ahead of it)
+and any message it cannot read from the replay service. It prints
 each event it applies as a JSON line (--events) and, at the end, the whole state as one JSON
 object {table: {child_id: entry}}, in the shape `procreg call dump_all_tables` prints.
 
@@ -185,6 +186,7 @@ class Follower:
         self.sub.connect(args.bus)                          # 1. subscribe first
         self.replay = ReplayClient(self.context, args.replay, args.hub, args.timeout_ms)
         self.registry = Registry()
+        self.bad_frames = 0  # bus messages this client could not read (repaired instead)
 
     def sync(self):
         """3. a snapshot, then the range above it."""
@@ -213,13 +215,24 @@ class Follower:
                 self.repair(0)  # a loss (or another log): ask the replay service
         elif len(frames) == 3:
             header = msgpack.unpackb(frames[1], raw=False)
+            if header["v"] == 1:     # one event: frame 2 is its bytes
+                events = [frames[2]]
+            elif header["v"] == 2:   # an event batch: an array of n bins, seq .. seq + n - 1
+                events = msgpack.unpackb(frames[2], raw=False)
+            if (header["v"] not in (1, 2) or not isinstance(events, list)
+                    or len(events) != header.get("n", 1)
+                    or not all(isinstance(e, bytes) for e in events)):
+                self.bad_frames += 1  # a newer or malformed message: the replay service has it
+                return self.repair(0)
+            first, last = header["seq"], header["seq"] + len(events) - 1
             if header["ep"] != self.registry.epoch:
                 self.repair(0)
-            elif header["seq"] == self.registry.seq + 1:  # 5. the next event
-                self.applied(msgpack.unpackb(frames[2], raw=False))
-            elif header["seq"] > self.registry.seq + 1:   # a gap: fetch it (this one included)
-                self.repair(header["seq"])
-            # at or below the applied seq: a duplicate, dropped
+            elif first > self.registry.seq + 1:   # a gap: fetch it (this message included)
+                self.repair(last)
+            else:
+                for i, raw in enumerate(events):  # 5. the next events; those at or below the
+                    if first + i == self.registry.seq + 1:  # applied seq are duplicates
+                        self.applied(msgpack.unpackb(raw, raw=False))
 
     def run(self):
         self.sync()

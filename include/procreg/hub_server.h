@@ -43,7 +43,7 @@ struct HubServerOptions {
   // message per run of consecutive events of one table, holding up to this many events and
   // about max_message_bytes (docs/PROTOCOL.md, "Event messages"). 1 sends one message per
   // event (protocol version 1 only), for a bus whose subscribers predate event batches.
-  // 1 .. 65536.
+  // max_events_per_message: 1 .. 65536; max_message_bytes: at most 15 MiB.
   std::uint32_t max_events_per_message = 256;
   std::size_t max_message_bytes = 1u << 20;
   // Threads that run commands (each waits for its write's durability point, so more threads

@@ -231,7 +231,7 @@ BOOST_AUTO_TEST_CASE(the_servers_bounds_cut_runs_by_events_and_bytes) {
   }
 }
 
-BOOST_AUTO_TEST_CASE(a_server_refuses_max_events_per_message_out_of_range) {
+BOOST_AUTO_TEST_CASE(a_server_refuses_batch_bounds_out_of_range) {
   zmq::context_t ctx;
   TempDir dir;
   auto r = Registry::open(writer_options(dir.path()));
@@ -244,8 +244,15 @@ BOOST_AUTO_TEST_CASE(a_server_refuses_max_events_per_message_out_of_range) {
     BOOST_TEST((s.status().code() == Code::kInvalidArgument));
     BOOST_TEST(s.status().message().find("max_events_per_message") != std::string::npos);
   }
+  HubServerOptions big = Writer::server_options(tcp_transport());
+  big.max_message_bytes = plugin::wire::kMaxBatchBytes + 1;
+  auto s = HubServer::start(ctx, **r, big);
+  BOOST_REQUIRE(!s.ok());
+  BOOST_TEST((s.status().code() == Code::kInvalidArgument));
+  BOOST_TEST(s.status().message().find("max_message_bytes") != std::string::npos);
   HubServerOptions so = Writer::server_options(tcp_transport());
   so.max_events_per_message = plugin::wire::kMaxBatchEvents;
+  so.max_message_bytes = plugin::wire::kMaxBatchBytes;
   BOOST_TEST(HubServer::start(ctx, **r, so).ok());
 }
 
