@@ -3,7 +3,8 @@
 //               replica, vs raw PUB/SUB of 3-frame messages of the same sizes (topic,
 //               header, the writer's actual encoded events) with the same high-water marks;
 //               the writer makes one insert call per event, then the same inserts through
-//               Registry::write in batches of B (--batch, 64; an event per insert either way)
+//               Registry::write in batches of B (--batch, 64; an event per insert either way),
+//               then insert calls from T threads at once (--writers, 8)
 //   latency:    time from just before Registry::insert on the writer to the replica having
 //               applied that seq, at a steady paced rate, vs raw PUB/SUB at the same rate
 //   catchup:    a new replica on a hub of N entries, from Replica::start to wait_caught_up,
@@ -63,7 +64,7 @@ struct Config {
   int catchup_repeats = 1;          // catch-up replica runs: best of
   std::string observer = "both";    // latency: wait, spin or both
   std::string only;                 // throughput, latency, catchup or remote
-  int writers = 8;                  // remote: writing threads
+  int writers = 8;                  // remote, and throughput's third variant: writing threads
   std::size_t remote_writes = 250;  // remote: inserts per thread
   std::string transport = "tcp";    // tcp, ipc or inproc
   std::size_t batch = 64;           // throughput: inserts per Registry::write (1: insert calls)
@@ -547,8 +548,26 @@ Samples raw_latency(zmq::context_t& ctx, const std::string& endpoint, const Mess
 
 // Writes `inserts` on `writer`: one insert call each (batch 1), or Registry::write of `batch`
 // inserts at a time. Returns the last seq.
-std::uint64_t write_all(Registry& writer, std::vector<InsertArgs>& inserts, std::size_t batch) {
+std::uint64_t write_all(Registry& writer, std::vector<InsertArgs>& inserts, std::size_t batch,
+                        int threads = 1) {
   std::uint64_t last = 0;
+  if (threads > 1) {  // insert calls from `threads` threads, each on its share, at once
+    std::vector<std::thread> pool;
+    const std::size_t share = (inserts.size() + static_cast<std::size_t>(threads) - 1) /
+                              static_cast<std::size_t>(threads);
+    for (int t = 0; t < threads; ++t) {
+      pool.emplace_back([&, t] {
+        const std::size_t begin = static_cast<std::size_t>(t) * share;
+        for (std::size_t k = begin; k < std::min(inserts.size(), begin + share); ++k) {
+          auto& a = inserts[k];
+          auto seq = writer.insert(std::move(a.spec), std::move(a.node_pids), a.options);
+          if (!seq.ok()) die(seq.status().to_string());
+        }
+      });
+    }
+    for (auto& t : pool) t.join();
+    return writer.last_sequence();
+  }
   if (batch <= 1) {
     for (auto& a : inserts) {
       auto seq = writer.insert(std::move(a.spec), std::move(a.node_pids), a.options);
@@ -579,14 +598,14 @@ struct BusThroughput {
 };
 
 BusThroughput bus_throughput(zmq::context_t& ctx, const Config& cfg, const std::string& tag,
-                             std::size_t batch) {
+                             std::size_t batch, int threads) {
   Bus bus(ctx, cfg.transport, tag);
   auto inserts = make_inserts(0, cfg.events);
   const ReplicaStats before = bus.replica->stats();
   perf_control("enable");
   const CpuSnapshot cpu0 = thread_cpu();
   const auto t0 = Clock::now();
-  const std::uint64_t last = write_all(*bus.writer, inserts, batch);
+  const std::uint64_t last = write_all(*bus.writer, inserts, batch, threads);
   const auto t_written = Clock::now();
   check(bus.replica->wait_for(last, kLongWait), "replica wait_for the last event");
   const auto t1 = Clock::now();
@@ -607,17 +626,17 @@ BusThroughput bus_throughput(zmq::context_t& ctx, const Config& cfg, const std::
   return r;
 }
 
-double writer_alone_rate(const Config& cfg, std::size_t batch) {
+double writer_alone_rate(const Config& cfg, std::size_t batch, int threads) {
   TempDir dir;
   auto w = Registry::open(writer_options(dir.path()));
   check(w.status(), "open writer");
   auto inserts = make_inserts(0, cfg.events);
   const CpuSnapshot cpu0 = thread_cpu();
   const auto t0 = Clock::now();
-  write_all(**w, inserts, batch);
+  write_all(**w, inserts, batch, threads);
   const double rate =
       static_cast<double>(cfg.events) / std::chrono::duration<double>(Clock::now() - t0).count();
-  std::printf("  writer alone, batch %zu: %.0f ev/s\n    %s\n", batch, rate,
+  std::printf("  writer alone, batch %zu, %d thread(s): %.0f ev/s\n    %s\n", batch, threads, rate,
               cpu_per_message(cpu0, thread_cpu(), {}, cfg.events).c_str());
   return rate;
 }
@@ -625,10 +644,14 @@ double writer_alone_rate(const Config& cfg, std::size_t batch) {
 void bench_throughput(Report& report, zmq::context_t& ctx, const Config& cfg,
                       const MessageSample& sample) {
   TempDir dir;
-  // [0]: one insert call per event; [1]: Registry::write of cfg.batch inserts.
-  const std::size_t batches[2] = {1, cfg.batch};
-  BusThroughput best[2];
-  double best_alone[2] = {0, 0};
+  // [0]: one insert call per event; [1]: Registry::write of cfg.batch inserts; [2]: insert
+  // calls from cfg.writers threads at once (the writer queue groups them, and the groups go
+  // out as event batches).
+  constexpr int kVariants = 3;
+  const std::size_t batches[kVariants] = {1, cfg.batch, 1};
+  const int threads[kVariants] = {1, 1, cfg.writers};
+  BusThroughput best[kVariants];
+  double best_alone[kVariants] = {0, 0, 0};
   RawThroughput best_raw, best_lossless;
   for (int i = 0; i < cfg.repeats; ++i) {  // alternate, so drift hits all alike
     const RawThroughput raw = raw_throughput(
@@ -644,24 +667,26 @@ void bench_throughput(Report& report, zmq::context_t& ctx, const Config& cfg,
                 "HWM\n    %s\n", i + 1, lossless.rate, lossless.received, lossless.hwm_waits,
                 lossless.cpu.c_str());
     if (lossless.rate > best_lossless.rate) best_lossless = lossless;
-    for (int v = 0; v < 2; ++v) {
+    for (int v = 0; v < kVariants; ++v) {
       const BusThroughput bus = bus_throughput(
-          ctx, cfg, "tp" + std::to_string(v) + "-" + std::to_string(i), batches[v]);
-      std::printf("  bus run %d, batch %zu: %.0f ev/s applied (writer returned at %.0f ev/s); "
-                  "replica: %llu live, %llu gaps, %llu events repaired\n    %s\n",
-                  i + 1, batches[v], bus.rate, bus.writer_rate,
+          ctx, cfg, "tp" + std::to_string(v) + "-" + std::to_string(i), batches[v], threads[v]);
+      std::printf("  bus run %d, batch %zu, %d thread(s): %.0f ev/s applied (writer returned "
+                  "at %.0f ev/s); replica: %llu live, %llu gaps, %llu events repaired\n    %s\n",
+                  i + 1, batches[v], threads[v], bus.rate, bus.writer_rate,
                   static_cast<unsigned long long>(bus.stats.live_events),
                   static_cast<unsigned long long>(bus.stats.gaps_detected),
                   static_cast<unsigned long long>(bus.stats.events_repaired), bus.cpu.c_str());
       if (bus.rate > best[v].rate) best[v] = bus;
-      best_alone[v] = std::max(best_alone[v], writer_alone_rate(cfg, batches[v]));
+      best_alone[v] = std::max(best_alone[v], writer_alone_rate(cfg, batches[v], threads[v]));
     }
   }
   std::fflush(stdout);
   const std::string n = std::to_string(cfg.events);
-  for (int v = 0; v < 2; ++v) {
-    const std::string how = v == 0 ? " (insert calls)"
-                                    : " (write, batches of " + std::to_string(cfg.batch) + ")";
+  for (int v = 0; v < kVariants; ++v) {
+    const std::string how =
+        v == 0   ? " (insert calls)"
+        : v == 1 ? " (write, batches of " + std::to_string(cfg.batch) + ")"
+                 : " (insert calls, " + std::to_string(cfg.writers) + " threads)";
     report.add({"bus: " + n + " inserts applied at the replica" + how, best[v].rate, "ev/s",
                 "raw PUB/SUB, same 3-frame sizes and HWMs", best_raw.rate, 0.5});
     report.add({"bus: the same", best[v].rate, "ev/s",

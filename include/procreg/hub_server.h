@@ -1,9 +1,10 @@
 // procreg: HubServer, a hub's writer on the bus.
 //
 // Attached to a writer Registry (Registry::open), it
-//   - publishes every committed event, after its durability point, on a PUB socket: one
-//     message on the event topic of its table and one per hook event on the hook topics,
-//     plus a heartbeat every heartbeat_interval (docs/PROTOCOL.md, "The bus");
+//   - publishes every committed event, after its durability point, on a PUB socket: on the
+//     event topic of its table (events committed together share one message, an event batch)
+//     and one message per hook event on the hook topics, plus a heartbeat every
+//     heartbeat_interval (docs/PROTOCOL.md, "The bus");
 //   - serves the replay service on a ROUTER socket: ranges of the log and snapshots of the
 //     projection, in bounded chunks ("The replay service");
 //   - serves the command channel on a ROUTER socket: writes from replicas, applied with the
