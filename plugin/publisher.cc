@@ -45,15 +45,6 @@ void Publisher::publish(std::span<const replay::CommittedEvent> events) noexcept
 void Publisher::publish_locked(std::span<const replay::CommittedEvent> events) {
   std::lock_guard l(mu_);
   if (!socket_) return;
-  // A run whose message cannot be built is dropped alone (counted); the chains still move past
-  // it, so that subscribers see the loss (a `prev` above their position) and repair it.
-  auto publish_run = [&](std::span<const replay::CommittedEvent> run) {
-    try {
-      this->publish_run(run);
-    } catch (const std::exception&) {
-      counters_.publish_dropped.fetch_add(1);
-    }
-  };
   // Runs of consecutive events of one table, cut by the bounds and after an event with hook
   // events (its hook messages follow its event message, before any later event's).
   std::size_t begin = 0;
@@ -80,17 +71,19 @@ void Publisher::publish_locked(std::span<const replay::CommittedEvent> events) {
 void Publisher::publish_run(std::span<const replay::CommittedEvent> run) {
   const replay::CommittedEvent& first = run.front();
   const replay::CommittedEvent& last = run.back();
-  auto head = table_heads_.find(first.table);
-  const std::uint64_t table_prev = head == table_heads_.end() ? 0 : head->second;
-  // The chains move first: if a message below cannot be built, the next one shows the loss.
-  if (head == table_heads_.end()) {
-    table_heads_.emplace(first.table, last.seq);
-  } else {
-    head->second = last.seq;
-  }
-  seq_ = last.seq;
-  epoch_ = last.epoch;
+  // A run whose message cannot be built (out of memory) is dropped alone and counted. The
+  // chains move first, so that the next message shows subscribers the loss (a `prev` above
+  // their position) and they repair it.
   try {
+    auto head = table_heads_.find(first.table);
+    const std::uint64_t table_prev = head == table_heads_.end() ? 0 : head->second;
+    if (head == table_heads_.end()) {
+      table_heads_.emplace(first.table, last.seq);
+    } else {
+      head->second = last.seq;
+    }
+    seq_ = last.seq;
+    epoch_ = last.epoch;
     send_run(run, table_prev);
   } catch (const std::exception&) {
     counters_.publish_dropped.fetch_add(1);

@@ -413,23 +413,21 @@ void Registry::Impl::apply_durable() {
   applied_seq.store(proj.last_seq());
   const std::uint64_t epoch = proj.epoch();
   if (listener && applied > 0) {
-    auto committed_at = [&](std::size_t i) {
-      const Pending& p = batch[i];
-      return replay::CommittedEvent{p.event.seq, epoch, p.table, p.encoded, p.hooks};
-    };
     std::vector<replay::CommittedEvent> committed;
     try {
       committed.reserve(applied);
-    } catch (const std::bad_alloc&) {  // no room for the list: one event per call
-      for (std::size_t i = 0; i < applied; ++i) {
-        const replay::CommittedEvent one = committed_at(i);
-        listener(std::span<const replay::CommittedEvent>(&one, 1));
+    } catch (const std::bad_alloc&) {  // no room for the list: one event per call, below
+    }
+    for (std::size_t i = 0; i < applied; ++i) {
+      const Pending& p = batch[i];
+      const replay::CommittedEvent e{p.event.seq, epoch, p.table, p.encoded, p.hooks};
+      if (committed.capacity() >= applied) {
+        committed.push_back(e);  // no allocation: reserved
+      } else {
+        listener(std::span<const replay::CommittedEvent>(&e, 1));
       }
     }
-    if (committed.capacity() >= applied) {
-      for (std::size_t i = 0; i < applied; ++i) committed.push_back(committed_at(i));
-      listener(committed);
-    }
+    if (!committed.empty()) listener(committed);
   }
   for (std::size_t i = 0; i < applied; ++i) {
     hooks.publish(batch[i].event.seq, std::move(batch[i].hooks));
