@@ -821,7 +821,7 @@ EncodedSnapshot encode_snapshot(const Registry& writer) {
   replay::RegistryAccess::read_projection(writer, [&](const replay::Projection& p) {
     p.for_each_table([&](const std::string& table, const replay::Table& t) {
       t.for_each([&](const replay::StoredRow& row) {
-        plugin::wire::encode_snapshot_row(table, row.entry, row.expires_at_ms(), row.seq,
+        plugin::wire::encode_snapshot_row(table, row.encoded(), row.expires_at_ms(), row.seq,
                                           &snap.data);
         snap.offsets.push_back(snap.data.size());
       });

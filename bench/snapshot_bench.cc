@@ -562,7 +562,7 @@ void bench_write(Report& report, Built& b, const std::string& scratch, const Con
       state->for_each_table([&](const std::string& table, const replay::Table& t) {
         t.for_each([&](const replay::StoredRow& stored) {
           row.clear();
-          events::encode_snapshot_row(table, stored.entry, stored.expires_at_ms(), stored.seq,
+          events::encode_snapshot_row(table, stored.encoded(), stored.expires_at_ms(), stored.seq,
                                       &row);
           encoded += row.size();
         });

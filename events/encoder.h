@@ -41,6 +41,8 @@ class Encoder {
     packer_.pack_str(narrow(s.size()));
     packer_.pack_str_body(s.data(), narrow(s.size()));
   }
+  // Appends bytes that are already one MessagePack item (a stored row's encoded parts).
+  void raw(std::string_view item) { sink_.write(item.data(), item.size()); }
   void uint(std::uint64_t u) { packer_.pack_uint64(u); }
   void int64(std::int64_t i) { packer_.pack_int64(i); }
   void bin(const std::vector<std::uint8_t>& bytes) {

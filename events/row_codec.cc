@@ -87,6 +87,18 @@ void write_row(Encoder& enc, const Entry& entry, const std::optional<std::int64_
   write_expiry(enc, expires_at_ms);
 }
 
+void write_row(Encoder& enc, const EncodedEntry& entry,
+               const std::optional<std::int64_t>& expires_at_ms) {
+  enc.map(expires_at_ms ? 4 : 3);
+  enc.str(kSpec);
+  enc.raw(entry.spec);
+  enc.str(kNodePids);
+  enc.raw(entry.node_pids);
+  enc.str(kMetadata);
+  enc.raw(entry.metadata);
+  write_expiry(enc, expires_at_ms);
+}
+
 void write_row(Encoder& enc, const Row& row) { write_row(enc, row.entry, row.expires_at_ms); }
 
 void write_entry(Encoder& enc, const Entry& entry) {

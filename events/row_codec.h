@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string_view>
 
 #include "events/decoder.h"
 #include "events/encoder.h"
@@ -26,11 +27,21 @@
 
 namespace procreg::events {
 
+// An entry held as its encoded parts: each view is exactly one item of the layout above (the
+// projection stores rows this way, replay/table_row.h, and writes snapshot rows from them).
+struct EncodedEntry {
+  std::string_view spec;       // spec
+  std::string_view node_pids;  // node_pids
+  std::string_view metadata;   // map of Value
+};
+
 // Precondition (asserted): no extra field of the spec is named "id" or "start".
 void write_spec(Encoder& enc, const ChildSpec& spec);
 void write_row(Encoder& enc, const Row& row);
 // The same for a row held as its parts.
 void write_row(Encoder& enc, const Entry& entry, const std::optional<std::int64_t>& expires_at_ms);
+void write_row(Encoder& enc, const EncodedEntry& entry,
+               const std::optional<std::int64_t>& expires_at_ms);
 void write_entry(Encoder& enc, const Entry& entry);
 // The key "exp" and its int, or nothing when `expires_at_ms` is empty.
 void write_expiry(Encoder& enc, const std::optional<std::int64_t>& expires_at_ms);

@@ -18,9 +18,12 @@ constexpr std::string_view kVersionNoun = "wire version";
 
 }  // namespace
 
-void encode_snapshot_row(std::string_view table, const Entry& entry,
-                         const std::optional<std::int64_t>& expires_at_ms, std::uint64_t revision,
-                         std::string* out) {
+namespace {
+
+template <typename RowT>
+void encode_snapshot_row_of(std::string_view table, const RowT& entry,
+                            const std::optional<std::int64_t>& expires_at_ms,
+                            std::uint64_t revision, std::string* out) {
   assert(!table.empty() && "a row's table is never empty");
   Encoder enc(out);
   enc.map(4);
@@ -32,6 +35,20 @@ void encode_snapshot_row(std::string_view table, const Entry& entry,
   write_row(enc, entry, expires_at_ms);
   enc.str(kRevision);
   enc.uint(revision);
+}
+
+}  // namespace
+
+void encode_snapshot_row(std::string_view table, const Entry& entry,
+                         const std::optional<std::int64_t>& expires_at_ms, std::uint64_t revision,
+                         std::string* out) {
+  encode_snapshot_row_of(table, entry, expires_at_ms, revision, out);
+}
+
+void encode_snapshot_row(std::string_view table, const EncodedEntry& entry,
+                         const std::optional<std::int64_t>& expires_at_ms, std::uint64_t revision,
+                         std::string* out) {
+  encode_snapshot_row_of(table, entry, expires_at_ms, revision, out);
 }
 
 Result<SnapshotRow> decode_snapshot_row(std::string_view bytes, const DecodeLimits& limits) {

@@ -17,6 +17,7 @@
 #include <string_view>
 
 #include "events/codec.h"
+#include "events/row_codec.h"
 #include "procreg/status.h"
 #include "procreg/types.h"
 
@@ -34,6 +35,10 @@ struct SnapshotRow {
 // Appends the bytes of SnapshotRow{table, Row{entry, expires_at_ms}, revision} to *out, from a
 // row held as its parts (rows are encoded without copying them). Precondition: table not empty.
 void encode_snapshot_row(std::string_view table, const Entry& entry,
+                         const std::optional<std::int64_t>& expires_at_ms, std::uint64_t revision,
+                         std::string* out);
+// The same from a row held as its encoded parts (the projection's rows, replay/table_row.h).
+void encode_snapshot_row(std::string_view table, const EncodedEntry& entry,
                          const std::optional<std::int64_t>& expires_at_ms, std::uint64_t revision,
                          std::string* out);
 // Reads exactly one SnapshotRow occupying all of `bytes`; errors name "snapshot_row.<field>".

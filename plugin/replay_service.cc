@@ -366,7 +366,7 @@ void ReplayService::State::snapshot(const zmq::message_t& identity,
       snap.seq = p.last_seq();
       p.for_each_table([&](const std::string& table, const replay::Table& t) {
         t.for_each([&](const replay::StoredRow& row) {
-          wire::encode_snapshot_row(table, row.entry, row.expires_at_ms(), row.seq, &snap.data);
+          wire::encode_snapshot_row(table, row.encoded(), row.expires_at_ms(), row.seq, &snap.data);
           snap.offsets.push_back(snap.data.size());
         });
       });

@@ -65,13 +65,13 @@ bool is_pending_forward(const NodePids& node_pids, const Metadata& metadata) {
 
 // One bulk_insert item over a bound row (B2 bulk_insert step 3, A.4).
 std::optional<events::BulkInsertItem> merge_bound(const StoredRow& cur, Entry in) {
-  const NodePids& stored = cur.entry.node_pids;
+  NodePids stored = cur.node_pids();
   if (same_multiset(in.node_pids, stored)) {
     // ProcessHub drops spec and metadata changes here; procreg writes them (A.4), no hook.
-    if (in.spec == cur.entry.spec && in.metadata == cur.entry.metadata && !cur.has_ttl()) {
+    if (cur.holds_spec_and_metadata(in.spec, in.metadata) && !cur.has_ttl()) {
       return std::nullopt;
     }
-    in.node_pids = stored;
+    in.node_pids = std::move(stored);
     return events::BulkInsertItem{Row{std::move(in), std::nullopt}, {}};
   }
   NodePids diff;
@@ -90,7 +90,7 @@ std::optional<events::BulkInsertItem> merge_bound(const StoredRow& cur, Entry in
 std::optional<events::BulkInsertItem> merge_item(const StoredRow* cur, Entry in) {
   if (cur != nullptr && cur->bound()) return merge_bound(*cur, std::move(in));
   // Absent, pending or tombstone: a fresh permanent row; the diff is the whole list.
-  if (cur != nullptr && cur->entry == in && !cur->has_ttl()) return std::nullopt;
+  if (cur != nullptr && cur->holds(in) && !cur->has_ttl()) return std::nullopt;
   NodePids diff = in.node_pids;
   return events::BulkInsertItem{Row{std::move(in), std::nullopt}, std::move(diff)};
 }
@@ -139,7 +139,7 @@ Resolved resolve_insert(const CommandContext& ctx, ChildSpec spec, NodePids node
   }
   Row row{Entry{std::move(spec), std::move(node_pids), options.metadata}, expires};
   const StoredRow* cur = ctx.view.find(ctx.table, row.entry.spec.id);
-  if (!ctx.hooks && cur != nullptr && cur->entry == row.entry &&
+  if (!ctx.hooks && cur != nullptr && cur->holds(row.entry) &&
       cur->expires_at_ms() == row.expires_at_ms) {
     return std::optional<EventBody>();
   }
@@ -185,16 +185,16 @@ Resolved resolve_bulk_delete(const CommandContext& ctx,
     const StoredRow* cur = state.find(id);
     if (cur == nullptr || !cur->bound()) continue;  // no bound row: skipped, no hook
     events::BulkDeleteItem item{id, false, {}, std::nullopt};
-    for (const auto& p : cur->entry.node_pids) {
+    const NodePids stored = cur->node_pids();
+    for (const auto& p : stored) {
       if (std::find(nodes.begin(), nodes.end(), p.node) == nodes.end()) item.node_pids.push_back(p);
     }
-    item.changed = item.node_pids != cur->entry.node_pids || cur->has_ttl();
+    item.changed = item.node_pids != stored || cur->has_ttl();
     if (item.node_pids.empty()) item.expires_at_ms = expiry_after(ctx.now_ms, ctx.tombstone_ttl_ms);
     if (!item.changed) item.node_pids.clear();
     if (!item.changed && !ctx.hooks) continue;
     if (item.changed) {
-      state.write(id, StoredRow{Entry{cur->entry.spec, item.node_pids, cur->entry.metadata},
-                                item.expires_at_ms, 0});
+      state.write(id, cur->with_nodes(item.node_pids, item.expires_at_ms, 0));
     }
     body.items.push_back(std::move(item));
   }
@@ -210,7 +210,7 @@ Resolved resolve_update(const CommandContext& ctx, std::string_view child_id,
   if (cur == nullptr || !cur->bound()) return Status::not_found(kNoChild);
   Entry next;
   try {
-    next = fn(cur->entry.spec, cur->entry.node_pids, cur->entry.metadata);
+    next = fn(cur->spec(), cur->node_pids(), cur->metadata());
   } catch (const std::exception& e) {
     return Status::internal(std::string("update function threw: ") + e.what());
   } catch (...) {
@@ -220,7 +220,7 @@ Resolved resolve_update(const CommandContext& ctx, std::string_view child_id,
       !check_values(next.spec, next.metadata).empty()) {
     return Status::invalid_argument(kInvalidUpdate);
   }
-  if (next.spec.id == child_id && next == cur->entry && !cur->has_ttl()) {
+  if (next.spec.id == child_id && cur->holds(next) && !cur->has_ttl()) {
     return std::optional<EventBody>();
   }
   return std::optional<EventBody>(events::Update{ChildId(child_id), Row{std::move(next), {}}});

@@ -17,7 +17,7 @@ const StoredRow* Overlay::find(std::string_view table, std::string_view id) cons
     if (r != t->second.rows.end()) {
       Pending& p = r->second;
       if (p.borrowed != nullptr) {
-        p.row = StoredRow{p.borrowed->entry, p.borrowed->expires_at_ms, p.seq};
+        p.row.emplace(p.borrowed->entry, p.borrowed->expires_at_ms, p.seq);
         p.borrowed = nullptr;
       }
       return p.row ? &*p.row : nullptr;
@@ -71,9 +71,8 @@ void Overlay::record(const Event& event, bool borrow) {
     for (const auto& item : bdel->items) {
       if (!item.changed) continue;
       const StoredRow* cur = find(event.table, item.child_id);
-      StoredRow next{Entry{cur->entry.spec, item.node_pids, cur->entry.metadata},
-                     item.expires_at_ms, seq};
-      put(event.table, t, item.child_id, Pending{std::move(next), seq, nullptr});
+      put(event.table, t, item.child_id,
+          Pending{cur->with_nodes(item.node_pids, item.expires_at_ms, seq), seq, nullptr});
     }
   } else if (std::holds_alternative<events::Clear>(event.body)) {
     t.rows.clear();

@@ -34,7 +34,7 @@ std::map<std::string, Dump> Projection::dump_all_tables() const {
   for (const auto& [name, table] : tables_) {
     if (table->empty()) continue;
     Dump& dump = out[name];
-    table->for_each([&](const StoredRow& row) { dump.emplace(row.id(), row.entry); });
+    table->for_each([&](const StoredRow& row) { dump.emplace(row.id(), row.entry()); });
   }
   return out;
 }
@@ -79,9 +79,9 @@ Status Projection::apply(Event&& event) {
       [&](auto& body) {
         using T = std::decay_t<decltype(body)>;
         if constexpr (std::is_same_v<T, events::Insert> || std::is_same_v<T, events::Update>) {
-          t.put(std::move(body.row.entry), body.row.expires_at_ms, seq);
+          t.put(body.row.entry, body.row.expires_at_ms, seq);
         } else if constexpr (std::is_same_v<T, events::BulkInsert>) {
-          for (auto& item : body.items) t.put(std::move(item.row.entry), item.row.expires_at_ms, seq);
+          for (auto& item : body.items) t.put(item.row.entry, item.row.expires_at_ms, seq);
         } else if constexpr (std::is_same_v<T, events::Delete>) {
           t.remove(body.child_id);
         } else if constexpr (std::is_same_v<T, events::BulkDelete>) {
@@ -147,7 +147,7 @@ void Projection::reserve_rows(const std::string& table, std::size_t rows) {
 }
 
 void Projection::load_row(const std::string& table, Row row, std::uint64_t revision) {
-  table_for_write(table).put(std::move(row.entry), row.expires_at_ms, revision);
+  table_for_write(table).put(row.entry, row.expires_at_ms, revision);
 }
 
 }  // namespace procreg::replay

@@ -12,13 +12,6 @@ const StoredRow* find_bound(const Table* table, std::string_view id) {
   return row != nullptr && row->bound() ? row : nullptr;
 }
 
-const Pid* local_pid_of(const StoredRow& row, std::string_view local_node) {
-  for (const auto& np : row.entry.node_pids) {
-    if (np.node == local_node) return &np.pid;
-  }
-  return nullptr;
-}
-
 }  // namespace
 
 bool entry_exists(const Table* table, std::string_view id) {
@@ -29,16 +22,17 @@ std::optional<Lookup> lookup(const Table* table, std::string_view id, bool with_
   const StoredRow* row = find_bound(table, id);
   if (row == nullptr) return std::nullopt;
   std::optional<Lookup> out;  // built in place: the answer is copied once, never moved
-  out.emplace(Lookup{row->entry.spec, row->entry.node_pids, std::nullopt});
-  if (with_metadata) out->metadata = row->entry.metadata;
+  out.emplace(Lookup{row->spec(), row->node_pids(), std::nullopt});
+  if (with_metadata) out->metadata = row->metadata();
   return out;
 }
 
 std::vector<Pid> get_pids(const Table* table, std::string_view id) {
   std::vector<Pid> pids;
   if (const StoredRow* row = find_bound(table, id)) {
-    pids.reserve(row->entry.node_pids.size());
-    for (const auto& np : row->entry.node_pids) pids.push_back(np.pid);
+    NodePids node_pids = row->node_pids();
+    pids.reserve(node_pids.size());
+    for (auto& np : node_pids) pids.push_back(std::move(np.pid));
   }
   return pids;
 }
@@ -46,22 +40,21 @@ std::vector<Pid> get_pids(const Table* table, std::string_view id) {
 std::optional<Pid> get_pid(const Table* table, std::string_view id) {
   const StoredRow* row = find_bound(table, id);
   if (row == nullptr) return std::nullopt;
-  return row->entry.node_pids.front().pid;
+  return std::move(row->node_pids().front().pid);
 }
 
 std::optional<Pid> local_pid(const Table* table, std::string_view id,
                              std::string_view local_node) {
   const StoredRow* row = find_bound(table, id);
   if (row == nullptr) return std::nullopt;
-  const Pid* pid = local_pid_of(*row, local_node);
-  return pid == nullptr ? std::nullopt : std::optional<Pid>(*pid);
+  return row->pid_on(local_node);
 }
 
 Dump dump(const Table* table, bool include_unbound) {
   Dump out;
   if (table == nullptr) return out;
   table->for_each([&](const StoredRow& row) {
-    if (include_unbound || row.bound()) out.emplace(row.id(), row.entry);
+    if (include_unbound || row.bound()) out.emplace(row.id(), row.entry());
   });
   return out;
 }
@@ -70,7 +63,7 @@ RegistryMap registry_map(const Table* table) {
   RegistryMap out;
   if (table == nullptr) return out;
   table->for_each([&](const StoredRow& row) {
-    if (row.bound()) out.emplace(row.id(), std::make_pair(row.entry.spec, row.entry.node_pids));
+    if (row.bound()) out.emplace(row.id(), std::make_pair(row.spec(), row.node_pids()));
   });
   return out;
 }
@@ -79,7 +72,7 @@ ChildNodePids process_list_global(const Table* table) {
   ChildNodePids out;
   if (table == nullptr) return out;
   table->for_each([&](const StoredRow& row) {
-    if (row.bound()) out.emplace_back(row.id(), row.entry.node_pids);
+    if (row.bound()) out.emplace_back(row.id(), row.node_pids());
   });
   return out;
 }
@@ -88,9 +81,9 @@ ChildNodePids process_list_local(const Table* table, std::string_view local_node
   ChildNodePids out;
   if (table == nullptr) return out;
   for (const StoredRow* row : table->local_rows()) {
-    const Pid* pid = local_pid_of(*row, local_node);
-    if (pid != nullptr && !pid->empty()) {
-      out.emplace_back(row->id(), NodePids{NodePid{NodeName(local_node), *pid}});
+    std::optional<Pid> pid = row->pid_on(local_node);
+    if (pid && !pid->empty()) {
+      out.emplace_back(row->id(), NodePids{NodePid{NodeName(local_node), std::move(*pid)}});
     }
   }
   return out;
@@ -100,14 +93,14 @@ std::vector<std::pair<ChildId, Entry>> local_data(const Table* table) {
   std::vector<std::pair<ChildId, Entry>> out;
   if (table == nullptr) return out;
   out.reserve(table->local_rows().size());
-  for (const StoredRow* row : table->local_rows()) out.emplace_back(row->id(), row->entry);
+  for (const StoredRow* row : table->local_rows()) out.emplace_back(row->id(), row->entry());
   return out;
 }
 
 Dump local_children(const Table* table) {
   Dump out;
   if (table == nullptr) return out;
-  for (const StoredRow* row : table->local_rows()) out.emplace(row->id(), row->entry);
+  for (const StoredRow* row : table->local_rows()) out.emplace(row->id(), row->entry());
   return out;
 }
 
@@ -115,7 +108,7 @@ std::vector<ChildSpec> local_child_specs(const Table* table) {
   std::vector<ChildSpec> out;
   if (table == nullptr) return out;
   out.reserve(table->local_rows().size());
-  for (const StoredRow* row : table->local_rows()) out.push_back(row->entry.spec);
+  for (const StoredRow* row : table->local_rows()) out.push_back(row->spec());
   return out;
 }
 
@@ -133,7 +126,7 @@ ChildNodePids match_tag(const Table* table, std::string_view tag) {
   if (table == nullptr) return out;
   const auto& rows = table->tagged(tag);
   out.reserve(rows.size());
-  for (const StoredRow* row : rows) out.emplace_back(row->id(), row->entry.node_pids);
+  for (const StoredRow* row : rows) out.emplace_back(row->id(), row->node_pids());
   return out;
 }
 

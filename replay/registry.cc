@@ -584,12 +584,7 @@ Result<std::uint64_t> Registry::node_down(std::string_view node, const WriteOpti
           if (const replay::Table* t = impl_->proj.table(ctx.table)) {
             t->for_each([&](const replay::StoredRow& row) {
               if (!row.bound()) return;
-              for (const auto& p : row.entry.node_pids) {
-                if (p.node == node) {
-                  affected.push_back({row.id(), {NodeName(node)}});
-                  return;
-                }
-              }
+              if (row.pid_on(node)) affected.emplace_back(row.id(), std::vector{NodeName(node)});
             });
           }
         }

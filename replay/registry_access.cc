@@ -47,7 +47,7 @@ Result<std::uint64_t> Registry::Impl::remote_update(std::string_view child_id, c
       const replay::Table* t = proj.table(table_name(o.table));
       const replay::StoredRow* row = t == nullptr ? nullptr : t->find(child_id);
       if (row == nullptr || !row->bound()) return Status::not_found("No child found");
-      current = row->entry;
+      current = row->entry();
       revision = row->seq;
       seen = proj.last_seq();
     }

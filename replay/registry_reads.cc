@@ -87,7 +87,7 @@ std::vector<Registry::ExpiryCandidate> Registry::scan_expired() const {
   std::shared_lock lock(impl_->proj_mu);
   for (const auto& name : impl_->proj.table_names()) {
     for (const replay::StoredRow* row : impl_->proj.table(name)->ttl_rows()) {
-      if (*row->expires_at_ms() <= now) out.push_back(ExpiryCandidate{name, row->id(), row->seq});
+      if (*row->expires_at_ms() <= now) out.push_back(ExpiryCandidate{name, ChildId(row->id()), row->seq});
     }
   }
   return out;

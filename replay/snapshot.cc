@@ -255,7 +255,7 @@ Result<SnapshotFile> write_snapshot(const std::string& dir, const Projection& pr
     t.for_each([&](const StoredRow& r) {
       if (!s.ok()) return;
       row.clear();
-      events::encode_snapshot_row(table, r.entry, r.expires_at_ms(), r.seq, &row);
+      events::encode_snapshot_row(table, r.encoded(), r.expires_at_ms(), r.seq, &row);
       append_record(kSnapshotRecordRow, row, &buffer);
       if (buffer.size() >= kWriteBuffer) s = flush();
     });

@@ -11,15 +11,13 @@ const std::vector<const StoredRow*> kNoRows;
 
 const StoredRow* Table::find(std::string_view id) const { return rows_.find(id); }
 
-const std::string* Table::tag_of(const StoredRow& row) {
-  if (row.has_ttl()) return nullptr;  // TTL rows never match a tag (B2 match_tag)
-  auto it = row.entry.metadata.find(kTagKey);
-  if (it == row.entry.metadata.end() || !it->second.is_string()) return nullptr;
-  return &it->second.as_string();
+std::optional<std::string_view> Table::tag_of(const StoredRow& row) {
+  if (row.has_ttl()) return std::nullopt;  // TTL rows never match a tag (B2 match_tag)
+  return row.tag();
 }
 
-bool Table::is_local(const StoredRow& row) const {
-  return std::any_of(row.entry.node_pids.begin(), row.entry.node_pids.end(),
+bool Table::is_local(const NodePids& node_pids) const {
+  return std::any_of(node_pids.begin(), node_pids.end(),
                      [&](const NodePid& np) { return np.node == local_node_; });
 }
 
@@ -39,13 +37,15 @@ void Table::index_remove(Index& index, const StoredRow& row, std::uint32_t Store
   const_cast<StoredRow&>(row).*pos = StoredRow::kNoPos;
 }
 
-void Table::link(const StoredRow& row) {
+void Table::link(const StoredRow& row, bool local) {
   if (row.has_ttl()) {
     index_add(ttl_, row, &StoredRow::index_pos);
-  } else if (const std::string* tag = tag_of(row)) {
-    index_add(by_tag_[*tag], row, &StoredRow::index_pos);
+  } else if (auto tag = tag_of(row)) {
+    auto it = by_tag_.find(*tag);
+    if (it == by_tag_.end()) it = by_tag_.emplace(std::string(*tag), Index{}).first;
+    index_add(it->second, row, &StoredRow::index_pos);
   }
-  if (is_local(row)) index_add(local_, row, &StoredRow::local_pos);
+  if (local) index_add(local_, row, &StoredRow::local_pos);
 }
 
 void Table::unlink(const StoredRow& row) {
@@ -54,6 +54,7 @@ void Table::unlink(const StoredRow& row) {
       index_remove(ttl_, row, &StoredRow::index_pos);
     } else {
       auto it = by_tag_.find(*tag_of(row));
+      assert(it != by_tag_.end());
       index_remove(it->second, row, &StoredRow::index_pos);
       if (it->second.empty()) by_tag_.erase(it);
     }
@@ -61,28 +62,27 @@ void Table::unlink(const StoredRow& row) {
   if (row.local_pos != StoredRow::kNoPos) index_remove(local_, row, &StoredRow::local_pos);
 }
 
-void Table::put(Entry entry, std::optional<std::int64_t> expires_at_ms, std::uint64_t seq) {
+void Table::put(const Entry& entry, std::optional<std::int64_t> expires_at_ms,
+                std::uint64_t seq) {
   StoredRow* row = rows_.find(entry.spec.id);
   if (row == nullptr) {
-    row = rows_.insert(std::make_unique<StoredRow>(std::move(entry), expires_at_ms, seq));
+    row = rows_.insert(std::make_unique<StoredRow>(entry, expires_at_ms, seq));
   } else {
     unlink(*row);
-    row->entry = std::move(entry);
-    row->set_expiry(expires_at_ms);
-    row->seq = seq;
+    row->assign(entry, expires_at_ms, seq);
   }
-  link(*row);
+  link(*row, is_local(entry.node_pids));
 }
 
-bool Table::set_nodes(std::string_view id, NodePids node_pids,
+bool Table::set_nodes(std::string_view id, const NodePids& node_pids,
                       std::optional<std::int64_t> expires_at_ms, std::uint64_t seq) {
   StoredRow* row = rows_.find(id);
   if (row == nullptr) return false;
   unlink(*row);
-  row->entry.node_pids = std::move(node_pids);
+  row->set_node_pids(node_pids);
   row->set_expiry(expires_at_ms);
   row->seq = seq;
-  link(*row);
+  link(*row, is_local(node_pids));
   return true;
 }
 
@@ -101,7 +101,7 @@ void Table::clear() {
 }
 
 const std::vector<const StoredRow*>& Table::tagged(std::string_view tag) const {
-  auto it = by_tag_.find(std::string(tag));
+  auto it = by_tag_.find(tag);
   return it == by_tag_.end() ? kNoRows : it->second;
 }
 

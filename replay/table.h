@@ -38,9 +38,9 @@ class Table {
   bool empty() const { return rows_.empty(); }
 
   // Inserts or replaces the row keyed by entry.spec.id.
-  void put(Entry entry, std::optional<std::int64_t> expires_at_ms, std::uint64_t seq);
+  void put(const Entry& entry, std::optional<std::int64_t> expires_at_ms, std::uint64_t seq);
   // Changes node_pids and expiry of the row `id`, keeping spec and metadata; false if absent.
-  bool set_nodes(std::string_view id, NodePids node_pids,
+  bool set_nodes(std::string_view id, const NodePids& node_pids,
                  std::optional<std::int64_t> expires_at_ms, std::uint64_t seq);
   bool remove(std::string_view id);
   void clear();
@@ -58,16 +58,21 @@ class Table {
  private:
   using Index = std::vector<const StoredRow*>;
 
-  static const std::string* tag_of(const StoredRow& row);
-  bool is_local(const StoredRow& row) const;
-  void link(const StoredRow& row);
+  static std::optional<std::string_view> tag_of(const StoredRow& row);
+  bool is_local(const NodePids& node_pids) const;
+  void link(const StoredRow& row, bool local);
   void unlink(const StoredRow& row);
   static void index_add(Index& index, const StoredRow& row, std::uint32_t StoredRow::*pos);
   static void index_remove(Index& index, const StoredRow& row, std::uint32_t StoredRow::*pos);
 
   std::string local_node_;
   RowSet rows_;
-  std::unordered_map<std::string, Index> by_tag_;
+  // Keyed by tag, with lookups by string_view (no copy of the tag per lookup).
+  struct TagHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, Index, TagHash, std::equal_to<>> by_tag_;
   Index ttl_;
   Index local_;
   std::uint64_t last_seq_ = 0;

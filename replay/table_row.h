@@ -1,31 +1,70 @@
 // procreg::replay: StoredRow, one row of a table as the projection keeps it.
 //
+// A row is kept compact: one byte string holds the child id, the metadata tag (when it is a
+// string) and the entry's three parts in the event format's layout (events/row_codec.h), and the
+// row reads them back on demand. A row costs its fixed part plus one allocation of about the
+// size of its event's row, where the same row as an Entry of std::strings, vectors and maps
+// costs nine allocations and about 2.6 times the memory (docs/PERFORMANCE.md, "Compact rows").
+// Queries that return an entry decode it, which costs about what copying an Entry did.
+//
+//   body = id bytes | tag bytes | spec | node_pids | metadata     (the last three: MessagePack)
+//
 // Thread safety: none; the owning Table's synchronisation applies.
 #pragma once
 
 #include <climits>
 #include <cstdint>
 #include <optional>
+#include <string>
+#include <string_view>
 
+#include "events/row_codec.h"
 #include "procreg/types.h"
 
 namespace procreg::replay {
 
-struct StoredRow {
-  StoredRow(Entry e, std::optional<std::int64_t> expires_at_ms, std::uint64_t revision)
-      : entry(std::move(e)), seq(revision) {
-    set_expiry(expires_at_ms);
-  }
+class StoredRow {
+ public:
+  StoredRow(const Entry& entry, std::optional<std::int64_t> expires_at_ms, std::uint64_t revision);
 
-  Entry entry;
   std::uint64_t seq = 0;  // revision: the sequence of the event that last wrote the row
   // Index positions, maintained by Table only.
   mutable std::uint32_t index_pos = kNoPos;
   mutable std::uint32_t local_pos = kNoPos;
   static constexpr std::uint32_t kNoPos = 0xffffffffu;
 
-  const ChildId& id() const { return entry.spec.id; }
-  bool bound() const { return !entry.node_pids.empty(); }
+  std::string_view id() const { return {body_.data(), id_size_}; }
+  bool bound() const { return node_count_ != 0; }
+  std::uint32_t node_count() const { return node_count_; }
+  // The metadata's "tag" when it is a string (what match_tag reads), whatever the row's TTL.
+  std::optional<std::string_view> tag() const {
+    if (tag_size_ == kNoTag) return std::nullopt;
+    return std::string_view(body_.data() + id_size_, tag_size_);
+  }
+
+  // The row's parts, decoded (each call builds a new value).
+  ChildSpec spec() const;
+  NodePids node_pids() const;
+  Metadata metadata() const;
+  Entry entry() const;
+  // The pid of `node` in node_pids, if the node is there.
+  std::optional<Pid> pid_on(std::string_view node) const;
+  // The parts as MessagePack items, for writers of rows (snapshots, the replay service).
+  events::EncodedEntry encoded() const;
+
+  // True if the row holds exactly `entry` (the same bytes when encoded), or the same spec and
+  // metadata whatever its node_pids.
+  bool holds(const Entry& entry) const;
+  bool holds_spec_and_metadata(const ChildSpec& spec, const Metadata& metadata) const;
+
+  // The same spec and metadata with other node_pids, expiry and revision.
+  StoredRow with_nodes(const NodePids& node_pids, std::optional<std::int64_t> expires_at_ms,
+                       std::uint64_t revision) const;
+  // Replaces the whole row but keeps the index positions (the Table relinks it).
+  void assign(const Entry& entry, std::optional<std::int64_t> expires_at_ms,
+              std::uint64_t revision);
+  void set_node_pids(const NodePids& node_pids);
+
   bool has_ttl() const { return expiry_ != kNoExpiry; }
   // The absolute expiry (writer time, ms), or none for a permanent row.
   std::optional<std::int64_t> expires_at_ms() const {
@@ -34,10 +73,32 @@ struct StoredRow {
   void set_expiry(std::optional<std::int64_t> expires_at_ms) {
     expiry_ = expires_at_ms.value_or(kNoExpiry);
   }
+  // Heap bytes the row owns besides its fixed part (for memory accounting in benchmarks).
+  std::size_t body_capacity() const { return body_.capacity(); }
 
  private:
+  StoredRow() = default;
+  void encode(const ChildSpec& spec, const NodePids& node_pids, const Metadata& metadata);
+  std::string_view spec_bytes() const { return {body_.data() + spec_at(), spec_size_}; }
+  std::string_view node_pids_bytes() const {
+    return {body_.data() + spec_at() + spec_size_, node_pids_size_};
+  }
+  std::string_view metadata_bytes() const {
+    const std::size_t at = spec_at() + spec_size_ + node_pids_size_;
+    return {body_.data() + at, body_.size() - at};
+  }
+  std::size_t spec_at() const { return id_size_ + (tag_size_ == kNoTag ? 0 : tag_size_); }
+
+  static constexpr std::uint32_t kNoTag = 0xffffffffu;
   // Stored without std::optional's flag (8 bytes a row): no writer clock reads INT64_MIN.
   static constexpr std::int64_t kNoExpiry = INT64_MIN;
+
+  std::string body_;
+  std::uint32_t id_size_ = 0;
+  std::uint32_t tag_size_ = kNoTag;
+  std::uint32_t spec_size_ = 0;
+  std::uint32_t node_pids_size_ = 0;
+  std::uint32_t node_count_ = 0;
   std::int64_t expiry_ = kNoExpiry;
 };
 

@@ -42,7 +42,7 @@ BOOST_AUTO_TEST_CASE(matches_a_map_model_under_random_inserts_and_erases) {
       std::size_t seen = 0;
       set.for_each([&](const StoredRow& r) {
         ++seen;
-        auto it = model.find(r.id());
+        auto it = model.find(std::string(r.id()));
         BOOST_REQUIRE(it != model.end());
         BOOST_REQUIRE_EQUAL(r.seq, it->second.first);
       });
@@ -86,7 +86,7 @@ BOOST_AUTO_TEST_CASE(filling_a_set_in_another_sets_slot_order_does_not_cluster) 
   RowSet source;
   for (int i = 0; i < kRows; ++i) source.insert(row("child_" + std::to_string(i), 1));
   std::vector<std::string> order;
-  source.for_each([&](const StoredRow& r) { order.push_back(r.id()); });
+  source.for_each([&](const StoredRow& r) { order.emplace_back(r.id()); });
   BOOST_REQUIRE_EQUAL(order.size(), static_cast<std::size_t>(kRows));
 
   // Growth rehashes the rows, so the clustering shows while the set fills: take the worst mean
