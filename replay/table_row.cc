@@ -34,6 +34,73 @@ T decode_part(std::string_view bytes, std::string_view part, Read read) {
   return out;
 }
 
+// node_pids is read far more often than the other parts (match_tag, process_list, local
+// queries, pid lookups), so it has a reader of its own: the bytes are the row's, written by
+// Encoder::node_pids, and only the forms it writes are read (array and str heads of any width).
+class NodePidsReader {
+ public:
+  explicit NodePidsReader(std::string_view bytes)
+      : p_(reinterpret_cast<const unsigned char*>(bytes.data())), end_(p_ + bytes.size()) {}
+
+  std::uint32_t array_head() {
+    const unsigned b = byte();
+    if (b >= 0x90 && b <= 0x9f) return b & 0x0f;
+    if (b == 0xdc) return static_cast<std::uint32_t>(be(2));
+    if (b == 0xdd) return static_cast<std::uint32_t>(be(4));
+    bad();
+  }
+  std::string_view str() {
+    const unsigned b = byte();
+    std::size_t n = 0;
+    if (b >= 0xa0 && b <= 0xbf) {
+      n = b & 0x1f;
+    } else if (b == 0xd9) {
+      n = be(1);
+    } else if (b == 0xda) {
+      n = be(2);
+    } else if (b == 0xdb) {
+      n = be(4);
+    } else {
+      bad();
+    }
+    if (static_cast<std::size_t>(end_ - p_) < n) bad();
+    std::string_view out(reinterpret_cast<const char*>(p_), n);
+    p_ += n;
+    return out;
+  }
+  bool done() const { return p_ == end_; }
+
+ private:
+  unsigned byte() {
+    if (p_ == end_) bad();
+    return *p_++;
+  }
+  std::size_t be(int bytes) {
+    std::size_t v = 0;
+    for (int i = 0; i < bytes; ++i) v = (v << 8) | byte();
+    return v;
+  }
+  [[noreturn]] static void bad() {
+    unreadable_row("node_pids", Status::corruption("not the form Encoder::node_pids writes"));
+  }
+  const unsigned char* p_;
+  const unsigned char* end_;
+};
+
+// Calls f(node, pid) for each pair until f returns true.
+template <typename F>
+void for_each_node_pid(std::string_view bytes, F&& f) {
+  NodePidsReader r(bytes);
+  const std::uint32_t n = r.array_head();
+  for (std::uint32_t i = 0; i < n; ++i) {
+    if (r.array_head() != 2) unreadable_row("node_pids", Status::corruption("a pair is not 2 items"));
+    const std::string_view node = r.str();
+    const std::string_view pid = r.str();
+    if (f(node, pid)) return;
+  }
+  if (!r.done()) unreadable_row("node_pids", Status::corruption("trailing bytes"));
+}
+
 std::uint32_t narrow(std::size_t n) {
   assert(n < 0xffffffffu && "a row is smaller than 4 GiB (events are at most 16 MiB)");
   return static_cast<std::uint32_t>(n);
@@ -78,7 +145,13 @@ ChildSpec StoredRow::spec() const {
 }
 
 NodePids StoredRow::node_pids() const {
-  return decode_part<NodePids>(node_pids_bytes(), "node_pids", events::read_node_pids);
+  NodePids out;
+  out.reserve(node_count_);
+  for_each_node_pid(node_pids_bytes(), [&](std::string_view node, std::string_view pid) {
+    out.push_back(NodePid{NodeName(node), Pid(pid)});
+    return false;
+  });
+  return out;
 }
 
 Metadata StoredRow::metadata() const {
@@ -89,11 +162,12 @@ Metadata StoredRow::metadata() const {
 Entry StoredRow::entry() const { return Entry{spec(), node_pids(), metadata()}; }
 
 std::optional<Pid> StoredRow::pid_on(std::string_view node) const {
-  if (node_count_ == 0) return std::nullopt;
-  for (auto& p : node_pids()) {
-    if (p.node == node) return std::move(p.pid);
-  }
-  return std::nullopt;
+  std::optional<Pid> out;
+  for_each_node_pid(node_pids_bytes(), [&](std::string_view n, std::string_view pid) {
+    if (n == node) out.emplace(pid);
+    return out.has_value();
+  });
+  return out;
 }
 
 events::EncodedEntry StoredRow::encoded() const {

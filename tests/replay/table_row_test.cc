@@ -1,0 +1,200 @@
+// StoredRow, the compact row: every part reads back as written (all Value types, every width of
+// MessagePack head), its encoded parts are the event format's, and a Table of them keeps its
+// tag and local indexes right against a model of plain Entries under random writes.
+#include <algorithm>
+#include <map>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <boost/test/unit_test.hpp>
+
+#include "events/snapshot_row.h"
+#include "replay/table.h"
+#include "replay/table_row.h"
+
+namespace procreg::replay {
+namespace {
+
+Entry rich_entry() {
+  ChildSpec spec = make_spec("worker-1", "Elixir.MyApp.Worker", "start_link",
+                             {Value(std::int64_t{-7}), Value(std::uint64_t{1} << 63), Value(1.5),
+                              Value(true), Value(), Value("text"),
+                              Value(Value::Binary{{0, 1, 255}}),
+                              Value(Value::Array{Value(std::int64_t{1}), Value("x")})});
+  spec.extra["restart"] = Value("transient");
+  spec.extra["shutdown"] = Value(std::int64_t{5000});
+  Metadata md{{"tag", Value("eu-west")},
+              {"nested", Value(Value::Map{{"k", Value(Value::Array{Value(2.25)})}})},
+              {"pending", Value(false)}};
+  return Entry{std::move(spec), {{"n1@host", "<0.1.0>"}, {"n2@host", "<0.2.0>"}}, std::move(md)};
+}
+
+BOOST_AUTO_TEST_SUITE(table_row)
+
+BOOST_AUTO_TEST_CASE(every_part_reads_back_as_written) {
+  const Entry e = rich_entry();
+  const StoredRow row(e, std::int64_t{123456}, 42);
+  BOOST_TEST(row.id() == "worker-1");
+  BOOST_TEST(row.seq == 42u);
+  BOOST_TEST(*row.expires_at_ms() == 123456);
+  BOOST_TEST(row.bound());
+  BOOST_TEST(row.node_count() == 2u);
+  BOOST_TEST(row.tag().value() == "eu-west");
+  BOOST_TEST((row.spec() == e.spec));
+  BOOST_TEST((row.node_pids() == e.node_pids));
+  BOOST_TEST((row.metadata() == e.metadata));
+  BOOST_TEST((row.entry() == e));
+  BOOST_TEST(row.pid_on("n2@host").value() == "<0.2.0>");
+  BOOST_TEST(!row.pid_on("n3@host").has_value());
+  BOOST_TEST(!row.pid_on("n1").has_value());  // a prefix is another node
+}
+
+BOOST_AUTO_TEST_CASE(encoded_parts_are_the_event_format) {
+  const Entry e = rich_entry();
+  for (const auto& exp : {std::optional<std::int64_t>{}, std::optional<std::int64_t>{-5}}) {
+    const StoredRow row(e, exp, 9);
+    std::string from_parts, from_entry;
+    events::encode_snapshot_row("t", row.encoded(), row.expires_at_ms(), row.seq, &from_parts);
+    events::encode_snapshot_row("t", e, exp, 9, &from_entry);
+    BOOST_TEST(from_parts == from_entry);
+    auto back = events::decode_snapshot_row(from_parts);
+    BOOST_REQUIRE(back.ok());
+    BOOST_TEST((back.value().row == Row{e, exp}));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(tag_is_a_string_tag_only) {
+  Entry e{make_spec("a"), {}, {{"tag", Value(std::int64_t{3})}}};
+  BOOST_TEST(!StoredRow(e, std::nullopt, 1).tag().has_value());
+  e.metadata.clear();
+  BOOST_TEST(!StoredRow(e, std::nullopt, 1).tag().has_value());
+  e.metadata["tag"] = Value("");
+  BOOST_TEST(StoredRow(e, std::nullopt, 1).tag().value() == "");
+  BOOST_TEST(!StoredRow(e, std::nullopt, 1).bound());
+}
+
+BOOST_AUTO_TEST_CASE(wide_heads_read_back) {
+  // str8, str16 and str32 strings, and an array16 of 40 pairs.
+  NodePids many;
+  for (int i = 0; i < 40; ++i) {
+    many.push_back({"node" + std::to_string(i) + std::string(i * 9, 'n'),
+                    std::string(i == 39 ? 70000 : 300, 'p') + std::to_string(i)});
+  }
+  Entry e{make_spec(std::string(100, 'i')), many, {{"tag", Value(std::string(70000, 't'))}}};
+  const StoredRow row(e, std::nullopt, 1);
+  BOOST_TEST((row.node_pids() == many));
+  BOOST_TEST((row.entry() == e));
+  BOOST_TEST(row.id() == std::string(100, 'i'));
+  BOOST_TEST(row.tag()->size() == 70000u);
+  BOOST_TEST(row.pid_on(many[39].node).value() == many[39].pid);
+  BOOST_TEST(row.pid_on(many[17].node).value() == many[17].pid);
+}
+
+BOOST_AUTO_TEST_CASE(with_nodes_keeps_spec_and_metadata) {
+  const Entry e = rich_entry();
+  const StoredRow row(e, std::nullopt, 3);
+  const NodePids next{{"n9@host", "<0.9.0>"}};
+  const StoredRow moved = row.with_nodes(next, std::int64_t{77}, 4);
+  BOOST_TEST((moved.entry() == Entry{e.spec, next, e.metadata}));
+  BOOST_TEST(*moved.expires_at_ms() == 77);
+  BOOST_TEST(moved.seq == 4u);
+  BOOST_TEST(moved.tag().value() == "eu-west");
+  const StoredRow unbound = row.with_nodes({}, std::nullopt, 5);
+  BOOST_TEST(!unbound.bound());
+  BOOST_TEST((unbound.entry() == Entry{e.spec, {}, e.metadata}));
+  StoredRow changed = row;
+  changed.set_node_pids(next);
+  BOOST_TEST((changed.entry() == moved.entry()));
+  BOOST_TEST(changed.seq == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(holds_compares_whole_entries) {
+  const Entry e = rich_entry();
+  const StoredRow row(e, std::nullopt, 1);
+  BOOST_TEST(row.holds(e));
+  BOOST_TEST(row.holds_spec_and_metadata(e.spec, e.metadata));
+  Entry swapped = e;
+  std::swap(swapped.node_pids[0], swapped.node_pids[1]);
+  BOOST_TEST(!row.holds(swapped));  // node_pids is ordered
+  BOOST_TEST(row.holds_spec_and_metadata(swapped.spec, swapped.metadata));
+  Entry other_md = e;
+  other_md.metadata["pending"] = Value(true);
+  BOOST_TEST(!row.holds(other_md));
+  BOOST_TEST(!row.holds_spec_and_metadata(other_md.spec, other_md.metadata));
+  Entry other_id = e;
+  other_id.spec.id = "worker-2";
+  BOOST_TEST(!row.holds(other_id));
+  BOOST_TEST(!row.holds_spec_and_metadata(other_id.spec, other_id.metadata));
+}
+
+// A Table of compact rows against a model of plain entries: random puts, node changes and
+// removals; after each step every row, the tag index and the local index agree with the model.
+BOOST_AUTO_TEST_CASE(table_indexes_follow_a_model) {
+  struct ModelRow {
+    Entry entry;
+    std::optional<std::int64_t> exp;
+  };
+  std::map<std::string, ModelRow> model;
+  Table table("local@host");
+  std::mt19937 rng(12345);
+  const std::vector<std::string> nodes{"local@host", "a@host", "b@host"};
+  const auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<unsigned>(n)); };
+  const auto random_pids = [&] {
+    NodePids out;
+    const int n = pick(3);
+    for (int i = 0; i < n; ++i) out.push_back({nodes[pick(3)], "<0." + std::to_string(rng() % 99) + ".0>"});
+    return out;
+  };
+  for (int step = 0; step < 3000; ++step) {
+    const std::string id = "c" + std::to_string(pick(60));
+    const int op = pick(10);
+    if (op < 5) {
+      Metadata md;
+      if (pick(3) != 0) md["tag"] = Value("t" + std::to_string(pick(4)));
+      std::optional<std::int64_t> exp;
+      if (pick(4) == 0) exp = 1000 + pick(100);
+      Entry e{make_spec(id), random_pids(), md};
+      table.put(e, exp, step + 1);
+      model[id] = ModelRow{e, exp};
+    } else if (op < 8) {
+      const NodePids np = random_pids();
+      std::optional<std::int64_t> exp;
+      if (np.empty()) exp = 5000;
+      const bool present = model.count(id) != 0;
+      BOOST_TEST(table.set_nodes(id, np, exp, step + 1) == present);
+      if (present) model[id] = ModelRow{Entry{model[id].entry.spec, np, model[id].entry.metadata}, exp};
+    } else {
+      BOOST_TEST(table.remove(id) == (model.erase(id) != 0));
+    }
+    if (step % 50 != 0 && step != 2999) continue;
+    BOOST_REQUIRE(table.size() == model.size());
+    std::map<std::string, std::set<std::string>> tagged;
+    std::set<std::string> local;
+    for (const auto& [mid, m] : model) {
+      const StoredRow* row = table.find(mid);
+      BOOST_REQUIRE(row != nullptr);
+      BOOST_TEST((row->entry() == m.entry));
+      BOOST_TEST((row->expires_at_ms() == m.exp));
+      auto tag = m.entry.metadata.find("tag");
+      if (!m.exp && tag != m.entry.metadata.end()) tagged[tag->second.as_string()].insert(mid);
+      for (const auto& p : m.entry.node_pids) {
+        if (p.node == "local@host") local.insert(mid);
+      }
+    }
+    for (int t = 0; t < 4; ++t) {
+      std::set<std::string> got;
+      for (const StoredRow* r : table.tagged("t" + std::to_string(t))) got.emplace(r->id());
+      BOOST_TEST((got == tagged["t" + std::to_string(t)]));
+    }
+    std::set<std::string> got_local;
+    for (const StoredRow* r : table.local_rows()) got_local.emplace(r->id());
+    BOOST_TEST((got_local == local));
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+}  // namespace
+}  // namespace procreg::replay
