@@ -136,7 +136,7 @@ void StoredRow::encode(const ChildSpec& spec, const NodePids& node_pids,
   node_pids_size_ = narrow(scratch.size() - at);
   node_count_ = narrow(node_pids.size());
   enc.value_map(metadata);
-  body_.assign(scratch);
+  std::string(scratch).swap(body_);  // exactly its size, also when a row is replaced
   if (scratch.capacity() > (64u << 10)) std::string().swap(scratch);  // keep no large buffer
 }
 
@@ -177,7 +177,10 @@ events::EncodedEntry StoredRow::encoded() const {
 bool StoredRow::holds(const Entry& entry) const {
   if (entry.spec.id != id() || entry.node_pids.size() != node_count_) return false;
   StoredRow other(entry, std::nullopt, 0);
-  return other.body_ == body_;
+  // The body has no separators: equal bytes cut at other places would be other parts (a tag
+  // string, or binary metadata, can hold any bytes), so every boundary must match too.
+  return other.tag_size_ == tag_size_ && other.spec_size_ == spec_size_ &&
+         other.node_pids_size_ == node_pids_size_ && other.body_ == body_;
 }
 
 bool StoredRow::holds_spec_and_metadata(const ChildSpec& spec, const Metadata& metadata) const {

@@ -54,7 +54,9 @@ class StoredRow {
   events::EncodedEntry encoded() const;
 
   // True if the row holds exactly `entry` (the same bytes when encoded), or the same spec and
-  // metadata whatever its node_pids.
+  // metadata whatever its node_pids. Equal encodings are what a replay cannot tell apart, which
+  // differs from Entry's operator== for doubles only: 0.0 and -0.0 differ here, and a NaN equals
+  // the same NaN.
   bool holds(const Entry& entry) const;
   bool holds_spec_and_metadata(const ChildSpec& spec, const Metadata& metadata) const;
 
