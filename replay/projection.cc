@@ -81,7 +81,7 @@ Status Projection::apply(Event&& event) {
         if constexpr (std::is_same_v<T, events::Insert> || std::is_same_v<T, events::Update>) {
           t.put(body.row.entry, body.row.expires_at_ms, seq);
         } else if constexpr (std::is_same_v<T, events::BulkInsert>) {
-          for (auto& item : body.items) t.put(item.row.entry, item.row.expires_at_ms, seq);
+          for (const auto& item : body.items) t.put(item.row.entry, item.row.expires_at_ms, seq);
         } else if constexpr (std::is_same_v<T, events::Delete>) {
           t.remove(body.child_id);
         } else if constexpr (std::is_same_v<T, events::BulkDelete>) {

@@ -106,6 +106,19 @@ std::uint32_t narrow(std::size_t n) {
   return static_cast<std::uint32_t>(n);
 }
 
+// Rows are built here and copied once into their body, so that a body's allocation is its
+// exact size. One buffer per thread; none of its users calls another while it holds it.
+std::string& scratch() {
+  thread_local std::string buffer;
+  buffer.clear();
+  return buffer;
+}
+
+void store_scratch(std::string& buffer, std::string* body) {
+  std::string(buffer).swap(*body);  // exactly its size, also when a row is replaced
+  if (buffer.capacity() > (64u << 10)) std::string().swap(buffer);  // keep no large buffer
+}
+
 }  // namespace
 
 StoredRow::StoredRow(const Entry& entry, std::optional<std::int64_t> expires_at_ms,
@@ -117,27 +130,24 @@ StoredRow::StoredRow(const Entry& entry, std::optional<std::int64_t> expires_at_
 
 void StoredRow::encode(const ChildSpec& spec, const NodePids& node_pids,
                        const Metadata& metadata) {
-  // Built aside and copied once, so that the row's allocation is its exact size.
-  thread_local std::string scratch;
-  scratch.clear();
-  scratch.append(spec.id);
+  std::string& buf = scratch();
+  buf.append(spec.id);
   id_size_ = narrow(spec.id.size());
   tag_size_ = kNoTag;
   if (auto it = metadata.find(kTagKey); it != metadata.end() && it->second.is_string()) {
-    scratch.append(it->second.as_string());
+    buf.append(it->second.as_string());
     tag_size_ = narrow(it->second.as_string().size());
   }
-  events::Encoder enc(&scratch);
-  std::size_t at = scratch.size();
+  events::Encoder enc(&buf);
+  std::size_t at = buf.size();
   events::write_spec(enc, spec);
-  spec_size_ = narrow(scratch.size() - at);
-  at = scratch.size();
+  spec_size_ = narrow(buf.size() - at);
+  at = buf.size();
   enc.node_pids(node_pids);
-  node_pids_size_ = narrow(scratch.size() - at);
+  node_pids_size_ = narrow(buf.size() - at);
   node_count_ = narrow(node_pids.size());
   enc.value_map(metadata);
-  std::string(scratch).swap(body_);  // exactly its size, also when a row is replaced
-  if (scratch.capacity() > (64u << 10)) std::string().swap(scratch);  // keep no large buffer
+  store_scratch(buf, &body_);
 }
 
 ChildSpec StoredRow::spec() const {
@@ -185,7 +195,8 @@ bool StoredRow::holds(const Entry& entry) const {
 
 bool StoredRow::holds_spec_and_metadata(const ChildSpec& spec, const Metadata& metadata) const {
   if (spec.id != id()) return false;
-  StoredRow other(Entry{spec, {}, metadata}, std::nullopt, 0);
+  StoredRow other;
+  other.encode(spec, NodePids{}, metadata);
   return other.spec_bytes() == spec_bytes() && other.metadata_bytes() == metadata_bytes();
 }
 
@@ -195,17 +206,16 @@ StoredRow StoredRow::with_nodes(const NodePids& node_pids,
   StoredRow out;
   out.seq = revision;
   out.set_expiry(expires_at_ms);
-  thread_local std::string scratch;
-  scratch.assign(body_.data(), spec_at() + spec_size_);
-  events::Encoder enc(&scratch);
+  std::string& buf = scratch();
+  buf.append(body_.data(), spec_at() + spec_size_);
+  events::Encoder enc(&buf);
   enc.node_pids(node_pids);
-  scratch.append(metadata_bytes());
-  out.body_.assign(scratch);
-  if (scratch.capacity() > (64u << 10)) std::string().swap(scratch);
+  out.node_pids_size_ = narrow(buf.size() - spec_at() - spec_size_);
+  buf.append(metadata_bytes());
+  store_scratch(buf, &out.body_);
   out.id_size_ = id_size_;
   out.tag_size_ = tag_size_;
   out.spec_size_ = spec_size_;
-  out.node_pids_size_ = narrow(out.body_.size() - metadata_bytes().size() - spec_at() - spec_size_);
   out.node_count_ = narrow(node_pids.size());
   return out;
 }
