@@ -68,25 +68,57 @@ class MappedFile {
   std::size_t size_ = 0;
 };
 
-// A snapshot taken once and served in chunks. Captured from the projection: row i is
-// data[offsets[i], offsets[i + 1]). Read from a snapshot file: the rows stay in the file, row i
-// is file[offsets[i], offsets[i + 1] - record header) (offsets[rows] is the end record's
-// payload), every record checked by SnapshotReader before the first row is served.
+// A snapshot taken once and served in chunks.
+// - Captured from the projection: copies of the rows (a row's body is shared by reference
+//   count, so the capture holds the projection's lock for a pointer copy per row, not for an
+//   encoding of the whole state); each chunk's rows are encoded when it is served.
+// - Read from a snapshot file: the rows stay in the file, row i is
+//   file[offsets[i], offsets[i + 1] - record header) (offsets[rows] is the end record's
+//   payload), every record checked by SnapshotReader before the first row is served.
 struct Snapshot {
-  std::uint64_t file_seq = 0;  // read from the snapshot file of this seq (0: from memory)
+  struct Captured {
+    std::uint32_t table;  // index in tables
+    replay::StoredRow row;
+  };
+  std::uint64_t file_seq = 0;  // read from the snapshot file of this seq (0: captured)
   std::uint64_t seq = 0;
   std::uint64_t epoch = 0;
-  std::string data;
+  std::vector<std::string> tables;
+  std::vector<Captured> captured;
   std::shared_ptr<const MappedFile> file;
   std::vector<std::size_t> offsets{0};
   SteadyClock::time_point last_used;
-  std::size_t rows() const { return offsets.size() - 1; }
-  std::string_view row(std::size_t i) const {
+  std::size_t rows() const { return file ? offsets.size() - 1 : captured.size(); }
+  // Appends rows from `first` to `payload` (their bytes in *scratch for captured rows, which
+  // must not be changed while the views are used) while fewer than max_rows are taken and,
+  // after the first, the bytes taken stay below max_bytes. Returns the index after the last.
+  std::size_t take(std::size_t first, std::size_t max_rows, std::size_t max_bytes,
+                   std::string* scratch, std::vector<std::string_view>* payload) const {
+    std::size_t bytes = 0;
+    std::size_t i = first;
     if (file) {
-      return {file->data() + offsets[i],
-              offsets[i + 1] - replay::kSnapshotRecordHeaderBytes - offsets[i]};
+      for (; i < rows() && payload->size() < max_rows && (payload->empty() || bytes < max_bytes); ++i) {
+        const std::string_view row(file->data() + offsets[i],
+                                   offsets[i + 1] - replay::kSnapshotRecordHeaderBytes - offsets[i]);
+        bytes += row.size();
+        payload->push_back(row);
+      }
+      return i;
     }
-    return {data.data() + offsets[i], offsets[i + 1] - offsets[i]};
+    scratch->clear();
+    std::vector<std::size_t> ends;
+    for (; i < rows() && ends.size() < max_rows && (ends.empty() || scratch->size() < max_bytes); ++i) {
+      const Captured& c = captured[i];
+      wire::encode_snapshot_row(tables[c.table], c.row.encoded(), c.row.expires_at_ms(), c.row.seq,
+                                scratch);
+      ends.push_back(scratch->size());
+    }
+    std::size_t at = 0;
+    for (std::size_t end : ends) {
+      payload->emplace_back(scratch->data() + at, end - at);
+      at = end;
+    }
+    return i;
   }
 };
 
@@ -100,6 +132,7 @@ struct ReplayService::State {
   std::map<std::string, Cursor> cursors;  // by client identity
   std::map<std::uint64_t, Snapshot> snapshots;
   std::uint64_t next_snapshot_id = 1;
+  std::string chunk;  // the encoded rows of the reply being sent (captured snapshots)
 
   State(zmq::socket_t s, Registry& w, HubServerOptions o, ServerCounters& c)
       : socket(std::move(s)), writer(w), options(std::move(o)), counters(c) {}
@@ -364,11 +397,13 @@ void ReplayService::State::snapshot(const zmq::message_t& identity,
     snap.epoch = writer.epoch();  // a writer's: its log's, fixed
     replay::RegistryAccess::read_projection(writer, [&](const replay::Projection& p) {
       snap.seq = p.last_seq();
+      std::size_t rows = 0;
+      p.for_each_table([&](const std::string&, const replay::Table& t) { rows += t.size(); });
+      snap.captured.reserve(rows);
       p.for_each_table([&](const std::string& table, const replay::Table& t) {
-        t.for_each([&](const replay::StoredRow& row) {
-          wire::encode_snapshot_row(table, row.encoded(), row.expires_at_ms(), row.seq, &snap.data);
-          snap.offsets.push_back(snap.data.size());
-        });
+        const auto index = static_cast<std::uint32_t>(snap.tables.size());
+        snap.tables.push_back(table);
+        t.for_each([&](const replay::StoredRow& row) { snap.captured.push_back({index, row}); });
       });
     });
     id = next_snapshot_id++;  // ids grow, so the map's last entry is the newest
@@ -397,13 +432,7 @@ void ReplayService::State::snapshot(const zmq::message_t& identity,
   header.snapshot_id = id;
   header.total = snap.rows();
   std::vector<std::string_view> payload;
-  std::size_t bytes = 0;
-  std::size_t i = req.offset;
-  for (; i < snap.rows() && payload.size() < req.max_events && (payload.empty() || bytes < req.max_bytes); ++i) {
-    const std::string_view row = snap.row(i);
-    bytes += row.size();
-    payload.push_back(row);
-  }
+  const std::size_t i = snap.take(req.offset, req.max_events, req.max_bytes, &chunk, &payload);
   header.count = static_cast<std::uint32_t>(payload.size());
   header.next_offset = i;
   header.end = i == snap.rows();

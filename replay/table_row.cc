@@ -3,7 +3,9 @@
 #include <cassert>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <limits>
+#include <new>
 
 #include "events/decoder.h"
 #include "events/encoder.h"
@@ -114,12 +116,29 @@ std::string& scratch() {
   return buffer;
 }
 
-void store_scratch(std::string& buffer, std::string* body) {
-  std::string(buffer).swap(*body);  // exactly its size, also when a row is replaced
+void store_scratch(std::string& buffer, RowBody* body) {
+  *body = RowBody(buffer);  // exactly its size, also when a row is replaced
   if (buffer.capacity() > (64u << 10)) std::string().swap(buffer);  // keep no large buffer
 }
 
 }  // namespace
+
+RowBody::RowBody(std::string_view bytes) {
+  assert(bytes.size() < 0xffffffffu && "a row is smaller than 4 GiB");
+  void* memory = ::operator new(sizeof(Block) + bytes.size());
+  block_ = new (memory) Block{{1}, static_cast<std::uint32_t>(bytes.size())};
+  if (!bytes.empty()) std::memcpy(block_->bytes(), bytes.data(), bytes.size());
+}
+
+void RowBody::release() noexcept {
+  if (block_ == nullptr) return;
+  // The last owner frees; acq_rel orders every other owner's reads before the free.
+  if (block_->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    block_->~Block();
+    ::operator delete(block_);
+  }
+  block_ = nullptr;
+}
 
 StoredRow::StoredRow(const Entry& entry, std::optional<std::int64_t> expires_at_ms,
                      std::uint64_t revision)
@@ -190,7 +209,7 @@ bool StoredRow::holds(const Entry& entry) const {
   // The body has no separators: equal bytes cut at other places would be other parts (a tag
   // string, or binary metadata, can hold any bytes), so every boundary must match too.
   return other.tag_size_ == tag_size_ && other.spec_size_ == spec_size_ &&
-         other.node_pids_size_ == node_pids_size_ && other.body_ == body_;
+         other.node_pids_size_ == node_pids_size_ && other.body_.view() == body_.view();
 }
 
 bool StoredRow::holds_spec_and_metadata(const ChildSpec& spec, const Metadata& metadata) const {

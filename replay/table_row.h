@@ -13,6 +13,7 @@
 // Thread safety: none; the owning Table's synchronisation applies.
 #pragma once
 
+#include <atomic>
 #include <climits>
 #include <cstdint>
 #include <optional>
@@ -23,6 +24,42 @@
 #include "procreg/types.h"
 
 namespace procreg::replay {
+
+// An immutable byte string shared by reference count: a row's body. Copying a row copies a
+// pointer, so the replay service captures a projection of a million rows in milliseconds
+// under the projection's lock and encodes it afterwards, while the writer goes on (a row that
+// changes meanwhile gets a new body; the captured copy keeps the old one).
+//
+// Thread safety: copies may be made and destroyed on any thread; the bytes never change.
+class RowBody {
+ public:
+  RowBody() = default;
+  explicit RowBody(std::string_view bytes);
+  RowBody(const RowBody& other) noexcept : block_(other.block_) {
+    if (block_ != nullptr) block_->refs.fetch_add(1, std::memory_order_relaxed);
+  }
+  RowBody(RowBody&& other) noexcept : block_(other.block_) { other.block_ = nullptr; }
+  RowBody& operator=(RowBody other) noexcept {
+    std::swap(block_, other.block_);
+    return *this;
+  }
+  ~RowBody() { release(); }
+
+  const char* data() const { return block_ == nullptr ? nullptr : block_->bytes(); }
+  std::size_t size() const { return block_ == nullptr ? 0 : block_->size; }
+  std::string_view view() const { return {data(), size()}; }
+  // Heap bytes of the block (its header and bytes).
+  std::size_t allocated() const { return block_ == nullptr ? 0 : sizeof(Block) + block_->size; }
+
+ private:
+  struct Block {
+    std::atomic<std::uint32_t> refs;
+    std::uint32_t size;
+    char* bytes() { return reinterpret_cast<char*>(this + 1); }
+  };
+  void release() noexcept;
+  Block* block_ = nullptr;
+};
 
 class StoredRow {
  public:
@@ -77,7 +114,7 @@ class StoredRow {
     expiry_ = expires_at_ms.value_or(kNoExpiry);
   }
   // Heap bytes the row owns besides its fixed part (for memory accounting in benchmarks).
-  std::size_t body_capacity() const { return body_.capacity(); }
+  std::size_t body_capacity() const { return body_.allocated(); }
 
  private:
   StoredRow() = default;
@@ -96,7 +133,7 @@ class StoredRow {
   // Stored without std::optional's flag (8 bytes a row): no writer clock reads INT64_MIN.
   static constexpr std::int64_t kNoExpiry = INT64_MIN;
 
-  std::string body_;
+  RowBody body_;
   std::uint32_t id_size_ = 0;
   std::uint32_t tag_size_ = kNoTag;
   std::uint32_t spec_size_ = 0;
