@@ -3,6 +3,7 @@
 // tag and local indexes right against a model of plain Entries under random writes.
 #include <algorithm>
 #include <map>
+#include <memory>
 #include <random>
 #include <set>
 #include <string>
@@ -108,6 +109,31 @@ BOOST_AUTO_TEST_CASE(with_nodes_keeps_spec_and_metadata) {
   changed.set_node_pids(next);
   BOOST_TEST((changed.entry() == moved.entry()));
   BOOST_TEST(changed.seq == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(a_copy_shares_the_body_and_outlives_the_rows_changes) {
+  const Entry e = rich_entry();
+  auto original = std::make_unique<StoredRow>(e, std::nullopt, 3);
+  const StoredRow copy = *original;  // what a snapshot capture holds
+  BOOST_TEST(static_cast<const void*>(copy.encoded().spec.data()) ==
+             static_cast<const void*>(original->encoded().spec.data()));  // shared, not copied
+  // The row changes (a new body) and is then destroyed; the copy reads the old entry.
+  original->set_node_pids({{"n9@host", "<9.9.9>"}});
+  BOOST_TEST(static_cast<const void*>(original->encoded().spec.data()) !=
+             static_cast<const void*>(copy.encoded().spec.data()));
+  BOOST_TEST(original->node_pids().size() == 1u);
+  original->assign(Entry{make_spec("other"), {}, {}}, std::nullopt, 4);
+  original.reset();
+  BOOST_TEST((copy.entry() == e));
+  BOOST_TEST(copy.seq == 3u);
+  BOOST_TEST(copy.tag().value() == "eu-west");
+  // Copies of copies, assigned over each other, release their bodies once (ASan checks this).
+  StoredRow a = copy;
+  StoredRow b(Entry{make_spec("b"), {}, {}}, std::nullopt, 1);
+  b = a;
+  a = StoredRow(Entry{make_spec("a"), {}, {}}, std::nullopt, 2);
+  BOOST_TEST((b.entry() == e));
+  BOOST_TEST(a.id() == "a");
 }
 
 BOOST_AUTO_TEST_CASE(holds_compares_whole_entries) {
