@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "events/codec.h"
+#include "events/row_scan.h"
 #include "plugin/command_client.h"
 #include "plugin/replay_client.h"
 #include "plugin/wire.h"
@@ -161,12 +162,22 @@ bool Replica::Impl::full_sync() {
   auto header = replay->fetch_snapshot(
       [&](std::string_view row) {
         if (stop.load()) return Status::unavailable("replica stopping");
+        // Rows as procreg writes them are kept as they are; anything else is decoded (and
+        // refused there if it is not a row).
+        const auto reserve_once = [&](std::string_view table) {
+          if (reserved) return;  // the rows of a hub are nearly always in one table
+          staged->reserve_rows(std::string(table), static_cast<std::size_t>(total));
+          reserved = true;
+        };
+        events::ScannedSnapshotRow scanned;
+        if (events::scan_snapshot_row(row, limits, &scanned)) {
+          reserve_once(scanned.table);
+          staged->load_row(scanned.table, scanned.row, scanned.revision);
+          return Status();
+        }
         auto r = plugin::wire::decode_snapshot_row(row, limits);
         if (!r.ok()) return r.status();
-        if (!reserved) {  // the rows of a hub are nearly always in one table: size it once
-          staged->reserve_rows(r->table, static_cast<std::size_t>(total));
-          reserved = true;
-        }
+        reserve_once(r->table);
         staged->load_row(r->table, std::move(r->row), r->revision);
         return Status();
       },

@@ -13,10 +13,11 @@ const Table* Projection::table(std::string_view name) const {
   return it == tables_.end() ? nullptr : it->second.get();
 }
 
-Table& Projection::table_for_write(const std::string& name) {
+Table& Projection::table_for_write(std::string_view name) {
+  if (name == hub_ && default_table_ != nullptr) return *default_table_;
   auto it = tables_.find(name);
   if (it == tables_.end()) {
-    it = tables_.emplace(name, std::make_unique<Table>(local_node_)).first;
+    it = tables_.emplace(std::string(name), std::make_unique<Table>(local_node_)).first;
   }
   return *it->second;
 }
@@ -112,6 +113,7 @@ Status Projection::apply(Event&& event) {
 
 void Projection::reset_to(std::uint64_t epoch, std::uint64_t seq) {
   tables_.clear();
+  default_table_ = nullptr;  // (table_for_write returns it for the hub's name)
   default_table_ = &table_for_write(hub_);
   last_seq_ = seq;
   epoch_ = epoch;
@@ -148,6 +150,11 @@ void Projection::reserve_rows(const std::string& table, std::size_t rows) {
 
 void Projection::load_row(const std::string& table, Row row, std::uint64_t revision) {
   table_for_write(table).put(row.entry, row.expires_at_ms, revision);
+}
+
+void Projection::load_row(std::string_view table, const events::ScannedRow& row,
+                          std::uint64_t revision) {
+  table_for_write(table).put(StoredRow(row, revision));
 }
 
 }  // namespace procreg::replay

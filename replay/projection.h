@@ -72,6 +72,8 @@ class Projection {
   // aside, unseen by readers, goes live in O(1), and the old one can be freed outside a lock.
   void swap(Projection& other) noexcept;
   void load_row(const std::string& table, Row row, std::uint64_t revision);
+  // The same from a row's scanned bytes (events/row_scan.h): no decode, no second encoding.
+  void load_row(std::string_view table, const events::ScannedRow& row, std::uint64_t revision);
   // Makes room in `table` for `rows` rows about to be loaded.
   void reserve_rows(const std::string& table, std::size_t rows);
   // What a snapshot file records besides the rows (a writer restarting from it publishes the
@@ -82,7 +84,7 @@ class Projection {
                      std::int64_t max_time_ms);
 
  private:
-  Table& table_for_write(const std::string& name);
+  Table& table_for_write(std::string_view name);
   Status check_bulk_delete(const Table* table, const events::BulkDelete& body) const;
 
   std::string hub_;

@@ -10,6 +10,7 @@
 
 #include "events/decoder.h"
 #include "events/encoder.h"
+#include "events/row_scan.h"
 #include "events/snapshot_row.h"
 #include "replay/crc32c.h"
 #include "replay/file_util.h"
@@ -468,25 +469,39 @@ Result<SnapshotMeta> load_snapshot(const std::string& path, Projection* projecti
     auto more = (*reader)->next(&payload);
     if (!more.ok()) return fail(more.status());
     if (!*more) break;
-    auto row = events::decode_snapshot_row(payload, limits);
-    if (!row.ok()) {
-      return fail(Status::corruption("snapshot " + path + ": " + row.status().message()));
+    // Rows as procreg writes them are loaded from their bytes; others are decoded (and
+    // refused there if they are not rows).
+    events::ScannedSnapshotRow scanned;
+    std::optional<events::SnapshotRow> decoded;
+    if (!events::scan_snapshot_row(payload, limits, &scanned)) {
+      auto row = events::decode_snapshot_row(payload, limits);
+      if (!row.ok()) {
+        return fail(Status::corruption("snapshot " + path + ": " + row.status().message()));
+      }
+      decoded = std::move(*row);
     }
+    const std::string_view row_table = decoded ? std::string_view(decoded->table) : scanned.table;
+    const std::uint64_t revision = decoded ? decoded->revision : scanned.revision;
     while (table < meta.tables.size() && meta.tables[table].rows == in_table) {
       ++table;
       in_table = 0;
     }
     ++in_table;
-    if (table == meta.tables.size() || row->table != meta.tables[table].name) {
-      return fail(Status::corruption("snapshot " + path + ": a row of table '" + row->table +
-                                     "' out of the meta's table order"));
+    if (table == meta.tables.size() || row_table != meta.tables[table].name) {
+      return fail(Status::corruption("snapshot " + path + ": a row of table '" +
+                                     std::string(row_table) + "' out of the meta's table order"));
     }
-    if (row->revision == 0 || row->revision > meta.seq) {
-      return fail(Status::corruption("snapshot " + path + ": row '" + row->row.entry.spec.id +
-                                     "' has revision " + std::to_string(row->revision) +
+    if (revision == 0 || revision > meta.seq) {
+      const std::string_view id = decoded ? std::string_view(decoded->row.entry.spec.id) : scanned.row.id;
+      return fail(Status::corruption("snapshot " + path + ": row '" + std::string(id) +
+                                     "' has revision " + std::to_string(revision) +
                                      " outside 1.." + std::to_string(meta.seq)));
     }
-    projection->load_row(row->table, std::move(row->row), row->revision);
+    if (decoded) {
+      projection->load_row(decoded->table, std::move(decoded->row), revision);
+    } else {
+      projection->load_row(scanned.table, scanned.row, revision);
+    }
   }
   projection->restore_heads(meta.registered_head, meta.unregistered_head, meta.max_time_ms);
   return meta;

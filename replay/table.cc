@@ -74,6 +74,17 @@ void Table::put(const Entry& entry, std::optional<std::int64_t> expires_at_ms,
   link(*row, is_local(entry.node_pids));
 }
 
+void Table::put(StoredRow&& incoming) {
+  StoredRow* row = rows_.find(incoming.id());
+  if (row == nullptr) {
+    row = rows_.insert(std::make_unique<StoredRow>(std::move(incoming)));
+  } else {
+    unlink(*row);  // both positions are now kNoPos, as the incoming row's
+    *row = std::move(incoming);
+  }
+  link(*row, row->on_node(local_node_));
+}
+
 bool Table::set_nodes(std::string_view id, const NodePids& node_pids,
                       std::optional<std::int64_t> expires_at_ms, std::uint64_t seq) {
   StoredRow* row = rows_.find(id);

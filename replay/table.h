@@ -39,6 +39,8 @@ class Table {
 
   // Inserts or replaces the row keyed by entry.spec.id.
   void put(const Entry& entry, std::optional<std::int64_t> expires_at_ms, std::uint64_t seq);
+  // The same with a row already built (from a scanned row's bytes).
+  void put(StoredRow&& row);
   // Changes node_pids and expiry of the row `id`, keeping spec and metadata; false if absent.
   bool set_nodes(std::string_view id, const NodePids& node_pids,
                  std::optional<std::int64_t> expires_at_ms, std::uint64_t seq);

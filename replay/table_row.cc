@@ -147,6 +147,25 @@ StoredRow::StoredRow(const Entry& entry, std::optional<std::int64_t> expires_at_
   set_expiry(expires_at_ms);
 }
 
+StoredRow::StoredRow(const events::ScannedRow& row, std::uint64_t revision) : seq(revision) {
+  std::string& buf = scratch();
+  buf.append(row.id);
+  id_size_ = narrow(row.id.size());
+  tag_size_ = kNoTag;
+  if (row.tag) {
+    buf.append(*row.tag);
+    tag_size_ = narrow(row.tag->size());
+  }
+  buf.append(row.parts.spec);
+  spec_size_ = narrow(row.parts.spec.size());
+  buf.append(row.parts.node_pids);
+  node_pids_size_ = narrow(row.parts.node_pids.size());
+  node_count_ = row.node_count;
+  buf.append(row.parts.metadata);
+  store_scratch(buf, &body_);
+  set_expiry(row.expires_at_ms);
+}
+
 void StoredRow::encode(const ChildSpec& spec, const NodePids& node_pids,
                        const Metadata& metadata) {
   std::string& buf = scratch();
@@ -197,6 +216,15 @@ std::optional<Pid> StoredRow::pid_on(std::string_view node) const {
     return out.has_value();
   });
   return out;
+}
+
+bool StoredRow::on_node(std::string_view node) const {
+  bool found = false;
+  for_each_node_pid(node_pids_bytes(), [&](std::string_view n, std::string_view) {
+    found = n == node;
+    return found;
+  });
+  return found;
 }
 
 events::EncodedEntry StoredRow::encoded() const {

@@ -21,6 +21,7 @@
 #include <string_view>
 
 #include "events/row_codec.h"
+#include "events/row_scan.h"
 #include "procreg/types.h"
 
 namespace procreg::replay {
@@ -64,6 +65,8 @@ class RowBody {
 class StoredRow {
  public:
   StoredRow(const Entry& entry, std::optional<std::int64_t> expires_at_ms, std::uint64_t revision);
+  // From a scanned row's bytes, without decoding them: the same row as from its decoded Entry.
+  StoredRow(const events::ScannedRow& row, std::uint64_t revision);
 
   std::uint64_t seq = 0;  // revision: the sequence of the event that last wrote the row
   // Index positions, maintained by Table only.
@@ -87,6 +90,7 @@ class StoredRow {
   Entry entry() const;
   // The pid of `node` in node_pids, if the node is there.
   std::optional<Pid> pid_on(std::string_view node) const;
+  bool on_node(std::string_view node) const;
   // The parts as MessagePack items, for writers of rows (snapshots, the replay service).
   events::EncodedEntry encoded() const;
 

@@ -25,13 +25,13 @@ class RandomEvents {
     return std::uniform_int_distribution<std::uint64_t>(0, n - 1)(rng_);
   }
   bool one_in(std::uint64_t n) { return below(n) == 0; }
+  Row row();
 
  private:
   std::int64_t integer();
   std::string non_empty_string();
   NodePids node_pids();
   Value::Map value_map(int depth);
-  Row row();
   EventBody body();
 
   std::mt19937_64 rng_;

@@ -136,6 +136,34 @@ BOOST_AUTO_TEST_CASE(a_copy_shares_the_body_and_outlives_the_rows_changes) {
   BOOST_TEST(a.id() == "a");
 }
 
+BOOST_AUTO_TEST_CASE(a_row_from_scanned_bytes_is_the_row_from_the_decoded_entry) {
+  Entry plain{make_spec("c1"), {}, {}};
+  Entry numeric_tag = rich_entry();
+  numeric_tag.metadata["tag"] = Value(std::int64_t{5});
+  for (const Entry& e : {rich_entry(), plain, numeric_tag}) {
+    for (const std::optional<std::int64_t> exp : {std::optional<std::int64_t>(),
+                                                  std::optional<std::int64_t>(-5)}) {
+      std::string bytes;
+      events::encode_snapshot_row("hub", e, exp, 77, &bytes);
+      events::ScannedSnapshotRow scanned;
+      BOOST_REQUIRE(events::scan_snapshot_row(bytes, {}, &scanned));
+      const StoredRow from_scan(scanned.row, scanned.revision);
+      const StoredRow from_entry(e, exp, 77);
+      BOOST_TEST(from_scan.id() == from_entry.id());
+      BOOST_TEST((from_scan.tag() == from_entry.tag()));
+      BOOST_TEST(from_scan.node_count() == from_entry.node_count());
+      BOOST_TEST(from_scan.encoded().spec == from_entry.encoded().spec);
+      BOOST_TEST(from_scan.encoded().node_pids == from_entry.encoded().node_pids);
+      BOOST_TEST(from_scan.encoded().metadata == from_entry.encoded().metadata);
+      BOOST_TEST((from_scan.expires_at_ms() == exp));
+      BOOST_TEST(from_scan.seq == 77u);
+      BOOST_TEST(from_scan.holds(e));
+      BOOST_TEST((from_scan.entry() == e));
+      BOOST_TEST(from_scan.on_node("n1@host") == from_entry.pid_on("n1@host").has_value());
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(holds_compares_whole_entries) {
   const Entry e = rich_entry();
   const StoredRow row(e, std::nullopt, 1);
