@@ -10,7 +10,12 @@
 //
 //   body = id bytes | tag bytes | spec | node_pids | metadata     (the last three: MessagePack)
 //
-// Thread safety: none; the owning Table's synchronisation applies.
+// The body never changes once built (a change builds a new one) and is shared by reference
+// count, so copying a row copies a pointer: the replay service captures a snapshot by copying
+// the rows, and encodes them after the projection's lock is released.
+//
+// Thread safety: a row has none of its own (the owning Table's synchronisation applies); a
+// copy of it may be read and destroyed on another thread while the original changes.
 #pragma once
 
 #include <atomic>
