@@ -47,15 +47,20 @@ namespace procreg::events {
 
 namespace {
 
-void write_item(Encoder& enc, const BulkInsertItem& item) {
+// `rows`, when not null, receives where each row of the body went (events/codec.h).
+using RowsAt = std::vector<EntryPartsAt>;
+
+EntryPartsAt* next_row(RowsAt* rows) { return rows == nullptr ? nullptr : &rows->emplace_back(); }
+
+void write_item(Encoder& enc, const BulkInsertItem& item, RowsAt* rows) {
   enc.map(2);
   enc.str(kRow);
-  write_row(enc, item.row);
+  write_row(enc, item.row, next_row(rows));
   enc.str(kDiff);
   enc.node_pids(item.diff);
 }
 
-void write_item(Encoder& enc, const BulkDeleteItem& item) {
+void write_item(Encoder& enc, const BulkDeleteItem& item, RowsAt*) {
   enc.map(item.expires_at_ms ? 4 : 3);
   enc.str(kId);
   enc.str(item.child_id);
@@ -66,7 +71,7 @@ void write_item(Encoder& enc, const BulkDeleteItem& item) {
   write_expiry(enc, item.expires_at_ms);
 }
 
-void write_item(Encoder& enc, const ExpireItem& item) {
+void write_item(Encoder& enc, const ExpireItem& item, RowsAt*) {
   enc.map(2);
   enc.str(kId);
   enc.str(item.child_id);
@@ -75,41 +80,49 @@ void write_item(Encoder& enc, const ExpireItem& item) {
 }
 
 template <typename Item>
-void write_items(Encoder& enc, const std::vector<Item>& items) {
+void write_items(Encoder& enc, const std::vector<Item>& items, RowsAt* rows) {
   enc.map(1);
   enc.str(kItems);
   enc.array(items.size());
-  for (const Item& item : items) write_item(enc, item);
+  for (const Item& item : items) write_item(enc, item, rows);
 }
 
-void write_body(Encoder& enc, const Insert& body) {
+void write_body(Encoder& enc, const Insert& body, RowsAt* rows) {
   enc.map(1);
   enc.str(kRow);
-  write_row(enc, body.row);
+  write_row(enc, body.row, next_row(rows));
 }
-void write_body(Encoder& enc, const BulkInsert& body) { write_items(enc, body.items); }
-void write_body(Encoder& enc, const Delete& body) {
+void write_body(Encoder& enc, const BulkInsert& body, RowsAt* rows) {
+  write_items(enc, body.items, rows);
+}
+void write_body(Encoder& enc, const Delete& body, RowsAt*) {
   enc.map(1);
   enc.str(kId);
   enc.str(body.child_id);
 }
-void write_body(Encoder& enc, const BulkDelete& body) { write_items(enc, body.items); }
-void write_body(Encoder& enc, const Update& body) {
+void write_body(Encoder& enc, const BulkDelete& body, RowsAt* rows) {
+  write_items(enc, body.items, rows);
+}
+void write_body(Encoder& enc, const Update& body, RowsAt* rows) {
   enc.map(2);
   enc.str(kId);
   enc.str(body.child_id);
   enc.str(kRow);
-  write_row(enc, body.row);
+  write_row(enc, body.row, next_row(rows));
 }
-void write_body(Encoder& enc, const Clear&) { enc.map(0); }
-void write_body(Encoder& enc, const Expire& body) { write_items(enc, body.items); }
+void write_body(Encoder& enc, const Clear&, RowsAt*) { enc.map(0); }
+void write_body(Encoder& enc, const Expire& body, RowsAt* rows) {
+  write_items(enc, body.items, rows);
+}
 
 }  // namespace
 
 // Preconditions (asserted): the event is of this build's schema version, hub and table are not
 // empty, no extra spec field is named "id" or "start", and no string, binary, array or map
 // reaches 2^32 bytes or elements. The registry's validation guarantees all of them.
-void encode(const Event& event, std::string* out) {
+void encode(const Event& event, std::string* out) { encode(event, out, nullptr); }
+
+void encode(const Event& event, std::string* out, std::vector<EntryPartsAt>* rows) {
   assert(event.schema_version == kEventSchemaVersion && "this build writes only its own schema");
   assert(!event.hub.empty() && !event.table.empty() && "hub and table are never empty");
   Encoder enc(out);
@@ -131,7 +144,8 @@ void encode(const Event& event, std::string* out) {
   enc.str(kHooks);
   enc.boolean(event.hooks);
   enc.str(kBody);
-  std::visit([&](const auto& body) { write_body(enc, body); }, event.body);
+  if (rows != nullptr) rows->clear();
+  std::visit([&](const auto& body) { write_body(enc, body, rows); }, event.body);
 }
 
 std::string encode(const Event& event) {

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "procreg/event.h"
 #include "procreg/status.h"
@@ -44,9 +45,16 @@ bool within_depth(const Value& value, std::uint32_t max_depth);
 bool within_depth(const Value::Array& array, std::uint32_t max_depth);
 bool within_depth(const Value::Map& map, std::uint32_t max_depth);
 
+struct EntryPartsAt;  // events/row_codec.h
+
 // Appends the encoding of `event` to *out. Deterministic: equal events give equal bytes.
 void encode(const Event& event, std::string* out);
 std::string encode(const Event& event);
+// The same, also recording in *rows (cleared first) where each row of the body went, as
+// offsets into *out: insert and update have one row, bulk_insert one per item in item order,
+// the other kinds none. A projection keeps the rows as these bytes (Projection::apply with the
+// event's encoding) instead of encoding them a second time.
+void encode(const Event& event, std::string* out, std::vector<EntryPartsAt>* rows);
 
 // Decodes exactly one event occupying all of `bytes`.
 // Errors: kCorruption (malformed, truncated, trailing bytes, wrong types, missing keys),

@@ -43,6 +43,8 @@ class Encoder {
   }
   // Appends bytes that are already one MessagePack item (a stored row's encoded parts).
   void raw(std::string_view item) { sink_.write(item.data(), item.size()); }
+  // Bytes in the output string so far (the offset of the next item written).
+  std::size_t size() const { return sink_.out->size(); }
   void uint(std::uint64_t u) { packer_.pack_uint64(u); }
   void int64(std::int64_t i) { packer_.pack_int64(i); }
   void bin(const std::vector<std::uint8_t>& bytes) {

@@ -76,15 +76,29 @@ void write_expiry(Encoder& enc, const std::optional<std::int64_t>& expires_at_ms
   enc.int64(*expires_at_ms);
 }
 
-void write_row(Encoder& enc, const Entry& entry, const std::optional<std::int64_t>& expires_at_ms) {
+void write_row(Encoder& enc, const Entry& entry, const std::optional<std::int64_t>& expires_at_ms,
+               EntryPartsAt* at) {
+  // Where the part about to be written starts, and its size once written.
+  const auto offset = [&enc] {
+    assert(enc.size() < 0xffffffffu && "an event is at most 16 MiB");
+    return static_cast<std::uint32_t>(enc.size());
+  };
+  EntryPartsAt parts;
   enc.map(expires_at_ms ? 4 : 3);
   enc.str(kSpec);
+  parts.spec = offset();
   write_spec(enc, entry.spec);
+  parts.spec_size = offset() - parts.spec;
   enc.str(kNodePids);
+  parts.node_pids = offset();
   enc.node_pids(entry.node_pids);
+  parts.node_pids_size = offset() - parts.node_pids;
   enc.str(kMetadata);
+  parts.metadata = offset();
   enc.value_map(entry.metadata);
+  parts.metadata_size = offset() - parts.metadata;
   write_expiry(enc, expires_at_ms);
+  if (at != nullptr) *at = parts;
 }
 
 void write_row(Encoder& enc, const EncodedEntry& entry,
@@ -99,7 +113,9 @@ void write_row(Encoder& enc, const EncodedEntry& entry,
   write_expiry(enc, expires_at_ms);
 }
 
-void write_row(Encoder& enc, const Row& row) { write_row(enc, row.entry, row.expires_at_ms); }
+void write_row(Encoder& enc, const Row& row, EntryPartsAt* at) {
+  write_row(enc, row.entry, row.expires_at_ms, at);
+}
 
 void write_entry(Encoder& enc, const Entry& entry) {
   enc.map(3);

@@ -35,11 +35,27 @@ struct EncodedEntry {
   std::string_view metadata;   // map of Value
 };
 
+// Where write_row put an entry's parts: offsets into the encoder's output string (offsets,
+// not views, because the string may move as more is appended).
+struct EntryPartsAt {
+  std::uint32_t spec = 0, spec_size = 0;
+  std::uint32_t node_pids = 0, node_pids_size = 0;
+  std::uint32_t metadata = 0, metadata_size = 0;
+
+  // The parts as views of `out`, the whole output string the offsets are into.
+  EncodedEntry in(std::string_view out) const {
+    return EncodedEntry{out.substr(spec, spec_size), out.substr(node_pids, node_pids_size),
+                        out.substr(metadata, metadata_size)};
+  }
+};
+
 // Precondition (asserted): no extra field of the spec is named "id" or "start".
 void write_spec(Encoder& enc, const ChildSpec& spec);
-void write_row(Encoder& enc, const Row& row);
+// With `at`, also records where the parts went (precondition: the output is under 4 GiB).
+void write_row(Encoder& enc, const Row& row, EntryPartsAt* at = nullptr);
 // The same for a row held as its parts.
-void write_row(Encoder& enc, const Entry& entry, const std::optional<std::int64_t>& expires_at_ms);
+void write_row(Encoder& enc, const Entry& entry, const std::optional<std::int64_t>& expires_at_ms,
+               EntryPartsAt* at = nullptr);
 void write_row(Encoder& enc, const EncodedEntry& entry,
                const std::optional<std::int64_t>& expires_at_ms);
 void write_entry(Encoder& enc, const Entry& entry);

@@ -1,5 +1,7 @@
 #include "replay/projection.h"
 
+#include "events/row_codec.h"
+
 namespace procreg::replay {
 
 Projection::Projection(std::string hub, std::string local_node)
@@ -55,7 +57,27 @@ Status Projection::apply(const Event& event) {
   return apply(std::move(copy));
 }
 
-Status Projection::apply(Event&& event) {
+Status Projection::apply(Event&& event) { return apply_event(std::move(event), {}, nullptr); }
+
+Status Projection::apply(Event&& event, std::string_view encoded,
+                         std::span<const events::EntryPartsAt> rows) {
+  return apply_event(std::move(event), encoded, &rows);
+}
+
+namespace {
+
+std::size_t rows_of(const Event& event) {
+  if (const auto* bulk = std::get_if<events::BulkInsert>(&event.body)) return bulk->items.size();
+  return std::holds_alternative<events::Insert>(event.body) ||
+                 std::holds_alternative<events::Update>(event.body)
+             ? 1
+             : 0;
+}
+
+}  // namespace
+
+Status Projection::apply_event(Event&& event, std::string_view encoded,
+                               const std::span<const events::EntryPartsAt>* rows) {
   if (event.hub != hub_) {
     return Status::invalid_argument("event of hub '" + event.hub + "' applied to hub '" + hub_ +
                                     "'");
@@ -73,16 +95,38 @@ Status Projection::apply(Event&& event) {
     Status s = check_bulk_delete(table(event.table), *bd);
     if (!s.ok()) return s;
   }
+  if (rows != nullptr) {
+    if (rows->size() != rows_of(event)) {
+      return Status::invalid_argument("the event has " + std::to_string(rows_of(event)) +
+                                      " rows, and " + std::to_string(rows->size()) +
+                                      " places of rows were given");
+    }
+    for (const auto& at : *rows) {
+      if (std::size_t{at.metadata} + at.metadata_size > encoded.size() ||
+          std::size_t{at.node_pids} + at.node_pids_size > encoded.size() ||
+          std::size_t{at.spec} + at.spec_size > encoded.size()) {
+        return Status::invalid_argument("a row's place is outside the event's encoding");
+      }
+    }
+  }
 
   const std::uint64_t seq = event.seq;
   Table& t = table_for_write(event.table);
+  std::size_t next_row = 0;
+  const auto put = [&](const Row& row) {
+    if (rows == nullptr) {
+      t.put(row.entry, row.expires_at_ms, seq);
+    } else {
+      t.put(StoredRow(row.entry, (*rows)[next_row++].in(encoded), row.expires_at_ms, seq));
+    }
+  };
   std::visit(
       [&](auto& body) {
         using T = std::decay_t<decltype(body)>;
         if constexpr (std::is_same_v<T, events::Insert> || std::is_same_v<T, events::Update>) {
-          t.put(body.row.entry, body.row.expires_at_ms, seq);
+          put(body.row);
         } else if constexpr (std::is_same_v<T, events::BulkInsert>) {
-          for (const auto& item : body.items) t.put(item.row.entry, item.row.expires_at_ms, seq);
+          for (const auto& item : body.items) put(item.row);
         } else if constexpr (std::is_same_v<T, events::Delete>) {
           t.remove(body.child_id);
         } else if constexpr (std::is_same_v<T, events::BulkDelete>) {

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -45,6 +46,11 @@ class Projection {
   // The rvalue form moves the rows out of `event` (replay's fast path).
   Status apply(Event&& event);
   Status apply(const Event& event);
+  // The writer's form: `encoded` is the event's encoding and `rows` where events::encode put
+  // its rows (events/codec.h), and the rows are kept as those bytes instead of being encoded a
+  // second time. kInvalidArgument also if `rows` does not have one place per row of the event.
+  Status apply(Event&& event, std::string_view encoded,
+               std::span<const events::EntryPartsAt> rows);
 
   // The table named `name` (empty = the default table), or nullptr if no event wrote there.
   const Table* table(std::string_view name) const;
@@ -85,6 +91,9 @@ class Projection {
 
  private:
   Table& table_for_write(std::string_view name);
+  // apply() with the rows' bytes, or without them (`rows` null).
+  Status apply_event(Event&& event, std::string_view encoded,
+                     const std::span<const events::EntryPartsAt>* rows);
   Status check_bulk_delete(const Table* table, const events::BulkDelete& body) const;
 
   std::string hub_;

@@ -254,8 +254,9 @@ void Registry::Impl::stage_and_append(bool quiesce) noexcept {
                       o.hooks, std::move(**body)},
                 {},
                 {},
+                {},
                 {}};
-      events::encode(p.event, &p.encoded);
+      events::encode(p.event, &p.encoded, &p.rows);
       // Everything that can fail on the caller's input is done before the append: once the
       // record is in the log, the event is committed whatever happens to this call.
       if (p.encoded.size() > opts.log.max_record_bytes) {
@@ -396,7 +397,7 @@ void Registry::Impl::apply_durable() {
     std::unique_lock pl(proj_mu);
     for (auto& p : batch) {
       const std::uint64_t seq = p.event.seq;
-      Status s = proj.apply(std::move(p.event));
+      Status s = proj.apply(std::move(p.event), p.encoded, p.rows);
       if (!s.ok()) {
         // The writer validated the event against this very state: a refusal is a bug. The
         // log holds the event, so the live state can no longer follow it: stop writing.

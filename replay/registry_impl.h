@@ -49,6 +49,7 @@ struct Registry::Impl {
     Event event;
     std::vector<HookEvent> hooks;
     std::string encoded;  // for the commit listener
+    std::vector<events::EntryPartsAt> rows;  // where encoded holds the rows (apply keeps them)
     std::string table;    // the event's, kept for the listener once the event is applied
   };
 

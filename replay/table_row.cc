@@ -121,6 +121,13 @@ void store_scratch(std::string& buffer, RowBody* body) {
   if (buffer.capacity() > (64u << 10)) std::string().swap(buffer);  // keep no large buffer
 }
 
+// The metadata's tag, when it is a string (the rows match_tag indexes).
+std::optional<std::string_view> tag_of(const Metadata& metadata) {
+  auto it = metadata.find(kTagKey);
+  if (it == metadata.end() || !it->second.is_string()) return std::nullopt;
+  return std::string_view(it->second.as_string());
+}
+
 }  // namespace
 
 RowBody::RowBody(std::string_view bytes) {
@@ -166,15 +173,23 @@ StoredRow::StoredRow(const events::ScannedRow& row, std::uint64_t revision) : se
   set_expiry(row.expires_at_ms);
 }
 
+StoredRow::StoredRow(const Entry& entry, const events::EncodedEntry& parts,
+                     std::optional<std::int64_t> expires_at_ms, std::uint64_t revision)
+    : StoredRow(events::ScannedRow{parts, entry.spec.id, tag_of(entry.metadata),
+                                   narrow(entry.node_pids.size()), expires_at_ms},
+                revision) {
+  assert(holds(entry) && "the parts are the entry's encoding");
+}
+
 void StoredRow::encode(const ChildSpec& spec, const NodePids& node_pids,
                        const Metadata& metadata) {
   std::string& buf = scratch();
   buf.append(spec.id);
   id_size_ = narrow(spec.id.size());
   tag_size_ = kNoTag;
-  if (auto it = metadata.find(kTagKey); it != metadata.end() && it->second.is_string()) {
-    buf.append(it->second.as_string());
-    tag_size_ = narrow(it->second.as_string().size());
+  if (const auto tag = tag_of(metadata)) {
+    buf.append(*tag);
+    tag_size_ = narrow(tag->size());
   }
   events::Encoder enc(&buf);
   std::size_t at = buf.size();

@@ -72,6 +72,11 @@ class StoredRow {
   StoredRow(const Entry& entry, std::optional<std::int64_t> expires_at_ms, std::uint64_t revision);
   // From a scanned row's bytes, without decoding them: the same row as from its decoded Entry.
   StoredRow(const events::ScannedRow& row, std::uint64_t revision);
+  // The row of `entry` from `parts`, its spec, node_pids and metadata as procreg encodes them
+  // (where events::encode put them in the event): the parts are copied, not encoded again.
+  // Precondition (asserted in debug builds): the parts are exactly the encoding of `entry`.
+  StoredRow(const Entry& entry, const events::EncodedEntry& parts,
+            std::optional<std::int64_t> expires_at_ms, std::uint64_t revision);
 
   std::uint64_t seq = 0;  // revision: the sequence of the event that last wrote the row
   // Index positions, maintained by Table only.
