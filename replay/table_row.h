@@ -5,8 +5,8 @@
 // row reads them back on demand. A row is its fixed part plus one allocation about the size of
 // its event's row. The same row held as an Entry of std::strings, vectors and maps took six
 // allocations for registry_bench's rows and 753 bytes of heap per row with the indexes, against
-// 320 now (docs/PERFORMANCE.md, "Compact rows"). A query that returns an entry decodes it, which
-// costs about what copying an Entry did.
+// 289 now (docs/PERFORMANCE.md, "Compact rows" and "Snapshots captured by reference"). A query
+// that returns an entry decodes it, which costs about what copying an Entry did.
 //
 //   body = id bytes | tag bytes | spec | node_pids | metadata     (the last three: MessagePack)
 //
