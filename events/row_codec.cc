@@ -80,7 +80,7 @@ void write_row(Encoder& enc, const Entry& entry, const std::optional<std::int64_
                EntryPartsAt* at) {
   // Where the part about to be written starts, and its size once written.
   const auto offset = [&enc] {
-    assert(enc.size() < 0xffffffffu && "an event is at most 16 MiB");
+    assert(enc.size() < 0xffffffffu && "the output is under 4 GiB");
     return static_cast<std::uint32_t>(enc.size());
   };
   EntryPartsAt parts;

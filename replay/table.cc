@@ -75,6 +75,9 @@ void Table::put(const Entry& entry, std::optional<std::int64_t> expires_at_ms,
 }
 
 void Table::put(StoredRow&& incoming) {
+  // A copy of a row of some table carries that table's index positions: they mean nothing here.
+  incoming.index_pos = StoredRow::kNoPos;
+  incoming.local_pos = StoredRow::kNoPos;
   StoredRow* row = rows_.find(incoming.id());
   if (row == nullptr) {
     row = rows_.insert(std::make_unique<StoredRow>(std::move(incoming)));

@@ -164,6 +164,23 @@ BOOST_AUTO_TEST_CASE(a_row_from_scanned_bytes_is_the_row_from_the_decoded_entry)
   }
 }
 
+BOOST_AUTO_TEST_CASE(a_row_copied_from_another_table_gets_this_tables_index_positions) {
+  Table source("n1@host");
+  Table dest("n2@host");
+  dest.put(Entry{make_spec("a"), {{"n2@host", "<0.1.0>"}}, {}}, std::nullopt, 1);
+  dest.put(Entry{make_spec("b"), {{"n2@host", "<0.2.0>"}}, {}}, std::nullopt, 2);
+  source.put(Entry{make_spec("f"), {{"n1@host", "<0.3.0>"}}, {}}, std::nullopt, 3);
+  source.put(Entry{make_spec("x"), {{"n1@host", "<0.4.0>"}}, {}}, std::nullopt, 4);
+  StoredRow copy = *source.find("x");
+  BOOST_REQUIRE(copy.local_pos != StoredRow::kNoPos);  // local in its own table, not in dest
+  dest.put(std::move(copy));
+  BOOST_TEST(dest.local_rows().size() == 2u);
+  BOOST_REQUIRE(dest.remove("x"));
+  std::set<std::string> local;
+  for (const StoredRow* row : dest.local_rows()) local.emplace(row->id());
+  BOOST_TEST((local == std::set<std::string>{"a", "b"}));
+}
+
 BOOST_AUTO_TEST_CASE(holds_compares_whole_entries) {
   const Entry e = rich_entry();
   const StoredRow row(e, std::nullopt, 1);
