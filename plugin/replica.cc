@@ -223,6 +223,15 @@ bool Replica::Impl::repair(std::uint64_t to) {
     gap = true;
     return false;
   }
+  if (header->head < applied()) {
+    // The writer's head never goes back within an epoch, and this replica applied nothing the
+    // writer had not applied: the writer came back on a log that lost events it had published
+    // (a restored copy, or kNone and an OS crash). What this replica holds above the head is
+    // not the writer's history any more: start over from a snapshot.
+    new_epoch(0);
+    gap = true;
+    return false;
+  }
   if (known_head.load() < header->head) known_head = header->head;
   if (to == 0) discard_beyond(std::max(header->head, applied()));
   drain_early();
@@ -393,6 +402,11 @@ void Replica::Impl::on_heartbeat(const plugin::Frames& frames) {
   // seq that is not here by now was lost.
   if (hb->seq > applied()) {
     if (!gap) gaps_detected.fetch_add(1);
+    gap = true;
+  } else if (hb->seq < applied()) {
+    // Either a heartbeat sent before events this replica has since repaired from the replay
+    // service, or a writer that came back on a shorter log of the same epoch. The repair's
+    // reply carries the writer's head and tells them apart (repair()).
     gap = true;
   }
   notify();

@@ -53,7 +53,8 @@ struct ReplicaStats {
   std::uint64_t gaps_detected = 0;
   std::uint64_t events_repaired = 0;    // fetched from the replay service to fill gaps
   std::uint64_t snapshots_loaded = 0;
-  std::uint64_t resyncs = 0;            // full resynchronisations after a new epoch
+  std::uint64_t resyncs = 0;            // full resynchronisations: a new epoch, or a writer
+                                        // back on a log shorter than this replica's state
   std::uint64_t heartbeats = 0;
   std::uint64_t bad_frames = 0;         // malformed bus messages or replies, dropped
   std::uint64_t replay_failures = 0;    // replay requests that failed or timed out
