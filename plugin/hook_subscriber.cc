@@ -70,6 +70,8 @@ struct HookSubscriber::Impl {
   void on_other_epoch();
   void on_hook(const plugin::Frames& frames);
   void on_heartbeat(const plugin::Frames& frames);
+  void stop_delivery(Status why);  // sets failed: delivery cannot go on
+  Status shorter_history(std::uint64_t head) const;
   void run();
   void run_loop();
   std::atomic<std::uint64_t> thread_errors{0};
@@ -99,6 +101,29 @@ void HookSubscriber::Impl::deliver(const HookEvent& event) {
   delivered.fetch_add(1);
 }
 
+void HookSubscriber::Impl::stop_delivery(Status why) {
+  {
+    std::lock_guard l(mu);
+    failed = std::move(why);
+  }
+  cv.notify_all();
+}
+
+// The writer's head never goes back within an epoch while its log keeps every event it
+// published; a head below this subscriber's position means it came back on a log that lost
+// events (a restored copy, or kNone and an OS crash). The hook events after that head may not
+// be the ones delivered, and which ones differ cannot be told: stop, and say so.
+Status HookSubscriber::Impl::shorter_history(std::uint64_t head) const {
+  return Status::corruption(
+      "hook subscriber: the writer's log (epoch " + std::to_string(epoch.load()) +
+      ") ends at seq " + std::to_string(head) + ", before this subscriber's position " +
+      std::to_string(position.load()) +
+      ": the writer came back on a log that lost events it had published, so the hook events "
+      "after seq " +
+      std::to_string(head) +
+      " may differ from those delivered; start again from a position the writer holds");
+}
+
 // Learns the writer's epoch and head and fixes the starting position.
 bool HookSubscriber::Impl::establish() {
   plugin::wire::ReplayRequest probe;
@@ -123,6 +148,10 @@ bool HookSubscriber::Impl::establish() {
   }
   epoch = h.epoch;
   set_position(start);
+  if (start > h.head) {  // a stored position the writer's log does not reach
+    stop_delivery(shorter_history(h.head));
+    return false;
+  }
   in_progress = done > 0 ? start + 1 : 0;
   next_index = done;
   partial = done;
@@ -158,13 +187,10 @@ bool HookSubscriber::Impl::catch_up(std::uint64_t to) {
     if (header.status().code() == Code::kCompacted) {
       // The hook events after P are gone from the writer's log: delivering anything later
       // would skip them silently. Stop, and say so.
-      {
-        std::lock_guard l(mu);
-        failed = Status::compacted("hook subscriber: the hook events after seq " +
-                                   std::to_string(position.load()) +
-                                   " can no longer be delivered: " + header.status().message());
-      }
-      cv.notify_all();
+      stop_delivery(Status::compacted("hook subscriber: the hook events after seq " +
+                                      std::to_string(position.load()) +
+                                      " can no longer be delivered: " +
+                                      header.status().message()));
       return false;
     }
     if (header.status().code() == Code::kConflict) {
@@ -174,6 +200,10 @@ bool HookSubscriber::Impl::catch_up(std::uint64_t to) {
       options.from_seq = 0;
       options.from_epoch = std::numeric_limits<std::uint64_t>::max();
     }
+    return false;
+  }
+  if (header->head < position.load()) {
+    stop_delivery(shorter_history(header->head));
     return false;
   }
   return true;
@@ -292,6 +322,10 @@ void HookSubscriber::Impl::on_heartbeat(const plugin::Frames& frames) {
     (void)catch_up(hb->seq);
   } else if (hb->seq > p) {
     set_position(hb->seq);  // nothing of ours in between
+  } else if (hb->seq < p) {
+    // A heartbeat older than events fetched since, or a writer back on a shorter log: the
+    // replay service's head tells them apart (catch_up).
+    (void)catch_up(0);
   }
 }
 

@@ -6,7 +6,10 @@
 // it detects lost messages from the hook chains and heartbeats and fetches the events it
 // missed from the writer's replay service (deriving their hook events locally). It can start
 // from a stored position (the last sequence it fully delivered), catching up from the replay
-// service first, and so misses and repeats nothing across its own restarts.
+// service first, and so misses and repeats nothing across its own restarts. Where it cannot keep
+// that promise it stops and says why in status(): the hook events after its position were
+// compacted away (kCompacted), or the writer came back on a log that ends before its position
+// in the same epoch, a history that lost events it had published (kCorruption).
 // docs/PROTOCOL.md, "Hook subscribers".
 //
 // Handlers run on the subscriber's own thread, one hook event at a time. A throwing handler is
