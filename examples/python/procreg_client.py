@@ -5,7 +5,8 @@ It follows a hub the way a replica does (PROTOCOL.md, "Replicas"): it subscribes
 events and heartbeats on the bus first, loads a snapshot from the replay service, fetches the
 range of events above it, then applies the live events (one per message, or an event batch)
 in sequence order, repairing any gap (an event above the next seq, or a heartbeat ahead of it)
-and any message it cannot read from the replay service. It prints
+and any message it cannot read from the replay service, and starting over when the writer's
+head falls below what it applied (a writer back on an older copy of its log). It prints
 each event it applies as a JSON line (--events) and, at the end, the whole state as one JSON
 object {table: {child_id: entry}}, in the shape `procreg call dump_all_tables` prints.
 
@@ -199,6 +200,13 @@ class Follower:
                 return self.sync()  # 6. a new log: start over
             self.applied(event)
 
+    def check_head(self):
+        """6. a writer whose head is below the applied seq in the same log lost events it had
+        published (it came back on an older copy of its log): start over."""
+        epoch, head = self.replay.head()
+        if epoch != self.registry.epoch or head < self.registry.seq:
+            self.sync()
+
     def applied(self, event):
         if event["seq"] != self.registry.seq + 1:
             raise RuntimeError("expected seq %d, got %d" % (self.registry.seq + 1, event["seq"]))
@@ -213,6 +221,8 @@ class Follower:
             beat = msgpack.unpackb(frames[1], raw=False)
             if beat["ep"] != self.registry.epoch or beat["seq"] > self.registry.seq:
                 self.repair(0)  # a loss (or another log): ask the replay service
+            elif beat["seq"] < self.registry.seq:
+                self.check_head()  # an old heartbeat, or a writer back on a shorter log
         elif len(frames) == 3:
             header = msgpack.unpackb(frames[1], raw=False)
             if header["v"] == 1:     # one event: frame 2 is its bytes
@@ -249,6 +259,7 @@ class Follower:
             elif time.monotonic() - last_heard > 3:
                 last_heard = time.monotonic()
                 self.repair(0)  # heard nothing: ask for the head ourselves
+                self.check_head()
         print(json.dumps(self.registry.dump_all_tables(), sort_keys=True), flush=True)
 
 

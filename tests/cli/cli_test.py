@@ -649,6 +649,51 @@ class PythonClientTest(unittest.TestCase):
             hub.close()
 
 
+    def test_client_resyncs_when_the_writers_head_is_below_its_state(self):
+        # A writer back on an older copy of its log keeps the epoch but its head is below what a
+        # follower applied (PROTOCOL.md, "Replicas", step 6). The follower's state is put past
+        # the head here; a heartbeat below the applied seq makes it ask for the head and start
+        # over. An old heartbeat (head not below the state) changes nothing.
+        import importlib.util
+        import types
+        import msgpack
+        spec = importlib.util.spec_from_file_location("procreg_client", CLIENT)
+        client = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(client)
+        hub = Hub()
+        try:
+            for i in range(6):
+                hub.call("insert", insert_args("h%d" % i))
+            with open(hub.endpoints) as f:
+                endpoints = json.load(f)
+            args = types.SimpleNamespace(hub="t", bus=endpoints["bus"], replay=endpoints["replay"],
+                                         timeout_ms=5000, events=False)
+            follower = client.Follower(args)
+            follower.sync()
+            self.assertEqual(follower.registry.seq, 6)
+            syncs = []
+            real_sync = follower.sync
+            follower.sync = lambda: (syncs.append(1), real_sync())
+            topic = client.topic_prefix("t") + b"hb"
+
+            def beat(seq):
+                return [topic, msgpack.packb({"v": 1, "seq": seq, "ep": follower.registry.epoch,
+                                              "t": 0, "reg": 0, "unreg": 0})]
+
+            follower.on_message(beat(4))  # older than the state, the writer's head is 6: nothing
+            self.assertEqual(syncs, [])
+            self.assertEqual(follower.registry.seq, 6)
+            follower.registry.seq = 9     # events the writer no longer holds
+            follower.registry.tables["t"]["lost"] = follower.registry.tables["t"]["h0"]
+            follower.on_message(beat(6))
+            self.assertEqual(syncs, [1])
+            self.assertEqual(follower.registry.seq, 6)
+            self.assertEqual(follower.registry.dump_all_tables(),
+                             json.loads(hub.call("dump_all_tables").stdout))
+        finally:
+            hub.close()
+
+
 def main():
     global PROCREG, CLIENT
     argv = sys.argv[1:]
