@@ -35,6 +35,7 @@ struct HookSubscriber::Impl {
   zmq::socket_t sub;
 
   bool positioned = false;         // P and epoch are known
+  bool check_head = false;         // a heartbeat below P: ask the replay service for the head
   std::uint64_t in_progress = 0;   // the event whose hook messages are arriving (0: none)
   std::uint32_t next_index = 0;    // of in_progress
   SteadyClock::time_point last_heard;
@@ -43,7 +44,7 @@ struct HookSubscriber::Impl {
   std::atomic<std::uint64_t> position{0};
   std::atomic<std::uint32_t> partial{0};  // next_index of in_progress == position + 1
   std::atomic<bool> stop{false};
-  Status failed;  // under mu: set once, when delivery cannot go on (compacted history)
+  Status failed;  // under mu: set once, when delivery cannot go on (compacted or shorter history)
   mutable std::mutex mu;
   mutable std::condition_variable cv;
   std::thread thread;
@@ -71,6 +72,10 @@ struct HookSubscriber::Impl {
   void on_hook(const plugin::Frames& frames);
   void on_heartbeat(const plugin::Frames& frames);
   void stop_delivery(Status why);  // sets failed: delivery cannot go on
+  bool delivery_stopped() const {
+    std::lock_guard l(mu);
+    return !failed.ok();
+  }
   Status shorter_history(std::uint64_t head) const;
   void run();
   void run_loop();
@@ -149,7 +154,16 @@ bool HookSubscriber::Impl::establish() {
   epoch = h.epoch;
   set_position(start);
   if (start > h.head) {  // a stored position the writer's log does not reach
-    stop_delivery(shorter_history(h.head));
+    if (options.from_epoch == 0) {  // the position's log is unknown: say both
+      stop_delivery(Status::corruption(
+          "hook subscriber: the stored position " + std::to_string(start) +
+          " is beyond the writer's head " + std::to_string(h.head) + " (epoch " +
+          std::to_string(h.epoch) +
+          "): it is of another log (give from_epoch), or the writer came back on a log that "
+          "lost events it had published; start again from a position the writer holds"));
+    } else {
+      stop_delivery(shorter_history(h.head));
+    }
     return false;
   }
   in_progress = done > 0 ? start + 1 : 0;
@@ -162,6 +176,7 @@ bool HookSubscriber::Impl::establish() {
 // Delivers from the replay service everything after P up to `to` (0: the head). The first
 // event may be the one in progress: its first next_index hook events were delivered already.
 bool HookSubscriber::Impl::catch_up(std::uint64_t to) {
+  if (delivery_stopped()) return false;
   auto header = replay->fetch_range(position.load() + 1, to, epoch.load(),
                                     [&](std::string_view bytes) {
     if (stop.load()) return Status::unavailable("hook subscriber stopping");  // between events
@@ -324,8 +339,8 @@ void HookSubscriber::Impl::on_heartbeat(const plugin::Frames& frames) {
     set_position(hb->seq);  // nothing of ours in between
   } else if (hb->seq < p) {
     // A heartbeat older than events fetched since, or a writer back on a shorter log: the
-    // replay service's head tells them apart (catch_up).
-    (void)catch_up(0);
+    // replay service's head tells them apart (catch_up), once per pass of the receive loop.
+    check_head = true;
   }
 }
 
@@ -389,7 +404,11 @@ void HookSubscriber::Impl::run_loop() {
       } else if (topic->kind == plugin::wire::TopicKind::kHeartbeat) {
         on_heartbeat(frames);
       }
-      if (!positioned) break;
+      if (!positioned || delivery_stopped()) break;
+    }
+    if (check_head && !delivery_stopped()) {
+      check_head = false;
+      (void)catch_up(0);
     }
     if (SteadyClock::now() - last_heard > options.idle_check) {
       last_heard = SteadyClock::now();

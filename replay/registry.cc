@@ -408,10 +408,11 @@ void Registry::Impl::apply_durable() {
       }
       ++applied;
     }
+    // Applied before anything is published: whoever sees an event on the bus can ask the
+    // replay service for it (its head is applied_seq). Stored under the lock, so that a
+    // snapshot captured from the projection is never ahead of the head a later reply gives.
+    applied_seq.store(proj.last_seq());
   }
-  // Applied before anything is published: whoever sees an event on the bus can ask the
-  // replay service for it (its head is applied_seq).
-  applied_seq.store(proj.last_seq());
   const std::uint64_t epoch = proj.epoch();
   if (listener && applied > 0) {
     std::vector<replay::CommittedEvent> committed;
@@ -501,6 +502,13 @@ Result<std::unique_ptr<Registry>> Registry::open(RegistryOptions options) {
   impl->recovery = impl->log->recovery().to_string();
   Status cleaned = replay::remove_snapshot_temps(dir);  // snapshots a crash left half-written
   if (!cleaned.ok()) return cleaned;
+  auto ahead = replay::remove_snapshots_after(dir, impl->log->last_seq());
+  if (!ahead.ok()) return ahead.status();
+  for (const std::string& name : *ahead) {
+    impl->recovery += (impl->recovery.empty() ? "" : "; ") + std::string("removed ") + name +
+                      ": ahead of the log's last record " +
+                      std::to_string(impl->log->last_seq()) + " (the log lost its events)";
+  }
   replay::RestoreOptions ro;
   ro.max_record_bytes = impl->opts.log.max_record_bytes;
   ro.use_snapshots = impl->opts.snapshots.load;

@@ -93,6 +93,12 @@ Result<std::vector<SnapshotFile>> list_snapshots(const std::string& dir);
 
 // Removes the temporary files of snapshot writes that did not finish (a crash), durably.
 Status remove_snapshot_temps(const std::string& dir);
+// Removes, durably, the snapshot files of states after `last_seq`, the log's last record (a
+// snapshot ahead of its log: the log lost the events it was built from, after a power loss under
+// Durability::kNone, and once the log grows past it again it would pass for the state at its
+// seq). Their names, ascending.
+Result<std::vector<std::string>> remove_snapshots_after(const std::string& dir,
+                                                        std::uint64_t last_seq);
 
 // The meta's MessagePack bytes and back (kCorruption / kUnsupported naming "snapshot_meta.x").
 std::string encode_meta(const SnapshotMeta& meta);
