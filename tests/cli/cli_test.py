@@ -558,6 +558,20 @@ class CliTest(unittest.TestCase):
         self.assertIn("replica-2's dump equals the writer's", r.stdout)
 
 
+def client_follower(hub):
+    """The client module, and a Follower of `hub` (hub "t") that has not synchronised yet."""
+    import importlib.util
+    import types
+    spec = importlib.util.spec_from_file_location("procreg_client", CLIENT)
+    client = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(client)
+    with open(hub.endpoints) as f:
+        endpoints = json.load(f)
+    args = types.SimpleNamespace(hub="t", bus=endpoints["bus"], replay=endpoints["replay"],
+                                 timeout_ms=5000, events=False)
+    return client, client.Follower(args)
+
+
 class PythonClientTest(unittest.TestCase):
     def test_client_rebuilds_what_dump_all_shows(self):
         hub = Hub()
@@ -599,22 +613,13 @@ class PythonClientTest(unittest.TestCase):
         # procreg serve publishes one event per message unless calls meet in a commit group, so
         # the batches are built here, from the writer's own events as the replay service
         # serves them, and fed to the client's bus handler (PROTOCOL.md, "Event messages").
-        import importlib.util
-        import types
         import msgpack
-        spec = importlib.util.spec_from_file_location("procreg_client", CLIENT)
-        client = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(client)
         hub = Hub()
         try:
             for i in range(7):
                 hub.call("insert", insert_args("b%d" % i, tag="t%d" % (i % 2)))
             hub.call("erase", {"child_id": "b3"})  # seq 8
-            with open(hub.endpoints) as f:
-                endpoints = json.load(f)
-            args = types.SimpleNamespace(hub="t", bus=endpoints["bus"], replay=endpoints["replay"],
-                                         timeout_ms=5000, events=False)
-            follower = client.Follower(args)
+            client, follower = client_follower(hub)
             epoch, head = follower.replay.head()
             self.assertEqual(head, 8)
             follower.registry.epoch = epoch
@@ -654,21 +659,12 @@ class PythonClientTest(unittest.TestCase):
         # follower applied (PROTOCOL.md, "Replicas", step 6). The follower's state is put past
         # the head here; a heartbeat below the applied seq makes it ask for the head and start
         # over. An old heartbeat (head not below the state) changes nothing.
-        import importlib.util
-        import types
         import msgpack
-        spec = importlib.util.spec_from_file_location("procreg_client", CLIENT)
-        client = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(client)
         hub = Hub()
         try:
             for i in range(6):
                 hub.call("insert", insert_args("h%d" % i))
-            with open(hub.endpoints) as f:
-                endpoints = json.load(f)
-            args = types.SimpleNamespace(hub="t", bus=endpoints["bus"], replay=endpoints["replay"],
-                                         timeout_ms=5000, events=False)
-            follower = client.Follower(args)
+            client, follower = client_follower(hub)
             follower.sync()
             self.assertEqual(follower.registry.seq, 6)
             syncs = []
