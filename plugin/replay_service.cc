@@ -335,9 +335,6 @@ std::uint64_t ReplayService::State::from_file() {
   auto files = replay::list_snapshots(dir);
   if (!files.ok() || files->empty()) return 0;
   const replay::SnapshotFile& newest = files->back();
-  // (A file ahead of the writer's head would be of a history the log lost; the writer removes
-  // such files when it opens, and none is served meanwhile.)
-  if (newest.seq > writer.last_sequence()) return 0;
   for (auto& [id, snap] : snapshots) {
     if (snap.file_seq == newest.seq) return id;
   }

@@ -512,7 +512,6 @@ Result<std::unique_ptr<Registry>> Registry::open(RegistryOptions options) {
   replay::RestoreOptions ro;
   ro.max_record_bytes = impl->opts.log.max_record_bytes;
   ro.use_snapshots = impl->opts.snapshots.load;
-  ro.log_last_seq = impl->log->last_seq();
   auto restored = replay::restore(dir, &impl->proj, ro);
   if (!restored.ok()) {
     if (restored.status().code() == Code::kCompacted) {

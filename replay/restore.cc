@@ -23,9 +23,6 @@ namespace {
 // holds it).
 std::string try_snapshot(const std::string& dir, const SnapshotFile& file, Projection* projection,
                          const RestoreOptions& o) {
-  if (o.log_last_seq && file.seq > *o.log_last_seq) {
-    return "ahead of the log's last record " + std::to_string(*o.log_last_seq);
-  }
   auto reader = LogReader::open(dir, file.seq + 1, o.max_record_bytes);
   if (!reader.ok()) return reader.status().message();
   const std::string path = dir + "/" + file.name;

@@ -30,8 +30,6 @@ struct RestoreOptions {
   std::optional<std::int64_t> upto_time_ms;
   std::uint32_t max_record_bytes = LogOptions{}.max_record_bytes;
   bool use_snapshots = true;
-  // The log's last record, when the caller knows it (a writer): a snapshot past it is skipped.
-  std::optional<std::uint64_t> log_last_seq;
   std::function<void(const std::string& segment, std::uint64_t offset, std::uint64_t seq)>
       progress = nullptr;  // replay_log's
 };

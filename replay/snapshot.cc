@@ -134,7 +134,7 @@ Result<std::vector<std::string>> remove_files(const std::string& dir, Pred remov
 }  // namespace
 
 Status remove_snapshot_temps(const std::string& dir) {
-  auto removed = remove_files(dir, [](std::string_view name) { return is_snapshot_temp_name(name); });
+  auto removed = remove_files(dir, is_snapshot_temp_name);
   return removed.ok() ? Status() : removed.status();
 }
 
