@@ -46,8 +46,12 @@ bool has_node(const NodePids& pairs, std::string_view node) {
   return std::any_of(pairs.begin(), pairs.end(), [&](const NodePid& p) { return p.node == node; });
 }
 
-bool has_pair(const NodePids& pairs, const NodePid& pair) {
-  return std::find(pairs.begin(), pairs.end(), pair) != pairs.end();
+// The pid of `node`'s first pair in `pairs` (ProcessHub's Keyword.get), or null.
+const Pid* first_pid(const NodePids& pairs, std::string_view node) {
+  for (const auto& p : pairs) {
+    if (p.node == node) return &p.pid;
+  }
+  return nullptr;
 }
 
 bool same_multiset(NodePids a, NodePids b) {
@@ -63,20 +67,23 @@ bool is_pending_forward(const NodePids& node_pids, const Metadata& metadata) {
   return it != metadata.end() && it->second == Value(true);
 }
 
-// One bulk_insert item over a bound row (B2 bulk_insert step 3, A.4).
-std::optional<events::BulkInsertItem> merge_bound(const StoredRow& cur, Entry in) {
+// One bulk_insert item over a bound row (SEMANTICS.md "Writes"; B2 bulk_insert step 3, A.4).
+// No item when the row would not change and the item carries no hook to fire.
+std::optional<events::BulkInsertItem> merge_bound(const StoredRow& cur, Entry in, bool hooks) {
   NodePids stored = cur.node_pids();
   if (same_multiset(in.node_pids, stored)) {
-    // ProcessHub drops spec and metadata changes here; procreg writes them (A.4), no hook.
-    if (cur.holds_spec_and_metadata(in.spec, in.metadata) && !cur.has_ttl()) {
-      return std::nullopt;
-    }
+    // ProcessHub writes nothing here and drops spec and metadata changes; procreg writes them
+    // (A.4) over the stored node list, keeping the row's expiry, and fires no hook.
+    if (cur.holds_spec_and_metadata(in.spec, in.metadata)) return std::nullopt;
     in.node_pids = std::move(stored);
-    return events::BulkInsertItem{Row{std::move(in), std::nullopt}, {}};
+    return events::BulkInsertItem{Row{std::move(in), cur.expires_at_ms()}, {}};
   }
+  // The hook diff: each incoming pair whose node is new to the row or whose pid differs from
+  // the node's first pid in the row, in reverse incoming order.
   NodePids diff;
   for (auto it = in.node_pids.rbegin(); it != in.node_pids.rend(); ++it) {
-    if (!has_pair(stored, *it)) diff.push_back(*it);  // new node or changed pid
+    const Pid* pid = first_pid(stored, it->node);
+    if (pid == nullptr || *pid != it->pid) diff.push_back(*it);
   }
   NodePids merged;
   for (const auto& p : stored) {
@@ -84,11 +91,13 @@ std::optional<events::BulkInsertItem> merge_bound(const StoredRow& cur, Entry in
   }
   merged.insert(merged.end(), in.node_pids.begin(), in.node_pids.end());
   in.node_pids = std::move(merged);
+  // The merged row is written permanent, as ProcessHub writes it.
+  if (!cur.has_ttl() && cur.holds(in) && (diff.empty() || !hooks)) return std::nullopt;
   return events::BulkInsertItem{Row{std::move(in), std::nullopt}, std::move(diff)};
 }
 
-std::optional<events::BulkInsertItem> merge_item(const StoredRow* cur, Entry in) {
-  if (cur != nullptr && cur->bound()) return merge_bound(*cur, std::move(in));
+std::optional<events::BulkInsertItem> merge_item(const StoredRow* cur, Entry in, bool hooks) {
+  if (cur != nullptr && cur->bound()) return merge_bound(*cur, std::move(in), hooks);
   // Absent, pending or tombstone: a fresh permanent row; the diff is the whole list.
   if (cur != nullptr && cur->holds(in) && !cur->has_ttl()) return std::nullopt;
   NodePids diff = in.node_pids;
@@ -157,9 +166,9 @@ Resolved resolve_bulk_insert(const CommandContext& ctx, std::vector<Entry> child
   events::BulkInsert body;
   for (auto& in : children) {
     const std::string id = in.spec.id;
-    auto item = merge_item(state.find(id), std::move(in));
+    auto item = merge_item(state.find(id), std::move(in), ctx.hooks);
     if (!item) continue;
-    state.write(id, StoredRow{item->row.entry, std::nullopt, 0});
+    state.write(id, StoredRow{item->row.entry, item->row.expires_at_ms, 0});
     body.items.push_back(std::move(*item));
   }
   if (body.items.empty()) return std::optional<EventBody>();
@@ -220,7 +229,9 @@ Resolved resolve_update(const CommandContext& ctx, std::string_view child_id,
       !check_values(next.spec, next.metadata).empty()) {
     return Status::invalid_argument(kInvalidUpdate);
   }
-  if (next.spec.id == child_id && cur->holds(next) && !cur->has_ttl()) {
+  // The row the result is written over: this one, or another when the id changed.
+  const StoredRow* target = next.spec.id == child_id ? cur : ctx.view.find(ctx.table, next.spec.id);
+  if (target != nullptr && target->holds(next) && !target->has_ttl()) {
     return std::optional<EventBody>();
   }
   return std::optional<EventBody>(events::Update{ChildId(child_id), Row{std::move(next), {}}});
