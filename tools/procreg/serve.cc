@@ -54,6 +54,9 @@ struct ServeOptions {
   double seconds = 0;
   std::uint64_t segment_bytes = LogOptions{}.segment_bytes;
   SnapshotOptions snapshots;  // --snapshot-every-events, ... (the library's defaults)
+  std::int64_t janitor_ms = RegistryOptions{}.janitor_interval.count();
+  std::int64_t tombstone_ttl_ms = RegistryOptions{}.tombstone_ttl_ms;
+  std::int64_t pending_ttl_ms = RegistryOptions{}.pending_ttl_ms;
 };
 
 Durability parse_durability(const std::string& d) {
@@ -119,6 +122,9 @@ int run_serve(const ServeOptions& o) {
   ro.log.durability = parse_durability(o.durability);
   ro.log.segment_bytes = o.segment_bytes;
   ro.snapshots = o.snapshots;
+  ro.janitor_interval = std::chrono::milliseconds(o.janitor_ms);
+  ro.tombstone_ttl_ms = o.tombstone_ttl_ms;
+  ro.pending_ttl_ms = o.pending_ttl_ms;
   if (!ro.snapshots.archive_dir.empty() && !ro.snapshots.compact) {
     usage_error("--archive-dir needs --compact");
   }
@@ -288,6 +294,18 @@ void add_serve_commands(CLI::App& app, Commands* commands) {
   serve->add_option("--dump", o->dump, "on exit, write dump_all of every table here (JSON)");
   serve->add_option("--seconds", o->seconds, "exit after this many seconds (0: on a signal)")
       ->check(CLI::NonNegativeNumber);
+  serve->add_option("--janitor-ms", o->janitor_ms,
+                    "expire TTL rows every MS ms (0: never; rows then stay until written over)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  serve->add_option("--tombstone-ttl-ms", o->tombstone_ttl_ms,
+                    "how long a row bulk_delete emptied stays (0 to 100 years)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  serve->add_option("--pending-ttl-ms", o->pending_ttl_ms,
+                    "how long a pending-forward row stays (0 to 100 years)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   serve->add_option("--segment-bytes", o->segment_bytes,
                     "roll to a new log segment past this size (compaction removes whole segments)")
       ->check(CLI::Range(std::uint64_t{4096}, std::uint64_t{1} << 40))
