@@ -2,7 +2,7 @@
 """End-to-end tests of the procreg command: real processes, real sockets on 127.0.0.1 with
 ephemeral ports, every wait bounded, temporary directories removed.
 
-    cli_test.py --procreg PATH [--client PATH] [unittest args...]
+    cli_test.py --procreg PATH [--client PATH] [--model-check PATH] [unittest args...]
 
 With --client (examples/python/procreg_client.py, needs python3-zmq and python3-msgpack) only
 the Python client's test runs; without it, every other test.
@@ -19,6 +19,7 @@ import unittest
 
 PROCREG = None
 CLIENT = None
+MODEL_CHECK = None  # tests/model's model_check: workloads with the reference model's answers
 ANY = "tcp://127.0.0.1:*"
 WAIT_S = 30
 
@@ -201,6 +202,60 @@ class CliTest(unittest.TestCase):
         r = run("call", *hub.ep(), "--batch", path)
         self.assertEqual(r.returncode, 0)
         self.assertEqual(lines_json(r.stdout), [{"line": 1, "result": "p1"}])
+
+    def test_batch_workload_matches_the_reference_model(self):
+        """A seeded random workload of every call through `call --batch` against a real
+        `serve`: every answer, the sequence numbers (one event exactly when the model says the
+        state or the hooks changed), the final state and every hook event (`tail --hooks`) are
+        the reference model's (tests/model, docs/SEMANTICS.md)."""
+        if not MODEL_CHECK:
+            self.skipTest("no --model-check given")
+        hub = self.start_hub(extra=("--janitor-ms", "0", "--node", "n0"))
+        work = os.path.join(hub.dir, "workload")
+        os.mkdir(work)
+        for seed in (11, 12):
+            if seed == 12:  # a second workload on a fresh hub
+                hub.close()
+                hub = self.start_hub(extra=("--janitor-ms", "0", "--node", "n0"))
+                work = os.path.join(hub.dir, "workload")
+                os.mkdir(work)
+            gen = subprocess.run([MODEL_CHECK, "--cli", work, "--seed", str(seed), "--ops", "1500",
+                                  "--hub", "t", "--node", "n0"], capture_output=True, text=True,
+                                 timeout=WAIT_S)
+            self.assertEqual(gen.returncode, 0, gen.stderr)
+            with open(os.path.join(work, "expected.jsonl")) as f:
+                expected = lines_json(f.read())
+            r = run("call", *hub.ep(), "--node", "n0", "--batch", os.path.join(work, "batch.jsonl"),
+                    timeout=240)
+            self.assertIn(r.returncode, (0, 1), r.stderr)  # 1: the workload's invalid calls
+            got = lines_json(r.stdout)
+            self.assertEqual(len(got), len(expected), r.stderr)
+
+            def canonical(value, unordered):
+                if unordered and isinstance(value, list):
+                    return sorted(value, key=lambda v: json.dumps(v, sort_keys=True))
+                return value
+
+            for g, e in zip(got, expected):
+                where = "seed %d, line %d: %s" % (seed, e["line"], e["op"])
+                self.assertEqual(g["line"], e["line"], where)
+                if "error" in e:
+                    self.assertIn("error", g, where)
+                    self.assertEqual(g["error"]["code"], e["error"]["code"], where)
+                    if e["compare_message"]:
+                        self.assertEqual(g["error"]["message"], e["error"]["message"], where)
+                else:
+                    self.assertIn("result", g, "%s: %s" % (where, g))
+                    self.assertEqual(canonical(g["result"], e["unordered"]),
+                                     canonical(e["result"], e["unordered"]), where)
+            last_seq = expected[-1]["result"]
+            with open(os.path.join(work, "hooks.jsonl")) as f:
+                hooks = lines_json(f.read())
+            self.assertGreater(len(hooks), 100)
+            t = run("tail", *hub.ep(), "--hooks", "--from", "1", "--until-seq", str(last_seq),
+                    "--seconds", "60", timeout=90)
+            self.assertEqual(t.returncode, 0, t.stderr)
+            self.assertEqual(lines_json(t.stdout), hooks)
 
     # ---- tail
     def test_tail_from_and_live_with_filters(self):
@@ -691,7 +746,7 @@ class PythonClientTest(unittest.TestCase):
 
 
 def main():
-    global PROCREG, CLIENT
+    global PROCREG, CLIENT, MODEL_CHECK
     argv = sys.argv[1:]
     rest = []
     while argv:
@@ -700,6 +755,8 @@ def main():
             PROCREG = argv.pop(0)
         elif a == "--client":
             CLIENT = argv.pop(0)
+        elif a == "--model-check":
+            MODEL_CHECK = argv.pop(0)
         else:
             rest.append(a)
     if not PROCREG:
