@@ -97,9 +97,12 @@ Result<std::size_t> Registry::expire(const std::vector<ExpiryCandidate>& candida
   std::map<std::string, std::vector<const ExpiryCandidate*>> by_table;
   for (const auto& c : candidates) by_table[c.table].push_back(&c);
   std::size_t expired = 0;
-  for (const auto& [table, list] : by_table) {
+  for (const auto& table_list : by_table) {
+    // Named, not a structured binding: the lambda below captures it (clang 14 cannot
+    // capture structured bindings).
+    const std::vector<const ExpiryCandidate*>& list = table_list.second;
     WriteOptions o;
-    o.table = table;
+    o.table = table_list.first;
     o.timeout = std::chrono::hours(24);  // the janitor waits for its turn
     std::size_t n = 0;
     auto seq = impl_->commit(o, [&](const replay::CommandContext& ctx) -> replay::Resolved {
