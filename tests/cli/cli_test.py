@@ -46,7 +46,7 @@ class Hub:
              "--bus-backend", ANY, "--replay", ANY, "--command", ANY, "--stats", ANY,
              "--heartbeat-ms", "100", "--endpoints-file", self.endpoints,
              *([] if "--durability" in extra else ["--durability", "none"]), *extra],
-            stdout=self.out, stderr=subprocess.STDOUT)
+            stdout=self.out, stderr=subprocess.STDOUT, cwd=self.dir)  # relative paths land here
         deadline = time.monotonic() + WAIT_S
         while not os.path.exists(self.endpoints):
             if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -752,11 +752,11 @@ def main():
     while argv:
         a = argv.pop(0)
         if a == "--procreg":
-            PROCREG = argv.pop(0)
+            PROCREG = os.path.abspath(argv.pop(0))
         elif a == "--client":
             CLIENT = argv.pop(0)
         elif a == "--model-check":
-            MODEL_CHECK = argv.pop(0)
+            MODEL_CHECK = os.path.abspath(argv.pop(0))
         else:
             rest.append(a)
     if not PROCREG:
