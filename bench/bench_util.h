@@ -78,7 +78,8 @@ class Report {
     rows_.push_back(std::move(row));
   }
   void print_markdown() const {
-    std::printf("\n| measurement | value | baseline (same run) | baseline value | ratio | target |\n");
+    std::printf(
+        "\n| measurement | value | baseline (same run) | baseline value | ratio | target |\n");
     std::printf("|---|---:|---|---:|---:|---|\n");
     for (const auto& r : rows_) {
       std::printf("| %s | %.0f %s | %s | %.0f | %.2f | %s |\n", r.what.c_str(), r.value,

@@ -22,6 +22,7 @@
 //             [--catchup-repeats R] [--observer wait|spin|both]
 //             [--only throughput|latency|catchup|remote] [--writers T] [--remote-writes N]
 //             [--transport tcp|ipc|inproc] [--batch B]
+#include <unistd.h>
 #include <algorithm>
 #include <atomic>
 #include <cstring>
@@ -31,7 +32,6 @@
 #include <set>
 #include <string>
 #include <thread>
-#include <unistd.h>
 #include <vector>
 
 #include <zmq.hpp>
@@ -486,7 +486,8 @@ Percentiles percentiles(const Samples& samples) {
   if (us.empty()) return p;
   std::sort(us.begin(), us.end());
   auto at = [&](double q) {
-    return us[std::min(us.size() - 1, static_cast<std::size_t>(q * static_cast<double>(us.size())))];
+    return us[std::min(us.size() - 1,
+                       static_cast<std::size_t>(q * static_cast<double>(us.size())))];
   };
   p.p50 = at(0.50);
   p.p99 = at(0.99);
@@ -501,7 +502,8 @@ void paced(std::size_t n, double rate, const std::function<void(std::size_t)>& s
   const auto start = Clock::now() + std::chrono::milliseconds(5);
   const auto interval = std::chrono::duration<double>(1.0 / rate);
   for (std::size_t i = 0; i < n; ++i) {
-    const auto slot = start + std::chrono::duration_cast<Clock::duration>(interval * static_cast<double>(i));
+    const auto slot =
+        start + std::chrono::duration_cast<Clock::duration>(interval * static_cast<double>(i));
     std::this_thread::sleep_until(slot);
     send(i);
   }
@@ -654,28 +656,32 @@ void bench_throughput(Report& report, zmq::context_t& ctx, const Config& cfg,
   double best_alone[kVariants] = {0, 0, 0};
   RawThroughput best_raw, best_lossless;
   for (int i = 0; i < cfg.repeats; ++i) {  // alternate, so drift hits all alike
-    const RawThroughput raw = raw_throughput(
-        ctx, endpoints_for(cfg.transport, dir, "rawtp" + std::to_string(i)).raw, sample,
-        cfg.events, false);
-    std::printf("  raw PUB/SUB run %d: %.0f msg/s, %zu received, %zu dropped at the HWM\n"
-                "    %s\n", i + 1, raw.rate, raw.received, raw.dropped, raw.cpu.c_str());
+    const RawThroughput raw =
+        raw_throughput(ctx, endpoints_for(cfg.transport, dir, "rawtp" + std::to_string(i)).raw,
+                       sample, cfg.events, false);
+    std::printf(
+        "  raw PUB/SUB run %d: %.0f msg/s, %zu received, %zu dropped at the HWM\n"
+        "    %s\n",
+        i + 1, raw.rate, raw.received, raw.dropped, raw.cpu.c_str());
     if (raw.rate > best_raw.rate) best_raw = raw;
-    const RawThroughput lossless = raw_throughput(
-        ctx, endpoints_for(cfg.transport, dir, "rawxp" + std::to_string(i)).raw, sample,
-        cfg.events, true);
-    std::printf("  raw XPUB(NODROP)/SUB run %d: %.0f msg/s, %zu received, %zu waited at the "
-                "HWM\n    %s\n", i + 1, lossless.rate, lossless.received, lossless.hwm_waits,
-                lossless.cpu.c_str());
+    const RawThroughput lossless =
+        raw_throughput(ctx, endpoints_for(cfg.transport, dir, "rawxp" + std::to_string(i)).raw,
+                       sample, cfg.events, true);
+    std::printf(
+        "  raw XPUB(NODROP)/SUB run %d: %.0f msg/s, %zu received, %zu waited at the "
+        "HWM\n    %s\n",
+        i + 1, lossless.rate, lossless.received, lossless.hwm_waits, lossless.cpu.c_str());
     if (lossless.rate > best_lossless.rate) best_lossless = lossless;
     for (int v = 0; v < kVariants; ++v) {
       const BusThroughput bus = bus_throughput(
           ctx, cfg, "tp" + std::to_string(v) + "-" + std::to_string(i), batches[v], threads[v]);
-      std::printf("  bus run %d, batch %zu, %d thread(s): %.0f ev/s applied (writer returned "
-                  "at %.0f ev/s); replica: %llu live, %llu gaps, %llu events repaired\n    %s\n",
-                  i + 1, batches[v], threads[v], bus.rate, bus.writer_rate,
-                  static_cast<unsigned long long>(bus.stats.live_events),
-                  static_cast<unsigned long long>(bus.stats.gaps_detected),
-                  static_cast<unsigned long long>(bus.stats.events_repaired), bus.cpu.c_str());
+      std::printf(
+          "  bus run %d, batch %zu, %d thread(s): %.0f ev/s applied (writer returned "
+          "at %.0f ev/s); replica: %llu live, %llu gaps, %llu events repaired\n    %s\n",
+          i + 1, batches[v], threads[v], bus.rate, bus.writer_rate,
+          static_cast<unsigned long long>(bus.stats.live_events),
+          static_cast<unsigned long long>(bus.stats.gaps_detected),
+          static_cast<unsigned long long>(bus.stats.events_repaired), bus.cpu.c_str());
       if (bus.rate > best[v].rate) best[v] = bus;
       best_alone[v] = std::max(best_alone[v], writer_alone_rate(cfg, batches[v], threads[v]));
     }
@@ -683,14 +689,14 @@ void bench_throughput(Report& report, zmq::context_t& ctx, const Config& cfg,
   std::fflush(stdout);
   const std::string n = std::to_string(cfg.events);
   for (int v = 0; v < kVariants; ++v) {
-    const std::string how =
-        v == 0   ? " (insert calls)"
-        : v == 1 ? " (write, batches of " + std::to_string(cfg.batch) + ")"
-                 : " (insert calls, " + std::to_string(cfg.writers) + " threads)";
+    const std::string how = v == 0 ? " (insert calls)"
+                            : v == 1
+                                ? " (write, batches of " + std::to_string(cfg.batch) + ")"
+                                : " (insert calls, " + std::to_string(cfg.writers) + " threads)";
     report.add({"bus: " + n + " inserts applied at the replica" + how, best[v].rate, "ev/s",
                 "raw PUB/SUB, same 3-frame sizes and HWMs", best_raw.rate, 0.5});
-    report.add({"bus: the same", best[v].rate, "ev/s",
-                "raw XPUB with NODROP/SUB (lossless), same", best_lossless.rate, 0});
+    report.add({"bus: the same", best[v].rate, "ev/s", "raw XPUB with NODROP/SUB (lossless), same",
+                best_lossless.rate, 0});
     report.add({"bus: the same, writer side (returned)", best[v].writer_rate, "ev/s",
                 "the writer alone (no HubServer), same calls", best_alone[v], 0});
   }
@@ -699,8 +705,8 @@ void bench_throughput(Report& report, zmq::context_t& ctx, const Config& cfg,
 // ---- latency -----------------------------------------------------------------------------
 
 // One slice of paced inserts on `bus`, taking its arguments from inserts[*next...].
-Samples bus_latency(Bus& bus, std::vector<InsertArgs>& inserts, std::size_t* next_insert,
-                    bool spin, std::size_t n, double rate) {
+Samples bus_latency(Bus& bus, std::vector<InsertArgs>& inserts, std::size_t* next_insert, bool spin,
+                    std::size_t n, double rate) {
   const std::uint64_t base = bus.writer->last_sequence();
   Samples out(n);
   auto& sent = out.sent;
@@ -749,8 +755,8 @@ Samples bus_latency(Bus& bus, std::vector<InsertArgs>& inserts, std::size_t* nex
 }
 
 void print_percentiles(const char* what, const Percentiles& p) {
-  std::printf("  %-44s p50 %7.1f us  p99 %7.1f us  p99.9 %7.1f us  max %8.1f us%s\n", what,
-              p.p50, p.p99, p.p999, p.max,
+  std::printf("  %-44s p50 %7.1f us  p99 %7.1f us  p99.9 %7.1f us  max %8.1f us%s\n", what, p.p50,
+              p.p99, p.p999, p.max,
               p.missing ? ("  (" + std::to_string(p.missing) + " not received)").c_str() : "");
 }
 
@@ -778,9 +784,9 @@ void bench_latency(Report& report, zmq::context_t& ctx, const Config& cfg,
   const ReplicaStats before = bus.replica->stats();
   Samples raw_samples;
   for (int r = 0; r < rounds; ++r) {
-    raw_samples.append(raw_latency(
-        ctx, endpoints_for(cfg.transport, dir, "rawlat" + std::to_string(r)).raw, sample,
-        per_slice, cfg.rate));
+    raw_samples.append(
+        raw_latency(ctx, endpoints_for(cfg.transport, dir, "rawlat" + std::to_string(r)).raw,
+                    sample, per_slice, cfg.rate));
     for (Mode& m : modes) {
       m.samples.append(bus_latency(bus, inserts, &next_insert, m.spin, per_slice, cfg.rate));
     }
@@ -885,8 +891,8 @@ double raw_snapshot_push(zmq::context_t& ctx, const std::string& endpoint,
       frames[1] = zmq::message_t(header_bytes.data(), header_bytes.size());
       std::memcpy(frames[1].data(), &rows, 8);  // the row count, where a real header has it
       for (std::size_t f = 0; f < frames.size(); ++f) {
-        (void)r.send(frames[f], f + 1 < frames.size() ? zmq::send_flags::sndmore
-                                                      : zmq::send_flags::none);
+        (void)r.send(frames[f],
+                     f + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
       }
     }
   });
@@ -984,8 +990,8 @@ void bench_remote(Report& report, zmq::context_t& ctx, const Config& cfg) {
     const double syncs = static_cast<double>(groups_after.log_syncs - groups_before.log_syncs);
     const double synced =
         static_cast<double>(groups_after.log_synced_events - groups_before.log_synced_events);
-    std::printf("  %d in flight: %.0f inserts/s, %.1f events per sync on average\n",
-                in_flight[k], rates[k], syncs > 0 ? synced / syncs : 0.0);
+    std::printf("  %d in flight: %.0f inserts/s, %.1f events per sync on average\n", in_flight[k],
+                rates[k], syncs > 0 ? synced / syncs : 0.0);
   }
   std::printf("  on the writer itself: %.0f inserts/s\n", local_rate);
   const std::string what = "remote inserts, " + std::to_string(cfg.writers) + " threads, ";
@@ -1012,7 +1018,8 @@ void bench_catchup(Report& report, zmq::context_t& ctx, const Config& cfg) {
   std::printf("  hub loaded: %zu entries in %zu bulk_insert events of %zu, %.2f s\n", n,
               (n + kBatch - 1) / kBatch, kBatch, load_s);
 
-  auto server = HubServer::start(ctx, writer, server_options(endpoints_for(cfg.transport, dir, "cu")));
+  auto server =
+      HubServer::start(ctx, writer, server_options(endpoints_for(cfg.transport, dir, "cu")));
   check(server.status(), "start HubServer");
 
   // What the snapshot is: its bytes, and what encoding and decoding them cost alone.
@@ -1026,11 +1033,13 @@ void bench_catchup(Report& report, zmq::context_t& ctx, const Config& cfg) {
   }
   const double decode_s = std::chrono::duration<double>(Clock::now() - t_dec).count();
   const std::size_t chunk_rows = ReplicaOptions{}.chunk_events;
-  std::printf("  snapshot: %zu rows, %zu bytes (%.0f B/row), %zu requests of <= %zu rows; "
-              "encode alone %.3f s, decode alone %.3f s\n",
-              snap.rows(), snap.data.size(),
-              static_cast<double>(snap.data.size()) / static_cast<double>(std::max<std::size_t>(snap.rows(), 1)),
-              (snap.rows() + chunk_rows - 1) / chunk_rows, chunk_rows, encode_s, decode_s);
+  std::printf(
+      "  snapshot: %zu rows, %zu bytes (%.0f B/row), %zu requests of <= %zu rows; "
+      "encode alone %.3f s, decode alone %.3f s\n",
+      snap.rows(), snap.data.size(),
+      static_cast<double>(snap.data.size()) /
+          static_cast<double>(std::max<std::size_t>(snap.rows(), 1)),
+      (snap.rows() + chunk_rows - 1) / chunk_rows, chunk_rows, encode_s, decode_s);
 
   // Where a replica's load time goes: the same decoded rows loaded into an empty projection
   // (Projection::load_row, as Replica's full_sync does) in the snapshot's order, and shuffled.
@@ -1052,11 +1061,12 @@ void bench_catchup(Report& report, zmq::context_t& ctx, const Config& cfg) {
     std::mt19937_64 rng(7);
     std::shuffle(rows.begin(), rows.end(), rng);
     const double shuffled = load(rows);
-    std::printf("  load_row of %zu snapshot rows into an empty projection: %.3f s in snapshot "
-                "order, %.3f s shuffled\n",
-                rows.size(), in_order, shuffled);
-    report.add({"load " + std::to_string(rows.size()) + " rows, snapshot order (ms)", in_order * 1e3,
-                "ms", "the same rows shuffled (ms)", shuffled * 1e3, 0, true});
+    std::printf(
+        "  load_row of %zu snapshot rows into an empty projection: %.3f s in snapshot "
+        "order, %.3f s shuffled\n",
+        rows.size(), in_order, shuffled);
+    report.add({"load " + std::to_string(rows.size()) + " rows, snapshot order (ms)",
+                in_order * 1e3, "ms", "the same rows shuffled (ms)", shuffled * 1e3, 0, true});
   }
 
   // The writer while the replay service captures a snapshot (what a joining replica's first
@@ -1073,8 +1083,11 @@ void bench_catchup(Report& report, zmq::context_t& ctx, const Config& cfg) {
       auto inserts = make_inserts(n, 100'000);
       for (std::size_t i = 0; !done.load() && i < inserts.size(); ++i) {
         const auto t = Clock::now();
-        check(writer.insert(std::move(inserts[i].spec), std::move(inserts[i].node_pids),
-                            inserts[i].options).status(), "insert during snapshot");
+        check(writer
+                  .insert(std::move(inserts[i].spec), std::move(inserts[i].node_pids),
+                          inserts[i].options)
+                  .status(),
+              "insert during snapshot");
         insert_us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t).count());
         std::this_thread::sleep_until(t + std::chrono::milliseconds(1));
       }
@@ -1100,9 +1113,10 @@ void bench_catchup(Report& report, zmq::context_t& ctx, const Config& cfg) {
     done = true;
     writes.join();
     const double worst = *std::max_element(insert_us.begin(), insert_us.end());
-    std::printf("  snapshot capture by the replay service: first reply after %.3f s; writer "
-                "inserts meanwhile (1 per ms): %zu, the longest %.0f us\n",
-                first_reply, insert_us.size(), worst);
+    std::printf(
+        "  snapshot capture by the replay service: first reply after %.3f s; writer "
+        "inserts meanwhile (1 per ms): %zu, the longest %.0f us\n",
+        first_reply, insert_us.size(), worst);
     report.add({"writer insert stalled by a snapshot capture (ms)", worst / 1e3, "ms",
                 "the service's first snapshot reply (ms)", first_reply * 1e3, 0, true});
   }
@@ -1159,9 +1173,10 @@ void bench_catchup(Report& report, zmq::context_t& ctx, const Config& cfg) {
     for (auto& r : rows) p.load_row(r.table, std::move(r.row), r.revision);
     const auto t2 = Clock::now();
     auto secs = [](auto x, auto y) { return std::chrono::duration<double>(y - x).count(); };
-    std::printf("  a replica's sync step by step: fetch + decode %.3f s (the service's capture "
-                "included), load %.3f s, total %.3f s\n",
-                secs(t0, t1), secs(t1, t2), secs(t0, t2));
+    std::printf(
+        "  a replica's sync step by step: fetch + decode %.3f s (the service's capture "
+        "included), load %.3f s, total %.3f s\n",
+        secs(t0, t1), secs(t1, t2), secs(t0, t2));
     report.add({"catch-up step by step: fetch + decode (ms)", secs(t0, t1) * 1e3, "ms",
                 "then load into the projection (ms)", secs(t1, t2) * 1e3, 0, true});
   }
@@ -1176,8 +1191,11 @@ void bench_catchup(Report& report, zmq::context_t& ctx, const Config& cfg) {
       auto inserts = make_inserts(n, 300'000);
       for (std::size_t i = 0; !done.load() && i < inserts.size(); ++i) {
         const auto t = Clock::now();
-        check(writer.insert(std::move(inserts[i].spec), std::move(inserts[i].node_pids),
-                            inserts[i].options).status(), "insert during a snapshot file");
+        check(writer
+                  .insert(std::move(inserts[i].spec), std::move(inserts[i].node_pids),
+                          inserts[i].options)
+                  .status(),
+              "insert during a snapshot file");
         insert_us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t).count());
         std::this_thread::sleep_until(t + std::chrono::milliseconds(1));
       }
@@ -1202,12 +1220,12 @@ void bench_catchup(Report& report, zmq::context_t& ctx, const Config& cfg) {
     done = true;
     writes.join();
     const double worst = *std::max_element(insert_us.begin(), insert_us.end());
-    std::printf("  snapshot file: %llu rows, %llu bytes, written in %.3f s; files served %llu; "
-                "writer inserts meanwhile (1 per ms): %zu, the longest %.0f us\n",
-                static_cast<unsigned long long>(info->rows),
-                static_cast<unsigned long long>(info->bytes), snap_s,
-                static_cast<unsigned long long>((*server)->stats().snapshot_files_served),
-                insert_us.size(), worst);
+    std::printf(
+        "  snapshot file: %llu rows, %llu bytes, written in %.3f s; files served %llu; "
+        "writer inserts meanwhile (1 per ms): %zu, the longest %.0f us\n",
+        static_cast<unsigned long long>(info->rows), static_cast<unsigned long long>(info->bytes),
+        snap_s, static_cast<unsigned long long>((*server)->stats().snapshot_files_served),
+        insert_us.size(), worst);
     report.add({"writer insert stalled by snapshot file + catch-up (ms)", worst / 1e3, "ms",
                 "Registry::snapshot() of the hub (ms)", snap_s * 1e3, 0, true});
     report.add({"catch-up from the snapshot file, " + std::to_string(n) + " entries (ms)",
@@ -1220,7 +1238,9 @@ void bench_catchup(Report& report, zmq::context_t& ctx, const Config& cfg) {
     for (bool per_row : {true, false}) {
       std::size_t raw_bytes = 0;
       const double t = raw_snapshot_push(
-          ctx, endpoints_for(cfg.transport, dir, "rawcu" + std::to_string(i) + (per_row ? "r" : "c")).raw,
+          ctx,
+          endpoints_for(cfg.transport, dir, "rawcu" + std::to_string(i) + (per_row ? "r" : "c"))
+              .raw,
           snap, per_row, &raw_bytes);
       if (raw_bytes != snap.data.size()) die("raw snapshot push lost bytes");
       (per_row ? raw_best : raw_chunk_best) = std::min(per_row ? raw_best : raw_chunk_best, t);
@@ -1238,8 +1258,8 @@ void bench_catchup(Report& report, zmq::context_t& ctx, const Config& cfg) {
               raw_best * 1e3, 0, true});
   report.add({tag + " (ms)", best * 1e3, "ms", "raw, same chunks, one frame per chunk (ms)",
               raw_chunk_best * 1e3, 0, true});
-  report.add({tag + " (ms)", best * 1e3, "ms", "open_replay of the log, local (ms)",
-              replay_s * 1e3, 0, true});
+  report.add({tag + " (ms)", best * 1e3, "ms", "open_replay of the log, local (ms)", replay_s * 1e3,
+              0, true});
   report.add({tag + " (ms)", best * 1e3, "ms", "target: 3 s (ms)", 3'000, 1, true});
   std::uintmax_t log_bytes = 0;
   std::error_code ec;
@@ -1289,12 +1309,14 @@ int main(int argc, char** argv) {
   }
   const bool bad_only = !cfg.only.empty() && cfg.only != "throughput" && cfg.only != "latency" &&
                         cfg.only != "catchup" && cfg.only != "remote";
-  const bool bad_transport = cfg.transport != "tcp" && cfg.transport != "ipc" && cfg.transport != "inproc";
+  const bool bad_transport =
+      cfg.transport != "tcp" && cfg.transport != "ipc" && cfg.transport != "inproc";
   if (argc < 0 || argc % 2 == 0 || bad_only || bad_transport ||
       (cfg.observer != "wait" && cfg.observer != "spin" && cfg.observer != "both")) {
     std::fprintf(stderr,
                  "usage: bus_bench [--events N] [--entries N] [--rate R] [--seconds S] "
-                 "[--repeats R] [--catchup-repeats R] [--observer wait|spin|both] [--only throughput|latency|catchup|remote] "
+                 "[--repeats R] [--catchup-repeats R] [--observer wait|spin|both] [--only "
+                 "throughput|latency|catchup|remote] "
                  "[--writers T] [--remote-writes N] [--transport tcp|ipc|inproc] [--batch B]\n");
     return 2;
   }
@@ -1306,13 +1328,15 @@ int main(int argc, char** argv) {
     std::fclose(f);
     loadavg[std::strcspn(loadavg, "\n")] = 0;
   }
-  std::printf("procreg bus_bench: %s, %zu events, %.0f ev/s x %.1f s latency, %zu entries, best "
-              "of %d, %u cores, loadavg %s\n",
-              cfg.transport.c_str(), cfg.events, cfg.rate, cfg.seconds, cfg.entries, cfg.repeats,
-              std::thread::hardware_concurrency(), loadavg);
-  std::printf("  event message: topic %zu B + header %zu B + event %.0f B mean (sampled from the "
-              "writer's log)\n",
-              sample.topic.size(), sample.header_bytes, sample.mean_event_bytes());
+  std::printf(
+      "procreg bus_bench: %s, %zu events, %.0f ev/s x %.1f s latency, %zu entries, best "
+      "of %d, %u cores, loadavg %s\n",
+      cfg.transport.c_str(), cfg.events, cfg.rate, cfg.seconds, cfg.entries, cfg.repeats,
+      std::thread::hardware_concurrency(), loadavg);
+  std::printf(
+      "  event message: topic %zu B + header %zu B + event %.0f B mean (sampled from the "
+      "writer's log)\n",
+      sample.topic.size(), sample.header_bytes, sample.mean_event_bytes());
   procreg::bench::Report report;
   if (cfg.only.empty() || cfg.only == "throughput") {
     procreg::bench::bench_throughput(report, ctx, cfg, sample);

@@ -9,13 +9,13 @@
 //   memory:  heap per entry of the projection vs the bare map
 //
 //   registry_bench [--entries N] [--seconds S] [--threads T] [--only codec|writes|reads]
+#include <fcntl.h>
+#include <unistd.h>
 #include <atomic>
 #include <cstring>
-#include <fcntl.h>
 #include <random>
 #include <string>
 #include <thread>
-#include <unistd.h>
 #include <unordered_map>
 #include <vector>
 
@@ -113,16 +113,30 @@ struct NaiveEvent {
 };
 
 NaiveEvent naive_of(const Entry& e, std::uint64_t seq) {
-  NaiveEvent n{"insert", "bench", "bench", seq, e.spec.id, e.spec.start.module,
-               e.spec.start.function, e.spec.start.args[0].as_uint(),
-               e.spec.start.args[1].as_string(), {}, {}};
+  NaiveEvent n{"insert",
+               "bench",
+               "bench",
+               seq,
+               e.spec.id,
+               e.spec.start.module,
+               e.spec.start.function,
+               e.spec.start.args[0].as_uint(),
+               e.spec.start.args[1].as_string(),
+               {},
+               {}};
   for (const auto& np : e.node_pids) n.node_pids.emplace_back(np.node, np.pid);
   for (const auto& [k, v] : e.metadata) n.metadata[k] = v.as_string();
   return n;
 }
 
 Event insert_event(const Entry& e, std::uint64_t seq) {
-  return Event{kEventSchemaVersion, "bench", "bench", seq, 42, 1'700'000'000'000, false,
+  return Event{kEventSchemaVersion,
+               "bench",
+               "bench",
+               seq,
+               42,
+               1'700'000'000'000,
+               false,
                events::Insert{procreg::Row{e, std::nullopt}}};
 }
 
@@ -152,8 +166,8 @@ void bench_codec(Report& report, const Config&) {
       msgpack::pack(sbuf, n);
     }
   });
-  report.add({"event encode (insert)", ours_enc, "ev/s", "msgpack::pack of a plain struct",
-              raw_enc, 0});
+  report.add(
+      {"event encode (insert)", ours_enc, "ev/s", "msgpack::pack of a plain struct", raw_enc, 0});
   std::vector<std::string> ours_bytes, naive_bytes;
   for (std::size_t i = 0; i < kN; ++i) {
     ours_bytes.push_back(events::encode(evs[i]));
@@ -173,10 +187,10 @@ void bench_codec(Report& report, const Config&) {
       if (n.id.empty()) std::abort();
     }
   });
-  report.add({"event decode (insert, validated)", ours_dec, "ev/s",
-              "msgpack::unpack + as<struct>", raw_dec, 0});
-  std::printf("  (insert event: %zu bytes procreg, %zu bytes plain struct)\n",
-              ours_bytes[0].size(), naive_bytes[0].size());
+  report.add({"event decode (insert, validated)", ours_dec, "ev/s", "msgpack::unpack + as<struct>",
+              raw_dec, 0});
+  std::printf("  (insert event: %zu bytes procreg, %zu bytes plain struct)\n", ours_bytes[0].size(),
+              naive_bytes[0].size());
 }
 
 void bench_writes(Report& report, const Config& cfg) {
@@ -202,13 +216,12 @@ void bench_writes(Report& report, const Config& cfg) {
       auto reg = Registry::open(options_for(d.path(), p.d));
       if (!reg.ok()) std::abort();
       const double rate = timed_ops(threads, cfg.seconds, [&](int t, std::size_t i) {
-        if (!(*reg)->insert(make_entry(t * 100'000'000 + i).spec,
-                            make_entry(i).node_pids).ok()) {
+        if (!(*reg)->insert(make_entry(t * 100'000'000 + i).spec, make_entry(i).node_pids).ok()) {
           std::abort();
         }
       });
-      report.add({"insert, " + std::string(p.name) + ", " + std::to_string(threads) + " thr",
-                  rate, "ops/s", p.baseline_name, p.baseline, 0});
+      report.add({"insert, " + std::string(p.name) + ", " + std::to_string(threads) + " thr", rate,
+                  "ops/s", p.baseline_name, p.baseline, 0});
       if (threads == cfg.threads && p.d == Durability::kGroupCommit) group_threads = rate;
       if (threads == cfg.threads && p.d == Durability::kSyncEach) sync_threads = rate;
     }
@@ -234,8 +247,8 @@ void bench_writes(Report& report, const Config& cfg) {
           if (!seq.ok()) std::abort();
         }
       });
-      report.add({"write of " + std::to_string(kBatch) + " inserts, " + std::string(p.name) +
-                      ", " + std::to_string(threads) + " thr (ev/s)",
+      report.add({"write of " + std::to_string(kBatch) + " inserts, " + std::string(p.name) + ", " +
+                      std::to_string(threads) + " thr (ev/s)",
                   calls * kBatch, "ev/s", p.baseline_name, p.baseline, 0});
     }
   }
@@ -374,11 +387,12 @@ void bench_reads_and_replay(Report& report, const Config& cfg) {
       sink += out.size();
     }
   });
-  report.add({"match_tag (1% of rows match)", ours_tag, "q/s", "full scan of the bare map",
-              scan_tag, 10});
+  report.add(
+      {"match_tag (1% of rows match)", ours_tag, "q/s", "full scan of the bare map", scan_tag, 10});
 
   // dump: every bound row copied into an ordered map.
-  const double ours_dump = best_rate(1, static_cast<double>(n), [&] { sink += replayed->dump().size(); });
+  const double ours_dump =
+      best_rate(1, static_cast<double>(n), [&] { sink += replayed->dump().size(); });
   const double bare_dump = best_rate(1, static_cast<double>(n), [&] {
     Dump d;
     for (const auto& [id, e] : *bare) d.emplace(id, e);
@@ -404,7 +418,9 @@ int main(int argc, char** argv) {
     } else if (flag == "--only") {
       cfg.only = argv[i + 1];
     } else {
-      std::fprintf(stderr, "usage: registry_bench [--entries N] [--seconds S] [--threads T] [--only codec|writes|reads]\n");
+      std::fprintf(stderr,
+                   "usage: registry_bench [--entries N] [--seconds S] [--threads T] [--only "
+                   "codec|writes|reads]\n");
       return 2;
     }
   }

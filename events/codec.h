@@ -28,10 +28,10 @@ namespace procreg::events {
 inline constexpr std::uint32_t kMaxValueDepth = 32;
 
 struct DecodeLimits {
-  std::size_t max_bytes = 16u << 20;      // the whole input
+  std::size_t max_bytes = 16u << 20;         // the whole input
   std::uint32_t max_depth = kMaxValueDepth;  // nesting of arrays/maps inside Values
-  std::uint32_t max_container = 1u << 20; // elements of one array or map
-  std::uint32_t max_string = 4u << 20;    // bytes of one string or binary
+  std::uint32_t max_container = 1u << 20;    // elements of one array or map
+  std::uint32_t max_string = 4u << 20;       // bytes of one string or binary
 };
 
 // The limits for a log record of at most max_record_bytes: only the depth is bounded apart

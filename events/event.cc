@@ -8,13 +8,20 @@ namespace procreg {
 
 std::string_view event_kind_name(EventKind kind) {
   switch (kind) {
-    case EventKind::kInsert: return "insert";
-    case EventKind::kBulkInsert: return "bulk_insert";
-    case EventKind::kDelete: return "delete";
-    case EventKind::kBulkDelete: return "bulk_delete";
-    case EventKind::kUpdate: return "update";
-    case EventKind::kClear: return "clear";
-    case EventKind::kExpire: return "expire";
+    case EventKind::kInsert:
+      return "insert";
+    case EventKind::kBulkInsert:
+      return "bulk_insert";
+    case EventKind::kDelete:
+      return "delete";
+    case EventKind::kBulkDelete:
+      return "bulk_delete";
+    case EventKind::kUpdate:
+      return "update";
+    case EventKind::kClear:
+      return "clear";
+    case EventKind::kExpire:
+      return "expire";
   }
   return "unknown";
 }

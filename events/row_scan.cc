@@ -30,8 +30,8 @@ class Scanner {
 
   // A key of the schema, exactly: its fixstr head and bytes.
   bool key(std::string_view k) {
-    if (k.size() > limits_.max_string || static_cast<std::size_t>(end_ - p_) < k.size() + 1 || *p_ != (0xa0 | k.size()) ||
-        std::memcmp(p_ + 1, k.data(), k.size()) != 0) {
+    if (k.size() > limits_.max_string || static_cast<std::size_t>(end_ - p_) < k.size() + 1 ||
+        *p_ != (0xa0 | k.size()) || std::memcmp(p_ + 1, k.data(), k.size()) != 0) {
       return false;
     }
     p_ += k.size() + 1;
@@ -318,10 +318,9 @@ bool scan_snapshot_row(std::string_view bytes, const DecodeLimits& limits,
   Scanner s(bytes, limits);
   std::uint32_t n = 0;
   std::uint64_t version = 0;
-  return s.map(&n) && n == 4 && s.key("v") && s.uint(&version) &&
-         version == kSnapshotRowVersion && s.key(kTable) && s.str(&out->table) &&
-         !out->table.empty() && s.key(kRow) && scan_row(s, &out->row) && s.key("rev") &&
-         s.uint(&out->revision) && s.at_end();
+  return s.map(&n) && n == 4 && s.key("v") && s.uint(&version) && version == kSnapshotRowVersion &&
+         s.key(kTable) && s.str(&out->table) && !out->table.empty() && s.key(kRow) &&
+         scan_row(s, &out->row) && s.key("rev") && s.uint(&out->revision) && s.at_end();
 }
 
 }  // namespace procreg::events

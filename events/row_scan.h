@@ -31,9 +31,9 @@ namespace procreg::events {
 // A row's parts as views of the scanned bytes.
 struct ScannedRow {
   EncodedEntry parts;
-  std::string_view id;                   // the spec's "id"
-  std::optional<std::string_view> tag;   // the metadata's "tag", when it is a string
-  std::uint32_t node_count = 0;          // pairs in node_pids
+  std::string_view id;                  // the spec's "id"
+  std::optional<std::string_view> tag;  // the metadata's "tag", when it is a string
+  std::uint32_t node_count = 0;         // pairs in node_pids
   std::optional<std::int64_t> expires_at_ms;
 };
 
@@ -45,7 +45,6 @@ struct ScannedSnapshotRow {
 
 // True, with *out filled, if `bytes` are exactly what encode_snapshot_row writes for a row that
 // decode_snapshot_row(bytes, limits) accepts. False says nothing about the bytes: decode them.
-bool scan_snapshot_row(std::string_view bytes, const DecodeLimits& limits,
-                       ScannedSnapshotRow* out);
+bool scan_snapshot_row(std::string_view bytes, const DecodeLimits& limits, ScannedSnapshotRow* out);
 
 }  // namespace procreg::events

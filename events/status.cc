@@ -6,18 +6,30 @@ namespace procreg {
 
 std::string_view code_name(Code code) {
   switch (code) {
-    case Code::kOk: return "ok";
-    case Code::kNotFound: return "not_found";
-    case Code::kInvalidArgument: return "invalid_argument";
-    case Code::kCorruption: return "corruption";
-    case Code::kTimeout: return "timeout";
-    case Code::kUnavailable: return "unavailable";
-    case Code::kIoError: return "io_error";
-    case Code::kUnsupported: return "unsupported";
-    case Code::kResourceExhausted: return "resource_exhausted";
-    case Code::kInternal: return "internal";
-    case Code::kConflict: return "conflict";
-    case Code::kCompacted: return "compacted";
+    case Code::kOk:
+      return "ok";
+    case Code::kNotFound:
+      return "not_found";
+    case Code::kInvalidArgument:
+      return "invalid_argument";
+    case Code::kCorruption:
+      return "corruption";
+    case Code::kTimeout:
+      return "timeout";
+    case Code::kUnavailable:
+      return "unavailable";
+    case Code::kIoError:
+      return "io_error";
+    case Code::kUnsupported:
+      return "unsupported";
+    case Code::kResourceExhausted:
+      return "resource_exhausted";
+    case Code::kInternal:
+      return "internal";
+    case Code::kConflict:
+      return "conflict";
+    case Code::kCompacted:
+      return "compacted";
   }
   return "unknown";
 }

@@ -42,17 +42,27 @@ void append_quoted(const std::string& s, std::string* out) {
 
 void render(const Value& v, std::string* out) {
   switch (v.type()) {
-    case Value::Type::kNil: out->append("nil"); break;
-    case Value::Type::kBool: out->append(v.as_bool() ? "true" : "false"); break;
-    case Value::Type::kInt: out->append(std::to_string(v.as_int())); break;
-    case Value::Type::kUint: out->append(std::to_string(v.as_uint())); break;
+    case Value::Type::kNil:
+      out->append("nil");
+      break;
+    case Value::Type::kBool:
+      out->append(v.as_bool() ? "true" : "false");
+      break;
+    case Value::Type::kInt:
+      out->append(std::to_string(v.as_int()));
+      break;
+    case Value::Type::kUint:
+      out->append(std::to_string(v.as_uint()));
+      break;
     case Value::Type::kFloat: {
       char buf[32];
       std::snprintf(buf, sizeof buf, "%.17g", v.as_float());
       out->append(buf);
       break;
     }
-    case Value::Type::kString: append_quoted(v.as_string(), out); break;
+    case Value::Type::kString:
+      append_quoted(v.as_string(), out);
+      break;
     case Value::Type::kBinary:
       out->append("<<" + std::to_string(v.as_binary().bytes.size()) + " bytes>>");
       break;

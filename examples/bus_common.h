@@ -102,7 +102,8 @@ class Flags {
       used = 0;
     }
     if (s.empty() || used != s.size() || s[0] == '-' || s[0] == '+') {
-      throw std::invalid_argument("flag --" + name + " needs a non-negative integer, got '" + s + "'");
+      throw std::invalid_argument("flag --" + name + " needs a non-negative integer, got '" + s +
+                                  "'");
     }
     return v;
   }

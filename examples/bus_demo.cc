@@ -114,7 +114,8 @@ class Demo {
       keep_ = true;
       dir_.keep();
     }
-    if (children_ == 0 || rounds_ == 0) throw std::invalid_argument("--children and --rounds must be positive");
+    if (children_ == 0 || rounds_ == 0)
+      throw std::invalid_argument("--children and --rounds must be positive");
     for (const char* name : {"bus_writer", "bus_replica", "bus_hooks"}) {
       const std::string path = bin_dir_ + "/" + name;
       if (::access(path.c_str(), X_OK) != 0) {
@@ -158,7 +159,8 @@ class Demo {
         }
       }
       if (Clock::now() >= limit) {
-        throw Failure("timed out after " + std::to_string(timeout_.count()) + " s waiting for " + what);
+        throw Failure("timed out after " + std::to_string(timeout_.count()) + " s waiting for " +
+                      what);
       }
       if (Signals::stops(signals_.wait(milliseconds(20)))) throw Failure("interrupted");
     }
@@ -202,7 +204,8 @@ int Demo::run() {
   auto proxy_started = BusProxy::start(context);  // tcp://127.0.0.1, ephemeral ports
   if (!proxy_started.ok()) throw Failure("bus proxy: " + proxy_started.status().to_string());
   std::unique_ptr<BusProxy> proxy = std::move(*proxy_started);
-  say("bus proxy: frontend " + proxy->frontend_endpoint() + ", backend " + proxy->backend_endpoint());
+  say("bus proxy: frontend " + proxy->frontend_endpoint() + ", backend " +
+      proxy->backend_endpoint());
   const std::string bus = proxy->backend_endpoint();
 
   // The writer, publishing through the proxy; its services on ephemeral ports.
@@ -222,9 +225,9 @@ int Demo::run() {
       dir_.file("log") + ", replay service " + replay + ", command channel " + command);
 
   const auto replica_args = [&](const std::string& node, const std::string& dump) {
-    return std::vector<std::string>{"--bus", bus, "--replay", replay, "--command", command,
-                                    "--node", node, "--dump", dump,
-                                    "--timeout-s", std::to_string(timeout_.count())};
+    return std::vector<std::string>{
+        "--bus",  bus,  "--replay", replay, "--command",   command,
+        "--node", node, "--dump",   dump,   "--timeout-s", std::to_string(timeout_.count())};
   };
   const std::uint64_t remote_writes = 20;
   auto r1_args = replica_args("r1", dir_.file("replica-1.dump"));
@@ -244,29 +247,34 @@ int Demo::run() {
   const std::string r2_out = procs_.at("replica-2").out;
   wait("replica-2 to catch up", [&] { return !last_line(r2_out, "caught_up ").empty(); },
        {"writer", "replica-2"});
-  const std::uint64_t r2_caught_up = number(field(last_line(r2_out, "caught_up "), "applied"), "applied");
-  wait("replica-2 to follow live events", [&] {
-    return last_number(r2_out, "applied ").value_or(0) >= r2_caught_up + 30 ||
-           !last_line(writer_out, "workload done").empty();
-  }, {"writer", "replica-2"});
+  const std::uint64_t r2_caught_up =
+      number(field(last_line(r2_out, "caught_up "), "applied"), "applied");
+  wait("replica-2 to follow live events",
+       [&] {
+         return last_number(r2_out, "applied ").value_or(0) >= r2_caught_up + 30 ||
+                !last_line(writer_out, "workload done").empty();
+       },
+       {"writer", "replica-2"});
   const bool mid_stream = last_line(writer_out, "workload done").empty();
   procs_.at("replica-2").process.signal(SIGKILL);
   const auto killed = procs_.at("replica-2").process.wait_exit(milliseconds(10'000));
   const std::uint64_t killed_at = last_number(r2_out, "applied ").value_or(0);
   say("replica-2: killed (" + ChildProcess::describe(killed) + ") at applied " +
-      std::to_string(killed_at) + (mid_stream ? ", while the writer was still writing"
-                                              : ", after the writer's workload"));
-  Proc& r2b = start("replica-2-restarted", "bus_replica",
-                    replica_args("r2", dir_.file("replica-2.dump")));
+      std::to_string(killed_at) +
+      (mid_stream ? ", while the writer was still writing" : ", after the writer's workload"));
+  Proc& r2b =
+      start("replica-2-restarted", "bus_replica", replica_args("r2", dir_.file("replica-2.dump")));
   say("replica-2: restarted as pid " + std::to_string(r2b.process.pid()));
 
   // Every write done: the writer's workload and replica-1's remote writes.
   const std::vector<std::string> everyone{"writer", "replica-1", "replica-2-restarted", "hooks"};
-  wait("the writer's workload", [&] { return !last_line(writer_out, "workload done").empty(); },
-       everyone);
+  wait(
+      "the writer's workload", [&] { return !last_line(writer_out, "workload done").empty(); },
+      everyone);
   const std::string r1_out = procs_.at("replica-1").out;
-  wait("replica-1's remote writes", [&] { return !last_line(r1_out, "writes done").empty(); },
-       everyone);
+  wait(
+      "replica-1's remote writes", [&] { return !last_line(r1_out, "writes done").empty(); },
+      everyone);
   const std::uint64_t workload_last =
       number(field(last_line(writer_out, "workload done"), "last_seq"), "the workload's last seq");
   const std::uint64_t remote_last =
@@ -277,12 +285,14 @@ int Demo::run() {
   const std::vector<std::string> replicas{"replica-1", "replica-2-restarted"};
   for (const auto& name : replicas) {
     const std::string out = procs_.at(name).out;
-    wait(name + " to apply " + std::to_string(last),
-         [&] { return last_number(out, "applied ").value_or(0) >= last; }, everyone);
+    wait(
+        name + " to apply " + std::to_string(last),
+        [&] { return last_number(out, "applied ").value_or(0) >= last; }, everyone);
   }
   const std::string hooks_out = procs_.at("hooks").out;
-  wait("the hook subscriber to reach " + std::to_string(last),
-       [&] { return last_number(hooks_out, "position ").value_or(0) >= last; }, everyone);
+  wait(
+      "the hook subscriber to reach " + std::to_string(last),
+      [&] { return last_number(hooks_out, "position ").value_or(0) >= last; }, everyone);
 
   // Stop everyone cleanly; each writes its state on the way out.
   for (const auto& name : replicas) stop(name);
@@ -321,22 +331,23 @@ int Demo::run() {
   say("events:      " + std::to_string(writer_last) + ": " +
       field(last_line(writer_out, "workload done"), "writes") + " writes of the workload (" +
       std::to_string(children_) + " children x " + std::to_string(rounds_) + " rounds) and " +
-      std::to_string(remote_writes) + " remote writes through replica-1; " +
-      std::to_string(rows) + " rows at the end");
-  say("hook events: the writer fired " + std::to_string(writer_hooks) + ", the subscriber received " +
-      std::to_string(got_hooks.size()) + ", same events in the same order: " +
-      (hooks_equal ? "yes" : "NO"));
+      std::to_string(remote_writes) + " remote writes through replica-1; " + std::to_string(rows) +
+      " rows at the end");
+  say("hook events: the writer fired " + std::to_string(writer_hooks) +
+      ", the subscriber received " + std::to_string(got_hooks.size()) +
+      ", same events in the same order: " + (hooks_equal ? "yes" : "NO"));
   say("restart:     replica-2 killed at seq " + std::to_string(killed_at) +
       (mid_stream ? " mid-stream" : "") + ", restarted, " + field(r2_stopped, "snapshots") +
       " snapshot loaded, applied " + field(r2_stopped, "applied"));
   for (const auto& l : lines) say(l);
   const bool all_equal = equal == dumps.size() && writer_last == last;
-  say("all " + std::to_string(dumps.size()) + " replicas equal the writer: " +
-      (all_equal ? "yes" : "NO"));
+  say("all " + std::to_string(dumps.size()) +
+      " replicas equal the writer: " + (all_equal ? "yes" : "NO"));
   if (keep_) say("files kept in " + dir_.path());
   if (!(all_equal && hooks_equal && restart_ok)) {
-    report_failure(!all_equal ? "a replica differs from the writer"
-                              : !hooks_equal ? "the hook events differ" : "the restart went wrong");
+    report_failure(!all_equal     ? "a replica differs from the writer"
+                   : !hooks_equal ? "the hook events differ"
+                                  : "the restart went wrong");
     return 1;
   }
   return 0;

@@ -67,26 +67,26 @@ int run(int argc, char** argv, const Signals& signals) {
   const std::uint64_t until = flags.u64("until-seq", ~std::uint64_t{0});  // default: never
   const std::string position_file = flags.str("position-file");
   const std::uint64_t seconds = flags.u64("seconds", 0);
-  const auto deadline = seconds == 0 ? Clock::time_point::max()
-                                     : Clock::now() + std::chrono::seconds(seconds);
+  const auto deadline =
+      seconds == 0 ? Clock::time_point::max() : Clock::now() + std::chrono::seconds(seconds);
   const LineFile out(flags.required("out"));
 
   // Runs on the subscriber's thread; a throw is counted (stats().handler_errors).
   const HookHandler append = [&out](const HookEvent& e) { out.append(hook_line(e) + '\n', false); };
   zmq::context_t context;
-  auto started = HookSubscriber::start(context, options,
-                                       {{HookTopic::kChildRegistered, append, 0},
-                                        {HookTopic::kChildUnregistered, append, 0}},
-                                       [](std::string_view error, const HookEvent& e) {
-                                         fail(kProgram, "handler failed at seq " +
-                                                            std::to_string(e.seq) + ": " +
-                                                            std::string(error));
-                                       });
+  auto started = HookSubscriber::start(
+      context, options,
+      {{HookTopic::kChildRegistered, append, 0}, {HookTopic::kChildUnregistered, append, 0}},
+      [](std::string_view error, const HookEvent& e) {
+        fail(kProgram,
+             "handler failed at seq " + std::to_string(e.seq) + ": " + std::string(error));
+      });
   if (!started.ok()) return fail(kProgram, "cannot start: " + started.status().to_string());
   std::unique_ptr<HookSubscriber> subscriber = std::move(*started);
   if (options.from_seq) {
-    say("started from_epoch=" + std::to_string(options.from_epoch) + " from_seq=" +
-        std::to_string(*options.from_seq) + " from_partial=" + std::to_string(options.from_partial));
+    say("started from_epoch=" + std::to_string(options.from_epoch) +
+        " from_seq=" + std::to_string(*options.from_seq) +
+        " from_partial=" + std::to_string(options.from_partial));
   } else {
     say("started from=head");
   }

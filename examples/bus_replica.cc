@@ -59,8 +59,8 @@ int run(int argc, char** argv, const Signals& signals) {
   const std::uint64_t until = flags.u64("until-seq", ~std::uint64_t{0});  // default: never
   const auto timeout = std::chrono::seconds(flags.u64("timeout-s", 60));
   const std::uint64_t seconds = flags.u64("seconds", 0);
-  const auto deadline = seconds == 0 ? Clock::time_point::max()
-                                     : Clock::now() + std::chrono::seconds(seconds);
+  const auto deadline =
+      seconds == 0 ? Clock::time_point::max() : Clock::now() + std::chrono::seconds(seconds);
   if (writes > 0 && options.command_endpoint.empty()) {
     throw std::invalid_argument("--writes needs --command");
   }
@@ -70,7 +70,8 @@ int run(int argc, char** argv, const Signals& signals) {
   if (!started.ok()) return fail(kProgram, "cannot start: " + started.status().to_string());
   std::unique_ptr<Replica> replica = std::move(*started);
   Registry& registry = replica->registry();
-  say("started hub=" + options.hub + " node=" + options.local_node + " bus=" + options.bus_endpoint);
+  say("started hub=" + options.hub + " node=" + options.local_node +
+      " bus=" + options.bus_endpoint);
 
   int exit_code = 0;
   bool stopping = false;
@@ -82,8 +83,9 @@ int run(int argc, char** argv, const Signals& signals) {
       break;
     }
     if (Clock::now() >= catch_up_limit) {
-      exit_code = fail(kProgram, "not caught up within " + std::to_string(timeout.count()) +
-                                     " s (applied " + std::to_string(replica->last_applied()) + ")");
+      exit_code =
+          fail(kProgram, "not caught up within " + std::to_string(timeout.count()) +
+                             " s (applied " + std::to_string(replica->last_applied()) + ")");
       stopping = true;
       break;
     }
@@ -102,7 +104,8 @@ int run(int argc, char** argv, const Signals& signals) {
     io.hooks = true;
     io.timeout = std::chrono::duration_cast<milliseconds>(timeout);
     io.metadata = {{"tag", Value("remote")}};
-    auto seq = registry.insert(make_spec(id, "Elixir.Demo.Remote"), {{options.local_node, pid}}, io);
+    auto seq =
+        registry.insert(make_spec(id, "Elixir.Demo.Remote"), {{options.local_node, pid}}, io);
     if (!seq.ok()) {
       exit_code = fail(kProgram, "remote write of " + id + " failed: " + seq.status().to_string());
       stopping = true;
@@ -133,7 +136,8 @@ int run(int argc, char** argv, const Signals& signals) {
     }
     if (replica->epoch() != epoch) {
       epoch = replica->epoch();
-      say("epoch " + std::to_string(epoch) + " resyncs=" + std::to_string(replica->stats().resyncs));
+      say("epoch " + std::to_string(epoch) +
+          " resyncs=" + std::to_string(replica->stats().resyncs));
     }
     if (stopping || applied >= until || Clock::now() >= deadline) break;
     if (Signals::stops(signals.wait(milliseconds(50)))) stopping = true;
@@ -146,9 +150,8 @@ int run(int argc, char** argv, const Signals& signals) {
     say("dump rows=" + std::to_string(count_rows(tables)) + " file=" + flags.required("dump"));
   }
   const ReplicaStats stats = replica->stats();
-  say("stopped applied=" + std::to_string(replica->last_applied()) +
-      " epoch=" + std::to_string(replica->epoch()) +
-      " snapshots=" + std::to_string(stats.snapshots_loaded) +
+  say("stopped applied=" + std::to_string(replica->last_applied()) + " epoch=" +
+      std::to_string(replica->epoch()) + " snapshots=" + std::to_string(stats.snapshots_loaded) +
       " resyncs=" + std::to_string(stats.resyncs) + " gaps=" + std::to_string(stats.gaps_detected) +
       " repaired=" + std::to_string(stats.events_repaired));
   return exit_code;

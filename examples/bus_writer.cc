@@ -78,7 +78,8 @@ class Workload {
       steps_.push_back([this, i, round] { return insert(i, node(i + round), "insert"); });
     }
     for (int i = n / 2; i < n; i += 8) {
-      steps_.push_back([this, i, round] { return bulk_start(i, std::min(i + 8, children_), round); });
+      steps_.push_back(
+          [this, i, round] { return bulk_start(i, std::min(i + 8, children_), round); });
     }
     for (int i = 1; i < n; i += 4) {
       steps_.push_back([this, i, round] { return insert(i, node(i + round + 1), "migrate"); });
@@ -176,18 +177,19 @@ class Workload {
 };
 
 int run(int argc, char** argv, const Signals& signals) {
-  const Flags flags(argc, argv,
-                    {"log-dir", "hub", "node", "publish", "connect", "replay", "command",
-                     "heartbeat-ms", "durability", "workload", "rounds", "pace-ms", "ack-file",
-                     "hooks-out", "dump", "seconds"});
+  const Flags flags(
+      argc, argv,
+      {"log-dir", "hub", "node", "publish", "connect", "replay", "command", "heartbeat-ms",
+       "durability", "workload", "rounds", "pace-ms", "ack-file", "hooks-out", "dump", "seconds"});
   const auto started = Clock::now();
   const std::uint64_t seconds = flags.u64("seconds", 0);
-  const auto deadline = seconds == 0 ? Clock::time_point::max()
-                                     : started + std::chrono::seconds(seconds);
+  const auto deadline =
+      seconds == 0 ? Clock::time_point::max() : started + std::chrono::seconds(seconds);
   const auto left = [&] {
     if (deadline == Clock::time_point::max()) return std::chrono::milliseconds(200);
-    return std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()),
-                      std::chrono::milliseconds(0), std::chrono::milliseconds(200));
+    return std::clamp(
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()),
+        std::chrono::milliseconds(0), std::chrono::milliseconds(200));
   };
 
   RegistryOptions ro;
@@ -210,14 +212,15 @@ int run(int argc, char** argv, const Signals& signals) {
     throw std::invalid_argument("give --publish or --connect, not both");
   }
   so.publish_connect = flags.has("connect");
-  so.publish_endpoint = so.publish_connect ? flags.required("connect")
-                                           : flags.str("publish", "tcp://127.0.0.1:*");
+  so.publish_endpoint =
+      so.publish_connect ? flags.required("connect") : flags.str("publish", "tcp://127.0.0.1:*");
   so.replay_endpoint = flags.str("replay", "tcp://127.0.0.1:*");
   so.command_endpoint = flags.str("command", "tcp://127.0.0.1:*");
   if (so.replay_endpoint == "none") so.replay_endpoint.clear();
   if (so.command_endpoint == "none") so.command_endpoint.clear();
   so.heartbeat_interval = std::chrono::milliseconds(flags.u64("heartbeat-ms", 200));
-  const auto children = static_cast<int>(std::min<std::uint64_t>(flags.u64("workload", 0), 100'000));
+  const auto children =
+      static_cast<int>(std::min<std::uint64_t>(flags.u64("workload", 0), 100'000));
   const std::uint64_t rounds = flags.u64("rounds", 1);
   const auto pace = std::chrono::milliseconds(flags.u64("pace-ms", 0));
 
@@ -226,8 +229,9 @@ int run(int argc, char** argv, const Signals& signals) {
   if (flags.has("hooks-out")) hooks_out = std::make_unique<LineFile>(flags.required("hooks-out"));
 
   auto opened = Registry::open(ro);
-  if (!opened.ok()) return fail(kProgram, "cannot open the log in " + ro.log_dir + ": " +
-                                              opened.status().to_string());
+  if (!opened.ok())
+    return fail(kProgram,
+                "cannot open the log in " + ro.log_dir + ": " + opened.status().to_string());
   std::unique_ptr<Registry> registry = std::move(*opened);
   say("opened hub=" + registry->hub() + " epoch=" + std::to_string(registry->epoch()) +
       " last_seq=" + std::to_string(registry->last_sequence()) + " log=" + ro.log_dir);
@@ -257,7 +261,8 @@ int run(int argc, char** argv, const Signals& signals) {
   }
   std::unique_ptr<HubServer> server = std::move(*server_started);
   say("endpoints publish=" + server->publish_endpoint() + " replay=" + server->replay_endpoint() +
-      " command=" + server->command_endpoint() + " mode=" + (so.publish_connect ? "connect" : "bind"));
+      " command=" + server->command_endpoint() +
+      " mode=" + (so.publish_connect ? "connect" : "bind"));
 
   int exit_code = 0;
   bool stopping = false;
@@ -282,8 +287,8 @@ int run(int argc, char** argv, const Signals& signals) {
         }
       }
       if (!ended) {
-        say("round " + std::to_string(round) + " done last_seq=" +
-            std::to_string(registry->last_sequence()));
+        say("round " + std::to_string(round) +
+            " done last_seq=" + std::to_string(registry->last_sequence()));
       }
     }
     say("workload done last_seq=" + std::to_string(registry->last_sequence()) +
@@ -315,9 +320,10 @@ int run(int argc, char** argv, const Signals& signals) {
   const HubServerStats stats = server->stats();
   server.reset();
   registry.reset();
-  say("stopped last_seq=" + std::to_string(last) + " events_published=" +
-      std::to_string(stats.events_published) + " hook_messages=" +
-      std::to_string(stats.hook_messages_published) + " commands=" + std::to_string(stats.commands));
+  say("stopped last_seq=" + std::to_string(last) +
+      " events_published=" + std::to_string(stats.events_published) +
+      " hook_messages=" + std::to_string(stats.hook_messages_published) +
+      " commands=" + std::to_string(stats.commands));
   return exit_code;
 }
 

@@ -4,10 +4,10 @@
 // both are compared with the live registry.
 //
 //   replay_demo [LOG_DIR]    (default: a new temporary directory, removed at the end)
+#include <unistd.h>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <unistd.h>
 #include <string>
 #include <vector>
 
@@ -34,7 +34,8 @@ procreg::Status workload(Registry& registry) {
     procreg::Metadata md{{"tag", procreg::Value(i % 2 == 0 ? "worker" : "cache")}};
     started.push_back({procreg::make_spec("child-" + std::to_string(i), "Elixir.Demo.Worker",
                                           "start_link", {procreg::Value(i)}),
-                       {{"n" + std::to_string(1 + i % 3), pid(i)}}, md});
+                       {{"n" + std::to_string(1 + i % 3), pid(i)}},
+                       md});
   }
   if (auto s = registry.bulk_insert(started, hooks); !s.ok()) return s.status();
   // Migrate child-0 from n1 to n2: register on the new node, then remove the old pair.
@@ -60,9 +61,9 @@ procreg::Status workload(Registry& registry) {
 int main(int argc, char** argv) {
   namespace fs = std::filesystem;
   const bool temporary = argc < 2;
-  const fs::path dir = temporary ? fs::temp_directory_path() /
-                                       ("procreg-demo-" + std::to_string(::getpid()))
-                                 : fs::path(argv[1]);
+  const fs::path dir =
+      temporary ? fs::temp_directory_path() / ("procreg-demo-" + std::to_string(::getpid()))
+                : fs::path(argv[1]);
   procreg::RegistryOptions options;
   options.hub = "demo";
   options.log_dir = dir.string();
@@ -85,10 +86,11 @@ int main(int argc, char** argv) {
       return fail("hooks", s);
     }
     live = registry.dump_all();
-    std::printf("writer:   %zu rows (%zu bound), %llu events, %zu hook events, "
-                "%zu children on local node %s\n",
-                live.size(), registry.dump().size(), static_cast<unsigned long long>(last),
-                hooks_seen, registry.local_children().size(), options.local_node.c_str());
+    std::printf(
+        "writer:   %zu rows (%zu bound), %llu events, %zu hook events, "
+        "%zu children on local node %s\n",
+        live.size(), registry.dump().size(), static_cast<unsigned long long>(last), hooks_seen,
+        registry.local_children().size(), options.local_node.c_str());
   }
 
   auto replayed = Registry::open_replay({options.log_dir, options.local_node, 0});

@@ -82,7 +82,7 @@ wire::Command CommandClient::base(wire::CommandOp op, const WriteOptions& option
 }
 
 Result<replay::RemoteCommit> CommandClient::call(wire::Command command,
-                                          std::chrono::milliseconds timeout) {
+                                                 std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   zmq::socket_t socket = take(deadline);
   if (!socket) {
@@ -114,7 +114,7 @@ Result<replay::RemoteCommit> CommandClient::call(wire::Command command,
   for (;;) {
     auto got = recv_until(socket, &frames, RecvLimits{2, 1u << 20}, deadline);
     if (!got.ok() && got.status().code() == Code::kUnavailable) return got.status();
-    if (got.ok() && !*got) break;  // the deadline passed
+    if (got.ok() && !*got) break;                   // the deadline passed
     if (!got.ok() || frames.size() != 1) continue;  // not a reply (oversized): skip it
     auto reply = wire::decode_command_reply(view(frames[0]));
     if (!reply.ok() || reply->id != command.id) continue;  // malformed, or a stale reply
@@ -128,7 +128,7 @@ Result<replay::RemoteCommit> CommandClient::call(wire::Command command,
 }
 
 Result<replay::RemoteCommit> CommandClient::insert(const ChildSpec& spec, const NodePids& node_pids,
-                                            const InsertOptions& options) {
+                                                   const InsertOptions& options) {
   wire::Command c = base(wire::CommandOp::kInsert, options);
   c.spec = spec;
   c.node_pids = node_pids;
@@ -138,13 +138,14 @@ Result<replay::RemoteCommit> CommandClient::insert(const ChildSpec& spec, const 
 }
 
 Result<replay::RemoteCommit> CommandClient::bulk_insert(const std::vector<Entry>& children,
-                                                 const WriteOptions& options) {
+                                                        const WriteOptions& options) {
   wire::Command c = base(wire::CommandOp::kBulkInsert, options);
   c.entries = children;
   return call(std::move(c), options.timeout);
 }
 
-Result<replay::RemoteCommit> CommandClient::erase(const ChildId& child_id, const WriteOptions& options) {
+Result<replay::RemoteCommit> CommandClient::erase(const ChildId& child_id,
+                                                  const WriteOptions& options) {
   wire::Command c = base(wire::CommandOp::kErase, options);
   c.child_id = child_id;
   return call(std::move(c), options.timeout);
@@ -159,8 +160,9 @@ Result<replay::RemoteCommit> CommandClient::bulk_delete(
 }
 
 Result<replay::RemoteCommit> CommandClient::update_if(const ChildId& child_id,
-                                               std::uint64_t expect_revision, const Entry& entry,
-                                               const WriteOptions& options) {
+                                                      std::uint64_t expect_revision,
+                                                      const Entry& entry,
+                                                      const WriteOptions& options) {
   wire::Command c = base(wire::CommandOp::kUpdate, options);
   c.child_id = child_id;
   c.expect_revision = expect_revision;
@@ -173,7 +175,7 @@ Result<replay::RemoteCommit> CommandClient::clear_all(const WriteOptions& option
 }
 
 Result<replay::RemoteCommit> CommandClient::node_down(const NodeName& node,
-                                                     const WriteOptions& options) {
+                                                      const WriteOptions& options) {
   wire::Command c = base(wire::CommandOp::kNodeDown, options);
   c.node = node;
   return call(std::move(c), options.timeout);

@@ -30,21 +30,21 @@ namespace procreg::plugin {
 class CommandClient final : public replay::RemoteWriter {
  public:
   // max_in_flight: the most commands in flight at once (and DEALER sockets), at least 1.
-  CommandClient(zmq::context_t& context, std::string endpoint, std::string hub,
-                int max_in_flight);
+  CommandClient(zmq::context_t& context, std::string endpoint, std::string hub, int max_in_flight);
 
   Result<replay::RemoteCommit> insert(const ChildSpec& spec, const NodePids& node_pids,
-                               const InsertOptions& options) override;
+                                      const InsertOptions& options) override;
   Result<replay::RemoteCommit> bulk_insert(const std::vector<Entry>& children,
-                                    const WriteOptions& options) override;
+                                           const WriteOptions& options) override;
   Result<replay::RemoteCommit> erase(const ChildId& child_id, const WriteOptions& options) override;
   Result<replay::RemoteCommit> bulk_delete(
       const std::vector<std::pair<ChildId, std::vector<NodeName>>>& children,
       const WriteOptions& options) override;
   Result<replay::RemoteCommit> update_if(const ChildId& child_id, std::uint64_t expect_revision,
-                                  const Entry& entry, const WriteOptions& options) override;
+                                         const Entry& entry, const WriteOptions& options) override;
   Result<replay::RemoteCommit> clear_all(const WriteOptions& options) override;
-  Result<replay::RemoteCommit> node_down(const NodeName& node, const WriteOptions& options) override;
+  Result<replay::RemoteCommit> node_down(const NodeName& node,
+                                         const WriteOptions& options) override;
 
   // Sends `command` (its id and hub are set here) and returns the writer's seq or error.
   Result<replay::RemoteCommit> call(wire::Command command, std::chrono::milliseconds timeout);
@@ -76,19 +76,23 @@ class CommandClient final : public replay::RemoteWriter {
 // A RemoteWriter for a replica without a command channel: every write is kUnavailable.
 class NoWriter final : public replay::RemoteWriter {
  public:
-  Result<replay::RemoteCommit> insert(const ChildSpec&, const NodePids&, const InsertOptions&) override {
+  Result<replay::RemoteCommit> insert(const ChildSpec&, const NodePids&,
+                                      const InsertOptions&) override {
     return refuse();
   }
-  Result<replay::RemoteCommit> bulk_insert(const std::vector<Entry>&, const WriteOptions&) override {
+  Result<replay::RemoteCommit> bulk_insert(const std::vector<Entry>&,
+                                           const WriteOptions&) override {
     return refuse();
   }
-  Result<replay::RemoteCommit> erase(const ChildId&, const WriteOptions&) override { return refuse(); }
-  Result<replay::RemoteCommit> bulk_delete(const std::vector<std::pair<ChildId, std::vector<NodeName>>>&,
-                                    const WriteOptions&) override {
+  Result<replay::RemoteCommit> erase(const ChildId&, const WriteOptions&) override {
+    return refuse();
+  }
+  Result<replay::RemoteCommit> bulk_delete(
+      const std::vector<std::pair<ChildId, std::vector<NodeName>>>&, const WriteOptions&) override {
     return refuse();
   }
   Result<replay::RemoteCommit> update_if(const ChildId&, std::uint64_t, const Entry&,
-                                  const WriteOptions&) override {
+                                         const WriteOptions&) override {
     return refuse();
   }
   Result<replay::RemoteCommit> clear_all(const WriteOptions&) override { return refuse(); }

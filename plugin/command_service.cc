@@ -52,8 +52,7 @@ void CommandService::stop() {
   wake_pull_.close();
 }
 
-void CommandService::reply_error(const zmq::message_t& identity, std::uint64_t id,
-                                 Status status) {
+void CommandService::reply_error(const zmq::message_t& identity, std::uint64_t id, Status status) {
   counters_.command_errors.fetch_add(1);
   wire::CommandReply reply;
   reply.id = id;
@@ -86,15 +85,15 @@ void CommandService::handle(Frames& frames) {
   }
   if (command->hub != writer_.hub()) {
     reply_error(frames[0], command->id,
-                Status::not_found("this command channel serves hub '" + writer_.hub() +
-                                  "', not '" + command->hub + "'"));
+                Status::not_found("this command channel serves hub '" + writer_.hub() + "', not '" +
+                                  command->hub + "'"));
     return;
   }
   {
     std::lock_guard l(mu_);
     if (jobs_.size() < kMaxQueuedCommands) {
-      jobs_.push_back(Job{std::string(view(frames[0])), std::move(*command),
-                          std::chrono::steady_clock::now()});
+      jobs_.push_back(
+          Job{std::string(view(frames[0])), std::move(*command), std::chrono::steady_clock::now()});
       jobs_cv_.notify_one();
       return;
     }

@@ -34,10 +34,10 @@ struct HookSubscriber::Impl {
   std::unique_ptr<plugin::ReplayClient> replay;
   zmq::socket_t sub;
 
-  bool positioned = false;         // P and epoch are known
-  bool check_head = false;         // a heartbeat below P: ask the replay service for the head
-  std::uint64_t in_progress = 0;   // the event whose hook messages are arriving (0: none)
-  std::uint32_t next_index = 0;    // of in_progress
+  bool positioned = false;        // P and epoch are known
+  bool check_head = false;        // a heartbeat below P: ask the replay service for the head
+  std::uint64_t in_progress = 0;  // the event whose hook messages are arriving (0: none)
+  std::uint32_t next_index = 0;   // of in_progress
   SteadyClock::time_point last_heard;
 
   std::atomic<std::uint64_t> epoch{0};
@@ -153,7 +153,7 @@ bool HookSubscriber::Impl::establish() {
   }
   epoch = h.epoch;
   set_position(start);
-  if (start > h.head) {  // a stored position the writer's log does not reach
+  if (start > h.head) {             // a stored position the writer's log does not reach
     if (options.from_epoch == 0) {  // the position's log is unknown: say both
       stop_delivery(Status::corruption(
           "hook subscriber: the stored position " + std::to_string(start) +
@@ -177,26 +177,26 @@ bool HookSubscriber::Impl::establish() {
 // event may be the one in progress: its first next_index hook events were delivered already.
 bool HookSubscriber::Impl::catch_up(std::uint64_t to) {
   if (delivery_stopped()) return false;
-  auto header = replay->fetch_range(position.load() + 1, to, epoch.load(),
-                                    [&](std::string_view bytes) {
-    if (stop.load()) return Status::unavailable("hook subscriber stopping");  // between events
-    auto event = events::decode(bytes, limits);
-    if (!event.ok()) return event.status();
-    events_fetched.fetch_add(1);
-    std::uint32_t skip = event->seq == in_progress ? next_index : 0;
-    std::uint32_t index = 0;
-    for (const HookEvent& h : hook_events_of(*event)) {
-      if (index++ < skip || !wants(h.topic)) continue;
-      deliver(h);
-    }
-    if (event->seq >= in_progress) {  // the event in progress is done (or there was none)
-      in_progress = 0;
-      next_index = 0;
-      partial = 0;
-    }
-    set_position(event->seq);
-    return Status();
-  });
+  auto header =
+      replay->fetch_range(position.load() + 1, to, epoch.load(), [&](std::string_view bytes) {
+        if (stop.load()) return Status::unavailable("hook subscriber stopping");  // between events
+        auto event = events::decode(bytes, limits);
+        if (!event.ok()) return event.status();
+        events_fetched.fetch_add(1);
+        std::uint32_t skip = event->seq == in_progress ? next_index : 0;
+        std::uint32_t index = 0;
+        for (const HookEvent& h : hook_events_of(*event)) {
+          if (index++ < skip || !wants(h.topic)) continue;
+          deliver(h);
+        }
+        if (event->seq >= in_progress) {  // the event in progress is done (or there was none)
+          in_progress = 0;
+          next_index = 0;
+          partial = 0;
+        }
+        set_position(event->seq);
+        return Status();
+      });
   if (!header.ok()) {
     replay_failures.fetch_add(1);
     if (header.status().code() == Code::kCompacted) {
@@ -204,8 +204,7 @@ bool HookSubscriber::Impl::catch_up(std::uint64_t to) {
       // would skip them silently. Stop, and say so.
       stop_delivery(Status::compacted("hook subscriber: the hook events after seq " +
                                       std::to_string(position.load()) +
-                                      " can no longer be delivered: " +
-                                      header.status().message()));
+                                      " can no longer be delivered: " + header.status().message()));
       return false;
     }
     if (header.status().code() == Code::kConflict) {
@@ -277,8 +276,8 @@ void HookSubscriber::Impl::on_hook(const plugin::Frames& frames) {
   }
   // The chain this subscription follows: both kinds, or one.
   const std::uint64_t prev = want_registered && want_unregistered ? h.hook_prev : h.kind_prev;
-  const bool continues = h.seq == in_progress ? h.index == next_index
-                                              : in_progress == 0 && prev <= p && h.index == 0;
+  const bool continues =
+      h.seq == in_progress ? h.index == next_index : in_progress == 0 && prev <= p && h.index == 0;
   if (!continues) {
     gaps_detected.fetch_add(1);
     (void)catch_up(h.seq);  // through this event; later messages of it are duplicates then
@@ -294,8 +293,8 @@ void HookSubscriber::Impl::on_hook(const plugin::Frames& frames) {
     (void)catch_up(h.seq);
     return;
   }
-  HookEvent event{topic->hook, payload->hub, payload->table, payload->child_id,
-                  payload->node_pids, h.seq};
+  HookEvent event{topic->hook,       payload->hub,       payload->table,
+                  payload->child_id, payload->node_pids, h.seq};
   if (h.seq != in_progress) {
     // The chain proved that events p+1 .. seq-1 fire none of our hooks: the position moves up
     // to just before this event, so `partial` always counts hook events of position + 1.
@@ -417,9 +416,10 @@ void HookSubscriber::Impl::run_loop() {
   }
 }
 
-Result<std::unique_ptr<HookSubscriber>> HookSubscriber::start(
-    zmq::context_t& context, const HookSubscriberOptions& options,
-    std::vector<HookHandlerSpec> handlers, HookErrorSink on_error) {
+Result<std::unique_ptr<HookSubscriber>> HookSubscriber::start(zmq::context_t& context,
+                                                              const HookSubscriberOptions& options,
+                                                              std::vector<HookHandlerSpec> handlers,
+                                                              HookErrorSink on_error) {
   if (options.hub.empty()) return Status::invalid_argument("hook subscriber: hub is empty");
   if (options.bus_endpoint.empty() || options.replay_endpoint.empty()) {
     return Status::invalid_argument(
@@ -434,10 +434,9 @@ Result<std::unique_ptr<HookSubscriber>> HookSubscriber::start(
                                     std::to_string(plugin::wire::kMaxChunkItems));
   }
   auto impl = std::make_unique<Impl>(context, options);
-  std::stable_sort(handlers.begin(), handlers.end(),
-                   [](const HookHandlerSpec& a, const HookHandlerSpec& b) {
-                     return a.priority > b.priority;
-                   });
+  std::stable_sort(
+      handlers.begin(), handlers.end(),
+      [](const HookHandlerSpec& a, const HookHandlerSpec& b) { return a.priority > b.priority; });
   for (const auto& h : handlers) {
     (h.topic == HookTopic::kChildRegistered ? impl->want_registered : impl->want_unregistered) =
         true;
@@ -445,9 +444,9 @@ Result<std::unique_ptr<HookSubscriber>> HookSubscriber::start(
   impl->handlers = std::move(handlers);
   impl->on_error = std::move(on_error);
   try {
-    impl->replay = std::make_unique<plugin::ReplayClient>(
-        context, options.replay_endpoint, options.hub, options.request_timeout,
-        options.chunk_events);
+    impl->replay =
+        std::make_unique<plugin::ReplayClient>(context, options.replay_endpoint, options.hub,
+                                               options.request_timeout, options.chunk_events);
     impl->sub = zmq::socket_t(context, zmq::socket_type::sub);
     impl->sub.set(zmq::sockopt::linger, 0);
     impl->sub.set(zmq::sockopt::rcvhwm, options.receive_hwm);
@@ -455,9 +454,9 @@ Result<std::unique_ptr<HookSubscriber>> HookSubscriber::start(
       impl->sub.set(zmq::sockopt::subscribe, plugin::wire::hooks_prefix(options.hub));
     } else {
       impl->sub.set(zmq::sockopt::subscribe,
-                    plugin::wire::hook_kind_prefix(options.hub, impl->want_registered
-                                                                    ? HookTopic::kChildRegistered
-                                                                    : HookTopic::kChildUnregistered));
+                    plugin::wire::hook_kind_prefix(
+                        options.hub, impl->want_registered ? HookTopic::kChildRegistered
+                                                           : HookTopic::kChildUnregistered));
     }
     impl->sub.set(zmq::sockopt::subscribe, plugin::wire::heartbeat_topic(options.hub));
     impl->sub.connect(options.bus_endpoint);
@@ -488,9 +487,8 @@ HookPosition HookSubscriber::position() const {
 
 Status HookSubscriber::wait_position(std::uint64_t seq, std::chrono::milliseconds timeout) const {
   std::unique_lock l(impl_->mu);
-  if (!impl_->cv.wait_for(l, timeout, [&] {
-        return impl_->position.load() >= seq || !impl_->failed.ok();
-      })) {
+  if (!impl_->cv.wait_for(l, timeout,
+                          [&] { return impl_->position.load() >= seq || !impl_->failed.ok(); })) {
     return Status::timeout("hook subscriber at " + std::to_string(impl_->position.load()) +
                            ", waiting for " + std::to_string(seq));
   }

@@ -72,12 +72,12 @@ Result<std::unique_ptr<HubServer>> HubServer::start(zmq::context_t& context, Reg
       pub.bind(options.publish_endpoint);
     }
     impl->publish_endpoint = plugin::last_endpoint(pub);
-    impl->publisher =
-        std::make_unique<plugin::Publisher>(std::move(pub), writer.hub(), impl->counters,
-                                            options.max_events_per_message,
-                                            options.max_message_bytes);
+    impl->publisher = std::make_unique<plugin::Publisher>(
+        std::move(pub), writer.hub(), impl->counters, options.max_events_per_message,
+        options.max_message_bytes);
   } catch (const zmq::error_t& e) {
-    return Status::unavailable("cannot " + std::string(options.publish_connect ? "connect" : "bind") +
+    return Status::unavailable("cannot " +
+                               std::string(options.publish_connect ? "connect" : "bind") +
                                " the publisher to " + options.publish_endpoint + ": " + e.what());
   }
   if (!options.replay_endpoint.empty()) {
@@ -96,7 +96,8 @@ Result<std::unique_ptr<HubServer>> HubServer::start(zmq::context_t& context, Reg
   }
   plugin::Publisher* publisher = impl->publisher.get();
   auto token = replay::RegistryAccess::attach_commit_listener(
-      writer, [publisher](std::span<const replay::CommittedEvent> events) { publisher->publish(events); },
+      writer,
+      [publisher](std::span<const replay::CommittedEvent> events) { publisher->publish(events); },
       [publisher](const replay::ChainHeads& heads) { publisher->start_at(heads); });
   if (!token.ok()) {
     if (impl->commands) impl->commands->stop();

@@ -130,8 +130,7 @@ void Publisher::publish_hooks(const replay::CommittedEvent& event) {
       const bool reg = h.topic == HookTopic::kChildRegistered;
       header_.clear();
       wire::encode(wire::HookHeader{event.seq, event.epoch,
-                                    reg ? registered_prev : unregistered_prev, hook_prev, i,
-                                    count},
+                                    reg ? registered_prev : unregistered_prev, hook_prev, i, count},
                    &header_);
       payload_.clear();
       wire::encode(wire::HookPayload{h.hub, h.table, h.child_id, h.node_pids}, &payload_);
@@ -174,7 +173,7 @@ void Publisher::close() {
   std::lock_guard l(mu_);
   try {
     socket_.set(zmq::sockopt::linger, 200);  // let the final heartbeat leave
-  } catch (const zmq::error_t&) {  // the context is closing: nothing can leave anyway
+  } catch (const zmq::error_t&) {            // the context is closing: nothing can leave anyway
   }
   socket_.close();
 }

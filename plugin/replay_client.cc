@@ -46,7 +46,8 @@ Result<ReplayClient::Reply> ReplayClient::await_reply(std::uint64_t id) {
     if (!*got) break;  // the deadline passed
     if (frames.empty()) return Status::corruption("replay reply without frames");
     auto header = wire::decode_replay_reply_header(view(frames[0]));
-    if (!header.ok()) return Status::corruption("replay reply header: " + header.status().message());
+    if (!header.ok())
+      return Status::corruption("replay reply header: " + header.status().message());
     if (header->id != id) continue;  // a late reply to an abandoned request
     if (!header->status.ok()) return header->status;
     if (frames.size() != header->count + 1u) {
@@ -81,8 +82,8 @@ Result<wire::ReplayReplyHeader> ReplayClient::fetch_range(
     if (!reply.ok()) return reply.status();
     const wire::ReplayReplyHeader& h = reply->header;
     if (epoch != 0 && h.epoch != epoch) {
-      return Status::conflict("the writer's log is epoch " + std::to_string(h.epoch) +
-                                 ", not " + std::to_string(epoch));
+      return Status::conflict("the writer's log is epoch " + std::to_string(h.epoch) + ", not " +
+                              std::to_string(epoch));
     }
     if (h.count > 0 && h.first != next) {
       return Status::corruption("range reply starts at " + std::to_string(h.first) +

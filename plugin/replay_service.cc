@@ -97,9 +97,11 @@ struct Snapshot {
     std::size_t bytes = 0;
     std::size_t i = first;
     if (file) {
-      for (; i < rows() && payload->size() < max_rows && (payload->empty() || bytes < max_bytes); ++i) {
-        const std::string_view row(file->data() + offsets[i],
-                                   offsets[i + 1] - replay::kSnapshotRecordHeaderBytes - offsets[i]);
+      for (; i < rows() && payload->size() < max_rows && (payload->empty() || bytes < max_bytes);
+           ++i) {
+        const std::string_view row(
+            file->data() + offsets[i],
+            offsets[i + 1] - replay::kSnapshotRecordHeaderBytes - offsets[i]);
         bytes += row.size();
         payload->push_back(row);
       }
@@ -107,7 +109,8 @@ struct Snapshot {
     }
     scratch->clear();
     std::vector<std::size_t> ends;
-    for (; i < rows() && ends.size() < max_rows && (ends.empty() || scratch->size() < max_bytes); ++i) {
+    for (; i < rows() && ends.size() < max_rows && (ends.empty() || scratch->size() < max_bytes);
+         ++i) {
       const Captured& c = captured[i];
       wire::encode_snapshot_row(tables[c.table], c.row.encoded(), c.row.expires_at_ms(), c.row.seq,
                                 scratch);
@@ -242,17 +245,17 @@ void ReplayService::State::handle(Frames& request) {
     return;
   }
   if (req->hub != writer.hub()) {
-    reply_error(request[0], req->id, Status::not_found("this replay service serves hub '" +
-                                                       writer.hub() + "', not '" + req->hub + "'"));
+    reply_error(request[0], req->id,
+                Status::not_found("this replay service serves hub '" + writer.hub() + "', not '" +
+                                  req->hub + "'"));
     return;
   }
   if (req->max_events == 0 || req->max_events > wire::kMaxChunkItems || req->max_bytes == 0 ||
       req->max_bytes > wire::kMaxChunkBytes) {
-    reply_error(request[0], req->id,
-                Status::invalid_argument("max_events must be 1.." +
-                                         std::to_string(wire::kMaxChunkItems) +
-                                         " and max_bytes 1.." +
-                                         std::to_string(wire::kMaxChunkBytes)));
+    reply_error(
+        request[0], req->id,
+        Status::invalid_argument("max_events must be 1.." + std::to_string(wire::kMaxChunkItems) +
+                                 " and max_bytes 1.." + std::to_string(wire::kMaxChunkBytes)));
     return;
   }
   if (req->op == wire::ReplayOp::kRange) {
@@ -442,8 +445,10 @@ void ReplayService::State::snapshot(const zmq::message_t& identity,
 
 void ReplayService::State::expire_idle() {
   const auto now = SteadyClock::now();
-  std::erase_if(snapshots, [&](const auto& kv) { return now - kv.second.last_used > options.snapshot_idle; });
-  std::erase_if(cursors, [&](const auto& kv) { return now - kv.second.last_used > options.snapshot_idle; });
+  std::erase_if(snapshots,
+                [&](const auto& kv) { return now - kv.second.last_used > options.snapshot_idle; });
+  std::erase_if(cursors,
+                [&](const auto& kv) { return now - kv.second.last_used > options.snapshot_idle; });
 }
 
 }  // namespace procreg::plugin

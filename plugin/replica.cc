@@ -42,11 +42,11 @@ struct Replica::Impl {
   std::unique_ptr<plugin::ReplayClient> replay;
   zmq::socket_t sub;
 
-  std::map<std::uint64_t, Event> early;  // live events above a gap, by seq
-  std::vector<Event> burst;              // in-order live events not applied yet
+  std::map<std::uint64_t, Event> early;        // live events above a gap, by seq
+  std::vector<Event> burst;                    // in-order live events not applied yet
   std::vector<std::string_view> batch_events;  // the events of the batch being read
-  bool need_sync = true;                 // no state yet, or a new epoch
-  bool gap = false;                      // something between applied and known_head is missing
+  bool need_sync = true;                       // no state yet, or a new epoch
+  bool gap = false;  // something between applied and known_head is missing
   SteadyClock::time_point last_heard;
 
   // Shared with other threads.
@@ -65,9 +65,7 @@ struct Replica::Impl {
   Impl(zmq::context_t& c, ReplicaOptions o) : context(c), options(std::move(o)) {}
 
   std::uint64_t applied() const { return registry->last_sequence(); }
-  bool caught_up() const {
-    return synced.load() && applied() >= known_head.load();
-  }
+  bool caught_up() const { return synced.load() && applied() >= known_head.load(); }
   void notify() {
     { std::lock_guard l(mu); }
     cv.notify_all();
@@ -502,9 +500,9 @@ Result<std::unique_ptr<Replica>> Replica::start(zmq::context_t& context,
       writer = std::make_shared<plugin::CommandClient>(context, options.command_endpoint,
                                                        options.hub, options.max_writes_in_flight);
     }
-    impl->replay = std::make_unique<plugin::ReplayClient>(
-        context, options.replay_endpoint, options.hub, options.request_timeout,
-        options.chunk_events);
+    impl->replay =
+        std::make_unique<plugin::ReplayClient>(context, options.replay_endpoint, options.hub,
+                                               options.request_timeout, options.chunk_events);
     impl->sub = zmq::socket_t(context, zmq::socket_type::sub);
     impl->sub.set(zmq::sockopt::linger, 0);
     impl->sub.set(zmq::sockopt::rcvhwm, options.receive_hwm);
@@ -534,9 +532,7 @@ Registry& Replica::registry() { return *impl_->registry; }
 const Registry& Replica::registry() const { return *impl_->registry; }
 bool Replica::caught_up() const { return impl_->caught_up(); }
 std::uint64_t Replica::last_applied() const { return impl_->applied(); }
-std::uint64_t Replica::head() const {
-  return std::max(impl_->known_head.load(), impl_->applied());
-}
+std::uint64_t Replica::head() const { return std::max(impl_->known_head.load(), impl_->applied()); }
 // The epoch of the state queries see (set with its seq), not the one the sync is heading for.
 std::uint64_t Replica::epoch() const { return impl_->registry->epoch(); }
 

@@ -572,8 +572,10 @@ Result<EventHeader> decode_event_header(std::string_view bytes) {
         }
         d.seek(end);
         if (count < 2 || count > kMaxBatchEvents) {
-          return d.fail(Code::kCorruption, "n " + std::to_string(count) + " is not in 2.." +
-                                               std::to_string(kMaxBatchEvents), false);
+          return d.fail(
+              Code::kCorruption,
+              "n " + std::to_string(count) + " is not in 2.." + std::to_string(kMaxBatchEvents),
+              false);
         }
         m->count = static_cast<std::uint32_t>(count);
         return true;

@@ -42,9 +42,9 @@ inline constexpr std::string_view kTopicRoot = "prc1/";
 //   prc1/<hub>/hb                        heartbeats (frames: topic, Heartbeat)
 std::string netstring(std::string_view s);
 std::string hub_prefix(std::string_view hub);
-std::string events_prefix(std::string_view hub);                  // all tables
+std::string events_prefix(std::string_view hub);  // all tables
 std::string event_topic(std::string_view hub, std::string_view table);
-std::string hooks_prefix(std::string_view hub);                   // both kinds
+std::string hooks_prefix(std::string_view hub);  // both kinds
 std::string hook_kind_prefix(std::string_view hub, HookTopic kind);
 std::string hook_topic(std::string_view hub, HookTopic kind, std::string_view child_id);
 std::string heartbeat_topic(std::string_view hub);
@@ -53,9 +53,9 @@ enum class TopicKind { kEvent, kHook, kHeartbeat };
 struct ParsedTopic {
   TopicKind kind = TopicKind::kEvent;
   std::string hub;
-  std::string table;     // kEvent
+  std::string table;                             // kEvent
   HookTopic hook = HookTopic::kChildRegistered;  // kHook
-  std::string child_id;  // kHook
+  std::string child_id;                          // kHook
 };
 // kCorruption for anything that is not exactly one of the topics above.
 Result<ParsedTopic> parse_topic(std::string_view topic);
@@ -135,8 +135,8 @@ struct ReplayRequest {
   // continuing chunks name the snapshot_id and offset of the previous reply.
   std::uint64_t snapshot_id = 0;
   std::uint64_t offset = 0;
-  std::uint32_t max_events = 1024;      // events or rows per reply, at most kMaxChunkItems
-  std::uint32_t max_bytes = 1u << 20;   // at most kMaxChunkBytes
+  std::uint32_t max_events = 1024;     // events or rows per reply, at most kMaxChunkItems
+  std::uint32_t max_bytes = 1u << 20;  // at most kMaxChunkBytes
   bool operator==(const ReplayRequest&) const = default;
 };
 inline constexpr std::uint32_t kMaxChunkItems = 65536;
@@ -144,16 +144,16 @@ inline constexpr std::uint32_t kMaxChunkBytes = 16u << 20;
 
 struct ReplayReplyHeader {
   std::uint64_t id = 0;
-  Status status;               // not ok: no payload frames follow
+  Status status;  // not ok: no payload frames follow
   std::uint64_t epoch = 0;
-  std::uint64_t head = 0;      // the writer's last committed seq when it replied
-  std::uint64_t first = 0;     // kRange: seq of the first event in this reply (0 if none)
-  std::uint64_t last = 0;      // kRange: seq of the last event; kSnapshot: the snapshot's seq
-  std::uint32_t count = 0;     // payload frames that follow
-  bool end = false;            // the range or snapshot is complete
+  std::uint64_t head = 0;   // the writer's last committed seq when it replied
+  std::uint64_t first = 0;  // kRange: seq of the first event in this reply (0 if none)
+  std::uint64_t last = 0;   // kRange: seq of the last event; kSnapshot: the snapshot's seq
+  std::uint32_t count = 0;  // payload frames that follow
+  bool end = false;         // the range or snapshot is complete
   std::uint64_t snapshot_id = 0;
   std::uint64_t next_offset = 0;
-  std::uint64_t total = 0;     // kSnapshot: rows in the whole snapshot
+  std::uint64_t total = 0;  // kSnapshot: rows in the whole snapshot
   bool operator==(const ReplayReplyHeader&) const = default;
 };
 

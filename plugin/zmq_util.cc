@@ -99,8 +99,6 @@ Result<bool> recv_until(zmq::socket_t& socket, Frames* out, const RecvLimits& li
   }
 }
 
-std::string last_endpoint(zmq::socket_t& socket) {
-  return socket.get(zmq::sockopt::last_endpoint);
-}
+std::string last_endpoint(zmq::socket_t& socket) { return socket.get(zmq::sockopt::last_endpoint); }
 
 }  // namespace procreg::plugin

@@ -35,7 +35,9 @@ class BulkState {
     if (it != written_.end()) return &it->second;
     return ctx_.view.find(ctx_.table, id);
   }
-  void write(const std::string& id, StoredRow row) { written_.insert_or_assign(id, std::move(row)); }
+  void write(const std::string& id, StoredRow row) {
+    written_.insert_or_assign(id, std::move(row));
+  }
 
  private:
   const CommandContext& ctx_;
@@ -136,7 +138,8 @@ Resolved resolve_insert(const CommandContext& ctx, ChildSpec spec, NodePids node
   std::string bad = check_spec(spec);
   if (bad.empty()) bad = check_node_pids(node_pids);
   if (bad.empty()) bad = check_values(spec, options.metadata);
-  if (bad.empty() && options.ttl_ms && (*options.ttl_ms > kMaxTtlMs || *options.ttl_ms < -kMaxTtlMs)) {
+  if (bad.empty() && options.ttl_ms &&
+      (*options.ttl_ms > kMaxTtlMs || *options.ttl_ms < -kMaxTtlMs)) {
     bad = "ttl_ms is beyond +-100 years";
   }
   if (!bad.empty()) return Status::invalid_argument("insert: " + bad);

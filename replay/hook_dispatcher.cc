@@ -23,8 +23,8 @@ std::uint64_t HookDispatcher::subscribe(HookTopic topic, HookHandler handler, in
 
 void HookDispatcher::unsubscribe(std::uint64_t id) {
   std::unique_lock lock(mu_);
-  auto it = std::find_if(handlers_.begin(), handlers_.end(),
-                         [&](const auto& h) { return h->id == id; });
+  auto it =
+      std::find_if(handlers_.begin(), handlers_.end(), [&](const auto& h) { return h->id == id; });
   if (it == handlers_.end()) return;
   (*it)->subscribed = false;  // dispatch() checks this under mu_ before every invocation
   handlers_.erase(it);
@@ -55,9 +55,8 @@ void HookDispatcher::publish(std::uint64_t seq, std::vector<HookEvent> events) {
   // dispatch thread once per event (a thread switch per write) to run nothing.
   const std::size_t published = events.size();
   std::erase_if(events, [&](const HookEvent& e) {
-    return std::none_of(handlers_.begin(), handlers_.end(), [&](const auto& h) {
-      return h->subscribed && h->topic == e.topic;
-    });
+    return std::none_of(handlers_.begin(), handlers_.end(),
+                        [&](const auto& h) { return h->subscribed && h->topic == e.topic; });
   });
   dispatched_.fetch_add(published - events.size());
   if (events.empty()) {
@@ -76,9 +75,8 @@ void HookDispatcher::publish(std::uint64_t seq, std::vector<HookEvent> events) {
 
 Status HookDispatcher::wait_dispatched(std::uint64_t seq, std::chrono::milliseconds timeout) {
   std::unique_lock lock(mu_);
-  const bool done = done_cv_.wait_for(lock, timeout, [&] {
-    return done_seq_ >= seq || (stopping_ && queue_.empty() && !busy_);
-  });
+  const bool done = done_cv_.wait_for(
+      lock, timeout, [&] { return done_seq_ >= seq || (stopping_ && queue_.empty() && !busy_); });
   if (done_seq_ >= seq) return Status();
   if (!done) return Status::timeout("hook events up to " + std::to_string(seq) + " not dispatched");
   return Status::unavailable("hook dispatcher stopped before sequence " + std::to_string(seq));
@@ -94,8 +92,7 @@ void HookDispatcher::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-std::vector<std::shared_ptr<HookDispatcher::Handler>> HookDispatcher::handlers_of(
-    HookTopic topic) {
+std::vector<std::shared_ptr<HookDispatcher::Handler>> HookDispatcher::handlers_of(HookTopic topic) {
   std::vector<std::shared_ptr<Handler>> out;
   for (const auto& h : handlers_) {
     if (h->topic == topic) out.push_back(h);
@@ -161,7 +158,7 @@ void HookDispatcher::run() {
   dispatch_thread_ = std::this_thread::get_id();
   for (;;) {
     work_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-    if (queue_.empty()) {  // stopping, and everything queued was dispatched
+    if (queue_.empty()) {                    // stopping, and everything queued was dispatched
       dispatch_thread_ = std::thread::id();  // the id may be reused once this thread ends
       done_cv_.notify_all();
       return;

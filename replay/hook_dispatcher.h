@@ -86,7 +86,7 @@ class HookDispatcher {
                 std::uint64_t last_handler_id);
   std::vector<std::shared_ptr<Handler>> handlers_of(HookTopic topic);  // requires mu_
 
-  std::mutex mu_;  // guards everything below but the atomics
+  std::mutex mu_;                    // guards everything below but the atomics
   std::condition_variable work_cv_;  // wakes the dispatch thread: a batch or stop
   std::condition_variable done_cv_;  // wakes wait_dispatched()
   std::condition_variable idle_cv_;  // wakes unsubscribe(): a handler invocation returned
@@ -96,10 +96,10 @@ class HookDispatcher {
   std::uint64_t next_id_ = 1;
   std::uint64_t published_seq_ = 0;
   std::uint64_t done_seq_ = 0;
-  bool busy_ = false;               // the dispatch thread popped a batch it has not finished
-  std::uint64_t running_id_ = 0;    // the handler being invoked now, 0 if none
+  bool busy_ = false;                    // the dispatch thread popped a batch it has not finished
+  std::uint64_t running_id_ = 0;         // the handler being invoked now, 0 if none
   std::size_t unsubscribe_waiters_ = 0;  // unsubscribe() calls waiting on idle_cv_
-  std::thread::id dispatch_thread_;  // set by run() before it dispatches anything
+  std::thread::id dispatch_thread_;      // set by run() before it dispatches anything
   bool stopping_ = false;
   std::atomic<std::uint64_t> dispatched_{0};
   std::atomic<std::uint64_t> errors_{0};

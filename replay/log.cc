@@ -156,14 +156,14 @@ Status Log::append_many(std::uint64_t first_seq, std::span<const std::string_vie
   for (std::size_t i = 0; i < payloads.size(); ++i) {
     const std::string_view payload = payloads[i];
     if (payload.empty()) {
-      return Status::invalid_argument("empty record payload (seq " +
-                                      std::to_string(first_seq + i) + ")");
+      return Status::invalid_argument("empty record payload (seq " + std::to_string(first_seq + i) +
+                                      ")");
     }
     if (payload.size() > d.options.max_record_bytes) {
-      return Status::resource_exhausted(
-          "record payload of " + std::to_string(payload.size()) + " bytes (seq " +
-          std::to_string(first_seq + i) + ") exceeds max_record_bytes " +
-          std::to_string(d.options.max_record_bytes));
+      return Status::resource_exhausted("record payload of " + std::to_string(payload.size()) +
+                                        " bytes (seq " + std::to_string(first_seq + i) +
+                                        ") exceeds max_record_bytes " +
+                                        std::to_string(d.options.max_record_bytes));
     }
   }
   std::size_t next = 0;
@@ -264,7 +264,7 @@ void Log::forget_oldest(std::size_t n) {
 }
 
 Result<std::size_t> remove_segments(const std::string& dir, const std::vector<std::string>& names,
-                                     const std::string& archive_dir) {
+                                    const std::string& archive_dir) {
   auto dir_fd = open_file(dir, O_RDONLY | O_DIRECTORY);
   if (!dir_fd.ok()) return dir_fd.status();
   UniqueFd archive_fd;
@@ -278,7 +278,10 @@ Result<std::size_t> remove_segments(const std::string& dir, const std::vector<st
         s = create_directories(archive_dir);
         if (s.ok()) {
           auto fd = open_file(archive_dir, O_RDONLY | O_DIRECTORY);
-          if (fd.ok()) archive_fd = std::move(*fd); else s = fd.status();
+          if (fd.ok())
+            archive_fd = std::move(*fd);
+          else
+            s = fd.status();
         }
       }
       if (s.ok()) {

@@ -96,11 +96,11 @@ class Log {
   Status append(std::uint64_t seq, std::string_view payload);
   // Appends payloads[i] as record first_seq + i, for every i, with as few writes as the
   // segments allow: one write(2) (and under kSyncEach one fdatasync) for the records that go to
-  // one segment, up to about 4 MiB per write. The checks of append() are made on every payload before anything is written
-  // (an empty span is kInvalidArgument). Rolls where append() would. A write or sync error
-  // cuts off the failing segment's part, poisons the log and returns kIoError; records of the
-  // batch written to an earlier segment before a roll stay (last_seq() says where the log
-  // ends), and the poisoned log accepts nothing more.
+  // one segment, up to about 4 MiB per write. The checks of append() are made on every payload
+  // before anything is written (an empty span is kInvalidArgument). Rolls where append() would. A
+  // write or sync error cuts off the failing segment's part, poisons the log and returns kIoError;
+  // records of the batch written to an earlier segment before a roll stay (last_seq() says where
+  // the log ends), and the poisoned log accepts nothing more.
   Status append_many(std::uint64_t first_seq, std::span<const std::string_view> payloads);
 
   // Compaction, in three steps so that the slow part runs without the writer's lock:
@@ -156,8 +156,8 @@ struct LogRecord {
 class LogReader {
  public:
   // Fails with kNotFound if `dir` holds no segment, kCompacted if the log's first record comes
-  // after from_seq (that history was compacted away); kInvalidArgument if from_seq is 0. Payloads over
-  // max_record_bytes are corruption, so pass the writer's limit if it is not the default.
+  // after from_seq (that history was compacted away); kInvalidArgument if from_seq is 0. Payloads
+  // over max_record_bytes are corruption, so pass the writer's limit if it is not the default.
   static Result<std::unique_ptr<LogReader>> open(
       const std::string& dir, std::uint64_t from_seq = 1,
       std::uint32_t max_record_bytes = LogOptions{}.max_record_bytes);

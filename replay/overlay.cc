@@ -64,7 +64,8 @@ void Overlay::record(const Event& event, bool borrow) {
   } else if (const auto* upd = std::get_if<events::Update>(&event.body)) {
     put(event.table, t, upd->row.entry.spec.id, written(upd->row));
   } else if (const auto* bulk = std::get_if<events::BulkInsert>(&event.body)) {
-    for (const auto& item : bulk->items) put(event.table, t, item.row.entry.spec.id, written(item.row));
+    for (const auto& item : bulk->items)
+      put(event.table, t, item.row.entry.spec.id, written(item.row));
   } else if (const auto* del = std::get_if<events::Delete>(&event.body)) {
     put(event.table, t, del->child_id, removed);
   } else if (const auto* bdel = std::get_if<events::BulkDelete>(&event.body)) {

@@ -50,8 +50,8 @@ class Overlay : public StateView {
 
  private:
   struct Pending {
-    std::optional<StoredRow> row;  // empty = removed (unless borrowed is set)
-    std::uint64_t seq = 0;         // the event that wrote this state
+    std::optional<StoredRow> row;   // empty = removed (unless borrowed is set)
+    std::uint64_t seq = 0;          // the event that wrote this state
     const Row* borrowed = nullptr;  // the event's row, copied into `row` when first found
   };
   struct TableOverlay {

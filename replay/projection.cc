@@ -131,8 +131,8 @@ Status Projection::apply_event(Event&& event, std::string_view encoded,
           t.remove(body.child_id);
         } else if constexpr (std::is_same_v<T, events::BulkDelete>) {
           for (auto& item : body.items) {
-            if (item.changed) t.set_nodes(item.child_id, std::move(item.node_pids),
-                                          item.expires_at_ms, seq);
+            if (item.changed)
+              t.set_nodes(item.child_id, std::move(item.node_pids), item.expires_at_ms, seq);
           }
         } else if constexpr (std::is_same_v<T, events::Clear>) {
           t.clear();

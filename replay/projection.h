@@ -49,8 +49,7 @@ class Projection {
   // The writer's form: `encoded` is the event's encoding and `rows` where events::encode put
   // its rows (events/codec.h), and the rows are kept as those bytes instead of being encoded a
   // second time. kInvalidArgument also if `rows` does not have one place per row of the event.
-  Status apply(Event&& event, std::string_view encoded,
-               std::span<const events::EntryPartsAt> rows);
+  Status apply(Event&& event, std::string_view encoded, std::span<const events::EntryPartsAt> rows);
 
   // The table named `name` (empty = the default table), or nullptr if no event wrote there.
   const Table* table(std::string_view name) const;

@@ -43,8 +43,7 @@ std::optional<Pid> get_pid(const Table* table, std::string_view id) {
   return std::move(row->node_pids().front().pid);
 }
 
-std::optional<Pid> local_pid(const Table* table, std::string_view id,
-                             std::string_view local_node) {
+std::optional<Pid> local_pid(const Table* table, std::string_view id, std::string_view local_node) {
   const StoredRow* row = find_bound(table, id);
   if (row == nullptr) return std::nullopt;
   return row->pid_on(local_node);

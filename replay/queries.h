@@ -24,8 +24,7 @@ bool entry_exists(const Table* table, std::string_view id);
 std::optional<Lookup> lookup(const Table* table, std::string_view id, bool with_metadata);
 std::vector<Pid> get_pids(const Table* table, std::string_view id);
 std::optional<Pid> get_pid(const Table* table, std::string_view id);
-std::optional<Pid> local_pid(const Table* table, std::string_view id,
-                             std::string_view local_node);
+std::optional<Pid> local_pid(const Table* table, std::string_view id, std::string_view local_node);
 // dump (include_unbound = false) and dump_all (true).
 Dump dump(const Table* table, bool include_unbound);
 RegistryMap registry_map(const Table* table);

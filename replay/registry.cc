@@ -6,10 +6,10 @@
 #include <shared_mutex>
 
 #include "events/codec.h"
+#include "replay/log_format.h"
 #include "replay/registry_impl.h"
 #include "replay/restore.h"
 #include "replay/snapshot.h"
-#include "replay/log_format.h"
 
 namespace procreg {
 
@@ -105,8 +105,8 @@ void Registry::Impl::commit_many(std::span<const Write> writes,
         queue.front() != &me) {
       queue.erase(std::find(queue.begin(), queue.end(), &me));
       q.unlock();
-      return all(Status::timeout("write slot not free within " + ms_of(timeout) +
-                                 "; nothing written"));
+      return all(
+          Status::timeout("write slot not free within " + ms_of(timeout) + "; nothing written"));
     }
   }
   if (!me.done) {
@@ -234,8 +234,8 @@ void Registry::Impl::stage_and_append(bool quiesce) noexcept {
       const WriteOptions& o = *writes[i].options;
       const std::string& table = table_name(o.table);
       const std::int64_t now = clock();
-      replay::CommandContext ctx{overlay, table, now, o.hooks, opts.tombstone_ttl_ms,
-                                 opts.pending_ttl_ms};
+      replay::CommandContext ctx{
+          overlay, table, now, o.hooks, opts.tombstone_ttl_ms, opts.pending_ttl_ms};
       replay::Resolved body = [&] {
         WritingMark mark(this);
         return (*writes[i].resolve)(ctx);
@@ -261,10 +261,10 @@ void Registry::Impl::stage_and_append(bool quiesce) noexcept {
       // record is in the log, the event is committed whatever happens to this call.
       if (p.encoded.size() > opts.log.max_record_bytes) {
         invalid_calls.fetch_add(1);
-        *out[i] = Status::resource_exhausted(
-            "the event is " + std::to_string(p.encoded.size()) +
-            " bytes encoded, over the log's max_record_bytes " +
-            std::to_string(opts.log.max_record_bytes) + "; nothing written");
+        *out[i] = Status::resource_exhausted("the event is " + std::to_string(p.encoded.size()) +
+                                             " bytes encoded, over the log's max_record_bytes " +
+                                             std::to_string(opts.log.max_record_bytes) +
+                                             "; nothing written");
         continue;
       }
       p.hooks = hook_events_of(p.event);
@@ -363,14 +363,14 @@ void Registry::Impl::stage_and_append(bool quiesce) noexcept {
   }
 }
 
-Result<std::uint64_t> Registry::Impl::wait_applied(
-    std::uint64_t seq, std::chrono::steady_clock::time_point deadline,
-    std::chrono::milliseconds timeout) {
+Result<std::uint64_t> Registry::Impl::wait_applied(std::uint64_t seq,
+                                                   std::chrono::steady_clock::time_point deadline,
+                                                   std::chrono::milliseconds timeout) {
   if (applied_seq.load() >= seq) return seq;
   Status s = log->wait_durable(seq, deadline);
   if (s.code() == Code::kTimeout) {
-    return Status::timeout("event " + std::to_string(seq) + " was appended but is not durable within " +
-                           ms_of(timeout) +
+    return Status::timeout("event " + std::to_string(seq) +
+                           " was appended but is not durable within " + ms_of(timeout) +
                            "; it takes effect if the log's sync succeeds, so its outcome is "
                            "unknown to this call");
   }
@@ -443,7 +443,7 @@ void Registry::Impl::start_janitor(Registry* self) {
     while (!janitor_cv.wait_for(lock, opts.janitor_interval, [&] { return janitor_stop; })) {
       lock.unlock();
       try {
-        (void)self->run_janitor();  // a failure is the log's, and every write reports it
+        (void)self->run_janitor();       // a failure is the log's, and every write reports it
       } catch (const std::exception&) {  // out of memory: try again next period
       }
       lock.lock();
@@ -476,12 +476,14 @@ Result<std::unique_ptr<Registry>> Registry::open(RegistryOptions options) {
   if (options.log_dir.empty()) return Status::invalid_argument("open: log_dir is empty");
   if (options.tombstone_ttl_ms < 0 || options.pending_ttl_ms < 0 ||
       options.tombstone_ttl_ms > replay::kMaxTtlMs || options.pending_ttl_ms > replay::kMaxTtlMs) {
-    return Status::invalid_argument("open: tombstone_ttl_ms and pending_ttl_ms must be within 0 "
-                                    "and 100 years");
+    return Status::invalid_argument(
+        "open: tombstone_ttl_ms and pending_ttl_ms must be within 0 "
+        "and 100 years");
   }
   if (options.snapshots.compact && !options.snapshots.load) {
-    return Status::invalid_argument("open: snapshots.compact needs snapshots.load (a compacted "
-                                    "log opens only from a snapshot)");
+    return Status::invalid_argument(
+        "open: snapshots.compact needs snapshots.load (a compacted "
+        "log opens only from a snapshot)");
   }
   auto impl = std::make_unique<Impl>(std::move(options), false);
   const std::string& dir = impl->opts.log_dir;
@@ -506,8 +508,8 @@ Result<std::unique_ptr<Registry>> Registry::open(RegistryOptions options) {
   if (!ahead.ok()) return ahead.status();
   for (const std::string& name : *ahead) {
     impl->recovery += (impl->recovery.empty() ? "" : "; ") + std::string("removed ") + name +
-                      ": ahead of the log's last record " +
-                      std::to_string(impl->log->last_seq()) + " (the log lost its events)";
+                      ": ahead of the log's last record " + std::to_string(impl->log->last_seq()) +
+                      " (the log lost its events)";
   }
   replay::RestoreOptions ro;
   ro.max_record_bytes = impl->opts.log.max_record_bytes;
@@ -546,8 +548,8 @@ Result<std::unique_ptr<Registry>> Registry::open_replay(const ReplayOptions& opt
   auto segments = replay::list_segments(options.log_dir);
   if (!segments.ok()) return segments.status();
   if (segments->empty()) return Status::not_found("no log segment in " + options.log_dir);
-  auto reader = replay::LogReader::open(options.log_dir, std::max<std::uint64_t>(
-                                                             1, segments->front().first_seq),
+  auto reader = replay::LogReader::open(options.log_dir,
+                                        std::max<std::uint64_t>(1, segments->front().first_seq),
                                         options.max_record_bytes);
   if (!reader.ok()) return reader.status();
   RegistryOptions o;
@@ -606,7 +608,8 @@ Result<std::uint64_t> Registry::node_down(std::string_view node, const WriteOpti
 Result<std::uint64_t> Registry::insert(ChildSpec spec, NodePids node_pids,
                                        const InsertOptions& options) {
   if (impl_->remote) {
-    return impl_->remote_write(options, [&] { return impl_->remote->insert(spec, node_pids, options); });
+    return impl_->remote_write(options,
+                               [&] { return impl_->remote->insert(spec, node_pids, options); });
   }
   return impl_->commit(options, [&](const replay::CommandContext& ctx) {
     return replay::resolve_insert(ctx, std::move(spec), std::move(node_pids), options);
@@ -616,7 +619,8 @@ Result<std::uint64_t> Registry::insert(ChildSpec spec, NodePids node_pids,
 Result<std::uint64_t> Registry::bulk_insert(std::vector<Entry> children,
                                             const WriteOptions& options) {
   if (impl_->remote) {
-    return impl_->remote_write(options, [&] { return impl_->remote->bulk_insert(children, options); });
+    return impl_->remote_write(options,
+                               [&] { return impl_->remote->bulk_insert(children, options); });
   }
   return impl_->commit(options, [&](const replay::CommandContext& ctx) {
     return replay::resolve_bulk_insert(ctx, std::move(children));
@@ -636,7 +640,8 @@ Result<std::uint64_t> Registry::erase(std::string_view child_id, const WriteOpti
 Result<std::uint64_t> Registry::bulk_delete(
     std::vector<std::pair<ChildId, std::vector<NodeName>>> children, const WriteOptions& options) {
   if (impl_->remote) {
-    return impl_->remote_write(options, [&] { return impl_->remote->bulk_delete(children, options); });
+    return impl_->remote_write(options,
+                               [&] { return impl_->remote->bulk_delete(children, options); });
   }
   return impl_->commit(options, [&](const replay::CommandContext& ctx) {
     return replay::resolve_bulk_delete(ctx, std::move(children));
@@ -650,9 +655,7 @@ Result<std::uint64_t> Registry::update(std::string_view child_id, const UpdateFn
   if (impl_->remote) return impl_->remote_update(child_id, fn, o);
   return impl_->commit(
       o,
-      [&](const replay::CommandContext& ctx) {
-        return replay::resolve_update(ctx, child_id, fn);
-      },
+      [&](const replay::CommandContext& ctx) { return replay::resolve_update(ctx, child_id, fn); },
       Impl::Grouping::kAlone);  // fn is user code: it holds no other call up
 }
 
@@ -737,7 +740,8 @@ std::vector<Result<std::uint64_t>> Registry::write(WriteBatch batch) {
           out.push_back(update(op.child_id, op.fn, op.options));
           break;
         case Kind::kClearAll: {
-          auto done = impl_->remote_write(op.options, [&] { return impl_->remote->clear_all(op.options); });
+          auto done =
+              impl_->remote_write(op.options, [&] { return impl_->remote->clear_all(op.options); });
           out.push_back(std::move(done));
           break;
         }
@@ -788,9 +792,8 @@ std::vector<Result<std::uint64_t>> Registry::write(WriteBatch batch) {
     out.push_back(Impl::unset());
   }
   // A batch with an update function (user code) holds no other call up: it goes alone.
-  const bool has_user_code = std::any_of(batch.ops_.begin(), batch.ops_.end(), [](const auto& op) {
-    return op.kind == Kind::kUpdate;
-  });
+  const bool has_user_code = std::any_of(batch.ops_.begin(), batch.ops_.end(),
+                                         [](const auto& op) { return op.kind == Kind::kUpdate; });
   impl_->commit_many(writes, out, has_user_code ? Impl::Grouping::kAlone : Impl::Grouping::kAny);
   return out;
 }

@@ -59,7 +59,8 @@ Result<std::uint64_t> Registry::Impl::remote_update(std::string_view child_id, c
     } catch (...) {
       return Status::internal("update function threw a non-standard exception");
     }
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now());
     if (left.count() <= 0) return Status::timeout("update not done within " + ms_text(o.timeout));
     WriteOptions once = o;
     once.timeout = left;
@@ -143,8 +144,8 @@ Result<std::uint64_t> RegistryAccess::update_if(Registry& r, std::string_view ch
                               std::to_string(cur->seq) + ", not " +
                               std::to_string(expect_revision));
     }
-    return resolve_update(ctx, child_id,
-                          [&](const ChildSpec&, const NodePids&, const Metadata&) { return entry; });
+    return resolve_update(
+        ctx, child_id, [&](const ChildSpec&, const NodePids&, const Metadata&) { return entry; });
   });
 }
 

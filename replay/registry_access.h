@@ -29,7 +29,7 @@ struct CommittedEvent {
   std::uint64_t seq;
   std::uint64_t epoch;
   const std::string& table;
-  std::string_view encoded;  // the EVENT_FORMAT bytes, exactly the log record's payload
+  std::string_view encoded;             // the EVENT_FORMAT bytes, exactly the log record's payload
   const std::vector<HookEvent>& hooks;  // empty unless written with hooks on
 };
 // Called with every committed event in sequence order, on the thread that applied them, with

@@ -34,7 +34,6 @@
 
 namespace procreg {
 
-
 struct Registry::Impl {
   Impl(RegistryOptions o, bool read_only_)
       : opts(std::move(o)),
@@ -48,9 +47,9 @@ struct Registry::Impl {
   struct Pending {
     Event event;
     std::vector<HookEvent> hooks;
-    std::string encoded;  // for the commit listener
+    std::string encoded;                     // for the commit listener
     std::vector<events::EntryPartsAt> rows;  // where encoded holds the rows (apply keeps them)
-    std::string table;    // the event's, kept for the listener once the event is applied
+    std::string table;  // the event's, kept for the listener once the event is applied
   };
 
   using Resolver = std::function<replay::Resolved(const replay::CommandContext&)>;
@@ -62,8 +61,7 @@ struct Registry::Impl {
   // until every appended event is applied, so that the resolver may read the projection
   // itself (the overlay is then empty); for writes that scan (node_down).
   enum class Grouping { kAny, kAlone, kQuiesce };
-  Result<std::uint64_t> commit(const WriteOptions& o, const Resolver& resolve,
-                               Grouping grouping);
+  Result<std::uint64_t> commit(const WriteOptions& o, const Resolver& resolve, Grouping grouping);
   Result<std::uint64_t> commit(const WriteOptions& o, const Resolver& resolve) {
     return commit(o, resolve, Grouping::kAny);
   }
@@ -136,15 +134,15 @@ struct Registry::Impl {
   const RegistryOptions opts;
   const bool read_only;
   const Clock clock;
-  std::unique_ptr<replay::Log> log;               // a writer's
-  std::shared_ptr<replay::RemoteWriter> remote;   // a replica's
+  std::unique_ptr<replay::Log> log;              // a writer's
+  std::shared_ptr<replay::RemoteWriter> remote;  // a replica's
   std::string recovery;
 
   mutable std::shared_mutex proj_mu;  // the projection: shared for reads, exclusive for apply
   replay::Projection proj;
 
-  std::mutex queue_mu;         // the writer queue (commit_many)
-  std::deque<Queued*> queue;   // front: the leader
+  std::mutex queue_mu;        // the writer queue (commit_many)
+  std::deque<Queued*> queue;  // front: the leader
   std::uint64_t write_calls = 0, write_groups = 0, largest_write_group = 0;  // under queue_mu
   // The leader's (one leader at a time): its group, reserved for the largest (kMaxGroupWrites
   // calls) so that building it under queue_mu never allocates; the group's writes flattened, where
@@ -156,10 +154,10 @@ struct Registry::Impl {
 
   replay::TimedLock write_slot;  // serialises validation and append; guards the five below
   replay::Overlay overlay;
-  std::uint64_t head_seq = 0;  // last appended
-  std::vector<Pending> staged;                 // commit_many's events, before the append
-  std::vector<std::size_t> staged_at;          // ... and the index of the write of each
-  std::vector<std::string_view> payloads;      // ... and their encodings
+  std::uint64_t head_seq = 0;              // last appended
+  std::vector<Pending> staged;             // commit_many's events, before the append
+  std::vector<std::size_t> staged_at;      // ... and the index of the write of each
+  std::vector<std::string_view> payloads;  // ... and their encodings
 
   mutable std::mutex failed_mu;
   Status failed;  // once set, every write returns it
@@ -168,10 +166,10 @@ struct Registry::Impl {
   std::deque<Pending> pending;
   std::mutex apply_mu;  // one applier at a time, in sequence order
   std::atomic<std::uint64_t> applied_seq{0};
-  replay::CommitListener listener;  // guarded by apply_mu
+  replay::CommitListener listener;   // guarded by apply_mu
   std::uint64_t listener_token = 0;  // of the attached listener (0: none); under apply_mu
   std::uint64_t next_listener_token = 1;
-  std::mutex replicated_mu;         // a replica: signals applied_seq changes
+  std::mutex replicated_mu;                        // a replica: signals applied_seq changes
   std::atomic<std::uint64_t> replicated_epoch{0};  // a replica: the epoch of its state
   std::condition_variable replicated_cv;
 
@@ -186,8 +184,8 @@ struct Registry::Impl {
   std::thread snapshotter;
   std::mutex snapshotter_mu;
   std::condition_variable snapshotter_cv;
-  bool snapshotter_stop = false;  // under snapshotter_mu
-  bool snapshot_due = false;      // under snapshotter_mu
+  bool snapshotter_stop = false;                               // under snapshotter_mu
+  bool snapshot_due = false;                                   // under snapshotter_mu
   std::atomic<std::uint64_t> since_events{0}, since_bytes{0};  // appended since the last one
   std::atomic<std::uint64_t> snapshots_written{0}, snapshot_failures{0}, last_snapshot_seq{0},
       segments_compacted{0};

@@ -40,14 +40,12 @@ std::vector<std::pair<ChildId, Entry>> Registry::local_data(const ReadOptions& o
   return impl_->read(o.table, [&](const auto* t) { return replay::local_data(t); });
 }
 std::optional<Pid> Registry::local_pid(std::string_view id, const ReadOptions& o) const {
-  return impl_->read(o.table, [&](const auto* t) {
-    return replay::local_pid(t, id, impl_->opts.local_node);
-  });
+  return impl_->read(
+      o.table, [&](const auto* t) { return replay::local_pid(t, id, impl_->opts.local_node); });
 }
 std::optional<Lookup> Registry::lookup(std::string_view id, const LookupOptions& o) const {
-  return impl_->read(o.table, [&](const auto* t) {
-    return replay::lookup(t, id, o.with_metadata);
-  });
+  return impl_->read(o.table,
+                     [&](const auto* t) { return replay::lookup(t, id, o.with_metadata); });
 }
 ChildNodePids Registry::match_tag(std::string_view tag, const ReadOptions& o) const {
   return impl_->read(o.table, [&](const auto* t) { return replay::match_tag(t, tag); });
@@ -87,7 +85,8 @@ std::vector<Registry::ExpiryCandidate> Registry::scan_expired() const {
   std::shared_lock lock(impl_->proj_mu);
   for (const auto& name : impl_->proj.table_names()) {
     for (const replay::StoredRow* row : impl_->proj.table(name)->ttl_rows()) {
-      if (*row->expires_at_ms() <= now) out.push_back(ExpiryCandidate{name, ChildId(row->id()), row->seq});
+      if (*row->expires_at_ms() <= now)
+        out.push_back(ExpiryCandidate{name, ChildId(row->id()), row->seq});
     }
   }
   return out;

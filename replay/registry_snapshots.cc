@@ -66,7 +66,8 @@ void Registry::Impl::start_snapshotter() {
       }
       lock.lock();
       // Events appended while it ran may already make the next one due.
-      snapshot_due = error.ok() && policy_due(opts.snapshots, since_events.load(), since_bytes.load());
+      snapshot_due =
+          error.ok() && policy_due(opts.snapshots, since_events.load(), since_bytes.load());
     }
   });
 }
@@ -97,8 +98,8 @@ Result<SnapshotInfo> Registry::Impl::take_snapshot() {
     info.seq = target;
     info.file = files->back().name;
     info.bytes = files->back().bytes;
-    auto reader = replay::SnapshotReader::open(opts.log_dir + "/" + info.file,
-                                               opts.log.max_record_bytes);
+    auto reader =
+        replay::SnapshotReader::open(opts.log_dir + "/" + info.file, opts.log.max_record_bytes);
     if (!reader.ok()) return reader.status();
     info.rows = (*reader)->meta().rows;
   } else {
@@ -118,7 +119,8 @@ Result<SnapshotInfo> Registry::Impl::take_snapshot() {
     info.seq = written->seq;
     info.file = written->name;
     info.bytes = written->bytes;
-    state.for_each_table([&](const std::string&, const replay::Table& t) { info.rows += t.size(); });
+    state.for_each_table(
+        [&](const std::string&, const replay::Table& t) { info.rows += t.size(); });
     snapshots_written.fetch_add(1);
   }
   last_snapshot_seq.store(info.seq);

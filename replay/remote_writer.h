@@ -31,9 +31,9 @@ class RemoteWriter {
  public:
   virtual ~RemoteWriter() = default;
   virtual Result<RemoteCommit> insert(const ChildSpec& spec, const NodePids& node_pids,
-                                       const InsertOptions& options) = 0;
+                                      const InsertOptions& options) = 0;
   virtual Result<RemoteCommit> bulk_insert(const std::vector<Entry>& children,
-                                            const WriteOptions& options) = 0;
+                                           const WriteOptions& options) = 0;
   virtual Result<RemoteCommit> erase(const ChildId& child_id, const WriteOptions& options) = 0;
   virtual Result<RemoteCommit> bulk_delete(
       const std::vector<std::pair<ChildId, std::vector<NodeName>>>& children,
@@ -41,7 +41,7 @@ class RemoteWriter {
   // Writes `entry` for child_id if the writer's row still has `expect_revision` (the revision
   // the caller's update function saw); kConflict otherwise, kNotFound if the row is gone.
   virtual Result<RemoteCommit> update_if(const ChildId& child_id, std::uint64_t expect_revision,
-                                          const Entry& entry, const WriteOptions& options) = 0;
+                                         const Entry& entry, const WriteOptions& options) = 0;
   virtual Result<RemoteCommit> clear_all(const WriteOptions& options) = 0;
   virtual Result<RemoteCommit> node_down(const NodeName& node, const WriteOptions& options) = 0;
 };

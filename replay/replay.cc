@@ -36,9 +36,9 @@ Result<ReplayStats> replay_log(const std::string& dir, Projection* projection,
                                                record.segment + ": " + event.status().message());
     }
     if (event->seq != record.seq || event->epoch != r.epoch()) {
-      return Status::corruption("record " + std::to_string(record.seq) + " in " +
-                                record.segment + " holds event " + std::to_string(event->seq) +
-                                " of epoch " + std::to_string(event->epoch));
+      return Status::corruption("record " + std::to_string(record.seq) + " in " + record.segment +
+                                " holds event " + std::to_string(event->seq) + " of epoch " +
+                                std::to_string(event->epoch));
     }
     if (upto_time_ms && event->writer_time_ms > *upto_time_ms) break;
     stats.bytes += record.payload.size();

@@ -16,8 +16,8 @@ namespace procreg::replay {
 
 struct ReplayStats {
   std::uint64_t events = 0;
-  std::uint64_t bytes = 0;              // payload bytes decoded
-  std::uint64_t tail_bytes_ignored = 0; // a torn tail the reader stopped at
+  std::uint64_t bytes = 0;               // payload bytes decoded
+  std::uint64_t tail_bytes_ignored = 0;  // a torn tail the reader stopped at
 };
 
 // Applies the records of the log in `dir` that follow projection->last_seq(), up to and

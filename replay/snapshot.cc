@@ -207,22 +207,28 @@ Result<SnapshotMeta> decode_meta(std::string_view bytes) {
       }
       return true;
     };
-    const bool ok = d.check_size(bytes.size()) &&
-                    d.read_fields(kFields,
-                                  [&](std::size_t index) {
-                                    switch (index) {
-                                      case kFhub: return d.read_non_empty_string(&m->hub);
-                                      case kFep: return d.read_uint(&m->epoch);
-                                      case kFseq: return d.read_uint(&m->seq);
-                                      case kFt: return d.read_int(&m->max_time_ms);
-                                      case kFcreated: return d.read_int(&m->created_ms);
-                                      case kFreg: return d.read_uint(&m->registered_head);
-                                      case kFunreg: return d.read_uint(&m->unregistered_head);
-                                      case kFtables: return read_tables();
-                                      default: return d.read_uint(&m->rows);  // kFrows
-                                    }
-                                  }) &&
-                    d.finish();
+    const bool ok = d.check_size(bytes.size()) && d.read_fields(kFields, [&](std::size_t index) {
+      switch (index) {
+        case kFhub:
+          return d.read_non_empty_string(&m->hub);
+        case kFep:
+          return d.read_uint(&m->epoch);
+        case kFseq:
+          return d.read_uint(&m->seq);
+        case kFt:
+          return d.read_int(&m->max_time_ms);
+        case kFcreated:
+          return d.read_int(&m->created_ms);
+        case kFreg:
+          return d.read_uint(&m->registered_head);
+        case kFunreg:
+          return d.read_uint(&m->unregistered_head);
+        case kFtables:
+          return read_tables();
+        default:
+          return d.read_uint(&m->rows);  // kFrows
+      }
+    }) && d.finish();
     if (!ok) result = std::move(d).error();
     return result;
   });
@@ -308,11 +314,11 @@ struct SnapshotReader::Impl {
   UniqueFd fd;
   std::uint64_t file_offset = 0;  // of buffer[0]
   std::string buffer;
-  std::size_t pos = 0;            // read position in buffer
+  std::size_t pos = 0;  // read position in buffer
   bool eof = false;
   SnapshotMeta meta;
   std::uint64_t rows_read = 0;
-  std::size_t table = 0;               // index into meta.tables of the current row's table
+  std::size_t table = 0;  // index into meta.tables of the current row's table
   std::uint64_t rows_in_table = 0;
   std::uint64_t payload_offset = 0;  // of the record read last
   bool done = false;
@@ -346,7 +352,8 @@ struct SnapshotReader::Impl {
   Status read_header() {
     auto have = fill(kSnapshotHeaderBytes);
     if (!have.ok()) return have.status();
-    if (!*have) return corrupt(0, "shorter than a header (" + std::to_string(buffer.size()) + " bytes)");
+    if (!*have)
+      return corrupt(0, "shorter than a header (" + std::to_string(buffer.size()) + " bytes)");
     const char* p = buffer.data();
     if (std::string_view(p, 4) != kSnapshotMagic) return corrupt(0, "bad magic");
     const std::uint16_t version = get_u16(p + 4);
@@ -363,9 +370,9 @@ struct SnapshotReader::Impl {
       return corrupt(0, "header CRC mismatch");
     }
     if (version != kSnapshotVersion) {
-      failed = Status::unsupported("snapshot " + path + ": format version " +
-                                   std::to_string(version) + ", this build reads " +
-                                   std::to_string(kSnapshotVersion));
+      failed =
+          Status::unsupported("snapshot " + path + ": format version " + std::to_string(version) +
+                              ", this build reads " + std::to_string(kSnapshotVersion));
       return failed;
     }
     auto decoded = decode_meta(std::string_view(p + kSnapshotHeaderBytes, meta_len));
@@ -515,10 +522,11 @@ Result<SnapshotMeta> load_snapshot(const std::string& path, Projection* projecti
                                      std::string(row_table) + "' out of the meta's table order"));
     }
     if (revision == 0 || revision > meta.seq) {
-      const std::string_view id = decoded ? std::string_view(decoded->row.entry.spec.id) : scanned.row.id;
+      const std::string_view id =
+          decoded ? std::string_view(decoded->row.entry.spec.id) : scanned.row.id;
       return fail(Status::corruption("snapshot " + path + ": row '" + std::string(id) +
-                                     "' has revision " + std::to_string(revision) +
-                                     " outside 1.." + std::to_string(meta.seq)));
+                                     "' has revision " + std::to_string(revision) + " outside 1.." +
+                                     std::to_string(meta.seq)));
     }
     if (decoded) {
       projection->load_row(decoded->table, std::move(decoded->row), revision);

@@ -77,7 +77,7 @@ struct SnapshotMeta {
 };
 
 struct SnapshotFile {
-  std::string name;      // inside the log directory
+  std::string name;       // inside the log directory
   std::uint64_t seq = 0;  // as the name says
   std::uint64_t bytes = 0;
 };

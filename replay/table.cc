@@ -62,8 +62,7 @@ void Table::unlink(const StoredRow& row) {
   if (row.local_pos != StoredRow::kNoPos) index_remove(local_, row, &StoredRow::local_pos);
 }
 
-void Table::put(const Entry& entry, std::optional<std::int64_t> expires_at_ms,
-                std::uint64_t seq) {
+void Table::put(const Entry& entry, std::optional<std::int64_t> expires_at_ms, std::uint64_t seq) {
   StoredRow* row = rows_.find(entry.spec.id);
   if (row == nullptr) {
     row = rows_.insert(std::make_unique<StoredRow>(entry, expires_at_ms, seq));

@@ -23,10 +23,9 @@ namespace {
 }
 
 // No limit but the bytes themselves: the parts were encoded from values procreg holds.
-const events::DecodeLimits kStoredLimits{std::numeric_limits<std::size_t>::max(),
-                                         std::numeric_limits<std::uint32_t>::max(),
-                                         std::numeric_limits<std::uint32_t>::max(),
-                                         std::numeric_limits<std::uint32_t>::max()};
+const events::DecodeLimits kStoredLimits{
+    std::numeric_limits<std::size_t>::max(), std::numeric_limits<std::uint32_t>::max(),
+    std::numeric_limits<std::uint32_t>::max(), std::numeric_limits<std::uint32_t>::max()};
 
 template <typename T, typename Read>
 T decode_part(std::string_view bytes, std::string_view part, Read read) {
@@ -95,7 +94,8 @@ void for_each_node_pid(std::string_view bytes, F&& f) {
   NodePidsReader r(bytes);
   const std::uint32_t n = r.array_head();
   for (std::uint32_t i = 0; i < n; ++i) {
-    if (r.array_head() != 2) unreadable_row("node_pids", Status::corruption("a pair is not 2 items"));
+    if (r.array_head() != 2)
+      unreadable_row("node_pids", Status::corruption("a pair is not 2 items"));
     const std::string_view node = r.str();
     const std::string_view pid = r.str();
     if (f(node, pid)) return;
@@ -181,8 +181,7 @@ StoredRow::StoredRow(const Entry& entry, const events::EncodedEntry& parts,
   assert(holds(entry) && "the parts are the entry's encoding");
 }
 
-void StoredRow::encode(const ChildSpec& spec, const NodePids& node_pids,
-                       const Metadata& metadata) {
+void StoredRow::encode(const ChildSpec& spec, const NodePids& node_pids, const Metadata& metadata) {
   std::string& buf = scratch();
   buf.append(spec.id);
   id_size_ = narrow(spec.id.size());

@@ -120,11 +120,11 @@ using EventBody = std::variant<events::Insert, events::BulkInsert, events::Delet
 struct Event {
   std::uint32_t schema_version = kEventSchemaVersion;
   std::string hub;
-  std::string table;            // the registry stream (ProcessHub's :table); never empty
-  std::uint64_t seq = 0;        // per-hub, gapless, from 1
-  std::uint64_t epoch = 0;      // the log's identity; changes when a log is recreated
+  std::string table;                // the registry stream (ProcessHub's :table); never empty
+  std::uint64_t seq = 0;            // per-hub, gapless, from 1
+  std::uint64_t epoch = 0;          // the log's identity; changes when a log is recreated
   std::int64_t writer_time_ms = 0;  // the writer's clock when the event was written
-  bool hooks = false;           // written with hooks on: its hook events reach the hook topics
+  bool hooks = false;               // written with hooks on: its hook events reach the hook topics
   EventBody body;
 
   EventKind kind() const { return static_cast<EventKind>(body.index()); }

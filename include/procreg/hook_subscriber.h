@@ -42,7 +42,7 @@ struct HookSubscriberOptions {
   // events). A from_epoch that is not the writer's current log starts from that log's first
   // event (the old history is gone), counted in resyncs.
   std::optional<std::uint64_t> from_seq;
-  std::uint64_t from_epoch = 0;  // 0 = whatever log the writer has
+  std::uint64_t from_epoch = 0;    // 0 = whatever log the writer has
   std::uint32_t from_partial = 0;  // HookPosition::partial: hook events of from_seq + 1 done
   std::chrono::milliseconds request_timeout{2'000};
   std::uint32_t chunk_events = 4'096;
@@ -63,11 +63,11 @@ struct HookPosition {
 };
 
 struct HookSubscriberStats {
-  std::uint64_t delivered = 0;        // hook events passed to the handlers
-  std::uint64_t live_messages = 0;    // hook messages received on the bus
+  std::uint64_t delivered = 0;      // hook events passed to the handlers
+  std::uint64_t live_messages = 0;  // hook messages received on the bus
   std::uint64_t duplicates_dropped = 0;
   std::uint64_t gaps_detected = 0;
-  std::uint64_t events_fetched = 0;   // events read from the replay service
+  std::uint64_t events_fetched = 0;  // events read from the replay service
   std::uint64_t handler_errors = 0;
   std::uint64_t resyncs = 0;
   std::uint64_t bad_frames = 0;

@@ -62,9 +62,9 @@ struct HubServerStats {
   std::uint64_t hook_messages_published = 0;
   std::uint64_t heartbeats = 0;
   std::uint64_t bytes_published = 0;
-  std::uint64_t publish_dropped = 0;   // messages ZeroMQ would not queue (never for a PUB)
+  std::uint64_t publish_dropped = 0;  // messages ZeroMQ would not queue (never for a PUB)
   std::uint64_t replay_requests = 0;
-  std::uint64_t replay_errors = 0;     // requests answered with an error
+  std::uint64_t replay_errors = 0;  // requests answered with an error
   std::uint64_t snapshots_served = 0;
   std::uint64_t snapshot_files_served = 0;  // of those, read from a snapshot file (no lock)
   // Snapshot files the service would not serve: damaged, unreadable or not mappable (it then
@@ -72,8 +72,8 @@ struct HubServerStats {
   // one is written.
   std::uint64_t snapshot_files_refused = 0;
   std::uint64_t commands = 0;
-  std::uint64_t command_errors = 0;    // commands answered with an error
-  std::uint64_t bad_frames = 0;        // malformed or oversized requests on any endpoint
+  std::uint64_t command_errors = 0;  // commands answered with an error
+  std::uint64_t bad_frames = 0;      // malformed or oversized requests on any endpoint
 };
 
 class HubServer {

@@ -31,8 +31,8 @@ struct LogOptions {
   // is done (records written meanwhile share the next one), the best latency and throughput;
   // a larger value trades latency for fewer syncs when the disk's sync rate is the limit.
   std::chrono::milliseconds group_commit_interval{0};
-  std::uint64_t segment_bytes = 64ull << 20;        // roll to a new segment past this size
-  std::uint32_t max_record_bytes = 16u << 20;        // larger appends are refused
+  std::uint64_t segment_bytes = 64ull << 20;   // roll to a new segment past this size
+  std::uint32_t max_record_bytes = 16u << 20;  // larger appends are refused
 };
 
 // Snapshots and retention of a writer's log (docs/LOG_FORMAT.md, "Snapshot files").
@@ -60,14 +60,14 @@ struct SnapshotOptions {
 
 // Options of Registry::open (a hub's writer on a local log).
 struct RegistryOptions {
-  std::string hub;          // the hub id; also the default table's name
-  std::string log_dir;      // the hub's log directory; created if missing
-  std::string local_node;   // the node local_* queries and process_list(kLocal) use (A.7)
+  std::string hub;         // the hub id; also the default table's name
+  std::string log_dir;     // the hub's log directory; created if missing
+  std::string local_node;  // the node local_* queries and process_list(kLocal) use (A.7)
   LogOptions log;
   SnapshotOptions snapshots;
-  Clock clock;              // the writer's clock; empty = system_clock_ms
-  std::int64_t tombstone_ttl_ms = 30'000;         // bulk_delete emptying a row (A.6)
-  std::int64_t pending_ttl_ms = 600'000;          // pending-forward rows (A.6)
+  Clock clock;                             // the writer's clock; empty = system_clock_ms
+  std::int64_t tombstone_ttl_ms = 30'000;  // bulk_delete emptying a row (A.6)
+  std::int64_t pending_ttl_ms = 600'000;   // pending-forward rows (A.6)
   // Period of the janitor that writes TTL expiry events; 0 = no background janitor (call
   // Registry::run_janitor yourself, as tests do).
   std::chrono::milliseconds janitor_interval{15'000};
@@ -75,8 +75,8 @@ struct RegistryOptions {
 
 // Options shared by all writes.
 struct WriteOptions {
-  bool hooks = false;   // ProcessHub's :hook_storage: publish this call's hook events
-  std::string table;    // ProcessHub's :table; empty = the hub's default table
+  bool hooks = false;  // ProcessHub's :hook_storage: publish this call's hook events
+  std::string table;   // ProcessHub's :table; empty = the hub's default table
   // ProcessHub's :timeout: bounds the whole call. Waiting for the writer's slot past it is
   // kTimeout with nothing written; waiting for the durability point past it (group commit on
   // a slow disk) is kTimeout with the event appended: it takes effect if the log's sync

@@ -6,8 +6,8 @@
 // applied to the in-memory projection and its hook events dispatched. A write returns after
 // all of that, so a read right after it sees it (read-your-writes). Calls from several
 // threads at once queue up and are committed in groups: one append (one write(2)) and, under
-// kSyncEach, one fdatasync for a group, each call still its own event(s) in queue order. A Registry opened with
-// open_replay() is a read-only projection of a log, optionally as of a sequence number.
+// kSyncEach, one fdatasync for a group, each call still its own event(s) in queue order. A Registry
+// opened with open_replay() is a read-only projection of a log, optionally as of a sequence number.
 //
 // Method names mirror ProcessHub's (registry-semantics.md): erase is ProcessHub's delete,
 // entry_exists its entry_exists?. Writes return the sequence number of the event they wrote,
@@ -73,10 +73,10 @@ class WriteBatch {
   enum class Kind : std::uint8_t { kInsert, kBulkInsert, kErase, kBulkDelete, kUpdate, kClearAll };
   struct Op {
     Kind kind;
-    InsertOptions options;  // a WriteOptions, with insert's fields used by insert alone
-    ChildSpec spec;                                                // insert
-    NodePids node_pids;                                            // insert
-    std::vector<Entry> children;                                   // bulk_insert
+    InsertOptions options;        // a WriteOptions, with insert's fields used by insert alone
+    ChildSpec spec;               // insert
+    NodePids node_pids;           // insert
+    std::vector<Entry> children;  // bulk_insert
     std::vector<std::pair<ChildId, std::vector<NodeName>>> nodes;  // bulk_delete
     ChildId child_id;                                              // erase, update
     UpdateFn fn;                                                   // update
@@ -110,18 +110,18 @@ class HookSubscription {
 };
 
 struct RegistryStats {
-  std::uint64_t events_written = 0;      // events appended by this writer
-  std::uint64_t bytes_written = 0;       // their encoded bytes
+  std::uint64_t events_written = 0;        // events appended by this writer
+  std::uint64_t bytes_written = 0;         // their encoded bytes
   std::uint64_t writes_without_event = 0;  // calls that changed nothing and fired no hook
-  std::uint64_t invalid_calls = 0;       // calls refused for invalid arguments
-  std::uint64_t rows_expired = 0;        // rows removed by TTL expiry events
-  std::uint64_t hook_events = 0;         // hook events dispatched
-  std::uint64_t hook_handler_errors = 0; // handler invocations that threw
-  std::uint64_t snapshots_written = 0;   // snapshot files written (policy and snapshot())
-  std::uint64_t snapshot_failures = 0;   // background snapshots that failed (see last_error)
-  std::uint64_t last_snapshot_seq = 0;   // seq of the newest snapshot file (0: none)
-  std::uint64_t segments_compacted = 0;  // log segments removed or archived
-  std::string last_snapshot_error;       // the last background failure's message
+  std::uint64_t invalid_calls = 0;         // calls refused for invalid arguments
+  std::uint64_t rows_expired = 0;          // rows removed by TTL expiry events
+  std::uint64_t hook_events = 0;           // hook events dispatched
+  std::uint64_t hook_handler_errors = 0;   // handler invocations that threw
+  std::uint64_t snapshots_written = 0;     // snapshot files written (policy and snapshot())
+  std::uint64_t snapshot_failures = 0;     // background snapshots that failed (see last_error)
+  std::uint64_t last_snapshot_seq = 0;     // seq of the newest snapshot file (0: none)
+  std::uint64_t segments_compacted = 0;    // log segments removed or archived
+  std::string last_snapshot_error;         // the last background failure's message
   // The log's syncs (kGroupCommit: one per group; kSyncEach: one per event; kNone: none):
   // log_synced_events / log_syncs is the average group-commit size.
   std::uint64_t log_syncs = 0;
@@ -139,7 +139,7 @@ struct RegistryStats {
 // A snapshot file written by Registry::snapshot().
 struct SnapshotInfo {
   std::uint64_t seq = 0;
-  std::string file;          // its name inside the log directory
+  std::string file;  // its name inside the log directory
   std::uint64_t bytes = 0;
   std::uint64_t rows = 0;
   std::chrono::milliseconds took{0};

@@ -47,17 +47,17 @@ struct ReplicaOptions {
 };
 
 struct ReplicaStats {
-  std::uint64_t events_applied = 0;     // from the bus and from repairs
-  std::uint64_t live_events = 0;        // received on the bus
+  std::uint64_t events_applied = 0;  // from the bus and from repairs
+  std::uint64_t live_events = 0;     // received on the bus
   std::uint64_t duplicates_dropped = 0;
   std::uint64_t gaps_detected = 0;
-  std::uint64_t events_repaired = 0;    // fetched from the replay service to fill gaps
+  std::uint64_t events_repaired = 0;  // fetched from the replay service to fill gaps
   std::uint64_t snapshots_loaded = 0;
-  std::uint64_t resyncs = 0;            // full resynchronisations: a new epoch, or a writer
-                                        // back on a log shorter than this replica's state
+  std::uint64_t resyncs = 0;  // full resynchronisations: a new epoch, or a writer
+                              // back on a log shorter than this replica's state
   std::uint64_t heartbeats = 0;
-  std::uint64_t bad_frames = 0;         // malformed bus messages or replies, dropped
-  std::uint64_t replay_failures = 0;    // replay requests that failed or timed out
+  std::uint64_t bad_frames = 0;       // malformed bus messages or replies, dropped
+  std::uint64_t replay_failures = 0;  // replay requests that failed or timed out
 };
 
 class Replica {
@@ -82,7 +82,7 @@ class Replica {
   // The writer's last sequence as far as this replica knows (from events, heartbeats and
   // replay replies); head() - last_applied() is the replica's lag in events.
   std::uint64_t head() const;
-  std::uint64_t epoch() const;         // the log the replica follows (0 before the first sync)
+  std::uint64_t epoch() const;  // the log the replica follows (0 before the first sync)
   // Blocks until the replica applied `seq` (ok), or `timeout` passes (kTimeout).
   Status wait_for(std::uint64_t seq, std::chrono::milliseconds timeout) const;
   // Blocks until caught_up() (ok) or `timeout` passes (kTimeout).

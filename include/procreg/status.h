@@ -20,17 +20,17 @@ namespace procreg {
 
 enum class Code {
   kOk = 0,
-  kNotFound,          // the thing named does not exist (update on a missing row, a missing log)
-  kInvalidArgument,   // the caller's arguments (or an update function's result) are not valid
-  kCorruption,        // stored or received bytes fail a check (CRC, sequence, format)
-  kTimeout,           // an operation's deadline passed; nothing was applied half-way
-  kUnavailable,       // the component is closed or not reachable
-  kIoError,           // the operating system refused a file operation
-  kUnsupported,       // a format or schema version this build does not understand
-  kResourceExhausted, // a size limit was exceeded (oversized record, message, value)
-  kInternal,          // an unexpected failure in user code run by procreg (e.g. an update fn threw)
-  kConflict,          // the state changed under a conditional write (a remote update's row)
-  kCompacted,         // the history asked for was compacted away: resync from a snapshot
+  kNotFound,           // the thing named does not exist (update on a missing row, a missing log)
+  kInvalidArgument,    // the caller's arguments (or an update function's result) are not valid
+  kCorruption,         // stored or received bytes fail a check (CRC, sequence, format)
+  kTimeout,            // an operation's deadline passed; nothing was applied half-way
+  kUnavailable,        // the component is closed or not reachable
+  kIoError,            // the operating system refused a file operation
+  kUnsupported,        // a format or schema version this build does not understand
+  kResourceExhausted,  // a size limit was exceeded (oversized record, message, value)
+  kInternal,   // an unexpected failure in user code run by procreg (e.g. an update fn threw)
+  kConflict,   // the state changed under a conditional write (a remote update's row)
+  kCompacted,  // the history asked for was compacted away: resync from a snapshot
 };
 
 // Returns a stable lower_snake name for `code` ("not_found", "corruption", ...).
@@ -77,7 +77,7 @@ std::ostream& operator<<(std::ostream& os, const Status& status);
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : v_(std::move(value)) {}      // NOLINT(google-explicit-constructor)
   Result(Status error) : v_(std::move(error)) {  // NOLINT(google-explicit-constructor)
     assert(!std::get<Status>(v_).ok() && "a Result needs a value or an error");
   }

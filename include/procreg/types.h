@@ -77,9 +77,8 @@ using ChildNodePids = std::vector<std::pair<ChildId, NodePids>>;
 // A shorthand for tests and examples: the spec {id, start: {module, function, args}}.
 inline ChildSpec make_spec(ChildId id, std::string module = "Elixir.Worker",
                            std::string function = "start_link", Value::Array args = {}) {
-  return ChildSpec{std::move(id), StartSpec{std::move(module), std::move(function),
-                                            std::move(args)},
-                   {}};
+  return ChildSpec{
+      std::move(id), StartSpec{std::move(module), std::move(function), std::move(args)}, {}};
 }
 
 }  // namespace procreg

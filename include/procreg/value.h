@@ -31,22 +31,22 @@ class Value {
   };
   enum class Type { kNil, kBool, kInt, kUint, kFloat, kString, kBinary, kArray, kMap };
 
-  Value() = default;  // nil
-  Value(std::nullptr_t) {}  // NOLINT(google-explicit-constructor)
-  Value(bool b) : v_(b) {}  // NOLINT(google-explicit-constructor)
-  Value(int i) { set_signed(i); }        // NOLINT(google-explicit-constructor)
-  Value(long i) { set_signed(i); }       // NOLINT(google-explicit-constructor)
-  Value(long long i) { set_signed(i); }  // NOLINT(google-explicit-constructor)
+  Value() = default;                                        // nil
+  Value(std::nullptr_t) {}                                  // NOLINT(google-explicit-constructor)
+  Value(bool b) : v_(b) {}                                  // NOLINT(google-explicit-constructor)
+  Value(int i) { set_signed(i); }                           // NOLINT(google-explicit-constructor)
+  Value(long i) { set_signed(i); }                          // NOLINT(google-explicit-constructor)
+  Value(long long i) { set_signed(i); }                     // NOLINT(google-explicit-constructor)
   Value(unsigned u) : v_(static_cast<std::uint64_t>(u)) {}  // NOLINT
-  Value(unsigned long u) : v_(static_cast<std::uint64_t>(u)) {}  // NOLINT
+  Value(unsigned long u) : v_(static_cast<std::uint64_t>(u)) {}       // NOLINT
   Value(unsigned long long u) : v_(static_cast<std::uint64_t>(u)) {}  // NOLINT
-  Value(double d) : v_(d) {}  // NOLINT(google-explicit-constructor)
-  Value(const char* s) : v_(std::string(s)) {}  // NOLINT(google-explicit-constructor)
-  Value(std::string s) : v_(std::move(s)) {}  // NOLINT(google-explicit-constructor)
+  Value(double d) : v_(d) {}                         // NOLINT(google-explicit-constructor)
+  Value(const char* s) : v_(std::string(s)) {}       // NOLINT(google-explicit-constructor)
+  Value(std::string s) : v_(std::move(s)) {}         // NOLINT(google-explicit-constructor)
   Value(std::string_view s) : v_(std::string(s)) {}  // NOLINT(google-explicit-constructor)
-  Value(Binary b) : v_(std::move(b)) {}  // NOLINT(google-explicit-constructor)
-  Value(Array a) : v_(std::move(a)) {}  // NOLINT(google-explicit-constructor)
-  Value(Map m) : v_(std::move(m)) {}  // NOLINT(google-explicit-constructor)
+  Value(Binary b) : v_(std::move(b)) {}              // NOLINT(google-explicit-constructor)
+  Value(Array a) : v_(std::move(a)) {}               // NOLINT(google-explicit-constructor)
+  Value(Map m) : v_(std::move(m)) {}                 // NOLINT(google-explicit-constructor)
 
   Type type() const { return static_cast<Type>(v_.index()); }
   bool is_nil() const { return type() == Type::kNil; }

@@ -14,8 +14,8 @@
 #include "procreg/registry.h"
 #include "replay/log.h"
 #include "replay/log_format.h"
-#include "replay/snapshot.h"
 #include "replay/log_test_util.h"
+#include "replay/snapshot.h"
 
 namespace procreg::crash {
 namespace {
@@ -31,9 +31,9 @@ constexpr milliseconds kConverge{20'000};
 
 // What a reader (no writer running) finds at the end of the log.
 struct LogEnd {
-  bool exists = false;         // a complete first segment header
+  bool exists = false;          // a complete first segment header
   std::uint64_t first_seq = 1;  // of the first segment: above 1 once compacted
-  std::uint64_t last_seq = 0;  // the last complete record
+  std::uint64_t last_seq = 0;   // the last complete record
   std::uint64_t torn_bytes = 0;
   std::string last_segment;  // the highest-numbered segment file ("" if none)
 };
@@ -82,8 +82,9 @@ std::unique_ptr<Registry> open_replay_at(const std::string& log_dir, std::uint64
   ReplayOptions o{log_dir, "t0-n0", upto};
   o.use_snapshots = use_snapshots;
   auto r = Registry::open_replay(o);
-  BOOST_REQUIRE_MESSAGE(r.ok(), "open_replay upto " << upto << (use_snapshots ? "" : " (no snapshots)")
-                                                    << ": " << r.status().to_string());
+  BOOST_REQUIRE_MESSAGE(r.ok(), "open_replay upto "
+                                    << upto << (use_snapshots ? "" : " (no snapshots)") << ": "
+                                    << r.status().to_string());
   return std::move(*r);
 }
 
@@ -179,10 +180,10 @@ std::unique_ptr<CrashHarness::Run> CrashHarness::start_writer(bool hold) {
                                 "--threads",       std::to_string(options_.threads),
                                 "--segment-bytes", std::to_string(options_.segment_bytes)};
   if (options_.snapshot_every_events > 0) {
-    args.insert(args.end(), {"--snapshot-every-events",
-                             std::to_string(options_.snapshot_every_events), "--snapshot-keep",
-                             std::to_string(options_.snapshot_keep), "--compact",
-                             options_.compact ? "1" : "0"});
+    args.insert(args.end(),
+                {"--snapshot-every-events", std::to_string(options_.snapshot_every_events),
+                 "--snapshot-keep", std::to_string(options_.snapshot_keep), "--compact",
+                 options_.compact ? "1" : "0"});
   }
   if (options_.replica) {
     const Endpoints ep = ipc_endpoints(dir_);
@@ -298,9 +299,9 @@ void CrashHarness::check_log(const Run& run, std::uint64_t torn_bytes,
       // From the first record, ignoring every snapshot: the same state.
       auto full = open_replay_at(log_dir(), 0, /*use_snapshots=*/false);
       BOOST_REQUIRE_EQUAL(full->last_sequence(), end.last_seq);
-      BOOST_REQUIRE_MESSAGE(rows_by_key(full->dump_all_tables()) == replayed,
-                            "the state from snapshots (" << r->recovery_report()
-                                                         << ") differs from a full replay");
+      BOOST_REQUIRE_MESSAGE(
+          rows_by_key(full->dump_all_tables()) == replayed,
+          "the state from snapshots (" << r->recovery_report() << ") differs from a full replay");
       ++totals_.full_replay_checks;
     }
   }
@@ -315,8 +316,8 @@ void CrashHarness::check_log(const Run& run, std::uint64_t torn_bytes,
     const std::string report = log_part(full_report);
     const auto temps = snapshot_temps(log_dir());
     // (The message's operands are evaluated even when the check holds.)
-    BOOST_REQUIRE_MESSAGE(temps.empty(), "after Registry::open, " << temps.size()
-                                                                  << " snapshot .tmp file(s) are left");
+    BOOST_REQUIRE_MESSAGE(temps.empty(), "after Registry::open, "
+                                             << temps.size() << " snapshot .tmp file(s) are left");
     BOOST_REQUIRE_MESSAGE(full_report.find("skipped") == std::string::npos,
                           "a snapshot was skipped after a kill: " << full_report);
     if (full_report.find("; started from ") != std::string::npos) ++totals_.snapshot_opens;

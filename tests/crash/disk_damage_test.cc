@@ -18,8 +18,8 @@
 
 #include "procreg/registry.h"
 #include "replay/log_format.h"
-#include "replay/snapshot.h"
 #include "replay/log_test_util.h"
+#include "replay/snapshot.h"
 
 namespace procreg {
 namespace {
@@ -420,13 +420,17 @@ BOOST_AUTO_TEST_CASE(a_snapshot_cut_at_any_byte_or_with_any_byte_flipped_is_not_
       std::string row;
       for (;;) {
         auto more = (*reader)->next(&row);
-        if (!more.ok()) { s = more.status(); break; }
+        if (!more.ok()) {
+          s = more.status();
+          break;
+        }
         if (!*more) break;
       }
     }
     BOOST_TEST_REQUIRE(s.code() == Code::kCorruption, "cut at " << keep << ": " << s.to_string());
   }
-  for (const std::size_t keep : {std::size_t{0}, std::size_t{9}, bytes.size() / 2, bytes.size() - 1}) {
+  for (const std::size_t keep :
+       {std::size_t{0}, std::size_t{9}, bytes.size() / 2, bytes.size() - 1}) {
     replay::testing::restore(log.dir(), with_snapshot);
     write_bytes(path, bytes.substr(0, keep));
     expect_full_replay(log, state, "skipped " + replay::snapshot_file_name(log.last_seq()));
@@ -438,7 +442,8 @@ BOOST_AUTO_TEST_CASE(a_snapshot_cut_at_any_byte_or_with_any_byte_flipped_is_not_
       replay::Projection p(kHub, "n1");
       return replay::load_snapshot(path, &p).status();
     }();
-    BOOST_TEST_REQUIRE(loaded.code() == Code::kCorruption, "flip at " << at << ": " << loaded.to_string());
+    BOOST_TEST_REQUIRE(loaded.code() == Code::kCorruption,
+                       "flip at " << at << ": " << loaded.to_string());
   }
   replay::testing::restore(log.dir(), with_snapshot);
   write_bytes(path, flip(bytes, bytes.size() / 2, 3));
@@ -499,9 +504,11 @@ BOOST_AUTO_TEST_CASE(a_damaged_newest_snapshot_falls_back_to_the_older_one) {
   BOOST_TEST(writer->lookup("later").has_value());
   const std::string report = writer->recovery_report();
   BOOST_TEST(report.find("started from " + replay::snapshot_file_name(log.last_seq())) !=
-             std::string::npos, report);
-  BOOST_TEST(report.find("skipped " + replay::snapshot_file_name(log.last_seq() + 1)) !=
-             std::string::npos, report);
+                 std::string::npos,
+             report);
+  BOOST_TEST(
+      report.find("skipped " + replay::snapshot_file_name(log.last_seq() + 1)) != std::string::npos,
+      report);
 }
 
 BOOST_AUTO_TEST_CASE(a_temporary_snapshot_file_is_removed_at_open) {

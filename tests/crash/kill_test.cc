@@ -64,17 +64,14 @@ HarnessTotals add(HarnessTotals a, const HarnessTotals& b) {
 void progress(const HarnessTotals& current, const HarnessTotals& done, std::uint64_t kills,
               std::uint64_t of) {
   const HarnessTotals t = add(done, current);
-  BOOST_TEST_MESSAGE("seed " << seed() << ": " << kills << "/" << of << " kills ("
-                             << t.kills_before_ready << " while opening), " << t.acks
-                             << " acknowledged writes checked, " << t.in_flight
-                             << " calls interrupted, " << t.torn_tails << " torn tails ("
-                             << t.simulated_tails << " simulated), " << t.replica_checks
-                             << " replica checks, " << t.snapshot_opens
-                             << " opens from a snapshot, " << t.snapshot_temps
-                             << " snapshot writes cut short, " << t.full_replay_checks
-                             << " compared with a full replay, " << t.compacted_checks
-                             << " checks of a compacted log, longest log " << t.last_seq
-                             << " events");
+  BOOST_TEST_MESSAGE(
+      "seed " << seed() << ": " << kills << "/" << of << " kills (" << t.kills_before_ready
+              << " while opening), " << t.acks << " acknowledged writes checked, " << t.in_flight
+              << " calls interrupted, " << t.torn_tails << " torn tails (" << t.simulated_tails
+              << " simulated), " << t.replica_checks << " replica checks, " << t.snapshot_opens
+              << " opens from a snapshot, " << t.snapshot_temps << " snapshot writes cut short, "
+              << t.full_replay_checks << " compared with a full replay, " << t.compacted_checks
+              << " checks of a compacted log, longest log " << t.last_seq << " events");
 }
 
 // Kills a writer `kills` times: mostly at 1..60 ms into its write load, one in six while it
@@ -140,7 +137,8 @@ BOOST_AUTO_TEST_CASE(a_replica_converges_to_each_restarted_writer) {
   BOOST_TEST(t.replica_checks > 0u);
 }
 
-BOOST_AUTO_TEST_CASE(a_writer_killed_while_snapshotting_and_compacting_loses_no_acknowledged_write) {
+BOOST_AUTO_TEST_CASE(
+    a_writer_killed_while_snapshotting_and_compacting_loses_no_acknowledged_write) {
   HarnessOptions o;
   o.seed = seed() + 2;
   o.snapshot_every_events = 1;  // each log draws its own: every 50..200 events

@@ -77,7 +77,8 @@ BOOST_AUTO_TEST_CASE(every_row_procreg_encodes_scans_as_the_decoder_reads_it) {
   test::RandomEvents gen(20261202);
   for (int i = 0; i < 2'000; ++i) {
     const Row row = gen.row();
-    const std::string bytes = encoded_row(i % 5 == 0 ? "other" : "hub", row, 1 + gen.below(1u << 20));
+    const std::string bytes =
+        encoded_row(i % 5 == 0 ? "other" : "hub", row, 1 + gen.below(1u << 20));
     BOOST_REQUIRE_MESSAGE(check_agreement(bytes, record_limits(16u << 20)),
                           "row " << i << " did not scan");
   }
@@ -111,7 +112,8 @@ BOOST_AUTO_TEST_CASE(no_single_byte_change_scans_unless_the_decoder_takes_it_as_
 // A row held as the decoder's input may come from another writer: valid, but not procreg's
 // form. It must not scan (its bytes would not be what procreg's encoder writes for it).
 BOOST_AUTO_TEST_CASE(valid_rows_in_other_forms_do_not_scan_and_still_decode) {
-  const Entry e{make_spec("c1"), {{"n1", "<0.1.0>"}}, {{"a", Value(std::int64_t{1})}, {"tag", Value("t")}}};
+  const Entry e{
+      make_spec("c1"), {{"n1", "<0.1.0>"}}, {{"a", Value(std::int64_t{1})}, {"tag", Value("t")}}};
   const std::string canonical = encoded_row("hub", Row{e, std::nullopt}, 9);
   BOOST_REQUIRE(check_agreement(canonical));
 
@@ -139,12 +141,24 @@ BOOST_AUTO_TEST_CASE(valid_rows_in_other_forms_do_not_scan_and_still_decode) {
   BOOST_REQUIRE(with_metadata(metadata_bytes(e.metadata)) == canonical);
   using namespace std::string_literals;  // (the forms hold NUL bytes)
   const std::vector<std::pair<std::string, std::string>> forms{
-      {"keys out of order", "\x82\xa3tag\xa1t\xa1" "a\x01"s},
-      {"str 8 for a short key", "\x82\xd9\x01" "a\x01\xa3tag\xa1t"s},
-      {"uint 8 for a small int", "\x82\xa1" "a\xcc\x01\xa3tag\xa1t"s},
-      {"int 8 for a positive int", "\x82\xa1" "a\xd0\x01\xa3tag\xa1t"s},
-      {"map 16 for a small map", "\xde\x00\x02\xa1" "a\x01\xa3tag\xa1t"s},
-      {"float 32", "\x82\xa1" "a\xca\x3f\x80\x00\x00\xa3tag\xa1t"s},
+      {"keys out of order",
+       "\x82\xa3tag\xa1t\xa1"
+       "a\x01"s},
+      {"str 8 for a short key",
+       "\x82\xd9\x01"
+       "a\x01\xa3tag\xa1t"s},
+      {"uint 8 for a small int",
+       "\x82\xa1"
+       "a\xcc\x01\xa3tag\xa1t"s},
+      {"int 8 for a positive int",
+       "\x82\xa1"
+       "a\xd0\x01\xa3tag\xa1t"s},
+      {"map 16 for a small map",
+       "\xde\x00\x02\xa1"
+       "a\x01\xa3tag\xa1t"s},
+      {"float 32",
+       "\x82\xa1"
+       "a\xca\x3f\x80\x00\x00\xa3tag\xa1t"s},
   };
   for (const auto& [name, md] : forms) {
     const std::string bytes = with_metadata(md);

@@ -70,7 +70,8 @@ std::string text(const std::optional<Pid>& pid) { return pid ? "pid " + *pid : "
 
 Entry updated(const Op& op, const ChildSpec& s, const NodePids& np, const Metadata& md) {
   if (op.update_throws) throw std::runtime_error("update function failed");
-  return Entry{op.new_spec.value_or(s), op.new_node_pids.value_or(np), op.new_metadata.value_or(md)};
+  return Entry{op.new_spec.value_or(s), op.new_node_pids.value_or(np),
+               op.new_metadata.value_or(md)};
 }
 
 // The op's call on `r` (the Registry or the model: the same names and arguments).
@@ -89,9 +90,12 @@ std::string outcome(R& r, const Op& op, std::atomic<std::int64_t>& clock) {
       o.ttl_ms = op.ttl_ms;
       return text(r.insert(op.spec, op.node_pids, o));
     }
-    case OpKind::kBulkInsert: return text(r.bulk_insert(op.entries, w));
-    case OpKind::kErase: return text(r.erase(op.child_id, w));
-    case OpKind::kBulkDelete: return text(r.bulk_delete(op.deletes, w));
+    case OpKind::kBulkInsert:
+      return text(r.bulk_insert(op.entries, w));
+    case OpKind::kErase:
+      return text(r.erase(op.child_id, w));
+    case OpKind::kBulkDelete:
+      return text(r.bulk_delete(op.deletes, w));
     case OpKind::kUpdate: {
       auto fn = [&op](const ChildSpec& s, const NodePids& np, const Metadata& md) {
         return updated(op, s, np, md);
@@ -101,10 +105,14 @@ std::string outcome(R& r, const Op& op, std::atomic<std::int64_t>& clock) {
       const bool message = !res.ok() && res.status().code() != Code::kInternal;
       return text(res, message);
     }
-    case OpKind::kClearAll: return text(r.clear_all(w));
-    case OpKind::kNodeDown: return text(r.node_down(op.node, w));
-    case OpKind::kJanitor: return text(r.run_janitor());
-    case OpKind::kAdvance: return "advanced";  // the caller moves the shared clock
+    case OpKind::kClearAll:
+      return text(r.clear_all(w));
+    case OpKind::kNodeDown:
+      return text(r.node_down(op.node, w));
+    case OpKind::kJanitor:
+      return text(r.run_janitor());
+    case OpKind::kAdvance:
+      return "advanced";  // the caller moves the shared clock
     case OpKind::kLookup: {
       LookupOptions lo;
       lo.table = op.table;
@@ -114,18 +122,25 @@ std::string outcome(R& r, const Op& op, std::atomic<std::int64_t>& clock) {
       return text(l->spec) + text(l->node_pids) +
              (l->metadata ? text(Value(*l->metadata)) : std::string("-"));
     }
-    case OpKind::kGetPid: return text(r.get_pid(op.child_id, ro));
+    case OpKind::kGetPid:
+      return text(r.get_pid(op.child_id, ro));
     case OpKind::kGetPids: {
       std::string out;
       for (const auto& p : r.get_pids(op.child_id, ro)) out += p + ",";
       return out;
     }
-    case OpKind::kLocalPid: return text(r.local_pid(op.child_id, ro));
-    case OpKind::kEntryExists: return r.entry_exists(op.child_id, ro) ? "true" : "false";
-    case OpKind::kDump: return text(r.dump(ro));
-    case OpKind::kDumpAll: return text(r.dump_all(ro));
-    case OpKind::kMatchTag: return text(r.match_tag(op.tag, ro));
-    case OpKind::kProcessList: return text(r.process_list(op.scope, ro));
+    case OpKind::kLocalPid:
+      return text(r.local_pid(op.child_id, ro));
+    case OpKind::kEntryExists:
+      return r.entry_exists(op.child_id, ro) ? "true" : "false";
+    case OpKind::kDump:
+      return text(r.dump(ro));
+    case OpKind::kDumpAll:
+      return text(r.dump_all(ro));
+    case OpKind::kMatchTag:
+      return text(r.match_tag(op.tag, ro));
+    case OpKind::kProcessList:
+      return text(r.process_list(op.scope, ro));
     case OpKind::kContains: {
       std::string out;
       for (const auto& id : r.contains_children(op.ids, ro)) out += id + ",";
@@ -136,7 +151,8 @@ std::string outcome(R& r, const Op& op, std::atomic<std::int64_t>& clock) {
       for (const auto& [id, e] : r.local_data(ro)) items.push_back(id + ":" + text(e));
       return unordered(std::move(items));
     }
-    case OpKind::kLocalChildren: return text(r.local_children(ro));
+    case OpKind::kLocalChildren:
+      return text(r.local_children(ro));
     case OpKind::kLocalChildSpecs: {
       std::vector<std::string> items;
       for (const auto& s : r.local_child_specs(ro)) items.push_back(text(s));
@@ -260,9 +276,8 @@ std::optional<Mismatch> check(const std::vector<Op>& ops, const CheckOptions& op
     }
     if (seq != before || hooks_checked != model.hooks().size()) {
       const std::vector<HookEvent> got_hooks = hook_log->since(hooks_checked);
-      const std::vector<HookEvent> want_hooks(model.hooks().begin() +
-                                                  static_cast<std::ptrdiff_t>(hooks_checked),
-                                              model.hooks().end());
+      const std::vector<HookEvent> want_hooks(
+          model.hooks().begin() + static_cast<std::ptrdiff_t>(hooks_checked), model.hooks().end());
       if (got_hooks != want_hooks) {
         return Mismatch{i, describe(op) + "\n  hooks: registry" + hook_list(got_hooks) +
                                "\n  model" + hook_list(want_hooks)};
@@ -336,7 +351,8 @@ std::string report(std::uint64_t seed, const std::vector<Op>& minimised, const M
   std::ostringstream os;
   os << "registry and model differ (seed " << seed << "), after op " << mismatch.op << ":\n  "
      << mismatch.what << "\nminimised to " << minimised.size() << " ops:\n";
-  for (std::size_t i = 0; i < minimised.size(); ++i) os << "  " << i << ": " << describe(minimised[i]) << "\n";
+  for (std::size_t i = 0; i < minimised.size(); ++i)
+    os << "  " << i << ": " << describe(minimised[i]) << "\n";
   if (auto again = check(minimised, options)) os << "which fail with:\n  " << again->what << "\n";
   return os.str();
 }

@@ -33,12 +33,18 @@ using Json = nlohmann::ordered_json;
 
 Json json(const Value& v) {
   switch (v.type()) {
-    case Value::Type::kNil: return nullptr;
-    case Value::Type::kBool: return v.as_bool();
-    case Value::Type::kInt: return v.as_int();
-    case Value::Type::kUint: return v.as_uint();
-    case Value::Type::kFloat: return v.as_float();
-    case Value::Type::kString: return v.as_string();
+    case Value::Type::kNil:
+      return nullptr;
+    case Value::Type::kBool:
+      return v.as_bool();
+    case Value::Type::kInt:
+      return v.as_int();
+    case Value::Type::kUint:
+      return v.as_uint();
+    case Value::Type::kFloat:
+      return v.as_float();
+    case Value::Type::kString:
+      return v.as_string();
     case Value::Type::kArray: {
       Json a = Json::array();
       for (const auto& e : v.as_array()) a.push_back(json(e));
@@ -49,7 +55,8 @@ Json json(const Value& v) {
       for (const auto& [k, e] : v.as_map()) o[k] = json(e);
       return o;
     }
-    default: break;
+    default:
+      break;
   }
   std::fprintf(stderr, "model_check: the workload made a value JSON cannot carry\n");
   std::exit(2);
@@ -67,7 +74,9 @@ Json json(const NodePids& pairs) {
   return a;
 }
 Json json(const Entry& e) {
-  return {{"spec", json(e.spec)}, {"node_pids", json(e.node_pids)}, {"metadata", json(Value(e.metadata))}};
+  return {{"spec", json(e.spec)},
+          {"node_pids", json(e.node_pids)},
+          {"metadata", json(Value(e.metadata))}};
 }
 Json json(const Dump& d) {
   Json o = Json::object();
@@ -92,11 +101,29 @@ struct CliLine {
 };
 
 CliLine cli_line(RegistryModel& m, const Op& op, std::size_t line) {
-  static const char* kNames[] = {"insert", "bulk_insert", "erase", "bulk_delete", "update",
-                                 "clear_all", "node_down", "", "", "lookup", "get_pid",
-                                 "get_pids", "local_pid", "entry_exists", "dump", "dump_all",
-                                 "match_tag", "process_list", "contains_children", "local_data",
-                                 "local_children", "local_child_specs", "registry"};
+  static const char* kNames[] = {"insert",
+                                 "bulk_insert",
+                                 "erase",
+                                 "bulk_delete",
+                                 "update",
+                                 "clear_all",
+                                 "node_down",
+                                 "",
+                                 "",
+                                 "lookup",
+                                 "get_pid",
+                                 "get_pids",
+                                 "local_pid",
+                                 "entry_exists",
+                                 "dump",
+                                 "dump_all",
+                                 "match_tag",
+                                 "process_list",
+                                 "contains_children",
+                                 "local_data",
+                                 "local_children",
+                                 "local_child_specs",
+                                 "registry"};
   Json args = Json::object();
   if (!op.table.empty()) args["table"] = op.table;
   WriteOptions w;
@@ -202,8 +229,12 @@ CliLine cli_line(RegistryModel& m, const Op& op, std::size_t line) {
       args["child_id"] = op.child_id;
       expected["result"] = m.entry_exists(op.child_id, r);
       break;
-    case OpKind::kDump: expected["result"] = json(m.dump(r)); break;
-    case OpKind::kDumpAll: expected["result"] = json(m.dump_all(r)); break;
+    case OpKind::kDump:
+      expected["result"] = json(m.dump(r));
+      break;
+    case OpKind::kDumpAll:
+      expected["result"] = json(m.dump_all(r));
+      break;
     case OpKind::kMatchTag:
       args["tag"] = op.tag;
       expected["result"] = json(m.match_tag(op.tag, r));
@@ -225,7 +256,9 @@ CliLine cli_line(RegistryModel& m, const Op& op, std::size_t line) {
       unordered = true;
       break;
     }
-    case OpKind::kLocalChildren: expected["result"] = json(m.local_children(r)); break;
+    case OpKind::kLocalChildren:
+      expected["result"] = json(m.local_children(r));
+      break;
     case OpKind::kLocalChildSpecs: {
       Json a = Json::array();
       for (const auto& s : m.local_child_specs(r)) a.push_back(json(s));
@@ -242,7 +275,8 @@ CliLine cli_line(RegistryModel& m, const Op& op, std::size_t line) {
       break;
     }
     case OpKind::kJanitor:
-    case OpKind::kAdvance: break;  // not generated for the command line
+    case OpKind::kAdvance:
+      break;  // not generated for the command line
   }
   expected["unordered"] = unordered;
   expected["compare_message"] = message;
@@ -274,17 +308,18 @@ int write_cli(const std::string& dir, std::uint64_t seed, std::size_t ops, const
     put(cli_line(model, all, line));
   }
   batch << Json{{"method", "last_sequence"}}.dump() << "\n";
-  expected << Json{{"line", line}, {"result", model.last_sequence()}, {"unordered", false},
-                   {"compare_message", false}, {"op", "last_sequence()"}}.dump()
+  expected << Json{{"line", line},
+                   {"result", model.last_sequence()},
+                   {"unordered", false},
+                   {"compare_message", false},
+                   {"op", "last_sequence()"}}
+                  .dump()
            << "\n";
   std::ofstream hooks(dir + "/hooks.jsonl");
   for (const auto& h : model.hooks()) {
-    hooks << Json{{"seq", h.seq},
-                  {"kind", std::string(hook_topic_name(h.topic))},
-                  {"hub", h.hub},
-                  {"table", h.table},
-                  {"child", h.child_id},
-                  {"node_pids", json(h.node_pids)}}
+    hooks << Json{{"seq", h.seq},        {"kind", std::string(hook_topic_name(h.topic))},
+                  {"hub", h.hub},        {"table", h.table},
+                  {"child", h.child_id}, {"node_pids", json(h.node_pids)}}
                  .dump()
           << "\n";
   }

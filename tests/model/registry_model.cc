@@ -107,7 +107,8 @@ Result<std::uint64_t> RegistryModel::insert(ChildSpec spec, NodePids node_pids,
   const bool changes = cur == nullptr || !(*cur == row);
   if (changes) table(options.table)[id] = std::move(row);
   std::vector<HookEvent> hooks;
-  if (options.hooks) hooks.push_back(hook(HookTopic::kChildRegistered, options.table, id, node_pids));
+  if (options.hooks)
+    hooks.push_back(hook(HookTopic::kChildRegistered, options.table, id, node_pids));
   return commit(changes || options.hooks, std::move(hooks));
 }
 
@@ -242,7 +243,7 @@ Result<std::uint64_t> RegistryModel::node_down(std::string_view node, const Writ
   }
   if (affected.empty()) return seq_;
   WriteOptions o = options;
-  o.hooks = true;  // always on
+  o.hooks = true;                              // always on
   return bulk_delete(std::move(affected), o);  // in child id order (the map's)
 }
 

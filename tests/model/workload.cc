@@ -7,9 +7,9 @@ namespace procreg::model {
 
 namespace {
 
-constexpr int kIds = 24;     // child ids c0..c23
-constexpr int kNodes = 4;    // nodes n0..n3 (n0 is the local node)
-constexpr int kPids = 3;     // pids p0..p2
+constexpr int kIds = 24;   // child ids c0..c23
+constexpr int kNodes = 4;  // nodes n0..n3 (n0 is the local node)
+constexpr int kPids = 3;   // pids p0..p2
 constexpr std::size_t kRecent = 64;
 
 std::string str(const Value& v) { return v.debug_string(); }
@@ -52,11 +52,14 @@ std::string describe(const Op& op) {
       break;
     case OpKind::kBulkInsert: {
       os << "bulk_insert([";
-      for (std::size_t i = 0; i < op.entries.size(); ++i) os << (i ? ", " : "") << str(op.entries[i]);
+      for (std::size_t i = 0; i < op.entries.size(); ++i)
+        os << (i ? ", " : "") << str(op.entries[i]);
       os << "]" << opts(op) << ")";
       break;
     }
-    case OpKind::kErase: os << "erase(" << op.child_id << opts(op) << ")"; break;
+    case OpKind::kErase:
+      os << "erase(" << op.child_id << opts(op) << ")";
+      break;
     case OpKind::kBulkDelete: {
       os << "bulk_delete([";
       for (std::size_t i = 0; i < op.deletes.size(); ++i) {
@@ -77,21 +80,43 @@ std::string describe(const Op& op) {
       if (op.new_metadata) os << " metadata=" << str(Value(*op.new_metadata));
       os << opts(op) << ")";
       break;
-    case OpKind::kClearAll: os << "clear_all(" << opts(op) << ")"; break;
-    case OpKind::kNodeDown: os << "node_down(" << op.node << opts(op) << ")"; break;
-    case OpKind::kJanitor: os << "run_janitor()"; break;
-    case OpKind::kAdvance: os << "clock += " << op.advance_ms << " ms"; break;
+    case OpKind::kClearAll:
+      os << "clear_all(" << opts(op) << ")";
+      break;
+    case OpKind::kNodeDown:
+      os << "node_down(" << op.node << opts(op) << ")";
+      break;
+    case OpKind::kJanitor:
+      os << "run_janitor()";
+      break;
+    case OpKind::kAdvance:
+      os << "clock += " << op.advance_ms << " ms";
+      break;
     case OpKind::kLookup:
       os << "lookup(" << op.child_id << (op.with_metadata ? ", with_metadata" : "") << opts(op)
          << ")";
       break;
-    case OpKind::kGetPid: os << "get_pid(" << op.child_id << opts(op) << ")"; break;
-    case OpKind::kGetPids: os << "get_pids(" << op.child_id << opts(op) << ")"; break;
-    case OpKind::kLocalPid: os << "local_pid(" << op.child_id << opts(op) << ")"; break;
-    case OpKind::kEntryExists: os << "entry_exists(" << op.child_id << opts(op) << ")"; break;
-    case OpKind::kDump: os << "dump(" << opts(op) << ")"; break;
-    case OpKind::kDumpAll: os << "dump_all(" << opts(op) << ")"; break;
-    case OpKind::kMatchTag: os << "match_tag(" << op.tag << opts(op) << ")"; break;
+    case OpKind::kGetPid:
+      os << "get_pid(" << op.child_id << opts(op) << ")";
+      break;
+    case OpKind::kGetPids:
+      os << "get_pids(" << op.child_id << opts(op) << ")";
+      break;
+    case OpKind::kLocalPid:
+      os << "local_pid(" << op.child_id << opts(op) << ")";
+      break;
+    case OpKind::kEntryExists:
+      os << "entry_exists(" << op.child_id << opts(op) << ")";
+      break;
+    case OpKind::kDump:
+      os << "dump(" << opts(op) << ")";
+      break;
+    case OpKind::kDumpAll:
+      os << "dump_all(" << opts(op) << ")";
+      break;
+    case OpKind::kMatchTag:
+      os << "match_tag(" << op.tag << opts(op) << ")";
+      break;
     case OpKind::kProcessList:
       os << "process_list(" << (op.scope == Scope::kLocal ? "local" : "global") << opts(op) << ")";
       break;
@@ -101,10 +126,18 @@ std::string describe(const Op& op) {
       os << "]" << opts(op) << ")";
       break;
     }
-    case OpKind::kLocalData: os << "local_data(" << opts(op) << ")"; break;
-    case OpKind::kLocalChildren: os << "local_children(" << opts(op) << ")"; break;
-    case OpKind::kLocalChildSpecs: os << "local_child_specs(" << opts(op) << ")"; break;
-    case OpKind::kRegistry: os << "registry(" << opts(op) << ")"; break;
+    case OpKind::kLocalData:
+      os << "local_data(" << opts(op) << ")";
+      break;
+    case OpKind::kLocalChildren:
+      os << "local_children(" << opts(op) << ")";
+      break;
+    case OpKind::kLocalChildSpecs:
+      os << "local_child_specs(" << opts(op) << ")";
+      break;
+    case OpKind::kRegistry:
+      os << "registry(" << opts(op) << ")";
+      break;
   }
   return os.str();
 }
@@ -114,7 +147,8 @@ Generator::Generator(std::uint64_t seed, bool for_cli) : rng_(seed), for_cli_(fo
 ChildId Generator::id() { return "c" + std::to_string(pick(0, kIds - 1)); }
 
 NodePid Generator::pair() {
-  return NodePid{"n" + std::to_string(pick(0, kNodes - 1)), "p" + std::to_string(pick(0, kPids - 1))};
+  return NodePid{"n" + std::to_string(pick(0, kNodes - 1)),
+                 "p" + std::to_string(pick(0, kPids - 1))};
 }
 
 NodePids Generator::pairs() {
@@ -141,15 +175,23 @@ Entry Generator::entry() {
   if (!recent_.empty() && chance(45)) {
     Entry e = recent_[static_cast<std::size_t>(pick(0, static_cast<int>(recent_.size()) - 1))];
     switch (pick(0, 4)) {
-      case 0: break;  // the same entry again
-      case 1: std::shuffle(e.node_pids.begin(), e.node_pids.end(), rng_); break;
+      case 0:
+        break;  // the same entry again
+      case 1:
+        std::shuffle(e.node_pids.begin(), e.node_pids.end(), rng_);
+        break;
       case 2:
         if (!e.node_pids.empty()) {
-          e.node_pids.erase(e.node_pids.begin() + pick(0, static_cast<int>(e.node_pids.size()) - 1));
+          e.node_pids.erase(e.node_pids.begin() +
+                            pick(0, static_cast<int>(e.node_pids.size()) - 1));
         }
         break;
-      case 3: e.metadata = metadata(); break;
-      default: e.node_pids.push_back(pair()); break;
+      case 3:
+        e.metadata = metadata();
+        break;
+      default:
+        e.node_pids.push_back(pair());
+        break;
     }
     return e;
   }
@@ -175,9 +217,9 @@ Op Generator::write(OpKind kind) {
       op.metadata = std::move(e.metadata);
       if (chance(25)) op.ttl_ms = pick(0, 3) == 0 ? -1000 : pick(0, 60'000);
       if (op.node_pids.empty() && chance(50)) op.metadata["pending"] = true;
-      if (chance(2)) op.node_pids.push_back(NodePid{"n1", ""});        // invalid
-      if (!for_cli_ && chance(1)) op.spec.extra["id"] = "x";  // invalid (JSON cannot say it)
-      if (chance(1)) op.ttl_ms = 200LL * 366 * 24 * 3600 * 1000;       // invalid
+      if (chance(2)) op.node_pids.push_back(NodePid{"n1", ""});   // invalid
+      if (!for_cli_ && chance(1)) op.spec.extra["id"] = "x";      // invalid (JSON cannot say it)
+      if (chance(1)) op.ttl_ms = 200LL * 366 * 24 * 3600 * 1000;  // invalid
       break;
     }
     case OpKind::kBulkInsert:
@@ -198,11 +240,21 @@ Op Generator::write(OpKind kind) {
     case OpKind::kUpdate:
       op.child_id = id();
       switch (pick(0, 6)) {
-        case 0: op.new_metadata = metadata(); break;
-        case 1: op.new_node_pids = pairs(); break;
-        case 2: op.new_spec = spec(id()); break;  // a rename, often onto an existing row
-        case 3: op.new_spec = spec(op.child_id); break;
-        case 4: op.new_spec = spec(""); break;     // invalid
+        case 0:
+          op.new_metadata = metadata();
+          break;
+        case 1:
+          op.new_node_pids = pairs();
+          break;
+        case 2:
+          op.new_spec = spec(id());
+          break;  // a rename, often onto an existing row
+        case 3:
+          op.new_spec = spec(op.child_id);
+          break;
+        case 4:
+          op.new_spec = spec("");
+          break;  // invalid
         case 5:
           op.new_spec = spec(id());
           op.new_node_pids = pairs();
@@ -217,8 +269,11 @@ Op Generator::write(OpKind kind) {
           break;
       }
       break;
-    case OpKind::kNodeDown: op.node = pair().node; break;
-    default: break;
+    case OpKind::kNodeDown:
+      op.node = pair().node;
+      break;
+    default:
+      break;
   }
   return op;
 }
@@ -258,9 +313,9 @@ Op Generator::next() {
   if (r < 60) return write(OpKind::kClearAll);
   if (r < 62) return write(OpKind::kNodeDown);
   static constexpr OpKind kReads[] = {
-      OpKind::kLookup,   OpKind::kGetPid,      OpKind::kGetPids,       OpKind::kLocalPid,
-      OpKind::kEntryExists, OpKind::kDump,     OpKind::kDumpAll,       OpKind::kMatchTag,
-      OpKind::kProcessList, OpKind::kContains, OpKind::kLocalData,     OpKind::kLocalChildren,
+      OpKind::kLookup,          OpKind::kGetPid,   OpKind::kGetPids,   OpKind::kLocalPid,
+      OpKind::kEntryExists,     OpKind::kDump,     OpKind::kDumpAll,   OpKind::kMatchTag,
+      OpKind::kProcessList,     OpKind::kContains, OpKind::kLocalData, OpKind::kLocalChildren,
       OpKind::kLocalChildSpecs, OpKind::kRegistry};
   return read(kReads[pick(0, static_cast<int>(std::size(kReads)) - 1)]);
 }

@@ -23,12 +23,31 @@ namespace procreg::model {
 
 enum class OpKind {
   // writes
-  kInsert, kBulkInsert, kErase, kBulkDelete, kUpdate, kClearAll, kNodeDown,
+  kInsert,
+  kBulkInsert,
+  kErase,
+  kBulkDelete,
+  kUpdate,
+  kClearAll,
+  kNodeDown,
   // the writer's clock and janitor (not for the command line: its clock is real)
-  kJanitor, kAdvance,
+  kJanitor,
+  kAdvance,
   // reads
-  kLookup, kGetPid, kGetPids, kLocalPid, kEntryExists, kDump, kDumpAll, kMatchTag,
-  kProcessList, kContains, kLocalData, kLocalChildren, kLocalChildSpecs, kRegistry,
+  kLookup,
+  kGetPid,
+  kGetPids,
+  kLocalPid,
+  kEntryExists,
+  kDump,
+  kDumpAll,
+  kMatchTag,
+  kProcessList,
+  kContains,
+  kLocalData,
+  kLocalChildren,
+  kLocalChildSpecs,
+  kRegistry,
 };
 
 struct Op {

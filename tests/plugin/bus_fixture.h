@@ -67,8 +67,8 @@ struct Writer {
     w.server = std::move(*s);
     return w;
   }
-  static HubServerOptions server_options(const Transport& t,
-                                         std::chrono::milliseconds heartbeat = std::chrono::milliseconds(100)) {
+  static HubServerOptions server_options(
+      const Transport& t, std::chrono::milliseconds heartbeat = std::chrono::milliseconds(100)) {
     HubServerOptions so;
     so.publish_endpoint = t.publish;
     so.replay_endpoint = t.replay;
@@ -177,8 +177,8 @@ inline int random_workload(Registry& r, std::uint32_t seed, int ops, int childre
         std::vector<Entry> entries;
         for (int k = 0; k < 1 + pick(5); ++k) {
           entries.push_back(Entry{make_spec("c" + std::to_string(pick(children))),
-                                {{nodes[pick(4)], "<b" + std::to_string(i) + ">"}},
-                                {}});
+                                  {{nodes[pick(4)], "<b" + std::to_string(i) + ">"}},
+                                  {}});
         }
         r_or_batch.bulk_insert(std::move(entries), wo);
         break;
@@ -193,11 +193,14 @@ inline int random_workload(Registry& r, std::uint32_t seed, int ops, int childre
         if (pick(20) == 0) {
           r_or_batch.clear_all(wo);
         } else {
-          r_or_batch.update(id, [i](const ChildSpec& s, const NodePids& np, const Metadata& md) {
-            Metadata next = md;
-            next["n"] = i;
-            return Entry{s, np, next};
-          }, wo);
+          r_or_batch.update(
+              id,
+              [i](const ChildSpec& s, const NodePids& np, const Metadata& md) {
+                Metadata next = md;
+                next["n"] = i;
+                return Entry{s, np, next};
+              },
+              wo);
         }
         break;
     }
@@ -208,9 +211,9 @@ inline int random_workload(Registry& r, std::uint32_t seed, int ops, int childre
 
 // Every table of `replica` equals the writer's.
 inline void check_converged(const Registry& writer, const Replica& replica) {
-  BOOST_REQUIRE_MESSAGE(replica.wait_for(writer.last_sequence(), kWait).ok(),
-                        "replica at " << replica.last_applied() << ", writer at "
-                                      << writer.last_sequence());
+  BOOST_REQUIRE_MESSAGE(
+      replica.wait_for(writer.last_sequence(), kWait).ok(),
+      "replica at " << replica.last_applied() << ", writer at " << writer.last_sequence());
   BOOST_TEST(replica.last_applied() == writer.last_sequence());
   BOOST_TEST((replica.registry().dump_all_tables() == writer.dump_all_tables()));
 }

@@ -32,7 +32,8 @@ struct Received {
 // Everything a raw SUB socket reads on one hub, up to a given seq.
 class Listener {
  public:
-  Listener(zmq::context_t& ctx, const Writer& w) : hub_(w.registry->hub()), sub_(ctx, zmq::socket_type::sub) {
+  Listener(zmq::context_t& ctx, const Writer& w)
+      : hub_(w.registry->hub()), sub_(ctx, zmq::socket_type::sub) {
     sub_.set(zmq::sockopt::linger, 0);
     sub_.set(zmq::sockopt::subscribe, plugin::wire::hub_prefix(hub_));
     sub_.connect(w.server->publish_endpoint());
@@ -41,7 +42,8 @@ class Listener {
     bool heard = false;
     while (!heard && Clock::now() < deadline) {
       plugin::Frames frames;
-      auto got = plugin::recv_until(sub_, &frames, {4, 17u << 20}, Clock::now() + milliseconds(200));
+      auto got =
+          plugin::recv_until(sub_, &frames, {4, 17u << 20}, Clock::now() + milliseconds(200));
       BOOST_REQUIRE(got.ok());
       heard = *got && plugin::wire::parse_topic(plugin::view(frames[0]))->kind ==
                           plugin::wire::TopicKind::kHeartbeat;
@@ -57,7 +59,8 @@ class Listener {
     std::uint64_t& seen = seen_;
     while (seen < last && Clock::now() < deadline) {
       plugin::Frames frames;
-      auto got = plugin::recv_until(sub_, &frames, {4, 17u << 20}, Clock::now() + milliseconds(200));
+      auto got =
+          plugin::recv_until(sub_, &frames, {4, 17u << 20}, Clock::now() + milliseconds(200));
       BOOST_REQUIRE(got.ok());
       if (!*got) continue;
       auto topic = plugin::wire::parse_topic(plugin::view(frames[0]));

@@ -138,7 +138,8 @@ BOOST_AUTO_TEST_CASE(a_subscriber_ahead_of_a_writer_back_on_an_older_copy_of_its
   const Transport t = ipc_transport(sockets);  // the same endpoints across restarts
   const std::string log = dir.file("log");
   const std::string copy = dir.file("copy");
-  auto w = std::make_unique<Writer>(Writer::open(ctx, writer_options(log), Writer::server_options(t)));
+  auto w =
+      std::make_unique<Writer>(Writer::open(ctx, writer_options(log), Writer::server_options(t)));
   random_workload(*w->registry, 16, 300);
   w.reset();
   std::filesystem::copy(log, copy, std::filesystem::copy_options::recursive);
@@ -210,10 +211,13 @@ BOOST_AUTO_TEST_CASE(a_subscriber_on_a_lossy_bus_still_sees_everything_once_in_o
   for (std::size_t i = 0; i < std::min(got.size(), expected.size()); ++i) {
     if (!(got[i] == expected[i])) {
       BOOST_ERROR("first difference at " << i << ": got seq " << got[i].seq << " child "
-                                         << got[i].child_id << ", expected seq "
-                                         << expected[i].seq << " child " << expected[i].child_id);
-      for (std::size_t k = i >= 4 ? i - 4 : 0; k < i + 6 && k < got.size() && k < expected.size(); ++k) {
-        BOOST_TEST_MESSAGE(k << ": got " << got[k].seq << "/" << got[k].child_id << "/" << int(got[k].topic) << "  expected " << expected[k].seq << "/" << expected[k].child_id << "/" << int(expected[k].topic));
+                                         << got[i].child_id << ", expected seq " << expected[i].seq
+                                         << " child " << expected[i].child_id);
+      for (std::size_t k = i >= 4 ? i - 4 : 0; k < i + 6 && k < got.size() && k < expected.size();
+           ++k) {
+        BOOST_TEST_MESSAGE(k << ": got " << got[k].seq << "/" << got[k].child_id << "/"
+                             << int(got[k].topic) << "  expected " << expected[k].seq << "/"
+                             << expected[k].child_id << "/" << int(expected[k].topic));
       }
       break;
     }

@@ -70,8 +70,8 @@ class LossyProxy {
       return;
     }
     for (std::size_t i = 0; i < frames.size(); ++i) {
-      (void)to.send(frames[i], i + 1 < frames.size() ? zmq::send_flags::sndmore
-                                                     : zmq::send_flags::none);
+      (void)to.send(frames[i],
+                    i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
     }
     forwarded_.fetch_add(1);
   }

@@ -118,7 +118,7 @@ struct Refused {
   std::optional<Code> code;  // nothing: dropped without a reply
   std::uint64_t id = 0;      // the reply's id
   std::string message_part;
-  bool bad_frame = true;     // counted in HubServerStats::bad_frames (else only as an error)
+  bool bad_frame = true;  // counted in HubServerStats::bad_frames (else only as an error)
 };
 
 // Bad requests every ROUTER endpoint refuses alike, built from a valid body (id 42, this hub).
@@ -132,32 +132,72 @@ std::vector<Refused> common_refusals(const std::string& valid) {
       {"three frames", {valid, "", valid}, Code::kInvalidArgument, 0, "one frame, got 3", true},
       // 4 frames and the routing id are 5, over the limit of 4: dropped unanswered.
       {"four frames", {valid, valid, valid, valid}, std::nullopt, 0, "", true},
-      {"an empty frame before the body (a REQ socket's delimiter)", {"", valid},
-       Code::kInvalidArgument, 0, "one frame, got 2", true},
+      {"an empty frame before the body (a REQ socket's delimiter)",
+       {"", valid},
+       Code::kInvalidArgument,
+       0,
+       "one frame, got 2",
+       true},
       {"version 2", {replace_value(valid, "v", from_hex("02"))}, Code::kUnsupported, 42, "", true},
       {"version 0", {replace_value(valid, "v", from_hex("00"))}, Code::kCorruption, 42, "", true},
       {"no version", {remove_key(valid, "v")}, Code::kCorruption, 42, "\"v\"", true},
-      {"a hub of the wrong type", {replace_value(valid, "hub", from_hex("05"))},
-       Code::kCorruption, 42, "hub", true},
-      {"a bin hub", {replace_value(valid, "hub", from_hex("c403687562"))}, Code::kCorruption, 42,
-       "hub", true},
-      {"an op of the wrong type", {replace_value(valid, "op", from_hex("c3"))},
-       Code::kCorruption, 42, "op", true},
-      {"an unknown op", {replace_value(valid, "op", str_item("compact"))}, Code::kUnsupported, 42,
-       "compact", true},
-      {"a duplicate key", {plugin::wire::test::duplicate_key(valid, "hub")}, Code::kCorruption,
-       42, "", true},
+      {"a hub of the wrong type",
+       {replace_value(valid, "hub", from_hex("05"))},
+       Code::kCorruption,
+       42,
+       "hub",
+       true},
+      {"a bin hub",
+       {replace_value(valid, "hub", from_hex("c403687562"))},
+       Code::kCorruption,
+       42,
+       "hub",
+       true},
+      {"an op of the wrong type",
+       {replace_value(valid, "op", from_hex("c3"))},
+       Code::kCorruption,
+       42,
+       "op",
+       true},
+      {"an unknown op",
+       {replace_value(valid, "op", str_item("compact"))},
+       Code::kUnsupported,
+       42,
+       "compact",
+       true},
+      {"a duplicate key",
+       {plugin::wire::test::duplicate_key(valid, "hub")},
+       Code::kCorruption,
+       42,
+       "",
+       true},
       {"trailing bytes", {valid + '\x00'}, Code::kCorruption, 42, "trailing", true},
-      {"a truncated body", {valid.substr(0, valid.size() - 1)}, Code::kCorruption, 42,
-       "truncated", true},
-      {"an id of the wrong type", {replace_value(valid, "id", str_item("42"))},
-       Code::kCorruption, 0, "id", true},
-      {"a negative id", {replace_value(valid, "id", from_hex("ff"))}, Code::kCorruption, 0, "id",
+      {"a truncated body",
+       {valid.substr(0, valid.size() - 1)},
+       Code::kCorruption,
+       42,
+       "truncated",
+       true},
+      {"an id of the wrong type",
+       {replace_value(valid, "id", str_item("42"))},
+       Code::kCorruption,
+       0,
+       "id",
+       true},
+      {"a negative id",
+       {replace_value(valid, "id", from_hex("ff"))},
+       Code::kCorruption,
+       0,
+       "id",
        true},
       {"no id", {remove_key(valid, "id")}, Code::kCorruption, 0, "\"id\"", true},
       {"oversized", {add_key(valid, "pad", str_item(pad))}, std::nullopt, 0, "", true},
-      {"another hub", {replace_value(valid, "hub", str_item("other"))}, Code::kNotFound, 42,
-       "serves hub 'hub', not 'other'", false},
+      {"another hub",
+       {replace_value(valid, "hub", str_item("other"))},
+       Code::kNotFound,
+       42,
+       "serves hub 'hub', not 'other'",
+       false},
   };
 }
 
@@ -293,8 +333,8 @@ struct RogueBus {
     return encoded(plugin::wire::HookPayload{hub_name, hub_name, child, {{"n1", "<p>"}}});
   }
   std::string heartbeat(std::uint64_t seq, std::uint64_t heads, std::uint64_t ep = 0) const {
-    return encoded(plugin::wire::Heartbeat{seq, ep == 0 ? epoch : ep, 1'700'000'000'000, heads,
-                                           heads});
+    return encoded(
+        plugin::wire::Heartbeat{seq, ep == 0 ? epoch : ep, 1'700'000'000'000, heads, heads});
   }
   // A well-formed event of this hub and epoch at `seq`: an insert the writer never wrote.
   std::string forged_event(std::uint64_t seq) const {
@@ -318,9 +358,12 @@ struct RogueBus {
     for (int i = 0; i < 1'000 && !heard; ++i) {
       send({event_topic(), event_header(1), "x"});
       send({hook_topic(), hook_header(1), "x"});
-      heard = eventually([&] {
-        return replica->stats().duplicates_dropped > r0 && hooks->stats().duplicates_dropped > h0;
-      }, milliseconds(20));
+      heard = eventually(
+          [&] {
+            return replica->stats().duplicates_dropped > r0 &&
+                   hooks->stats().duplicates_dropped > h0;
+          },
+          milliseconds(20));
     }
     BOOST_REQUIRE_MESSAGE(heard, "the rogue publisher is never heard");
   }
@@ -403,28 +446,63 @@ BOOST_AUTO_TEST_CASE(the_replay_service_refuses_each_bad_request_as_documented_a
     return replace_value(valid, key, item);
   };
   const std::string snapshot = encoded(plugin::wire::test::sample_snapshot_request());  // id 43
-  cases.insert(cases.end(), {
-      {"max_n of the wrong type", {with("max_n", str_item("1"))}, Code::kCorruption, 42, "max_n",
-       true},
-      {"max_n of 2^32", {with("max_n", from_hex("cf0000000100000000"))}, Code::kCorruption, 42,
-       "max_n", true},
-      {"from negative", {with("from", from_hex("d0ff"))}, Code::kCorruption, 42, "from", true},
-      {"max_events 0", {with("max_n", from_hex("00"))}, Code::kInvalidArgument, 42,
-       "max_events must be", false},
-      {"max_events above 65536", {with("max_n", from_hex("ce00010001"))},
-       Code::kInvalidArgument, 42, "max_events must be", false},
-      {"max_bytes 0", {with("max_b", from_hex("00"))}, Code::kInvalidArgument, 42,
-       "max_bytes", false},
-      {"max_bytes above 16 MiB", {with("max_b", from_hex("ce01000001"))},
-       Code::kInvalidArgument, 42, "max_bytes", false},
-      {"a range from 0", {with("from", from_hex("00"))}, Code::kInvalidArgument, 42,
-       "range from 0", false},
-      {"a snapshot that does not exist", {snapshot}, Code::kNotFound, 43,
-       "snapshot 9 expired, start again", false},
-  });
+  cases.insert(
+      cases.end(),
+      {
+          {"max_n of the wrong type",
+           {with("max_n", str_item("1"))},
+           Code::kCorruption,
+           42,
+           "max_n",
+           true},
+          {"max_n of 2^32",
+           {with("max_n", from_hex("cf0000000100000000"))},
+           Code::kCorruption,
+           42,
+           "max_n",
+           true},
+          {"from negative", {with("from", from_hex("d0ff"))}, Code::kCorruption, 42, "from", true},
+          {"max_events 0",
+           {with("max_n", from_hex("00"))},
+           Code::kInvalidArgument,
+           42,
+           "max_events must be",
+           false},
+          {"max_events above 65536",
+           {with("max_n", from_hex("ce00010001"))},
+           Code::kInvalidArgument,
+           42,
+           "max_events must be",
+           false},
+          {"max_bytes 0",
+           {with("max_b", from_hex("00"))},
+           Code::kInvalidArgument,
+           42,
+           "max_bytes",
+           false},
+          {"max_bytes above 16 MiB",
+           {with("max_b", from_hex("ce01000001"))},
+           Code::kInvalidArgument,
+           42,
+           "max_bytes",
+           false},
+          {"a range from 0",
+           {with("from", from_hex("00"))},
+           Code::kInvalidArgument,
+           42,
+           "range from 0",
+           false},
+          {"a snapshot that does not exist",
+           {snapshot},
+           Code::kNotFound,
+           43,
+           "snapshot 9 expired, start again",
+           false},
+      });
   for (std::size_t i = 0; i < cases.size(); ++i) {
-    check_refusal(client, cases[i], [&] { return w.server->stats(); }, decode_reply,
-                  valid_exchange, /*is_replay=*/true);
+    check_refusal(
+        client, cases[i], [&] { return w.server->stats(); }, decode_reply, valid_exchange,
+        /*is_replay=*/true);
   }
   // A request just under the limit is served: unknown keys are skipped whatever their size.
   const std::string padded =
@@ -486,40 +564,72 @@ BOOST_AUTO_TEST_CASE(the_command_channel_refuses_each_bad_command_as_documented_
   };
 
   std::vector<Refused> cases = common_refusals(valid);
-  const std::string insert = encoded(plugin::wire::test::sample_command(
-      plugin::wire::CommandOp::kInsert));
-  const std::string bulk_delete = encoded(plugin::wire::test::sample_command(
-      plugin::wire::CommandOp::kBulkDelete));
-  plugin::wire::Command stale = plugin::wire::test::sample_command(
-      plugin::wire::CommandOp::kUpdate);
+  const std::string insert =
+      encoded(plugin::wire::test::sample_command(plugin::wire::CommandOp::kInsert));
+  const std::string bulk_delete =
+      encoded(plugin::wire::test::sample_command(plugin::wire::CommandOp::kBulkDelete));
+  plugin::wire::Command stale =
+      plugin::wire::test::sample_command(plugin::wire::CommandOp::kUpdate);
   stale.expect_revision = *revision + 1'000;
-  plugin::wire::Command absent = plugin::wire::test::sample_command(
-      plugin::wire::CommandOp::kUpdate);
+  plugin::wire::Command absent =
+      plugin::wire::test::sample_command(plugin::wire::CommandOp::kUpdate);
   absent.child_id = "absent";
   const std::string expected_conflict = "row 'w1' is at revision " + std::to_string(*revision) +
                                         ", not " + std::to_string(stale.expect_revision);
   cases.insert(cases.end(), {
-      {"a timeout of 2^32 ms", {replace_value(insert, "tmo", from_hex("cf0000000100000000"))},
-       Code::kCorruption, 42, "tmo", true},
-      {"hooks as 1", {replace_value(insert, "hk", from_hex("01"))}, Code::kCorruption, 42, "hk",
-       true},
-      {"a spec that is an array", {replace_value(insert, "spec", from_hex("90"))},
-       Code::kCorruption, 42, "spec", true},
-      {"an insert without its spec", {remove_key(insert, "spec")}, Code::kCorruption, 42,
-       "spec", true},
-      {"an erase without its child", {remove_key(valid, "cid")}, Code::kCorruption, 42, "cid",
-       true},
-      {"a delete pair of three", {replace_value(bulk_delete, "dels",
-                                                from_hex("9193a2773190a178"))},
-       Code::kCorruption, 42, "dels", true},
-      {"an update at a stale revision", {encoded(stale)}, Code::kConflict, 42, expected_conflict,
-       false},
-      {"an update of a missing child", {encoded(absent)}, Code::kNotFound, 42, "No child found",
-       false},
-  });
+                                {"a timeout of 2^32 ms",
+                                 {replace_value(insert, "tmo", from_hex("cf0000000100000000"))},
+                                 Code::kCorruption,
+                                 42,
+                                 "tmo",
+                                 true},
+                                {"hooks as 1",
+                                 {replace_value(insert, "hk", from_hex("01"))},
+                                 Code::kCorruption,
+                                 42,
+                                 "hk",
+                                 true},
+                                {"a spec that is an array",
+                                 {replace_value(insert, "spec", from_hex("90"))},
+                                 Code::kCorruption,
+                                 42,
+                                 "spec",
+                                 true},
+                                {"an insert without its spec",
+                                 {remove_key(insert, "spec")},
+                                 Code::kCorruption,
+                                 42,
+                                 "spec",
+                                 true},
+                                {"an erase without its child",
+                                 {remove_key(valid, "cid")},
+                                 Code::kCorruption,
+                                 42,
+                                 "cid",
+                                 true},
+                                {"a delete pair of three",
+                                 {replace_value(bulk_delete, "dels", from_hex("9193a2773190a178"))},
+                                 Code::kCorruption,
+                                 42,
+                                 "dels",
+                                 true},
+                                {"an update at a stale revision",
+                                 {encoded(stale)},
+                                 Code::kConflict,
+                                 42,
+                                 expected_conflict,
+                                 false},
+                                {"an update of a missing child",
+                                 {encoded(absent)},
+                                 Code::kNotFound,
+                                 42,
+                                 "No child found",
+                                 false},
+                            });
   for (std::size_t i = 0; i < cases.size(); ++i) {
-    check_refusal(client, cases[i], [&] { return w.server->stats(); }, decode_reply,
-                  valid_exchange, /*is_replay=*/false);
+    check_refusal(
+        client, cases[i], [&] { return w.server->stats(); }, decode_reply, valid_exchange,
+        /*is_replay=*/false);
   }
   // Nothing refused was written: w1 is still at its revision and bound.
   BOOST_TEST((w.registry->get_pid("w1") == std::optional<Pid>("<p1>")));
@@ -574,14 +684,12 @@ BOOST_AUTO_TEST_CASE(garbage_on_the_bus_is_counted_and_the_subscribers_still_con
   to_replica({et, bus.event_header(head + 1), "\x93 corrupt"});
   to_replica({et, bus.event_header(kFarAhead), "\x93 corrupt"});
   to_replica({plugin::wire::events_prefix(bus.hub()), bus.event_header(head + 1), body});
-  to_replica({plugin::wire::events_prefix(bus.hub()) + "03:hub", bus.event_header(head + 1),
-              body});
-  to_replica({plugin::wire::events_prefix(bus.hub()) + "9:hub", bus.event_header(head + 1),
-              body});
+  to_replica({plugin::wire::events_prefix(bus.hub()) + "03:hub", bus.event_header(head + 1), body});
+  to_replica({plugin::wire::events_prefix(bus.hub()) + "9:hub", bus.event_header(head + 1), body});
   // Heartbeats (both subscriptions).
   to_both({hb});
   to_both({hb, bus.heartbeat(head, 0), "extra"});
-  to_both({hb, "a", "b", "c", "d"});  // 5 frames: over the limit of 4
+  to_both({hb, "a", "b", "c", "d"});           // 5 frames: over the limit of 4
   to_both({hb, std::string(18u << 20, 'x')});  // over 17 MiB
   to_both({hb, replace_value(bus.heartbeat(head, 0), "v", from_hex("02"))});
   to_both({hb, "\x81\xa1v"});
@@ -606,10 +714,11 @@ BOOST_AUTO_TEST_CASE(garbage_on_the_bus_is_counted_and_the_subscribers_still_con
     return bus.replica->stats().bad_frames - r0.bad_frames >= replica_bad &&
            bus.hooks->stats().bad_frames - h0.bad_frames >= hooks_bad;
   });
-  BOOST_TEST_REQUIRE(all_counted, "replica counted " << bus.replica->stats().bad_frames - r0.bad_frames << " of "
-                         << replica_bad << ", hook subscriber "
-                         << bus.hooks->stats().bad_frames - h0.bad_frames << " of "
-                         << hooks_bad);
+  BOOST_TEST_REQUIRE(all_counted, "replica counted "
+                                      << bus.replica->stats().bad_frames - r0.bad_frames << " of "
+                                      << replica_bad << ", hook subscriber "
+                                      << bus.hooks->stats().bad_frames - h0.bad_frames << " of "
+                                      << hooks_bad);
   // Each counted once.
   BOOST_TEST(bus.replica->stats().bad_frames - r0.bad_frames == replica_bad);
   BOOST_TEST(bus.hooks->stats().bad_frames - h0.bad_frames == hooks_bad);
@@ -658,29 +767,57 @@ BOOST_AUTO_TEST_CASE(a_forged_seq_far_ahead_is_repaired_from_the_writer_and_then
     std::uint64_t replica_bad;  // the discarded claim, plus a discarded buffered event
     bool replica_gap;           // the replica repairs
     std::uint64_t hooks_bad;
-    bool hooks_gap;             // the hook subscriber catches up
+    bool hooks_gap;  // the hook subscriber catches up
   };
   const std::vector<Forgery> forgeries = {
-      {"a heartbeat far ahead", {bus.heartbeat_topic(), bus.heartbeat(kFarAhead, kFarAhead)}, 1,
-       true, 0, true},
-      {"a heartbeat at the last seq", {bus.heartbeat_topic(), bus.heartbeat(kMaxSeq, kMaxSeq)},
-       1, true, 0, true},
+      {"a heartbeat far ahead",
+       {bus.heartbeat_topic(), bus.heartbeat(kFarAhead, kFarAhead)},
+       1,
+       true,
+       0,
+       true},
+      {"a heartbeat at the last seq",
+       {bus.heartbeat_topic(), bus.heartbeat(kMaxSeq, kMaxSeq)},
+       1,
+       true,
+       0,
+       true},
       {"a well-formed event far ahead",
-       {bus.event_topic(), bus.event_header(kFarAhead), bus.forged_event(kFarAhead)}, 2, true, 0,
+       {bus.event_topic(), bus.event_header(kFarAhead), bus.forged_event(kFarAhead)},
+       2,
+       true,
+       0,
        false},
       {"a well-formed event at the last seq",
-       {bus.event_topic(), bus.event_header(kMaxSeq), bus.forged_event(kMaxSeq)}, 2, true, 0,
+       {bus.event_topic(), bus.event_header(kMaxSeq), bus.forged_event(kMaxSeq)},
+       2,
+       true,
+       0,
        false},
       {"a well-formed event just ahead",
-       {bus.event_topic(), bus.event_header(head + 2), bus.forged_event(head + 2)}, 2, true, 0,
+       {bus.event_topic(), bus.event_header(head + 2), bus.forged_event(head + 2)},
+       2,
+       true,
+       0,
        false},
       {"an event far ahead with a corrupt body",
-       {bus.event_topic(), bus.event_header(kFarAhead), "\x93 corrupt"}, 1, true, 0, false},
+       {bus.event_topic(), bus.event_header(kFarAhead), "\x93 corrupt"},
+       1,
+       true,
+       0,
+       false},
       {"a hook message far ahead with a corrupt payload",
-       {bus.hook_topic(), bus.hook_header(kFarAhead), "\x93 corrupt"}, 0, false, 1, true},
+       {bus.hook_topic(), bus.hook_header(kFarAhead), "\x93 corrupt"},
+       0,
+       false,
+       1,
+       true},
       {"a hook message far ahead that does not continue the chain",
        {bus.hook_topic(), bus.hook_header(kFarAhead, 1, 2), bus.hook_payload(bus.hub(), "w1")},
-       0, false, 0, true},
+       0,
+       false,
+       0,
+       true},
   };
   for (const auto& f : forgeries) {
     BOOST_TEST_CONTEXT(f.name) {
@@ -695,9 +832,10 @@ BOOST_AUTO_TEST_CASE(a_forged_seq_far_ahead_is_repaired_from_the_writer_and_then
                h.bad_frames - h0.bad_frames >= f.hooks_bad &&
                (!f.hooks_gap || h.gaps_detected > h0.gaps_detected);
       });
-      BOOST_TEST_REQUIRE(handled, "replica bad frames " << bus.replica->stats().bad_frames - r0.bad_frames
-                                << ", hook subscriber bad frames "
-                                << bus.hooks->stats().bad_frames - h0.bad_frames);
+      BOOST_TEST_REQUIRE(handled, "replica bad frames "
+                                      << bus.replica->stats().bad_frames - r0.bad_frames
+                                      << ", hook subscriber bad frames "
+                                      << bus.hooks->stats().bad_frames - h0.bad_frames);
       // Caught up at the writer's head, which never reaches the forged seq.
       BOOST_TEST(bus.replica->wait_caught_up(kWait).ok());
       BOOST_TEST(bus.replica->last_applied() == head);
@@ -732,9 +870,9 @@ BOOST_AUTO_TEST_CASE(a_forged_epoch_is_checked_with_the_writer_and_dropped) {
   const bool both_checked = eventually([&] {
     return accounted(bus.replica->stats(), r0) >= 2 && accounted(bus.hooks->stats(), h0) >= 2;
   });
-  BOOST_TEST_REQUIRE(both_checked, "replica accounted for " << accounted(bus.replica->stats(), r0)
-                                       << " (resyncs " << bus.replica->stats().resyncs
-                                       << "), hook subscriber for "
+  BOOST_TEST_REQUIRE(both_checked, "replica accounted for "
+                                       << accounted(bus.replica->stats(), r0) << " (resyncs "
+                                       << bus.replica->stats().resyncs << "), hook subscriber for "
                                        << accounted(bus.hooks->stats(), h0) << " (resyncs "
                                        << bus.hooks->stats().resyncs << ")");
   BOOST_TEST(accounted(bus.replica->stats(), r0) == 2u);

@@ -21,9 +21,9 @@
 #include <boost/test/unit_test.hpp>
 #include <zmq.hpp>
 
+#include "process_util.h"
 #include "procreg/registry.h"
 #include "procreg/replica.h"
-#include "process_util.h"
 
 namespace procreg {
 namespace {
@@ -36,25 +36,26 @@ using std::chrono::milliseconds;
 
 std::vector<std::string> writer_args(const std::string& log, const Endpoints& ep,
                                      std::vector<std::string> more) {
-  std::vector<std::string> args{"--log-dir", log, "--hub", "hub", "--publish", ep.publish,
-                                "--replay", ep.replay, "--command", ep.command,
-                                "--heartbeat-ms", "100"};
+  std::vector<std::string> args{"--log-dir", log,        "--hub",          "hub",
+                                "--publish", ep.publish, "--replay",       ep.replay,
+                                "--command", ep.command, "--heartbeat-ms", "100"};
   args.insert(args.end(), more.begin(), more.end());
   return args;
 }
 
 std::vector<std::string> replica_args(const Endpoints& ep, const std::string& node,
                                       const std::string& dump, std::vector<std::string> more = {}) {
-  std::vector<std::string> args{"--hub", "hub", "--bus", ep.publish, "--replay", ep.replay,
-                                "--command", ep.command, "--node", node, "--dump", dump};
+  std::vector<std::string> args{"--hub",    "hub",     "--bus",     ep.publish,
+                                "--replay", ep.replay, "--command", ep.command,
+                                "--node",   node,      "--dump",    dump};
   args.insert(args.end(), more.begin(), more.end());
   return args;
 }
 
 std::vector<std::string> hooks_args(const Endpoints& ep, const std::string& out,
                                     const std::string& position, std::vector<std::string> more) {
-  std::vector<std::string> args{"--hub", "hub", "--bus", ep.publish, "--replay", ep.replay,
-                                "--out", out, "--position-file", position};
+  std::vector<std::string> args{"--hub",   "hub",   "--bus", ep.publish,        "--replay",
+                                ep.replay, "--out", out,     "--position-file", position};
   args.insert(args.end(), more.begin(), more.end());
   return args;
 }
@@ -119,8 +120,8 @@ BOOST_AUTO_TEST_CASE(a_replica_process_killed_and_restarted_converges) {
   const Endpoints ep = ipc_endpoints(dir);
   Proc writer("writer", kBusWriter,
               writer_args(dir.file("log"), ep,
-                          {"--durability", "none", "--workload", "30", "--rounds", "0",
-                           "--pace-ms", "2", "--dump", dir.file("writer.dump")}),
+                          {"--durability", "none", "--workload", "30", "--rounds", "0", "--pace-ms",
+                           "2", "--dump", dir.file("writer.dump")}),
               dir);
   wait_until("the writer's endpoints", [&] { return !writer.last_line("endpoints ").empty(); },
              {&writer});
@@ -130,7 +131,8 @@ BOOST_AUTO_TEST_CASE(a_replica_process_killed_and_restarted_converges) {
              {&writer, &replica});
   const std::uint64_t caught_up = replica.last_field("caught_up ", "applied");
   wait_until("the replica to follow live events",
-             [&] { return replica.last_number("applied ") >= caught_up + 40; }, {&writer, &replica});
+             [&] { return replica.last_number("applied ") >= caught_up + 40; },
+             {&writer, &replica});
   const std::uint64_t killed_at = replica.last_number("applied ");
   BOOST_REQUIRE(kill_hard(replica));
   BOOST_TEST_MESSAGE("replica killed at applied " << killed_at);
@@ -142,14 +144,13 @@ BOOST_AUTO_TEST_CASE(a_replica_process_killed_and_restarted_converges) {
              [&] { return !again.last_line("writes done").empty(); }, {&writer, &again});
   const std::uint64_t remote_last = again.last_field("writes done", "last_seq");
   const std::size_t rounds = writer.count_lines("round ");
-  wait_until("another round of the workload",
-             [&] { return writer.count_lines("round ") > rounds; }, {&writer, &again});
+  wait_until("another round of the workload", [&] { return writer.count_lines("round ") > rounds; },
+             {&writer, &again});
 
   writer.process().signal(SIGUSR1);  // end the workload, keep serving
   wait_until("the end of the workload", [&] { return !writer.last_line("workload done").empty(); },
              {&writer, &again});
-  const std::uint64_t last =
-      std::max(writer.last_field("workload done", "last_seq"), remote_last);
+  const std::uint64_t last = std::max(writer.last_field("workload done", "last_seq"), remote_last);
   BOOST_TEST(last > killed_at);
   wait_until("the restarted replica to apply " + std::to_string(last),
              [&] { return again.last_number("applied ") >= last; }, {&writer, &again});
@@ -174,8 +175,8 @@ BOOST_AUTO_TEST_CASE(a_writer_killed_under_load_keeps_every_acknowledged_write) 
   // 1. A steady workload, every append synced; each acknowledged write is in the ack file.
   Proc first("writer-1", kBusWriter,
              writer_args(log, ep,
-                         {"--durability", "sync", "--workload", "30", "--rounds", "0",
-                          "--pace-ms", "1", "--ack-file", acks_file}),
+                         {"--durability", "sync", "--workload", "30", "--rounds", "0", "--pace-ms",
+                          "1", "--ack-file", acks_file}),
              dir);
   wait_until("the writer's endpoints", [&] { return !first.last_line("endpoints ").empty(); },
              {&first});
@@ -220,8 +221,8 @@ BOOST_AUTO_TEST_CASE(a_writer_killed_under_load_keeps_every_acknowledged_write) 
   // 3. Restarted on the same log: the replica carries on without a resync and converges.
   Proc second("writer-2", kBusWriter,
               writer_args(log, ep,
-                          {"--durability", "sync", "--workload", "30", "--rounds", "2",
-                           "--dump", dir.file("writer-2.dump")}),
+                          {"--durability", "sync", "--workload", "30", "--rounds", "2", "--dump",
+                           dir.file("writer-2.dump")}),
               dir);
   wait_until("the restarted writer's workload",
              [&] { return !second.last_line("workload done").empty(); }, {&second});
@@ -241,21 +242,22 @@ BOOST_AUTO_TEST_CASE(a_writer_killed_under_load_keeps_every_acknowledged_write) 
   // 4. A writer on a new log (a new epoch) behind the same endpoints: the replica resyncs.
   Proc third("writer-3", kBusWriter,
              writer_args(dir.file("log-new"), ep,
-                         {"--durability", "sync", "--workload", "20", "--rounds", "1",
-                          "--dump", dir.file("writer-3.dump")}),
+                         {"--durability", "sync", "--workload", "20", "--rounds", "1", "--dump",
+                          dir.file("writer-3.dump")}),
              dir);
   wait_until("the new log's workload", [&] { return !third.last_line("workload done").empty(); },
              {&third});
   const std::uint64_t new_epoch = third.last_field("opened ", "epoch");
   const std::uint64_t new_last = third.last_field("workload done", "last_seq");
   BOOST_REQUIRE(new_epoch != epoch);
-  wait_until("the replica to follow the new log", [&] {
-    return replica->epoch() == new_epoch && replica->last_applied() >= new_last;
-  }, {&third});
+  wait_until("the replica to follow the new log",
+             [&] { return replica->epoch() == new_epoch && replica->last_applied() >= new_last; },
+             {&third});
   stop_cleanly(third);
   BOOST_TEST(replica->last_applied() == new_last);
   BOOST_TEST(replica->stats().resyncs >= 1u);
-  BOOST_TEST_MESSAGE("in-process replica: " << replica->stats().snapshots_loaded << " snapshots, "
+  BOOST_TEST_MESSAGE("in-process replica: "
+                     << replica->stats().snapshots_loaded << " snapshots, "
                      << replica->stats().resyncs << " resyncs, " << replica->stats().gaps_detected
                      << " gaps, " << replica->stats().replay_failures << " failed replay requests");
   BOOST_TEST(canonical_dump(replica->registry().dump_all_tables()) ==
@@ -267,18 +269,19 @@ BOOST_AUTO_TEST_CASE(hook_subscribers_in_two_processes_get_every_hook_event_once
   const Endpoints ep = ipc_endpoints(dir);
   Proc writer("writer", kBusWriter,
               writer_args(dir.file("log"), ep,
-                          {"--durability", "none", "--workload", "30", "--rounds", "0",
-                           "--pace-ms", "2", "--hooks-out", dir.file("writer.hooks")}),
+                          {"--durability", "none", "--workload", "30", "--rounds", "0", "--pace-ms",
+                           "2", "--hooks-out", dir.file("writer.hooks")}),
               dir);
   wait_until("the writer's endpoints", [&] { return !writer.last_line("endpoints ").empty(); },
              {&writer});
-  Proc steady("hooks-1", kBusHooks,
-              hooks_args(ep, dir.file("hooks-1.events"), dir.file("hooks-1.pos"), {"--from-seq", "0"}),
-              dir);
-  Proc interrupted("hooks-2", kBusHooks,
-                   hooks_args(ep, dir.file("hooks-2.events"), dir.file("hooks-2.pos"),
-                              {"--from-seq", "0"}),
-                   dir);
+  Proc steady(
+      "hooks-1", kBusHooks,
+      hooks_args(ep, dir.file("hooks-1.events"), dir.file("hooks-1.pos"), {"--from-seq", "0"}),
+      dir);
+  Proc interrupted(
+      "hooks-2", kBusHooks,
+      hooks_args(ep, dir.file("hooks-2.events"), dir.file("hooks-2.pos"), {"--from-seq", "0"}),
+      dir);
 
   // Stop the second subscriber mid-stream (the writer never stops writing before SIGUSR1).
   wait_until("80 hook events at the second subscriber",

@@ -77,8 +77,8 @@ class Proc {
   // The numeric value of key= in the last line starting with `prefix`.
   std::uint64_t last_field(const std::string& prefix, const std::string& key) const {
     const std::string v = examples::field(last_line(prefix), key);
-    BOOST_REQUIRE_MESSAGE(!v.empty(), name_ << ": no " << key << "= in a line '" << prefix
-                                            << "...'" << diagnostics());
+    BOOST_REQUIRE_MESSAGE(!v.empty(), name_ << ": no " << key << "= in a line '" << prefix << "...'"
+                                            << diagnostics());
     return std::stoull(v);
   }
   // The last lines of its stdout and stderr, for failure messages.
@@ -127,9 +127,9 @@ void wait_until(const std::string& what, Pred done, std::initializer_list<Proc*>
 inline void stop_cleanly(Proc& p) {
   p.process().signal(SIGTERM);
   const auto status = p.process().wait_exit(std::chrono::milliseconds(15'000));
-  BOOST_REQUIRE_MESSAGE(ChildProcess::exited_ok(status),
-                        p.name() << " did not stop cleanly: " << ChildProcess::describe(status)
-                                 << p.diagnostics());
+  BOOST_REQUIRE_MESSAGE(
+      ChildProcess::exited_ok(status),
+      p.name() << " did not stop cleanly: " << ChildProcess::describe(status) << p.diagnostics());
 }
 
 // SIGKILL, then reaped; true if it died of the SIGKILL (and not of something before).

@@ -151,7 +151,8 @@ BOOST_AUTO_TEST_CASE(a_replica_follows_a_restarted_writer_and_resyncs_on_a_new_l
   TempDir dir, sockets;
   const Transport t = ipc_transport(sockets);  // stable endpoints across restarts
   const std::string log = dir.file("log");
-  auto w = std::make_unique<Writer>(Writer::open(ctx, writer_options(log), Writer::server_options(t)));
+  auto w =
+      std::make_unique<Writer>(Writer::open(ctx, writer_options(log), Writer::server_options(t)));
   auto replica = start_replica(ctx, w->replica_options(w->server->publish_endpoint()));
   random_workload(*w->registry, 5, 500);
   check_converged(*w->registry, *replica);
@@ -190,7 +191,8 @@ BOOST_AUTO_TEST_CASE(a_replica_ahead_of_a_writer_back_on_an_older_copy_of_its_lo
   const Transport t = ipc_transport(sockets);
   const std::string log = dir.file("log");
   const std::string copy = dir.file("copy");
-  auto w = std::make_unique<Writer>(Writer::open(ctx, writer_options(log), Writer::server_options(t)));
+  auto w =
+      std::make_unique<Writer>(Writer::open(ctx, writer_options(log), Writer::server_options(t)));
   auto replica = start_replica(ctx, w->replica_options(w->server->publish_endpoint()));
   random_workload(*w->registry, 11, 300);
   check_converged(*w->registry, *replica);
@@ -216,9 +218,9 @@ BOOST_AUTO_TEST_CASE(a_replica_ahead_of_a_writer_back_on_an_older_copy_of_its_lo
   BOOST_REQUIRE(w->registry->last_sequence() < ahead);
   // (wait_for alone would return at once: the replica is past the writer's seq.)
   const auto limit = std::chrono::steady_clock::now() + kWait;
-  while ((replica->stats().resyncs == 0 ||
-          replica->last_applied() != w->registry->last_sequence()) &&
-         std::chrono::steady_clock::now() < limit) {
+  while (
+      (replica->stats().resyncs == 0 || replica->last_applied() != w->registry->last_sequence()) &&
+      std::chrono::steady_clock::now() < limit) {
     std::this_thread::sleep_for(milliseconds(10));
   }
   BOOST_TEST(replica->stats().resyncs >= 1u);
@@ -239,11 +241,13 @@ BOOST_AUTO_TEST_CASE(a_resync_swaps_the_whole_state_at_once_for_readers) {
   auto batch = [&](const std::string& prefix, int b) {
     std::vector<Entry> rows;
     for (int i = 0; i < kBatch; ++i) {
-      rows.push_back(Entry{make_spec(prefix + std::to_string(b * kBatch + i)), {{"n0", "<0.1.0>"}}, {}});
+      rows.push_back(
+          Entry{make_spec(prefix + std::to_string(b * kBatch + i)), {{"n0", "<0.1.0>"}}, {}});
     }
     return rows;
   };
-  auto w = std::make_unique<Writer>(Writer::open(ctx, writer_options(log), Writer::server_options(t)));
+  auto w =
+      std::make_unique<Writer>(Writer::open(ctx, writer_options(log), Writer::server_options(t)));
   for (int b = 0; b < 2; ++b) BOOST_REQUIRE(w->registry->bulk_insert(batch("old_", b)).ok());
   auto replica = start_replica(ctx, w->replica_options(w->server->publish_endpoint()));
   check_converged(*w->registry, *replica);
@@ -254,8 +258,8 @@ BOOST_AUTO_TEST_CASE(a_resync_swaps_the_whole_state_at_once_for_readers) {
   std::thread reader([&] {
     for (int i = 0; i < 1'000'000 && !done.load(); ++i) {
       const ChildNodePids list = replica->registry().process_list(Scope::kGlobal);
-      const auto olds = static_cast<std::size_t>(std::count_if(list.begin(), list.end(),
-                                      [](const auto& c) { return c.first.rfind("old_", 0) == 0; }));
+      const auto olds = static_cast<std::size_t>(std::count_if(
+          list.begin(), list.end(), [](const auto& c) { return c.first.rfind("old_", 0) == 0; }));
       const bool old_state = olds == 2 * kBatch && list.size() == olds;
       const bool new_state = olds == 0 && list.size() % kBatch == 0;
       if (!old_state && !new_state && bad.fetch_add(1) == 0) {
@@ -402,16 +406,17 @@ BOOST_AUTO_TEST_CASE(writes_from_two_replicas_are_read_back_at_once_and_converge
     for (int i = 0; i < 150; ++i) {
       const std::string id = prefix + std::to_string(i % 40);
       auto seq = r.registry().insert(make_spec(id), {{prefix, "<" + std::to_string(i) + ">"}});
-      if (!seq.ok() || r.registry().get_pid(id) != std::optional<Pid>("<" + std::to_string(i) + ">")) {
+      if (!seq.ok() ||
+          r.registry().get_pid(id) != std::optional<Pid>("<" + std::to_string(i) + ">")) {
         ++*misses;  // read-your-writes broken
       }
       if (i % 10 == 0) {
-        auto up = r.registry().update(id, [&](const ChildSpec& s, const NodePids& np,
-                                              const Metadata& md) {
-          Metadata next = md;
-          next["by"] = prefix;
-          return Entry{s, np, next};
-        });
+        auto up = r.registry().update(
+            id, [&](const ChildSpec& s, const NodePids& np, const Metadata& md) {
+              Metadata next = md;
+              next["by"] = prefix;
+              return Entry{s, np, next};
+            });
         if (!up.ok()) ++*misses;
       }
       if (i % 25 == 0 && !r.registry().erase("shared").ok()) ++*misses;
@@ -428,8 +433,10 @@ BOOST_AUTO_TEST_CASE(writes_from_two_replicas_are_read_back_at_once_and_converge
   check_converged(*w.registry, *b);
   BOOST_TEST(w.registry->dump_all().size() == 80u);
   // A remote update's function sees the replica's row, and the writer refuses a stale one.
-  auto missing = a->registry().update("absent", [](const ChildSpec& s, const NodePids& np,
-                                                   const Metadata& md) { return Entry{s, np, md}; });
+  auto missing = a->registry().update(
+      "absent", [](const ChildSpec& s, const NodePids& np, const Metadata& md) {
+        return Entry{s, np, md};
+      });
   BOOST_TEST(missing.status().code() == Code::kNotFound);
   BOOST_TEST(w.server->stats().commands > 0u);
 }
@@ -477,7 +484,8 @@ BOOST_AUTO_TEST_CASE(a_write_while_the_writer_is_down_times_out_cleanly) {
   zmq::context_t ctx;
   TempDir dir, sockets;
   const Transport t = ipc_transport(sockets);
-  auto w = std::make_unique<Writer>(Writer::open(ctx, writer_options(dir.path()), Writer::server_options(t)));
+  auto w = std::make_unique<Writer>(
+      Writer::open(ctx, writer_options(dir.path()), Writer::server_options(t)));
   auto replica = start_replica(ctx, w->replica_options(w->server->publish_endpoint()));
   BOOST_REQUIRE(replica->registry().insert(make_spec("a"), {{"n1", "<1>"}}).ok());
   w.reset();  // the writer is gone
@@ -488,7 +496,8 @@ BOOST_AUTO_TEST_CASE(a_write_while_the_writer_is_down_times_out_cleanly) {
   BOOST_TEST(!replica->registry().entry_exists("b"));
   BOOST_TEST(replica->registry().entry_exists("a"));  // reads go on from local state
   // The writer comes back on the same log: writes work again and nothing was half-applied.
-  w = std::make_unique<Writer>(Writer::open(ctx, writer_options(dir.path()), Writer::server_options(t)));
+  w = std::make_unique<Writer>(
+      Writer::open(ctx, writer_options(dir.path()), Writer::server_options(t)));
   BOOST_TEST(!w->registry->entry_exists("b"));
   auto again = replica->registry().insert(make_spec("c"), {{"n1", "<3>"}});
   BOOST_TEST(again.ok(), again.status().to_string());
@@ -499,7 +508,8 @@ BOOST_AUTO_TEST_CASE(a_write_queued_behind_a_slow_one_keeps_its_own_timeout) {
   zmq::context_t ctx;
   TempDir dir, sockets;
   const Transport t = ipc_transport(sockets);
-  auto w = std::make_unique<Writer>(Writer::open(ctx, writer_options(dir.path()), Writer::server_options(t)));
+  auto w = std::make_unique<Writer>(
+      Writer::open(ctx, writer_options(dir.path()), Writer::server_options(t)));
   auto replica = start_replica(ctx, w->replica_options(w->server->publish_endpoint()));
   BOOST_REQUIRE(replica->wait_caught_up(kWait).ok());
   w.reset();  // nobody answers: the first write holds the command channel for its 3 s
@@ -555,7 +565,8 @@ BOOST_AUTO_TEST_CASE(a_write_after_the_writer_moved_to_a_new_log_is_read_back_at
   TempDir dir, sockets;
   const Transport t = ipc_transport(sockets);
   const std::string log = dir.file("log");
-  auto w = std::make_unique<Writer>(Writer::open(ctx, writer_options(log), Writer::server_options(t)));
+  auto w =
+      std::make_unique<Writer>(Writer::open(ctx, writer_options(log), Writer::server_options(t)));
   auto replica = start_replica(ctx, w->replica_options(w->server->publish_endpoint()));
   random_workload(*w->registry, 8, 300);  // log A reaches a seq far above what B will have
   check_converged(*w->registry, *replica);
@@ -596,7 +607,8 @@ BOOST_AUTO_TEST_CASE(signals_delivered_to_procreg_threads_do_not_stop_them) {
   {
     zmq::context_t ctx;
     TempDir dir;
-    Writer w = Writer::open(ctx, writer_options(dir.path()), Writer::server_options(tcp_transport()));
+    Writer w =
+        Writer::open(ctx, writer_options(dir.path()), Writer::server_options(tcp_transport()));
     auto replica = start_replica(ctx, w.replica_options(w.server->publish_endpoint()));
     BOOST_REQUIRE(replica->wait_caught_up(kWait).ok());
     std::atomic<bool> done{false};

@@ -33,8 +33,8 @@ BOOST_AUTO_TEST_SUITE(snapshot_serving)
 BOOST_AUTO_TEST_CASE(a_new_replica_starts_from_the_snapshot_file_and_the_log_after_it) {
   zmq::context_t ctx;
   TempDir dir;
-  Writer w = Writer::open(ctx, compacting_options(dir.path()),
-                          Writer::server_options(tcp_transport()));
+  Writer w =
+      Writer::open(ctx, compacting_options(dir.path()), Writer::server_options(tcp_transport()));
   random_workload(*w.registry, 31, 1'500);
   auto snap = w.registry->snapshot();
   BOOST_REQUIRE_MESSAGE(snap.ok(), snap.status().to_string());
@@ -115,10 +115,12 @@ BOOST_AUTO_TEST_CASE(a_snapshot_that_ends_before_its_total_is_refused) {
   });
   plugin::ReplayClient client(ctx, endpoint, "hub", milliseconds(5'000), 64);
   int rows = 0;
-  auto fetched = client.fetch_snapshot([&](std::string_view) {
-    ++rows;
-    return Status();
-  }, nullptr);
+  auto fetched = client.fetch_snapshot(
+      [&](std::string_view) {
+        ++rows;
+        return Status();
+      },
+      nullptr);
   service.join();
   BOOST_REQUIRE(served == "short snapshot");
   BOOST_REQUIRE(!fetched.ok());
@@ -143,9 +145,11 @@ BOOST_AUTO_TEST_CASE(a_captured_snapshot_is_served_as_captured_while_the_writer_
   for (int i = 0; i < 300; ++i) {
     InsertOptions io = i % 3 == 0 ? other : InsertOptions{};
     io.metadata = {{"tag", "t" + std::to_string(i % 7)}, {"i", i}};
-    BOOST_REQUIRE(w.registry->insert(make_spec("c" + std::to_string(i)),
-                                     {{"n" + std::to_string(i % 4), "<0." + std::to_string(i) + ".0>"}},
-                                     io).ok());
+    BOOST_REQUIRE(w.registry
+                      ->insert(make_spec("c" + std::to_string(i)),
+                               {{"n" + std::to_string(i % 4), "<0." + std::to_string(i) + ".0>"}},
+                               io)
+                      .ok());
   }
   const auto expected = w.registry->dump_all_tables();
   const std::uint64_t captured_at = w.registry->last_sequence();
@@ -162,7 +166,8 @@ BOOST_AUTO_TEST_CASE(a_captured_snapshot_is_served_as_captured_while_the_writer_
     if (++rows == 1) {
       // The capture is done (its first chunk arrived): now change every row it holds.
       for (int i = 0; i < 300 && changed.ok(); i += 2) {
-        auto r = w.registry->erase("c" + std::to_string(i), i % 3 == 0 ? WriteOptions{.table = "other"} : WriteOptions{});
+        auto r = w.registry->erase("c" + std::to_string(i),
+                                   i % 3 == 0 ? WriteOptions{.table = "other"} : WriteOptions{});
         if (!r.ok()) changed = r.status();
       }
       for (int i = 1; i < 300 && changed.ok(); i += 2) {
@@ -190,8 +195,8 @@ BOOST_AUTO_TEST_CASE(a_captured_snapshot_is_served_as_captured_while_the_writer_
 BOOST_AUTO_TEST_CASE(a_range_that_was_compacted_away_is_answered_compacted) {
   zmq::context_t ctx;
   TempDir dir;
-  Writer w = Writer::open(ctx, compacting_options(dir.path()),
-                          Writer::server_options(tcp_transport()));
+  Writer w =
+      Writer::open(ctx, compacting_options(dir.path()), Writer::server_options(tcp_transport()));
   random_workload(*w.registry, 33, 1'000);
   BOOST_REQUIRE(w.registry->snapshot().ok());
   BOOST_REQUIRE(w.registry->stats().segments_compacted > 0u);
@@ -214,8 +219,8 @@ BOOST_AUTO_TEST_CASE(a_range_that_was_compacted_away_is_answered_compacted) {
 BOOST_AUTO_TEST_CASE(a_hook_subscriber_behind_the_compacted_history_stops_and_says_so) {
   zmq::context_t ctx;
   TempDir dir;
-  Writer w = Writer::open(ctx, compacting_options(dir.path()),
-                          Writer::server_options(tcp_transport()));
+  Writer w =
+      Writer::open(ctx, compacting_options(dir.path()), Writer::server_options(tcp_transport()));
   random_workload(*w.registry, 34, 1'000);
   BOOST_REQUIRE(w.registry->snapshot().ok());
   std::atomic<int> delivered{0};
@@ -227,8 +232,8 @@ BOOST_AUTO_TEST_CASE(a_hook_subscriber_behind_the_compacted_history_stops_and_sa
   o.from_seq = 5;  // a stored position the log no longer holds the events after
   o.from_epoch = w.registry->epoch();
   auto count = [&](const HookEvent&) { delivered.fetch_add(1); };
-  auto s = HookSubscriber::start(ctx, o, {{HookTopic::kChildRegistered, count, 0},
-                                          {HookTopic::kChildUnregistered, count, 0}});
+  auto s = HookSubscriber::start(
+      ctx, o, {{HookTopic::kChildRegistered, count, 0}, {HookTopic::kChildUnregistered, count, 0}});
   BOOST_REQUIRE(s.ok());
   const Status waited = (*s)->wait_position(w.registry->last_sequence(), kWait);
   BOOST_TEST(waited.code() == Code::kCompacted, waited.to_string());

@@ -50,13 +50,19 @@ std::string encoded(const T& m) {
 // The root of the error path of each kind's decoder.
 std::string root_of(std::string_view kind) {
   static const std::map<std::string, std::string, std::less<>> roots = {
-      {"event_header", "event_header"},    {"event_batch_header", "event_header"},
+      {"event_header", "event_header"},
+      {"event_batch_header", "event_header"},
       {"hook_header", "hook_header"},
-      {"hook_payload", "hook_payload"},    {"heartbeat", "heartbeat"},
-      {"range_request", "replay_request"}, {"snapshot_request", "replay_request"},
-      {"range_reply", "replay_reply"},     {"snapshot_reply", "replay_reply"},
-      {"error_reply", "replay_reply"},     {"snapshot_row", "snapshot_row"},
-      {"command_reply", "command_reply"},  {"conflict_reply", "command_reply"}};
+      {"hook_payload", "hook_payload"},
+      {"heartbeat", "heartbeat"},
+      {"range_request", "replay_request"},
+      {"snapshot_request", "replay_request"},
+      {"range_reply", "replay_reply"},
+      {"snapshot_reply", "replay_reply"},
+      {"error_reply", "replay_reply"},
+      {"snapshot_row", "snapshot_row"},
+      {"command_reply", "command_reply"},
+      {"conflict_reply", "command_reply"}};
   const auto it = roots.find(kind);
   return it == roots.end() ? "command" : it->second;
 }
@@ -81,7 +87,7 @@ const std::vector<std::string_view>& wrong_items(std::string_view kind, std::str
       {"last", &for_uint},  {"end", &for_bool},   {"next", &for_uint}, {"total", &for_uint},
       {"row", &for_map},    {"rev", &for_uint},   {"hk", &for_bool},   {"tmo", &for_uint},
       {"spec", &for_map},   {"md", &for_map},     {"ttl", &for_int},   {"entries", &for_array},
-      {"cid", &for_str},    {"dels", &for_array}, {"entry", &for_map},  {"node", &for_str}};
+      {"cid", &for_str},    {"dels", &for_array}, {"entry", &for_map}, {"node", &for_str}};
   // "id" is the request id, except in a hook payload, where it is the child id.
   const auto it = types.find(kind == "hook_payload" && key == "id" ? "cid" : key);
   BOOST_TEST_REQUIRE((it != types.end()), "no wrong items for " << key);

@@ -310,10 +310,14 @@ BOOST_AUTO_TEST_CASE(an_event_batch_frame_is_an_array_of_bins) {
   const std::string e70k(70'000, 'f');
   std::string out = "x";
   encode_event_batch({"ab", e300, e70k}, &out);
-  const std::string golden = "x" + from_hex("93"          // array of 3
-                                            "c402" "6162"  // bin 8 of 2: "ab"
-                                            "c5012c") +    // bin 16 of 300
-                             e300 + from_hex("c600011170") +  // bin 32 of 70000
+  const std::string golden = "x" +
+                             from_hex(
+                                 "93"  // array of 3
+                                 "c402"
+                                 "6162"       // bin 8 of 2: "ab"
+                                 "c5012c") +  // bin 16 of 300
+                             e300 +
+                             from_hex("c600011170") +  // bin 32 of 70000
                              e70k;
   BOOST_TEST((out == golden));
   std::vector<std::string_view> events;

@@ -210,9 +210,9 @@ std::vector<Kind> kinds() {
   Command insert_without_ttl = sample_command(CommandOp::kInsert);
   insert_without_ttl.ttl_ms.reset();
   return {
-      with_newest(make_kind("event_header", sample_event_header(),
-                            ignoring_limits(decode_event_header)),
-                  kEventBatchVersion),
+      with_newest(
+          make_kind("event_header", sample_event_header(), ignoring_limits(decode_event_header)),
+          kEventBatchVersion),
       with_newest(make_kind("event_batch_header", sample_event_batch_header(),
                             ignoring_limits(decode_event_header)),
                   kEventBatchVersion),

@@ -55,9 +55,9 @@ struct Kind {
   std::function<std::string(std::string_view bytes)> reencode;
   std::uint32_t newest = kWireVersion;  // the newest "v" its decoder reads
 };
-// One Kind per decoder and per sample: event_header, event_batch_header, hook_header, hook_payload, heartbeat,
-// range_request, snapshot_request, range_reply, snapshot_reply, error_reply, snapshot_row,
-// insert, insert_without_ttl, bulk_insert, erase, bulk_delete, update, clear_all,
+// One Kind per decoder and per sample: event_header, event_batch_header, hook_header, hook_payload,
+// heartbeat, range_request, snapshot_request, range_reply, snapshot_reply, error_reply,
+// snapshot_row, insert, insert_without_ttl, bulk_insert, erase, bulk_delete, update, clear_all,
 // command_reply, conflict_reply.
 std::vector<Kind> kinds();
 

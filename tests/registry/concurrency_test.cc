@@ -33,7 +33,8 @@ std::vector<Entry> batch(int b) {
   for (int i = 0; i < kBatch; ++i) {
     Metadata md{{"tag", Value("batch-" + std::to_string(b))}};
     out.push_back(Entry{make_spec("b" + std::to_string(b) + "-" + std::to_string(i)),
-                        {{"n0", "<0." + std::to_string(i) + ".0>"}}, md});
+                        {{"n0", "<0." + std::to_string(i) + ".0>"}},
+                        md});
   }
   return out;
 }
@@ -161,7 +162,8 @@ BOOST_AUTO_TEST_CASE(group_commit_writers_validate_against_pending_events) {
   for (int t = 0; t < kThreads; ++t) {
     writers.emplace_back([&, t] {
       for (int i = 0; i < 20; ++i) {
-        Entry e{make_spec("shared"), {{"n" + std::to_string(t), "<" + std::to_string(i) + ">"}}, {}};
+        Entry e{
+            make_spec("shared"), {{"n" + std::to_string(t), "<" + std::to_string(i) + ">"}}, {}};
         if (!registry.bulk_insert({e}).ok()) failures.fetch_add(1);
       }
     });

@@ -37,7 +37,9 @@ class Gate {
   void open() {
     if (!opened_.exchange(true)) promise_.set_value();
   }
-  bool wait() const { return future_.wait_for(std::chrono::seconds(10)) == std::future_status::ready; }
+  bool wait() const {
+    return future_.wait_for(std::chrono::seconds(10)) == std::future_status::ready;
+  }
 
  private:
   std::atomic<bool> opened_{false};
@@ -193,8 +195,9 @@ BOOST_AUTO_TEST_CASE(slow_handler_does_not_stall_writes) {
     BOOST_REQUIRE(registry->insert(make_spec("c" + std::to_string(i)), {{"n1", "<1>"}}, o).ok());
   }
   BOOST_TEST(registry->dump().size() == 50u);
-  BOOST_TEST(registry->wait_for_hooks(registry->last_sequence(), std::chrono::milliseconds(20))
-                 .code() == Code::kTimeout);
+  BOOST_TEST(
+      registry->wait_for_hooks(registry->last_sequence(), std::chrono::milliseconds(20)).code() ==
+      Code::kTimeout);
   release = true;
   BOOST_TEST(registry->wait_for_hooks(registry->last_sequence(), std::chrono::seconds(10)).ok());
 }
@@ -209,9 +212,10 @@ BOOST_AUTO_TEST_CASE(handler_errors_are_counted_and_reported_and_others_still_ru
     std::lock_guard lock(mu);
     errors.push_back(std::string(error) + "@" + e.child_id);
   });
-  auto bad = registry->subscribe(HookTopic::kChildUnregistered,
-                                 [](const HookEvent&) { throw std::runtime_error("boom"); }, 5);
-  auto good = registry->subscribe(HookTopic::kChildUnregistered, [&](const HookEvent&) { ++later; });
+  auto bad = registry->subscribe(
+      HookTopic::kChildUnregistered, [](const HookEvent&) { throw std::runtime_error("boom"); }, 5);
+  auto good =
+      registry->subscribe(HookTopic::kChildUnregistered, [&](const HookEvent&) { ++later; });
   WriteOptions o;
   o.hooks = true;
   auto seq = registry->erase("ghost", o);
@@ -264,7 +268,7 @@ BOOST_AUTO_TEST_CASE(wait_for_hooks_waits_for_a_running_handler_of_an_earlier_ev
   hooks_on.hooks = true;
   auto s1 = registry->insert(make_spec("a"), {{"n1", "<1>"}}, hooks_on);
   BOOST_REQUIRE(s1.ok());
-  BOOST_REQUIRE(entered->wait());  // event 1's handler is running now
+  BOOST_REQUIRE(entered->wait());                               // event 1's handler is running now
   auto s2 = registry->insert(make_spec("b"), {{"n1", "<1>"}});  // hooks off
   BOOST_REQUIRE(s2.ok());
   BOOST_REQUIRE(*s2 == *s1 + 1);
@@ -333,8 +337,8 @@ BOOST_AUTO_TEST_CASE(handler_reset_while_its_event_is_being_dispatched_is_not_ca
         release->wait();
       },
       10);
-  auto late = registry->subscribe(HookTopic::kChildUnregistered,
-                                  [=](const HookEvent&) { late_calls->fetch_add(1); }, 0);
+  auto late = registry->subscribe(
+      HookTopic::kChildUnregistered, [=](const HookEvent&) { late_calls->fetch_add(1); }, 0);
   OpenOnExit open_on_exit{release};
   WriteOptions hooks_on;
   hooks_on.hooks = true;
@@ -362,7 +366,8 @@ BOOST_AUTO_TEST_CASE(handler_may_reset_its_own_and_another_subscription_without_
         other.reset();  // and another's, due later for this very event
       },
       10);
-  other = registry->subscribe(HookTopic::kChildRegistered, [&](const HookEvent&) { ++other_calls; });
+  other =
+      registry->subscribe(HookTopic::kChildRegistered, [&](const HookEvent&) { ++other_calls; });
   InsertOptions hooks_on;
   hooks_on.hooks = true;
   auto s1 = registry->insert(make_spec("a"), {{"n1", "<1>"}}, hooks_on);
@@ -406,13 +411,13 @@ BOOST_AUTO_TEST_CASE(no_handler_runs_after_its_reset_returned_under_concurrent_w
     subscribers.emplace_back([&] {
       for (int i = 0; i < 5'000 && !writer_done.load(); ++i) {  // until the writer is done
         auto state = std::make_shared<State>();
-        auto sub = registry->subscribe(HookTopic::kChildRegistered, [state, &violations](
-                                                                        const HookEvent&) {
-          state->running.fetch_add(1);
-          if (state->reset_returned.load()) violations.fetch_add(1);
-          std::this_thread::yield();
-          state->running.fetch_sub(1);
-        });
+        auto sub = registry->subscribe(HookTopic::kChildRegistered,
+                                       [state, &violations](const HookEvent&) {
+                                         state->running.fetch_add(1);
+                                         if (state->reset_returned.load()) violations.fetch_add(1);
+                                         std::this_thread::yield();
+                                         state->running.fetch_sub(1);
+                                       });
         std::this_thread::yield();
         sub.reset();
         if (state->running.load() != 0) violations.fetch_add(1);

@@ -93,7 +93,7 @@ class Workload {
       Entry e{s, np, md};
       if (how == 0) e.metadata["u"] = pick(0, 9);
       if (how == 1) e.node_pids.push_back(pair());
-      if (how == 2) e.spec.id = id();  // a new row under another id; the old one stays
+      if (how == 2) e.spec.id = id();   // a new row under another id; the old one stays
       if (how == 3) e.spec.id.clear();  // invalid: nothing is written
       return e;
     };
@@ -136,9 +136,8 @@ BOOST_AUTO_TEST_CASE(random_workload_live_equals_replayed_reopened_and_every_pre
     BOOST_REQUIRE_MESSAGE(opened.ok(), opened.status().to_string());
     Registry& registry = **opened;
     std::uint64_t hooks_seen = 0;
-    auto sub_r = registry.subscribe(HookTopic::kChildRegistered, [&](const HookEvent&) {
-      ++hooks_seen;
-    });
+    auto sub_r =
+        registry.subscribe(HookTopic::kChildRegistered, [&](const HookEvent&) { ++hooks_seen; });
     Workload workload(registry, clock, 20261123);
     for (int i = 0; i < kOps; ++i) {
       BOOST_REQUIRE(workload.step());

@@ -71,7 +71,8 @@ void workload(Registry& r, int from, int to) {
   for (int i = from; i < to; ++i) {
     const std::string id = "c" + std::to_string(i);
     BOOST_REQUIRE(r.insert(S(id), {np("n" + std::to_string(i % 3), "p" + std::to_string(i))},
-                           insert_options(i % 2 ? Hooks::kOn : Hooks::kOff)).ok());
+                           insert_options(i % 2 ? Hooks::kOn : Hooks::kOff))
+                      .ok());
     if (i % 5 == 0) BOOST_REQUIRE(r.bulk_insert({E(id, {np("n9", "q" + std::to_string(i))})}).ok());
     if (i % 7 == 0) BOOST_REQUIRE(r.bulk_delete({{id, {"n0", "n1", "n2", "n9"}}}).ok());
     if (i % 11 == 0) BOOST_REQUIRE(r.erase(id, write_options(Hooks::kOn)).ok());
@@ -265,8 +266,7 @@ BOOST_AUTO_TEST_CASE(compaction_removes_covered_segments_and_old_history_is_an_e
   workload(reopened, 220, 300);
   auto third = reopened.snapshot();
   BOOST_REQUIRE(third.ok());
-  BOOST_TEST((w.files(".snap") ==
-              std::vector<std::string>{second->file, third->file}));
+  BOOST_TEST((w.files(".snap") == std::vector<std::string>{second->file, third->file}));
   const std::uint64_t now_first = *replay::parse_segment_file_name(w.files(".log").front());
   BOOST_TEST(now_first > first_kept);
   BOOST_TEST(now_first <= second->seq + 1);
@@ -303,7 +303,8 @@ BOOST_AUTO_TEST_CASE(the_policy_writes_snapshots_in_the_background_and_keeps_the
   // Bounded wait: the snapshotter runs on its own thread. A snapshotter that wakes late covers
   // everything appended by then, so more events may be needed for a second one to be due.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  for (int next = 150; r.stats().snapshots_written < 2 && std::chrono::steady_clock::now() < deadline;) {
+  for (int next = 150;
+       r.stats().snapshots_written < 2 && std::chrono::steady_clock::now() < deadline;) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
     if (r.stats().snapshots_written == 1) {
       workload(r, next, next + 10);

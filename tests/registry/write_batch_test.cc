@@ -97,16 +97,27 @@ void make_write(Target& t, const RandomWrite& w, Done done) {
   InsertOptions io = insert_options(w.hooks ? Hooks::kOn : Hooks::kOff, {{"k", w.kind}});
   io.table = w.table;
   switch (w.kind) {
-    case 0: case 1: case 2: case 3: case 4: case 5:
+    case 0:
+    case 1:
+    case 2:
+    case 3:
+    case 4:
+    case 5:
       return done(t.insert(S(w.id), {np(w.node, "<" + w.id + ">")}, io));
-    case 6: case 7: case 8:
-      return done(
-          t.bulk_insert({E(w.id, {np(w.node, "<b>")}), E("c0", {np(w.node, "<b0>")})}, o));
-    case 9: case 10:
+    case 6:
+    case 7:
+    case 8:
+      return done(t.bulk_insert({E(w.id, {np(w.node, "<b>")}), E("c0", {np(w.node, "<b0>")})}, o));
+    case 9:
+    case 10:
       return done(t.erase(w.id, o));
-    case 11: case 12: case 13:
+    case 11:
+    case 12:
+    case 13:
       return done(t.bulk_delete({{w.id, {w.node}}, {"c1", {"n0", "n1"}}}, o));
-    case 14: case 15: case 16:
+    case 14:
+    case 15:
+    case 16:
       return done(t.update(w.id, &updated, o));
     case 17:
       return done(t.clear_all(o));
@@ -156,8 +167,10 @@ void batches_equal_single_calls(Durability durability) {
     for (const auto& w : writes) {
       const std::uint64_t before = single->last_sequence();
       expected.push_back(call(*single, w));
-      if (!expected.back().ok()) ++errors;
-      else if (*expected.back() == before) ++no_event;
+      if (!expected.back().ok())
+        ++errors;
+      else if (*expected.back() == before)
+        ++no_event;
     }
     WriteBatch b;
     for (const auto& w : writes) add(b, w);
@@ -322,7 +335,10 @@ BOOST_AUTO_TEST_CASE(batches_from_several_threads_interleave_whole_and_gapless) 
         }
         const auto got = r->write(std::move(b));
         for (std::size_t i = 0; i < got.size(); ++i) {
-          if (!got[i].ok()) { failures.fetch_add(1); continue; }
+          if (!got[i].ok()) {
+            failures.fetch_add(1);
+            continue;
+          }
           // A batch's events are consecutive: nothing of another thread comes between.
           if (i > 0 && got[i - 1].ok() && *got[i] != *got[i - 1] + 1) failures.fetch_add(1);
           seqs[t].push_back(*got[i]);
@@ -346,17 +362,17 @@ class SlotHolder {
   explicit SlotHolder(Registry& r) {
     BOOST_REQUIRE(r.insert(S("held"), {np("n0", "<h>")}).ok());
     thread_ = std::thread([this, &r] {
-      result_ = r.update("held", [this](const ChildSpec& spec, const NodePids& pids,
-                                         const Metadata& md) {
-        inside_ = true;
-        const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-        while (!release_ && std::chrono::steady_clock::now() < give_up) {
-          std::this_thread::sleep_for(std::chrono::milliseconds(1));
-        }
-        Metadata changed = md;
-        changed["held"] = true;  // so that the update writes an event
-        return Entry{spec, pids, changed};
-      });
+      result_ =
+          r.update("held", [this](const ChildSpec& spec, const NodePids& pids, const Metadata& md) {
+            inside_ = true;
+            const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+            while (!release_ && std::chrono::steady_clock::now() < give_up) {
+              std::this_thread::sleep_for(std::chrono::milliseconds(1));
+            }
+            Metadata changed = md;
+            changed["held"] = true;  // so that the update writes an event
+            return Entry{spec, pids, changed};
+          });
     });
     wait_until([&] { return inside_.load(); }, "the update function to run");
   }
@@ -391,9 +407,8 @@ BOOST_AUTO_TEST_CASE(calls_queued_behind_the_writer_commit_as_one_group_with_one
     SlotHolder holder(*r);
     syncs_before = r->stats().log_syncs;
     for (int i = 0; i < 3; ++i) {
-      callers.emplace_back([&, i] {
-        got[i] = r->insert(S("q" + std::to_string(i)), {np("n0", "<q>")});
-      });
+      callers.emplace_back(
+          [&, i] { got[i] = r->insert(S("q" + std::to_string(i)), {np("n0", "<q>")}); });
     }
     SlotHolder::wait_until([&] { return r->stats().write_calls_queued == 4; },
                            "three calls queued behind the update");
@@ -427,8 +442,10 @@ BOOST_AUTO_TEST_CASE(a_call_with_an_update_function_is_committed_alone) {
     SlotHolder holder(*r);
     const auto calls = [&](int i) {
       switch (i) {
-        case 0: return r->insert(S("a"), {np("n0", "<a>")});
-        case 1: return r->update("u", &updated);
+        case 0:
+          return r->insert(S("a"), {np("n0", "<a>")});
+        case 1:
+          return r->update("u", &updated);
         default: {
           WriteBatch b;
           b.insert(S("b"), {np("n0", "<b>")}).update("u", &updated);

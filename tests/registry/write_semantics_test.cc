@@ -40,8 +40,8 @@ BOOST_AUTO_TEST_CASE(bulk_insert_of_the_same_row_keeps_its_ttl) {
 BOOST_AUTO_TEST_CASE(bulk_insert_of_new_metadata_over_the_same_nodes_keeps_the_ttl) {
   committed(reg().insert(S("a"), {np("n1", "p1")}, with_ttl(1000, {{"tag", "t"}})));
   const std::size_t hooks_before = hooks_seen();
-  committed(reg().bulk_insert({E("a", {np("n1", "p1")}, {{"tag", "u"}})},
-                              write_options(Hooks::kOn)));
+  committed(
+      reg().bulk_insert({E("a", {np("n1", "p1")}, {{"tag", "u"}})}, write_options(Hooks::kOn)));
   const Dump expected{{"a", E("a", {np("n1", "p1")}, {{"tag", "u"}})}};
   BOOST_TEST(reg().dump_all() == expected);
   BOOST_TEST(reg().match_tag("u").empty());  // the row kept its TTL
@@ -68,7 +68,8 @@ BOOST_AUTO_TEST_CASE(bulk_insert_merge_over_a_ttl_row_makes_it_permanent) {
   // A changed node set is ProcessHub's rewrite as a permanent row, even when the merged list
   // equals the stored one: the state changes (the TTL goes), so an event is written.
   committed(reg().insert(S("a"), {np("n2", "p2"), np("n1", "p1")}, with_ttl(1000, {{"tag", "t"}})));
-  const std::uint64_t seq = committed(reg().bulk_insert({E("a", {np("n1", "p1")}, {{"tag", "t"}})}));
+  const std::uint64_t seq =
+      committed(reg().bulk_insert({E("a", {np("n1", "p1")}, {{"tag", "t"}})}));
   BOOST_TEST(seq == 2u);
   BOOST_TEST(reg().match_tag("t") == tagged("a", {np("n2", "p2"), np("n1", "p1")}));
   advance(1000ms);

@@ -111,8 +111,7 @@ BOOST_AUTO_TEST_CASE(a_bad_payload_anywhere_in_a_batch_writes_none_of_it) {
   BOOST_TEST(s.message().find("seq 3") != std::string::npos, s.to_string());
   const std::vector<std::string_view> with_empty{"a", "", "c"};
   BOOST_TEST(log->append_many(1, with_empty).code() == Code::kInvalidArgument);
-  BOOST_TEST(log->append_many(1, std::vector<std::string_view>{}).code() ==
-             Code::kInvalidArgument);
+  BOOST_TEST(log->append_many(1, std::vector<std::string_view>{}).code() == Code::kInvalidArgument);
   const std::vector<std::string_view> good{"a", "b"};
   BOOST_TEST(log->append_many(2, good).code() == Code::kInvalidArgument);
   BOOST_TEST(std::filesystem::file_size(path) == size);

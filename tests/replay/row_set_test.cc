@@ -68,7 +68,8 @@ BOOST_AUTO_TEST_CASE(erasing_everything_leaves_an_empty_usable_set) {
 
 BOOST_AUTO_TEST_CASE(ids_that_differ_only_in_length_or_bytes_are_distinct) {
   RowSet set;
-  const std::string ids[] = {"", std::string(1, '\0'), std::string(2, '\0'), "a", std::string("a\0", 2)};
+  const std::string ids[] = {"", std::string(1, '\0'), std::string(2, '\0'), "a",
+                             std::string("a\0", 2)};
   for (const auto& id : ids) set.insert(row(id, id.size()));
   BOOST_TEST(set.size() == 5u);
   for (const auto& id : ids) {

@@ -50,22 +50,70 @@ BOOST_AUTO_TEST_CASE(golden_bytes_of_a_one_row_snapshot) {
   BOOST_TEST(written->bytes == bytes.size());
   const std::string expected = from_hex(
       // header: magic, version 1, meta length 63
-      "5052534e" "0100" "3f000000"
+      "5052534e"
+      "0100"
+      "3f000000"
       // meta: {"hub": "h", "ep": 7, "seq": 1, "t": 1000, "created": 5000, "reg": 1, "unreg": 0,
       //        "tables": [["h", 1, 1]], "rows": 1}
-      "89" "a3687562" "a168" "a26570" "07" "a3736571" "01" "a174" "cd03e8"
-      "a763726561746564" "cd1388" "a3726567" "01" "a5756e726567" "00"
-      "a67461626c6573" "91" "93" "a168" "01" "01" "a4726f7773" "01"
+      "89"
+      "a3687562"
+      "a168"
+      "a26570"
+      "07"
+      "a3736571"
+      "01"
+      "a174"
+      "cd03e8"
+      "a763726561746564"
+      "cd1388"
+      "a3726567"
+      "01"
+      "a5756e726567"
+      "00"
+      "a67461626c6573"
+      "91"
+      "93"
+      "a168"
+      "01"
+      "01"
+      "a4726f7773"
+      "01"
       // header CRC
       + to_hex(bytes.substr(73, 4)) +
       // row record: CRC, length, type 2, then the SnapshotRow
-      to_hex(bytes.substr(77, 4)) + "38000000" "02"
-      "84" "a176" "01" "a374626c" "a168" "a3726f77"
-      "83" "a473706563" "82" "a26964" "a161" "a57374617274" "93" "a14d" "a166" "90"
-      "a26e70" "91" "92" "a16e" "a170" "a26d64" "80"
-      "a3726576" "01"
+      to_hex(bytes.substr(77, 4)) +
+      "38000000"
+      "02"
+      "84"
+      "a176"
+      "01"
+      "a374626c"
+      "a168"
+      "a3726f77"
+      "83"
+      "a473706563"
+      "82"
+      "a26964"
+      "a161"
+      "a57374617274"
+      "93"
+      "a14d"
+      "a166"
+      "90"
+      "a26e70"
+      "91"
+      "92"
+      "a16e"
+      "a170"
+      "a26d64"
+      "80"
+      "a3726576"
+      "01"
       // end record: CRC, length 8, type 3, one row
-      + to_hex(bytes.substr(142, 4)) + "08000000" "03" "0100000000000000");
+      + to_hex(bytes.substr(142, 4)) +
+      "08000000"
+      "03"
+      "0100000000000000");
   BOOST_TEST(to_hex(bytes) == to_hex(expected));
   // The CRCs are the log's masked CRC-32C over the documented ranges.
   auto crc_at = [&](std::size_t at) { return get_u32(bytes.data() + at); };

@@ -19,11 +19,11 @@ namespace procreg::replay {
 namespace {
 
 Entry rich_entry() {
-  ChildSpec spec = make_spec("worker-1", "Elixir.MyApp.Worker", "start_link",
-                             {Value(std::int64_t{-7}), Value(std::uint64_t{1} << 63), Value(1.5),
-                              Value(true), Value(), Value("text"),
-                              Value(Value::Binary{{0, 1, 255}}),
-                              Value(Value::Array{Value(std::int64_t{1}), Value("x")})});
+  ChildSpec spec =
+      make_spec("worker-1", "Elixir.MyApp.Worker", "start_link",
+                {Value(std::int64_t{-7}), Value(std::uint64_t{1} << 63), Value(1.5), Value(true),
+                 Value(), Value("text"), Value(Value::Binary{{0, 1, 255}}),
+                 Value(Value::Array{Value(std::int64_t{1}), Value("x")})});
   spec.extra["restart"] = Value("transient");
   spec.extra["shutdown"] = Value(std::int64_t{5000});
   Metadata md{{"tag", Value("eu-west")},
@@ -141,8 +141,8 @@ BOOST_AUTO_TEST_CASE(a_row_from_scanned_bytes_is_the_row_from_the_decoded_entry)
   Entry numeric_tag = rich_entry();
   numeric_tag.metadata["tag"] = Value(std::int64_t{5});
   for (const Entry& e : {rich_entry(), plain, numeric_tag}) {
-    for (const std::optional<std::int64_t> exp : {std::optional<std::int64_t>(),
-                                                  std::optional<std::int64_t>(-5)}) {
+    for (const std::optional<std::int64_t> exp :
+         {std::optional<std::int64_t>(), std::optional<std::int64_t>(-5)}) {
       std::string bytes;
       events::encode_snapshot_row("hub", e, exp, 77, &bytes);
       events::ScannedSnapshotRow scanned;
@@ -227,7 +227,11 @@ BOOST_AUTO_TEST_CASE(holds_does_not_match_the_same_bytes_cut_elsewhere) {
   const std::size_t b_len = spec_np.size() + md2.size() + head;
   BOOST_REQUIRE(head < 256);
   BOOST_REQUIRE(b_len < 256);  // bin8
-  std::string t = spec_np + "\x81\xa1" "a" "\xc4" + std::string(1, static_cast<char>(b_len));
+  std::string t = spec_np +
+                  "\x81\xa1"
+                  "a"
+                  "\xc4" +
+                  std::string(1, static_cast<char>(b_len));
   BOOST_REQUIRE(t.size() == head);
   std::string b = spec_np + md2 + t;
   const Entry stored{spec, {}, {{"a", Value(Value::Binary{{b.begin(), b.end()}})}}};
@@ -256,7 +260,8 @@ BOOST_AUTO_TEST_CASE(table_indexes_follow_a_model) {
   const auto random_pids = [&] {
     NodePids out;
     const int n = pick(3);
-    for (int i = 0; i < n; ++i) out.push_back({nodes[pick(3)], "<0." + std::to_string(rng() % 99) + ".0>"});
+    for (int i = 0; i < n; ++i)
+      out.push_back({nodes[pick(3)], "<0." + std::to_string(rng() % 99) + ".0>"});
     return out;
   };
   for (int step = 0; step < 3000; ++step) {
@@ -276,7 +281,8 @@ BOOST_AUTO_TEST_CASE(table_indexes_follow_a_model) {
       if (np.empty()) exp = 5000;
       const bool present = model.count(id) != 0;
       BOOST_TEST(table.set_nodes(id, np, exp, step + 1) == present);
-      if (present) model[id] = ModelRow{Entry{model[id].entry.spec, np, model[id].entry.metadata}, exp};
+      if (present)
+        model[id] = ModelRow{Entry{model[id].entry.spec, np, model[id].entry.metadata}, exp};
     } else {
       BOOST_TEST(table.remove(id) == (model.erase(id) != 0));
     }

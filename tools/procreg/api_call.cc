@@ -110,7 +110,8 @@ std::vector<std::pair<ChildId, std::vector<NodeName>>> deletes_of(const Args& a)
       out.emplace_back(j[i][0].get<std::string>(), nodes(j[i][1], what));
     }
   } else if (j.is_object()) {
-    for (const auto& [id, n] : j.items()) out.emplace_back(id, nodes(n, a.name("deletes") + "." + id));
+    for (const auto& [id, n] : j.items())
+      out.emplace_back(id, nodes(n, a.name("deletes") + "." + id));
   } else {
     throw JsonError(a.name("deletes") + ": expected [[child_id, [nodes...]], ...]");
   }
@@ -137,7 +138,8 @@ const std::vector<std::pair<std::string, Method>>& methods() {
        [](Registry& r, const Args& a) {
          InsertOptions o;
          static_cast<WriteOptions&>(o) = a.write_options();
-         if (a.has("metadata")) o.metadata = metadata_from_json(a.at("metadata"), a.name("metadata"));
+         if (a.has("metadata"))
+           o.metadata = metadata_from_json(a.at("metadata"), a.name("metadata"));
          if (a.has("ttl_ms")) o.ttl_ms = a.integer("ttl_ms");
          const NodePids np = a.has("node_pids")
                                  ? node_pids_from_json(a.at("node_pids"), a.name("node_pids"))
@@ -173,7 +175,8 @@ const std::vector<std::pair<std::string, Method>>& methods() {
          if (a.has("node_pids")) np = node_pids_from_json(a.at("node_pids"), a.name("node_pids"));
          if (a.has("metadata")) md = metadata_from_json(a.at("metadata"), a.name("metadata"));
          if (!whole && !spec && !np && !md) {
-           throw JsonError("update: give \"entry\", or one of \"spec\", \"node_pids\", \"metadata\"");
+           throw JsonError(
+               "update: give \"entry\", or one of \"spec\", \"node_pids\", \"metadata\"");
          }
          const auto fn = [&](const ChildSpec& s, const NodePids& n, const Metadata& m) {
            if (whole) return *whole;
@@ -197,7 +200,8 @@ const std::vector<std::pair<std::string, Method>>& methods() {
          return r.contains_children(ids_of(a, "child_ids"), a.read_options());
        }},
       {"dump", [](Registry& r, const Args& a) { return to_json(r.dump(a.read_options())); }},
-      {"dump_all", [](Registry& r, const Args& a) { return to_json(r.dump_all(a.read_options())); }},
+      {"dump_all",
+       [](Registry& r, const Args& a) { return to_json(r.dump_all(a.read_options())); }},
       {"dump_all_tables", [](Registry& r, const Args&) { return to_json(r.dump_all_tables()); }},
       {"entry_exists",
        [](Registry& r, const Args& a) -> Json {
@@ -240,17 +244,20 @@ const std::vector<std::pair<std::string, Method>>& methods() {
          return found ? to_json(*found) : Json(nullptr);
        }},
       {"match_tag",
-       [](Registry& r, const Args& a) { return to_json(r.match_tag(a.str("tag"), a.read_options())); }},
+       [](Registry& r, const Args& a) {
+         return to_json(r.match_tag(a.str("tag"), a.read_options()));
+       }},
       {"process_list",
        [](Registry& r, const Args& a) {
          const std::string scope = a.str_or("scope", "global");
          if (scope != "global" && scope != "local") {
            throw JsonError("process_list.scope: expected \"global\" or \"local\"");
          }
-         return to_json(r.process_list(scope == "local" ? Scope::kLocal : Scope::kGlobal,
-                                       a.read_options()));
+         return to_json(
+             r.process_list(scope == "local" ? Scope::kLocal : Scope::kGlobal, a.read_options()));
        }},
-      {"registry", [](Registry& r, const Args& a) { return to_json(r.registry(a.read_options())); }},
+      {"registry",
+       [](Registry& r, const Args& a) { return to_json(r.registry(a.read_options())); }},
       // ---- state
       {"last_sequence", [](Registry& r, const Args&) -> Json { return r.last_sequence(); }},
       {"epoch", [](Registry& r, const Args&) -> Json { return r.epoch(); }},

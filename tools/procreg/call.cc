@@ -39,16 +39,16 @@ std::unique_ptr<Replica> connect(zmq::context_t& context, const CallOptions& o) 
   const ReplicaOptions ro = o.hub.replica_options(o.node);
   auto started = Replica::start(context, ro);
   if (!started.ok()) {
-    throw CliError(started.status().code() == Code::kInvalidArgument ? kExitUsage
-                                                                     : kExitUnreachable,
-                   "cannot connect to hub " + ro.hub + ": " + started.status().to_string());
+    throw CliError(
+        started.status().code() == Code::kInvalidArgument ? kExitUsage : kExitUnreachable,
+        "cannot connect to hub " + ro.hub + ": " + started.status().to_string());
   }
   std::unique_ptr<Replica> replica = std::move(*started);
   if (!replica->wait_caught_up(o.hub.timeout()).ok()) {
-    throw CliError(kExitUnreachable,
-                   "hub " + ro.hub + " did not answer within " + std::to_string(o.hub.timeout_ms) +
-                       " ms (replay service " + ro.replay_endpoint + ", bus " + ro.bus_endpoint +
-                       "); is `procreg serve` running there, for this hub?");
+    throw CliError(kExitUnreachable, "hub " + ro.hub + " did not answer within " +
+                                         std::to_string(o.hub.timeout_ms) + " ms (replay service " +
+                                         ro.replay_endpoint + ", bus " + ro.bus_endpoint +
+                                         "); is `procreg serve` running there, for this hub?");
   }
   return replica;
 }
@@ -59,14 +59,15 @@ Json run_line(Registry& registry, const std::string& line, std::size_t number) {
   try {
     request = Json::parse(line);
   } catch (const Json::parse_error& e) {
-    return {{"line", number},
-            {"error", to_json(Status::invalid_argument(std::string("malformed JSON: ") + e.what()))}};
+    return {
+        {"line", number},
+        {"error", to_json(Status::invalid_argument(std::string("malformed JSON: ") + e.what()))}};
   }
   Json out = {{"line", number}};
   if (request.is_object() && request.contains("id")) out["id"] = request["id"];
   if (!request.is_object() || !request.contains("method") || !request["method"].is_string()) {
-    out["error"] = to_json(Status::invalid_argument(
-        "expected {\"method\": \"...\", \"args\": {...}} on each line"));
+    out["error"] = to_json(
+        Status::invalid_argument("expected {\"method\": \"...\", \"args\": {...}} on each line"));
     return out;
   }
   try {
@@ -126,7 +127,8 @@ int run_call(const CallOptions& o) {
     try {
       args = Json::parse(o.args);
     } catch (const Json::parse_error& e) {
-      out_line(dump_line(error_json(Status::invalid_argument(std::string("malformed JSON: ") + e.what()))));
+      out_line(dump_line(
+          error_json(Status::invalid_argument(std::string("malformed JSON: ") + e.what()))));
       return kExitUsage;
     }
   }
@@ -154,7 +156,8 @@ void add_call_command(CLI::App& app, Commands* commands) {
   auto o = std::make_shared<CallOptions>();
   CLI::App* call = app.add_subcommand("call", "Call the registry API of a running hub (JSON)");
   call->add_option("method", o->method, "the API method (--list lists them)");
-  call->add_option("args", o->args, "its arguments as a JSON object, e.g. '{\"child_id\": \"w1\"}'");
+  call->add_option("args", o->args,
+                   "its arguments as a JSON object, e.g. '{\"child_id\": \"w1\"}'");
   call->add_option("--batch", o->batch,
                    "run one {\"method\", \"args\", \"id\"} JSON object per line of FILE (- for "
                    "stdin), print one result per line");

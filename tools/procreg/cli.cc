@@ -82,7 +82,8 @@ void HubEndpoints::resolve() {
 std::chrono::steady_clock::time_point deadline_after(double seconds) {
   using Clock = std::chrono::steady_clock;
   if (seconds <= 0) return Clock::time_point::max();
-  return Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+  return Clock::now() +
+         std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
 }
 
 void out_line(const std::string& line) {

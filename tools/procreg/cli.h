@@ -53,7 +53,7 @@ int exit_code_of(const Status& status);
 // Where a running hub is. Filled from flags; a --endpoints file fills what no flag gave.
 struct HubEndpoints {
   std::string hub;
-  std::string bus;      // where subscribers connect: the proxy's backend or the writer's PUB
+  std::string bus;  // where subscribers connect: the proxy's backend or the writer's PUB
   std::string replay;
   std::string command;
   std::string stats;
@@ -108,6 +108,5 @@ class Progress {
   bool active_;
   std::chrono::steady_clock::time_point last_draw_{};
 };
-
 
 }  // namespace procreg::cli

@@ -23,11 +23,11 @@
 
 #include <zmq.hpp>
 
+#include "events/codec.h"
 #include "examples/bus_common.h"
 #include "procreg/bus_proxy.h"
 #include "procreg/hooks.h"
 #include "procreg/replica.h"
-#include "events/codec.h"
 #include "replay/log.h"
 #include "tools/procreg/cli.h"
 #include "tools/procreg/commands.h"
@@ -39,8 +39,8 @@ namespace {
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
-using std::chrono::milliseconds;
 using examples::ChildProcess;
+using std::chrono::milliseconds;
 
 struct DemoOptions {
   int children = 24;
@@ -169,7 +169,9 @@ void Demo::workload_round(Registry& registry, int round) {
   const auto spec = [](int i) {
     return make_spec(child_name(i), "Elixir.Demo.Worker", "start_link", {Value(i)});
   };
-  const auto metadata = [](int i) { return Metadata{{"tag", Value(i % 2 == 0 ? "worker" : "cache")}}; };
+  const auto metadata = [](int i) {
+    return Metadata{{"tag", Value(i % 2 == 0 ? "worker" : "cache")}};
+  };
   const int n = o_.children;
   for (int i = 0; i < n / 2; ++i) {
     InsertOptions io;
@@ -210,7 +212,8 @@ std::vector<std::string> Demo::expected_hooks(std::uint64_t last) const {
     auto more = (*reader)->next(&record);
     if (!more.ok()) throw Failure("cannot read the log: " + more.status().to_string());
     if (!*more || record.seq > last) break;
-    auto event = events::decode(record.payload, events::record_limits(LogOptions{}.max_record_bytes));
+    auto event =
+        events::decode(record.payload, events::record_limits(LogOptions{}.max_record_bytes));
     if (!event.ok()) throw Failure("bad event in the log: " + event.status().to_string());
     for (const auto& hook : hook_events_of(*event)) lines.push_back(dump_line(to_json(hook)));
   }
@@ -227,19 +230,39 @@ int Demo::run() {
   out_line("bus:       proxy in-process, publishers at " + proxy->frontend_endpoint() +
            ", subscribers at " + proxy->backend_endpoint());
 
-  start("writer", {"serve", "--log-dir", file("log"), "--hub", "demo", "--connect",
-                   proxy->frontend_endpoint(), "--advertise-bus", proxy->backend_endpoint(),
-                   "--replay", "tcp://127.0.0.1:*", "--command", "tcp://127.0.0.1:*", "--stats",
-                   "tcp://127.0.0.1:*", "--heartbeat-ms", "200", "--durability", "group",
-                   "--endpoints-file", endpoints, "--dump", file("writer.json"),
-                   "--snapshot-every-events", "40"});
+  start("writer", {"serve",
+                   "--log-dir",
+                   file("log"),
+                   "--hub",
+                   "demo",
+                   "--connect",
+                   proxy->frontend_endpoint(),
+                   "--advertise-bus",
+                   proxy->backend_endpoint(),
+                   "--replay",
+                   "tcp://127.0.0.1:*",
+                   "--command",
+                   "tcp://127.0.0.1:*",
+                   "--stats",
+                   "tcp://127.0.0.1:*",
+                   "--heartbeat-ms",
+                   "200",
+                   "--durability",
+                   "group",
+                   "--endpoints-file",
+                   endpoints,
+                   "--dump",
+                   file("writer.json"),
+                   "--snapshot-every-events",
+                   "40"});
   wait("the writer's endpoints", [&] { return fs::exists(endpoints); }, {"writer"});
   out_line("writer:    procreg serve, pid " + std::to_string(procs_.at("writer").process.pid()) +
            ", log " + file("log"));
 
   const auto replica_args = [&](const std::string& node, const std::string& dump) {
-    return std::vector<std::string>{"replica", "--endpoints", endpoints, "--node", node, "--dump",
-                                    dump, "--timeout-ms", std::to_string(o_.timeout_s * 1000)};
+    return std::vector<std::string>{"replica", "--endpoints",  endpoints,
+                                    "--node",  node,           "--dump",
+                                    dump,      "--timeout-ms", std::to_string(o_.timeout_s * 1000)};
   };
   start("replica-1", replica_args("r1", file("replica-1.json")));
   start("replica-2", replica_args("r2", file("replica-2.json")));
@@ -251,7 +274,8 @@ int Demo::run() {
            std::to_string(procs_.at("hooks").process.pid()));
   const std::vector<std::string> all{"writer", "replica-1", "replica-2", "hooks"};
   for (const char* r : {"replica-1", "replica-2"}) {
-    wait(std::string(r) + " to catch up", [&] { return caught_up(r); }, all);
+    wait(
+        std::string(r) + " to catch up", [&] { return caught_up(r); }, all);
   }
 
   // The workload, written by this process through its own replica (remote writes).
@@ -275,8 +299,9 @@ int Demo::run() {
     workload_round(client->registry(), round);
     if (round == 0) {
       const std::uint64_t so_far = client->last_applied();
-      wait("replica-2 to follow the first round", [&] { return applied("replica-2") >= so_far; },
-           all);
+      wait(
+          "replica-2 to follow the first round", [&] { return applied("replica-2") >= so_far; },
+          all);
       Proc& r2 = procs_.at("replica-2");
       r2.process.signal(SIGKILL);
       const auto status = r2.process.wait_exit(milliseconds(10'000));
@@ -290,17 +315,20 @@ int Demo::run() {
   const std::uint64_t last = client->last_applied();
   out_line("workload:  " + std::to_string(writes_) + " writes (" + std::to_string(o_.children) +
            " children x " + std::to_string(o_.rounds) +
-           " rounds: start, bulk start, migrate, stop, node down); last seq " + std::to_string(last));
+           " rounds: start, bulk start, migrate, stop, node down); last seq " +
+           std::to_string(last));
   client->stop();
 
   for (const char* r : {"replica-1", "replica-2b"}) {
-    wait(std::string(r) + " to apply seq " + std::to_string(last),
-         [&] { return applied(r) >= last; }, live);
+    wait(
+        std::string(r) + " to apply seq " + std::to_string(last),
+        [&] { return applied(r) >= last; }, live);
   }
   const std::vector<std::string> hooks_expected = expected_hooks(last);
-  wait("the hook subscriber's " + std::to_string(hooks_expected.size()) + " hook events",
-       [&] { return examples::read_lines(procs_.at("hooks").out).size() >= hooks_expected.size(); },
-       live);
+  wait(
+      "the hook subscriber's " + std::to_string(hooks_expected.size()) + " hook events",
+      [&] { return examples::read_lines(procs_.at("hooks").out).size() >= hooks_expected.size(); },
+      live);
   for (const char* name : {"replica-1", "replica-2b", "hooks", "writer"}) stop(name);
   proxy->stop();
 
@@ -314,8 +342,8 @@ int Demo::run() {
     throw Failure("the writer's dump is not JSON");
   }
   bool replicas_equal = !reference.empty();
-  for (const auto& [name, dump] : {std::pair{"replica-1", "replica-1.json"},
-                                   std::pair{"replica-2", "replica-2.json"}}) {
+  for (const auto& [name, dump] :
+       {std::pair{"replica-1", "replica-1.json"}, std::pair{"replica-2", "replica-2.json"}}) {
     const bool same = examples::read_file(file(dump)) == reference;
     replicas_equal = replicas_equal && same;
     out_line(std::string("check:     ") + name + "'s dump equals the writer's (" +
@@ -324,8 +352,8 @@ int Demo::run() {
   const auto hooks_got = examples::read_lines(procs_.at("hooks").out);
   const bool hooks_equal = hooks_got == hooks_expected;
   out_line("check:     hook subscriber got " + std::to_string(hooks_got.size()) + " of " +
-           std::to_string(hooks_expected.size()) + " hook events, in log order: " +
-           (hooks_equal ? "yes" : "NO"));
+           std::to_string(hooks_expected.size()) +
+           " hook events, in log order: " + (hooks_equal ? "yes" : "NO"));
   Proc& verify = start("verify", {"verify", "--log-dir", file("log")});
   const auto verified = verify.process.wait_exit(timeout_);
   const bool sound = ChildProcess::exited_ok(verified);

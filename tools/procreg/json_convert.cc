@@ -15,8 +15,8 @@ std::string base64_encode(const std::vector<std::uint8_t>& bytes) {
   std::string out;
   std::size_t i = 0;
   for (; i + 2 < bytes.size(); i += 3) {
-    const std::uint32_t n = (std::uint32_t{bytes[i]} << 16) | (std::uint32_t{bytes[i + 1]} << 8) |
-                            bytes[i + 2];
+    const std::uint32_t n =
+        (std::uint32_t{bytes[i]} << 16) | (std::uint32_t{bytes[i + 1]} << 8) | bytes[i + 2];
     for (int s = 18; s >= 0; s -= 6) out += kBase64[(n >> s) & 63];
   }
   if (i < bytes.size()) {
@@ -114,13 +114,20 @@ std::string dump_line(const Json& j) {
 
 Json to_json(const Value& v) {
   switch (v.type()) {
-    case Value::Type::kNil: return nullptr;
-    case Value::Type::kBool: return v.as_bool();
-    case Value::Type::kInt: return v.as_int();
-    case Value::Type::kUint: return v.as_uint();
-    case Value::Type::kFloat: return v.as_float();
-    case Value::Type::kString: return v.as_string();
-    case Value::Type::kBinary: return {{"$bin", base64_encode(v.as_binary().bytes)}};
+    case Value::Type::kNil:
+      return nullptr;
+    case Value::Type::kBool:
+      return v.as_bool();
+    case Value::Type::kInt:
+      return v.as_int();
+    case Value::Type::kUint:
+      return v.as_uint();
+    case Value::Type::kFloat:
+      return v.as_float();
+    case Value::Type::kString:
+      return v.as_string();
+    case Value::Type::kBinary:
+      return {{"$bin", base64_encode(v.as_binary().bytes)}};
     case Value::Type::kArray: {
       Json a = Json::array();
       for (const auto& e : v.as_array()) a.push_back(to_json(e));
@@ -139,7 +146,8 @@ Json to_json(const ChildSpec& spec) {
   Json j = Json::object();
   for (const auto& [k, v] : spec.extra) j[k] = to_json(v);
   j["id"] = spec.id;
-  j["start"] = Json::array({spec.start.module, spec.start.function, to_json(Value(spec.start.args))});
+  j["start"] =
+      Json::array({spec.start.module, spec.start.function, to_json(Value(spec.start.args))});
   return j;
 }
 
@@ -194,12 +202,9 @@ Json to_json(const Status& status) {
 }
 
 Json to_json(const HookEvent& hook) {
-  return {{"seq", hook.seq},
-          {"kind", std::string(hook_topic_name(hook.topic))},
-          {"hub", hook.hub},
-          {"table", hook.table},
-          {"child", hook.child_id},
-          {"node_pids", to_json(hook.node_pids)}};
+  return {{"seq", hook.seq},        {"kind", std::string(hook_topic_name(hook.topic))},
+          {"hub", hook.hub},        {"table", hook.table},
+          {"child", hook.child_id}, {"node_pids", to_json(hook.node_pids)}};
 }
 
 Json to_json(const Event& event) {
@@ -211,9 +216,9 @@ Json to_json(const Event& event) {
             {"time_ms", event.writer_time_ms},
             {"hooks", event.hooks}};
   const auto children = children_of(event);
-  if (children.size() == 1 && (event.kind() == EventKind::kInsert ||
-                               event.kind() == EventKind::kDelete ||
-                               event.kind() == EventKind::kUpdate)) {
+  if (children.size() == 1 &&
+      (event.kind() == EventKind::kInsert || event.kind() == EventKind::kDelete ||
+       event.kind() == EventKind::kUpdate)) {
     j["child"] = children.front();
   } else {
     j["child"] = nullptr;
@@ -227,13 +232,18 @@ Json error_json(const Status& status) { return {{"error", to_json(status)}}; }
 
 Value value_from_json(const Json& j, const std::string& what) {
   switch (j.type()) {
-    case Json::value_t::null: return Value();
-    case Json::value_t::boolean: return Value(j.get<bool>());
-    case Json::value_t::number_integer: return Value(static_cast<long long>(j.get<std::int64_t>()));
+    case Json::value_t::null:
+      return Value();
+    case Json::value_t::boolean:
+      return Value(j.get<bool>());
+    case Json::value_t::number_integer:
+      return Value(static_cast<long long>(j.get<std::int64_t>()));
     case Json::value_t::number_unsigned:
       return Value(static_cast<unsigned long long>(j.get<std::uint64_t>()));
-    case Json::value_t::number_float: return Value(j.get<double>());
-    case Json::value_t::string: return Value(j.get<std::string>());
+    case Json::value_t::number_float:
+      return Value(j.get<double>());
+    case Json::value_t::string:
+      return Value(j.get<std::string>());
     case Json::value_t::array: {
       Value::Array a;
       for (const auto& e : j) a.push_back(value_from_json(e, what));
@@ -247,7 +257,8 @@ Value value_from_json(const Json& j, const std::string& what) {
       for (const auto& [k, e] : j.items()) m.emplace(k, value_from_json(e, what + "." + k));
       return Value(std::move(m));
     }
-    default: throw JsonError(what + ": unsupported JSON value");
+    default:
+      throw JsonError(what + ": unsupported JSON value");
   }
 }
 
@@ -308,8 +319,10 @@ Entry entry_from_json(const Json& j, const std::string& what) {
   if (!j.is_object()) throw JsonError(what + ": expected {\"spec\", \"node_pids\", \"metadata\"}");
   Entry entry;
   entry.spec = spec_from_json(member(j, "spec", what), what + ".spec");
-  if (j.contains("node_pids")) entry.node_pids = node_pids_from_json(j["node_pids"], what + ".node_pids");
-  if (j.contains("metadata")) entry.metadata = metadata_from_json(j["metadata"], what + ".metadata");
+  if (j.contains("node_pids"))
+    entry.node_pids = node_pids_from_json(j["node_pids"], what + ".node_pids");
+  if (j.contains("metadata"))
+    entry.metadata = metadata_from_json(j["metadata"], what + ".metadata");
   return entry;
 }
 

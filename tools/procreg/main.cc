@@ -22,9 +22,10 @@ int main(int argc, char** argv) {
   using namespace procreg::cli;
   CLI::App app{"procreg: an event-sourced process registry on ZeroMQ", "procreg"};
   app.require_subcommand(1, 1);
-  app.footer("Exit codes: 0 ok, 1 failure, 2 usage error, 3 unreachable or timed out, 4 the\n"
-             "history asked for was compacted away.\n"
-             "Run `procreg SUBCOMMAND --help` for a subcommand's options; docs/CLI.md has more.");
+  app.footer(
+      "Exit codes: 0 ok, 1 failure, 2 usage error, 3 unreachable or timed out, 4 the\n"
+      "history asked for was compacted away.\n"
+      "Run `procreg SUBCOMMAND --help` for a subcommand's options; docs/CLI.md has more.");
   Commands commands;
   add_serve_commands(app, &commands);
   add_call_command(app, &commands);

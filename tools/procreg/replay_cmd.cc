@@ -46,7 +46,8 @@ std::int64_t parse_time_ms(const std::string& text) {
   }
   std::tm tm{};
   const char* rest = ::strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
-  if (rest == nullptr) usage_error("--upto-time: expected ms since the epoch or an ISO-8601 UTC time");
+  if (rest == nullptr)
+    usage_error("--upto-time: expected ms since the epoch or an ISO-8601 UTC time");
   std::int64_t ms = 0;
   if (*rest == '.') {
     int digits = 0;
@@ -132,7 +133,8 @@ int run_replay(const ReplayCmdOptions& o) {
 
 void add_replay_command(CLI::App& app, Commands* commands) {
   auto o = std::make_shared<ReplayCmdOptions>();
-  CLI::App* replay = app.add_subcommand("replay", "Rebuild the state from a log directory and query it");
+  CLI::App* replay =
+      app.add_subcommand("replay", "Rebuild the state from a log directory and query it");
   replay->add_option("--log-dir", o->log_dir, "the hub's log directory")->required();
   replay->add_option("--upto", o->upto, "the state after this seq (0: the whole log)");
   replay->add_option("--upto-time", o->upto_time,

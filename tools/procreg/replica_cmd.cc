@@ -37,11 +37,16 @@ struct ReplicaCmdOptions {
 };
 
 Json replica_stats_json(const ReplicaStats& s) {
-  return {{"events_applied", s.events_applied},     {"live_events", s.live_events},
-          {"duplicates_dropped", s.duplicates_dropped}, {"gaps_detected", s.gaps_detected},
-          {"events_repaired", s.events_repaired},   {"snapshots_loaded", s.snapshots_loaded},
-          {"resyncs", s.resyncs},                   {"heartbeats", s.heartbeats},
-          {"bad_frames", s.bad_frames},             {"replay_failures", s.replay_failures}};
+  return {{"events_applied", s.events_applied},
+          {"live_events", s.live_events},
+          {"duplicates_dropped", s.duplicates_dropped},
+          {"gaps_detected", s.gaps_detected},
+          {"events_repaired", s.events_repaired},
+          {"snapshots_loaded", s.snapshots_loaded},
+          {"resyncs", s.resyncs},
+          {"heartbeats", s.heartbeats},
+          {"bad_frames", s.bad_frames},
+          {"replay_failures", s.replay_failures}};
 }
 
 int run_replica(ReplicaCmdOptions o) {
@@ -80,8 +85,8 @@ int run_replica(ReplicaCmdOptions o) {
     if (pause(milliseconds(0))) return kExitOk;
     if (Clock::now() >= limit) {
       throw CliError(kExitUnreachable, "hub " + ro.hub + " did not answer within " +
-                                           std::to_string(o.hub.timeout_ms) + " ms (replay service " +
-                                           ro.replay_endpoint + ")");
+                                           std::to_string(o.hub.timeout_ms) +
+                                           " ms (replay service " + ro.replay_endpoint + ")");
     }
   }
   out_line(dump_line({{"event", "caught_up"},
@@ -102,7 +107,8 @@ int run_replica(ReplicaCmdOptions o) {
   }
   replica->stop();  // the state is final from here on
   if (!o.dump.empty()) {
-    examples::write_file_atomic(o.dump, dump_line(to_json(replica->registry().dump_all_tables())) + "\n");
+    examples::write_file_atomic(o.dump,
+                                dump_line(to_json(replica->registry().dump_all_tables())) + "\n");
   }
   out_line(dump_line({{"event", "stopped"},
                       {"applied", replica->last_applied()},

@@ -131,8 +131,8 @@ int run_serve(const ServeOptions& o) {
 
   auto opened = Registry::open(ro);
   if (!opened.ok()) {
-    throw CliError(kExitFailure, "cannot open the log in " + o.log_dir + ": " +
-                                     opened.status().to_string());
+    throw CliError(kExitFailure,
+                   "cannot open the log in " + o.log_dir + ": " + opened.status().to_string());
   }
   std::unique_ptr<Registry> registry = std::move(*opened);
 
@@ -162,8 +162,8 @@ int run_serve(const ServeOptions& o) {
   }
   auto server_started = HubServer::start(context, *registry, so);
   if (!server_started.ok()) {
-    throw CliError(kExitFailure, "cannot start the hub server: " +
-                                     server_started.status().to_string());
+    throw CliError(kExitFailure,
+                   "cannot start the hub server: " + server_started.status().to_string());
   }
   std::unique_ptr<HubServer> server = std::move(*server_started);
   if (subscribe_at.empty() && !so.publish_connect) subscribe_at = server->publish_endpoint();
@@ -261,11 +261,13 @@ void add_serve_commands(CLI::App& app, Commands* commands) {
   serve->add_option("--hub", o->hub, "the hub id")->capture_default_str();
   serve->add_option("--node", o->node, "the writer's local node (local_* queries)")
       ->capture_default_str();
-  serve->add_option("--bus-frontend", o->frontend,
-                    "the embedded bus: where publishers connect (XSUB)")
+  serve
+      ->add_option("--bus-frontend", o->frontend,
+                   "the embedded bus: where publishers connect (XSUB)")
       ->capture_default_str();
-  serve->add_option("--bus-backend", o->backend,
-                    "the embedded bus: where subscribers connect (XPUB)")
+  serve
+      ->add_option("--bus-backend", o->backend,
+                   "the embedded bus: where subscribers connect (XPUB)")
       ->capture_default_str();
   serve->add_option("--connect", o->connect,
                     "no embedded bus: connect the PUB socket to this proxy frontend (XSUB)");
@@ -281,9 +283,10 @@ void add_serve_commands(CLI::App& app, Commands* commands) {
   serve->add_option("--durability", o->durability, "sync | group | none")
       ->check(CLI::IsMember({"sync", "group", "none"}))
       ->capture_default_str();
-  serve->add_option("--max-events-per-message", o->max_events_per_message,
-                    "events one bus message may carry (1: one per message, for subscribers "
-                    "that predate event batches)")
+  serve
+      ->add_option("--max-events-per-message", o->max_events_per_message,
+                   "events one bus message may carry (1: one per message, for subscribers "
+                   "that predate event batches)")
       ->capture_default_str()
       ->check(CLI::Range(1u, 65536u));
   serve->add_option("--heartbeat-ms", o->heartbeat_ms, "heartbeat interval in ms")
@@ -294,28 +297,34 @@ void add_serve_commands(CLI::App& app, Commands* commands) {
   serve->add_option("--dump", o->dump, "on exit, write dump_all of every table here (JSON)");
   serve->add_option("--seconds", o->seconds, "exit after this many seconds (0: on a signal)")
       ->check(CLI::NonNegativeNumber);
-  serve->add_option("--janitor-ms", o->janitor_ms,
-                    "expire TTL rows every MS ms (0: never; rows then stay until written over)")
+  serve
+      ->add_option("--janitor-ms", o->janitor_ms,
+                   "expire TTL rows every MS ms (0: never; rows then stay until written over)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
-  serve->add_option("--tombstone-ttl-ms", o->tombstone_ttl_ms,
-                    "how long a row bulk_delete emptied stays (0 to 100 years)")
+  serve
+      ->add_option("--tombstone-ttl-ms", o->tombstone_ttl_ms,
+                   "how long a row bulk_delete emptied stays (0 to 100 years)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
-  serve->add_option("--pending-ttl-ms", o->pending_ttl_ms,
-                    "how long a pending-forward row stays (0 to 100 years)")
+  serve
+      ->add_option("--pending-ttl-ms", o->pending_ttl_ms,
+                   "how long a pending-forward row stays (0 to 100 years)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
-  serve->add_option("--segment-bytes", o->segment_bytes,
-                    "roll to a new log segment past this size (compaction removes whole segments)")
+  serve
+      ->add_option("--segment-bytes", o->segment_bytes,
+                   "roll to a new log segment past this size (compaction removes whole segments)")
       ->check(CLI::Range(std::uint64_t{4096}, std::uint64_t{1} << 40))
       ->capture_default_str();
-  serve->add_option("--snapshot-every-events", o->snapshots.every_events,
-                    "write a snapshot in the background after this many events (0: not by count)")
+  serve
+      ->add_option("--snapshot-every-events", o->snapshots.every_events,
+                   "write a snapshot in the background after this many events (0: not by count)")
       ->capture_default_str();
-  serve->add_option("--snapshot-every-bytes", o->snapshots.every_bytes,
-                    "write a snapshot in the background after this many bytes of events (0: not "
-                    "by size)")
+  serve
+      ->add_option("--snapshot-every-bytes", o->snapshots.every_bytes,
+                   "write a snapshot in the background after this many bytes of events (0: not "
+                   "by size)")
       ->capture_default_str();
   serve->add_option("--snapshot-keep", o->snapshots.keep, "snapshot files kept (at least 1)")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}))

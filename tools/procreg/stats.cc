@@ -128,9 +128,10 @@ int run_stats(StatsOptions o) {
   zmq::message_t reply;
   auto got = socket.recv(reply, zmq::recv_flags::none);
   if (!got) {
-    throw CliError(kExitUnreachable, "no reply from the stats endpoint " + o.hub.stats + " within " +
-                                         std::to_string(o.hub.timeout_ms) +
-                                         " ms; is `procreg serve` (or `procreg replica --stats`) running there?");
+    throw CliError(kExitUnreachable,
+                   "no reply from the stats endpoint " + o.hub.stats + " within " +
+                       std::to_string(o.hub.timeout_ms) +
+                       " ms; is `procreg serve` (or `procreg replica --stats`) running there?");
   }
   Json j;
   try {

@@ -26,9 +26,9 @@
 #include "events/codec.h"
 #include "examples/bus_common.h"
 #include "plugin/replay_client.h"
-#include "procreg/hook_subscriber.h"
 #include "plugin/wire.h"
 #include "plugin/zmq_util.h"
+#include "procreg/hook_subscriber.h"
 #include "procreg/options.h"
 #include "tools/procreg/cli.h"
 #include "tools/procreg/commands.h"
@@ -56,15 +56,15 @@ bool is_hook_kind(const std::string& kind) {
   return kind == "child_registered" || kind == "child_unregistered";
 }
 
-
 // The writer's head and epoch (a range request from 2^64-1); CliError(kExitUnreachable) if the
 // replay service does not answer in time.
 plugin::wire::ReplayReplyHeader writer_head(plugin::ReplayClient& client, const TailOptions& o) {
   auto head = client.fetch_range(std::numeric_limits<std::uint64_t>::max(), 0, 0,
                                  [](std::string_view) { return Status(); });
   if (!head.ok()) {
-    throw CliError(exit_code_of(head.status()), "cannot reach hub " + o.hub.hub + " at " +
-                                                    o.hub.replay + ": " + head.status().to_string());
+    throw CliError(
+        exit_code_of(head.status()),
+        "cannot reach hub " + o.hub.hub + " at " + o.hub.replay + ": " + head.status().to_string());
   }
   return *head;
 }
@@ -110,7 +110,8 @@ class Tail {
     while (!done() && Clock::now() < deadline) {
       if (examples::Signals::stops(signals.wait(milliseconds(0)))) break;
       plugin::Frames frames;
-      auto got = plugin::recv_until(sub_, &frames, {4, 17u << 20}, Clock::now() + milliseconds(100));
+      auto got =
+          plugin::recv_until(sub_, &frames, {4, 17u << 20}, Clock::now() + milliseconds(100));
       if (!got.ok()) continue;  // oversized: dropped; a gap, if any, shows up later
       Status s;
       if (*got) {
@@ -208,9 +209,8 @@ class Tail {
   }
 
   bool selected(const Event& e) const {
-    if (!o_.kinds.empty() &&
-        std::find(o_.kinds.begin(), o_.kinds.end(), std::string(event_kind_name(e.kind()))) ==
-            o_.kinds.end()) {
+    if (!o_.kinds.empty() && std::find(o_.kinds.begin(), o_.kinds.end(),
+                                       std::string(event_kind_name(e.kind()))) == o_.kinds.end()) {
       return false;
     }
     if (!o_.table.empty() && e.table != o_.table) return false;

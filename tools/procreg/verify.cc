@@ -22,8 +22,8 @@
 // the removed records.
 #include <algorithm>
 #include <filesystem>
-#include <optional>
 #include <map>
+#include <optional>
 #include <regex>
 #include <string>
 #include <vector>
@@ -71,12 +71,12 @@ struct SnapshotSummary {
   std::string name;
   std::uint64_t seq = 0;  // as its name says
   std::uint64_t bytes = 0;
-  std::optional<std::uint64_t> rows;   // from its meta, once the header was read
-  std::optional<std::uint64_t> epoch;  // likewise
-  std::string hub;                     // likewise
-  bool valid = false;                  // every byte checked, every row decoded
-  bool usable = false;                 // valid, of this log, and the log holds what follows it
-  std::string problem;                 // why it is not valid / not usable
+  std::optional<std::uint64_t> rows;    // from its meta, once the header was read
+  std::optional<std::uint64_t> epoch;   // likewise
+  std::string hub;                      // likewise
+  bool valid = false;                   // every byte checked, every row decoded
+  bool usable = false;                  // valid, of this log, and the log holds what follows it
+  std::string problem;                  // why it is not valid / not usable
   std::optional<std::uint64_t> offset;  // where the damage is, when the reader says
 };
 
@@ -86,7 +86,7 @@ struct Scan {
   std::vector<SegmentSummary> segments;
   std::vector<SnapshotSummary> snapshots;
   std::vector<std::string> other_files;
-  std::uint64_t compacted_through = 0;  // the first segment starts at this + 1
+  std::uint64_t compacted_through = 0;   // the first segment starts at this + 1
   std::optional<std::string> uncovered;  // compacted, and no usable snapshot covers it
   std::uint64_t records = 0;
   std::uint64_t last_seq = 0;
@@ -126,8 +126,7 @@ void check_snapshots(const VerifyOptions& o, Scan* scan) {
       s.hub = meta.hub;
       if (meta.seq != f.seq) {
         bad = Status::corruption("snapshot " + path + ": its meta says seq " +
-                                 std::to_string(meta.seq) + ", its name " +
-                                 std::to_string(f.seq));
+                                 std::to_string(meta.seq) + ", its name " + std::to_string(f.seq));
       } else {
         replay::Projection scratch(meta.hub, "verify");
         auto loaded = replay::load_snapshot(path, &scratch, o.max_record_bytes);
@@ -252,17 +251,18 @@ Scan scan_log(const VerifyOptions& o) {
     if (!event.ok()) {
       bad = event.status();
     } else if (event->seq != record.seq || event->epoch != scan.epoch || event->hub != scan.hub) {
-      bad = Status::corruption("the event says hub '" + event->hub + "', epoch " +
-                               std::to_string(event->epoch) + ", seq " + std::to_string(event->seq) +
-                               "; its record is seq " + std::to_string(record.seq));
+      bad =
+          Status::corruption("the event says hub '" + event->hub + "', epoch " +
+                             std::to_string(event->epoch) + ", seq " + std::to_string(event->seq) +
+                             "; its record is seq " + std::to_string(record.seq));
     }
     if (!bad.ok()) {
-      scan.damage = Damage{Status(Code::kCorruption,
-                                  "segment " + record.segment + ", offset " +
-                                      std::to_string(record.offset) + ": the event of seq " +
-                                      std::to_string(record.seq) + " is bad: " + bad.to_string() +
-                                      " (last good seq " + std::to_string(scan.last_seq) + ")"),
-                           record.segment, record.offset, scan.last_seq};
+      scan.damage = Damage{
+          Status(Code::kCorruption, "segment " + record.segment + ", offset " +
+                                        std::to_string(record.offset) + ": the event of seq " +
+                                        std::to_string(record.seq) + " is bad: " + bad.to_string() +
+                                        " (last good seq " + std::to_string(scan.last_seq) + ")"),
+          record.segment, record.offset, scan.last_seq};
       break;
     }
     if (seg.records == 0) seg.first_seq = record.seq;
@@ -351,7 +351,8 @@ void print_text(const Scan& scan, const std::string& dir, bool with_segments) {
       out_line("  segment " + s.name + "  " + std::to_string(s.bytes) + " bytes  " +
                (s.records ? "seq " + std::to_string(s.first_seq) + ".." + std::to_string(s.last_seq)
                           : std::string("no record read")) +
-               "  " + std::to_string(s.records) + " record(s)" + (s.checked ? "" : "  (not checked)"));
+               "  " + std::to_string(s.records) + " record(s)" +
+               (s.checked ? "" : "  (not checked)"));
     }
     for (const auto& s : scan.snapshots) {
       out_line("  snapshot " + s.name + "  " + std::to_string(s.bytes) + " bytes  seq " +
