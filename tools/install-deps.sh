@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # Installs what building and testing procreg needs on Debian 12 (run as root).
+#   tools/install-deps.sh        g++, CMake and the libraries
+#   tools/install-deps.sh --ci   also clang 14 with its sanitizer runtimes, and clang-format
 set -euo pipefail
 packages=(
   build-essential cmake
   libzmq3-dev cppzmq-dev libmsgpack-cxx-dev libboost-dev libboost-test-dev
   libcli11-dev nlohmann-json3-dev python3 python3-zmq python3-msgpack
 )
+if [[ "${1:-}" == "--ci" ]]; then
+  packages+=(clang libclang-rt-14-dev clang-format)
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
