@@ -6,7 +6,6 @@
 #include <mutex>
 #include <set>
 #include <sstream>
-#include <stdexcept>
 
 #include "model/registry_model.h"
 #include "procreg/registry.h"
@@ -25,19 +24,8 @@ constexpr std::chrono::seconds kHookWait{10};
 
 // ---- canonical text of results: equal text, equal result -------------------------------
 
+using model::text;  // NodePids, ChildSpec, Entry (workload.h)
 std::string text(const Value& v) { return v.debug_string(); }
-std::string text(const NodePids& pairs) {
-  std::string out = "[";
-  for (const auto& p : pairs) out += "{" + p.node + "," + p.pid + "}";
-  return out + "]";
-}
-std::string text(const ChildSpec& s) {
-  return "S(" + s.id + "," + s.start.module + "," + s.start.function + "," +
-         text(Value(s.start.args)) + "," + text(Value(s.extra)) + ")";
-}
-std::string text(const Entry& e) {
-  return "{" + text(e.spec) + "," + text(e.node_pids) + "," + text(Value(e.metadata)) + "}";
-}
 std::string text(const Dump& d) {
   std::string out = "{";
   for (const auto& [id, e] : d) out += id + ":" + text(e) + ";";
@@ -68,15 +56,9 @@ std::string text(const ChildNodePids& pairs) {
 }
 std::string text(const std::optional<Pid>& pid) { return pid ? "pid " + *pid : "nil"; }
 
-Entry updated(const Op& op, const ChildSpec& s, const NodePids& np, const Metadata& md) {
-  if (op.update_throws) throw std::runtime_error("update function failed");
-  return Entry{op.new_spec.value_or(s), op.new_node_pids.value_or(np),
-               op.new_metadata.value_or(md)};
-}
-
 // The op's call on `r` (the Registry or the model: the same names and arguments).
 template <typename R>
-std::string outcome(R& r, const Op& op, std::atomic<std::int64_t>& clock) {
+std::string outcome(R& r, const Op& op) {
   WriteOptions w;
   w.hooks = op.hooks;
   w.table = op.table;
@@ -98,7 +80,7 @@ std::string outcome(R& r, const Op& op, std::atomic<std::int64_t>& clock) {
       return text(r.bulk_delete(op.deletes, w));
     case OpKind::kUpdate: {
       auto fn = [&op](const ChildSpec& s, const NodePids& np, const Metadata& md) {
-        return updated(op, s, np, md);
+        return update_result(op, s, np, md);
       };
       auto res = r.update(op.child_id, fn, w);
       // The documented messages of not_found and of an invalid result are part of the API.
@@ -164,7 +146,6 @@ std::string outcome(R& r, const Op& op, std::atomic<std::int64_t>& clock) {
       return out;
     }
   }
-  (void)clock;
   return "?";
 }
 
@@ -253,14 +234,14 @@ std::optional<Mismatch> check(const std::vector<Op>& ops, const CheckOptions& op
     const Op& op = ops[i];
     if (op.kind == OpKind::kAdvance) clock->fetch_add(op.advance_ms);
     const std::uint64_t before = registry->last_sequence();
-    const std::string got = outcome(*registry, op, *clock);
+    const std::string got = outcome(*registry, op);
     std::string want;
     if (options.perturb_model) {
       Op changed = op;
       options.perturb_model(changed);
-      want = outcome(model, changed, *clock);
+      want = outcome(model, changed);
     } else {
-      want = outcome(model, op, *clock);
+      want = outcome(model, op);
     }
     if (got != want) {
       return Mismatch{i, describe(op) + "\n  registry: " + got + "\n  model:    " + want};

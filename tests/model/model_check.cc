@@ -181,8 +181,7 @@ CliLine cli_line(RegistryModel& m, const Op& op, std::size_t line) {
       auto res = m.update(
           op.child_id,
           [&](const ChildSpec& s, const NodePids& np, const Metadata& md) {
-            return Entry{op.new_spec.value_or(s), op.new_node_pids.value_or(np),
-                         op.new_metadata.value_or(md)};
+            return update_result(op, s, np, md);
           },
           w);
       seq(res);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <sstream>
+#include <stdexcept>
 
 namespace procreg::model {
 
@@ -14,24 +15,6 @@ constexpr std::size_t kRecent = 64;
 
 std::string str(const Value& v) { return v.debug_string(); }
 
-std::string str(const NodePids& pairs) {
-  std::string out = "[";
-  for (std::size_t i = 0; i < pairs.size(); ++i) {
-    out += (i ? "," : "") + std::string("{") + pairs[i].node + "," + pairs[i].pid + "}";
-  }
-  return out + "]";
-}
-
-std::string str(const ChildSpec& spec) {
-  std::string out = "S(" + spec.id + "," + str(Value(spec.start.args));
-  if (!spec.extra.empty()) out += "," + str(Value(spec.extra));
-  return out + ")";
-}
-
-std::string str(const Entry& e) {
-  return "{" + str(e.spec) + "," + str(e.node_pids) + "," + str(Value(e.metadata)) + "}";
-}
-
 std::string opts(const Op& op) {
   std::string out;
   if (op.hooks) out += ", hooks";
@@ -41,11 +24,33 @@ std::string opts(const Op& op) {
 
 }  // namespace
 
+std::string text(const NodePids& pairs) {
+  std::string out = "[";
+  for (const auto& p : pairs) out += "{" + p.node + "," + p.pid + "}";
+  return out + "]";
+}
+
+std::string text(const ChildSpec& s) {
+  return "S(" + s.id + "," + s.start.module + "," + s.start.function + "," +
+         str(Value(s.start.args)) + "," + str(Value(s.extra)) + ")";
+}
+
+std::string text(const Entry& e) {
+  return "{" + text(e.spec) + "," + text(e.node_pids) + "," + str(Value(e.metadata)) + "}";
+}
+
+Entry update_result(const Op& op, const ChildSpec& spec, const NodePids& node_pids,
+                    const Metadata& metadata) {
+  if (op.update_throws) throw std::runtime_error("update function failed");
+  return Entry{op.new_spec.value_or(spec), op.new_node_pids.value_or(node_pids),
+               op.new_metadata.value_or(metadata)};
+}
+
 std::string describe(const Op& op) {
   std::ostringstream os;
   switch (op.kind) {
     case OpKind::kInsert:
-      os << "insert(" << str(op.spec) << ", " << str(op.node_pids) << ", metadata "
+      os << "insert(" << text(op.spec) << ", " << text(op.node_pids) << ", metadata "
          << str(Value(op.metadata));
       if (op.ttl_ms) os << ", ttl_ms " << *op.ttl_ms;
       os << opts(op) << ")";
@@ -53,7 +58,7 @@ std::string describe(const Op& op) {
     case OpKind::kBulkInsert: {
       os << "bulk_insert([";
       for (std::size_t i = 0; i < op.entries.size(); ++i)
-        os << (i ? ", " : "") << str(op.entries[i]);
+        os << (i ? ", " : "") << text(op.entries[i]);
       os << "]" << opts(op) << ")";
       break;
     }
@@ -75,8 +80,8 @@ std::string describe(const Op& op) {
     case OpKind::kUpdate:
       os << "update(" << op.child_id << ", fn:";
       if (op.update_throws) os << " throws";
-      if (op.new_spec) os << " spec=" << str(*op.new_spec);
-      if (op.new_node_pids) os << " node_pids=" << str(*op.new_node_pids);
+      if (op.new_spec) os << " spec=" << text(*op.new_spec);
+      if (op.new_node_pids) os << " node_pids=" << text(*op.new_node_pids);
       if (op.new_metadata) os << " metadata=" << str(Value(*op.new_metadata));
       os << opts(op) << ")";
       break;

@@ -85,6 +85,16 @@ struct Op {
 // The op as one line of C++-like call syntax, for failure reports.
 std::string describe(const Op& op);
 
+// Canonical text of values: equal text, equal value (for comparisons and reports).
+std::string text(const NodePids& pairs);
+std::string text(const ChildSpec& spec);
+std::string text(const Entry& entry);
+
+// What an update op's function returns for the row (spec, node_pids, metadata): the row with
+// the op's parts replaced. Throws std::runtime_error when op.update_throws.
+Entry update_result(const Op& op, const ChildSpec& spec, const NodePids& node_pids,
+                    const Metadata& metadata);
+
 class Generator {
  public:
   // for_cli: only what `procreg call` can express (no clock, janitor or throwing update).
