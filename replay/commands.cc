@@ -214,8 +214,7 @@ Resolved resolve_bulk_delete(const CommandContext& ctx,
   return std::optional<EventBody>(std::move(body));
 }
 
-Resolved resolve_update(const CommandContext& ctx, std::string_view child_id,
-                        const Registry::UpdateFn& fn) {
+Resolved resolve_update(const CommandContext& ctx, std::string_view child_id, const UpdateFn& fn) {
   if (child_id.empty()) return Status::invalid_argument("update: child id is empty");
   if (!fn) return Status::invalid_argument("update: no update function");
   const StoredRow* cur = ctx.view.find(ctx.table, child_id);

@@ -18,8 +18,8 @@
 
 #include "procreg/event.h"
 #include "procreg/options.h"
-#include "procreg/registry.h"
 #include "procreg/status.h"
+#include "procreg/types.h"
 #include "replay/table.h"
 
 namespace procreg::replay {
@@ -50,8 +50,7 @@ Resolved resolve_bulk_insert(const CommandContext& ctx, std::vector<Entry> child
 Resolved resolve_delete(const CommandContext& ctx, std::string_view child_id);
 Resolved resolve_bulk_delete(const CommandContext& ctx,
                              std::vector<std::pair<ChildId, std::vector<NodeName>>> children);
-Resolved resolve_update(const CommandContext& ctx, std::string_view child_id,
-                        const Registry::UpdateFn& fn);
+Resolved resolve_update(const CommandContext& ctx, std::string_view child_id, const UpdateFn& fn);
 Resolved resolve_clear(const CommandContext& ctx);
 
 // Argument checks shared with other writers: "" when valid, else what is wrong.

@@ -54,7 +54,7 @@ class RegistryAccess;
 // applied and not yet the rest (each event on its own is never half-applied).
 class WriteBatch {
  public:
-  using UpdateFn = std::function<Entry(const ChildSpec&, const NodePids&, const Metadata&)>;
+  using UpdateFn = procreg::UpdateFn;
 
   WriteBatch& insert(ChildSpec spec, NodePids node_pids, InsertOptions options = {});
   WriteBatch& bulk_insert(std::vector<Entry> children, WriteOptions options = {});
@@ -203,7 +203,7 @@ class Registry {
   // (nothing written); kInternal if fn throws (nothing written). options.hooks is ignored.
   // The call is committed in a group of its own (see the writer queue above), so `fn` runs on
   // the calling thread and holds up no other call but those queued behind it.
-  using UpdateFn = std::function<Entry(const ChildSpec&, const NodePids&, const Metadata&)>;
+  using UpdateFn = procreg::UpdateFn;
   Result<std::uint64_t> update(std::string_view child_id, const UpdateFn& fn,
                                const WriteOptions& options = {});
   // Removes every row of the table (tombstones and pending rows too). No hooks. true.

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -68,6 +69,10 @@ struct Lookup {
 };
 
 // dump(), dump_all(), local_children(): child_id -> entry, ordered by child_id.
+// update's function: given the row's spec, pairs and metadata, returns the row to write (its
+// spec.id may name another child: the row moves there). See Registry::update.
+using UpdateFn = std::function<Entry(const ChildSpec&, const NodePids&, const Metadata&)>;
+
 using Dump = std::map<ChildId, Entry, std::less<>>;
 // registry(): child_id -> {spec, node_pids}, bound rows only.
 using RegistryMap = std::map<ChildId, std::pair<ChildSpec, NodePids>, std::less<>>;
