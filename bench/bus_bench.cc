@@ -37,14 +37,15 @@
 #include <zmq.hpp>
 
 #include "bench/bench_util.h"
+#include "log/log.h"
+#include "log/log_reader.h"
 #include "plugin/replay_client.h"
 #include "plugin/wire.h"
 #include "procreg/hub_server.h"
 #include "procreg/registry.h"
 #include "procreg/replica.h"
-#include "replay/log.h"
-#include "replay/projection.h"
-#include "replay/registry_access.h"
+#include "registry/registry_access.h"
+#include "state/projection.h"
 
 namespace procreg::bench {
 namespace {

@@ -23,9 +23,10 @@
 
 #include "bench/bench_util.h"
 #include "events/codec.h"
+#include "log/crc32c.h"
+#include "log/log.h"
+#include "log/log_reader.h"
 #include "procreg/registry.h"
-#include "replay/crc32c.h"
-#include "replay/log.h"
 
 namespace procreg::bench {
 namespace {

@@ -45,13 +45,14 @@
 #include "bench/bench_util.h"
 #include "events/codec.h"
 #include "events/snapshot_row.h"
+#include "log/log.h"
+#include "log/log_format.h"
+#include "log/log_reader.h"
 #include "procreg/registry.h"
-#include "replay/log.h"
-#include "replay/log_format.h"
-#include "replay/projection.h"
 #include "replay/restore.h"
 #include "replay/snapshot.h"
-#include "replay/table.h"
+#include "state/projection.h"
+#include "state/table.h"
 
 namespace procreg::bench {
 namespace {

@@ -28,7 +28,7 @@
 namespace procreg::events {
 
 // An entry held as its encoded parts: each view is exactly one item of the layout above (the
-// projection stores rows this way, replay/table_row.h, and writes snapshot rows from them).
+// projection stores rows this way, state/table_row.h, and writes snapshot rows from them).
 struct EncodedEntry {
   std::string_view spec;       // spec
   std::string_view node_pids;  // node_pids

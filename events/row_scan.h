@@ -1,7 +1,7 @@
 // procreg::events internal: reading a row without decoding it, when its bytes are exactly
 // what procreg writes.
 //
-// A projection keeps a row as its encoded parts (replay/table_row.h). Decoding a received row
+// A projection keeps a row as its encoded parts (state/table_row.h). Decoding a received row
 // into an Entry only to encode it again costs most of a replica's catch-up: every string of the
 // row becomes an allocation, then is copied back into bytes. A scan instead checks that the
 // bytes are the canonical encoding (exactly what procreg's Encoder writes, events/encoder.h:

@@ -37,7 +37,7 @@ struct SnapshotRow {
 void encode_snapshot_row(std::string_view table, const Entry& entry,
                          const std::optional<std::int64_t>& expires_at_ms, std::uint64_t revision,
                          std::string* out);
-// The same from a row held as its encoded parts (the projection's rows, replay/table_row.h).
+// The same from a row held as its encoded parts (the projection's rows, state/table_row.h).
 void encode_snapshot_row(std::string_view table, const EncodedEntry& entry,
                          const std::optional<std::int64_t>& expires_at_ms, std::uint64_t revision,
                          std::string* out);

@@ -23,7 +23,7 @@
 #include <zmq.hpp>
 
 #include "plugin/wire.h"
-#include "replay/remote_writer.h"
+#include "registry/remote_writer.h"
 
 namespace procreg::plugin {
 

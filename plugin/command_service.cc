@@ -2,7 +2,7 @@
 
 #include <cerrno>
 
-#include "replay/registry_access.h"
+#include "registry/registry_access.h"
 
 namespace procreg::plugin {
 

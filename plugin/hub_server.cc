@@ -10,7 +10,7 @@
 #include "plugin/publisher.h"
 #include "plugin/replay_service.h"
 #include "plugin/wire.h"
-#include "replay/registry_access.h"
+#include "registry/registry_access.h"
 
 namespace procreg {
 

@@ -24,7 +24,7 @@
 
 #include "plugin/server_counters.h"
 #include "plugin/zmq_util.h"
-#include "replay/registry_access.h"
+#include "registry/registry_access.h"
 
 namespace procreg::plugin {
 

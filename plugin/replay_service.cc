@@ -11,10 +11,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "log/log.h"
+#include "log/log_reader.h"
 #include "plugin/wire.h"
 #include "plugin/zmq_util.h"
-#include "replay/log.h"
-#include "replay/registry_access.h"
+#include "registry/registry_access.h"
 #include "replay/snapshot.h"
 
 namespace procreg::plugin {

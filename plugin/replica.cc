@@ -18,7 +18,7 @@
 #include "plugin/replay_client.h"
 #include "plugin/wire.h"
 #include "plugin/zmq_util.h"
-#include "replay/registry_access.h"
+#include "registry/registry_access.h"
 
 namespace procreg {
 

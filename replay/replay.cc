@@ -7,7 +7,8 @@
 #include <memory>
 
 #include "events/codec.h"
-#include "replay/log.h"
+#include "log/log.h"
+#include "log/log_reader.h"
 
 namespace procreg::replay {
 

@@ -10,7 +10,7 @@
 
 #include "procreg/options.h"
 #include "procreg/status.h"
-#include "replay/projection.h"
+#include "state/projection.h"
 
 namespace procreg::replay {
 

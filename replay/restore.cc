@@ -1,6 +1,7 @@
 #include "replay/restore.h"
 
-#include "replay/log.h"
+#include "log/log.h"
+#include "log/log_reader.h"
 #include "replay/replay.h"
 
 namespace procreg::replay {

@@ -20,8 +20,8 @@
 
 #include "procreg/options.h"
 #include "procreg/status.h"
-#include "replay/projection.h"
 #include "replay/snapshot.h"
+#include "state/projection.h"
 
 namespace procreg::replay {
 

@@ -12,9 +12,9 @@
 #include "events/encoder.h"
 #include "events/row_scan.h"
 #include "events/snapshot_row.h"
-#include "replay/crc32c.h"
-#include "replay/file_util.h"
-#include "replay/log_format.h"
+#include "log/crc32c.h"
+#include "log/file_util.h"
+#include "log/log_format.h"
 
 namespace procreg::replay {
 namespace {

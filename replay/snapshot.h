@@ -24,7 +24,7 @@
 // The end record's payload is 8 bytes, the number of row records; the file ends right after
 // it. Rows come table by table, in the meta's table order.
 //
-// Masking is the log's (replay/crc32c.h). A reader checks the header CRC, each record's CRC,
+// Masking is the log's (log/crc32c.h). A reader checks the header CRC, each record's CRC,
 // the row count of each table and of the end record, and that nothing follows the end record:
 // any failure is kCorruption naming the file and the byte offset, and the snapshot is not used.
 //
@@ -40,7 +40,7 @@
 
 #include "procreg/options.h"
 #include "procreg/status.h"
-#include "replay/projection.h"
+#include "state/projection.h"
 
 namespace procreg::replay {
 

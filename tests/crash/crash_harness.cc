@@ -10,10 +10,11 @@
 #include <boost/test/unit_test.hpp>
 
 #include "crash/crash_lines.h"
+#include "log/log.h"
+#include "log/log_format.h"
+#include "log/log_reader.h"
 #include "plugin/process_util.h"
 #include "procreg/registry.h"
-#include "replay/log.h"
-#include "replay/log_format.h"
 #include "replay/log_test_util.h"
 #include "replay/snapshot.h"
 

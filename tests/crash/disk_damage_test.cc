@@ -16,8 +16,8 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include "log/log_format.h"
 #include "procreg/registry.h"
-#include "replay/log_format.h"
 #include "replay/log_test_util.h"
 #include "replay/snapshot.h"
 

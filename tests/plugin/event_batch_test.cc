@@ -11,9 +11,10 @@
 #include <boost/test/unit_test.hpp>
 
 #include "bus_fixture.h"
+#include "log/log.h"
+#include "log/log_reader.h"
 #include "plugin/wire.h"
 #include "plugin/zmq_util.h"
-#include "replay/log.h"
 
 namespace procreg {
 namespace {

@@ -13,9 +13,10 @@
 #include <boost/test/unit_test.hpp>
 
 #include "events/codec.h"
+#include "log/log.h"
+#include "log/log_reader.h"
 #include "procreg/registry.h"
-#include "replay/log.h"
-#include "replay/projection.h"
+#include "state/projection.h"
 #include "temp_dir.h"
 
 namespace procreg {

@@ -8,7 +8,7 @@
 #include <thread>
 
 #include "fixture.h"
-#include "replay/log_format.h"
+#include "log/log_format.h"
 #include "replay/snapshot.h"
 
 namespace procreg::testing {

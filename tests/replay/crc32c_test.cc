@@ -1,4 +1,4 @@
-#include "replay/crc32c.h"
+#include "log/crc32c.h"
 
 #include <boost/test/unit_test.hpp>
 #include <cstdint>

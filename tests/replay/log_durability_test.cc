@@ -9,8 +9,8 @@
 #include <thread>
 #include <vector>
 
-#include "replay/log.h"
-#include "replay/log_format.h"
+#include "log/log.h"
+#include "log/log_format.h"
 #include "replay/log_test_util.h"
 
 namespace procreg::replay {

@@ -6,8 +6,9 @@
 #include <filesystem>
 #include <string>
 
-#include "replay/log.h"
-#include "replay/log_format.h"
+#include "log/log.h"
+#include "log/log_format.h"
+#include "log/log_reader.h"
 #include "replay/log_test_util.h"
 
 namespace procreg::replay {

@@ -1,6 +1,7 @@
 // The log's normal operation: appending, reopening, rolling, reading, argument checks and the
 // on-disk layout. Damage and recovery: log_recovery_test.cc; durability: log_durability_test.cc.
-#include "replay/log.h"
+#include "log/log.h"
+#include "log/log_reader.h"
 
 #include <unistd.h>
 
@@ -8,8 +9,8 @@
 #include <cstring>
 #include <filesystem>
 
-#include "replay/crc32c.h"
-#include "replay/log_format.h"
+#include "log/crc32c.h"
+#include "log/log_format.h"
 #include "replay/log_test_util.h"
 
 namespace procreg::replay {

@@ -15,11 +15,12 @@
 #include <system_error>
 #include <vector>
 
+#include "log/crc32c.h"
+#include "log/log.h"
+#include "log/log_format.h"
+#include "log/log_reader.h"
 #include "procreg/options.h"
 #include "procreg/status.h"
-#include "replay/crc32c.h"
-#include "replay/log.h"
-#include "replay/log_format.h"
 #include "temp_dir.h"
 
 namespace procreg::replay::testing {

@@ -11,7 +11,7 @@
 #include "events/codec.h"
 #include "events/random_events.h"
 #include "events/row_codec.h"
-#include "replay/projection.h"
+#include "state/projection.h"
 
 namespace procreg::replay {
 namespace {

@@ -9,7 +9,7 @@
 
 #include <boost/test/unit_test.hpp>
 
-#include "replay/row_set.h"
+#include "state/row_set.h"
 
 namespace procreg::replay {
 namespace {

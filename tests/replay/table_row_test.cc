@@ -12,8 +12,8 @@
 #include <boost/test/unit_test.hpp>
 
 #include "events/snapshot_row.h"
-#include "replay/table.h"
-#include "replay/table_row.h"
+#include "state/table.h"
+#include "state/table_row.h"
 
 namespace procreg::replay {
 namespace {

@@ -25,10 +25,11 @@
 
 #include "events/codec.h"
 #include "examples/bus_common.h"
+#include "log/log.h"
+#include "log/log_reader.h"
 #include "procreg/bus_proxy.h"
 #include "procreg/hooks.h"
 #include "procreg/replica.h"
-#include "replay/log.h"
 #include "tools/procreg/cli.h"
 #include "tools/procreg/commands.h"
 #include "tools/procreg/json_convert.h"

@@ -14,9 +14,9 @@
 #include <optional>
 #include <string>
 
+#include "log/log_format.h"
 #include "procreg/options.h"
 #include "procreg/registry.h"
-#include "replay/log_format.h"
 #include "tools/procreg/api_call.h"
 #include "tools/procreg/cli.h"
 #include "tools/procreg/commands.h"

@@ -29,11 +29,12 @@
 #include <vector>
 
 #include "events/codec.h"
+#include "log/log.h"
+#include "log/log_format.h"
+#include "log/log_reader.h"
 #include "procreg/options.h"
-#include "replay/log.h"
-#include "replay/log_format.h"
-#include "replay/projection.h"
 #include "replay/snapshot.h"
+#include "state/projection.h"
 #include "tools/procreg/cli.h"
 #include "tools/procreg/commands.h"
 #include "tools/procreg/json_convert.h"

@@ -1,0 +1,148 @@
+#include "log/durability_tracker.h"
+
+#include <string>
+#include <system_error>
+#include <utility>
+
+namespace procreg::replay {
+
+DurabilityTracker::DurabilityTracker(Durability policy, std::chrono::milliseconds interval,
+                                     std::uint64_t durable_seq,
+                                     std::shared_ptr<const SegmentWriter> active)
+    : policy_(policy),
+      interval_(interval),
+      written_seq_(durable_seq),
+      durable_seq_(durable_seq),
+      active_(std::move(active)) {}
+
+DurabilityTracker::~DurabilityTracker() { stop_syncer(); }
+
+Status DurabilityTracker::start() {
+  if (policy_ != Durability::kGroupCommit) return Status();
+  try {
+    syncer_ = std::thread(&DurabilityTracker::run_syncer, this);
+  } catch (const std::system_error& e) {
+    return Status::io_error(std::string("cannot start the group-commit thread: ") + e.what());
+  }
+  return Status();
+}
+
+void DurabilityTracker::written(std::uint64_t seq) {
+  std::unique_lock lock(mu_);
+  written_seq_ = seq;
+  if (policy_ == Durability::kNone) {
+    durable_seq_ = seq;
+    lock.unlock();
+    durable_cv_.notify_all();
+  } else if (policy_ == Durability::kGroupCommit && syncer_idle_) {
+    lock.unlock();
+    syncer_cv_.notify_one();
+  }
+}
+
+void DurabilityTracker::synced(std::uint64_t seq) {
+  {
+    std::lock_guard lock(mu_);
+    if (seq > durable_seq_) {
+      stats_.note(seq - durable_seq_);
+      durable_seq_ = seq;
+    }
+  }
+  durable_cv_.notify_all();
+}
+
+SyncStats DurabilityTracker::sync_stats() const {
+  std::lock_guard lock(mu_);
+  return stats_;
+}
+
+void DurabilityTracker::switch_segment(std::shared_ptr<const SegmentWriter> next,
+                                       std::uint64_t synced_seq) {
+  {
+    std::lock_guard lock(mu_);
+    active_.swap(next);  // the old segment is released below, outside the lock
+    if (synced_seq > durable_seq_) durable_seq_ = synced_seq;
+  }
+  durable_cv_.notify_all();
+}
+
+void DurabilityTracker::fail(Status error) {
+  {
+    std::lock_guard lock(mu_);
+    fail_locked(std::move(error));
+  }
+  durable_cv_.notify_all();
+}
+
+void DurabilityTracker::fail_locked(Status error) {
+  if (failure_.ok()) failure_ = std::move(error);
+}
+
+Status DurabilityTracker::failure() const {
+  std::lock_guard lock(mu_);
+  return failure_;
+}
+
+void DurabilityTracker::stop_syncer() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  syncer_cv_.notify_one();
+  if (syncer_.joinable()) syncer_.join();
+}
+
+void DurabilityTracker::close() {
+  {
+    std::lock_guard lock(mu_);
+    closed_ = true;
+  }
+  durable_cv_.notify_all();
+}
+
+std::uint64_t DurabilityTracker::durable_seq() const {
+  std::lock_guard lock(mu_);
+  return durable_seq_;
+}
+
+Status DurabilityTracker::wait_durable(std::uint64_t seq,
+                                       std::chrono::steady_clock::time_point deadline) {
+  std::unique_lock lock(mu_);
+  durable_cv_.wait_until(lock, deadline,
+                         [&] { return durable_seq_ >= seq || !failure_.ok() || closed_; });
+  if (durable_seq_ >= seq) return Status();
+  if (!failure_.ok()) return failure_;
+  const std::string s = std::to_string(seq);
+  if (closed_) return Status::unavailable("log closed before seq " + s + " was durable");
+  return Status::timeout("seq " + s + " not durable by the deadline (durable seq " +
+                         std::to_string(durable_seq_) + ")");
+}
+
+void DurabilityTracker::run_syncer() {
+  std::unique_lock lock(mu_);
+  auto earliest = std::chrono::steady_clock::now();
+  for (;;) {  // until stop_syncer()
+    syncer_idle_ = true;
+    syncer_cv_.wait(lock, [&] { return stop_ || (written_seq_ > durable_seq_ && failure_.ok()); });
+    syncer_idle_ = false;
+    if (stop_) return;
+    // At most one sync per interval; records written while waiting join this one.
+    if (syncer_cv_.wait_until(lock, earliest, [&] { return stop_; })) return;
+    const std::uint64_t target = written_seq_;
+    std::shared_ptr<const SegmentWriter> segment = active_;
+    earliest = std::chrono::steady_clock::now() + interval_;
+    lock.unlock();
+    Status s = segment->sync();
+    segment.reset();
+    lock.lock();
+    if (!s.ok()) {
+      fail_locked(std::move(s));
+    } else if (target > durable_seq_) {
+      stats_.note(target - durable_seq_);
+      durable_seq_ = target;
+    }
+    durable_cv_.notify_all();
+  }
+}
+
+}  // namespace procreg::replay

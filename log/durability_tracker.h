@@ -1,0 +1,91 @@
+// procreg::replay: the Log's durability state: the highest durable sequence, the threads
+// waiting for one, the poison status of a failed log and, under Durability::kGroupCommit, the
+// background thread that fdatasyncs.
+//
+// Locking. One mutex guards all shared state. The syncer thread sleeps on a condition variable
+// while every written record is durable (no work while idle); when woken it waits out the rest
+// of group_commit_interval since its previous sync (records written meanwhile join this sync),
+// then takes a snapshot under the mutex of (written_seq, active segment), releases the mutex,
+// fdatasyncs that segment, and publishes the snapshot's sequence as durable. The writer never
+// waits for a sync: it holds the mutex for a few instructions per append and only notifies
+// the syncer when it is idle. Rolling is safe because the roll fdatasyncs the old segment
+// before switch_segment() installs the new one (so every record outside the active segment is
+// durable), and the syncer's shared_ptr keeps an old segment's descriptor open until its
+// sync returns.
+//
+// Thread safety: the Log's writer (under the Log's external serialisation) calls start(),
+// written(), synced(), switch_segment(), fail(), stop_syncer() and close(); failure(),
+// durable_seq() and wait_durable() may be called from any thread.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "log/log_types.h"
+#include "log/segment_writer.h"
+#include "procreg/options.h"
+#include "procreg/status.h"
+
+namespace procreg::replay {
+
+class DurabilityTracker {
+ public:
+  // `durable_seq`: the last sequence already on disk; `active`: the segment appends go to.
+  DurabilityTracker(Durability policy, std::chrono::milliseconds interval,
+                    std::uint64_t durable_seq, std::shared_ptr<const SegmentWriter> active);
+  ~DurabilityTracker();  // stop_syncer()
+  DurabilityTracker(const DurabilityTracker&) = delete;
+  DurabilityTracker& operator=(const DurabilityTracker&) = delete;
+
+  // Starts the syncer thread under kGroupCommit; does nothing under the other policies.
+  Status start();
+
+  // Records up to `seq` are written to the OS. Under kNone that makes them durable.
+  void written(std::uint64_t seq);
+  // The writer fdatasynced every record up to `seq` itself.
+  void synced(std::uint64_t seq);
+  // The writer rolled to `next` after fdatasyncing every record up to `synced_seq`.
+  void switch_segment(std::shared_ptr<const SegmentWriter> next, std::uint64_t synced_seq);
+  // Poisons the log; the first error wins and wakes every waiter.
+  void fail(Status error);
+  // The poison status, or ok.
+  Status failure() const;
+  // Stops and joins the syncer thread; records it had not synced yet stay undurable until the
+  // writer syncs them. Idempotent.
+  void stop_syncer();
+  // From now on, waiters for a sequence that is not durable get kUnavailable.
+  void close();
+
+  std::uint64_t durable_seq() const;
+  // See Log::sync_stats().
+  SyncStats sync_stats() const;
+  // See Log::wait_durable().
+  Status wait_durable(std::uint64_t seq, std::chrono::steady_clock::time_point deadline);
+
+ private:
+  void run_syncer();
+  void fail_locked(Status error);
+
+  const Durability policy_;
+  const std::chrono::milliseconds interval_;
+
+  mutable std::mutex mu_;
+  std::condition_variable syncer_cv_;   // wakes the syncer: work to do, or stop
+  std::condition_variable durable_cv_;  // wakes waiters: durable_seq_, failure_ or closed_ changed
+  std::uint64_t written_seq_;
+  std::uint64_t durable_seq_;
+  std::shared_ptr<const SegmentWriter> active_;
+  Status failure_;
+  bool closed_ = false;
+  SyncStats stats_;
+  bool stop_ = false;
+  bool syncer_idle_ = false;  // the syncer waits for work; written() must notify it
+
+  std::thread syncer_;  // kGroupCommit only; started and joined by the writer
+};
+
+}  // namespace procreg::replay

@@ -1,0 +1,342 @@
+// The writer side of the log: Log::open (recovery or creation), append, roll, sync, close.
+#include "log/log.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <exception>
+#include <random>
+#include <utility>
+
+#include "log/durability_tracker.h"
+#include "log/file_util.h"
+#include "log/log_format.h"
+#include "log/log_recovery.h"
+#include "log/segment_writer.h"
+
+namespace procreg::replay {
+
+struct Log::Impl {
+  std::string dir;
+  std::string hub;
+  LogOptions options;
+  UniqueFd dir_lock;  // holds the directory's flock; also the descriptor to fsync it
+  std::uint64_t epoch = 0;
+  RecoveryReport recovery;
+  std::vector<SegmentInfo> segments;
+  std::shared_ptr<SegmentWriter> active;  // the last segment
+  std::uint64_t last_seq = 0;
+  std::vector<char> record;  // encoded records of one write, reused; only ever grows
+  std::unique_ptr<DurabilityTracker> durability;
+  bool closed = false;
+  Status close_status;
+
+  Status create_first_segment();
+  Status resume(RecoveredLog recovered);
+  bool roll_due() const;
+  Status roll();
+  // Writes the first `bytes` of `record` (encoded records) to the active segment.
+  Status write_records(std::size_t bytes);
+  Status fail(Status error);
+};
+
+namespace {
+
+// append_many writes at most about this much with one write(2), so that its buffer (kept for
+// the next append) stays small whatever the batch.
+constexpr std::size_t kMaxWriteBytes = 4u << 20;
+
+Status check_open_arguments(const std::string& hub, const LogOptions& options) {
+  if (hub.empty() || hub.size() > kMaxHubBytes) {
+    return Status::invalid_argument("hub id must be 1 to " + std::to_string(kMaxHubBytes) +
+                                    " bytes, got " + std::to_string(hub.size()));
+  }
+  if (options.max_record_bytes == 0) {
+    return Status::invalid_argument("max_record_bytes must be at least 1");
+  }
+  if (options.group_commit_interval.count() < 0) {
+    return Status::invalid_argument("group_commit_interval must not be negative");
+  }
+  return Status();
+}
+
+// A random nonzero epoch: a new log's identity, so readers can tell histories apart.
+Result<std::uint64_t> random_epoch() {
+  try {
+    std::random_device device;
+    for (int attempt = 0; attempt < 8; ++attempt) {  // zero is one value in 2^64
+      const std::uint64_t epoch = (std::uint64_t{device()} << 32) | device();
+      if (epoch != 0) return epoch;
+    }
+  } catch (const std::exception& e) {
+    return Status::io_error(std::string("no random source for the log epoch: ") + e.what());
+  }
+  return Status::io_error("the random source keeps returning zero");
+}
+
+}  // namespace
+
+Status Log::Impl::create_first_segment() {
+  auto new_epoch = random_epoch();
+  if (!new_epoch.ok()) return new_epoch.status();
+  epoch = *new_epoch;
+  auto segment = SegmentWriter::create(dir_lock.get(), dir, SegmentHeader{epoch, 1, hub});
+  if (!segment.ok()) return segment.status();
+  active = std::move(*segment);
+  segments = {SegmentInfo{active->name(), 1, 0, active->size()}};
+  last_seq = 0;
+  recovery.created = true;
+  recovery.last_seq = 0;
+  return Status();
+}
+
+Status Log::Impl::resume(RecoveredLog recovered) {
+  epoch = recovered.identity.epoch;
+  segments = std::move(recovered.segments);
+  last_seq = recovered.report.last_seq;
+  auto segment = SegmentWriter::open(dir, segments.back().name);
+  if (!segment.ok()) return segment.status();
+  active = std::move(*segment);
+  // The recovered records may still be only in the page cache (a crash of a kNone writer);
+  // sync once so that durable_seq() can start at last_seq.
+  return active->sync();
+}
+
+Result<std::unique_ptr<Log>> Log::open(const std::string& dir, const std::string& hub,
+                                       const LogOptions& options) {
+  Status s = check_open_arguments(hub, options);
+  if (s.ok()) s = create_directories(dir);
+  if (!s.ok()) return s;
+  auto lock = lock_directory(dir);
+  if (!lock.ok()) return lock.status();
+  auto recovered = recover_log(lock->get(), dir, hub, options.max_record_bytes);
+  if (!recovered.ok()) return recovered.status();
+
+  auto impl = std::make_unique<Impl>();
+  impl->dir = dir;
+  impl->hub = hub;
+  impl->options = options;
+  impl->dir_lock = std::move(*lock);
+  impl->recovery = recovered->report;
+  s = recovered->segments.empty() ? impl->create_first_segment()
+                                  : impl->resume(std::move(*recovered));
+  if (!s.ok()) return s;
+  impl->durability = std::make_unique<DurabilityTracker>(
+      options.durability, options.group_commit_interval, impl->last_seq, impl->active);
+  s = impl->durability->start();
+  if (!s.ok()) return s;
+  return std::unique_ptr<Log>(new Log(std::move(impl)));
+}
+
+Log::Log(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Log::~Log() { (void)close(); }
+
+std::uint64_t Log::epoch() const { return impl_->epoch; }
+const std::string& Log::hub() const { return impl_->hub; }
+std::uint64_t Log::last_seq() const { return impl_->last_seq; }
+const RecoveryReport& Log::recovery() const { return impl_->recovery; }
+std::vector<SegmentInfo> Log::segments() const { return impl_->segments; }
+
+Status Log::append(std::uint64_t seq, std::string_view payload) {
+  return append_many(seq, std::span<const std::string_view>(&payload, 1));
+}
+
+Status Log::append_many(std::uint64_t first_seq, std::span<const std::string_view> payloads) {
+  Impl& d = *impl_;
+  if (d.closed) return Status::unavailable("log " + d.dir + " is closed");
+  if (Status failed = d.durability->failure(); !failed.ok()) return failed;
+  if (payloads.empty()) return Status::invalid_argument("append of no record");
+  if (first_seq != d.last_seq + 1) {
+    return Status::invalid_argument("append of seq " + std::to_string(first_seq) + ", expected " +
+                                    std::to_string(d.last_seq + 1));
+  }
+  for (std::size_t i = 0; i < payloads.size(); ++i) {
+    const std::string_view payload = payloads[i];
+    if (payload.empty()) {
+      return Status::invalid_argument("empty record payload (seq " + std::to_string(first_seq + i) +
+                                      ")");
+    }
+    if (payload.size() > d.options.max_record_bytes) {
+      return Status::resource_exhausted("record payload of " + std::to_string(payload.size()) +
+                                        " bytes (seq " + std::to_string(first_seq + i) +
+                                        ") exceeds max_record_bytes " +
+                                        std::to_string(d.options.max_record_bytes));
+    }
+  }
+  std::size_t next = 0;
+  while (next < payloads.size()) {
+    if (d.roll_due()) {
+      if (Status s = d.roll(); !s.ok()) return d.fail(std::move(s));
+    }
+    // The records up to the one that brings the segment to segment_bytes: one write.
+    std::size_t used = 0;
+    std::uint64_t projected = d.active->size();
+    do {
+      const std::string_view payload = payloads[next];
+      const std::size_t size = kRecordHeaderBytes + payload.size();
+      if (d.record.size() < used + size) d.record.resize(used + size);
+      encode_record(first_seq + next, payload, d.record.data() + used);
+      used += size;
+      projected += size;
+      ++next;
+    } while (next < payloads.size() && projected < d.options.segment_bytes &&
+             used < kMaxWriteBytes);
+    if (Status s = d.write_records(used); !s.ok()) return d.fail(std::move(s));
+    const std::uint64_t last = first_seq + next - 1;
+    d.last_seq = last;
+    d.segments.back().last_seq = last;
+    d.segments.back().bytes = d.active->size();
+    d.durability->written(last);
+    if (d.options.durability == Durability::kSyncEach) d.durability->synced(last);
+  }
+  return Status();
+}
+
+bool Log::Impl::roll_due() const {
+  // An empty segment never rolls: its successor would have the same first_seq and name.
+  return active->size() >= options.segment_bytes && segments.back().last_seq != 0;
+}
+
+Status Log::Impl::roll() {
+  // Recovery accepts a torn end only in the last segment, so the old segment must be entirely
+  // on disk before a newer segment exists.
+  Status s = active->sync();
+  if (!s.ok()) return s;
+  auto next = SegmentWriter::create(dir_lock.get(), dir, SegmentHeader{epoch, last_seq + 1, hub});
+  if (!next.ok()) return next.status();
+  durability->switch_segment(*next, last_seq);
+  active = std::move(*next);
+  segments.push_back(SegmentInfo{active->name(), last_seq + 1, 0, active->size()});
+  return Status();
+}
+
+Status Log::Impl::write_records(std::size_t bytes) {
+  const std::uint64_t before = active->size();
+  Status s = active->append(record.data(), bytes);
+  if (!s.ok() || options.durability != Durability::kSyncEach) return s;
+  s = active->sync();
+  if (s.ok()) return s;
+  // The append reports failure, so take the records back (they may or may not be on disk).
+  Status cut = active->truncate(before);
+  if (!cut.ok()) {
+    return Status::io_error(s.message() + "; cutting the records failed: " + cut.message());
+  }
+  return s;
+}
+
+Status Log::Impl::fail(Status error) {
+  durability->fail(error);
+  return error;
+}
+
+Status Log::sync() {
+  Impl& d = *impl_;
+  if (d.closed) return Status::unavailable("log " + d.dir + " is closed");
+  if (Status failed = d.durability->failure(); !failed.ok()) return failed;
+  if (Status s = d.active->sync(); !s.ok()) return d.fail(std::move(s));
+  d.durability->synced(d.last_seq);
+  return Status();
+}
+
+std::vector<std::string> Log::compactable(std::uint64_t covered_seq) const {
+  const Impl& d = *impl_;
+  std::vector<std::string> names;
+  if (d.closed) return names;
+  std::size_t newest_with_record = 0;
+  for (std::size_t i = 0; i < d.segments.size(); ++i) {
+    if (d.segments[i].last_seq != 0) newest_with_record = i;
+  }
+  // Segment n holds first_seq .. (the next one's first_seq - 1).
+  for (std::size_t n = 0; n + 1 < d.segments.size() && n < newest_with_record; ++n) {
+    if (d.segments[n + 1].first_seq - 1 > covered_seq) break;
+    names.push_back(d.segments[n].name);
+  }
+  return names;
+}
+
+void Log::forget_oldest(std::size_t n) {
+  Impl& d = *impl_;
+  n = std::min(n, d.segments.size() - 1);  // the active segment always stays
+  d.segments.erase(d.segments.begin(), d.segments.begin() + static_cast<std::ptrdiff_t>(n));
+}
+
+Result<std::size_t> remove_segments(const std::string& dir, const std::vector<std::string>& names,
+                                    const std::string& archive_dir) {
+  auto dir_fd = open_file(dir, O_RDONLY | O_DIRECTORY);
+  if (!dir_fd.ok()) return dir_fd.status();
+  UniqueFd archive_fd;
+  std::size_t done = 0;
+  for (const std::string& name : names) {
+    Status s;
+    if (archive_dir.empty()) {
+      s = remove_and_sync_dir(dir_fd->get(), dir, name);
+    } else {
+      if (!archive_fd.valid()) {
+        s = create_directories(archive_dir);
+        if (s.ok()) {
+          auto fd = open_file(archive_dir, O_RDONLY | O_DIRECTORY);
+          if (fd.ok())
+            archive_fd = std::move(*fd);
+          else
+            s = fd.status();
+        }
+      }
+      if (s.ok()) {
+        const std::string from = dir + "/" + name;
+        const std::string to = archive_dir + "/" + name;
+        if (::rename(from.c_str(), to.c_str()) != 0) s = io_error("rename", from, errno);
+      }
+      if (s.ok()) s = sync_all(archive_fd.get(), archive_dir);
+      if (s.ok()) s = sync_all(dir_fd->get(), dir);
+    }
+    if (!s.ok()) return s;
+    ++done;
+  }
+  return done;
+}
+
+SyncStats Log::sync_stats() const { return impl_->durability->sync_stats(); }
+
+std::uint64_t Log::durable_seq() const { return impl_->durability->durable_seq(); }
+
+Status Log::wait_durable(std::uint64_t seq, std::chrono::steady_clock::time_point deadline) {
+  return impl_->durability->wait_durable(seq, deadline);
+}
+
+Status Log::close() {
+  Impl& d = *impl_;
+  if (d.closed) return d.close_status;
+  d.durability->stop_syncer();
+  Status s = d.durability->failure();
+  if (s.ok()) {
+    s = d.active->sync();
+    if (s.ok()) {
+      d.durability->synced(d.last_seq);
+    } else {
+      d.durability->fail(s);
+    }
+  }
+  d.durability->close();
+  d.active.reset();
+  d.dir_lock.reset();
+  d.closed = true;
+  d.close_status = s;
+  return s;
+}
+
+std::string RecoveryReport::to_string() const {
+  std::string out = created ? "created a new log" : "opened the log";
+  out += "; last seq " + std::to_string(last_seq);
+  if (truncated_tail) {
+    out += removed_tail_segment ? "; removed segment " + tail_segment + " (its header is torn, "
+                                : "; cut a torn tail off " + tail_segment + " at offset " +
+                                      std::to_string(tail_offset) + " (";
+    out += std::to_string(tail_bytes_dropped) + " bytes dropped)";
+  }
+  return out;
+}
+
+}  // namespace procreg::replay

@@ -1,0 +1,114 @@
+// procreg::replay: the hub's durable, append-only event log.
+//
+// A log is a directory of segment files; each record holds one encoded event with its sequence
+// number, CRC-32C-checked. The byte layout is in docs/LOG_FORMAT.md and log/log_format.h.
+//
+// Opening recovers: a torn tail (a last record cut short by a crash, or zero bytes after the
+// last record) is truncated and described in recovery(); any other damage (a CRC mismatch on a
+// complete record, a sequence gap, a missing segment, a bad header) is corruption: open()
+// returns Code::kCorruption naming the file, the byte offset and the last good sequence, and
+// nothing is truncated or skipped.
+//
+// Durability (LogOptions::durability): append() returns once the record is written to the OS.
+// kSyncEach then fdatasyncs before append returns; kGroupCommit lets a background thread
+// fdatasync at most every group_commit_interval, and wait_durable() blocks until the record is
+// covered; kNone treats written as durable. A failed write or sync poisons the log: every later
+// append returns the same io_error (a sync failure cannot be retried safely).
+//
+// One writer per directory: open() holds an exclusive flock on the directory until close(), so
+// a second Log on the same directory (in any process) fails with kUnavailable.
+//
+// Thread safety: append(), sync(), close(), last_seq() and segments() need external
+// serialisation (the Registry's writer lock); durable_seq() and wait_durable() may be called
+// from any thread concurrently with them; epoch(), hub() and recovery() never change after
+// open().
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "log/log_types.h"
+#include "procreg/options.h"
+#include "procreg/status.h"
+
+namespace procreg::replay {
+
+class Log {
+ public:
+  // Opens the log in `dir` (creating the directory and a new epoch if it holds no segment).
+  // `hub` (1 to 65505 bytes) must match the hub recorded in existing segments (else
+  // kInvalidArgument). Errors: kCorruption (see above), kUnsupported (a segment of a newer
+  // format version), kUnavailable (another Log has the directory open), kIoError.
+  static Result<std::unique_ptr<Log>> open(const std::string& dir, const std::string& hub,
+                                           const LogOptions& options);
+  ~Log();  // close()
+  Log(const Log&) = delete;
+  Log& operator=(const Log&) = delete;
+
+  std::uint64_t epoch() const;
+  const std::string& hub() const;
+  std::uint64_t last_seq() const;  // last appended
+  const RecoveryReport& recovery() const;
+  std::vector<SegmentInfo> segments() const;
+
+  // Appends the record (seq, payload). seq must be last_seq() + 1 and the payload non-empty
+  // (else kInvalidArgument); a payload over max_record_bytes is kResourceExhausted. Nothing is
+  // written in those cases. Rolls to a new segment first when the active one holds a record
+  // and is at least segment_bytes long. On a write error (or, under kSyncEach, a sync error)
+  // the partial record is cut off again, the log is poisoned and kIoError is returned. After
+  // close(): kUnavailable.
+  Status append(std::uint64_t seq, std::string_view payload);
+  // Appends payloads[i] as record first_seq + i, for every i, with as few writes as the
+  // segments allow: one write(2) (and under kSyncEach one fdatasync) for the records that go to
+  // one segment, up to about 4 MiB per write. The checks of append() are made on every payload
+  // before anything is written (an empty span is kInvalidArgument). Rolls where append() would. A
+  // write or sync error cuts off the failing segment's part, poisons the log and returns kIoError;
+  // records of the batch written to an earlier segment before a roll stay (last_seq() says where
+  // the log ends), and the poisoned log accepts nothing more.
+  Status append_many(std::uint64_t first_seq, std::span<const std::string_view> payloads);
+
+  // Compaction, in three steps so that the slow part runs without the writer's lock:
+  // compactable() names the segments whose every record is at or before `covered_seq` (a
+  // snapshot holds their state), oldest first, never the active segment nor the newest one
+  // holding a record (so the log keeps its epoch and last_seq); remove_segments() (below, no
+  // lock) removes or archives those files; forget_oldest(n) then drops the n oldest from
+  // segments(). compactable() and forget_oldest() need the same serialisation as append.
+  std::vector<std::string> compactable(std::uint64_t covered_seq) const;
+  void forget_oldest(std::size_t n);
+
+  // fdatasync the active segment now (any policy); advances durable_seq().
+  Status sync();
+  // Highest sequence known durable under the policy.
+  std::uint64_t durable_seq() const;
+  // The syncs so far (none under kNone). Any thread.
+  SyncStats sync_stats() const;
+  // Blocks until durable_seq() >= seq (ok), the deadline passes (kTimeout), or the log fails or
+  // is closed (its error / kUnavailable) before that. Under kNone and kSyncEach an appended
+  // record is already durable, so this returns at once for it.
+  Status wait_durable(std::uint64_t seq, std::chrono::steady_clock::time_point deadline);
+
+  // Syncs, stops the group-commit thread, closes files and releases the directory. Returns the
+  // poison status of a failed log, or the final sync's error. Idempotent: a second call returns
+  // the first one's result.
+  Status close();
+
+ private:
+  struct Impl;
+  explicit Log(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Removes the named segment files of the log in `dir`, in order, each removal made durable (the
+// directory fsynced) before the next; with a non-empty `archive_dir` (created if missing, on the
+// same file system) moves them there instead. Returns how many it removed before an error.
+// Safe while the log's writer appends (it never touches the active segment) and while readers
+// read (an open file outlives its name).
+Result<std::size_t> remove_segments(const std::string& dir, const std::vector<std::string>& names,
+                                    const std::string& archive_dir = "");
+
+}  // namespace procreg::replay

@@ -1,0 +1,97 @@
+// procreg::replay: what plugin/ needs of a Registry beyond its public API: the writer's
+// committed events in order (to publish them), its state (to serve snapshots) and log (to
+// serve ranges), conditional updates (remote update), and the replica mode: a Registry with
+// no log, fed from the bus, whose writes go to the hub's writer through a RemoteWriter.
+//
+// Thread safety: as each function says; every one may be called from any thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "procreg/event.h"
+#include "procreg/hooks.h"
+#include "procreg/registry.h"
+#include "registry/remote_writer.h"
+#include "state/projection.h"
+
+namespace procreg::replay {
+
+// One committed (durable and applied) event of a writer, as the listener sees it.
+struct CommittedEvent {
+  std::uint64_t seq;
+  std::uint64_t epoch;
+  const std::string& table;
+  std::string_view encoded;             // the EVENT_FORMAT bytes, exactly the log record's payload
+  const std::vector<HookEvent>& hooks;  // empty unless written with hooks on
+};
+// Called with every committed event in sequence order, on the thread that applied them, with
+// the writer's apply lock held: it must not block and must not call back into the Registry.
+// One call passes the events applied together (one write, a batch, a commit group), in order;
+// the next call continues with the next seq.
+using CommitListener = std::function<void(std::span<const CommittedEvent>)>;
+
+// The writer's position when a listener was attached: the next event the listener gets is
+// seq + 1, and the chains of docs/PROTOCOL.md continue from these heads.
+struct ChainHeads {
+  std::uint64_t seq = 0;
+  std::uint64_t epoch = 0;
+  std::map<std::string, std::uint64_t, std::less<>> tables;  // last seq of each table
+  std::uint64_t registered = 0;
+  std::uint64_t unregistered = 0;
+};
+
+class RegistryAccess {
+ public:
+  // ---- a writer ----
+  // Attaches `listener`: `start(heads)` runs first, with the heads at that instant, under the
+  // same lock the listener is called with, so no event can come between the two. kUnavailable
+  // if a listener is attached already (one publisher per writer). Returns a token for detach.
+  static Result<std::uint64_t> attach_commit_listener(
+      Registry& r, CommitListener listener, const std::function<void(const ChainHeads&)>& start);
+  // Detaches the listener attached with `token` (another one stays). After it returns, the
+  // listener is not running and will not be called again.
+  static void detach_commit_listener(Registry& r, std::uint64_t token);
+  // Runs f(projection) under the projection's shared lock (no event is applied meanwhile).
+  static void read_projection(const Registry& r, const std::function<void(const Projection&)>& f);
+  static const std::string& log_dir(const Registry& r);
+  static std::uint32_t max_record_bytes(const Registry& r);
+  // update's remote form: writes `entry` if child_id's row still has revision expect_revision
+  // (kConflict otherwise; kNotFound without a bound row); otherwise as Registry::update.
+  static Result<std::uint64_t> update_if(Registry& r, std::string_view child_id,
+                                         std::uint64_t expect_revision, Entry entry,
+                                         const WriteOptions& options);
+
+  // ---- a replica ----
+  static std::unique_ptr<Registry> open_replica(std::string hub, std::string local_node,
+                                                std::shared_ptr<RemoteWriter> writer);
+  // Applies a replicated event (seq must be last + 1 of the same epoch, as Projection::apply)
+  // and queues its hook events for the replica's in-process hook handlers. Called by one
+  // thread at a time (the replica's).
+  static Status apply_replicated(Registry& r, Event&& event);
+  // The same for events[0..] in order (consecutive seqs of one epoch) under one exclusive lock
+  // and one wake-up of the threads waiting for a seq. Stops at the first event the projection
+  // refuses: *applied says how many were applied, and the status why it stopped.
+  static Status apply_replicated(Registry& r, std::span<Event> events, std::size_t* applied);
+  // Replaces the replica's state: f(projection) runs under the exclusive lock after
+  // reset_to(epoch, seq) and loads the rows. In-process hooks do not fire for loaded rows.
+  static void load_snapshot(Registry& r, std::uint64_t epoch, std::uint64_t seq,
+                            const std::function<void(Projection&)>& load);
+  // An empty projection of r's hub and local node, to build a state aside (a replica loads a
+  // snapshot into it while the rows arrive; readers keep the old state meanwhile).
+  static std::unique_ptr<Projection> new_projection(const Registry& r);
+  // Makes `staged` (reset_to(epoch, seq) and loaded by the caller) r's state, under the
+  // exclusive lock only for an O(1) swap; on return `staged` holds the old state, for the
+  // caller to free without the lock. In-process hooks do not fire for its rows.
+  static void install_snapshot(Registry& r, std::uint64_t epoch, std::uint64_t seq,
+                               Projection& staged);
+};
+
+}  // namespace procreg::replay

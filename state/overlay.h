@@ -1,0 +1,76 @@
+// procreg::replay: the writer's view of state = the projection + events appended to the log
+// but not yet durable and applied.
+//
+// Under group commit a write is appended, then waits for the sync before it is applied, while
+// later writes are validated already: they must see the earlier, still pending, events. The
+// overlay records the rows those pending events wrote (or removed, or cleared) and answers
+// first; prune() forgets what the projection has caught up with.
+//
+// Thread safety: owned by the writer lock. find()/has_rows() read the projection too, which
+// is safe because only the apply step (also ordered after the writer appended) mutates it,
+// under the projection's exclusive lock, and the caller takes the shared lock around reads.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+
+#include "procreg/event.h"
+#include "state/commands.h"
+#include "state/projection.h"
+
+namespace procreg::replay {
+
+class Overlay : public StateView {
+ public:
+  Overlay(const Projection& projection, std::shared_mutex& projection_mu)
+      : projection_(projection), projection_mu_(projection_mu) {}
+
+  const StoredRow* find(std::string_view table, std::string_view id) const override;
+  bool has_rows(std::string_view table) const override;
+
+  // Records what `event` (appended, or about to be appended, and not yet applied) does.
+  // borrow: the rows it writes are not copied; the overlay keeps pointers to them and copies
+  // a row only if find() asks for it. Then `event` must stay where it is, unchanged, until
+  // prune() has forgotten it (commit_many: until its batch is applied, before the writer's
+  // slot is released).
+  void record(const Event& event, bool borrow = false);
+  // Forgets every effect of events up to `applied_seq`, which the projection now holds.
+  void prune(std::uint64_t applied_seq);
+  // Forgets everything (the writer applied, or gave up on, every event recorded).
+  void clear() {
+    tables_.clear();
+    touched_.clear();
+  }
+  bool empty() const { return tables_.empty(); }
+
+ private:
+  struct Pending {
+    std::optional<StoredRow> row;   // empty = removed (unless borrowed is set)
+    std::uint64_t seq = 0;          // the event that wrote this state
+    const Row* borrowed = nullptr;  // the event's row, copied into `row` when first found
+  };
+  struct TableOverlay {
+    std::uint64_t cleared_seq = 0;  // a pending clear: rows not in `rows` are gone
+    std::unordered_map<std::string, Pending> rows;
+  };
+  void put(const std::string& table, TableOverlay& t, const std::string& id, Pending pending);
+  const StoredRow* current(std::string_view table, std::string_view id) const;
+
+  const Projection& projection_;
+  std::shared_mutex& projection_mu_;
+  // mutable: find() copies a borrowed row in on first use.
+  mutable std::map<std::string, TableOverlay, std::less<>> tables_;
+  struct Touch {
+    std::uint64_t seq;
+    std::string table;
+    std::string id;  // empty: the table's clear marker
+  };
+  std::deque<Touch> touched_;  // in sequence order
+};
+
+}  // namespace procreg::replay
