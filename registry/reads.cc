@@ -1,4 +1,4 @@
-// The Registry's reads, hooks, janitor and state accessors. See include/procreg/registry.h.
+// The Registry's reads, hooks and state accessors. See include/procreg/registry.h.
 #include <map>
 #include <mutex>
 #include <shared_mutex>
@@ -77,98 +77,50 @@ Status Registry::wait_for_hooks(std::uint64_t seq, std::chrono::milliseconds tim
   return impl_->hooks.wait_dispatched(seq, timeout);
 }
 
-// ---- janitor -----------------------------------------------------------------------------
-
-std::vector<Registry::ExpiryCandidate> Registry::scan_expired() const {
-  const std::int64_t now = impl_->clock();
-  std::vector<ExpiryCandidate> out;
-  std::shared_lock lock(impl_->proj_mu);
-  for (const auto& name : impl_->proj.table_names()) {
-    for (const replay::StoredRow* row : impl_->proj.table(name)->ttl_rows()) {
-      if (*row->expires_at_ms() <= now)
-        out.push_back(ExpiryCandidate{name, ChildId(row->id()), row->seq});
-    }
-  }
-  return out;
-}
-
-Result<std::size_t> Registry::expire(const std::vector<ExpiryCandidate>& candidates) {
-  std::map<std::string, std::vector<const ExpiryCandidate*>> by_table;
-  for (const auto& c : candidates) by_table[c.table].push_back(&c);
-  std::size_t expired = 0;
-  for (const auto& table_list : by_table) {
-    // Named, not a structured binding: the lambda below captures it (clang 14 cannot
-    // capture structured bindings).
-    const std::vector<const ExpiryCandidate*>& list = table_list.second;
-    WriteOptions o;
-    o.table = table_list.first;
-    o.timeout = std::chrono::hours(24);  // the janitor waits for its turn
-    std::size_t n = 0;
-    auto seq = impl_->commit(o, [&](const replay::CommandContext& ctx) -> replay::Resolved {
-      events::Expire body;
-      for (const ExpiryCandidate* c : list) {
-        const replay::StoredRow* row = ctx.view.find(ctx.table, c->child_id);
-        // Only the row that expired: one written again since the scan stays (B7 case 52).
-        if (row != nullptr && row->seq == c->row_seq && row->has_ttl()) {
-          body.items.push_back(events::ExpireItem{c->child_id, c->row_seq});
-        }
-      }
-      n = body.items.size();
-      if (n == 0) return std::optional<EventBody>();
-      return std::optional<EventBody>(std::move(body));
-    });
-    if (!seq.ok()) return seq.status();
-    expired += n;
-  }
-  impl_->rows_expired.fetch_add(expired);
-  return expired;
-}
-
-Result<std::size_t> Registry::run_janitor() { return expire(scan_expired()); }
-
 // ---- state -------------------------------------------------------------------------------
 
 const std::string& Registry::hub() const { return impl_->opts.hub; }
 const std::string& Registry::local_node() const { return impl_->opts.local_node; }
-std::uint64_t Registry::last_sequence() const { return impl_->applied_seq.load(); }
+std::uint64_t Registry::last_sequence() const { return impl_->applier->applied_seq(); }
 std::uint64_t Registry::epoch() const {
   if (impl_->log) return impl_->log->epoch();  // fixed at open
   std::shared_lock lock(impl_->proj_mu);
   return impl_->proj.epoch();
 }
-bool Registry::read_only() const { return impl_->read_only; }
-bool Registry::is_replica() const { return impl_->remote != nullptr; }
+bool Registry::read_only() const { return !impl_->log && !impl_->replica; }
+bool Registry::is_replica() const { return impl_->replica != nullptr; }
 std::string Registry::recovery_report() const { return impl_->recovery; }
 
 RegistryStats Registry::stats() const {
   RegistryStats s;
-  s.events_written = impl_->events_written.load();
-  s.bytes_written = impl_->bytes_written.load();
-  s.writes_without_event = impl_->writes_without_event.load();
-  s.invalid_calls = impl_->invalid_calls.load();
-  s.rows_expired = impl_->rows_expired.load();
+  const replay::WriteCounters& c = impl_->counters;
+  s.events_written = c.events_written.load();
+  s.bytes_written = c.bytes_written.load();
+  s.writes_without_event = c.writes_without_event.load();
+  s.invalid_calls = c.invalid_calls.load();
+  s.rows_expired = c.rows_expired.load();
   s.hook_events = impl_->hooks.dispatched();
   s.hook_handler_errors = impl_->hooks.errors();
-  s.snapshots_written = impl_->snapshots_written.load();
-  s.snapshot_failures = impl_->snapshot_failures.load();
-  s.last_snapshot_seq = impl_->last_snapshot_seq.load();
-  s.segments_compacted = impl_->segments_compacted.load();
+  if (impl_->snapshotter) {
+    replay::Snapshotter::Stats snap = impl_->snapshotter->stats();
+    s.snapshots_written = snap.written;
+    s.snapshot_failures = snap.failures;
+    s.last_snapshot_seq = snap.last_seq;
+    s.segments_compacted = snap.segments_compacted;
+    s.last_snapshot_error = std::move(snap.last_error);
+  }
   if (impl_->log) {
     const replay::SyncStats sync = impl_->log->sync_stats();
     s.log_syncs = sync.syncs;
     s.log_synced_events = sync.records;
     s.log_largest_sync_group = sync.largest_group;
   }
-  {
-    std::lock_guard lock(impl_->snapshot_error_mu);
-    s.last_snapshot_error = impl_->last_snapshot_error;
-  }
-  {
-    std::lock_guard lock(impl_->queue_mu);
-    s.write_calls = impl_->write_calls;
-    s.write_groups = impl_->write_groups;
-    s.largest_write_group = impl_->largest_write_group;
-    s.write_calls_queued = impl_->queue.size();
+  if (impl_->queue) {
+    const replay::WriterQueue::Stats q = impl_->queue->stats();
+    s.write_calls = q.calls;
+    s.write_groups = q.groups;
+    s.largest_write_group = q.largest_group;
+    s.write_calls_queued = q.queued;
   }
   return s;
 }

@@ -1,4 +1,4 @@
-// RegistryAccess (registry/registry_access.h) and a replica Registry's writes.
+// RegistryAccess (registry/registry_access.h).
 #include "registry/registry_access.h"
 
 #include "registry/registry_impl.h"
@@ -6,117 +6,17 @@
 
 namespace procreg {
 
-namespace {
-std::string ms_text(std::chrono::milliseconds d) { return std::to_string(d.count()) + " ms"; }
-}  // namespace
-
-// ---- a replica's writes ------------------------------------------------------------------
-
-Status Registry::Impl::wait_replicated(std::uint64_t seq, std::uint64_t epoch,
-                                       std::chrono::steady_clock::time_point deadline) {
-  std::unique_lock l(replicated_mu);
-  if (!replicated_cv.wait_until(l, deadline, [&] {
-        return (epoch == 0 || replicated_epoch.load() == epoch) && applied_seq.load() >= seq;
-      })) {
-    return Status::timeout("committed as event " + std::to_string(seq) +
-                           ", not yet applied by this replica");
-  }
-  return Status();
-}
-
-Result<std::uint64_t> Registry::Impl::remote_write(
-    const WriteOptions& o, const std::function<Result<replay::RemoteCommit>()>& call) {
-  const auto deadline = std::chrono::steady_clock::now() + o.timeout;
-  Result<replay::RemoteCommit> commit = call();
-  if (!commit.ok()) return commit.status();
-  Status s = wait_replicated(commit->seq, commit->epoch, deadline);
-  if (!s.ok()) return s;
-  return commit->seq;
-}
-
-Result<std::uint64_t> Registry::Impl::remote_update(std::string_view child_id, const UpdateFn& fn,
-                                                    const WriteOptions& o) {
-  using SteadyClock = std::chrono::steady_clock;
-  const auto deadline = SteadyClock::now() + o.timeout;
-  for (int attempt = 1;; ++attempt) {
-    Entry current;
-    std::uint64_t revision = 0;
-    std::uint64_t seen = 0;
-    {
-      std::shared_lock lock(proj_mu);
-      const replay::Table* t = proj.table(table_name(o.table));
-      const replay::StoredRow* row = t == nullptr ? nullptr : t->find(child_id);
-      if (row == nullptr || !row->bound()) return Status::not_found("No child found");
-      current = row->entry();
-      revision = row->seq;
-      seen = proj.last_seq();
-    }
-    Entry next;
-    try {
-      next = fn(current.spec, current.node_pids, current.metadata);
-    } catch (const std::exception& e) {
-      return Status::internal(std::string("update function threw: ") + e.what());
-    } catch (...) {
-      return Status::internal("update function threw a non-standard exception");
-    }
-    const auto left =
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now());
-    if (left.count() <= 0) return Status::timeout("update not done within " + ms_text(o.timeout));
-    WriteOptions once = o;
-    once.timeout = left;
-    Result<replay::RemoteCommit> commit =
-        remote->update_if(ChildId(child_id), revision, next, once);
-    if (commit.ok()) {
-      Status s = wait_replicated(commit->seq, commit->epoch, deadline);
-      if (!s.ok()) return s;
-      return commit->seq;
-    }
-    if (commit.status().code() != Code::kConflict) return commit.status();
-    // The writer's row moved on: wait for this replica to see more, then run fn again.
-    Status s = wait_replicated(seen + 1, 0,
-                               std::min(deadline, SteadyClock::now() + std::chrono::seconds(1)));
-    if (SteadyClock::now() >= deadline) {
-      return Status::timeout("update kept conflicting for " + ms_text(o.timeout) + " (" +
-                             std::to_string(attempt) + " attempts)");
-    }
-    (void)s;
-  }
-}
-
 // ---- RegistryAccess ----------------------------------------------------------------------
 
 namespace replay {
 
 Result<std::uint64_t> RegistryAccess::attach_commit_listener(
     Registry& r, CommitListener listener, const std::function<void(const ChainHeads&)>& start) {
-  Registry::Impl& impl = *r.impl_;
-  std::lock_guard al(impl.apply_mu);
-  if (impl.listener_token != 0) {
-    return Status::unavailable("a publisher is attached to this writer already");
-  }
-  ChainHeads heads;
-  {
-    std::shared_lock pl(impl.proj_mu);
-    heads.seq = impl.proj.last_seq();
-    heads.epoch = impl.log ? impl.log->epoch() : impl.proj.epoch();
-    impl.proj.for_each_table([&](const std::string& name, const Table& t) {
-      if (t.last_seq() != 0) heads.tables.emplace(name, t.last_seq());
-    });
-    heads.registered = impl.proj.hook_head(HookTopic::kChildRegistered);
-    heads.unregistered = impl.proj.hook_head(HookTopic::kChildUnregistered);
-  }
-  start(heads);
-  impl.listener = std::move(listener);
-  impl.listener_token = impl.next_listener_token++;
-  return impl.listener_token;
+  return r.impl_->applier->attach(std::move(listener), start);
 }
 
 void RegistryAccess::detach_commit_listener(Registry& r, std::uint64_t token) {
-  Registry::Impl& impl = *r.impl_;
-  std::lock_guard al(impl.apply_mu);
-  if (token == 0 || impl.listener_token != token) return;
-  impl.listener = nullptr;
-  impl.listener_token = 0;
+  r.impl_->applier->detach(token);
 }
 
 void RegistryAccess::read_projection(const Registry& r,
@@ -136,7 +36,7 @@ Result<std::uint64_t> RegistryAccess::update_if(Registry& r, std::string_view ch
                                                 const WriteOptions& options) {
   WriteOptions o = options;
   o.hooks = false;  // update never fires hooks (B2)
-  return r.impl_->commit(o, [&](const CommandContext& ctx) -> Resolved {
+  return r.impl_->writer->commit(o, [&](const CommandContext& ctx) -> Resolved {
     const StoredRow* cur = ctx.view.find(ctx.table, child_id);
     if (cur == nullptr || !cur->bound()) return Status::not_found("No child found");
     if (cur->seq != expect_revision) {
@@ -155,8 +55,8 @@ std::unique_ptr<Registry> RegistryAccess::open_replica(std::string hub, std::str
   o.hub = std::move(hub);
   o.local_node = std::move(local_node);
   o.janitor_interval = std::chrono::milliseconds(0);
-  auto impl = std::make_unique<Registry::Impl>(std::move(o), false);
-  impl->remote = std::move(writer);
+  auto impl = std::make_unique<Registry::Impl>(std::move(o));
+  impl->become_replica(std::move(writer));
   return std::unique_ptr<Registry>(new Registry(std::move(impl)));
 }
 
@@ -198,12 +98,8 @@ Status RegistryAccess::apply_replicated(Registry& r, std::span<Event> events,
     last_published = seq == last;
   }
   if (!last_published) impl.hooks.publish(last, {});
-  {
-    std::lock_guard l(impl.replicated_mu);
-    impl.replicated_epoch.store(epoch);
-    impl.applied_seq.store(last);
-  }
-  impl.replicated_cv.notify_all();
+  impl.replica->advance(epoch, last);
+  impl.replica->notify();
   return s;
 }
 
@@ -215,12 +111,10 @@ void RegistryAccess::load_snapshot(Registry& r, std::uint64_t epoch, std::uint64
     impl.proj.reset_to(epoch, seq);
     load(impl.proj);
     // Before readers see the new state: whoever sees its epoch sees its seq too.
-    std::lock_guard l(impl.replicated_mu);
-    impl.replicated_epoch.store(epoch);
-    impl.applied_seq.store(seq);
+    impl.replica->advance(epoch, seq);
   }
   impl.hooks.start_at(seq);
-  impl.replicated_cv.notify_all();
+  impl.replica->notify();
 }
 
 std::unique_ptr<Projection> RegistryAccess::new_projection(const Registry& r) {
@@ -233,12 +127,10 @@ void RegistryAccess::install_snapshot(Registry& r, std::uint64_t epoch, std::uin
   {
     std::unique_lock pl(impl.proj_mu);
     impl.proj.swap(staged);
-    std::lock_guard l(impl.replicated_mu);
-    impl.replicated_epoch.store(epoch);
-    impl.applied_seq.store(seq);
+    impl.replica->advance(epoch, seq);
   }
   impl.hooks.start_at(seq);
-  impl.replicated_cv.notify_all();
+  impl.replica->notify();
 }
 
 }  // namespace replay

@@ -1,24 +1,17 @@
-// A writer's snapshots and retention: Registry::snapshot, Registry::compact and the background
-// snapshotter that RegistryOptions::snapshots drives.
-//
-// A snapshot is built from files only: the newest usable snapshot plus the log up to the
-// applied (hence durable) head, replayed into a projection of its own (replay/restore.h). The
-// live projection is never locked for it, so writes and reads go on at full speed meanwhile; the
-// price is the memory of a second projection while it runs. Compaction takes the writer slot
-// only to read and then update the list of segments; the files are removed without it.
+// The snapshotter (registry/snapshotter.h).
+#include "registry/snapshotter.h"
+
 #include <fcntl.h>
 
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
-#include <mutex>
 
 #include "log/file_util.h"
-#include "registry/registry_impl.h"
 #include "replay/restore.h"
 #include "replay/snapshot.h"
 
-namespace procreg {
+namespace procreg::replay {
 
 namespace {
 
@@ -29,169 +22,177 @@ bool policy_due(const SnapshotOptions& p, std::uint64_t events, std::uint64_t by
 
 }  // namespace
 
-void Registry::Impl::note_appended(std::size_t bytes) {
-  if (!snapshotter.joinable()) return;
-  const std::uint64_t events = since_events.fetch_add(1) + 1;
-  const std::uint64_t total = since_bytes.fetch_add(bytes) + bytes;
-  if (policy_due(opts.snapshots, events, total)) {
+void Snapshotter::opened(std::uint64_t snapshot_seq, std::uint64_t events_since) {
+  if (snapshot_seq != 0) last_seq_.store(snapshot_seq);
+  since_events_.store(events_since);
+}
+
+void Snapshotter::note_appended(std::size_t bytes) {
+  if (!thread_.joinable()) return;
+  const std::uint64_t events = since_events_.fetch_add(1) + 1;
+  const std::uint64_t total = since_bytes_.fetch_add(bytes) + bytes;
+  if (policy_due(opts_.snapshots, events, total)) {
     {
-      std::lock_guard lock(snapshotter_mu);
-      if (snapshot_due) return;
-      snapshot_due = true;
+      std::lock_guard lock(thread_mu_);
+      if (due_) return;
+      due_ = true;
     }
-    snapshotter_cv.notify_all();
+    thread_cv_.notify_all();
   }
 }
 
-void Registry::Impl::start_snapshotter() {
-  const SnapshotOptions& p = opts.snapshots;
+void Snapshotter::start() {
+  const SnapshotOptions& p = opts_.snapshots;
   if (p.every_events == 0 && p.every_bytes == 0) return;
-  snapshotter = std::thread([this] {
-    std::unique_lock lock(snapshotter_mu);
-    for (;;) {
-      snapshotter_cv.wait(lock, [&] { return snapshotter_stop || snapshot_due; });
-      if (snapshotter_stop) return;
-      lock.unlock();
-      Status error;
-      try {
-        auto taken = take_snapshot();
-        if (!taken.ok()) error = taken.status();
-      } catch (const std::exception& e) {  // out of memory: the next trigger tries again
-        error = Status::internal(std::string("snapshot: ") + e.what());
-      }
-      if (!error.ok()) {
-        snapshot_failures.fetch_add(1);
-        std::lock_guard error_lock(snapshot_error_mu);
-        last_snapshot_error = error.message();
-      }
-      lock.lock();
-      // Events appended while it ran may already make the next one due.
-      snapshot_due =
-          error.ok() && policy_due(opts.snapshots, since_events.load(), since_bytes.load());
+  thread_ = std::thread([this] { run(); });
+}
+
+void Snapshotter::run() {
+  std::unique_lock lock(thread_mu_);
+  for (;;) {
+    thread_cv_.wait(lock, [&] { return stop_ || due_; });
+    if (stop_) return;
+    lock.unlock();
+    Status error;
+    try {
+      auto taken = take();
+      if (!taken.ok()) error = taken.status();
+    } catch (const std::exception& e) {  // out of memory: the next trigger tries again
+      error = Status::internal(std::string("snapshot: ") + e.what());
     }
-  });
-}
-
-void Registry::Impl::stop_snapshotter() {
-  {
-    std::lock_guard lock(snapshotter_mu);
-    snapshotter_stop = true;
+    if (!error.ok()) {
+      failures_.fetch_add(1);
+      std::lock_guard error_lock(error_mu_);
+      last_error_ = error.message();
+    }
+    lock.lock();
+    // Events appended while it ran may already make the next one due.
+    due_ = error.ok() && policy_due(opts_.snapshots, since_events_.load(), since_bytes_.load());
   }
-  snapshotter_cv.notify_all();
-  if (snapshotter.joinable()) snapshotter.join();
 }
 
-Result<SnapshotInfo> Registry::Impl::take_snapshot() {
-  std::lock_guard one_at_a_time(snapshot_mu);
+void Snapshotter::stop() {
+  {
+    std::lock_guard lock(thread_mu_);
+    stop_ = true;
+  }
+  thread_cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+Snapshotter::Stats Snapshotter::stats() const {
+  Stats s{written_.load(), failures_.load(), last_seq_.load(), segments_compacted_.load(), {}};
+  std::lock_guard lock(error_mu_);
+  s.last_error = last_error_;
+  return s;
+}
+
+Result<SnapshotInfo> Snapshotter::take() {
+  std::lock_guard one_at_a_time(mu_);
   const auto started = std::chrono::steady_clock::now();
   // What this snapshot will cover of the policy's counters, read before the target: the events
   // counted are all at or before it (ones appended meanwhile count towards the next one).
-  const std::uint64_t events = since_events.load();
-  const std::uint64_t bytes = since_bytes.load();
-  const std::uint64_t target = applied_seq.load();
+  const std::uint64_t events = since_events_.load();
+  const std::uint64_t bytes = since_bytes_.load();
+  const std::uint64_t target = applier_.applied_seq();
   if (target == 0) return Status::invalid_argument("snapshot: the log holds no event yet");
+  auto info = write_or_find(target);
+  if (!info.ok()) return info.status();
+  last_seq_.store(info->seq);
+  since_events_.fetch_sub(std::min(events, since_events_.load()));
+  since_bytes_.fetch_sub(std::min(bytes, since_bytes_.load()));
+  if (Status kept = keep_newest(); !kept.ok()) return kept;
+  if (opts_.snapshots.compact) {
+    auto compacted = compact_locked();
+    if (!compacted.ok()) return compacted.status();
+  }
+  info->took = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - started);
+  return info;
+}
 
+// The snapshot file at `target`: the newest one if it is there already, else a new one.
+Result<SnapshotInfo> Snapshotter::write_or_find(std::uint64_t target) {
   SnapshotInfo info;
-  auto files = replay::list_snapshots(opts.log_dir);
+  auto files = list_snapshots(opts_.log_dir);
   if (!files.ok()) return files.status();
   if (!files->empty() && files->back().seq == target) {
     info.seq = target;
     info.file = files->back().name;
     info.bytes = files->back().bytes;
-    auto reader =
-        replay::SnapshotReader::open(opts.log_dir + "/" + info.file, opts.log.max_record_bytes);
+    auto reader = SnapshotReader::open(opts_.log_dir + "/" + info.file, opts_.log.max_record_bytes);
     if (!reader.ok()) return reader.status();
     info.rows = (*reader)->meta().rows;
-  } else {
-    replay::Projection state(opts.hub, opts.local_node);
-    replay::RestoreOptions ro;
-    ro.upto_seq = target;
-    ro.max_record_bytes = opts.log.max_record_bytes;
-    auto restored = replay::restore(opts.log_dir, &state, ro);
-    if (!restored.ok()) return restored.status();
-    if (state.last_seq() != target) {
-      return Status::corruption("snapshot: the log replayed to " +
-                                std::to_string(state.last_seq()) + ", not to the applied seq " +
-                                std::to_string(target));
-    }
-    auto written = replay::write_snapshot(opts.log_dir, state, clock());
-    if (!written.ok()) return written.status();
-    info.seq = written->seq;
-    info.file = written->name;
-    info.bytes = written->bytes;
-    state.for_each_table(
-        [&](const std::string&, const replay::Table& t) { info.rows += t.size(); });
-    snapshots_written.fetch_add(1);
+    return info;
   }
-  last_snapshot_seq.store(info.seq);
-  since_events.fetch_sub(std::min(events, since_events.load()));
-  since_bytes.fetch_sub(std::min(bytes, since_bytes.load()));
-
-  // Keep: the newest `keep` snapshot files stay.
-  files = replay::list_snapshots(opts.log_dir);
-  if (!files.ok()) return files.status();
-  const std::size_t keep = std::max<std::size_t>(1, opts.snapshots.keep);
-  if (files->size() > keep) {
-    auto dir = replay::open_file(opts.log_dir, O_RDONLY | O_DIRECTORY);
-    if (!dir.ok()) return dir.status();
-    for (std::size_t i = 0; i + keep < files->size(); ++i) {
-      Status s = replay::remove_and_sync_dir(dir->get(), opts.log_dir, (*files)[i].name);
-      if (!s.ok()) return s;
-    }
+  Projection state(opts_.hub, opts_.local_node);
+  RestoreOptions ro;
+  ro.upto_seq = target;
+  ro.max_record_bytes = opts_.log.max_record_bytes;
+  auto restored = restore(opts_.log_dir, &state, ro);
+  if (!restored.ok()) return restored.status();
+  if (state.last_seq() != target) {
+    return Status::corruption("snapshot: the log replayed to " + std::to_string(state.last_seq()) +
+                              ", not to the applied seq " + std::to_string(target));
   }
-  if (opts.snapshots.compact) {
-    auto compacted = compact_log();
-    if (!compacted.ok()) return compacted.status();
-  }
-  info.took = std::chrono::duration_cast<std::chrono::milliseconds>(
-      std::chrono::steady_clock::now() - started);
+  auto written = write_snapshot(opts_.log_dir, state, clock_());
+  if (!written.ok()) return written.status();
+  info.seq = written->seq;
+  info.file = written->name;
+  info.bytes = written->bytes;
+  state.for_each_table([&](const std::string&, const Table& t) { info.rows += t.size(); });
+  written_.fetch_add(1);
   return info;
 }
 
-Result<std::size_t> Registry::Impl::compact_log() {
-  auto files = replay::list_snapshots(opts.log_dir);
+// Keep: the newest `keep` snapshot files stay.
+Status Snapshotter::keep_newest() {
+  auto files = list_snapshots(opts_.log_dir);
+  if (!files.ok()) return files.status();
+  const std::size_t keep = std::max<std::size_t>(1, opts_.snapshots.keep);
+  if (files->size() <= keep) return Status();
+  auto dir = open_file(opts_.log_dir, O_RDONLY | O_DIRECTORY);
+  if (!dir.ok()) return dir.status();
+  for (std::size_t i = 0; i + keep < files->size(); ++i) {
+    Status s = remove_and_sync_dir(dir->get(), opts_.log_dir, (*files)[i].name);
+    if (!s.ok()) return s;
+  }
+  return Status();
+}
+
+Result<std::size_t> Snapshotter::compact() {
+  std::lock_guard one_at_a_time(mu_);
+  return compact_locked();
+}
+
+Result<std::size_t> Snapshotter::compact_locked() {
+  auto files = list_snapshots(opts_.log_dir);
   if (!files.ok()) return files.status();
   if (files->empty()) return std::size_t{0};
   // The oldest kept snapshot: a damaged newer one must still be able to fall back to it.
   const std::uint64_t covered = files->front().seq;
   std::vector<std::string> names;
   {
-    std::lock_guard slot(write_slot);  // only to read the segment list
-    names = log->compactable(covered);
+    std::lock_guard slot(slot_);  // only to read the segment list
+    names = log_.compactable(covered);
   }
   // The files go without the writer's lock: appends and reads go on meanwhile.
-  auto removed = replay::remove_segments(opts.log_dir, names, opts.snapshots.archive_dir);
+  auto removed = remove_segments(opts_.log_dir, names, opts_.snapshots.archive_dir);
   const std::size_t done = removed.ok() ? *removed : names.size();
   {
-    std::lock_guard slot(write_slot);
+    std::lock_guard slot(slot_);
     // On an error, some prefix was removed; forget only what is surely gone.
     std::size_t gone = 0;
     for (const std::string& name : names) {
       std::error_code ec;
-      if (std::filesystem::exists(opts.log_dir + "/" + name, ec) || ec) break;
+      if (std::filesystem::exists(opts_.log_dir + "/" + name, ec) || ec) break;
       ++gone;
     }
-    log->forget_oldest(gone);
-    segments_compacted.fetch_add(gone);
+    log_.forget_oldest(gone);
+    segments_compacted_.fetch_add(gone);
   }
   if (!removed.ok()) return removed.status();
   return done;
 }
 
-Result<SnapshotInfo> Registry::snapshot() {
-  if (impl_->read_only || impl_->remote || !impl_->log) {
-    return Status::unavailable("snapshot: only a hub's writer writes snapshots");
-  }
-  if (Status failed = impl_->failure(); !failed.ok()) return failed;
-  return impl_->take_snapshot();
-}
-
-Result<std::size_t> Registry::compact() {
-  if (impl_->read_only || impl_->remote || !impl_->log) {
-    return Status::unavailable("compact: only a hub's writer compacts its log");
-  }
-  std::lock_guard one_at_a_time(impl_->snapshot_mu);
-  return impl_->compact_log();
-}
-
-}  // namespace procreg
+}  // namespace procreg::replay

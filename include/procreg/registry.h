@@ -44,7 +44,8 @@ namespace procreg {
 class Registry;
 namespace replay {
 class RegistryAccess;
-}
+class Writer;
+}  // namespace replay
 
 // Writes for Registry::write, kept in the order they are added. Each is the write of the
 // Registry method of the same name with the same arguments, and becomes an event of its own
@@ -70,6 +71,7 @@ class WriteBatch {
 
  private:
   friend class Registry;
+  friend class replay::Writer;  // turns the writes into resolvers or remote calls
   enum class Kind : std::uint8_t { kInsert, kBulkInsert, kErase, kBulkDelete, kUpdate, kClearAll };
   struct Op {
     Kind kind;

@@ -1,0 +1,149 @@
+// A replica's writes (registry/replica_writer.h).
+#include "registry/replica_writer.h"
+
+#include <algorithm>
+
+#include "registry/timing.h"
+
+namespace procreg::replay {
+
+void ReplicaWriter::advance(std::uint64_t epoch, std::uint64_t seq) {
+  std::lock_guard l(position_mu_);
+  epoch_.store(epoch);
+  applier_.set_applied_seq(seq);
+}
+
+Status ReplicaWriter::wait_replicated(std::uint64_t seq, std::uint64_t epoch,
+                                      std::chrono::steady_clock::time_point deadline) {
+  std::unique_lock l(position_mu_);
+  if (!position_cv_.wait_until(l, deadline, [&] {
+        return (epoch == 0 || epoch_.load() == epoch) && applier_.applied_seq() >= seq;
+      })) {
+    return Status::timeout("committed as event " + std::to_string(seq) +
+                           ", not yet applied by this replica");
+  }
+  return Status();
+}
+
+Result<std::uint64_t> ReplicaWriter::remote_write(
+    const WriteOptions& o, const std::function<Result<RemoteCommit>()>& call) {
+  const auto deadline = std::chrono::steady_clock::now() + o.timeout;
+  Result<RemoteCommit> commit = call();
+  if (!commit.ok()) return commit.status();
+  Status s = wait_replicated(commit->seq, commit->epoch, deadline);
+  if (!s.ok()) return s;
+  return commit->seq;
+}
+
+void ReplicaWriter::commit_many(std::span<const Write>, std::span<Result<std::uint64_t>> out,
+                                Grouping) {
+  for (auto& r : out) {
+    r = Status::unavailable("TTL expiry and local writes belong to the hub's writer");
+  }
+}
+
+Result<std::uint64_t> ReplicaWriter::insert(ChildSpec spec, NodePids node_pids,
+                                            const InsertOptions& o) {
+  return remote_write(o, [&] { return remote_->insert(spec, node_pids, o); });
+}
+
+Result<std::uint64_t> ReplicaWriter::bulk_insert(std::vector<Entry> children,
+                                                 const WriteOptions& o) {
+  return remote_write(o, [&] { return remote_->bulk_insert(children, o); });
+}
+
+Result<std::uint64_t> ReplicaWriter::erase(std::string_view child_id, const WriteOptions& o) {
+  return remote_write(o, [&] { return remote_->erase(ChildId(child_id), o); });
+}
+
+Result<std::uint64_t> ReplicaWriter::bulk_delete(
+    std::vector<std::pair<ChildId, std::vector<NodeName>>> children, const WriteOptions& o) {
+  return remote_write(o, [&] { return remote_->bulk_delete(children, o); });
+}
+
+Result<std::uint64_t> ReplicaWriter::clear_all(const WriteOptions& o) {
+  return remote_write(o, [&] { return remote_->clear_all(o); });
+}
+
+Result<std::uint64_t> ReplicaWriter::node_down(std::string_view node, const WriteOptions& o) {
+  return remote_write(o, [&] { return remote_->node_down(NodeName(node), o); });
+}
+
+Result<std::uint64_t> ReplicaWriter::update(std::string_view child_id, const UpdateFn& fn,
+                                            const WriteOptions& o) {
+  using SteadyClock = std::chrono::steady_clock;
+  const auto deadline = SteadyClock::now() + o.timeout;
+  for (int attempt = 1;; ++attempt) {
+    Entry current;
+    std::uint64_t revision = 0;
+    std::uint64_t seen = 0;
+    {
+      std::shared_lock lock(proj_mu_);
+      const Table* t = proj_.table(table_name(o.table));
+      const StoredRow* row = t == nullptr ? nullptr : t->find(child_id);
+      if (row == nullptr || !row->bound()) return Status::not_found("No child found");
+      current = row->entry();
+      revision = row->seq;
+      seen = proj_.last_seq();
+    }
+    Entry next;
+    try {
+      next = fn(current.spec, current.node_pids, current.metadata);
+    } catch (const std::exception& e) {
+      return Status::internal(std::string("update function threw: ") + e.what());
+    } catch (...) {
+      return Status::internal("update function threw a non-standard exception");
+    }
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now());
+    if (left.count() <= 0) return Status::timeout("update not done within " + ms_text(o.timeout));
+    WriteOptions once = o;
+    once.timeout = left;
+    Result<RemoteCommit> commit = remote_->update_if(ChildId(child_id), revision, next, once);
+    if (commit.ok()) {
+      Status s = wait_replicated(commit->seq, commit->epoch, deadline);
+      if (!s.ok()) return s;
+      return commit->seq;
+    }
+    if (commit.status().code() != Code::kConflict) return commit.status();
+    // The writer's row moved on: wait for this replica to see more, then run fn again.
+    (void)wait_replicated(seen + 1, 0,
+                          std::min(deadline, SteadyClock::now() + std::chrono::seconds(1)));
+    if (SteadyClock::now() >= deadline) {
+      return Status::timeout("update kept conflicting for " + ms_text(o.timeout) + " (" +
+                             std::to_string(attempt) + " attempts)");
+    }
+  }
+}
+
+std::vector<Result<std::uint64_t>> ReplicaWriter::write(std::vector<Op>& ops) {
+  // One command each: the command channel carries single writes.
+  using Kind = decltype(Op::kind);
+  std::vector<Result<std::uint64_t>> out;
+  out.reserve(ops.size());
+  for (Op& op : ops) {
+    switch (op.kind) {
+      case Kind::kInsert:
+        out.push_back(insert(std::move(op.spec), std::move(op.node_pids), op.options));
+        break;
+      case Kind::kBulkInsert:
+        out.push_back(bulk_insert(std::move(op.children), op.options));
+        break;
+      case Kind::kErase:
+        out.push_back(erase(op.child_id, op.options));
+        break;
+      case Kind::kBulkDelete:
+        out.push_back(bulk_delete(std::move(op.nodes), op.options));
+        break;
+      case Kind::kUpdate:
+        out.push_back(update(op.child_id, op.fn, op.options));
+        break;
+      case Kind::kClearAll:
+        out.push_back(clear_all(op.options));
+        break;
+    }
+  }
+  return out;
+}
+
+}  // namespace procreg::replay

@@ -1,0 +1,73 @@
+// procreg::replay: a replica's writes (registry/writer.h): each goes to the hub's writer
+// through a RemoteWriter (registry/remote_writer.h; plugin/ implements it over the command
+// channel), then waits until this replica applied the seq the writer answered, of that epoch
+// (read-your-writes). update runs its function here, on the replica's state, and sends the
+// result as a conditional write, again while the writer's row moved on.
+//
+// The replica's position (the epoch of its state and the seq it applied) is advanced by
+// RegistryAccess as events and snapshots arrive from the bus; advance() wakes the writes
+// waiting for it. Local-only writes (TTL expiry, conditional updates) are kUnavailable.
+//
+// Thread safety: every method may be called from any thread. position_mu_ is a leaf, taken
+// under the projection's lock.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+
+#include "registry/applier.h"
+#include "registry/remote_writer.h"
+#include "registry/writer.h"
+
+namespace procreg::replay {
+
+class ReplicaWriter final : public Writer {
+ public:
+  ReplicaWriter(const Projection& proj, std::shared_mutex& proj_mu, Applier& applier,
+                const std::string& hub, std::shared_ptr<RemoteWriter> remote)
+      : Writer(proj, proj_mu), applier_(applier), hub_(hub), remote_(std::move(remote)) {}
+
+  void commit_many(std::span<const Write> writes, std::span<Result<std::uint64_t>> out,
+                   Grouping grouping) override;
+  Result<std::uint64_t> insert(ChildSpec spec, NodePids node_pids,
+                               const InsertOptions& o) override;
+  Result<std::uint64_t> bulk_insert(std::vector<Entry> children, const WriteOptions& o) override;
+  Result<std::uint64_t> erase(std::string_view child_id, const WriteOptions& o) override;
+  Result<std::uint64_t> bulk_delete(std::vector<std::pair<ChildId, std::vector<NodeName>>> children,
+                                    const WriteOptions& o) override;
+  Result<std::uint64_t> update(std::string_view child_id, const UpdateFn& fn,
+                               const WriteOptions& o) override;
+  Result<std::uint64_t> clear_all(const WriteOptions& o) override;
+  Result<std::uint64_t> node_down(std::string_view node, const WriteOptions& o) override;
+  std::vector<Result<std::uint64_t>> write(std::vector<Op>& ops) override;
+
+  // The replica's state is now at `seq` of log `epoch`: stores both (the applier's seq) and
+  // wakes the writes waiting for it. Call it with the projection's lock held when the state
+  // changed under it, so that whoever sees the new epoch sees its seq too.
+  void advance(std::uint64_t epoch, std::uint64_t seq);
+  void notify() { position_cv_.notify_all(); }
+
+ private:
+  // The remote call, then the wait until this replica applied its seq.
+  Result<std::uint64_t> remote_write(const WriteOptions& o,
+                                     const std::function<Result<RemoteCommit>()>& call);
+  // Waits until this replica applied `seq` of log `epoch` (0: the current one) or the
+  // deadline (kTimeout).
+  Status wait_replicated(std::uint64_t seq, std::uint64_t epoch,
+                         std::chrono::steady_clock::time_point deadline);
+  const std::string& table_name(const std::string& t) const { return t.empty() ? hub_ : t; }
+
+  Applier& applier_;
+  const std::string& hub_;
+  const std::shared_ptr<RemoteWriter> remote_;
+  std::mutex position_mu_;
+  std::atomic<std::uint64_t> epoch_{0};  // the epoch of the replica's state
+  std::condition_variable position_cv_;
+};
+
+}  // namespace procreg::replay
