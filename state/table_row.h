@@ -3,10 +3,10 @@
 // A row is kept compact: one byte string holds the child id, the metadata tag (when it is a
 // string) and the entry's three parts in the event format's layout (events/row_codec.h), and the
 // row reads them back on demand. A row is its fixed part plus one allocation about the size of
-// its event's row. The same row held as an Entry of std::strings, vectors and maps took six
-// allocations for registry_bench's rows and 753 bytes of heap per row with the indexes, against
-// 289 now (docs/PERFORMANCE.md, "Compact rows" and "Snapshots captured by reference"). A query
-// that returns an entry decodes it, which costs about what copying an Entry did.
+// its event's row. An Entry of std::strings, vectors and maps would be several allocations
+// per row; one contiguous body keeps the heap per row small and a row's bytes in one place
+// (docs/PERFORMANCE.md, "Registry: reads, replay, memory, codec"). A query that returns an
+// entry decodes it, which costs about what copying an Entry would.
 //
 //   body = id bytes | tag bytes | spec | node_pids | metadata     (the last three: MessagePack)
 //
