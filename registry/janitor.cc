@@ -66,7 +66,8 @@ Result<std::size_t> Registry::expire(const std::vector<ExpiryCandidate>& candida
       events::Expire body;
       for (const ExpiryCandidate* c : list) {
         const replay::StoredRow* row = ctx.view.find(ctx.table, c->child_id);
-        // Only the row that expired: one written again since the scan stays (B7 case 52).
+        // Only the row that expired: one written again since the scan stays
+        // (docs/SEMANTICS.md, "TTL and expiry").
         if (row != nullptr && row->seq == c->row_seq && row->has_ttl()) {
           body.items.push_back(events::ExpireItem{c->child_id, c->row_seq});
         }

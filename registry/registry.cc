@@ -200,7 +200,7 @@ Result<std::unique_ptr<Registry>> Registry::open_replay(const ReplayOptions& opt
 
 Result<std::uint64_t> Registry::node_down(std::string_view node, const WriteOptions& options) {
   WriteOptions o = options;
-  o.hooks = true;  // the point of node-down cleanup (A.11)
+  o.hooks = true;  // the point of node-down cleanup (docs/SEMANTICS.md, "node_down")
   if (node.empty()) {
     impl_->counters.invalid_calls.fetch_add(1);
     return Status::invalid_argument("node_down: node is empty");
@@ -230,13 +230,13 @@ Result<std::uint64_t> Registry::bulk_delete(
 Result<std::uint64_t> Registry::update(std::string_view child_id, const UpdateFn& fn,
                                        const WriteOptions& options) {
   WriteOptions o = options;
-  o.hooks = false;  // update never fires hooks (B2)
+  o.hooks = false;  // update never fires hooks (docs/SEMANTICS.md, "update")
   return impl_->writer->update(child_id, fn, o);
 }
 
 Result<bool> Registry::clear_all(const WriteOptions& options) {
   WriteOptions o = options;
-  o.hooks = false;  // clear_all fires no hooks (B2)
+  o.hooks = false;  // clear_all fires no hooks (docs/SEMANTICS.md, "clear_all")
   auto seq = impl_->writer->clear_all(o);
   if (!seq.ok()) return seq.status();
   return true;

@@ -35,7 +35,7 @@ Result<std::uint64_t> RegistryAccess::update_if(Registry& r, std::string_view ch
                                                 std::uint64_t expect_revision, Entry entry,
                                                 const WriteOptions& options) {
   WriteOptions o = options;
-  o.hooks = false;  // update never fires hooks (B2)
+  o.hooks = false;  // update never fires hooks (docs/SEMANTICS.md, "update")
   return r.impl_->writer->commit(o, [&](const CommandContext& ctx) -> Resolved {
     const StoredRow* cur = ctx.view.find(ctx.table, child_id);
     if (cur == nullptr || !cur->bound()) return Status::not_found("No child found");

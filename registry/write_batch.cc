@@ -35,7 +35,7 @@ WriteBatch& WriteBatch::bulk_delete(std::vector<std::pair<ChildId, std::vector<N
 }
 
 WriteBatch& WriteBatch::update(std::string_view child_id, UpdateFn fn, WriteOptions options) {
-  options.hooks = false;  // update never fires hooks (B2)
+  options.hooks = false;  // update never fires hooks (docs/SEMANTICS.md, "update")
   Op& op = add(Kind::kUpdate, std::move(options));
   op.child_id = ChildId(child_id);
   op.fn = std::move(fn);
@@ -43,7 +43,7 @@ WriteBatch& WriteBatch::update(std::string_view child_id, UpdateFn fn, WriteOpti
 }
 
 WriteBatch& WriteBatch::clear_all(WriteOptions options) {
-  options.hooks = false;  // clear_all fires no hooks (B2)
+  options.hooks = false;  // clear_all fires no hooks (docs/SEMANTICS.md, "clear_all")
   add(Kind::kClearAll, std::move(options));
   return *this;
 }

@@ -69,13 +69,13 @@ bool is_pending_forward(const NodePids& node_pids, const Metadata& metadata) {
   return it != metadata.end() && it->second == Value(true);
 }
 
-// One bulk_insert item over a bound row (SEMANTICS.md "Writes"; B2 bulk_insert step 3, A.4).
+// One bulk_insert item over a bound row (docs/SEMANTICS.md, "bulk_insert", cases 2 and 3).
 // No item when the row would not change and the item carries no hook to fire.
 std::optional<events::BulkInsertItem> merge_bound(const StoredRow& cur, Entry in, bool hooks) {
   NodePids stored = cur.node_pids();
   if (same_multiset(in.node_pids, stored)) {
     // ProcessHub writes nothing here and drops spec and metadata changes; procreg writes them
-    // (A.4) over the stored node list, keeping the row's expiry, and fires no hook.
+    // over the stored node list, keeping the row's expiry, and fires no hook.
     if (cur.holds_spec_and_metadata(in.spec, in.metadata)) return std::nullopt;
     in.node_pids = std::move(stored);
     return events::BulkInsertItem{Row{std::move(in), cur.expires_at_ms()}, {}};

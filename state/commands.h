@@ -1,10 +1,10 @@
 // procreg::replay: turning a registry call into the event that records what it did.
 //
 // Each resolve_* function validates a call's arguments, reads the current state through a
-// StateView, applies ProcessHub's rules (registry-semantics B2, with part A's decisions) and
-// returns the event body to append, or no body when the call changes nothing and fires no
-// hook (A.2). They never modify state: the Registry appends the body and the projection
-// applies it. Items of one bulk call see the effects of the items before them.
+// StateView, applies ProcessHub's rules with procreg's decisions (docs/SEMANTICS.md, "Writes")
+// and returns the event body to append, or no body when the call changes nothing and fires no
+// hook (docs/SEMANTICS.md, "Events"). They never modify state: the Registry appends the body and
+// the projection applies it. Items of one bulk call see the effects of the items before them.
 //
 // Thread safety: pure functions; the caller holds the writer lock the StateView needs.
 #pragma once

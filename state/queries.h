@@ -1,4 +1,4 @@
-// procreg::replay: the registry's queries over one table (registry-semantics B2).
+// procreg::replay: the registry's queries over one table (docs/SEMANTICS.md, "Reads").
 //
 // Visibility follows ProcessHub: lookup, get_pid(s), dump, registry, process_list,
 // contains_children and the local_* queries see bound rows only (non-empty node_pids);

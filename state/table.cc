@@ -12,7 +12,8 @@ const std::vector<const StoredRow*> kNoRows;
 const StoredRow* Table::find(std::string_view id) const { return rows_.find(id); }
 
 std::optional<std::string_view> Table::tag_of(const StoredRow& row) {
-  if (row.has_ttl()) return std::nullopt;  // TTL rows never match a tag (B2 match_tag)
+  // TTL rows never match a tag (docs/SEMANTICS.md, "Reads").
+  if (row.has_ttl()) return std::nullopt;
   return row.tag();
 }
 

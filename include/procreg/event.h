@@ -23,8 +23,8 @@ namespace procreg {
 // The event schema version this build writes and the newest it reads.
 inline constexpr std::uint32_t kEventSchemaVersion = 1;
 
-// A stored row: the entry plus its lifecycle. expires_at_ms is an absolute writer time (A.6);
-// empty = a permanent row.
+// A stored row: the entry plus its lifecycle. expires_at_ms is an absolute writer time
+// (docs/SEMANTICS.md, "TTL and expiry"); empty = a permanent row.
 struct Row {
   Entry entry;
   std::optional<std::int64_t> expires_at_ms;
@@ -74,7 +74,7 @@ struct BulkDelete {
 };
 
 // update: writes `row` at row.entry.spec.id (a permanent row). If that id differs from
-// child_id, the old row stays (ProcessHub's behaviour, B7 case 30). No hooks.
+// child_id, the old row stays (ProcessHub's behaviour; docs/SEMANTICS.md, "update"). No hooks.
 struct Update {
   ChildId child_id;
   Row row;
@@ -88,7 +88,7 @@ struct Clear {
 
 // TTL expiry, written by the writer's janitor: removes each row whose revision (the sequence
 // of the event that last wrote it) is still row_seq, so a row re-registered after the janitor
-// looked is never removed (B7 case 52). No hooks.
+// looked is never removed (docs/SEMANTICS.md, "TTL and expiry"). No hooks.
 struct ExpireItem {
   ChildId child_id;
   std::uint64_t row_seq = 0;

@@ -1,4 +1,4 @@
-// procreg: hook events and in-process hook subscriptions (registry-semantics A.3).
+// procreg: hook events and in-process hook subscriptions (docs/SEMANTICS.md, "Hooks").
 //
 // Hooks are topics: an event written with hooks on yields hook events, which reach the hook
 // topics only after the event is durable and applied. The writer never runs user code on its

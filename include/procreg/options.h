@@ -60,14 +60,16 @@ struct SnapshotOptions {
 
 // Options of Registry::open (a hub's writer on a local log).
 struct RegistryOptions {
-  std::string hub;         // the hub id; also the default table's name
-  std::string log_dir;     // the hub's log directory; created if missing
-  std::string local_node;  // the node local_* queries and process_list(kLocal) use (A.7)
+  std::string hub;      // the hub id; also the default table's name
+  std::string log_dir;  // the hub's log directory; created if missing
+  // The node local_* queries and process_list(kLocal) use (docs/SEMANTICS.md, "Terms").
+  std::string local_node;
   LogOptions log;
   SnapshotOptions snapshots;
-  Clock clock;                             // the writer's clock; empty = system_clock_ms
-  std::int64_t tombstone_ttl_ms = 30'000;  // bulk_delete emptying a row (A.6)
-  std::int64_t pending_ttl_ms = 600'000;   // pending-forward rows (A.6)
+  Clock clock;  // the writer's clock; empty = system_clock_ms
+  // TTLs of the rows the writer makes (docs/SEMANTICS.md, "TTL and expiry").
+  std::int64_t tombstone_ttl_ms = 30'000;  // bulk_delete emptying a row
+  std::int64_t pending_ttl_ms = 600'000;   // pending-forward rows
   // Period of the janitor that writes TTL expiry events; 0 = no background janitor (call
   // Registry::run_janitor yourself, as tests do).
   std::chrono::milliseconds janitor_interval{15'000};

@@ -9,7 +9,7 @@
 // kSyncEach, one fdatasync for a group, each call still its own event(s) in queue order. A Registry
 // opened with open_replay() is a read-only projection of a log, optionally as of a sequence number.
 //
-// Method names mirror ProcessHub's (registry-semantics.md): erase is ProcessHub's delete,
+// Method names mirror ProcessHub's (docs/SEMANTICS.md): erase is ProcessHub's delete,
 // entry_exists its entry_exists?. Writes return the sequence number of the event they wrote,
 // or, if they wrote none, the last sequence at the time (what a reader must have seen).
 //
@@ -191,7 +191,7 @@ class Registry {
   Result<std::uint64_t> insert(ChildSpec spec, NodePids node_pids,
                                const InsertOptions& options = {});
   // ProcessHub's map of child_id -> {spec, node_pids, metadata}, processed in the given
-  // order; each entry's key is entry.spec.id. Merges node lists (B2 bulk_insert, A.4).
+  // order; each entry's key is entry.spec.id. Merges node lists (docs/SEMANTICS.md, "bulk_insert").
   Result<std::uint64_t> bulk_insert(std::vector<Entry> children, const WriteOptions& options = {});
   // ProcessHub's delete. Hook: child_unregistered, whether or not the row existed.
   Result<std::uint64_t> erase(std::string_view child_id, const WriteOptions& options = {});
@@ -210,11 +210,11 @@ class Registry {
                                const WriteOptions& options = {});
   // Removes every row of the table (tombstones and pending rows too). No hooks. true.
   Result<bool> clear_all(const WriteOptions& options = {});
-  // Node-down cleanup (A.11): removes `node`'s pairs from every bound row of the table, as one
-  // bulk_delete event (a row left empty becomes a tombstone), and fires child_unregistered
-  // for each affected child: what ProcessHub's node-down path means to do but does not (it
-  // passes no hook storage). Hooks are always on (options.hooks is ignored). No row holds the
-  // node: no event, the seq the writer saw. kInvalidArgument for an empty node name.
+  // Node-down cleanup (docs/SEMANTICS.md, "node_down"): removes `node`'s pairs from every bound row
+  // of the table, as one bulk_delete event (a row left empty becomes a tombstone), and fires
+  // child_unregistered for each affected child: what ProcessHub's node-down path means to do but
+  // does not (it passes no hook storage). Hooks are always on (options.hooks is ignored). No row
+  // holds the node: no event, the seq the writer saw. kInvalidArgument for an empty node name.
   Result<std::uint64_t> node_down(std::string_view node, const WriteOptions& options = {});
   // The batch's writes, in order, for the cost of far fewer calls: one pass under the
   // writer's slot validates all of them (each against the state the ones before it leave),

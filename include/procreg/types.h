@@ -1,4 +1,5 @@
-// procreg: the registry's data types, ProcessHub's terms in C++ (registry-semantics A.1).
+// procreg: the registry's data types, ProcessHub's terms in C++ (docs/SEMANTICS.md,
+// "Terms").
 //
 // hub ids, child ids, node names and pids are strings; a pid is opaque to procreg (an OS pid,
 // an actor address, an endpoint). A row of the registry is an Entry: {child_spec, node_pids,

@@ -3,7 +3,7 @@
 //
 // A Value is one of: nil, bool, int (signed 64-bit), uint (unsigned 64-bit), float (double),
 // string (UTF-8 by convention, not checked), binary, array, or map. Maps are keyed by strings
-// (procreg's choice, registry-semantics A.1) and ordered by key, so equal maps encode to equal
+// (procreg's choice, docs/SEMANTICS.md "Terms") and ordered by key, so equal maps encode to equal
 // bytes. Integers are normalised: a non-negative signed integer is stored as uint, exactly as
 // MessagePack encodes it, so a Value survives an encode/decode round trip unchanged and
 // Value(1) == Value(1u).

@@ -132,7 +132,7 @@ Result<std::uint64_t> RegistryModel::bulk_insert(std::vector<Entry> children,
       diff = in.node_pids;
     } else if (same_multiset(in.node_pids, cur->entry.node_pids)) {
       // Same node set: ProcessHub writes nothing; procreg keeps the new spec and metadata
-      // (A.4) with the stored list and expiry. No hook.
+      // with the stored list and expiry (docs/SEMANTICS.md, "bulk_insert"). No hook.
       next = Row{Entry{in.spec, cur->entry.node_pids, in.metadata}, cur->expires_at_ms};
     } else {
       for (auto it = in.node_pids.rbegin(); it != in.node_pids.rend(); ++it) {

@@ -1,4 +1,4 @@
-// The fixture of the registry's behaviour tests (registry-semantics.md, part B7).
+// The fixture of the registry's behaviour tests (docs/SEMANTICS.md).
 //
 // RegistryFixture opens a writer Registry for hub "hub" on local node "n0" over a fresh log in
 // a temporary directory, with a fake clock the test advances, no background janitor (tests call
@@ -161,7 +161,7 @@ inline constexpr std::chrono::milliseconds kHookTimeout{5'000};
 // The child expect_no_hooks_since() erases; tests never register it.
 inline constexpr const char* kSentinel = "sentinel";
 
-// B7's S(x) = %{id: x, start: {M, :f, []}}.
+// S(x): the spec %{id: x, start: {M, :f, []}}.
 inline ChildSpec S(const std::string& id) { return make_spec(id, "M", "f"); }
 inline NodePid np(std::string node, std::string pid) {
   return NodePid{std::move(node), std::move(pid)};
@@ -170,7 +170,8 @@ inline Entry E(const std::string& id, NodePids node_pids, Metadata metadata = {}
   return Entry{S(id), std::move(node_pids), std::move(metadata)};
 }
 
-// A pending-forward row's metadata (B4): insert(S(x), [], metadata: this) makes one.
+// A pending-forward row's metadata (docs/SEMANTICS.md, "Terms"): insert(S(x), [],
+// metadata: this) makes one.
 inline Metadata pending_metadata(std::int64_t forwarded_at_ms) {
   return Metadata{
       {"pending", true}, {"forwarded_at", forwarded_at_ms}, {"target_nodes", Value::Array{"n2"}}};
@@ -274,7 +275,8 @@ class RegistryFixture {
   WriteMark mark() const {
     return WriteMark{registry_->last_sequence(), registry_->stats().events_written};
   }
-  // Requires `result` ok, and that nothing was appended since `before` (A.2).
+  // Requires `result` ok, and that nothing was appended since `before` (docs/SEMANTICS.md,
+  // "Events").
   void expect_no_event(const Result<std::uint64_t>& result, const WriteMark& before) {
     BOOST_REQUIRE_MESSAGE(result.ok(), "write failed: " << result.status().to_string());
     BOOST_TEST(*result == before.seq);
@@ -310,8 +312,9 @@ class RegistryFixture {
     return {all.begin() + static_cast<std::ptrdiff_t>(from), all.end()};
   }
   // Proves that no hook fired since `from` without sleeping: erasing the absent sentinel with
-  // hooks on fires exactly one child_unregistered and changes no row (B7 case 7), so once it
-  // is dispatched every earlier hook would have been too. Writes one event.
+  // hooks on fires exactly one child_unregistered and changes no row (docs/SEMANTICS.md,
+  // "erase"), so once it is dispatched every earlier hook would have been too. Writes one
+  // event.
   void expect_no_hooks_since(std::size_t from) {
     const std::uint64_t seq = committed(reg().erase(kSentinel, write_options(Hooks::kOn)));
     const std::vector<HookEvent> expected{unregistered(kSentinel, seq)};
@@ -325,7 +328,8 @@ class RegistryFixture {
     return *expired;
   }
 
-  // A tombstone for `id` (B2 bulk_delete emptying a bound row), written at now(), hooks off.
+  // A tombstone for `id` (a bulk_delete emptying a bound row, docs/SEMANTICS.md
+  // "bulk_delete"), written at now(), hooks off.
   // Returns the sequence of the bulk_delete.
   std::uint64_t make_tombstone(const std::string& id, Metadata metadata = {}) {
     committed(reg().insert(S(id), {np("n1", "p1")}, insert_options(Hooks::kOff, metadata)));

@@ -1,4 +1,4 @@
-// Node-down cleanup (registry-semantics.md A.11): one call removes a node's pairs from every
+// Node-down cleanup (docs/SEMANTICS.md, "node_down"): one call removes a node's pairs from every
 // bound row, tombstones the rows it empties, fires child_unregistered for each affected child,
 // and is one event that replays exactly; it also sees writes still waiting for their sync.
 #include <atomic>

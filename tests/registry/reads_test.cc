@@ -1,5 +1,5 @@
-// registry-semantics.md B7, the reads: tables, pids, local queries, process_list,
-// contains_children, match_tag and registry (cases 31-38).
+// The registry's reads (docs/SEMANTICS.md, "Reads"): tables, pids, local queries,
+// process_list, contains_children, match_tag and registry.
 #include <algorithm>
 #include <optional>
 #include <string>
@@ -21,9 +21,9 @@ Pairs by_id(Pairs pairs) {
   return pairs;
 }
 
-BOOST_FIXTURE_TEST_SUITE(b7, RegistryFixture)
+BOOST_FIXTURE_TEST_SUITE(reads, RegistryFixture)
 
-BOOST_AUTO_TEST_CASE(b31_table_option_reads_and_writes_the_alternate_table) {
+BOOST_AUTO_TEST_CASE(table_option_reads_and_writes_the_alternate_table) {
   InsertOptions in_t2 = insert_options(Hooks::kOn);
   in_t2.table = "T2";
   const std::uint64_t seq = committed(reg().insert(S("a"), {np("n1", "p1")}, in_t2));
@@ -52,7 +52,7 @@ BOOST_AUTO_TEST_CASE(b31_table_option_reads_and_writes_the_alternate_table) {
   reopen_and_compare();
 }
 
-BOOST_AUTO_TEST_CASE(b32_get_pids_and_get_pid_follow_node_order) {
+BOOST_AUTO_TEST_CASE(get_pids_and_get_pid_follow_node_order) {
   committed(reg().insert(S("a"), {np("n1", "p1"), np("n2", "p2")}));
   make_tombstone("t");
   const std::vector<Pid> pids{"p1", "p2"};
@@ -65,7 +65,7 @@ BOOST_AUTO_TEST_CASE(b32_get_pids_and_get_pid_follow_node_order) {
   reopen_and_compare();
 }
 
-BOOST_AUTO_TEST_CASE(b33_local_pid_is_the_pid_paired_with_the_local_node) {
+BOOST_AUTO_TEST_CASE(local_pid_is_the_pid_paired_with_the_local_node) {
   committed(reg().insert(S("a"), {np("n0", "pL"), np("n1", "p1")}));
   committed(reg().insert(S("b"), {np("n1", "p1")}));
   committed(reg().insert(S("c"), {np("n1", "p1"), np("n0", "pL2")}));
@@ -76,7 +76,7 @@ BOOST_AUTO_TEST_CASE(b33_local_pid_is_the_pid_paired_with_the_local_node) {
   reopen_and_compare();
 }
 
-BOOST_AUTO_TEST_CASE(b34_process_list_global_has_bound_rows_and_local_has_local_pids) {
+BOOST_AUTO_TEST_CASE(process_list_global_has_bound_rows_and_local_has_local_pids) {
   committed(reg().insert(S("a"), {np("n0", "pa")}));
   committed(reg().insert(S("b"), {np("n1", "pb"), np("n0", "pb0")}));
   committed(reg().insert(S("c"), {np("n1", "pc")}));
@@ -90,7 +90,7 @@ BOOST_AUTO_TEST_CASE(b34_process_list_global_has_bound_rows_and_local_has_local_
   reopen_and_compare();
 }
 
-BOOST_AUTO_TEST_CASE(b35_local_queries_return_rows_containing_the_local_node) {
+BOOST_AUTO_TEST_CASE(local_queries_return_rows_containing_the_local_node) {
   const Entry a = E("a", {np("n0", "pa")}, {{"tag", "x"}});
   const Entry b = E("b", {np("n1", "pb"), np("n0", "pb0")});
   committed(reg().bulk_insert({a, b, E("c", {np("n1", "pc")})}));
@@ -107,7 +107,7 @@ BOOST_AUTO_TEST_CASE(b35_local_queries_return_rows_containing_the_local_node) {
   reopen_and_compare();
 }
 
-BOOST_AUTO_TEST_CASE(b36_contains_children_answers_bound_ids_once_in_input_order) {
+BOOST_AUTO_TEST_CASE(contains_children_answers_bound_ids_once_in_input_order) {
   committed(reg().insert(S("a"), {np("n1", "p1")}));
   committed(reg().insert(S("b"), {np("n2", "p2")}));
   make_tombstone("c");
@@ -118,7 +118,7 @@ BOOST_AUTO_TEST_CASE(b36_contains_children_answers_bound_ids_once_in_input_order
   reopen_and_compare();
 }
 
-BOOST_AUTO_TEST_CASE(b37_match_tag_is_exact_and_skips_ttl_rows) {
+BOOST_AUTO_TEST_CASE(match_tag_is_exact_and_skips_ttl_rows) {
   committed(reg().insert(S("a"), {np("n1", "p1")},
                          insert_options(Hooks::kOff, {{"tag", "t"}, {"x", 1}})));
   committed(reg().insert(S("b"), {np("n1", "p1")}, insert_options(Hooks::kOff, {{"tag", "T"}})));
@@ -141,7 +141,7 @@ BOOST_AUTO_TEST_CASE(b37_match_tag_is_exact_and_skips_ttl_rows) {
   reopen_and_compare();
 }
 
-BOOST_AUTO_TEST_CASE(b38_registry_maps_bound_rows_to_spec_and_node_pids) {
+BOOST_AUTO_TEST_CASE(registry_maps_bound_rows_to_spec_and_node_pids) {
   committed(reg().insert(S("a"), {np("n1", "p1"), np("n2", "p2")},
                          insert_options(Hooks::kOff, {{"tag", "t"}})));
   committed(reg().insert(S("b"), {}));

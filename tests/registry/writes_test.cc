@@ -1,6 +1,7 @@
-// registry-semantics.md B7, the writes: insert, delete, bulk_insert, bulk_delete, update,
-// clear_all and idempotence (cases 1-5, 7, 8, 10-15, 17-22, 24, 27-30, 39, 51). The TTL cases
-// are in b7_hooks_ttl_test.cc, the reads in b7_reads_test.cc.
+// The registry's writes, one behaviour at a time, as docs/SEMANTICS.md states them ("Events"
+// and "Writes"; a section name in quotes below is one of its sections): insert, erase
+// (ProcessHub's delete), bulk_insert, bulk_delete, update, clear_all and idempotence. The TTL
+// cases are in ttl_hooks_test.cc, the reads in reads_test.cc.
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -20,9 +21,9 @@ Entry unchanged(const ChildSpec& spec, const NodePids& node_pids, const Metadata
   return Entry{spec, node_pids, metadata};
 }
 
-BOOST_FIXTURE_TEST_SUITE(b7, RegistryFixture)
+BOOST_FIXTURE_TEST_SUITE(writes, RegistryFixture)
 
-BOOST_AUTO_TEST_CASE(b01_insert_then_lookup_returns_spec_and_node_pids) {
+BOOST_AUTO_TEST_CASE(insert_then_lookup_returns_spec_and_node_pids) {
   BOOST_TEST(committed(reg().insert(S("a"), {np("n1", "p1")})) == 1u);
   const std::optional<Lookup> plain = Lookup{S("a"), {np("n1", "p1")}, std::nullopt};
   BOOST_TEST(reg().lookup("a") == plain);
@@ -31,14 +32,14 @@ BOOST_AUTO_TEST_CASE(b01_insert_then_lookup_returns_spec_and_node_pids) {
   reopen_and_compare();
 }
 
-BOOST_AUTO_TEST_CASE(b02_insert_with_metadata_shows_in_dump) {
+BOOST_AUTO_TEST_CASE(insert_with_metadata_shows_in_dump) {
   committed(reg().insert(S("a"), {np("n1", "p1")}, insert_options(Hooks::kOff, {{"tag", "t"}})));
   const Dump expected{{"a", E("a", {np("n1", "p1")}, {{"tag", "t"}})}};
   BOOST_TEST(reg().dump() == expected);
   reopen_and_compare();
 }
 
-BOOST_AUTO_TEST_CASE(b03_insert_fires_registered_hook_only_with_hooks_on) {
+BOOST_AUTO_TEST_CASE(insert_fires_registered_hook_only_with_hooks_on) {
   const std::uint64_t seq =
       committed(reg().insert(S("a"), {np("n1", "p1")}, insert_options(Hooks::kOn)));
   const std::vector<HookEvent> expected{registered("a", {np("n1", "p1")}, seq)};
@@ -50,7 +51,7 @@ BOOST_AUTO_TEST_CASE(b03_insert_fires_registered_hook_only_with_hooks_on) {
   reopen_and_compare();
 }
 
-BOOST_AUTO_TEST_CASE(b04_insert_replaces_row_without_merging_nodes_or_metadata) {
+BOOST_AUTO_TEST_CASE(insert_replaces_row_without_merging_nodes_or_metadata) {
   committed(reg().insert(S("a"), {np("n1", "p1")}, insert_options(Hooks::kOff, {{"tag", "t"}})));
   committed(reg().insert(S("a"), {np("n2", "p2")}));
   const std::optional<Lookup> expected = Lookup{S("a"), {np("n2", "p2")}, Metadata{}};
@@ -58,7 +59,7 @@ BOOST_AUTO_TEST_CASE(b04_insert_replaces_row_without_merging_nodes_or_metadata) 
   reopen_and_compare();
 }
 
-BOOST_AUTO_TEST_CASE(b05_insert_with_no_nodes_stores_unbound_row) {
+BOOST_AUTO_TEST_CASE(insert_with_no_nodes_stores_unbound_row) {
   const std::uint64_t seq = committed(reg().insert(S("a"), {}, insert_options(Hooks::kOn)));
   BOOST_TEST(!reg().lookup("a"));
   BOOST_TEST(reg().dump().empty());
@@ -75,7 +76,7 @@ BOOST_AUTO_TEST_CASE(b05_insert_with_no_nodes_stores_unbound_row) {
   reopen_and_compare();
 }
 
-BOOST_AUTO_TEST_CASE(b07_delete_fires_unregistered_even_for_missing_id) {
+BOOST_AUTO_TEST_CASE(delete_fires_unregistered_even_for_missing_id) {
   committed(reg().insert(S("a"), {np("n1", "p1")}));
   const std::uint64_t deleted = committed(reg().erase("a", write_options(Hooks::kOn)));
   BOOST_TEST(reg().dump_all().empty());
@@ -85,13 +86,13 @@ BOOST_AUTO_TEST_CASE(b07_delete_fires_unregistered_even_for_missing_id) {
                                         unregistered("missing", missing)};
   BOOST_TEST(hooks_since(0) == expected);
 
-  // Without hooks, deleting an absent row changes nothing, so it writes nothing (A.2).
+  // Without hooks, deleting an absent row changes nothing, so it writes nothing ("Events").
   const WriteMark before = mark();
   expect_no_event(reg().erase("missing"), before);
   reopen_and_compare();
 }
 
-BOOST_AUTO_TEST_CASE(b08_delete_removes_tombstone_and_pending_rows) {
+BOOST_AUTO_TEST_CASE(delete_removes_tombstone_and_pending_rows) {
   make_tombstone("a");
   committed(reg().insert(S("b"), {}, insert_options(Hooks::kOff, pending_metadata(now()))));
   BOOST_TEST(reg().entry_exists("a"));
@@ -104,7 +105,7 @@ BOOST_AUTO_TEST_CASE(b08_delete_removes_tombstone_and_pending_rows) {
   reopen_and_compare();
 }
 
-BOOST_AUTO_TEST_CASE(b10_bulk_insert_of_new_ids_fires_one_hook_each_in_input_order) {
+BOOST_AUTO_TEST_CASE(bulk_insert_of_new_ids_fires_one_hook_each_in_input_order) {
   const std::vector<Entry> input{
       E("d", {np("n1", "p1")}),
       E("b", {np("n1", "p2"), np("n2", "p3")}, {{"tag", "x"}}),
@@ -123,13 +124,14 @@ BOOST_AUTO_TEST_CASE(b10_bulk_insert_of_new_ids_fires_one_hook_each_in_input_ord
   reopen_and_compare();
 }
 
-BOOST_AUTO_TEST_CASE(b11_bulk_insert_same_node_set_writes_new_spec_and_metadata_without_hook) {
+BOOST_AUTO_TEST_CASE(bulk_insert_same_node_set_writes_new_spec_and_metadata_without_hook) {
   committed(reg().insert(S("a"), {np("n1", "p1"), np("n2", "p2")},
                          insert_options(Hooks::kOff, {{"tag", "old"}})));
   const std::size_t before = hooks_seen();
   const WriteMark written = mark();
   // ProcessHub drops a bulk_insert whose node multiset equals the stored one, losing the new
-  // spec and metadata. procreg writes them (A.4): one event, no hook, stored node order kept.
+  // spec and metadata. procreg writes them ("bulk_insert"): one event, no hook, stored node order
+  // kept.
   const ChildSpec spec = make_spec("a", "M", "f", {1});
   const std::uint64_t seq =
       committed(reg().bulk_insert({Entry{spec, {np("n2", "p2"), np("n1", "p1")}, {{"tag", "new"}}}},
@@ -141,7 +143,7 @@ BOOST_AUTO_TEST_CASE(b11_bulk_insert_same_node_set_writes_new_spec_and_metadata_
   reopen_and_compare();
 }
 
-BOOST_AUTO_TEST_CASE(b12_bulk_insert_of_new_node_appends_it_and_hooks_the_diff) {
+BOOST_AUTO_TEST_CASE(bulk_insert_of_new_node_appends_it_and_hooks_the_diff) {
   committed(reg().insert(S("a"), {np("n1", "p1")}));
   const std::uint64_t seq =
       committed(reg().bulk_insert({E("a", {np("n2", "p2")})}, write_options(Hooks::kOn)));
@@ -152,7 +154,7 @@ BOOST_AUTO_TEST_CASE(b12_bulk_insert_of_new_node_appends_it_and_hooks_the_diff) 
   reopen_and_compare();
 }
 
-BOOST_AUTO_TEST_CASE(b13_bulk_insert_of_changed_pid_replaces_the_pair) {
+BOOST_AUTO_TEST_CASE(bulk_insert_of_changed_pid_replaces_the_pair) {
   committed(reg().insert(S("a"), {np("n1", "p1")}));
   const std::uint64_t seq =
       committed(reg().bulk_insert({E("a", {np("n1", "p9")})}, write_options(Hooks::kOn)));
@@ -163,7 +165,7 @@ BOOST_AUTO_TEST_CASE(b13_bulk_insert_of_changed_pid_replaces_the_pair) {
   reopen_and_compare();
 }
 
-BOOST_AUTO_TEST_CASE(b14_bulk_insert_of_stored_subset_moves_it_last_without_hook) {
+BOOST_AUTO_TEST_CASE(bulk_insert_of_stored_subset_moves_it_last_without_hook) {
   committed(reg().insert(S("a"), {np("n1", "p1"), np("n2", "p2")}));
   const std::size_t before = hooks_seen();
   const WriteMark written = mark();
@@ -177,7 +179,7 @@ BOOST_AUTO_TEST_CASE(b14_bulk_insert_of_stored_subset_moves_it_last_without_hook
   reopen_and_compare();
 }
 
-BOOST_AUTO_TEST_CASE(b15_bulk_insert_replaces_metadata_whole) {
+BOOST_AUTO_TEST_CASE(bulk_insert_replaces_metadata_whole) {
   committed(reg().insert(S("a"), {np("n1", "p1")},
                          insert_options(Hooks::kOff, {{"tag", "A"}, {"only_a", 1}})));
   const std::uint64_t seq = committed(
@@ -189,7 +191,7 @@ BOOST_AUTO_TEST_CASE(b15_bulk_insert_replaces_metadata_whole) {
   reopen_and_compare();
 }
 
-BOOST_AUTO_TEST_CASE(b17_bulk_insert_with_no_nodes_stores_permanent_unbound_row) {
+BOOST_AUTO_TEST_CASE(bulk_insert_with_no_nodes_stores_permanent_unbound_row) {
   committed(reg().bulk_insert({E("b", {}, {{"tag", "t"}})}, write_options(Hooks::kOn)));
   BOOST_TEST(!reg().lookup("b"));
   BOOST_TEST(reg().dump().empty());
@@ -205,7 +207,7 @@ BOOST_AUTO_TEST_CASE(b17_bulk_insert_with_no_nodes_stores_permanent_unbound_row)
   reopen_and_compare();
 }
 
-BOOST_AUTO_TEST_CASE(b18_bulk_delete_removes_only_the_named_nodes) {
+BOOST_AUTO_TEST_CASE(bulk_delete_removes_only_the_named_nodes) {
   const Metadata meta{{"tag", "t"}, {"x", 1}};
   committed(
       reg().insert(S("a"), {np("n1", "p1"), np("n2", "p2")}, insert_options(Hooks::kOff, meta)));
@@ -223,7 +225,7 @@ BOOST_AUTO_TEST_CASE(b18_bulk_delete_removes_only_the_named_nodes) {
   reopen_and_compare();
 }
 
-BOOST_AUTO_TEST_CASE(b19_bulk_delete_of_last_node_leaves_tombstone) {
+BOOST_AUTO_TEST_CASE(bulk_delete_of_last_node_leaves_tombstone) {
   const Metadata meta{{"tag", "t"}};
   committed(reg().insert(S("a"), {np("n1", "p1")}, insert_options(Hooks::kOff, meta)));
   const std::uint64_t seq =
@@ -238,7 +240,7 @@ BOOST_AUTO_TEST_CASE(b19_bulk_delete_of_last_node_leaves_tombstone) {
   reopen_and_compare();
 }
 
-BOOST_AUTO_TEST_CASE(b20_bulk_delete_of_absent_node_keeps_row_and_fires_hook) {
+BOOST_AUTO_TEST_CASE(bulk_delete_of_absent_node_keeps_row_and_fires_hook) {
   committed(reg().insert(S("a"), {np("n1", "p1")}));
   const Dump expected{{"a", E("a", {np("n1", "p1")})}};
   const WriteMark before = mark();
@@ -252,7 +254,7 @@ BOOST_AUTO_TEST_CASE(b20_bulk_delete_of_absent_node_keeps_row_and_fires_hook) {
   reopen_and_compare();
 }
 
-BOOST_AUTO_TEST_CASE(b21_bulk_delete_with_no_nodes_keeps_row_and_fires_hook) {
+BOOST_AUTO_TEST_CASE(bulk_delete_with_no_nodes_keeps_row_and_fires_hook) {
   committed(reg().insert(S("a"), {np("n1", "p1")}));
   const Dump expected{{"a", E("a", {np("n1", "p1")})}};
   const WriteMark before = mark();
@@ -265,7 +267,7 @@ BOOST_AUTO_TEST_CASE(b21_bulk_delete_with_no_nodes_keeps_row_and_fires_hook) {
   reopen_and_compare();
 }
 
-BOOST_AUTO_TEST_CASE(b22_bulk_delete_of_unknown_id_does_nothing) {
+BOOST_AUTO_TEST_CASE(bulk_delete_of_unknown_id_does_nothing) {
   const WriteMark before = mark();
   expect_no_event(reg().bulk_delete({{"unknown", {"n1"}}}, write_options(Hooks::kOn)), before);
   BOOST_TEST(!reg().entry_exists("unknown"));
@@ -273,7 +275,7 @@ BOOST_AUTO_TEST_CASE(b22_bulk_delete_of_unknown_id_does_nothing) {
   reopen_and_compare();
 }
 
-BOOST_AUTO_TEST_CASE(b24_bulk_delete_keeps_metadata_on_remaining_row_and_tombstone) {
+BOOST_AUTO_TEST_CASE(bulk_delete_keeps_metadata_on_remaining_row_and_tombstone) {
   const Metadata kept{{"tag", "keep"}, {"x", 1}};
   const Metadata gone{{"tag", "gone"}, {"y", 2}};
   committed(
@@ -288,7 +290,7 @@ BOOST_AUTO_TEST_CASE(b24_bulk_delete_keeps_metadata_on_remaining_row_and_tombsto
   reopen_and_compare();
 }
 
-BOOST_AUTO_TEST_CASE(b27_update_rewrites_row_without_hooks_and_clears_ttl) {
+BOOST_AUTO_TEST_CASE(update_rewrites_row_without_hooks_and_clears_ttl) {
   InsertOptions with_ttl = insert_options(Hooks::kOff);
   with_ttl.ttl_ms = 5'000;
   committed(reg().insert(S("a"), {np("n1", "p1")}, with_ttl));
@@ -313,13 +315,13 @@ BOOST_AUTO_TEST_CASE(b27_update_rewrites_row_without_hooks_and_clears_ttl) {
   BOOST_TEST(janitor_pass() == 0u);
   BOOST_TEST(reg().lookup("a", with_metadata()) == expected);
 
-  // An update that returns the row as it is changes nothing, so it writes nothing (A.2).
+  // An update that returns the row as it is changes nothing, so it writes nothing ("Events").
   const WriteMark written = mark();
   expect_no_event(reg().update("a", unchanged), written);
   reopen_and_compare();
 }
 
-BOOST_AUTO_TEST_CASE(b28_update_of_missing_pending_or_tombstone_row_is_not_found) {
+BOOST_AUTO_TEST_CASE(update_of_missing_pending_or_tombstone_row_is_not_found) {
   make_tombstone("t");
   committed(reg().insert(S("p"), {}, insert_options(Hooks::kOff, pending_metadata(now()))));
   const Dump all = reg().dump_all();
@@ -339,8 +341,8 @@ BOOST_AUTO_TEST_CASE(b28_update_of_missing_pending_or_tombstone_row_is_not_found
 
 // ProcessHub 0.5.0 cannot return "Invalid arguments returned from the update function" (a bad
 // result raises in its server and the caller exits); procreg returns it and writes nothing
-// (A.5). A throwing function is kInternal, also with nothing written.
-BOOST_AUTO_TEST_CASE(b29_update_returning_invalid_row_or_throwing_writes_nothing) {
+// ("update"). A throwing function is kInternal, also with nothing written.
+BOOST_AUTO_TEST_CASE(update_returning_invalid_row_or_throwing_writes_nothing) {
   committed(reg().insert(S("a"), {np("n1", "p1")}, insert_options(Hooks::kOff, {{"tag", "t"}})));
   const Dump all = reg().dump_all();
   const WriteMark before = mark();
@@ -377,7 +379,7 @@ BOOST_AUTO_TEST_CASE(b29_update_returning_invalid_row_or_throwing_writes_nothing
   reopen_and_compare();
 }
 
-BOOST_AUTO_TEST_CASE(b30_update_changing_id_writes_new_row_and_keeps_old) {
+BOOST_AUTO_TEST_CASE(update_changing_id_writes_new_row_and_keeps_old) {
   const Metadata meta{{"tag", "t"}};
   committed(reg().insert(S("a"), {np("n1", "p1")}, insert_options(Hooks::kOff, meta)));
   committed(reg().update("a", [](const ChildSpec&, const NodePids&, const Metadata& m) {
@@ -388,7 +390,7 @@ BOOST_AUTO_TEST_CASE(b30_update_changing_id_writes_new_row_and_keeps_old) {
   reopen_and_compare();
 }
 
-BOOST_AUTO_TEST_CASE(b39_clear_all_removes_every_row_of_the_table_without_hooks) {
+BOOST_AUTO_TEST_CASE(clear_all_removes_every_row_of_the_table_without_hooks) {
   committed(reg().insert(S("a"), {np("n1", "p1")}));
   make_tombstone("b");
   committed(reg().insert(S("c"), {}, insert_options(Hooks::kOff, pending_metadata(now()))));
@@ -407,7 +409,7 @@ BOOST_AUTO_TEST_CASE(b39_clear_all_removes_every_row_of_the_table_without_hooks)
   const Dump other{{"d", E("d", {np("n1", "p1")})}};
   BOOST_TEST(reg().dump_all(read_table("T2")) == other);
 
-  // Clearing an empty table changes nothing, so it writes nothing (A.2).
+  // Clearing an empty table changes nothing, so it writes nothing ("Events").
   const WriteMark written = mark();
   const Result<bool> again = reg().clear_all();
   BOOST_REQUIRE_MESSAGE(again.ok(), again.status().to_string());
@@ -418,7 +420,7 @@ BOOST_AUTO_TEST_CASE(b39_clear_all_removes_every_row_of_the_table_without_hooks)
   reopen_and_compare();
 }
 
-BOOST_AUTO_TEST_CASE(b51_repeated_bulk_insert_writes_nothing_and_fires_no_hook) {
+BOOST_AUTO_TEST_CASE(repeated_bulk_insert_writes_nothing_and_fires_no_hook) {
   const std::vector<Entry> input{E("a", {np("n1", "p1")}, {{"tag", "t"}}),
                                  E("b", {np("n2", "p2"), np("n1", "p3")})};
   committed(reg().bulk_insert(input, write_options(Hooks::kOn)));

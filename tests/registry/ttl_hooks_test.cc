@@ -1,6 +1,7 @@
-// registry-semantics.md B7, TTL and hook handlers: expiry of TTL rows, tombstones and
-// pending-forward rows on the fake clock (cases 6, 9, 16, 23, 25, 26, 52) and the hook
-// handlers' order, failures and re-entrant writes (cases 40-42).
+// TTL rows and hook handlers, as docs/SEMANTICS.md states them ("TTL and expiry" and "Hooks";
+// a section name in quotes below is one of its sections): expiry of TTL rows, tombstones and
+// pending-forward rows on the fake clock, and the hook handlers' order, failures and
+// re-entrant writes.
 #include <memory>
 #include <mutex>
 #include <stdexcept>
@@ -29,9 +30,9 @@ struct Calls {
   std::vector<HookEvent> events;
 };
 
-BOOST_FIXTURE_TEST_SUITE(b7, RegistryFixture)
+BOOST_FIXTURE_TEST_SUITE(ttl_hooks, RegistryFixture)
 
-BOOST_AUTO_TEST_CASE(b06_insert_with_negative_ttl_expires_on_next_janitor_pass) {
+BOOST_AUTO_TEST_CASE(insert_with_negative_ttl_expires_on_next_janitor_pass) {
   InsertOptions expired = insert_options(Hooks::kOn);
   expired.ttl_ms = -1'000;
   committed(reg().insert(S("a"), {}, expired));
@@ -45,7 +46,7 @@ BOOST_AUTO_TEST_CASE(b06_insert_with_negative_ttl_expires_on_next_janitor_pass) 
   reopen_and_compare();
 }
 
-BOOST_AUTO_TEST_CASE(b09_insert_over_tombstone_makes_permanent_row) {
+BOOST_AUTO_TEST_CASE(insert_over_tombstone_makes_permanent_row) {
   make_tombstone("a");
   committed(reg().insert(S("a"), {np("n1", "p1")}));
   advance(45s);
@@ -55,7 +56,7 @@ BOOST_AUTO_TEST_CASE(b09_insert_over_tombstone_makes_permanent_row) {
   reopen_and_compare();
 }
 
-BOOST_AUTO_TEST_CASE(b16_bulk_insert_over_tombstone_makes_permanent_bound_row) {
+BOOST_AUTO_TEST_CASE(bulk_insert_over_tombstone_makes_permanent_bound_row) {
   make_tombstone("a", {{"tag", "old"}});
   const std::size_t before = hooks_seen();
   const std::uint64_t seq =
@@ -71,7 +72,7 @@ BOOST_AUTO_TEST_CASE(b16_bulk_insert_over_tombstone_makes_permanent_bound_row) {
   reopen_and_compare();
 }
 
-BOOST_AUTO_TEST_CASE(b23_bulk_delete_of_tombstone_fires_nothing_and_keeps_its_expiry) {
+BOOST_AUTO_TEST_CASE(bulk_delete_of_tombstone_fires_nothing_and_keeps_its_expiry) {
   make_tombstone("a");
   advance(20s);
   const std::size_t before = hooks_seen();
@@ -86,7 +87,7 @@ BOOST_AUTO_TEST_CASE(b23_bulk_delete_of_tombstone_fires_nothing_and_keeps_its_ex
   reopen_and_compare();
 }
 
-BOOST_AUTO_TEST_CASE(b25_tombstone_expires_thirty_seconds_after_it_was_made_without_hook) {
+BOOST_AUTO_TEST_CASE(tombstone_expires_thirty_seconds_after_it_was_made_without_hook) {
   committed(reg().insert(S("a"), {np("n1", "p1")}));
   committed(reg().bulk_delete({{"a", {"n1"}}}, write_options(Hooks::kOn)));
   const Dump tombstone{{"a", E("a", {})}};
@@ -102,7 +103,7 @@ BOOST_AUTO_TEST_CASE(b25_tombstone_expires_thirty_seconds_after_it_was_made_with
   reopen_and_compare();
 }
 
-BOOST_AUTO_TEST_CASE(b26_pending_row_is_hidden_until_registered_and_expires_after_ten_minutes) {
+BOOST_AUTO_TEST_CASE(pending_row_is_hidden_until_registered_and_expires_after_ten_minutes) {
   const Metadata pending = pending_metadata(now());
   committed(reg().insert(S("a"), {}, insert_options(Hooks::kOff, pending)));
   committed(reg().insert(S("b"), {}, insert_options(Hooks::kOff, pending)));
@@ -132,7 +133,7 @@ BOOST_AUTO_TEST_CASE(b26_pending_row_is_hidden_until_registered_and_expires_afte
   reopen_and_compare();
 }
 
-BOOST_AUTO_TEST_CASE(b40_handlers_run_by_priority_then_subscription_order) {
+BOOST_AUTO_TEST_CASE(handlers_run_by_priority_then_subscription_order) {
   auto calls = std::make_shared<Calls>();
   auto handler = [calls](std::string name) {
     return [calls, name](const HookEvent& e) { calls->add(name, e); };
@@ -156,9 +157,9 @@ BOOST_AUTO_TEST_CASE(b40_handlers_run_by_priority_then_subscription_order) {
   reopen_and_compare();
 }
 
-// Handlers run on the hook thread, outside the write path (A.3): ProcessHub's caller exits
+// Handlers run on the hook thread, outside the write path ("Hooks"): ProcessHub's caller exits
 // when a handler raises; procreg's write has already returned ok, and the error is reported.
-BOOST_AUTO_TEST_CASE(b41_throwing_handler_does_not_fail_the_write) {
+BOOST_AUTO_TEST_CASE(throwing_handler_does_not_fail_the_write) {
   auto errors = std::make_shared<Calls>();
   reg().on_hook_error(
       [errors](std::string_view what, const HookEvent& e) { errors->add(std::string(what), e); });
@@ -184,8 +185,8 @@ BOOST_AUTO_TEST_CASE(b41_throwing_handler_does_not_fail_the_write) {
 }
 
 // ProcessHub's handler cannot write (its server would call itself and exit); procreg's
-// handlers run off the write path (A.3), so a handler's write simply commits.
-BOOST_AUTO_TEST_CASE(b42_handler_may_write_to_the_registry) {
+// handlers run off the write path ("Hooks"), so a handler's write simply commits.
+BOOST_AUTO_TEST_CASE(handler_may_write_to_the_registry) {
   auto results = std::make_shared<Calls>();
   Registry* registry = &reg();
   subscribe(HookTopic::kChildRegistered, [registry, results](const HookEvent& e) {
@@ -213,8 +214,9 @@ BOOST_AUTO_TEST_CASE(b42_handler_may_write_to_the_registry) {
 }
 
 // ProcessHub 0.5.0's janitor deletes what it scanned unconditionally and so loses a row
-// re-registered in between (B4); procreg's expiry skips a row written since the scan (A.6).
-BOOST_AUTO_TEST_CASE(b52_expiry_keeps_row_repopulated_after_the_scan) {
+// re-registered in between; procreg's expiry skips a row written since the scan ("TTL and
+// expiry").
+BOOST_AUTO_TEST_CASE(expiry_keeps_row_repopulated_after_the_scan) {
   const std::uint64_t tombstoned = make_tombstone("a");
   advance(30s);
   const std::vector<Registry::ExpiryCandidate> candidates = reg().scan_expired();
