@@ -34,10 +34,11 @@ struct DecodeLimits {
   std::uint32_t max_string = 4u << 20;       // bytes of one string or binary
 };
 
-// The limits for a log record of at most max_record_bytes: only the depth is bounded apart
-// from the size, so every event a writer could append is read back (a string or container
-// cannot be larger than its record, and the decoder checks counts against the bytes left).
-DecodeLimits record_limits(std::uint32_t max_record_bytes);
+// The limits for a record of at most record_bytes bytes: only the depth is bounded apart from
+// the size, so every event a writer could append is read back (a string or container cannot be
+// larger than its record, and the decoder checks counts against the bytes left). A reader of
+// the log passes the record's own length: its segment's limit already bounded it.
+DecodeLimits record_limits(std::uint32_t record_bytes);
 
 // True if the depth of `value` (an array or map of values: 1 + the largest element's) is at
 // most max_depth. Stops descending past max_depth, so any Value is safe to check.

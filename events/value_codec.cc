@@ -70,11 +70,11 @@ void Encoder::node_pids(const NodePids& node_pids) {
   }
 }
 
-DecodeLimits record_limits(std::uint32_t max_record_bytes) {
+DecodeLimits record_limits(std::uint32_t record_bytes) {
   DecodeLimits limits;
-  limits.max_bytes = max_record_bytes;
-  limits.max_container = max_record_bytes;
-  limits.max_string = max_record_bytes;
+  limits.max_bytes = record_bytes;
+  limits.max_container = record_bytes;
+  limits.max_string = record_bytes;
   return limits;
 }
 

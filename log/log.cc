@@ -33,8 +33,13 @@ struct Log::Impl {
   bool closed = false;
   Status close_status;
 
+  SegmentHeader header_at(std::uint64_t first_seq) const {
+    return SegmentHeader{epoch, first_seq, hub, options.max_record_bytes};
+  }
   Status create_first_segment();
   Status resume(RecoveredLog recovered);
+  // Makes the active segment's header record this writer's limit (see Log::open).
+  Status adopt_limit(const SegmentHeader& last);
   bool roll_due() const;
   Status roll();
   // Writes the first `bytes` of `record` (encoded records) to the active segment.
@@ -53,8 +58,10 @@ Status check_open_arguments(const std::string& hub, const LogOptions& options) {
     return Status::invalid_argument("hub id must be 1 to " + std::to_string(kMaxHubBytes) +
                                     " bytes, got " + std::to_string(hub.size()));
   }
-  if (options.max_record_bytes == 0) {
-    return Status::invalid_argument("max_record_bytes must be at least 1");
+  if (options.max_record_bytes == 0 || options.max_record_bytes > kMaxRecordBytesCap) {
+    return Status::invalid_argument("max_record_bytes must be 1 to " +
+                                    std::to_string(kMaxRecordBytesCap) + ", got " +
+                                    std::to_string(options.max_record_bytes));
   }
   if (options.group_commit_interval.count() < 0) {
     return Status::invalid_argument("group_commit_interval must not be negative");
@@ -82,7 +89,7 @@ Status Log::Impl::create_first_segment() {
   auto new_epoch = random_epoch();
   if (!new_epoch.ok()) return new_epoch.status();
   epoch = *new_epoch;
-  auto segment = SegmentWriter::create(dir_lock.get(), dir, SegmentHeader{epoch, 1, hub});
+  auto segment = SegmentWriter::create(dir_lock.get(), dir, header_at(1));
   if (!segment.ok()) return segment.status();
   active = std::move(*segment);
   segments = {SegmentInfo{active->name(), 1, 0, active->size()}};
@@ -101,7 +108,25 @@ Status Log::Impl::resume(RecoveredLog recovered) {
   active = std::move(*segment);
   // The recovered records may still be only in the page cache (a crash of a kNone writer);
   // sync once so that durable_seq() can start at last_seq.
-  return active->sync();
+  Status s = active->sync();
+  if (!s.ok()) return s;
+  return adopt_limit(recovered.last);
+}
+
+Status Log::Impl::adopt_limit(const SegmentHeader& last) {
+  if (last.version == kFormatVersion && last.max_record_bytes == options.max_record_bytes) {
+    return Status();
+  }
+  // Readers read a segment with the limit its header records, so a record this writer may
+  // append must not go to a segment whose header records a smaller limit, or none.
+  if (segments.back().last_seq != 0) return roll();
+  // An empty segment cannot roll (its successor would have its name): replace its header.
+  auto replaced =
+      SegmentWriter::create(dir_lock.get(), dir, header_at(segments.back().first_seq), true);
+  if (!replaced.ok()) return replaced.status();
+  active = std::move(*replaced);
+  segments.back().bytes = active->size();
+  return Status();
 }
 
 Result<std::unique_ptr<Log>> Log::open(const std::string& dir, const std::string& hub,
@@ -111,6 +136,7 @@ Result<std::unique_ptr<Log>> Log::open(const std::string& dir, const std::string
   if (!s.ok()) return s;
   auto lock = lock_directory(dir);
   if (!lock.ok()) return lock.status();
+  // A version 1 segment does not record its writer's limit: it was this writer's, as before.
   auto recovered = recover_log(lock->get(), dir, hub, options.max_record_bytes);
   if (!recovered.ok()) return recovered.status();
 
@@ -205,9 +231,9 @@ Status Log::Impl::roll() {
   // on disk before a newer segment exists.
   Status s = active->sync();
   if (!s.ok()) return s;
-  auto next = SegmentWriter::create(dir_lock.get(), dir, SegmentHeader{epoch, last_seq + 1, hub});
+  auto next = SegmentWriter::create(dir_lock.get(), dir, header_at(last_seq + 1));
   if (!next.ok()) return next.status();
-  durability->switch_segment(*next, last_seq);
+  if (durability) durability->switch_segment(*next, last_seq);  // none yet during open()
   active = std::move(*next);
   segments.push_back(SegmentInfo{active->name(), last_seq + 1, 0, active->size()});
   return Status();

@@ -41,9 +41,15 @@ namespace procreg::replay {
 class Log {
  public:
   // Opens the log in `dir` (creating the directory and a new epoch if it holds no segment).
-  // `hub` (1 to 65505 bytes) must match the hub recorded in existing segments (else
-  // kInvalidArgument). Errors: kCorruption (see above), kUnsupported (a segment of a newer
-  // format version), kUnavailable (another Log has the directory open), kIoError.
+  // `hub` (1 to 65501 bytes) must match the hub recorded in existing segments (else
+  // kInvalidArgument); options.max_record_bytes must be 1 to 1 GiB. Every segment header
+  // records the limit of the writer that created it, and recovery reads each segment with its
+  // own (a segment of format version 1 with options.max_record_bytes). The writer appends only
+  // to a segment whose header records its own limit: if the last segment's header records
+  // another one (or none, version 1), open() rolls to a new segment, or, if the last segment
+  // holds no record, replaces its header (written under "<name>.tmp" and renamed over it).
+  // Errors: kCorruption (see above), kUnsupported (a segment of a newer format version),
+  // kUnavailable (another Log has the directory open), kIoError.
   static Result<std::unique_ptr<Log>> open(const std::string& dir, const std::string& hub,
                                            const LogOptions& options);
   ~Log();  // close()

@@ -48,6 +48,7 @@ std::string encode_segment_header(const SegmentHeader& header) {
   put_u16(p + kHeaderLengthOffset, static_cast<std::uint16_t>(length));
   put_u64(p + kHeaderEpochOffset, header.epoch);
   put_u64(p + kHeaderFirstSeqOffset, header.first_seq);
+  put_u32(p + kHeaderMaxRecordOffset, header.max_record_bytes);
   put_u16(p + kHeaderHubLengthOffset, static_cast<std::uint16_t>(header.hub.size()));
   std::memcpy(p + kHeaderHubOffset, header.hub.data(), header.hub.size());
   const std::size_t crc_offset = length - kCrcBytes;

@@ -6,21 +6,27 @@
 //
 // A segment is a header followed by records. All integers are little-endian.
 //
-// Segment header (H = 30 + N bytes):
+// Segment header, version 2 (written by this build; H = 34 + N bytes):
 //   offset  size  field
 //        0     4  magic "PRLG" (50 52 4C 47)
-//        4     2  format version: 1
+//        4     2  format version: 2
 //        6     2  header length H, including the CRC
 //        8     8  epoch: the log's identity, random and nonzero, equal in every segment
 //       16     8  first_seq: the sequence number of the segment's first record (>= 1)
-//       24     2  hub length N
-//       26     N  hub id (UTF-8)
-//   26 + N     4  masked CRC-32C of bytes [0, 26 + N)
+//       24     4  max_record_bytes: the writer's limit, 1 <= M <= kMaxRecordBytesCap; no record
+//                 of this segment has a longer payload
+//       28     2  hub length N
+//       30     N  hub id (UTF-8)
+//   30 + N     4  masked CRC-32C of bytes [0, 30 + N)
+//
+// Segment header, version 1 (read only; H = 30 + N bytes): as version 2 without
+// max_record_bytes, so the hub length is at 24, the hub at 26 and the CRC at 26 + N. Its
+// records are read with the limit the reader is given (the default, 16 MiB, unless told).
 //
 // Record (17 + L bytes; records follow the header back to back up to the end of the file):
 //   offset  size  field
 //        0     4  masked CRC-32C of bytes [4, 17 + L): the rest of this header, then the payload
-//        4     4  payload length L: 1 <= L <= max_record_bytes
+//        4     4  payload length L: 1 <= L <= the segment's max_record_bytes
 //        8     1  type: 1 = event; every other value is reserved
 //        9     8  seq: first_seq for the segment's first record, then the previous seq + 1
 //       17     L  payload: one encoded event, opaque to the log
@@ -39,25 +45,41 @@
 #include <string_view>
 #include <vector>
 
+#include "procreg/options.h"
 #include "procreg/status.h"
 
 namespace procreg::replay {
 
 inline constexpr std::string_view kSegmentMagic = "PRLG";
-inline constexpr std::uint16_t kFormatVersion = 1;
+// The version this build writes; it reads kFormatVersion1 too.
+inline constexpr std::uint16_t kFormatVersion = 2;
+inline constexpr std::uint16_t kFormatVersion1 = 1;
 
-// Segment header field offsets.
+// Segment header field offsets, version 2 (the first four are the same in every version).
 inline constexpr std::size_t kHeaderVersionOffset = 4;
 inline constexpr std::size_t kHeaderLengthOffset = 6;
 inline constexpr std::size_t kHeaderEpochOffset = 8;
 inline constexpr std::size_t kHeaderFirstSeqOffset = 16;
-inline constexpr std::size_t kHeaderHubLengthOffset = 24;
-inline constexpr std::size_t kHeaderHubOffset = 26;
+inline constexpr std::size_t kHeaderMaxRecordOffset = 24;
+inline constexpr std::size_t kHeaderHubLengthOffset = 28;
+inline constexpr std::size_t kHeaderHubOffset = 30;
 inline constexpr std::size_t kCrcBytes = 4;
 // A header without hub bytes; a header is kMinHeaderBytes + hub length.
 inline constexpr std::size_t kMinHeaderBytes = kHeaderHubOffset + kCrcBytes;
 // The header length field is 16 bits wide.
 inline constexpr std::size_t kMaxHubBytes = 0xFFFF - kMinHeaderBytes;
+// Version 1 offsets (no max_record_bytes field).
+inline constexpr std::size_t kV1HeaderHubLengthOffset = 24;
+inline constexpr std::size_t kV1HeaderHubOffset = 26;
+inline constexpr std::size_t kV1MinHeaderBytes = kV1HeaderHubOffset + kCrcBytes;
+
+// The largest max_record_bytes a writer may use and a version 2 header may claim. A reader
+// buffers a whole record, so a header claiming more is refused as corruption rather than
+// trusted with the size of an allocation.
+inline constexpr std::uint32_t kMaxRecordBytesCap = 1u << 30;
+// The limit version 1 segments, which do not record theirs, are read with unless the reader is
+// told another (the writer's LogOptions::max_record_bytes default).
+inline constexpr std::uint32_t kDefaultMaxRecordBytes = LogOptions{}.max_record_bytes;
 
 // Record header field offsets.
 inline constexpr std::size_t kRecordLengthOffset = 4;
@@ -68,6 +90,9 @@ inline constexpr std::uint8_t kRecordTypeEvent = 1;
 
 inline constexpr std::size_t kSegmentNameDigits = 20;
 inline constexpr std::string_view kSegmentSuffix = ".log";
+// A segment's name + this: the new header of an empty last segment being replaced (not a
+// segment's name, so readers ignore it).
+inline constexpr std::string_view kSegmentTempSuffix = ".tmp";
 
 // Little-endian encoding of fixed-width integers at p (unaligned access is fine).
 void put_u16(char* p, std::uint16_t v);
@@ -81,9 +106,14 @@ struct SegmentHeader {
   std::uint64_t epoch = 0;
   std::uint64_t first_seq = 0;
   std::string hub;
+  // No record of the segment has a longer payload. Read from a version 2 header; for a
+  // version 1 header, the limit the reader was given for such segments.
+  std::uint32_t max_record_bytes = kDefaultMaxRecordBytes;
+  std::uint16_t version = kFormatVersion;  // as read; only kFormatVersion is ever written
 };
 
-// The header's bytes, CRC included. Precondition: header.hub.size() <= kMaxHubBytes.
+// The header's bytes in version kFormatVersion, CRC included (header.version is not read).
+// Preconditions: header.hub.size() <= kMaxHubBytes, 1 <= max_record_bytes <= kMaxRecordBytesCap.
 std::string encode_segment_header(const SegmentHeader& header);
 
 // The fields of a record header, decoded from 17 bytes without any check.

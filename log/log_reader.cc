@@ -11,7 +11,7 @@ namespace procreg::replay {
 
 struct LogReader::Impl {
   std::string dir;
-  std::uint32_t max_record_bytes = 0;
+  std::uint32_t v1_max_record_bytes = 0;
   std::uint64_t from_seq = 1;
   SegmentHeader identity;  // the log's first segment's header
   std::optional<SegmentReader> segment;
@@ -37,9 +37,9 @@ namespace {
 
 // The header of the log's first segment: the log's epoch and hub.
 Result<SegmentHeader> read_identity(const std::string& dir, const std::vector<SegmentName>& names,
-                                    std::uint32_t max_record_bytes) {
+                                    std::uint32_t v1_max_record_bytes) {
   const SegmentName& first = names.front();
-  auto segment = SegmentReader::open(dir, first.name, max_record_bytes);
+  auto segment = SegmentReader::open(dir, first.name, v1_max_record_bytes);
   if (!segment.ok()) return segment.status();
   const std::uint64_t last_good = first.first_seq > 0 ? first.first_seq - 1 : 0;
   SegmentHeader header;
@@ -53,12 +53,17 @@ Result<SegmentHeader> read_identity(const std::string& dir, const std::vector<Se
 }  // namespace
 
 Result<std::unique_ptr<LogReader>> LogReader::open(const std::string& dir, std::uint64_t from_seq,
-                                                   std::uint32_t max_record_bytes) {
+                                                   std::uint32_t v1_max_record_bytes) {
   if (from_seq == 0) return Status::invalid_argument("from_seq must be at least 1");
+  if (v1_max_record_bytes == 0 || v1_max_record_bytes > kMaxRecordBytesCap) {
+    return Status::invalid_argument("the record limit of version 1 segments must be 1 to " +
+                                    std::to_string(kMaxRecordBytesCap) + " bytes, got " +
+                                    std::to_string(v1_max_record_bytes));
+  }
   auto names = list_segments(dir);
   if (!names.ok()) return names.status();
   if (names->empty()) return Status::not_found("no log segment in " + dir);
-  auto identity = read_identity(dir, *names, max_record_bytes);
+  auto identity = read_identity(dir, *names, v1_max_record_bytes);
   if (!identity.ok()) return identity.status();
   // The last segment starting at or before from_seq holds it, if anything does.
   auto start = std::upper_bound(
@@ -71,7 +76,7 @@ Result<std::unique_ptr<LogReader>> LogReader::open(const std::string& dir, std::
   }
   auto impl = std::make_unique<Impl>();
   impl->dir = dir;
-  impl->max_record_bytes = max_record_bytes;
+  impl->v1_max_record_bytes = v1_max_record_bytes;
   impl->from_seq = from_seq;
   impl->identity = std::move(*identity);
   impl->next_seq = std::prev(start)->first_seq;
@@ -119,7 +124,7 @@ Result<bool> LogReader::next(LogRecord* out) {
 }
 
 Status LogReader::Impl::open_segment(const SegmentName& name) {
-  auto opened = SegmentReader::open(dir, name.name, max_record_bytes);
+  auto opened = SegmentReader::open(dir, name.name, v1_max_record_bytes);
   if (!opened.ok()) return opened.status();
   segment.emplace(std::move(*opened));
   segment_seq = name.first_seq;

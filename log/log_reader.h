@@ -20,11 +20,14 @@ namespace procreg::replay {
 class LogReader {
  public:
   // Fails with kNotFound if `dir` holds no segment, kCompacted if the log's first record comes
-  // after from_seq (that history was compacted away); kInvalidArgument if from_seq is 0. Payloads
-  // over max_record_bytes are corruption, so pass the writer's limit if it is not the default.
+  // after from_seq (that history was compacted away); kInvalidArgument if from_seq is 0. Each
+  // segment is read with the record limit its header records (a longer payload is corruption).
+  // Segments of format version 1 record none: they are read with v1_max_record_bytes (1 to
+  // 1 GiB, else kInvalidArgument), so pass the writer's limit only for such an old log written
+  // with a limit other than the default.
   static Result<std::unique_ptr<LogReader>> open(
       const std::string& dir, std::uint64_t from_seq = 1,
-      std::uint32_t max_record_bytes = LogOptions{}.max_record_bytes);
+      std::uint32_t v1_max_record_bytes = LogOptions{}.max_record_bytes);
   ~LogReader();
   std::uint64_t epoch() const;
   const std::string& hub() const;

@@ -22,9 +22,9 @@ struct TornTail {
 // Checks one segment and appends it to log->segments (updating log->report.last_seq), or, for
 // a last segment with a torn header, only sets *torn.
 Status scan_segment(const std::string& dir, const SegmentName& name, bool is_last,
-                    const std::string& hub, std::uint32_t max_record_bytes, RecoveredLog* log,
+                    const std::string& hub, std::uint32_t v1_max_record_bytes, RecoveredLog* log,
                     std::optional<TornTail>* torn) {
-  auto segment = SegmentReader::open(dir, name.name, max_record_bytes);
+  auto segment = SegmentReader::open(dir, name.name, v1_max_record_bytes);
   if (!segment.ok()) return segment.status();
   std::uint64_t last = log->report.last_seq;
   SegmentHeader header;
@@ -63,6 +63,7 @@ Status scan_segment(const std::string& dir, const SegmentName& name, bool is_las
   const std::uint64_t segment_last = last >= header.first_seq ? last : 0;
   log->segments.push_back({name.name, header.first_seq, segment_last, segment->offset()});
   log->report.last_seq = last;
+  log->last = std::move(header);
   return Status();
 }
 
@@ -89,7 +90,7 @@ Status cut_torn_tail(int dir_fd, const std::string& dir, const TornTail& torn,
 }  // namespace
 
 Result<RecoveredLog> recover_log(int dir_fd, const std::string& dir, const std::string& hub,
-                                 std::uint32_t max_record_bytes) {
+                                 std::uint32_t v1_max_record_bytes) {
   auto names = list_segments(dir);
   if (!names.ok()) return names.status();
   RecoveredLog log;
@@ -99,7 +100,7 @@ Result<RecoveredLog> recover_log(int dir_fd, const std::string& dir, const std::
   }
   for (std::size_t i = 0; i < names->size(); ++i) {
     const bool is_last = i + 1 == names->size();
-    Status s = scan_segment(dir, (*names)[i], is_last, hub, max_record_bytes, &log, &torn);
+    Status s = scan_segment(dir, (*names)[i], is_last, hub, v1_max_record_bytes, &log, &torn);
     if (!s.ok()) return s;
   }
   if (torn) {

@@ -21,14 +21,16 @@ namespace procreg::replay {
 
 struct RecoveredLog {
   SegmentHeader identity;             // epoch and hub (first_seq: of the first segment)
+  SegmentHeader last;                 // the header of the last segment in `segments`
   std::vector<SegmentInfo> segments;  // what remains, in order; empty: the directory holds no log
   RecoveryReport report;              // last_seq and the torn tail, if one was cut
 };
 
-// Recovers the log in `dir`. `hub` must be the hub recorded in the log (else kInvalidArgument);
-// payloads over max_record_bytes are corruption. Precondition: the caller holds the
-// directory's lock; dir_fd is the directory, for fsync.
+// Recovers the log in `dir`. `hub` must be the hub recorded in the log (else kInvalidArgument).
+// A payload over its segment's max_record_bytes (the header's; v1_max_record_bytes for a
+// segment of format version 1) is corruption. Precondition: the caller holds the directory's
+// lock; dir_fd is the directory, for fsync.
 Result<RecoveredLog> recover_log(int dir_fd, const std::string& dir, const std::string& hub,
-                                 std::uint32_t max_record_bytes);
+                                 std::uint32_t v1_max_record_bytes);
 
 }  // namespace procreg::replay

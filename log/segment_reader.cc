@@ -12,35 +12,45 @@
 namespace procreg::replay {
 
 Result<SegmentReader> SegmentReader::open(const std::string& dir, const std::string& name,
-                                          std::uint32_t max_record_bytes) {
+                                          std::uint32_t v1_max_record_bytes) {
   std::string path = dir + "/" + name;
   auto fd = open_file(path, O_RDONLY);
   if (!fd.ok()) return fd.status();
-  return SegmentReader(std::move(*fd), std::move(path), name, max_record_bytes);
+  return SegmentReader(std::move(*fd), std::move(path), name, v1_max_record_bytes);
 }
 
 SegmentReader::SegmentReader(UniqueFd fd, std::string path, std::string name,
-                             std::uint32_t max_record_bytes)
+                             std::uint32_t v1_max_record_bytes)
     : fd_(std::move(fd)),
       path_(std::move(path)),
       name_(std::move(name)),
-      max_record_bytes_(max_record_bytes) {}
+      v1_max_record_bytes_(v1_max_record_bytes) {}
 
 Result<SegmentReader::Step> SegmentReader::read_header(std::uint64_t last_good_seq,
                                                        SegmentHeader* out) {
   offset_ = 0;
-  auto got = fill(0, kHeaderHubOffset);
+  // Every version's fixed fields take at least version 1's: fewer bytes are a torn header.
+  auto got = fill(0, kV1HeaderHubOffset);
   if (!got.ok()) return got.status();
-  if (*got < kHeaderHubOffset) return torn_at(0, *got);
+  if (*got < kV1HeaderHubOffset) return torn_at(0, *got);
   const char* p = at(0);
   if (std::string_view(p, kSegmentMagic.size()) != kSegmentMagic) {
     return zero_tail_or(corruption(0, "bad segment magic", last_good_seq));
   }
   const std::uint16_t version = get_u16(p + kHeaderVersionOffset);
   const std::uint16_t length = get_u16(p + kHeaderLengthOffset);
-  const std::uint16_t hub_length = get_u16(p + kHeaderHubLengthOffset);
-  if (version != kFormatVersion) return unknown_version(version, length, last_good_seq);
-  if (length != kMinHeaderBytes + hub_length) {
+  if (version != kFormatVersion && version != kFormatVersion1) {
+    return unknown_version(version, length, last_good_seq);
+  }
+  const bool v1 = version == kFormatVersion1;
+  const std::size_t hub_offset = v1 ? kV1HeaderHubOffset : kHeaderHubOffset;
+  got = fill(0, hub_offset);
+  if (!got.ok()) return got.status();
+  if (*got < hub_offset) return torn_at(0, *got);
+  p = at(0);
+  const std::uint16_t hub_length =
+      get_u16(p + (v1 ? kV1HeaderHubLengthOffset : kHeaderHubLengthOffset));
+  if (length != hub_offset + kCrcBytes + hub_length) {
     return corruption(0,
                       "header length " + std::to_string(length) + " does not match hub length " +
                           std::to_string(hub_length),
@@ -54,9 +64,19 @@ Result<SegmentReader::Step> SegmentReader::read_header(std::uint64_t last_good_s
   if (crc32c::unmask(get_u32(p + crc_offset)) != crc32c::value(p, crc_offset)) {
     return corruption(0, "segment header CRC mismatch", last_good_seq);
   }
+  const std::uint32_t limit = v1 ? v1_max_record_bytes_ : get_u32(p + kHeaderMaxRecordOffset);
+  if (!v1 && (limit == 0 || limit > kMaxRecordBytesCap)) {
+    return corruption(kHeaderMaxRecordOffset,
+                      "the header's max_record_bytes " + std::to_string(limit) + " is outside 1.." +
+                          std::to_string(kMaxRecordBytesCap),
+                      last_good_seq);
+  }
   out->epoch = get_u64(p + kHeaderEpochOffset);
   out->first_seq = get_u64(p + kHeaderFirstSeqOffset);
-  out->hub.assign(p + kHeaderHubOffset, hub_length);
+  out->hub.assign(p + hub_offset, hub_length);
+  out->max_record_bytes = limit;
+  out->version = version;
+  max_record_bytes_ = limit;
   offset_ = length;
   header_read_ = true;
   return Step::kOk;
@@ -232,14 +252,15 @@ Result<SegmentReader::Step> SegmentReader::unknown_version(std::uint16_t version
                                                            std::uint16_t header_length,
                                                            std::uint64_t last_good_seq) {
   const std::string v = std::to_string(version);
-  if (header_length >= kMinHeaderBytes) {
+  if (header_length >= kV1MinHeaderBytes) {
     auto got = fill(0, header_length);
     if (!got.ok()) return got.status();
     const std::size_t crc_offset = header_length - kCrcBytes;
     if (*got == header_length &&
         crc32c::unmask(get_u32(at(crc_offset))) == crc32c::value(at(0), crc_offset)) {
       return Status::unsupported("segment " + name_ + ": format version " + v +
-                                 "; this build reads version " + std::to_string(kFormatVersion));
+                                 "; this build reads versions " + std::to_string(kFormatVersion1) +
+                                 " and " + std::to_string(kFormatVersion));
     }
   }
   return corruption(0, "bad format version " + v, last_good_seq);

@@ -40,13 +40,17 @@ class SegmentReader {
   // is a multiple of it. Zeros from such a boundary to the end of the file can be a torn write.
   static constexpr std::uint64_t kSectorBytes = 512;
 
-  // Opens dir/name for reading. Payload lengths above max_record_bytes are corruption.
+  // Opens dir/name for reading. Payload lengths above the segment's max_record_bytes are
+  // corruption: the header's (version 2), or v1_max_record_bytes for a version 1 header, which
+  // does not record it.
   static Result<SegmentReader> open(const std::string& dir, const std::string& name,
-                                    std::uint32_t max_record_bytes);
+                                    std::uint32_t v1_max_record_bytes = kDefaultMaxRecordBytes);
 
-  // Reads and checks the header from offset 0: magic, version (a CRC-valid header of another
-  // version is kUnsupported), length, CRC. kOk fills *out; kTorn means the file is shorter than
-  // its header or holds only zero bytes. `last_good_seq` only goes into error messages.
+  // Reads and checks the header from offset 0: magic, version (1 or 2; a CRC-valid header of
+  // another version is kUnsupported), length, CRC, and a version 2 header's max_record_bytes
+  // (1..kMaxRecordBytesCap, else kCorruption at its offset). kOk fills *out; kTorn means the
+  // file is shorter than its header or holds only zero bytes. `last_good_seq` only goes into
+  // error messages.
   Result<Step> read_header(std::uint64_t last_good_seq, SegmentHeader* out);
 
   // Reads and checks the record at offset(), which must carry `expected_seq`. Precondition:
@@ -68,7 +72,7 @@ class SegmentReader {
   Status corruption(std::uint64_t offset, std::string_view what, std::uint64_t last_good_seq) const;
 
  private:
-  SegmentReader(UniqueFd fd, std::string path, std::string name, std::uint32_t max_record_bytes);
+  SegmentReader(UniqueFd fd, std::string path, std::string name, std::uint32_t v1_max_record_bytes);
 
   // Makes file bytes [offset, offset + n) readable through at(), reading as much of the file as
   // the buffer holds. Returns how many of the n bytes exist (fewer only at end of file).
@@ -108,7 +112,8 @@ class SegmentReader {
   UniqueFd fd_;
   std::string path_;
   std::string name_;
-  std::uint32_t max_record_bytes_;
+  std::uint32_t v1_max_record_bytes_;
+  std::uint32_t max_record_bytes_ = 0;  // the segment's, once read_header() returned kOk
   bool header_read_ = false;
   std::uint64_t offset_ = 0;
   std::uint64_t torn_bytes_ = 0;

@@ -1,6 +1,7 @@
 #include "log/segment_writer.h"
 
 #include <fcntl.h>
+#include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -10,18 +11,25 @@
 namespace procreg::replay {
 
 Result<std::shared_ptr<SegmentWriter>> SegmentWriter::create(int dir_fd, const std::string& dir,
-                                                             const SegmentHeader& header) {
+                                                             const SegmentHeader& header,
+                                                             bool replace) {
   std::string name = segment_file_name(header.first_seq);
   std::string path = dir + "/" + name;
-  auto fd = open_file(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND);
+  const std::string written = replace ? path + std::string(kSegmentTempSuffix) : path;
+  auto fd = open_file(written, O_WRONLY | O_CREAT | O_APPEND | (replace ? O_TRUNC : O_EXCL));
   if (!fd.ok()) return fd.status();
   auto segment = std::make_shared<SegmentWriter>(std::move(*fd), path, std::move(name), 0);
   const std::string bytes = encode_segment_header(header);
   Status s = segment->append(bytes.data(), bytes.size());
   if (s.ok()) s = segment->sync();
+  if (s.ok() && replace && ::rename(written.c_str(), path.c_str()) != 0) {
+    s = io_error("rename", written, errno);
+  }
   if (s.ok()) s = sync_all(dir_fd, dir);
   if (!s.ok()) {
-    ::unlink(path.c_str());  // best effort: recovery removes a torn last segment anyway
+    // Best effort: recovery removes a torn last segment anyway, and readers ignore the
+    // temporary name.
+    ::unlink(written.c_str());
     return s;
   }
   return segment;

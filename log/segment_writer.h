@@ -24,8 +24,12 @@ class SegmentWriter {
   // Creates dir/segment_file_name(header.first_seq), which must not exist, writes the header,
   // fdatasyncs the file and fsyncs the directory (dir_fd), so the new segment survives a crash
   // before its first record is appended. On failure the file is removed again (best effort).
+  // With `replace`, the segment may exist (it must hold no record): the new header is written
+  // to "<name>.tmp" (kSegmentTempSuffix), fdatasynced and renamed over it, so that a crash
+  // leaves the old header or the new one, never neither.
   static Result<std::shared_ptr<SegmentWriter>> create(int dir_fd, const std::string& dir,
-                                                       const SegmentHeader& header);
+                                                       const SegmentHeader& header,
+                                                       bool replace = false);
   // Opens the existing segment dir/name, whose bytes are all valid, to append after them.
   static Result<std::shared_ptr<SegmentWriter>> open(const std::string& dir,
                                                      const std::string& name);

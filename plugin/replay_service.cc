@@ -294,6 +294,7 @@ void ReplayService::State::range(const zmq::message_t& identity, const wire::Rep
   cursor.last_used = SteadyClock::now();
   if (!cursor.reader || cursor.next_seq != req.from) {
     cursor.reader.reset();
+    // Segments of format version 1 do not record their limit: it was this writer's.
     auto opened = replay::LogReader::open(replay::RegistryAccess::log_dir(writer), req.from,
                                           replay::RegistryAccess::max_record_bytes(writer));
     if (!opened.ok()) {
@@ -343,8 +344,7 @@ std::uint64_t ReplayService::State::from_file() {
     if (snap.file_seq == newest.seq) return id;
   }
   if (snapshots.size() >= kMaxSnapshots) return 0;
-  auto reader = replay::SnapshotReader::open(dir + "/" + newest.name,
-                                             replay::RegistryAccess::max_record_bytes(writer));
+  auto reader = replay::SnapshotReader::open(dir + "/" + newest.name);
   if (!reader.ok()) {
     counters.snapshot_files_refused.fetch_add(1);
     return 0;

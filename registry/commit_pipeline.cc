@@ -35,8 +35,7 @@ CommitPipeline::CommitPipeline(const RegistryOptions& opts, const Clock& clock, 
 
 bool CommitPipeline::writing_on_this_thread() const { return tl_writing == this; }
 
-void CommitPipeline::run(std::span<const Write> writes,
-                         std::span<Result<std::uint64_t>* const> out,
+void CommitPipeline::run(std::span<const Write> writes, std::span<Result<std::uint64_t>* const> out,
                          std::span<const Bound> bounds, bool quiesce_first) noexcept {
   // The slot is held only by leaders and, briefly, by compaction: wait for it as long as the
   // group's latest deadline (every call of the group was taken before its own).

@@ -136,7 +136,7 @@ Result<std::unique_ptr<Registry>> Registry::open(RegistryOptions options) {
                                       " (the log lost its events)");
   }
   replay::RestoreOptions ro;
-  ro.max_record_bytes = impl->opts.log.max_record_bytes;
+  ro.v1_max_record_bytes = impl->opts.log.max_record_bytes;
   ro.use_snapshots = impl->opts.snapshots.load;
   auto restored = replay::restore(dir, &impl->proj, ro);
   if (!restored.ok()) {
@@ -185,7 +185,7 @@ Result<std::unique_ptr<Registry>> Registry::open_replay(const ReplayOptions& opt
   replay::RestoreOptions ro;
   ro.upto_seq = options.upto_seq;
   ro.upto_time_ms = options.upto_time_ms;
-  ro.max_record_bytes = options.max_record_bytes;
+  ro.v1_max_record_bytes = options.max_record_bytes;
   ro.use_snapshots = options.use_snapshots;
   ro.progress = options.progress;
   auto restored = replay::restore(options.log_dir, &impl->proj, ro);

@@ -34,8 +34,7 @@ class ReplicaWriter final : public Writer {
 
   void commit_many(std::span<const Write> writes, std::span<Result<std::uint64_t>> out,
                    Grouping grouping) override;
-  Result<std::uint64_t> insert(ChildSpec spec, NodePids node_pids,
-                               const InsertOptions& o) override;
+  Result<std::uint64_t> insert(ChildSpec spec, NodePids node_pids, const InsertOptions& o) override;
   Result<std::uint64_t> bulk_insert(std::vector<Entry> children, const WriteOptions& o) override;
   Result<std::uint64_t> erase(std::string_view child_id, const WriteOptions& o) override;
   Result<std::uint64_t> bulk_delete(std::vector<std::pair<ChildId, std::vector<NodeName>>> children,

@@ -120,7 +120,7 @@ Result<SnapshotInfo> Snapshotter::write_or_find(std::uint64_t target) {
     info.seq = target;
     info.file = files->back().name;
     info.bytes = files->back().bytes;
-    auto reader = SnapshotReader::open(opts_.log_dir + "/" + info.file, opts_.log.max_record_bytes);
+    auto reader = SnapshotReader::open(opts_.log_dir + "/" + info.file);
     if (!reader.ok()) return reader.status();
     info.rows = (*reader)->meta().rows;
     return info;
@@ -128,7 +128,7 @@ Result<SnapshotInfo> Snapshotter::write_or_find(std::uint64_t target) {
   Projection state(opts_.hub, opts_.local_node);
   RestoreOptions ro;
   ro.upto_seq = target;
-  ro.max_record_bytes = opts_.log.max_record_bytes;
+  ro.v1_max_record_bytes = opts_.log.max_record_bytes;
   auto restored = restore(opts_.log_dir, &state, ro);
   if (!restored.ok()) return restored.status();
   if (state.last_seq() != target) {

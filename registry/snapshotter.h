@@ -73,8 +73,8 @@ class Snapshotter {
   std::thread thread_;
   std::mutex thread_mu_;
   std::condition_variable thread_cv_;
-  bool stop_ = false;                                          // under thread_mu_
-  bool due_ = false;                                           // under thread_mu_
+  bool stop_ = false;                                            // under thread_mu_
+  bool due_ = false;                                             // under thread_mu_
   std::atomic<std::uint64_t> since_events_{0}, since_bytes_{0};  // appended since the last one
   std::atomic<std::uint64_t> written_{0}, failures_{0}, last_seq_{0}, segments_compacted_{0};
   mutable std::mutex error_mu_;

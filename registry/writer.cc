@@ -24,9 +24,8 @@ Result<std::uint64_t> Writer::insert(ChildSpec spec, NodePids node_pids, const I
 }
 
 Result<std::uint64_t> Writer::bulk_insert(std::vector<Entry> children, const WriteOptions& o) {
-  return commit(o, [&](const CommandContext& ctx) {
-    return resolve_bulk_insert(ctx, std::move(children));
-  });
+  return commit(
+      o, [&](const CommandContext& ctx) { return resolve_bulk_insert(ctx, std::move(children)); });
 }
 
 Result<std::uint64_t> Writer::erase(std::string_view child_id, const WriteOptions& o) {
@@ -35,9 +34,8 @@ Result<std::uint64_t> Writer::erase(std::string_view child_id, const WriteOption
 
 Result<std::uint64_t> Writer::bulk_delete(
     std::vector<std::pair<ChildId, std::vector<NodeName>>> children, const WriteOptions& o) {
-  return commit(o, [&](const CommandContext& ctx) {
-    return resolve_bulk_delete(ctx, std::move(children));
-  });
+  return commit(
+      o, [&](const CommandContext& ctx) { return resolve_bulk_delete(ctx, std::move(children)); });
 }
 
 Result<std::uint64_t> Writer::update(std::string_view child_id, const UpdateFn& fn,
@@ -88,9 +86,8 @@ Resolver resolver_of(Writer::Op* o) {
     case Kind::kErase:
       return [o](const CommandContext& ctx) { return resolve_delete(ctx, o->child_id); };
     case Kind::kBulkDelete:
-      return [o](const CommandContext& ctx) {
-        return resolve_bulk_delete(ctx, std::move(o->nodes));
-      };
+      return
+          [o](const CommandContext& ctx) { return resolve_bulk_delete(ctx, std::move(o->nodes)); };
     case Kind::kUpdate:
       return [o](const CommandContext& ctx) { return resolve_update(ctx, o->child_id, o->fn); };
     case Kind::kClearAll:
@@ -114,9 +111,8 @@ std::vector<Result<std::uint64_t>> Writer::write(std::vector<Op>& ops) {
     out.push_back(unset_result());
   }
   // A batch with an update function (user code) holds no other call up: it goes alone.
-  const bool has_user_code = std::any_of(ops.begin(), ops.end(), [](const Op& op) {
-    return op.kind == decltype(op.kind)::kUpdate;
-  });
+  const bool has_user_code = std::any_of(
+      ops.begin(), ops.end(), [](const Op& op) { return op.kind == decltype(op.kind)::kUpdate; });
   commit_many(writes, out, has_user_code ? Grouping::kAlone : Grouping::kAny);
   return out;
 }

@@ -45,8 +45,7 @@ class Writer {
                                Grouping grouping = Grouping::kAny);
 
   // The API's writes, with Registry's semantics (include/procreg/registry.h).
-  virtual Result<std::uint64_t> insert(ChildSpec spec, NodePids node_pids,
-                                       const InsertOptions& o);
+  virtual Result<std::uint64_t> insert(ChildSpec spec, NodePids node_pids, const InsertOptions& o);
   virtual Result<std::uint64_t> bulk_insert(std::vector<Entry> children, const WriteOptions& o);
   virtual Result<std::uint64_t> erase(std::string_view child_id, const WriteOptions& o);
   virtual Result<std::uint64_t> bulk_delete(

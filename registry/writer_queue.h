@@ -69,7 +69,7 @@ class WriterQueue final : public Writer {
   WriteCounters& counters_;
 
   mutable std::mutex mu_;
-  std::deque<Queued*> queue_;  // front: the leader
+  std::deque<Queued*> queue_;                                 // front: the leader
   std::uint64_t calls_ = 0, groups_ = 0, largest_group_ = 0;  // under mu_
   // The leader's (one leader at a time): its group, reserved for the largest (kMaxGroupWrites
   // calls) so that building it under mu_ never allocates; the group's writes flattened, where

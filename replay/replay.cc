@@ -13,10 +13,10 @@
 namespace procreg::replay {
 
 Result<ReplayStats> replay_log(const std::string& dir, Projection* projection,
-                               std::uint64_t upto_seq, std::uint32_t max_record_bytes,
+                               std::uint64_t upto_seq, std::uint32_t v1_max_record_bytes,
                                std::optional<std::int64_t> upto_time_ms,
                                const ReplayProgressFn& progress) {
-  auto reader = LogReader::open(dir, projection->last_seq() + 1, max_record_bytes);
+  auto reader = LogReader::open(dir, projection->last_seq() + 1, v1_max_record_bytes);
   if (!reader.ok()) return reader.status();
   LogReader& r = **reader;
   if (r.hub() != projection->hub()) {
@@ -25,13 +25,14 @@ Result<ReplayStats> replay_log(const std::string& dir, Projection* projection,
   }
   ReplayStats stats;
   LogRecord record;
-  const events::DecodeLimits limits = events::record_limits(max_record_bytes);
   while (upto_seq == 0 || projection->last_seq() < upto_seq) {
     auto more = r.next(&record);
     if (!more.ok()) return more.status();
     if (!*more) break;
     if (record.seq <= projection->last_seq()) continue;  // before from_seq, inside a segment
-    auto event = events::decode(record.payload, limits);
+    // The reader bounded the payload by its segment's limit; nothing in it is longer than it.
+    const auto length = static_cast<std::uint32_t>(record.payload.size());
+    auto event = events::decode(record.payload, events::record_limits(length));
     if (!event.ok()) {
       return Status(event.status().code(), "event " + std::to_string(record.seq) + " in " +
                                                record.segment + ": " + event.status().message());

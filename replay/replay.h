@@ -24,8 +24,9 @@ struct ReplayStats {
 // including `upto_seq` (0 = to the end). Every record's event must carry the log's hub and
 // epoch and the record's sequence. Errors: the reader's (kNotFound, kCorruption), a decode
 // error (with the sequence), or an apply error; the projection then holds every event before
-// the failing one. max_record_bytes is the writer's limit (LogOptions::max_record_bytes): any
-// record within it is read and decoded (events::record_limits).
+// the failing one. Each segment is read with the record limit its header records, and each
+// record decoded with the limits of its own length (events::record_limits); v1_max_record_bytes
+// is the limit of segments of format version 1, which record none (LogReader::open).
 // upto_time_ms: also stop before the first event whose writer time is later (a prefix of the
 // log: an event written later with an earlier clock reading is not applied either).
 // progress: called every 4096 events with (segment name, record offset, seq).
@@ -33,7 +34,7 @@ using ReplayProgressFn =
     std::function<void(const std::string& segment, std::uint64_t offset, std::uint64_t seq)>;
 Result<ReplayStats> replay_log(const std::string& dir, Projection* projection,
                                std::uint64_t upto_seq = 0,
-                               std::uint32_t max_record_bytes = LogOptions{}.max_record_bytes,
+                               std::uint32_t v1_max_record_bytes = LogOptions{}.max_record_bytes,
                                std::optional<std::int64_t> upto_time_ms = std::nullopt,
                                const ReplayProgressFn& progress = {});
 

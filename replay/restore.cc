@@ -24,10 +24,10 @@ namespace {
 // holds it).
 std::string try_snapshot(const std::string& dir, const SnapshotFile& file, Projection* projection,
                          const RestoreOptions& o) {
-  auto reader = LogReader::open(dir, file.seq + 1, o.max_record_bytes);
+  auto reader = LogReader::open(dir, file.seq + 1, o.v1_max_record_bytes);
   if (!reader.ok()) return reader.status().message();
   const std::string path = dir + "/" + file.name;
-  auto loaded = load_snapshot(path, projection, o.max_record_bytes);
+  auto loaded = load_snapshot(path, projection);
   if (!loaded.ok()) return loaded.status().message();
   std::string why;
   if (loaded->epoch != (*reader)->epoch()) {
@@ -59,7 +59,7 @@ Result<RestoreReport> restore(const std::string& dir, Projection* projection,
     }
   }
   auto replayed =
-      replay_log(dir, projection, o.upto_seq, o.max_record_bytes, o.upto_time_ms, o.progress);
+      replay_log(dir, projection, o.upto_seq, o.v1_max_record_bytes, o.upto_time_ms, o.progress);
   if (!replayed.ok()) {
     Status s = replayed.status();
     if (s.code() == Code::kCompacted && !report.skipped.empty()) {

@@ -28,7 +28,9 @@ namespace procreg::replay {
 struct RestoreOptions {
   std::uint64_t upto_seq = 0;  // 0 = to the end of the log
   std::optional<std::int64_t> upto_time_ms;
-  std::uint32_t max_record_bytes = LogOptions{}.max_record_bytes;
+  // The record limit of log segments of format version 1, which do not record it (a version 2
+  // segment is read with its header's; snapshots need none).
+  std::uint32_t v1_max_record_bytes = LogOptions{}.max_record_bytes;
   bool use_snapshots = true;
   std::function<void(const std::string& segment, std::uint64_t offset, std::uint64_t seq)>
       progress = nullptr;  // replay_log's

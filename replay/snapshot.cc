@@ -1,6 +1,7 @@
 #include "replay/snapshot.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -27,6 +28,7 @@ constexpr std::size_t kWriteBuffer = 1u << 20;
 constexpr std::size_t kReadBuffer = 1u << 20;
 // A row record may exceed the event that wrote the row by its table name and revision.
 constexpr std::uint32_t kRowSlack = 64u << 10;
+constexpr std::uint64_t kMaxRowBytes = std::uint64_t{kMaxRecordBytesCap} + kRowSlack;
 
 // Meta keys.
 constexpr std::string_view kHub = "hub";
@@ -310,8 +312,8 @@ Result<SnapshotFile> write_snapshot(const std::string& dir, const Projection& pr
 
 struct SnapshotReader::Impl {
   std::string path;
-  std::uint32_t max_record_bytes = 0;
   UniqueFd fd;
+  std::uint64_t file_size = 0;    // the file is never modified after its rename
   std::uint64_t file_offset = 0;  // of buffer[0]
   std::string buffer;
   std::size_t pos = 0;  // read position in buffer
@@ -390,16 +392,17 @@ SnapshotReader::SnapshotReader(std::unique_ptr<Impl> impl) : impl_(std::move(imp
 SnapshotReader::~SnapshotReader() = default;
 const SnapshotMeta& SnapshotReader::meta() const { return impl_->meta; }
 
-Result<std::unique_ptr<SnapshotReader>> SnapshotReader::open(const std::string& path,
-                                                             std::uint32_t max_record_bytes) {
+Result<std::unique_ptr<SnapshotReader>> SnapshotReader::open(const std::string& path) {
   auto impl = std::make_unique<Impl>();
   impl->path = path;
-  impl->max_record_bytes = max_record_bytes;
   auto fd = open_file(path, O_RDONLY);
   if (!fd.ok()) {
     if (errno == ENOENT) return Status::not_found("no snapshot " + path);
     return fd.status();
   }
+  struct stat st;
+  if (::fstat(fd->get(), &st) != 0) return io_error("fstat", path, errno);
+  impl->file_size = static_cast<std::uint64_t>(st.st_size);
   impl->fd = std::move(*fd);
   Status s = impl->read_header();
   if (!s.ok()) return s;
@@ -419,8 +422,11 @@ Result<bool> SnapshotReader::next(std::string* payload) {
   const std::uint32_t length = get_u32(p + 4);
   const std::uint8_t type = static_cast<std::uint8_t>(p[8]);
   if (type == kSnapshotRecordRow) {
-    if (length == 0 || length > d.max_record_bytes + kRowSlack) {
-      return d.corrupt(at, "row record length " + std::to_string(length) + " out of range");
+    // The file is complete: a length past its end is damage, found before it sizes a read.
+    const std::uint64_t left = d.file_size - std::min(d.file_size, at + kSnapshotRecordHeaderBytes);
+    if (length == 0 || length > left || length > kMaxRowBytes) {
+      return d.corrupt(at, "row record length " + std::to_string(length) + " out of range (" +
+                               std::to_string(left) + " bytes left in the file)");
     }
   } else if (type == kSnapshotRecordEnd) {
     if (length != 8) return d.corrupt(at, "end record length " + std::to_string(length));
@@ -470,9 +476,8 @@ Result<bool> SnapshotReader::next(std::string* payload) {
 std::uint64_t SnapshotReader::payload_offset() const { return impl_->payload_offset; }
 int SnapshotReader::fd() const { return impl_->fd.get(); }
 
-Result<SnapshotMeta> load_snapshot(const std::string& path, Projection* projection,
-                                   std::uint32_t max_record_bytes) {
-  auto reader = SnapshotReader::open(path, max_record_bytes);
+Result<SnapshotMeta> load_snapshot(const std::string& path, Projection* projection) {
+  auto reader = SnapshotReader::open(path);
   if (!reader.ok()) return reader.status();
   const SnapshotMeta& meta = (*reader)->meta();
   if (meta.hub != projection->hub()) {
@@ -487,7 +492,6 @@ Result<SnapshotMeta> load_snapshot(const std::string& path, Projection* projecti
     projection->reserve_rows(t.name, t.rows);
     projection->restore_table_head(t.name, t.last_seq);
   }
-  const events::DecodeLimits limits = events::record_limits(max_record_bytes + kRowSlack);
   auto fail = [&](Status s) {
     projection->reset_to(0, 0);
     return s;
@@ -500,7 +504,9 @@ Result<SnapshotMeta> load_snapshot(const std::string& path, Projection* projecti
     if (!more.ok()) return fail(more.status());
     if (!*more) break;
     // Rows as procreg writes them are loaded from their bytes; others are decoded (and
-    // refused there if they are not rows).
+    // refused there if they are not rows). Nothing in a row is longer than the row.
+    const events::DecodeLimits limits =
+        events::record_limits(static_cast<std::uint32_t>(payload.size()));
     events::ScannedSnapshotRow scanned;
     std::optional<events::SnapshotRow> decoded;
     if (!events::scan_snapshot_row(payload, limits, &scanned)) {

@@ -28,6 +28,11 @@
 // the row count of each table and of the end record, and that nothing follows the end record:
 // any failure is kCorruption naming the file and the byte offset, and the snapshot is not used.
 //
+// A snapshot needs no record limit from its writer: the file is complete when it is read, so a
+// row's length is bounded by the bytes left in the file (and by the largest record a writer may
+// append, kMaxRecordBytesCap, plus its table name and revision), and each row is decoded with
+// the limits of its own length (events::record_limits).
+//
 // Thread safety: free functions and a reader used by one thread at a time. A snapshot file is
 // never modified after its rename.
 #pragma once
@@ -113,10 +118,10 @@ Result<SnapshotFile> write_snapshot(const std::string& dir, const Projection& pr
 // Reads one snapshot file sequentially, checking everything on the way.
 class SnapshotReader {
  public:
-  // Opens `path` and checks its header and meta. Row payloads over max_record_bytes are
-  // corruption. Errors: kNotFound (no such file), kUnsupported (a newer version), kCorruption.
-  static Result<std::unique_ptr<SnapshotReader>> open(
-      const std::string& path, std::uint32_t max_record_bytes = LogOptions{}.max_record_bytes);
+  // Opens `path` and checks its header and meta. A row length past the end of the file (or
+  // over kMaxRecordBytesCap + 64 KiB) is corruption. Errors: kNotFound (no such file),
+  // kUnsupported (a newer version), kCorruption.
+  static Result<std::unique_ptr<SnapshotReader>> open(const std::string& path);
   ~SnapshotReader();
   const SnapshotMeta& meta() const;
   // The next row's SnapshotRow bytes into *payload (capacity reused): true; false once the end
@@ -139,7 +144,6 @@ class SnapshotReader {
 // Replaces the projection's state by the snapshot at `path` (rows, table heads, hook heads),
 // checking every byte first... as it goes: on any error the projection is left empty (at seq 0)
 // and the error names the file. The snapshot's hub must be the projection's.
-Result<SnapshotMeta> load_snapshot(const std::string& path, Projection* projection,
-                                   std::uint32_t max_record_bytes = LogOptions{}.max_record_bytes);
+Result<SnapshotMeta> load_snapshot(const std::string& path, Projection* projection);
 
 }  // namespace procreg::replay

@@ -31,8 +31,10 @@ struct LogOptions {
   // is done (records written meanwhile share the next one), the best latency and throughput;
   // a larger value trades latency for fewer syncs when the disk's sync rate is the limit.
   std::chrono::milliseconds group_commit_interval{0};
-  std::uint64_t segment_bytes = 64ull << 20;   // roll to a new segment past this size
-  std::uint32_t max_record_bytes = 16u << 20;  // larger appends are refused
+  std::uint64_t segment_bytes = 64ull << 20;  // roll to a new segment past this size
+  // Larger appends are refused. 1 to 1 GiB; recorded in each segment's header, so readers need
+  // not be told it (docs/LOG_FORMAT.md).
+  std::uint32_t max_record_bytes = 16u << 20;
 };
 
 // Snapshots and retention of a writer's log (docs/LOG_FORMAT.md, "Snapshot files").

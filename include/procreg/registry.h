@@ -155,8 +155,10 @@ struct ReplayOptions {
   // As of a writer time (ms since the epoch, the writer's clock): the state after every event
   // up to the first one written later than this (with upto_seq, whichever comes first).
   std::optional<std::int64_t> upto_time_ms = std::nullopt;
-  // The writer's LogOptions::max_record_bytes, if it was not the default: larger records are
-  // read as corruption.
+  // Only for a log written before segment format version 2: each newer segment records its
+  // writer's LogOptions::max_record_bytes in its header and is read with it, whatever this says.
+  // An older segment records none and is read with this limit (a longer record is corruption),
+  // so set it to the old writer's limit if that was not the default.
   std::uint32_t max_record_bytes = LogOptions{}.max_record_bytes;
   // Start from the newest snapshot file at or before the point asked for (false: replay the
   // log from its first record, which then must still be there).

@@ -95,24 +95,44 @@ BOOST_AUTO_TEST_CASE(values_and_records_past_the_limits_are_refused_before_the_a
   BOOST_TEST((*reopened)->dump_all() == live);
 }
 
-BOOST_AUTO_TEST_CASE(a_replay_reads_records_up_to_the_writers_larger_limit) {
+BOOST_AUTO_TEST_CASE(a_log_and_snapshot_with_a_larger_limit_replay_with_no_limit_passed) {
   testing::TempDir dir;
   RegistryOptions o = options_for(dir.path());
   o.log.max_record_bytes = 32u << 20;
+  InsertOptions big;
+  big.metadata["blob"] = std::string(20u << 20, 'y');  // past the default 16 MiB records
   {
     auto opened = Registry::open(o);
     BOOST_REQUIRE(opened.ok());
-    InsertOptions big;
-    big.metadata["blob"] = std::string(20u << 20, 'y');  // past the default 16 MiB records
     BOOST_REQUIRE((*opened)->insert(make_spec("a"), {{"n0", "<1>"}}, big).ok());
   }
+  // The segment header records the writer's limit: a replay needs no option.
   ReplayOptions defaults{dir.path(), "n0", 0};
-  BOOST_TEST(Registry::open_replay(defaults).status().code() == Code::kCorruption);
-  ReplayOptions matching = defaults;
-  matching.max_record_bytes = o.log.max_record_bytes;
-  auto replayed = Registry::open_replay(matching);
+  auto replayed = Registry::open_replay(defaults);
   BOOST_REQUIRE_MESSAGE(replayed.ok(), replayed.status().to_string());
   BOOST_TEST((*replayed)->entry_exists("a"));
+  // Nor does a writer restarted with the default limit, nor a snapshot of the big row.
+  {
+    auto reopened = Registry::open(options_for(dir.path()));
+    BOOST_REQUIRE_MESSAGE(reopened.ok(), reopened.status().to_string());
+    BOOST_TEST((*reopened)->entry_exists("a"));
+    BOOST_TEST((*reopened)->insert(make_spec("b"), {{"n0", "<2>"}}, big).status().code() ==
+               Code::kResourceExhausted);
+    BOOST_REQUIRE((*reopened)->insert(make_spec("c"), {{"n0", "<3>"}}).ok());
+    auto snapshot = (*reopened)->snapshot();
+    BOOST_REQUIRE_MESSAGE(snapshot.ok(), snapshot.status().to_string());
+  }
+  replayed = Registry::open_replay(defaults);
+  BOOST_REQUIRE_MESSAGE(replayed.ok(), replayed.status().to_string());
+  BOOST_TEST((*replayed)->recovery_report().find("started from snapshot-") == 0u,
+             (*replayed)->recovery_report());
+  BOOST_TEST((*replayed)->entry_exists("a"));
+  BOOST_TEST((*replayed)->entry_exists("c"));
+  ReplayOptions log_only = defaults;
+  log_only.use_snapshots = false;
+  replayed = Registry::open_replay(log_only);
+  BOOST_REQUIRE_MESSAGE(replayed.ok(), replayed.status().to_string());
+  BOOST_TEST((*replayed)->last_sequence() == 2u);
 }
 
 BOOST_AUTO_TEST_CASE(ttl_and_clock_extremes_neither_overflow_nor_wrap) {

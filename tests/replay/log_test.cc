@@ -312,20 +312,21 @@ BOOST_AUTO_TEST_CASE(files_follow_the_documented_layout) {
     PROCREG_REQUIRE_OK(log->append(1, "hello"));
   }
   const std::string bytes = read_bytes(tmp.file("00000000000000000001.log"));
-  BOOST_REQUIRE_EQUAL(bytes.size(), 35u + 22u);
+  BOOST_REQUIRE_EQUAL(bytes.size(), 39u + 22u);
   const char* p = bytes.data();
   BOOST_TEST(std::string(p, 4) == "PRLG");
-  BOOST_TEST(get_u16(p + 4) == 1u);
-  BOOST_TEST(get_u16(p + 6) == 35u);
+  BOOST_TEST(get_u16(p + 4) == 2u);
+  BOOST_TEST(get_u16(p + 6) == 39u);
   BOOST_TEST(get_u64(p + 8) == epoch);
   BOOST_TEST(get_u64(p + 16) == 1u);
-  BOOST_TEST(get_u16(p + 24) == 5u);
-  BOOST_TEST(std::string(p + 26, 5) == "hub-a");
-  BOOST_TEST(get_u32(p + 31) == crc32c::mask(crc32c::value(p, 31)));
+  BOOST_TEST(get_u32(p + 24) == 16u << 20);  // max_record_bytes, the default
+  BOOST_TEST(get_u16(p + 28) == 5u);
+  BOOST_TEST(std::string(p + 30, 5) == "hub-a");
+  BOOST_TEST(get_u32(p + 35) == crc32c::mask(crc32c::value(p, 35)));
   // The record: the worked example of docs/LOG_FORMAT.md, byte for byte.
   const unsigned char record[] = {0x54, 0x6b, 0x75, 0x72, 0x05, 0x00, 0x00, 0x00, 0x01, 0x01, 0x00,
                                   0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 'h',  'e',  'l',  'l',  'o'};
-  BOOST_TEST(std::memcmp(p + 35, record, sizeof record) == 0);
+  BOOST_TEST(std::memcmp(p + 39, record, sizeof record) == 0);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

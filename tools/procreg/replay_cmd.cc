@@ -147,7 +147,8 @@ void add_replay_command(CLI::App& app, Commands* commands) {
   replay->add_flag("--no-snapshots", o->no_snapshots,
                    "replay the log from its first record, ignoring snapshot files");
   replay->add_option("--max-record-bytes", o->max_record_bytes,
-                     "the writer's record limit, if it was not the default");
+                     "the record limit of segments written before log format version 2 "
+                     "(newer segments record theirs), if it was not the default");
   commands->push_back({replay, [o] { return run_replay(*o); }});
 }
 

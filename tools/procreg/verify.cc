@@ -117,7 +117,7 @@ void check_snapshots(const VerifyOptions& o, Scan* scan) {
     s.bytes = f.bytes;
     const std::string path = (fs::path(o.log_dir) / f.name).string();
     Status bad;
-    auto reader = replay::SnapshotReader::open(path, o.max_record_bytes);
+    auto reader = replay::SnapshotReader::open(path);
     if (!reader.ok()) {
       bad = reader.status();
     } else {
@@ -130,7 +130,7 @@ void check_snapshots(const VerifyOptions& o, Scan* scan) {
                                  std::to_string(meta.seq) + ", its name " + std::to_string(f.seq));
       } else {
         replay::Projection scratch(meta.hub, "verify");
-        auto loaded = replay::load_snapshot(path, &scratch, o.max_record_bytes);
+        auto loaded = replay::load_snapshot(path, &scratch);
         if (!loaded.ok()) bad = loaded.status();
       }
     }
@@ -224,7 +224,6 @@ Scan scan_log(const VerifyOptions& o) {
   replay::LogReader& reader = **opened;
   scan.hub = reader.hub();
   scan.epoch = reader.epoch();
-  const auto limits = events::record_limits(o.max_record_bytes);
   Progress progress("verifying " + o.log_dir, total_bytes);
   replay::LogRecord record;
   std::string current;
@@ -247,7 +246,9 @@ Scan scan_log(const VerifyOptions& o) {
       current = record.segment;
     }
     SegmentSummary& seg = scan.segments[it->second];
-    auto event = events::decode(record.payload, limits);
+    // The reader bounded the record by its segment's limit; nothing in it is longer.
+    auto event = events::decode(
+        record.payload, events::record_limits(static_cast<std::uint32_t>(record.payload.size())));
     Status bad;
     if (!event.ok()) {
       bad = event.status();
@@ -419,7 +420,8 @@ CLI::App* add_one(CLI::App& app, Commands* commands, const char* name, const cha
   sub->add_option("--log-dir", o->log_dir, "the hub's log directory")->required();
   sub->add_flag("--json", o->json, "one JSON object instead of text");
   sub->add_option("--max-record-bytes", o->max_record_bytes,
-                  "the writer's record limit, if it was not the default");
+                  "the record limit of segments written before log format version 2 "
+                  "(newer segments record theirs), if it was not the default");
   commands->push_back({sub, [o, inspect] { return run_verify(*o, inspect); }});
   return sub;
 }
