@@ -130,7 +130,7 @@ std::uint64_t count_acks(const std::string& file) {
 RunLines read_run_lines(const std::string& file) {
   RunLines out;
   if (!std::filesystem::exists(file)) return out;
-  for (const std::string& line : examples::read_lines(file)) {
+  for (const std::string& line : tools::read_lines(file)) {
     const auto f = split_tabs(line);
     BOOST_REQUIRE_MESSAGE(f.size() >= 3 && (f[0] == "I" || f[0] == "A"), "bad line: " << line);
     const int thread = std::stoi(f[1]);
@@ -225,8 +225,8 @@ void CrashHarness::release_and_converge(Run& run) {
                         "the replica applied " << replica_->last_applied()
                                                << " events, the restarted writer holds "
                                                << ready_seq);
-  BOOST_REQUIRE(examples::canonical_dump(replica_->registry().dump_all_tables()) ==
-                examples::read_file(run.dump_file));
+  BOOST_REQUIRE(harness::canonical_dump(replica_->registry().dump_all_tables()) ==
+                tools::read_file(run.dump_file));
   ++totals_.replica_checks;
   p.process().signal(SIGUSR1);
 }
@@ -246,7 +246,7 @@ void CrashHarness::kill_once(milliseconds delay, bool before_ready, bool tear,
   std::this_thread::sleep_for(delay);
   BOOST_REQUIRE_MESSAGE(procreg::testing::kill_hard(p),
                         "the writer ended before the kill: "
-                            << examples::ChildProcess::describe(p.process().exit_status())
+                            << tools::ChildProcess::describe(p.process().exit_status())
                             << p.diagnostics());
   ++totals_.kills;
   if (p.last_line("ready ").empty()) ++totals_.kills_before_ready;
@@ -434,8 +434,8 @@ void CrashHarness::restart_and_stop() {
   if (replica_) {  // it followed the load live, up to the writer's last event
     BOOST_REQUIRE_MESSAGE(replica_->wait_for(last, kConverge).ok(),
                           "the replica applied " << replica_->last_applied() << " of " << last);
-    BOOST_REQUIRE(examples::canonical_dump(replica_->registry().dump_all_tables()) ==
-                  examples::canonical_dump(final_state->dump_all_tables()));
+    BOOST_REQUIRE(harness::canonical_dump(replica_->registry().dump_all_tables()) ==
+                  harness::canonical_dump(final_state->dump_all_tables()));
   }
 }
 

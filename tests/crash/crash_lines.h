@@ -8,7 +8,7 @@
 // <seq> is what the call returned (0: the call wrote nothing, e.g. an update of a row that is
 // not bound). Each (<key>, <row>) is a row the call may have changed, read by the same thread
 // right after the call returned: <key> is "<table>/<child>", <row> the row's line of
-// examples::canonical_dump, or "-" if the table holds no such row. Each writer thread owns its
+// harness::canonical_dump, or "-" if the table holds no such row. Each writer thread owns its
 // rows and nodes (no other thread writes them), so a row's last acknowledged text is its state
 // until that thread writes it again.
 //
@@ -22,7 +22,7 @@
 #include <utility>
 #include <vector>
 
-#include "examples/bus_common.h"
+#include "harness/canonical_text.h"
 #include "procreg/types.h"
 
 namespace procreg::crash {
@@ -36,7 +36,7 @@ inline std::map<std::string, std::string> rows_by_key(const std::map<std::string
   std::map<std::string, std::string> rows;
   for (const auto& [table, dump] : tables) {
     for (const auto& [id, entry] : dump) {
-      std::string line = examples::canonical_dump({{table, Dump{{id, entry}}}});
+      std::string line = harness::canonical_dump({{table, Dump{{id, entry}}}});
       if (!line.empty() && line.back() == '\n') line.pop_back();
       rows.emplace(table + "/" + id, std::move(line));
     }

@@ -1,5 +1,5 @@
-// The bus across real processes: the example binaries (bus_writer, bus_replica, bus_hooks)
-// started with fork + exec, killed with SIGKILL or SIGTERM and started again.
+// The bus across real processes: the harness programs in process/ (bus_writer, bus_replica,
+// bus_hooks) started with fork + exec, killed with SIGKILL or SIGTERM and started again.
 //   - a replica process killed with SIGKILL and restarted converges to the writer;
 //   - a writer killed with SIGKILL under a steady workload with sync-every-append durability
 //     loses no acknowledged write; an in-process Replica follows it across the restart without
@@ -9,11 +9,8 @@
 // Endpoints are ipc files in each test's temporary directory (stable across restarts). Every
 // wait is bounded; every process is killed and reaped when its test ends, passed or not.
 //
-// The suite is disabled in a plain plugin_test run (it needs the example binaries and runs for
+// The suite is disabled in a plain plugin_test run (it needs the harness programs and runs for
 // a while); ctest runs it as its own entry, plugin_process (plugin_test --run_test=process).
-// It is compiled only when the examples are built (PROCREG_BUS_WRITER is defined).
-#ifdef PROCREG_BUS_WRITER
-
 #include <algorithm>
 #include <map>
 #include <sstream>
@@ -21,6 +18,7 @@
 #include <boost/test/unit_test.hpp>
 #include <zmq.hpp>
 
+#include "harness/canonical_text.h"
 #include "process_util.h"
 #include "procreg/registry.h"
 #include "procreg/replica.h"
@@ -29,10 +27,10 @@ namespace procreg {
 namespace {
 
 using namespace procreg::testing;
-using examples::canonical_dump;
-using examples::read_file;
-using examples::read_lines;
+using harness::canonical_dump;
 using std::chrono::milliseconds;
+using tools::read_file;
+using tools::read_lines;
 
 std::vector<std::string> writer_args(const std::string& log, const Endpoints& ep,
                                      std::vector<std::string> more) {
@@ -99,7 +97,7 @@ std::string check_ack(const Registry& at, const Ack& a) {
   }
   if (holds) return "";
   return "seq " + std::to_string(a.seq) + " " + a.op + " of " + a.child + " on " + a.node +
-         " not found: the row holds " + examples::node_pids_text(np);
+         " not found: the row holds " + harness::node_pids_text(np);
 }
 
 ReplicaOptions in_process_replica(const Endpoints& ep) {
@@ -336,5 +334,3 @@ BOOST_AUTO_TEST_SUITE_END()
 
 }  // namespace
 }  // namespace procreg
-
-#endif  // PROCREG_BUS_WRITER

@@ -1,11 +1,14 @@
-// Pieces of the process tests (process_test.cc): the example binaries' paths (compile
+// Pieces of the process tests (process_test.cc): the harness programs' paths (compile
 // definitions from tests/CMakeLists.txt), a process under test whose output goes to files in a
 // temporary directory and which is killed and reaped whatever happens (ChildProcess, from
-// examples/bus_common.h), bounded waits on what the processes print, and ipc endpoints that
-// stay the same across a writer's restarts.
+// tools/common/), bounded waits on what the processes print, and ipc endpoints that stay the
+// same across a writer's restarts.
 //
 // Thread safety: a Proc belongs to its test's thread.
 #pragma once
+
+#include <signal.h>
+#include <sys/wait.h>
 
 #include <chrono>
 #include <cstdint>
@@ -18,12 +21,26 @@
 
 #include <boost/test/unit_test.hpp>
 
-#include "examples/bus_common.h"
 #include "temp_dir.h"
+#include "tools/common/child_process.h"
+#include "tools/common/files.h"
 
 namespace procreg::testing {
 
-using examples::ChildProcess;
+using tools::ChildProcess;
+
+// The value of `key=` in a line of space-separated tokens ("" if absent).
+inline std::string field(const std::string& line, const std::string& key) {
+  std::istringstream in(line);
+  std::string token;
+  while (in >> token) {
+    if (token.size() > key.size() && token.compare(0, key.size(), key) == 0 &&
+        token[key.size()] == '=') {
+      return token.substr(key.size() + 1);
+    }
+  }
+  return "";
+}
 
 inline constexpr std::chrono::milliseconds kProcessWait{60'000};
 
@@ -54,7 +71,7 @@ class Proc {
   }
   const std::string& name() const { return name_; }
   ChildProcess& process() { return process_; }
-  std::vector<std::string> lines() const { return examples::read_lines(out_); }
+  std::vector<std::string> lines() const { return tools::read_lines(out_); }
 
   // The last line of its stdout starting with `prefix` ("" if none).
   std::string last_line(const std::string& prefix) const {
@@ -76,7 +93,7 @@ class Proc {
   }
   // The numeric value of key= in the last line starting with `prefix`.
   std::uint64_t last_field(const std::string& prefix, const std::string& key) const {
-    const std::string v = examples::field(last_line(prefix), key);
+    const std::string v = field(last_line(prefix), key);
     BOOST_REQUIRE_MESSAGE(!v.empty(), name_ << ": no " << key << "= in a line '" << prefix << "...'"
                                             << diagnostics());
     return std::stoull(v);
@@ -85,7 +102,7 @@ class Proc {
   std::string diagnostics() const {
     std::ostringstream s;
     for (const auto& [stream, file] : {std::pair{"stdout", out_}, std::pair{"stderr", err_}}) {
-      const auto all = examples::read_lines(file);
+      const auto all = tools::read_lines(file);
       for (std::size_t i = all.size() > 6 ? all.size() - 6 : 0; i < all.size(); ++i) {
         s << "\n  " << name_ << " " << stream << ": " << all[i];
       }

@@ -24,12 +24,14 @@
 #include <zmq.hpp>
 
 #include "events/codec.h"
-#include "examples/bus_common.h"
 #include "log/log.h"
 #include "log/log_reader.h"
 #include "procreg/bus_proxy.h"
 #include "procreg/hooks.h"
 #include "procreg/replica.h"
+#include "tools/common/child_process.h"
+#include "tools/common/files.h"
+#include "tools/common/signals.h"
 #include "tools/procreg/cli.h"
 #include "tools/procreg/commands.h"
 #include "tools/procreg/json_convert.h"
@@ -40,8 +42,8 @@ namespace {
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
-using examples::ChildProcess;
 using std::chrono::milliseconds;
+using tools::ChildProcess;
 
 struct DemoOptions {
   int children = 24;
@@ -56,7 +58,7 @@ struct Failure : std::runtime_error {
 
 class Demo {
  public:
-  Demo(const DemoOptions& o, const examples::Signals& signals)
+  Demo(const DemoOptions& o, const tools::Signals& signals)
       : o_(o), signals_(signals), timeout_(std::chrono::seconds(o.timeout_s)) {
     std::error_code ec;
     self_ = fs::read_symlink("/proc/self/exe", ec).string();
@@ -105,7 +107,7 @@ class Demo {
         }
       }
       if (Clock::now() >= limit) throw Failure("timed out waiting for " + what);
-      if (examples::Signals::stops(signals_.wait(milliseconds(20)))) throw Failure("interrupted");
+      if (tools::Signals::stops(signals_.wait(milliseconds(20)))) throw Failure("interrupted");
     }
   }
 
@@ -121,7 +123,7 @@ class Demo {
   // The JSON lines a process printed so far.
   std::vector<Json> json_lines(const std::string& name) const {
     std::vector<Json> out;
-    for (const auto& line : examples::read_lines(procs_.at(name).out)) {
+    for (const auto& line : tools::read_lines(procs_.at(name).out)) {
       try {
         out.push_back(Json::parse(line));
       } catch (const Json::parse_error&) {
@@ -149,7 +151,7 @@ class Demo {
   std::vector<std::string> expected_hooks(std::uint64_t last) const;
 
   const DemoOptions& o_;
-  const examples::Signals& signals_;
+  const tools::Signals& signals_;
   const std::chrono::seconds timeout_;
   std::string self_, dir_;
   std::map<std::string, Proc> procs_;
@@ -328,13 +330,13 @@ int Demo::run() {
   const std::vector<std::string> hooks_expected = expected_hooks(last);
   wait(
       "the hook subscriber's " + std::to_string(hooks_expected.size()) + " hook events",
-      [&] { return examples::read_lines(procs_.at("hooks").out).size() >= hooks_expected.size(); },
+      [&] { return tools::read_lines(procs_.at("hooks").out).size() >= hooks_expected.size(); },
       live);
   for (const char* name : {"replica-1", "replica-2b", "hooks", "writer"}) stop(name);
   proxy->stop();
 
   // Check.
-  const std::string reference = examples::read_file(file("writer.json"));
+  const std::string reference = tools::read_file(file("writer.json"));
   std::size_t rows = 0;
   try {
     const Json tables = Json::parse(reference);
@@ -345,12 +347,12 @@ int Demo::run() {
   bool replicas_equal = !reference.empty();
   for (const auto& [name, dump] :
        {std::pair{"replica-1", "replica-1.json"}, std::pair{"replica-2", "replica-2.json"}}) {
-    const bool same = examples::read_file(file(dump)) == reference;
+    const bool same = tools::read_file(file(dump)) == reference;
     replicas_equal = replicas_equal && same;
     out_line(std::string("check:     ") + name + "'s dump equals the writer's (" +
              std::to_string(rows) + " rows): " + (same ? "yes" : "NO"));
   }
-  const auto hooks_got = examples::read_lines(procs_.at("hooks").out);
+  const auto hooks_got = tools::read_lines(procs_.at("hooks").out);
   const bool hooks_equal = hooks_got == hooks_expected;
   out_line("check:     hook subscriber got " + std::to_string(hooks_got.size()) + " of " +
            std::to_string(hooks_expected.size()) +
@@ -374,7 +376,7 @@ void Demo::report_failure(const std::string& why) {
   out_line("FAILED: " + why);
   for (auto& [name, p] : procs_) {
     for (const auto& [stream, path] : {std::pair{"stdout", p.out}, std::pair{"stderr", p.err}}) {
-      const auto lines = examples::read_lines(path);
+      const auto lines = tools::read_lines(path);
       for (std::size_t i = lines.size() > 3 ? lines.size() - 3 : 0; i < lines.size(); ++i) {
         out_line("  " + name + " " + stream + ": " + lines[i].substr(0, 300));
       }
@@ -384,7 +386,7 @@ void Demo::report_failure(const std::string& why) {
 }
 
 int run_demo(const DemoOptions& o) {
-  const examples::Signals signals;  // before any thread starts
+  const tools::Signals signals;  // before any thread starts
   Demo demo(o, signals);
   try {
     return demo.run();

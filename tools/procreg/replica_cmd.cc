@@ -14,8 +14,9 @@
 
 #include <zmq.hpp>
 
-#include "examples/bus_common.h"
 #include "procreg/replica.h"
+#include "tools/common/files.h"
+#include "tools/common/signals.h"
 #include "tools/procreg/cli.h"
 #include "tools/procreg/commands.h"
 #include "tools/procreg/json_convert.h"
@@ -50,7 +51,7 @@ Json replica_stats_json(const ReplicaStats& s) {
 }
 
 int run_replica(ReplicaCmdOptions o) {
-  const examples::Signals signals;  // before any thread starts
+  const tools::Signals signals;  // before any thread starts
   o.hub.resolve();
   const ReplicaOptions ro = o.hub.replica_options(o.node);
   zmq::context_t context;
@@ -77,7 +78,7 @@ int run_replica(ReplicaCmdOptions o) {
       stats.answer(timeout, make_stats);
       timeout = milliseconds(0);
     }
-    return examples::Signals::stops(signals.wait(timeout));
+    return tools::Signals::stops(signals.wait(timeout));
   };
 
   const auto limit = Clock::now() + o.hub.timeout();
@@ -107,8 +108,8 @@ int run_replica(ReplicaCmdOptions o) {
   }
   replica->stop();  // the state is final from here on
   if (!o.dump.empty()) {
-    examples::write_file_atomic(o.dump,
-                                dump_line(to_json(replica->registry().dump_all_tables())) + "\n");
+    tools::write_file_atomic(o.dump,
+                             dump_line(to_json(replica->registry().dump_all_tables())) + "\n");
   }
   out_line(dump_line({{"event", "stopped"},
                       {"applied", replica->last_applied()},

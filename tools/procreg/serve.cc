@@ -18,11 +18,12 @@
 
 #include <zmq.hpp>
 
-#include "examples/bus_common.h"
 #include "plugin/zmq_util.h"
 #include "procreg/bus_proxy.h"
 #include "procreg/hub_server.h"
 #include "procreg/registry.h"
+#include "tools/common/files.h"
+#include "tools/common/signals.h"
 #include "tools/procreg/cli.h"
 #include "tools/procreg/commands.h"
 #include "tools/procreg/json_convert.h"
@@ -113,7 +114,7 @@ Json stats_json(const Registry& registry, const HubServer& server, Clock::time_p
 }
 
 int run_serve(const ServeOptions& o) {
-  const examples::Signals signals;  // before any thread starts
+  const tools::Signals signals;  // before any thread starts
   if (!o.connect.empty() && !o.bind.empty()) usage_error("give --connect or --bind, not both");
   RegistryOptions ro;
   ro.hub = o.hub;
@@ -178,7 +179,7 @@ int run_serve(const ServeOptions& o) {
                           {"command", server->command_endpoint()},
                           {"stats", stats_endpoint}};
   if (!o.endpoints_file.empty()) {
-    examples::write_file_atomic(o.endpoints_file, endpoints.dump(2) + "\n");
+    tools::write_file_atomic(o.endpoints_file, endpoints.dump(2) + "\n");
   }
   Json ready = {{"event", "ready"},
                 {"log_dir", o.log_dir},
@@ -194,8 +195,8 @@ int run_serve(const ServeOptions& o) {
   while (Clock::now() < deadline) {
     if (!stats_endpoint.empty()) {
       stats.answer(milliseconds(100), make_stats);
-      if (examples::Signals::stops(signals.wait(milliseconds(0)))) break;
-    } else if (examples::Signals::stops(signals.wait(milliseconds(100)))) {
+      if (tools::Signals::stops(signals.wait(milliseconds(0)))) break;
+    } else if (tools::Signals::stops(signals.wait(milliseconds(100)))) {
       break;
     }
   }
@@ -208,7 +209,7 @@ int run_serve(const ServeOptions& o) {
   if (!o.dump.empty()) {
     const auto tables = registry->dump_all_tables();
     for (const auto& [table, dump] : tables) rows += dump.size();
-    examples::write_file_atomic(o.dump, dump_line(to_json(tables)) + "\n");
+    tools::write_file_atomic(o.dump, dump_line(to_json(tables)) + "\n");
   }
   server.reset();
   registry.reset();  // syncs and closes the log
@@ -229,7 +230,7 @@ struct BusOptions {
 };
 
 int run_bus(const BusOptions& o) {
-  const examples::Signals signals;
+  const tools::Signals signals;
   zmq::context_t context;
   auto started = BusProxy::start(context, {o.frontend, o.backend});
   if (!started.ok()) throw CliError(kExitFailure, started.status().to_string());
@@ -237,14 +238,14 @@ int run_bus(const BusOptions& o) {
   const Json endpoints = {{"frontend", proxy->frontend_endpoint()},
                           {"backend", proxy->backend_endpoint()}};
   if (!o.endpoints_file.empty()) {
-    examples::write_file_atomic(o.endpoints_file, endpoints.dump(2) + "\n");
+    tools::write_file_atomic(o.endpoints_file, endpoints.dump(2) + "\n");
   }
   Json ready = {{"event", "ready"}};
   ready.update(endpoints);
   out_line(dump_line(ready));
   const auto deadline = deadline_after(o.seconds);
   while (Clock::now() < deadline) {
-    if (examples::Signals::stops(signals.wait(milliseconds(100)))) break;
+    if (tools::Signals::stops(signals.wait(milliseconds(100)))) break;
   }
   proxy->stop();
   out_line(dump_line({{"event", "stopped"}}));

@@ -24,12 +24,12 @@
 #include <zmq.hpp>
 
 #include "events/codec.h"
-#include "examples/bus_common.h"
 #include "plugin/replay_client.h"
 #include "plugin/wire.h"
 #include "plugin/zmq_util.h"
 #include "procreg/hook_subscriber.h"
 #include "procreg/options.h"
+#include "tools/common/signals.h"
 #include "tools/procreg/cli.h"
 #include "tools/procreg/commands.h"
 #include "tools/procreg/json_convert.h"
@@ -95,7 +95,7 @@ class Tail {
     }
   }
 
-  int run(const examples::Signals& signals) {
+  int run(const tools::Signals& signals) {
     // Where to start: the writer's head, or --from.
     const auto head = writer_head(client_, o_);
     epoch_ = head.epoch;
@@ -108,7 +108,7 @@ class Tail {
     const auto deadline = deadline_after(o_.seconds);
     auto last_heard = Clock::now();
     while (!done() && Clock::now() < deadline) {
-      if (examples::Signals::stops(signals.wait(milliseconds(0)))) break;
+      if (tools::Signals::stops(signals.wait(milliseconds(0)))) break;
       plugin::Frames frames;
       auto got =
           plugin::recv_until(sub_, &frames, {4, 17u << 20}, Clock::now() + milliseconds(100));
@@ -232,7 +232,7 @@ class Tail {
 
 // --hooks: the hub's hook events through a procreg::HookSubscriber (each exactly once, in
 // order), printed from the subscriber's thread.
-int run_hooks(const TailOptions& o, const examples::Signals& signals, zmq::context_t& context) {
+int run_hooks(const TailOptions& o, const tools::Signals& signals, zmq::context_t& context) {
   HookSubscriberOptions so;
   so.hub = o.hub.hub;
   so.bus_endpoint = o.hub.bus;
@@ -266,7 +266,7 @@ int run_hooks(const TailOptions& o, const examples::Signals& signals, zmq::conte
   while (Clock::now() < deadline) {
     if (o.count > 0 && printed >= o.count) break;
     if (o.until_seq && subscriber->position().seq >= *o.until_seq) break;
-    if (examples::Signals::stops(signals.wait(milliseconds(50)))) break;
+    if (tools::Signals::stops(signals.wait(milliseconds(50)))) break;
     if (Status s = subscriber->status(); s.code() == Code::kCompacted) {
       subscriber->stop();
       compacted_error(s, subscriber->position().seq + 1);
@@ -277,7 +277,7 @@ int run_hooks(const TailOptions& o, const examples::Signals& signals, zmq::conte
 }
 
 int run_tail(TailOptions o) {
-  const examples::Signals signals;  // before any thread starts
+  const tools::Signals signals;  // before any thread starts
   o.hub.resolve();
   const bool hook_kinds = std::any_of(o.kinds.begin(), o.kinds.end(), is_hook_kind);
   const bool event_kinds = !std::all_of(o.kinds.begin(), o.kinds.end(), is_hook_kind);

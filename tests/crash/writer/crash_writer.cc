@@ -13,7 +13,8 @@
 //   --max-writes N       writes per thread, then idle (0: no limit)                   0
 //   --publish EP, --replay EP, --command EP
 //                        start a HubServer bound at these endpoints (all three or none)
-//   --dump FILE          after opening, write every table as canonical text (bus_common.h)
+//   --dump FILE          after opening, write every table as canonical text
+//   (harness/canonical_text.h)
 //   --hold 1             after "ready", wait for SIGUSR1 before writing (at most 60 s)
 //   --snapshot-every-events N
 //                        SnapshotOptions::every_events: background snapshots (0: none)  0
@@ -45,14 +46,18 @@
 #include <zmq.hpp>
 
 #include "crash/crash_lines.h"
-#include "examples/bus_common.h"
+#include "harness/canonical_text.h"
+#include "harness/flags.h"
 #include "procreg/hub_server.h"
 #include "procreg/registry.h"
+#include "tools/common/files.h"
+#include "tools/common/signals.h"
 
 namespace {
 
 using namespace procreg;
-using namespace procreg::examples;
+using namespace procreg::harness;
+using namespace procreg::tools;
 using procreg::crash::AckLine;
 
 const char* const kProgram = "crash_writer";

@@ -1,3 +1,5 @@
+// A program the process tests run (tests/plugin/process_test.cc), not an example of the API.
+//
 // bus_replica: a replica of a hub in its own process. Starts a procreg::Replica on the bus,
 // waits until it caught up with the writer, optionally writes through it (remote writes to the
 // writer's command channel, each read back at once from the replica: read-your-writes), then
@@ -13,7 +15,7 @@
 //   --node NAME       this replica's local node                                  r1
 //   --writes N        inserts through the replica once caught up                 0
 //   --until-seq S     exit once sequence S is applied
-//   --dump F          on exit, write every table as canonical text (see bus_common.h)
+//   --dump F          on exit, write every table as canonical text (harness/canonical_text.h)
 //   --timeout-s T     bound on catching up and on each remote write              60
 //   --seconds S       exit after S seconds (0: no limit)                         0
 //
@@ -31,14 +33,18 @@
 
 #include <zmq.hpp>
 
-#include "examples/bus_common.h"
+#include "harness/canonical_text.h"
+#include "harness/flags.h"
 #include "procreg/registry.h"
 #include "procreg/replica.h"
+#include "tools/common/files.h"
+#include "tools/common/signals.h"
 
 namespace {
 
 using namespace procreg;
-using namespace procreg::examples;
+using namespace procreg::harness;
+using namespace procreg::tools;
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 

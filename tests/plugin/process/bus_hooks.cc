@@ -1,3 +1,5 @@
+// A program the process tests run (tests/plugin/process_test.cc), not an example of the API.
+//
 // bus_hooks: ProcessHub's hooks in another process. Starts a procreg::HookSubscriber with a
 // handler for both topics (child_registered, child_unregistered) that appends one line per
 // hook event to --out, and keeps its position (what it delivered) in --position-file, so that
@@ -30,13 +32,17 @@
 
 #include <zmq.hpp>
 
-#include "examples/bus_common.h"
+#include "harness/canonical_text.h"
+#include "harness/flags.h"
 #include "procreg/hook_subscriber.h"
+#include "tools/common/files.h"
+#include "tools/common/signals.h"
 
 namespace {
 
 using namespace procreg;
-using namespace procreg::examples;
+using namespace procreg::harness;
+using namespace procreg::tools;
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 

@@ -1,3 +1,5 @@
+// A program the process tests run (tests/plugin/process_test.cc), not an example of the API.
+//
 // bus_writer: a hub's writer on the bus. Opens the hub's log as its writer (Registry::open),
 // starts a HubServer (publisher, replay service, command channel), optionally runs a
 // ProcessHub-like workload, then serves until SIGINT/SIGTERM or --seconds pass, and shuts down
@@ -21,7 +23,7 @@
 //                        workload ("-" where none), fsync'd before the next write
 //   --hooks-out F        append the writer's own (in-process) hook stream, one line per hook
 //                        event: "<seq> <kind> <child> <node_pids>"
-//   --dump F             on exit, write every table as canonical text (see bus_common.h)
+//   --dump F             on exit, write every table as canonical text (harness/canonical_text.h)
 //   --seconds S          exit S seconds after starting (0: run until a signal)   0
 //
 // Signals: SIGINT/SIGTERM stop (the workload after its current write, then the server) and
@@ -51,14 +53,18 @@
 
 #include <zmq.hpp>
 
-#include "examples/bus_common.h"
+#include "harness/canonical_text.h"
+#include "harness/flags.h"
 #include "procreg/hub_server.h"
 #include "procreg/registry.h"
+#include "tools/common/files.h"
+#include "tools/common/signals.h"
 
 namespace {
 
 using namespace procreg;
-using namespace procreg::examples;
+using namespace procreg::harness;
+using namespace procreg::tools;
 using Clock = std::chrono::steady_clock;
 
 const char* const kProgram = "bus_writer";
