@@ -130,22 +130,42 @@ std::vector<ChildId> ids_of(const Args& a, const char* key) {
 }
 
 using Method = std::function<Json(Registry&, const Args&)>;
+using MethodTable = std::vector<std::pair<std::string, Method>>;
 
-const std::vector<std::pair<std::string, Method>>& methods() {
-  static const std::vector<std::pair<std::string, Method>> kMethods = {
-      // ---- writes
-      {"insert",
-       [](Registry& r, const Args& a) {
-         InsertOptions o;
-         static_cast<WriteOptions&>(o) = a.write_options();
-         if (a.has("metadata"))
-           o.metadata = metadata_from_json(a.at("metadata"), a.name("metadata"));
-         if (a.has("ttl_ms")) o.ttl_ms = a.integer("ttl_ms");
-         const NodePids np = a.has("node_pids")
-                                 ? node_pids_from_json(a.at("node_pids"), a.name("node_pids"))
-                                 : NodePids{};
-         return seq_or_error(r.insert(spec_from_json(a.at("spec"), a.name("spec")), np, o));
-       }},
+Json call_insert(Registry& r, const Args& a) {
+  InsertOptions o;
+  static_cast<WriteOptions&>(o) = a.write_options();
+  if (a.has("metadata")) o.metadata = metadata_from_json(a.at("metadata"), a.name("metadata"));
+  if (a.has("ttl_ms")) o.ttl_ms = a.integer("ttl_ms");
+  const NodePids np =
+      a.has("node_pids") ? node_pids_from_json(a.at("node_pids"), a.name("node_pids")) : NodePids{};
+  return seq_or_error(r.insert(spec_from_json(a.at("spec"), a.name("spec")), np, o));
+}
+
+// The new row: "entry" whole, or the current row with "spec", "node_pids" and/or "metadata"
+// replaced.
+Json call_update(Registry& r, const Args& a) {
+  std::optional<Entry> whole;
+  if (a.has("entry")) whole = entry_from_json(a.at("entry"), a.name("entry"));
+  std::optional<ChildSpec> spec;
+  std::optional<NodePids> np;
+  std::optional<Metadata> md;
+  if (a.has("spec")) spec = spec_from_json(a.at("spec"), a.name("spec"));
+  if (a.has("node_pids")) np = node_pids_from_json(a.at("node_pids"), a.name("node_pids"));
+  if (a.has("metadata")) md = metadata_from_json(a.at("metadata"), a.name("metadata"));
+  if (!whole && !spec && !np && !md) {
+    throw JsonError("update: give \"entry\", or one of \"spec\", \"node_pids\", \"metadata\"");
+  }
+  const auto fn = [&](const ChildSpec& s, const NodePids& n, const Metadata& m) {
+    if (whole) return *whole;
+    return Entry{spec.value_or(s), np.value_or(n), md.value_or(m)};
+  };
+  return seq_or_error(r.update(a.str("child_id"), fn, a.write_options()));
+}
+
+MethodTable write_methods() {
+  return {
+      {"insert", call_insert},
       {"bulk_insert",
        [](Registry& r, const Args& a) {
          return seq_or_error(r.bulk_insert(entries_of(a), a.write_options()));
@@ -162,28 +182,7 @@ const std::vector<std::pair<std::string, Method>>& methods() {
        [](Registry& r, const Args& a) {
          return seq_or_error(r.bulk_delete(deletes_of(a), a.write_options()));
        }},
-      {"update",
-       [](Registry& r, const Args& a) {
-         // The new row: "entry" whole, or the current row with "spec", "node_pids" and/or
-         // "metadata" replaced.
-         std::optional<Entry> whole;
-         if (a.has("entry")) whole = entry_from_json(a.at("entry"), a.name("entry"));
-         std::optional<ChildSpec> spec;
-         std::optional<NodePids> np;
-         std::optional<Metadata> md;
-         if (a.has("spec")) spec = spec_from_json(a.at("spec"), a.name("spec"));
-         if (a.has("node_pids")) np = node_pids_from_json(a.at("node_pids"), a.name("node_pids"));
-         if (a.has("metadata")) md = metadata_from_json(a.at("metadata"), a.name("metadata"));
-         if (!whole && !spec && !np && !md) {
-           throw JsonError(
-               "update: give \"entry\", or one of \"spec\", \"node_pids\", \"metadata\"");
-         }
-         const auto fn = [&](const ChildSpec& s, const NodePids& n, const Metadata& m) {
-           if (whole) return *whole;
-           return Entry{spec.value_or(s), np.value_or(n), md.value_or(m)};
-         };
-         return seq_or_error(r.update(a.str("child_id"), fn, a.write_options()));
-       }},
+      {"update", call_update},
       {"clear_all",
        [](Registry& r, const Args& a) -> Json {
          auto done = r.clear_all(a.write_options());
@@ -194,7 +193,12 @@ const std::vector<std::pair<std::string, Method>>& methods() {
        [](Registry& r, const Args& a) {
          return seq_or_error(r.node_down(a.str("node"), a.write_options()));
        }},
-      // ---- reads
+  };
+}
+
+// Reads of rows by child id, and whole dumps.
+MethodTable row_read_methods() {
+  return {
       {"contains_children",
        [](Registry& r, const Args& a) -> Json {
          return r.contains_children(ids_of(a, "child_ids"), a.read_options());
@@ -215,6 +219,12 @@ const std::vector<std::pair<std::string, Method>>& methods() {
        [](Registry& r, const Args& a) -> Json {
          return r.get_pids(a.str("child_id"), a.read_options());
        }},
+  };
+}
+
+// Reads of the registry's local node.
+MethodTable local_read_methods() {
+  return {
       {"local_child_specs",
        [](Registry& r, const Args& a) {
          Json out = Json::array();
@@ -235,6 +245,12 @@ const std::vector<std::pair<std::string, Method>>& methods() {
        [](Registry& r, const Args& a) {
          return optional_pid(r.local_pid(a.str("child_id"), a.read_options()));
        }},
+  };
+}
+
+// Lookups with options, tag and process queries.
+MethodTable query_methods() {
+  return {
       {"lookup",
        [](Registry& r, const Args& a) -> Json {
          LookupOptions o;
@@ -258,12 +274,29 @@ const std::vector<std::pair<std::string, Method>>& methods() {
        }},
       {"registry",
        [](Registry& r, const Args& a) { return to_json(r.registry(a.read_options())); }},
-      // ---- state
+  };
+}
+
+// The registry's position and names.
+MethodTable state_methods() {
+  return {
       {"last_sequence", [](Registry& r, const Args&) -> Json { return r.last_sequence(); }},
       {"epoch", [](Registry& r, const Args&) -> Json { return r.epoch(); }},
       {"hub", [](Registry& r, const Args&) -> Json { return r.hub(); }},
       {"local_node", [](Registry& r, const Args&) -> Json { return r.local_node(); }},
   };
+}
+
+// Every method, in documentation order (docs/CLI.md, "call").
+const MethodTable& methods() {
+  static const MethodTable kMethods = [] {
+    MethodTable all;
+    for (MethodTable part : {write_methods(), row_read_methods(), local_read_methods(),
+                             query_methods(), state_methods()}) {
+      for (auto& method : part) all.push_back(std::move(method));
+    }
+    return all;
+  }();
   return kMethods;
 }
 
