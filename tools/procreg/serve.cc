@@ -113,9 +113,7 @@ Json stats_json(const Registry& registry, const HubServer& server, Clock::time_p
             {"bad_frames", s.bad_frames}}}};
 }
 
-int run_serve(const ServeOptions& o) {
-  const tools::Signals signals;  // before any thread starts
-  if (!o.connect.empty() && !o.bind.empty()) usage_error("give --connect or --bind, not both");
+RegistryOptions registry_options(const ServeOptions& o) {
   RegistryOptions ro;
   ro.hub = o.hub;
   ro.log_dir = o.log_dir;
@@ -129,26 +127,28 @@ int run_serve(const ServeOptions& o) {
   if (!ro.snapshots.archive_dir.empty() && !ro.snapshots.compact) {
     usage_error("--archive-dir needs --compact");
   }
+  return ro;
+}
 
-  auto opened = Registry::open(ro);
-  if (!opened.ok()) {
-    throw CliError(kExitFailure,
-                   "cannot open the log in " + o.log_dir + ": " + opened.status().to_string());
-  }
-  std::unique_ptr<Registry> registry = std::move(*opened);
+// The writer's HubServer and where it publishes: the embedded proxy (the default), a proxy
+// given by --connect, or its own PUB socket (--bind).
+struct Server {
+  std::unique_ptr<BusProxy> proxy;  // the embedded one, or none
+  std::unique_ptr<HubServer> hub;
+  std::string subscribe_at;  // where subscribers connect ("" if unknown)
+};
 
-  zmq::context_t context;
-  std::unique_ptr<BusProxy> proxy;
+Server start_server(zmq::context_t& context, Registry& registry, const ServeOptions& o) {
+  Server server;
   HubServerOptions so;
   so.replay_endpoint = off_if_none(o.replay);
   so.command_endpoint = off_if_none(o.command);
   so.heartbeat_interval = milliseconds(o.heartbeat_ms);
   so.max_events_per_message = o.max_events_per_message;
-  std::string subscribe_at;
   if (!o.connect.empty()) {
     so.publish_connect = true;
     so.publish_endpoint = o.connect;
-    subscribe_at = o.advertise_bus;  // the proxy's backend, if given
+    server.subscribe_at = o.advertise_bus;  // the proxy's backend, if given
   } else if (!o.bind.empty()) {
     so.publish_endpoint = o.bind;
   } else {
@@ -156,54 +156,79 @@ int run_serve(const ServeOptions& o) {
     if (!started.ok()) {
       throw CliError(kExitFailure, "cannot start the bus: " + started.status().to_string());
     }
-    proxy = std::move(*started);
+    server.proxy = std::move(*started);
     so.publish_connect = true;
-    so.publish_endpoint = proxy->frontend_endpoint();
-    subscribe_at = proxy->backend_endpoint();
+    so.publish_endpoint = server.proxy->frontend_endpoint();
+    server.subscribe_at = server.proxy->backend_endpoint();
   }
-  auto server_started = HubServer::start(context, *registry, so);
-  if (!server_started.ok()) {
-    throw CliError(kExitFailure,
-                   "cannot start the hub server: " + server_started.status().to_string());
+  auto started = HubServer::start(context, registry, so);
+  if (!started.ok()) {
+    throw CliError(kExitFailure, "cannot start the hub server: " + started.status().to_string());
   }
-  std::unique_ptr<HubServer> server = std::move(*server_started);
-  if (subscribe_at.empty() && !so.publish_connect) subscribe_at = server->publish_endpoint();
+  server.hub = std::move(*started);
+  if (server.subscribe_at.empty() && !so.publish_connect) {
+    server.subscribe_at = server.hub->publish_endpoint();
+  }
+  return server;
+}
 
-  StatsEndpoint stats(context, off_if_none(o.stats));
-  const std::string& stats_endpoint = stats.endpoint();
-
-  const Json endpoints = {{"hub", registry->hub()},
-                          {"bus", subscribe_at},
-                          {"publish", server->publish_endpoint()},
-                          {"replay", server->replay_endpoint()},
-                          {"command", server->command_endpoint()},
+// Writes --endpoints-file and prints the "ready" line.
+void announce_ready(const ServeOptions& o, const Registry& registry, const Server& server,
+                    const std::string& stats_endpoint) {
+  const HubServer& hub = *server.hub;
+  const Json endpoints = {{"hub", registry.hub()},
+                          {"bus", server.subscribe_at},
+                          {"publish", hub.publish_endpoint()},
+                          {"replay", hub.replay_endpoint()},
+                          {"command", hub.command_endpoint()},
                           {"stats", stats_endpoint}};
   if (!o.endpoints_file.empty()) {
     tools::write_file_atomic(o.endpoints_file, endpoints.dump(2) + "\n");
   }
   Json ready = {{"event", "ready"},
                 {"log_dir", o.log_dir},
-                {"epoch", registry->epoch()},
-                {"last_seq", registry->last_sequence()},
-                {"recovery", registry->recovery_report()}};
+                {"epoch", registry.epoch()},
+                {"last_seq", registry.last_sequence()},
+                {"recovery", registry.recovery_report()}};
   ready.update(endpoints);
   out_line(dump_line(ready));
+}
 
-  const auto started = Clock::now();
+// Answers stats requests until SIGINT or SIGTERM, or --seconds.
+void serve_until_stopped(const ServeOptions& o, const tools::Signals& signals, StatsEndpoint& stats,
+                         const std::function<Json()>& make_stats) {
   const auto deadline = deadline_after(o.seconds);
-  const std::function<Json()> make_stats = [&] { return stats_json(*registry, *server, started); };
   while (Clock::now() < deadline) {
-    if (!stats_endpoint.empty()) {
+    if (!stats.endpoint().empty()) {
       stats.answer(milliseconds(100), make_stats);
       if (tools::Signals::stops(signals.wait(milliseconds(0)))) break;
     } else if (tools::Signals::stops(signals.wait(milliseconds(100)))) {
       break;
     }
   }
+}
+
+int run_serve(const ServeOptions& o) {
+  const tools::Signals signals;  // before any thread starts
+  if (!o.connect.empty() && !o.bind.empty()) usage_error("give --connect or --bind, not both");
+  auto opened = Registry::open(registry_options(o));
+  if (!opened.ok()) {
+    throw CliError(kExitFailure,
+                   "cannot open the log in " + o.log_dir + ": " + opened.status().to_string());
+  }
+  std::unique_ptr<Registry> registry = std::move(*opened);
+
+  zmq::context_t context;
+  Server server = start_server(context, *registry, o);
+  StatsEndpoint stats(context, off_if_none(o.stats));
+  announce_ready(o, *registry, server, stats.endpoint());
+  const auto started = Clock::now();
+  serve_until_stopped(o, signals, stats,
+                      [&] { return stats_json(*registry, *server.hub, started); });
 
   // Clean shutdown: no more remote writes or publishing, then the final state, then the log.
-  server->stop();
-  const HubServerStats s = server->stats();
+  server.hub->stop();
+  const HubServerStats s = server.hub->stats();
   const std::uint64_t last = registry->last_sequence();
   std::size_t rows = 0;
   if (!o.dump.empty()) {
@@ -211,9 +236,9 @@ int run_serve(const ServeOptions& o) {
     for (const auto& [table, dump] : tables) rows += dump.size();
     tools::write_file_atomic(o.dump, dump_line(to_json(tables)) + "\n");
   }
-  server.reset();
+  server.hub.reset();
   registry.reset();  // syncs and closes the log
-  if (proxy) proxy->stop();
+  if (server.proxy) server.proxy->stop();
   out_line(dump_line({{"event", "stopped"},
                       {"last_seq", last},
                       {"events_published", s.events_published},
@@ -252,9 +277,47 @@ int run_bus(const BusOptions& o) {
   return kExitOk;
 }
 
-}  // namespace
+// serve's options for the log's lifecycle: TTL expiry, segments, snapshots, compaction.
+void add_log_options(CLI::App* serve, ServeOptions* o) {
+  serve
+      ->add_option("--janitor-ms", o->janitor_ms,
+                   "expire TTL rows every MS ms (0: never; rows then stay until written over)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  serve
+      ->add_option("--tombstone-ttl-ms", o->tombstone_ttl_ms,
+                   "how long a row bulk_delete emptied stays (0 to 100 years)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  serve
+      ->add_option("--pending-ttl-ms", o->pending_ttl_ms,
+                   "how long a pending-forward row stays (0 to 100 years)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  serve
+      ->add_option("--segment-bytes", o->segment_bytes,
+                   "roll to a new log segment past this size (compaction removes whole segments)")
+      ->check(CLI::Range(std::uint64_t{4096}, std::uint64_t{1} << 40))
+      ->capture_default_str();
+  serve
+      ->add_option("--snapshot-every-events", o->snapshots.every_events,
+                   "write a snapshot in the background after this many events (0: not by count)")
+      ->capture_default_str();
+  serve
+      ->add_option("--snapshot-every-bytes", o->snapshots.every_bytes,
+                   "write a snapshot in the background after this many bytes of events (0: not "
+                   "by size)")
+      ->capture_default_str();
+  serve->add_option("--snapshot-keep", o->snapshots.keep, "snapshot files kept (at least 1)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}))
+      ->capture_default_str();
+  serve->add_flag("--compact", o->snapshots.compact,
+                  "after each snapshot, remove the log segments the oldest kept snapshot covers");
+  serve->add_option("--archive-dir", o->snapshots.archive_dir,
+                    "with --compact: move those segments here (same file system) instead");
+}
 
-void add_serve_commands(CLI::App& app, Commands* commands) {
+void add_serve_command(CLI::App& app, Commands* commands) {
   auto o = std::make_shared<ServeOptions>();
   CLI::App* serve = app.add_subcommand("serve", "Run a hub's writer on a log directory, on a bus");
   serve->add_option("--log-dir", o->log_dir, "the hub's log directory (created if missing)")
@@ -298,44 +361,11 @@ void add_serve_commands(CLI::App& app, Commands* commands) {
   serve->add_option("--dump", o->dump, "on exit, write dump_all of every table here (JSON)");
   serve->add_option("--seconds", o->seconds, "exit after this many seconds (0: on a signal)")
       ->check(CLI::NonNegativeNumber);
-  serve
-      ->add_option("--janitor-ms", o->janitor_ms,
-                   "expire TTL rows every MS ms (0: never; rows then stay until written over)")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
-  serve
-      ->add_option("--tombstone-ttl-ms", o->tombstone_ttl_ms,
-                   "how long a row bulk_delete emptied stays (0 to 100 years)")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
-  serve
-      ->add_option("--pending-ttl-ms", o->pending_ttl_ms,
-                   "how long a pending-forward row stays (0 to 100 years)")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
-  serve
-      ->add_option("--segment-bytes", o->segment_bytes,
-                   "roll to a new log segment past this size (compaction removes whole segments)")
-      ->check(CLI::Range(std::uint64_t{4096}, std::uint64_t{1} << 40))
-      ->capture_default_str();
-  serve
-      ->add_option("--snapshot-every-events", o->snapshots.every_events,
-                   "write a snapshot in the background after this many events (0: not by count)")
-      ->capture_default_str();
-  serve
-      ->add_option("--snapshot-every-bytes", o->snapshots.every_bytes,
-                   "write a snapshot in the background after this many bytes of events (0: not "
-                   "by size)")
-      ->capture_default_str();
-  serve->add_option("--snapshot-keep", o->snapshots.keep, "snapshot files kept (at least 1)")
-      ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}))
-      ->capture_default_str();
-  serve->add_flag("--compact", o->snapshots.compact,
-                  "after each snapshot, remove the log segments the oldest kept snapshot covers");
-  serve->add_option("--archive-dir", o->snapshots.archive_dir,
-                    "with --compact: move those segments here (same file system) instead");
+  add_log_options(serve, o.get());
   commands->push_back({serve, [o] { return run_serve(*o); }});
+}
 
+void add_bus_command(CLI::App& app, Commands* commands) {
   auto b = std::make_shared<BusOptions>();
   CLI::App* bus = app.add_subcommand("bus", "Run an XSUB/XPUB bus proxy");
   bus->add_option("--frontend", b->frontend, "where publishers connect (XSUB)")
@@ -346,6 +376,13 @@ void add_serve_commands(CLI::App& app, Commands* commands) {
   bus->add_option("--seconds", b->seconds, "exit after this many seconds (0: on a signal)")
       ->check(CLI::NonNegativeNumber);
   commands->push_back({bus, [b] { return run_bus(*b); }});
+}
+
+}  // namespace
+
+void add_serve_commands(CLI::App& app, Commands* commands) {
+  add_serve_command(app, commands);
+  add_bus_command(app, commands);
 }
 
 }  // namespace procreg::cli
