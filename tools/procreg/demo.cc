@@ -147,7 +147,18 @@ class Demo {
     return false;
   }
 
+  std::vector<std::string> replica_args(const std::string& node, const std::string& dump) const {
+    return {"replica", "--endpoints",  file("endpoints.json"),
+            "--node",  node,           "--dump",
+            dump,      "--timeout-ms", std::to_string(o_.timeout_s * 1000)};
+  }
+
+  void start_processes(const BusProxy& proxy);
+  std::uint64_t run_workload(zmq::context_t& context);
   void workload_round(Registry& registry, int round);
+  void restart_replica_2(std::uint64_t so_far);
+  void finish(std::uint64_t last, const std::vector<std::string>& hooks_expected);
+  bool check(const std::vector<std::string>& hooks_expected);
   std::vector<std::string> expected_hooks(std::uint64_t last) const;
 
   const DemoOptions& o_;
@@ -155,6 +166,7 @@ class Demo {
   const std::chrono::seconds timeout_;
   std::string self_, dir_;
   std::map<std::string, Proc> procs_;
+  std::vector<std::string> live_;  // the processes that must keep running
   std::uint64_t writes_ = 0, pids_ = 0;
 };
 
@@ -223,25 +235,19 @@ std::vector<std::string> Demo::expected_hooks(std::uint64_t last) const {
   return lines;
 }
 
-int Demo::run() {
-  zmq::context_t context;
-  auto proxy_started = BusProxy::start(context);
-  if (!proxy_started.ok()) throw Failure("bus proxy: " + proxy_started.status().to_string());
-  std::unique_ptr<BusProxy> proxy = std::move(*proxy_started);
+// The writer (procreg serve, publishing through `proxy`), two replicas and a hook subscriber,
+// each a process of this executable; returns once both replicas caught up.
+void Demo::start_processes(const BusProxy& proxy) {
   const std::string endpoints = file("endpoints.json");
-  out_line("procreg demo in " + dir_);
-  out_line("bus:       proxy in-process, publishers at " + proxy->frontend_endpoint() +
-           ", subscribers at " + proxy->backend_endpoint());
-
   start("writer", {"serve",
                    "--log-dir",
                    file("log"),
                    "--hub",
                    "demo",
                    "--connect",
-                   proxy->frontend_endpoint(),
+                   proxy.frontend_endpoint(),
                    "--advertise-bus",
-                   proxy->backend_endpoint(),
+                   proxy.backend_endpoint(),
                    "--replay",
                    "tcp://127.0.0.1:*",
                    "--command",
@@ -262,11 +268,6 @@ int Demo::run() {
   out_line("writer:    procreg serve, pid " + std::to_string(procs_.at("writer").process.pid()) +
            ", log " + file("log"));
 
-  const auto replica_args = [&](const std::string& node, const std::string& dump) {
-    return std::vector<std::string>{"replica", "--endpoints",  endpoints,
-                                    "--node",  node,           "--dump",
-                                    dump,      "--timeout-ms", std::to_string(o_.timeout_s * 1000)};
-  };
   start("replica-1", replica_args("r1", file("replica-1.json")));
   start("replica-2", replica_args("r2", file("replica-2.json")));
   start("hooks", {"tail", "--hooks", "--from", "1", "--endpoints", endpoints});
@@ -275,15 +276,18 @@ int Demo::run() {
            std::to_string(procs_.at("replica-2").process.pid()));
   out_line("hooks:     procreg tail --hooks --from 1, pid " +
            std::to_string(procs_.at("hooks").process.pid()));
-  const std::vector<std::string> all{"writer", "replica-1", "replica-2", "hooks"};
+  live_ = {"writer", "replica-1", "replica-2", "hooks"};
   for (const char* r : {"replica-1", "replica-2"}) {
     wait(
-        std::string(r) + " to catch up", [&] { return caught_up(r); }, all);
+        std::string(r) + " to catch up", [&] { return caught_up(r); }, live_);
   }
+}
 
-  // The workload, written by this process through its own replica (remote writes).
+// The workload, written by this process through its own replica (remote writes); replica-2 is
+// killed and restarted after the first round. Returns the last seq written.
+std::uint64_t Demo::run_workload(zmq::context_t& context) {
   HubEndpoints hub;
-  hub.endpoints_file = endpoints;
+  hub.endpoints_file = file("endpoints.json");
   hub.resolve();
   ReplicaOptions ro;
   ro.hub = hub.hub;
@@ -296,24 +300,9 @@ int Demo::run() {
   std::unique_ptr<Replica> client = std::move(*client_started);
   if (!client->wait_caught_up(timeout_).ok()) throw Failure("the client did not catch up");
 
-  std::uint64_t killed_at = 0;
-  std::vector<std::string> live = all;
   for (int round = 0; round < o_.rounds; ++round) {
     workload_round(client->registry(), round);
-    if (round == 0) {
-      const std::uint64_t so_far = client->last_applied();
-      wait(
-          "replica-2 to follow the first round", [&] { return applied("replica-2") >= so_far; },
-          all);
-      Proc& r2 = procs_.at("replica-2");
-      r2.process.signal(SIGKILL);
-      const auto status = r2.process.wait_exit(milliseconds(10'000));
-      killed_at = applied("replica-2");
-      out_line("restart:   replica-2 killed (" + ChildProcess::describe(status) + ") at seq " +
-               std::to_string(killed_at) + ", between rounds 1 and 2; restarted");
-      start("replica-2b", replica_args("r2", file("replica-2.json")));
-      live = {"writer", "replica-1", "replica-2b", "hooks"};
-    }
+    if (round == 0) restart_replica_2(client->last_applied());
   }
   const std::uint64_t last = client->last_applied();
   out_line("workload:  " + std::to_string(writes_) + " writes (" + std::to_string(o_.children) +
@@ -321,21 +310,40 @@ int Demo::run() {
            " rounds: start, bulk start, migrate, stop, node down); last seq " +
            std::to_string(last));
   client->stop();
+  return last;
+}
 
+// Once replica-2 followed the writes so far: SIGKILL, then a new process on the same dump.
+void Demo::restart_replica_2(std::uint64_t so_far) {
+  wait(
+      "replica-2 to follow the first round", [&] { return applied("replica-2") >= so_far; }, live_);
+  Proc& r2 = procs_.at("replica-2");
+  r2.process.signal(SIGKILL);
+  const auto status = r2.process.wait_exit(milliseconds(10'000));
+  const std::uint64_t killed_at = applied("replica-2");
+  out_line("restart:   replica-2 killed (" + tools::ChildProcess::describe(status) + ") at seq " +
+           std::to_string(killed_at) + ", between rounds 1 and 2; restarted");
+  start("replica-2b", replica_args("r2", file("replica-2.json")));
+  live_ = {"writer", "replica-1", "replica-2b", "hooks"};
+}
+
+// Waits for every replica to apply `last` and for the hook subscriber's hook events, then
+// stops them all (each writes its dump).
+void Demo::finish(std::uint64_t last, const std::vector<std::string>& hooks_expected) {
   for (const char* r : {"replica-1", "replica-2b"}) {
     wait(
         std::string(r) + " to apply seq " + std::to_string(last),
-        [&] { return applied(r) >= last; }, live);
+        [&] { return applied(r) >= last; }, live_);
   }
-  const std::vector<std::string> hooks_expected = expected_hooks(last);
   wait(
       "the hook subscriber's " + std::to_string(hooks_expected.size()) + " hook events",
       [&] { return tools::read_lines(procs_.at("hooks").out).size() >= hooks_expected.size(); },
-      live);
+      live_);
   for (const char* name : {"replica-1", "replica-2b", "hooks", "writer"}) stop(name);
-  proxy->stop();
+}
 
-  // Check.
+// Every replica's dump equals the writer's, the hook events are the log's, the log is sound.
+bool Demo::check(const std::vector<std::string>& hooks_expected) {
   const std::string reference = tools::read_file(file("writer.json"));
   std::size_t rows = 0;
   try {
@@ -358,16 +366,32 @@ int Demo::run() {
            std::to_string(hooks_expected.size()) +
            " hook events, in log order: " + (hooks_equal ? "yes" : "NO"));
   Proc& verify = start("verify", {"verify", "--log-dir", file("log")});
-  const auto verified = verify.process.wait_exit(timeout_);
-  const bool sound = ChildProcess::exited_ok(verified);
+  const bool sound = tools::ChildProcess::exited_ok(verify.process.wait_exit(timeout_));
   out_line(std::string("check:     procreg verify finds the log sound: ") + (sound ? "yes" : "NO"));
   if (o_.keep) out_line("files kept in " + dir_);
-  if (!(replicas_equal && hooks_equal && sound)) {
-    report_failure(!replicas_equal ? "a replica differs from the writer"
-                   : !hooks_equal  ? "the hook events differ from the log's"
-                                   : "the log is not sound");
-    return kExitFailure;
-  }
+  if (replicas_equal && hooks_equal && sound) return true;
+  report_failure(!replicas_equal ? "a replica differs from the writer"
+                 : !hooks_equal  ? "the hook events differ from the log's"
+                                 : "the log is not sound");
+  return false;
+}
+
+int Demo::run() {
+  zmq::context_t context;
+  auto proxy_started = BusProxy::start(context);
+  if (!proxy_started.ok()) throw Failure("bus proxy: " + proxy_started.status().to_string());
+  std::unique_ptr<BusProxy> proxy = std::move(*proxy_started);
+  out_line("procreg demo in " + dir_);
+  out_line("bus:       proxy in-process, publishers at " + proxy->frontend_endpoint() +
+           ", subscribers at " + proxy->backend_endpoint());
+
+  start_processes(*proxy);
+  const std::uint64_t last = run_workload(context);
+  const std::vector<std::string> hooks_expected = expected_hooks(last);
+  finish(last, hooks_expected);
+  proxy->stop();
+
+  if (!check(hooks_expected)) return kExitFailure;
   out_line("demo OK: every replica equals the writer, every hook event arrived once, in order");
   return kExitOk;
 }
