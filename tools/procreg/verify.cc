@@ -176,6 +176,60 @@ bool snapshot_damaged(const Scan& scan) {
 
 bool sound(const Scan& scan) { return !scan.damage && !snapshot_damaged(scan) && !scan.uncovered; }
 
+// The segments of a log directory (into scan->segments, in order) and its other files.
+struct Listing {
+  std::map<std::string, std::size_t> index;  // segment name -> its place in scan->segments
+  std::vector<std::uint64_t> bytes_before;   // the log's bytes before each segment (progress)
+  std::uint64_t total_bytes = 0;
+};
+
+Listing list_files(const std::string& log_dir, const std::vector<replay::SegmentName>& segments,
+                   Scan* scan) {
+  Listing listing;
+  std::error_code ec;
+  for (const auto& s : segments) {
+    SegmentSummary summary;
+    summary.name = s.name;
+    summary.name_seq = s.first_seq;
+    summary.bytes = fs::file_size(fs::path(log_dir) / s.name, ec);
+    listing.index[s.name] = scan->segments.size();
+    listing.bytes_before.push_back(listing.total_bytes);
+    listing.total_bytes += summary.bytes;
+    scan->segments.push_back(summary);
+  }
+  for (const auto& entry : fs::directory_iterator(log_dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (!replay::parse_segment_file_name(name) && !replay::parse_snapshot_file_name(name)) {
+      scan->other_files.push_back(name);
+    }
+  }
+  std::sort(scan->other_files.begin(), scan->other_files.end());
+  return listing;
+}
+
+// The damage if the record's payload is not an event of the log's hub and epoch with the
+// record's seq; nullopt if it is.
+std::optional<Damage> bad_event(const replay::LogRecord& record, const Scan& scan) {
+  // The reader bounded the record by its segment's limit; nothing in it is longer.
+  auto event = events::decode(
+      record.payload, events::record_limits(static_cast<std::uint32_t>(record.payload.size())));
+  Status bad;
+  if (!event.ok()) {
+    bad = event.status();
+  } else if (event->seq != record.seq || event->epoch != scan.epoch || event->hub != scan.hub) {
+    bad = Status::corruption("the event says hub '" + event->hub + "', epoch " +
+                             std::to_string(event->epoch) + ", seq " + std::to_string(event->seq) +
+                             "; its record is seq " + std::to_string(record.seq));
+  }
+  if (bad.ok()) return std::nullopt;
+  return Damage{
+      Status(Code::kCorruption, "segment " + record.segment + ", offset " +
+                                    std::to_string(record.offset) + ": the event of seq " +
+                                    std::to_string(record.seq) + " is bad: " + bad.to_string() +
+                                    " (last good seq " + std::to_string(scan.last_seq) + ")"),
+      record.segment, record.offset, scan.last_seq};
+}
+
 Scan scan_log(const VerifyOptions& o) {
   Scan scan;
   std::error_code ec;
@@ -184,26 +238,8 @@ Scan scan_log(const VerifyOptions& o) {
   }
   auto listed = replay::list_segments(o.log_dir);
   if (!listed.ok()) throw CliError(kExitFailure, listed.status().to_string());
-  std::uint64_t total_bytes = 0;
-  std::map<std::string, std::size_t> index;
-  std::vector<std::uint64_t> bytes_before;
-  for (const auto& s : *listed) {
-    SegmentSummary summary;
-    summary.name = s.name;
-    summary.name_seq = s.first_seq;
-    summary.bytes = fs::file_size(fs::path(o.log_dir) / s.name, ec);
-    index[s.name] = scan.segments.size();
-    bytes_before.push_back(total_bytes);
-    total_bytes += summary.bytes;
-    scan.segments.push_back(summary);
-  }
-  for (const auto& entry : fs::directory_iterator(o.log_dir, ec)) {
-    const std::string name = entry.path().filename().string();
-    if (!replay::parse_segment_file_name(name) && !replay::parse_snapshot_file_name(name)) {
-      scan.other_files.push_back(name);
-    }
-  }
-  std::sort(scan.other_files.begin(), scan.other_files.end());
+  const Listing listing = list_files(o.log_dir, *listed, &scan);
+  const auto& index = listing.index;
   if (scan.segments.empty()) {
     check_snapshots(o, &scan);
     return scan;
@@ -224,7 +260,7 @@ Scan scan_log(const VerifyOptions& o) {
   replay::LogReader& reader = **opened;
   scan.hub = reader.hub();
   scan.epoch = reader.epoch();
-  Progress progress("verifying " + o.log_dir, total_bytes);
+  Progress progress("verifying " + o.log_dir, listing.total_bytes);
   replay::LogRecord record;
   std::string current;
   for (;;) {
@@ -242,37 +278,18 @@ Scan scan_log(const VerifyOptions& o) {
     const auto it = index.find(record.segment);
     if (it == index.end()) continue;  // cannot happen: the reader reads listed segments
     if (record.segment != current) {
-      if (!current.empty()) scan.segments[index[current]].checked = true;
+      if (!current.empty()) scan.segments[index.at(current)].checked = true;
       current = record.segment;
     }
     SegmentSummary& seg = scan.segments[it->second];
-    // The reader bounded the record by its segment's limit; nothing in it is longer.
-    auto event = events::decode(
-        record.payload, events::record_limits(static_cast<std::uint32_t>(record.payload.size())));
-    Status bad;
-    if (!event.ok()) {
-      bad = event.status();
-    } else if (event->seq != record.seq || event->epoch != scan.epoch || event->hub != scan.hub) {
-      bad =
-          Status::corruption("the event says hub '" + event->hub + "', epoch " +
-                             std::to_string(event->epoch) + ", seq " + std::to_string(event->seq) +
-                             "; its record is seq " + std::to_string(record.seq));
-    }
-    if (!bad.ok()) {
-      scan.damage = Damage{
-          Status(Code::kCorruption, "segment " + record.segment + ", offset " +
-                                        std::to_string(record.offset) + ": the event of seq " +
-                                        std::to_string(record.seq) + " is bad: " + bad.to_string() +
-                                        " (last good seq " + std::to_string(scan.last_seq) + ")"),
-          record.segment, record.offset, scan.last_seq};
-      break;
-    }
+    scan.damage = bad_event(record, scan);
+    if (scan.damage) break;
     if (seg.records == 0) seg.first_seq = record.seq;
     seg.last_seq = record.seq;
     ++seg.records;
     ++scan.records;
     scan.last_seq = record.seq;
-    progress.update(bytes_before[it->second] + record.offset);
+    progress.update(listing.bytes_before[it->second] + record.offset);
   }
   progress.finish();
   if (!scan.damage) {
