@@ -1,0 +1,73 @@
+// The replay service's bodies (plugin/replay_messages.h, docs/PROTOCOL.md), read and written
+// by their tables (plugin/wire_fields.h says how). Wire version 1, keys in the order procreg
+// writes them; `?` marks an optional key, read as its C++ default when absent:
+//
+//   ReplayRequest = map { "v", "id": uint, "hub": str, "op": "range" | "snapshot",
+//                         "from"?: uint, "to"?: uint, "sid"?: uint snapshot_id,
+//                         "off"?: uint offset, "max_n"?: uint32 max_events,
+//                         "max_b"?: uint32 max_bytes }
+//   ReplayReplyHeader = map { "v", "id": uint, "status": status, "ep": uint, "head": uint,
+//                         "first": uint, "last": uint, "n": uint32 count, "end": bool,
+//                         "sid": uint snapshot_id, "next": uint next_offset, "total": uint }
+//   SnapshotRow   = map { "v", "tbl": str, "row": row, "rev": uint revision }
+//
+// "hub" and the "tbl" of a SnapshotRow are not empty. status is plugin/wire_fields.cc's; row
+// is the event format's (events/row_codec.h), and SnapshotRow is events/snapshot_row.h's.
+
+#include "plugin/replay_messages.h"
+
+#include <array>
+#include <cassert>
+#include <string>
+
+#include "plugin/wire_fields.h"
+
+namespace procreg::plugin::wire {
+
+namespace {
+
+using namespace detail;  // the codec's vocabulary
+
+// Op names, indexed by ReplayOp's values.
+constexpr std::array<std::string_view, 2> kReplayOps = {"range", "snapshot"};
+
+using Request = ReplayRequest;
+constexpr auto kRequest = make_request_body<Request, kReplayOps>(
+    "replay_request",
+    std::array{field<&Request::from>("from", kOptional), field<&Request::to>("to", kOptional),
+               field<&Request::snapshot_id>("sid", kOptional),
+               field<&Request::offset>("off", kOptional),
+               field<&Request::max_events>("max_n", kOptional),
+               field<&Request::max_bytes>("max_b", kOptional)});
+
+using Reply = ReplayReplyHeader;
+constexpr auto kReply = make_body<Reply>(
+    "replay_reply",
+    std::array{field<&Reply::id>("id"), field<&Reply::status>("status"), field<&Reply::epoch>("ep"),
+               field<&Reply::head>("head"), field<&Reply::first>("first"),
+               field<&Reply::last>("last"), field<&Reply::count>("n"), field<&Reply::end>("end"),
+               field<&Reply::snapshot_id>("sid"), field<&Reply::next_offset>("next"),
+               field<&Reply::total>("total")});
+
+}  // namespace
+
+void encode(const ReplayRequest& m, std::string* out) {
+  assert(!m.hub.empty() && "the hub is never empty");
+  encode_body(kRequest, m, out);
+}
+
+Result<ReplayRequest> decode_replay_request(std::string_view bytes) {
+  return decode_body(kRequest, bytes);
+}
+
+void encode(const ReplayReplyHeader& m, std::string* out) { encode_body(kReply, m, out); }
+
+Result<ReplayReplyHeader> decode_replay_reply_header(std::string_view bytes) {
+  return decode_body(kReply, bytes);
+}
+
+void encode(const SnapshotRow& m, std::string* out) {
+  events::encode_snapshot_row(m.table, m.row.entry, m.row.expires_at_ms, m.revision, out);
+}
+
+}  // namespace procreg::plugin::wire

@@ -1,0 +1,73 @@
+// procreg::plugin internal: the replay service's messages and their MessagePack codec;
+// docs/PROTOCOL.md is the contract.
+//
+// The replay service is a ROUTER on the writer; clients use DEALER. Request: one frame, a
+// ReplayRequest. Reply: frame 0 a ReplayReplyHeader, then `count` frames: EVENT_FORMAT events
+// (kRange) or SnapshotRows (kSnapshot).
+//
+// encode_* append to *out. decode_* read exactly one body occupying all of `bytes`; every
+// error is a Status (plugin/wire.h), never an exception.
+//
+// Thread safety: free functions over values.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "events/snapshot_row.h"
+#include "procreg/status.h"
+
+namespace procreg::plugin::wire {
+
+enum class ReplayOp { kRange, kSnapshot };
+struct ReplayRequest {
+  std::uint64_t id = 0;  // echoed in the reply
+  std::string hub;
+  ReplayOp op = ReplayOp::kRange;
+  // kRange: events from `from` (>= 1) up to `to` (0: the writer's head), at most max_events
+  // events and about max_bytes bytes per reply; the reply's `end` says whether `to` (or the
+  // head) was reached. The client asks again from last + 1 until `end`.
+  std::uint64_t from = 1;
+  std::uint64_t to = 0;
+  // kSnapshot: snapshot_id 0 starts a new snapshot (the projection at the writer's head);
+  // continuing chunks name the snapshot_id and offset of the previous reply.
+  std::uint64_t snapshot_id = 0;
+  std::uint64_t offset = 0;
+  std::uint32_t max_events = 1024;     // events or rows per reply, at most kMaxChunkItems
+  std::uint32_t max_bytes = 1u << 20;  // at most kMaxChunkBytes
+  bool operator==(const ReplayRequest&) const = default;
+};
+inline constexpr std::uint32_t kMaxChunkItems = 65536;
+inline constexpr std::uint32_t kMaxChunkBytes = 16u << 20;
+
+struct ReplayReplyHeader {
+  std::uint64_t id = 0;
+  Status status;  // not ok: no payload frames follow
+  std::uint64_t epoch = 0;
+  std::uint64_t head = 0;   // the writer's last committed seq when it replied
+  std::uint64_t first = 0;  // kRange: seq of the first event in this reply (0 if none)
+  std::uint64_t last = 0;   // kRange: seq of the last event; kSnapshot: the snapshot's seq
+  std::uint32_t count = 0;  // payload frames that follow
+  bool end = false;         // the range or snapshot is complete
+  std::uint64_t snapshot_id = 0;
+  std::uint64_t next_offset = 0;
+  std::uint64_t total = 0;  // kSnapshot: rows in the whole snapshot
+  bool operator==(const ReplayReplyHeader&) const = default;
+};
+
+// One row of a snapshot (events/snapshot_row.h: the layout is shared with snapshot files).
+using SnapshotRow = events::SnapshotRow;
+
+void encode(const ReplayRequest& m, std::string* out);
+void encode(const ReplayReplyHeader& m, std::string* out);
+void encode(const SnapshotRow& m, std::string* out);
+// The bytes of encode(SnapshotRow{table, Row{entry, expires_at_ms}, revision}), from a row held
+// as its parts (the replay service encodes the projection's rows without copying them).
+using events::encode_snapshot_row;
+
+Result<ReplayRequest> decode_replay_request(std::string_view bytes);
+Result<ReplayReplyHeader> decode_replay_reply_header(std::string_view bytes);
+using events::decode_snapshot_row;
+
+}  // namespace procreg::plugin::wire
