@@ -1,0 +1,243 @@
+// Follower: one thread owns the SUB socket and the replay client. Its loop: (re)synchronise when
+// there is no position, catch up to the head when behind, then read the bus in passes of up to
+// 4096 messages, handing the user's messages to it and checking heartbeats. docs/PROTOCOL.md,
+// "Replicas" and "Hook subscribers", describes the two algorithms built on it.
+#include "plugin/follower.h"
+
+#include <limits>
+
+namespace procreg::plugin {
+
+namespace {
+using SteadyClock = std::chrono::steady_clock;
+constexpr std::chrono::milliseconds kRetryPause{200};
+constexpr std::chrono::milliseconds kPoll{50};  // the longest wait for the bus in one pass
+constexpr int kMaxPass = 4096;                  // messages read in one pass
+}  // namespace
+
+Follower::Follower(zmq::context_t& context, FollowerUser& user, FollowerOptions options)
+    : context_(context), user_(user), options_(std::move(options)) {}
+
+Follower::~Follower() { stop(); }
+
+Status Follower::connect() {
+  try {
+    replay_ = std::make_unique<ReplayClient>(context_, options_.replay_endpoint, options_.hub,
+                                             options_.request_timeout, options_.chunk_events);
+    sub_ = zmq::socket_t(context_, zmq::socket_type::sub);
+    sub_.set(zmq::sockopt::linger, 0);
+    sub_.set(zmq::sockopt::rcvhwm, options_.receive_hwm);
+    for (const std::string& topic : options_.topics) sub_.set(zmq::sockopt::subscribe, topic);
+    sub_.set(zmq::sockopt::subscribe, wire::heartbeat_topic(options_.hub));
+    sub_.connect(options_.bus_endpoint);
+  } catch (const zmq::error_t& e) {
+    return Status::unavailable(options_.name + ": cannot connect: " + e.what());
+  }
+  return Status();
+}
+
+void Follower::start() {
+  thread_ = std::thread([this] { run(); });
+}
+
+void Follower::stop() {
+  {
+    std::lock_guard l(mu);
+    stop_ = true;
+  }
+  cv.notify_all();
+  if (thread_.joinable()) thread_.join();
+  sub_.close();
+}
+
+void Follower::notify() {
+  { std::lock_guard l(mu); }
+  cv.notify_all();
+}
+
+void Follower::pause() {
+  std::unique_lock l(mu);
+  cv.wait_for(l, kRetryPause, [&] { return stop_.load(); });
+}
+
+void Follower::on_gap() {
+  if (!behind_) counters.gaps_detected.fetch_add(1);
+  behind_ = true;
+}
+
+Result<wire::ReplayReplyHeader> Follower::probe() {
+  wire::ReplayRequest probe;
+  probe.op = wire::ReplayOp::kRange;
+  probe.from = std::numeric_limits<std::uint64_t>::max();  // past any head: an empty answer
+  auto reply = replay_->call(probe);
+  if (!reply.ok()) {
+    counters.replay_failures.fetch_add(1);
+    return reply.status();
+  }
+  return reply->header;
+}
+
+std::optional<wire::ReplayReplyHeader> Follower::catch_up(std::uint64_t to) {
+  if (user_.halted()) return std::nullopt;
+  auto reply =
+      replay_->fetch_range(user_.position() + 1, to, epoch.load(), [&](std::string_view event) {
+        if (stop_.load()) return Status::unavailable(options_.name + " stopping");
+        return user_.on_fetched(event);
+      });
+  if (!reply.ok()) {
+    counters.replay_failures.fetch_add(1);
+    const Code code = reply.status().code();
+    if (code == Code::kConflict) {
+      start_over(0);  // another epoch: a new log
+    } else if (code == Code::kCompacted || code == Code::kNotFound) {
+      // The writer no longer holds these events: its log was compacted, or recreated under
+      // the same endpoints.
+      user_.on_history_gone(reply.status());
+    }
+    return std::nullopt;
+  }
+  if (reply->head < user_.position()) {
+    // The writer's head never goes back within an epoch, and the user took nothing the writer
+    // had not published: the writer came back on a log that lost events it had published (a
+    // restored copy, or kNone and an OS crash).
+    user_.on_shorter_history(reply->head);
+    return std::nullopt;
+  }
+  return *reply;
+}
+
+// A message of another epoch than the one followed: the writer began a new log, or the message
+// is not the writer's. The replay service says which: only a confirmed new log starts over
+// (starting over on a log that did not change would discard or repeat its whole history).
+void Follower::on_other_epoch() {
+  auto reply = probe();
+  if (!reply.ok()) return;  // counted; the next message of that epoch asks again
+  if (reply->epoch == epoch.load()) {
+    counters.bad_frames.fetch_add(1);
+    return;
+  }
+  start_over(reply->epoch);
+}
+
+void Follower::start_over(std::uint64_t new_epoch) {
+  counters.resyncs.fetch_add(1);
+  const bool positioned = user_.on_new_log(new_epoch) && new_epoch != 0;
+  need_sync_ = !positioned;
+  behind_ = positioned;  // at the start of the new log: catch up on it
+}
+
+void Follower::on_heartbeat(const Frames& frames) {
+  user_.flush();  // the checks compare with the position
+  counters.heartbeats.fetch_add(1);
+  if (frames.size() != 2) {
+    counters.bad_frames.fetch_add(1);
+    return;
+  }
+  auto hb = wire::decode_heartbeat(view(frames[1]));
+  if (!hb.ok()) {
+    counters.bad_frames.fetch_add(1);
+    return;
+  }
+  if (need_sync_) return;
+  if (hb->epoch != epoch.load()) {
+    on_other_epoch();
+    return;
+  }
+  user_.on_heartbeat(*hb);
+  // Below the position: either a heartbeat sent before events fetched since from the replay
+  // service, or a writer that came back on a shorter log of the same epoch. The replay
+  // service's head tells them apart (catch_up()).
+  if (hb->seq < user_.position()) behind_ = true;
+}
+
+void Follower::on_message(const Frames& frames) {
+  if (frames.empty()) return;
+  auto topic = wire::parse_topic(view(frames[0]));
+  if (!topic.ok() || topic->hub != options_.hub) {
+    counters.bad_frames.fetch_add(1);
+    return;
+  }
+  last_heard_ = SteadyClock::now();
+  if (topic->kind == options_.live_kind) {
+    user_.on_live(*topic, frames);
+  } else if (topic->kind == wire::TopicKind::kHeartbeat) {
+    on_heartbeat(frames);
+  }
+}
+
+bool Follower::resume(std::chrono::milliseconds* wait) {
+  *wait = kPoll;
+  if (need_sync_) {
+    if (!user_.sync()) {
+      if (!options_.read_while_behind) {
+        pause();
+        return false;
+      }
+      *wait = kRetryPause;  // keep reading the bus meanwhile: the user buffers what comes live
+      return true;
+    }
+    need_sync_ = false;
+    behind_ = true;  // from the position taken to the head
+  }
+  if (behind_) {
+    auto reply = catch_up(0);
+    if (!reply) {
+      pause();
+      return options_.read_while_behind;
+    }
+    behind_ = false;
+    user_.on_caught_up(*reply);
+  }
+  return true;
+}
+
+// False when the socket or context is closing.
+bool Follower::read_pass(Frames& frames) {
+  const RecvLimits limits{4, wire::kMaxChunkBytes + (1u << 20)};
+  for (int i = 0; i < kMaxPass && !stop_.load(); ++i) {
+    auto got = recv_message(sub_, &frames, limits, /*dont_wait=*/true);
+    if (!got.ok()) {
+      if (got.status().code() == Code::kUnavailable) return false;
+      counters.bad_frames.fetch_add(1);
+      continue;
+    }
+    if (!*got) break;
+    on_message(frames);
+    if (user_.halted() || (!options_.read_while_behind && (need_sync_ || behind_))) break;
+  }
+  return true;
+}
+
+void Follower::run() {
+  // Nothing may escape the thread (std::terminate): out of memory, or ZeroMQ out of file
+  // descriptors when a socket is replaced, ends this pass; the loop starts over after a pause.
+  while (!stop_.load()) {
+    try {
+      run_loop();
+      return;
+    } catch (const std::exception&) {
+      counters.thread_errors.fetch_add(1);
+      pause();
+    }
+  }
+}
+
+void Follower::run_loop() {
+  Frames frames;
+  last_heard_ = SteadyClock::now();
+  while (!stop_.load()) {
+    if (user_.halted()) return;
+    std::chrono::milliseconds wait = kPoll;
+    if (!resume(&wait)) continue;
+    auto ready = wait_readable(sub_, wait);
+    if (!ready.ok()) return;
+    if (!read_pass(frames)) return;
+    user_.flush();
+    if (!need_sync_ && !behind_ && SteadyClock::now() - last_heard_ > options_.idle_check) {
+      last_heard_ = SteadyClock::now();
+      behind_ = true;  // nothing heard: ask the replay service where the head is
+    }
+  }
+}
+
+}  // namespace procreg::plugin
