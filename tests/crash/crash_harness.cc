@@ -228,6 +228,14 @@ void CrashHarness::release_and_converge(Run& run) {
   BOOST_REQUIRE(harness::canonical_dump(replica_->registry().dump_all_tables()) ==
                 tools::read_file(run.dump_file));
   ++totals_.replica_checks;
+  // The replica reached the writer's state through the replay service; its SUB socket may not
+  // have reconnected to the new writer's PUB yet, and what is published before it does never
+  // reaches it (PUB/SUB). A writer released now and stopped at once would leave it nothing to
+  // repair from: wait until it hears this writer's heartbeats (the old writer is dead) first.
+  const std::uint64_t heard = replica_->stats().heartbeats;
+  wait_until(
+      "the replica to hear the restarted writer on the bus",
+      [&] { return replica_->stats().heartbeats >= heard + 2; }, {&p}, kConverge);
   p.process().signal(SIGUSR1);
 }
 
