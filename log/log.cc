@@ -2,10 +2,10 @@
 #include "log/log.h"
 
 #include <fcntl.h>
-#include <stdio.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <exception>
 #include <random>
 #include <utility>
@@ -313,7 +313,7 @@ Result<std::size_t> remove_segments(const std::string& dir, const std::vector<st
       if (s.ok()) {
         const std::string from = dir + "/" + name;
         const std::string to = archive_dir + "/" + name;
-        if (::rename(from.c_str(), to.c_str()) != 0) s = io_error("rename", from, errno);
+        if (std::rename(from.c_str(), to.c_str()) != 0) s = io_error("rename", from, errno);
       }
       if (s.ok()) s = sync_all(archive_fd.get(), archive_dir);
       if (s.ok()) s = sync_all(dir_fd->get(), dir);

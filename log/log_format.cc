@@ -50,7 +50,7 @@ std::string encode_segment_header(const SegmentHeader& header) {
   put_u64(p + kHeaderFirstSeqOffset, header.first_seq);
   put_u32(p + kHeaderMaxRecordOffset, header.max_record_bytes);
   put_u16(p + kHeaderHubLengthOffset, static_cast<std::uint16_t>(header.hub.size()));
-  std::memcpy(p + kHeaderHubOffset, header.hub.data(), header.hub.size());
+  header.hub.copy(p + kHeaderHubOffset, header.hub.size());
   const std::size_t crc_offset = length - kCrcBytes;
   put_u32(p + crc_offset, crc32c::mask(crc32c::value(p, crc_offset)));
   return out;

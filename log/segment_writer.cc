@@ -1,11 +1,11 @@
 #include "log/segment_writer.h"
 
 #include <fcntl.h>
-#include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <utility>
 
 namespace procreg::replay {
@@ -22,7 +22,7 @@ Result<std::shared_ptr<SegmentWriter>> SegmentWriter::create(int dir_fd, const s
   const std::string bytes = encode_segment_header(header);
   Status s = segment->append(bytes.data(), bytes.size());
   if (s.ok()) s = segment->sync();
-  if (s.ok() && replace && ::rename(written.c_str(), path.c_str()) != 0) {
+  if (s.ok() && replace && std::rename(written.c_str(), path.c_str()) != 0) {
     s = io_error("rename", written, errno);
   }
   if (s.ok()) s = sync_all(dir_fd, dir);

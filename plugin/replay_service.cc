@@ -143,7 +143,7 @@ struct ReplayService::State {
 
   void handle(Frames& request);
   void reply(const zmq::message_t& identity, const wire::ReplayReplyHeader& header,
-             std::vector<std::string_view> payload = {});
+             const std::vector<std::string_view>& payload = {});
   void reply_error(const zmq::message_t& identity, std::uint64_t id, Status status);
   void range(const zmq::message_t& identity, const wire::ReplayRequest& req);
   void snapshot(const zmq::message_t& identity, const wire::ReplayRequest& req);
@@ -207,7 +207,7 @@ void ReplayService::run() {
 
 void ReplayService::State::reply(const zmq::message_t& identity,
                                  const wire::ReplayReplyHeader& header,
-                                 std::vector<std::string_view> payload) {
+                                 const std::vector<std::string_view>& payload) {
   std::string head;
   wire::encode(header, &head);
   Frames frames;
@@ -329,7 +329,7 @@ void ReplayService::State::range(const zmq::message_t& identity, const wire::Rep
   header.last = payloads.empty() ? 0 : cursor.next_seq - 1;
   header.end = cursor.next_seq > to;
   std::vector<std::string_view> views(payloads.begin(), payloads.end());
-  reply(identity, header, std::move(views));
+  reply(identity, header, views);
 }
 
 // The newest snapshot file as a served snapshot (shared if already read); its id, or 0 if there
@@ -440,7 +440,7 @@ void ReplayService::State::snapshot(const zmq::message_t& identity,
   header.count = static_cast<std::uint32_t>(payload.size());
   header.next_offset = i;
   header.end = i == snap.rows();
-  reply(identity, header, std::move(payload));
+  reply(identity, header, payload);
   // Kept after its end (other clients may be reading it) until idle for snapshot_idle.
 }
 

@@ -4,11 +4,9 @@
 #include "registry/registry_impl.h"
 #include "state/commands.h"
 
-namespace procreg {
+namespace procreg::replay {
 
 // ---- RegistryAccess ----------------------------------------------------------------------
-
-namespace replay {
 
 Result<std::uint64_t> RegistryAccess::attach_commit_listener(
     Registry& r, CommitListener listener, const std::function<void(const ChainHeads&)>& start) {
@@ -133,5 +131,4 @@ void RegistryAccess::install_snapshot(Registry& r, std::uint64_t epoch, std::uin
   impl.replica->notify();
 }
 
-}  // namespace replay
-}  // namespace procreg
+}  // namespace procreg::replay

@@ -34,8 +34,7 @@ Result<std::uint64_t> Writer::erase(std::string_view child_id, const WriteOption
 
 Result<std::uint64_t> Writer::bulk_delete(
     std::vector<std::pair<ChildId, std::vector<NodeName>>> children, const WriteOptions& o) {
-  return commit(
-      o, [&](const CommandContext& ctx) { return resolve_bulk_delete(ctx, std::move(children)); });
+  return commit(o, [&](const CommandContext& ctx) { return resolve_bulk_delete(ctx, children); });
 }
 
 Result<std::uint64_t> Writer::update(std::string_view child_id, const UpdateFn& fn,
@@ -66,7 +65,7 @@ Result<std::uint64_t> Writer::node_down(std::string_view node, const WriteOption
         }
         std::sort(affected.begin(), affected.end());  // a stable order for hooks and replays
         if (affected.empty()) return Resolved(std::optional<EventBody>());
-        return resolve_bulk_delete(ctx, std::move(affected));
+        return resolve_bulk_delete(ctx, affected);
       },
       Grouping::kQuiesce);
 }
@@ -86,8 +85,7 @@ Resolver resolver_of(Writer::Op* o) {
     case Kind::kErase:
       return [o](const CommandContext& ctx) { return resolve_delete(ctx, o->child_id); };
     case Kind::kBulkDelete:
-      return
-          [o](const CommandContext& ctx) { return resolve_bulk_delete(ctx, std::move(o->nodes)); };
+      return [o](const CommandContext& ctx) { return resolve_bulk_delete(ctx, o->nodes); };
     case Kind::kUpdate:
       return [o](const CommandContext& ctx) { return resolve_update(ctx, o->child_id, o->fn); };
     case Kind::kClearAll:
@@ -108,7 +106,7 @@ std::vector<Result<std::uint64_t>> Writer::write(std::vector<Op>& ops) {
   for (Op& op : ops) {
     resolvers.push_back(resolver_of(&op));
     writes.push_back(Write{&op.options, &resolvers.back()});
-    out.push_back(unset_result());
+    out.emplace_back(unset_result());
   }
   // A batch with an update function (user code) holds no other call up: it goes alone.
   const bool has_user_code = std::any_of(

@@ -79,7 +79,7 @@ std::optional<std::uint64_t> parse_snapshot_file_name(std::string_view name) {
   std::uint64_t seq = 0;
   for (char c : name.substr(kPrefix.size(), kDigits)) {
     if (c < '0' || c > '9') return std::nullopt;
-    const std::uint64_t digit = static_cast<std::uint64_t>(c - '0');
+    const auto digit = static_cast<std::uint64_t>(c - '0');
     if (seq > (UINT64_MAX - digit) / 10) return std::nullopt;
     seq = seq * 10 + digit;
   }
@@ -420,7 +420,7 @@ Result<bool> SnapshotReader::next(std::string* payload) {
   const char* p = d.buffer.data() + d.pos;
   const std::uint32_t stored = get_u32(p);
   const std::uint32_t length = get_u32(p + 4);
-  const std::uint8_t type = static_cast<std::uint8_t>(p[8]);
+  const auto type = static_cast<std::uint8_t>(p[8]);
   if (type == kSnapshotRecordRow) {
     // The file is complete: a length past its end is damage, found before it sizes a read.
     const std::uint64_t left = d.file_size - std::min(d.file_size, at + kSnapshotRecordHeaderBytes);
@@ -535,7 +535,7 @@ Result<SnapshotMeta> load_snapshot(const std::string& path, Projection* projecti
                                      std::to_string(meta.seq)));
     }
     if (decoded) {
-      projection->load_row(decoded->table, std::move(decoded->row), revision);
+      projection->load_row(decoded->table, decoded->row, revision);
     } else {
       projection->load_row(scanned.table, scanned.row, revision);
     }

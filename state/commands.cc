@@ -186,8 +186,9 @@ Resolved resolve_delete(const CommandContext& ctx, std::string_view child_id) {
   return std::optional<EventBody>(events::Delete{ChildId(child_id)});
 }
 
-Resolved resolve_bulk_delete(const CommandContext& ctx,
-                             std::vector<std::pair<ChildId, std::vector<NodeName>>> children) {
+Resolved resolve_bulk_delete(
+    const CommandContext& ctx,
+    const std::vector<std::pair<ChildId, std::vector<NodeName>>>& children) {
   for (const auto& [id, nodes] : children) {
     if (id.empty()) return Status::invalid_argument("bulk_delete: child id is empty");
   }

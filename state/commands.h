@@ -48,8 +48,9 @@ Resolved resolve_insert(const CommandContext& ctx, ChildSpec spec, NodePids node
                         const InsertOptions& options);
 Resolved resolve_bulk_insert(const CommandContext& ctx, std::vector<Entry> children);
 Resolved resolve_delete(const CommandContext& ctx, std::string_view child_id);
-Resolved resolve_bulk_delete(const CommandContext& ctx,
-                             std::vector<std::pair<ChildId, std::vector<NodeName>>> children);
+Resolved resolve_bulk_delete(
+    const CommandContext& ctx,
+    const std::vector<std::pair<ChildId, std::vector<NodeName>>>& children);
 Resolved resolve_update(const CommandContext& ctx, std::string_view child_id, const UpdateFn& fn);
 Resolved resolve_clear(const CommandContext& ctx);
 

@@ -192,7 +192,7 @@ void Projection::reserve_rows(const std::string& table, std::size_t rows) {
   table_for_write(table).reserve(rows);
 }
 
-void Projection::load_row(const std::string& table, Row row, std::uint64_t revision) {
+void Projection::load_row(const std::string& table, const Row& row, std::uint64_t revision) {
   table_for_write(table).put(row.entry, row.expires_at_ms, revision);
 }
 

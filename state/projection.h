@@ -76,7 +76,7 @@ class Projection {
   // Exchanges the whole state with `other` (of the same hub and local node): a state built
   // aside, unseen by readers, goes live in O(1), and the old one can be freed outside a lock.
   void swap(Projection& other) noexcept;
-  void load_row(const std::string& table, Row row, std::uint64_t revision);
+  void load_row(const std::string& table, const Row& row, std::uint64_t revision);
   // The same from a row's scanned bytes (events/row_scan.h): no decode, no second encoding.
   void load_row(std::string_view table, const events::ScannedRow& row, std::uint64_t revision);
   // Makes room in `table` for `rows` rows about to be loaded.

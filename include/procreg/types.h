@@ -49,6 +49,7 @@ struct NodePid {
   NodeName node;
   Pid pid;
   bool operator==(const NodePid&) const = default;
+  // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 sees the 0 of the generated <=>.
   auto operator<=>(const NodePid&) const = default;
 };
 using NodePids = std::vector<NodePid>;

@@ -27,6 +27,7 @@ class Value {
   using Map = std::map<std::string, Value, std::less<>>;
   struct Binary {
     std::vector<std::uint8_t> bytes;
+    // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 sees the 0 of the generated <=>.
     auto operator<=>(const Binary&) const = default;
   };
   enum class Type { kNil, kBool, kInt, kUint, kFloat, kString, kBinary, kArray, kMap };
