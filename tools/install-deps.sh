@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing procreg needs on Debian 12 (run as root).
 #   tools/install-deps.sh        g++, CMake and the libraries
-#   tools/install-deps.sh --ci   also clang 14 with its sanitizer runtimes, and clang-format
+#   tools/install-deps.sh --ci   also clang 14 with its sanitizer runtimes, clang-format and
+#                                clang-tidy
 set -euo pipefail
 packages=(
   build-essential cmake
@@ -9,7 +10,7 @@ packages=(
   libcli11-dev nlohmann-json3-dev python3 python3-zmq python3-msgpack
 )
 if [[ "${1:-}" == "--ci" ]]; then
-  packages+=(clang libclang-rt-14-dev clang-format)
+  packages+=(clang libclang-rt-14-dev clang-format clang-tidy)
 fi
 missing=()
 for p in "${packages[@]}"; do
