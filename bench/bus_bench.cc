@@ -1055,7 +1055,7 @@ void bench_catchup(Report& report, zmq::context_t& ctx, const Config& cfg) {
       replay::Projection p(kHub, "node1@host");
       p.reset_to(1, 1);
       const auto t = Clock::now();
-      for (auto& r : copy) p.load_row(r.table, std::move(r.row), r.revision);
+      for (auto& r : copy) p.load_row(r.table, r.row, r.revision);
       return std::chrono::duration<double>(Clock::now() - t).count();
     };
     const double in_order = load(rows);
@@ -1171,7 +1171,7 @@ void bench_catchup(Report& report, zmq::context_t& ctx, const Config& cfg) {
     const auto t1 = Clock::now();
     replay::Projection p(kHub, "node1@host");
     p.reset_to(header->epoch, header->last);
-    for (auto& r : rows) p.load_row(r.table, std::move(r.row), r.revision);
+    for (auto& r : rows) p.load_row(r.table, r.row, r.revision);
     const auto t2 = Clock::now();
     auto secs = [](auto x, auto y) { return std::chrono::duration<double>(y - x).count(); };
     std::printf(

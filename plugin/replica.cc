@@ -167,7 +167,7 @@ bool Replica::Impl::sync() {
         auto r = plugin::wire::decode_snapshot_row(row, limits);
         if (!r.ok()) return r.status();
         reserve_once(r->table);
-        staged->load_row(r->table, std::move(r->row), r->revision);
+        staged->load_row(r->table, r->row, r->revision);
         return Status();
       },
       [&](const plugin::wire::ReplayReplyHeader& h) {
