@@ -123,4 +123,26 @@ Status remove_and_sync_dir(int dir_fd, const std::string& dir, const std::string
   return sync_all(dir_fd, dir);
 }
 
+Result<std::vector<std::string>> remove_files(const std::string& dir,
+                                              const std::function<bool(std::string_view)>& remove) {
+  std::error_code ec;
+  std::filesystem::directory_iterator it(dir, ec);
+  std::vector<std::string> names;
+  for (; !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    std::string name = it->path().filename().string();
+    if (remove(name)) names.push_back(std::move(name));
+  }
+  if (ec) return Status::io_error("cannot list log directory " + dir + ": " + ec.message());
+  if (names.empty()) return names;
+  for (const std::string& name : names) {
+    const std::string path = dir + "/" + name;
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) return io_error("unlink", path, errno);
+  }
+  auto dir_fd = open_file(dir, O_RDONLY | O_DIRECTORY);
+  if (!dir_fd.ok()) return dir_fd.status();
+  Status synced = sync_all(dir_fd->get(), dir);
+  if (!synced.ok()) return synced;
+  return names;
+}
+
 }  // namespace procreg::replay

@@ -8,8 +8,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "procreg/status.h"
 
@@ -64,5 +66,9 @@ Result<UniqueFd> lock_directory(const std::string& dir);
 
 // Removes dir/name and fsyncs the directory (dir_fd) so the removal is durable.
 Status remove_and_sync_dir(int dir_fd, const std::string& dir, const std::string& name);
+// Removes the files of `dir` whose name `remove` accepts, then syncs the directory; returns
+// their names, in no order.
+Result<std::vector<std::string>> remove_files(const std::string& dir,
+                                              const std::function<bool(std::string_view)>& remove);
 
 }  // namespace procreg::replay

@@ -136,6 +136,16 @@ Result<std::unique_ptr<Log>> Log::open(const std::string& dir, const std::string
   if (!s.ok()) return s;
   auto lock = lock_directory(dir);
   if (!lock.ok()) return lock.status();
+  // A header replaced under "<segment>.tmp" and cut short by a crash: the segment itself is
+  // intact (the rename never happened), the temporary file is garbage.
+  auto temps = remove_files(dir, [](std::string_view name) {
+    if (name.size() <= kSegmentTempSuffix.size() || !name.ends_with(kSegmentTempSuffix)) {
+      return false;
+    }
+    name.remove_suffix(kSegmentTempSuffix.size());
+    return parse_segment_file_name(name).has_value();
+  });
+  if (!temps.ok()) return temps.status();
   // A version 1 segment does not record its writer's limit: it was this writer's, as before.
   auto recovered = recover_log(lock->get(), dir, hub, options.max_record_bytes);
   if (!recovered.ok()) return recovered.status();

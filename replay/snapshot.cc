@@ -110,31 +110,6 @@ Result<std::vector<SnapshotFile>> list_snapshots(const std::string& dir) {
   return files;
 }
 
-namespace {
-
-// Removes the files of `dir` whose name `remove` accepts, durably; their names, in no order.
-template <typename Pred>
-Result<std::vector<std::string>> remove_files(const std::string& dir, Pred remove) {
-  std::error_code ec;
-  std::filesystem::directory_iterator it(dir, ec);
-  std::vector<std::string> names;
-  for (; !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
-    std::string name = it->path().filename().string();
-    if (remove(name)) names.push_back(std::move(name));
-  }
-  if (ec) return Status::io_error("cannot list log directory " + dir + ": " + ec.message());
-  if (names.empty()) return names;
-  for (const std::string& name : names) {
-    const std::string path = dir + "/" + name;
-    if (::unlink(path.c_str()) != 0 && errno != ENOENT) return io_error("unlink", path, errno);
-  }
-  Status synced = sync_directory(dir);
-  if (!synced.ok()) return synced;
-  return names;
-}
-
-}  // namespace
-
 Status remove_snapshot_temps(const std::string& dir) {
   auto removed = remove_files(dir, is_snapshot_temp_name);
   return removed.ok() ? Status() : removed.status();

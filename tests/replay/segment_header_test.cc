@@ -267,6 +267,28 @@ BOOST_AUTO_TEST_CASE(an_empty_last_segment_of_another_limit_gets_the_writers_hea
   }
 }
 
+BOOST_AUTO_TEST_CASE(a_header_replacement_cut_short_by_a_crash_leaves_no_temporary_file) {
+  TempDir tmp;
+  {
+    auto log = open_log(tmp.path(), options_with(Durability::kNone));
+    PROCREG_REQUIRE_OK(log->append(1, std::string(100, 'a')));
+  }
+  // What a crash between writing "<segment>.tmp" and renaming it leaves: the segment intact
+  // and a temporary file beside it. A file of another name ending in .tmp is not the log's.
+  const std::string temp = tmp.file(segment_file_name(1) + ".tmp");
+  const std::string other = tmp.file("notes.tmp");
+  write_bytes(temp, encode_segment_header({77, 1, kHub, 1000}).substr(0, 10));
+  write_bytes(other, "kept");
+  {
+    auto log = open_log(tmp.path(), options_with(Durability::kNone));
+    BOOST_TEST(log->last_seq() == 1u);
+    PROCREG_REQUIRE_OK(log->append(2, std::string(100, 'b')));
+  }
+  BOOST_TEST(!std::filesystem::exists(temp));
+  BOOST_TEST(std::filesystem::exists(other));
+  BOOST_TEST(read_all(tmp.path()).size() == 2u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 }  // namespace procreg::replay
