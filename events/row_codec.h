@@ -1,5 +1,6 @@
 // procreg::events internal: the row, spec, entry and node_pids layouts, shared by the event
-// codec (events/codec.cc, events/event_decoder.cc) and the wire protocol (plugin/wire.cc).
+// codec (events/codec.cc, events/event_decoder.cc) and the wire protocol
+// (plugin/command_messages.cc, plugin/replay_messages.cc).
 //
 // The layouts are specified in docs/EVENT_FORMAT.md, "Rows, specs and node lists":
 //
