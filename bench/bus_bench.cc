@@ -51,8 +51,8 @@ namespace procreg::bench {
 namespace {
 
 constexpr char kHub[] = "bench";
-constexpr int kPublishHwm = HubServerOptions{}.publish_hwm;  // 100'000, as HubServer's PUB
-constexpr int kReceiveHwm = ReplicaOptions{}.receive_hwm;    // 1'000'000, as a Replica's SUB
+const int kPublishHwm = HubServerOptions{}.publish_hwm;  // 100'000, as HubServer's PUB
+const int kReceiveHwm = ReplicaOptions{}.receive_hwm;    // 1'000'000, as a Replica's SUB
 constexpr std::chrono::seconds kLongWait{600};
 constexpr std::size_t kLoadSample = 100'000;  // rows loaded to see where catch-up time goes
 
