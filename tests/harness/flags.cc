@@ -17,6 +17,17 @@ int fail(const std::string& program, const std::string& what, int code) {
   return code;
 }
 
+int run_program(const std::string& program, const std::function<int(const tools::Signals&)>& run) {
+  try {
+    const tools::Signals signals;  // before any thread starts
+    return run(signals);
+  } catch (const std::invalid_argument& e) {
+    return fail(program, e.what(), 2);
+  } catch (const std::exception& e) {
+    return fail(program, e.what(), 1);
+  }
+}
+
 Flags::Flags(int argc, char** argv, const std::set<std::string>& known) {
   for (int i = 1; i < argc; ++i) {
     const std::string key = argv[i];

@@ -5,9 +5,12 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
+
+#include "tools/common/signals.h"
 
 namespace procreg::harness {
 
@@ -16,6 +19,11 @@ void say(const std::string& line);
 
 // An error on stderr, prefixed with the program's name; returns the exit code to use.
 int fail(const std::string& program, const std::string& what, int code = 1);
+
+// The whole main() of a harness program: installs the signal handlers before any thread
+// starts, returns run(signals), and turns an exception into fail(): exit code 2 for bad flags
+// (std::invalid_argument), 1 for anything else.
+int run_program(const std::string& program, const std::function<int(const tools::Signals&)>& run);
 
 // `--key value` pairs; every key must be one of `known`. Throws std::invalid_argument with a
 // message for the user on an unknown key, a key without a value, or a repeated key.

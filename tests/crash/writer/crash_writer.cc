@@ -322,16 +322,11 @@ int run(const Flags& flags, const Signals& signals) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {
-    const Signals signals;  // before any thread starts
+  return run_program(kProgram, [&](const Signals& signals) {
     const Flags flags(
         argc, argv,
         {"log-dir", "acks", "seed", "run", "threads", "segment-bytes", "max-writes", "publish",
          "replay", "command", "dump", "hold", "snapshot-every-events", "snapshot-keep", "compact"});
     return run(flags, signals);
-  } catch (const std::invalid_argument& e) {
-    return fail(kProgram, e.what(), 2);
-  } catch (const std::exception& e) {
-    return fail(kProgram, e.what());
-  }
+  });
 }

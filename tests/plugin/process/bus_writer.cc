@@ -336,12 +336,5 @@ int run(int argc, char** argv, const Signals& signals) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {
-    const Signals signals;  // before any thread starts
-    return run(argc, argv, signals);
-  } catch (const std::invalid_argument& e) {
-    return fail(kProgram, e.what(), 2);
-  } catch (const std::exception& e) {
-    return fail(kProgram, e.what(), 1);
-  }
+  return run_program(kProgram, [&](const Signals& signals) { return run(argc, argv, signals); });
 }
