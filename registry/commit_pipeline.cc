@@ -24,7 +24,7 @@ struct WritingMark {
 CommitPipeline::CommitPipeline(const RegistryOptions& opts, const Clock& clock, Log& log,
                                Projection& proj, std::shared_mutex& proj_mu, Applier& applier,
                                WriteCounters& counters,
-                               std::function<void(std::size_t)> note_appended)
+                               std::function<void(std::size_t, std::size_t)> note_appended)
     : opts_(opts),
       clock_(clock),
       log_(log),
@@ -177,11 +177,9 @@ bool CommitPipeline::append(std::span<Result<std::uint64_t>* const> out, Pass& p
   head_seq_ = staged_.back().event.seq;
   counters_.events_written.fetch_add(staged_.size());
   std::size_t bytes = 0;
-  for (const Pending& p : staged_) {
-    bytes += p.encoded.size();
-    note_appended_(p.encoded.size());
-  }
+  for (const Pending& p : staged_) bytes += p.encoded.size();
   counters_.bytes_written.fetch_add(bytes);
+  note_appended_(staged_.size(), bytes);
   applier_.push(staged_);
   staged_.clear();
   // The borrowed rows moved to the applier; nothing reads the overlay until they are applied.

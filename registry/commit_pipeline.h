@@ -43,10 +43,11 @@ class CommitPipeline {
     std::chrono::steady_clock::time_point deadline;
     std::chrono::milliseconds timeout;
   };
-  // note_appended(bytes) is called for every appended event (the snapshot policy).
+  // note_appended(events, bytes) is called once per append with what it appended (the
+  // snapshot policy).
   CommitPipeline(const RegistryOptions& opts, const Clock& clock, Log& log, Projection& proj,
                  std::shared_mutex& proj_mu, Applier& applier, WriteCounters& counters,
-                 std::function<void(std::size_t)> note_appended);
+                 std::function<void(std::size_t, std::size_t)> note_appended);
 
   // Commits writes[i] (bounded by bounds[i]) and sets *out[i] to its seq or its error. With
   // `quiesce` (a group of one), first waits until every appended event is applied.
@@ -84,7 +85,7 @@ class CommitPipeline {
   Log& log_;
   Applier& applier_;
   WriteCounters& counters_;
-  const std::function<void(std::size_t)> note_appended_;
+  const std::function<void(std::size_t, std::size_t)> note_appended_;
 
   TimedLock slot_;  // guards the members below
   Overlay overlay_;

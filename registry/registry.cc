@@ -44,7 +44,7 @@ void Registry::Impl::become_writer(std::unique_ptr<replay::Log> opened) {
   applier = std::make_unique<replay::Applier>(log.get(), proj, proj_mu, hooks);
   pipeline = std::make_unique<replay::CommitPipeline>(
       opts, clock, *log, proj, proj_mu, *applier, counters,
-      [this](std::size_t bytes) { snapshotter->note_appended(bytes); });
+      [this](std::size_t events, std::size_t bytes) { snapshotter->note_appended(events, bytes); });
   snapshotter =
       std::make_unique<replay::Snapshotter>(opts, clock, *log, *applier, pipeline->slot());
   auto q = std::make_unique<replay::WriterQueue>(proj, proj_mu, *pipeline, *applier, counters);

@@ -27,11 +27,11 @@ void Snapshotter::opened(std::uint64_t snapshot_seq, std::uint64_t events_since)
   since_events_.store(events_since);
 }
 
-void Snapshotter::note_appended(std::size_t bytes) {
+void Snapshotter::note_appended(std::size_t events, std::size_t bytes) {
   if (!thread_.joinable()) return;
-  const std::uint64_t events = since_events_.fetch_add(1) + 1;
+  const std::uint64_t counted = since_events_.fetch_add(events) + events;
   const std::uint64_t total = since_bytes_.fetch_add(bytes) + bytes;
-  if (policy_due(opts_.snapshots, events, total)) {
+  if (policy_due(opts_.snapshots, counted, total)) {
     {
       std::lock_guard lock(thread_mu_);
       if (due_) return;

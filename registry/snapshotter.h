@@ -47,8 +47,8 @@ class Snapshotter {
   // Starts the policy thread if the options set a policy.
   void start();
   void stop();
-  // Counts an appended event towards the policy; wakes the thread when a snapshot is due.
-  void note_appended(std::size_t bytes);
+  // Counts appended events towards the policy; wakes the thread when a snapshot is due.
+  void note_appended(std::size_t events, std::size_t bytes);
 
   // Writes a snapshot at the applied seq (or names the one already there), then applies keep
   // and compact. One at a time.
