@@ -1,77 +1,60 @@
 #include "plugin/command_client.h"
 
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+
 #include "plugin/zmq_util.h"
 
 namespace procreg::plugin {
 
+namespace {
+// How often the I/O thread looks for commands past their deadline, at most.
+constexpr std::chrono::milliseconds kExpiryTick{5};
+}  // namespace
+
 CommandClient::CommandClient(zmq::context_t& context, std::string endpoint, std::string hub,
-                             int max_in_flight)
+                             std::size_t max_in_flight, std::size_t max_reply_bytes)
     : context_(context),
       endpoint_(std::move(endpoint)),
       hub_(std::move(hub)),
-      max_in_flight_(max_in_flight < 1 ? 1 : max_in_flight) {
-  idle_.reserve(static_cast<std::size_t>(max_in_flight_));  // give_back() never allocates
-  // One socket at once: a malformed endpoint fails here, when the replica starts.
-  idle_.push_back(connect());
-  created_ = 1;
-}
-
-zmq::socket_t CommandClient::connect() {
-  zmq::socket_t socket(context_, zmq::socket_type::dealer);
-  socket.set(zmq::sockopt::linger, 0);
-  socket.connect(endpoint_);
-  return socket;
-}
-
-int CommandClient::sockets() const {
-  std::lock_guard l(mu_);
-  return created_;
-}
-
-zmq::socket_t CommandClient::take(std::chrono::steady_clock::time_point deadline) {
-  std::unique_lock l(mu_);
-  freed_.wait_until(l, deadline, [&] { return !idle_.empty() || created_ < max_in_flight_; });
-  if (!idle_.empty()) {
-    zmq::socket_t socket = std::move(idle_.back());
-    idle_.pop_back();
-    return socket;
-  }
-  if (created_ >= max_in_flight_) return zmq::socket_t();
-  ++created_;  // counted before connecting, outside the lock
-  l.unlock();
+      max_in_flight_(max_in_flight < 1 ? 1 : max_in_flight),
+      max_reply_bytes_(max_reply_bytes) {
+  wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (wake_fd_ < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
   try {
-    return connect();
+    socket_ = zmq::socket_t(context_, zmq::socket_type::dealer);
+    socket_.set(zmq::sockopt::linger, 0);
+    // Every command in flight fits in the queues: the bound is max_in_flight, not ZeroMQ's.
+    const int hwm = static_cast<int>(std::min<std::size_t>(max_in_flight_ + 16, 1u << 30));
+    socket_.set(zmq::sockopt::sndhwm, hwm);
+    socket_.set(zmq::sockopt::rcvhwm, hwm);
+    socket_.connect(endpoint_);  // a malformed endpoint fails here, on the caller's thread
   } catch (...) {
-    forget_one();
+    ::close(wake_fd_);
     throw;
   }
+  thread_ = std::thread([this] { run(); });
 }
 
-void CommandClient::forget_one() {
+CommandClient::~CommandClient() {
   {
     std::lock_guard l(mu_);
-    --created_;
+    closing_ = true;
   }
-  freed_.notify_one();
+  room_.notify_all();
+  wake();
+  if (thread_.joinable()) thread_.join();
+  ::close(wake_fd_);
 }
 
-void CommandClient::give_back(zmq::socket_t socket, bool replace) noexcept {
-  if (replace) {
-    try {
-      socket = connect();
-    } catch (...) {  // (out of memory or a closing context: the pool shrinks by one)
-      forget_one();
-      return;
-    }
-  }
-  {
-    std::lock_guard l(mu_);
-    idle_.push_back(std::move(socket));  // (capacity reserved: no allocation)
-  }
-  freed_.notify_one();
+std::size_t CommandClient::in_flight() const {
+  std::lock_guard l(mu_);
+  return admitted_;
 }
 
-wire::Command CommandClient::base(wire::CommandOp op, const WriteOptions& options) {
+wire::Command CommandClient::command(wire::CommandOp op, const WriteOptions& options) {
   wire::Command c;
   c.op = op;
   c.table = options.table;
@@ -81,104 +64,268 @@ wire::Command CommandClient::base(wire::CommandOp op, const WriteOptions& option
   return c;
 }
 
-Result<replay::RemoteCommit> CommandClient::call(wire::Command command,
-                                                 std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  zmq::socket_t socket = take(deadline);
-  if (!socket) {
-    return Status::timeout("all " + std::to_string(max_in_flight_) +
-                           " command sockets of this replica were busy for " +
-                           std::to_string(timeout.count()) + " ms; not sent");
+bool CommandClient::admit(bool wait, std::chrono::steady_clock::time_point deadline) {
+  std::unique_lock l(mu_);
+  if (wait) {
+    room_.wait_until(l, deadline, [&] { return closing_ || admitted_ < max_in_flight_; });
   }
-  // The socket goes back to the pool on every return: replaced by a fresh one after a send
-  // that could not leave or a reply that never came (nothing of that command can arrive on
-  // the new socket), as it is otherwise.
-  struct GiveBack {
-    CommandClient* client;
-    zmq::socket_t* socket;
-    bool replace = false;
-    ~GiveBack() { client->give_back(std::move(*socket), replace); }
-  } give_back{this, &socket};
+  if (closing_ || admitted_ >= max_in_flight_) return false;
+  ++admitted_;
+  return true;
+}
+
+void CommandClient::wake() {
+  const std::uint64_t one = 1;
+  // A full counter (never, in practice) or EAGAIN still leaves the thread woken.
+  (void)!::write(wake_fd_, &one, sizeof one);
+}
+
+void CommandClient::send(wire::Command command, std::chrono::milliseconds timeout,
+                         Completion done) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  if (!admit(false, deadline)) {
+    std::unique_lock l(mu_);
+    const bool closing = closing_;
+    l.unlock();
+    done(closing ? Status::unavailable("the command client is closing; not sent")
+                 : Status::resource_exhausted(std::to_string(max_in_flight_) +
+                                              " commands are in flight on this client; not sent"));
+    return;
+  }
   command.id = next_id_.fetch_add(1);
   command.hub = hub_;
-  std::string body;
-  wire::encode(command, &body);
-  Frames frames;
-  frames.emplace_back(body.data(), body.size());
-  auto sent = send_message(socket, frames, /*dont_wait=*/true);
-  if (!sent.ok()) return sent.status();
-  if (!*sent) {
-    give_back.replace = true;
-    return Status::timeout("the hub's writer at " + endpoint_ + " is not reachable; not sent");
+  Outgoing out{command.id, {}};
+  wire::encode(command, &out.body);
+  {
+    std::lock_guard l(mu_);
+    pending_.emplace(command.id, Pending{deadline, timeout, std::move(done)});
+    outbox_.push_back(std::move(out));
   }
+  wake();
+}
+
+Result<wire::CommandReply> CommandClient::call(wire::Command command,
+                                               std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  if (!admit(true, deadline)) {
+    std::lock_guard l(mu_);
+    if (closing_) return Status::unavailable("the command client is closing; not sent");
+    return Status::timeout("all " + std::to_string(max_in_flight_) +
+                           " command slots of this client were busy for " +
+                           std::to_string(timeout.count()) + " ms; not sent");
+  }
+  struct Waiter {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::optional<Result<wire::CommandReply>> result;
+  };
+  auto waiter = std::make_shared<Waiter>();
+  command.id = next_id_.fetch_add(1);
+  command.hub = hub_;
+  Outgoing out{command.id, {}};
+  wire::encode(command, &out.body);
+  {
+    std::lock_guard l(mu_);
+    pending_.emplace(command.id, Pending{deadline, timeout, [waiter](Result<wire::CommandReply> r) {
+                                           std::lock_guard wl(waiter->mu);
+                                           waiter->result.emplace(std::move(r));
+                                           waiter->cv.notify_one();
+                                         }});
+    outbox_.push_back(std::move(out));
+  }
+  wake();
+  // The I/O thread completes every command by its deadline (or when closing).
+  std::unique_lock wl(waiter->mu);
+  waiter->cv.wait(wl, [&] { return waiter->result.has_value(); });
+  return std::move(*waiter->result);
+}
+
+void CommandClient::finish(Pending pending, Result<wire::CommandReply> result) {
+  {
+    std::lock_guard l(mu_);
+    --admitted_;
+  }
+  room_.notify_one();
+  try {
+    pending.done(std::move(result));
+  } catch (...) {  // a completion's own failure is its own; the client goes on
+  }
+}
+
+void CommandClient::send_queued() {
   for (;;) {
-    auto got = recv_until(socket, &frames, RecvLimits{2, 1u << 20}, deadline);
-    if (!got.ok() && got.status().code() == Code::kUnavailable) return got.status();
-    if (got.ok() && !*got) break;                   // the deadline passed
-    if (!got.ok() || frames.size() != 1) continue;  // not a reply (oversized): skip it
-    auto reply = wire::decode_command_reply(view(frames[0]));
-    if (!reply.ok() || reply->id != command.id) continue;  // malformed, or a stale reply
-    if (!reply->status.ok()) return reply->status;
-    return replay::RemoteCommit{reply->seq, reply->epoch};
+    Outgoing out;
+    {
+      std::lock_guard l(mu_);
+      if (outbox_.empty()) return;
+      out = std::move(outbox_.front());
+      outbox_.pop_front();
+    }
+    Frames frames;
+    frames.emplace_back(out.body.data(), out.body.size());
+    auto sent = send_message(socket_, frames, /*dont_wait=*/true);
+    if (sent.ok() && !*sent) {  // the queue to the peer is full (not connected yet): later
+      std::lock_guard l(mu_);
+      outbox_.push_front(std::move(out));
+      return;
+    }
+    if (!sent.ok()) {
+      Pending p;
+      {
+        std::lock_guard l(mu_);
+        auto it = pending_.find(out.id);
+        if (it == pending_.end()) continue;
+        p = std::move(it->second);
+        pending_.erase(it);
+      }
+      finish(std::move(p), sent.status());
+    }
   }
-  give_back.replace = true;
-  return Status::timeout("no reply from the hub's writer at " + endpoint_ + " within " +
-                         std::to_string(timeout.count()) +
-                         " ms; the write may or may not have been committed");
+}
+
+void CommandClient::receive_replies() {
+  Frames frames;
+  for (int i = 0; i < 4096; ++i) {
+    auto got = recv_message(socket_, &frames, RecvLimits{1, max_reply_bytes_}, true);
+    if (got.ok() && !*got) return;
+    if (!got.ok()) {
+      if (got.status().code() == Code::kUnavailable) return;
+      continue;  // oversized: dropped; its command times out
+    }
+    auto reply = wire::decode_command_reply(view(frames[0]));
+    if (!reply.ok()) continue;  // malformed: skipped; its command times out
+    Pending p;
+    {
+      std::lock_guard l(mu_);
+      auto it = pending_.find(reply->id);
+      if (it == pending_.end()) continue;  // a late reply to a command that timed out
+      p = std::move(it->second);
+      pending_.erase(it);
+    }
+    finish(std::move(p), std::move(*reply));
+  }
+}
+
+void CommandClient::expire(std::chrono::steady_clock::time_point now) {
+  std::vector<Pending> late;
+  {
+    std::lock_guard l(mu_);
+    for (auto it = pending_.begin(); it != pending_.end();) {
+      if (it->second.deadline <= now) {
+        late.push_back(std::move(it->second));
+        it = pending_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    // A command that never left is dropped from the outbox too (by id, when it is sent).
+  }
+  for (Pending& p : late) {
+    const auto ms = std::to_string(p.timeout.count());
+    finish(std::move(p), Status::timeout("no reply from " + endpoint_ + " within " + ms +
+                                         " ms; a write may or may not have been committed"));
+  }
+}
+
+void CommandClient::run() {
+  auto next_expiry = std::chrono::steady_clock::now() + kExpiryTick;
+  for (;;) {
+    {
+      std::lock_guard l(mu_);
+      if (closing_) break;
+    }
+    zmq::pollitem_t items[] = {{socket_.handle(), 0, ZMQ_POLLIN, 0},
+                               {nullptr, wake_fd_, ZMQ_POLLIN, 0}};
+    try {
+      zmq::poll(items, 2, kExpiryTick);
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR) break;  // the context is closing
+    }
+    if (items[1].revents & ZMQ_POLLIN) {
+      std::uint64_t n = 0;
+      (void)!::read(wake_fd_, &n, sizeof n);
+    }
+    send_queued();
+    receive_replies();
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= next_expiry) {
+      expire(now);
+      next_expiry = now + kExpiryTick;
+    }
+  }
+  std::unordered_map<std::uint64_t, Pending> left;
+  {
+    std::lock_guard l(mu_);
+    left.swap(pending_);
+    outbox_.clear();
+  }
+  for (auto& [id, p] : left) {
+    finish(std::move(p), Status::unavailable("the command client closed before a reply came; "
+                                             "a write may or may not have been committed"));
+  }
+  socket_.close();
+}
+
+Result<replay::RemoteCommit> CommandClient::write(wire::Command command,
+                                                  std::chrono::milliseconds timeout) {
+  Result<wire::CommandReply> reply = call(std::move(command), timeout);
+  if (!reply.ok()) return reply.status();
+  if (!reply->status.ok()) return reply->status;
+  return replay::RemoteCommit{reply->seq, reply->epoch};
 }
 
 Result<replay::RemoteCommit> CommandClient::insert(const ChildSpec& spec, const NodePids& node_pids,
                                                    const InsertOptions& options) {
-  wire::Command c = base(wire::CommandOp::kInsert, options);
+  wire::Command c = command(wire::CommandOp::kInsert, options);
   c.spec = spec;
   c.node_pids = node_pids;
   c.metadata = options.metadata;
   c.ttl_ms = options.ttl_ms;
-  return call(std::move(c), options.timeout);
+  return write(std::move(c), options.timeout);
 }
 
 Result<replay::RemoteCommit> CommandClient::bulk_insert(const std::vector<Entry>& children,
                                                         const WriteOptions& options) {
-  wire::Command c = base(wire::CommandOp::kBulkInsert, options);
+  wire::Command c = command(wire::CommandOp::kBulkInsert, options);
   c.entries = children;
-  return call(std::move(c), options.timeout);
+  return write(std::move(c), options.timeout);
 }
 
 Result<replay::RemoteCommit> CommandClient::erase(const ChildId& child_id,
                                                   const WriteOptions& options) {
-  wire::Command c = base(wire::CommandOp::kErase, options);
+  wire::Command c = command(wire::CommandOp::kErase, options);
   c.child_id = child_id;
-  return call(std::move(c), options.timeout);
+  return write(std::move(c), options.timeout);
 }
 
 Result<replay::RemoteCommit> CommandClient::bulk_delete(
     const std::vector<std::pair<ChildId, std::vector<NodeName>>>& children,
     const WriteOptions& options) {
-  wire::Command c = base(wire::CommandOp::kBulkDelete, options);
+  wire::Command c = command(wire::CommandOp::kBulkDelete, options);
   c.deletes = children;
-  return call(std::move(c), options.timeout);
+  return write(std::move(c), options.timeout);
 }
 
 Result<replay::RemoteCommit> CommandClient::update_if(const ChildId& child_id,
                                                       std::uint64_t expect_revision,
                                                       const Entry& entry,
                                                       const WriteOptions& options) {
-  wire::Command c = base(wire::CommandOp::kUpdate, options);
+  wire::Command c = command(wire::CommandOp::kUpdate, options);
   c.child_id = child_id;
   c.expect_revision = expect_revision;
   c.entry = entry;
-  return call(std::move(c), options.timeout);
+  return write(std::move(c), options.timeout);
 }
 
 Result<replay::RemoteCommit> CommandClient::clear_all(const WriteOptions& options) {
-  return call(base(wire::CommandOp::kClearAll, options), options.timeout);
+  return write(command(wire::CommandOp::kClearAll, options), options.timeout);
 }
 
 Result<replay::RemoteCommit> CommandClient::node_down(const NodeName& node,
                                                       const WriteOptions& options) {
-  wire::Command c = base(wire::CommandOp::kNodeDown, options);
+  wire::Command c = command(wire::CommandOp::kNodeDown, options);
   c.node = node;
-  return call(std::move(c), options.timeout);
+  return write(std::move(c), options.timeout);
 }
 
 }  // namespace procreg::plugin

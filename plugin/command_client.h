@@ -1,23 +1,32 @@
-// procreg::plugin internal: a replica's RemoteWriter over the command channel (a DEALER).
+// procreg::plugin internal: a client of the command channel (docs/PROTOCOL.md): many commands
+// in flight on one DEALER, replies matched by id. A replica's writes use it (as its
+// RemoteWriter), and so does procreg::Client.
 //
-// Each call sends one Command and waits for the CommandReply with its id, up to the call's
-// timeout; replies to abandoned commands are skipped, and after a timeout the socket is
-// replaced. A timed-out write may or may not have been committed (docs/PROTOCOL.md).
+// One I/O thread owns the DEALER: callers encode their command, queue it and wake the thread
+// (an eventfd it polls beside the socket); the thread sends, matches each reply to its command
+// by id and completes it, and fails every command whose deadline passed with kTimeout (a
+// write's outcome is then unknown; a late reply is dropped, since its id is forgotten). The
+// commands in flight are bounded by `max_in_flight`: a synchronous call waits for room within
+// its timeout; an asynchronous one beyond it completes at once with kResourceExhausted.
 //
-// Calls from several threads run at once, each on a DEALER of its own taken from a pool that
-// grows on demand up to `max_in_flight` sockets (so that the writer's command workers can make
-// them durable together, one group commit for several). Beyond that, a call waits for a
-// socket to come free, within its timeout; one that cannot get a socket in time fails with
-// kTimeout, nothing sent.
+// Completions run on the I/O thread: they must be short and must not wait for another command
+// of the same client. The destructor completes every command still in flight with
+// kUnavailable before it returns.
 //
 // Thread safety: every method from any thread.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include <zmq.hpp>
@@ -29,9 +38,24 @@ namespace procreg::plugin {
 
 class CommandClient final : public replay::RemoteWriter {
  public:
-  // max_in_flight: the most commands in flight at once (and DEALER sockets), at least 1.
-  CommandClient(zmq::context_t& context, std::string endpoint, std::string hub, int max_in_flight);
+  using Completion = std::function<void(Result<wire::CommandReply>)>;
+  // max_in_flight: commands sent and not yet answered (or timed out), at least 1.
+  // max_reply_bytes: larger replies are dropped (their command then times out).
+  CommandClient(zmq::context_t& context, std::string endpoint, std::string hub,
+                std::size_t max_in_flight, std::size_t max_reply_bytes = 64u << 20);
+  ~CommandClient() override;
+  CommandClient(const CommandClient&) = delete;
+  CommandClient& operator=(const CommandClient&) = delete;
 
+  // Sends `command` (its id and hub are set here) and calls `done` with the reply (any status
+  // the writer answered, in reply.status) or this client's error: kTimeout (no reply by
+  // `timeout`), kResourceExhausted (max_in_flight commands in flight), kUnavailable (closing).
+  void send(wire::Command command, std::chrono::milliseconds timeout, Completion done);
+  // The same, waiting: for room among the commands in flight and for the reply, both within
+  // `timeout`.
+  Result<wire::CommandReply> call(wire::Command command, std::chrono::milliseconds timeout);
+
+  // RemoteWriter: each write is one call; a reply's error status is returned as the error.
   Result<replay::RemoteCommit> insert(const ChildSpec& spec, const NodePids& node_pids,
                                       const InsertOptions& options) override;
   Result<replay::RemoteCommit> bulk_insert(const std::vector<Entry>& children,
@@ -46,31 +70,48 @@ class CommandClient final : public replay::RemoteWriter {
   Result<replay::RemoteCommit> node_down(const NodeName& node,
                                          const WriteOptions& options) override;
 
-  // Sends `command` (its id and hub are set here) and returns the writer's seq or error.
-  Result<replay::RemoteCommit> call(wire::Command command, std::chrono::milliseconds timeout);
-
-  // Sockets created so far (at most max_in_flight), for tests.
-  int sockets() const;
+  // A command of `op` with the write options' table, hooks and timeout.
+  static wire::Command command(wire::CommandOp op, const WriteOptions& options);
+  const std::string& endpoint() const { return endpoint_; }
+  std::size_t in_flight() const;
 
  private:
-  static wire::Command base(wire::CommandOp op, const WriteOptions& options);
-  zmq::socket_t connect();
-  // A socket of the pool, or a new one while fewer than max_in_flight exist; waits until
-  // `deadline` for one to come free. Empty (no handle) if none did.
-  zmq::socket_t take(std::chrono::steady_clock::time_point deadline);
-  // Returns a socket taken; with `replace`, a fresh one instead (or none: the pool shrinks).
-  void give_back(zmq::socket_t socket, bool replace) noexcept;
-  void forget_one();  // a socket counted in created_ is gone
+  struct Pending {
+    std::chrono::steady_clock::time_point deadline;
+    std::chrono::milliseconds timeout;
+    Completion done;
+  };
+  struct Outgoing {
+    std::uint64_t id;
+    std::string body;
+  };
+  // Admits one command (counted in flight) or returns false at max_in_flight; with `wait`,
+  // waits until `deadline` for room.
+  bool admit(bool wait, std::chrono::steady_clock::time_point deadline);
+  void wake();
+  void run();
+  void send_queued();
+  void receive_replies();
+  void expire(std::chrono::steady_clock::time_point now);
+  void finish(Pending pending, Result<wire::CommandReply> result);
+  Result<replay::RemoteCommit> write(wire::Command command, std::chrono::milliseconds timeout);
 
   zmq::context_t& context_;
   const std::string endpoint_;
   const std::string hub_;
-  const int max_in_flight_;
+  const std::size_t max_in_flight_;
+  const std::size_t max_reply_bytes_;
+  int wake_fd_ = -1;
+  zmq::socket_t socket_;  // the I/O thread's
+
   mutable std::mutex mu_;
-  std::condition_variable freed_;
-  std::vector<zmq::socket_t> idle_;  // guarded by mu_
-  int created_ = 0;                  // guarded by mu_
+  std::condition_variable room_;
+  std::size_t admitted_ = 0;                            // under mu_: in flight or queued
+  std::deque<Outgoing> outbox_;                         // under mu_
+  std::unordered_map<std::uint64_t, Pending> pending_;  // under mu_: by id
+  bool closing_ = false;                                // under mu_
   std::atomic<std::uint64_t> next_id_{1};
+  std::thread thread_;
 };
 
 // A RemoteWriter for a replica without a command channel: every write is kUnavailable.

@@ -356,8 +356,9 @@ Result<std::unique_ptr<Replica>> Replica::start(zmq::context_t& context,
     if (options.command_endpoint.empty()) {
       writer = std::make_shared<plugin::NoWriter>();
     } else {
-      writer = std::make_shared<plugin::CommandClient>(context, options.command_endpoint,
-                                                       options.hub, options.max_writes_in_flight);
+      writer = std::make_shared<plugin::CommandClient>(
+          context, options.command_endpoint, options.hub,
+          static_cast<std::size_t>(options.max_writes_in_flight));
     }
   } catch (const zmq::error_t& e) {
     return Status::unavailable(std::string("replica: cannot connect: ") + e.what());

@@ -40,10 +40,10 @@ struct ReplicaOptions {
   // With no event or heartbeat for this long, the replica asks the replay service for the
   // head itself (a writer that stopped heartbeating, or a bus that lost them).
   std::chrono::milliseconds idle_check{3'000};
-  // Writes on registry() from several threads go to the writer at once, up to this many (one
-  // DEALER socket each, made as needed), so that the writer can make them durable together;
-  // more wait for one to finish, within their own timeout. At least 1.
-  int max_writes_in_flight = 8;
+  // Writes on registry() from several threads go to the writer at once, pipelined on one
+  // DEALER socket, up to this many, so that the writer can make them durable together; more
+  // wait for one to finish, within their own timeout. At least 1.
+  int max_writes_in_flight = 1024;
 };
 
 struct ReplicaStats {
