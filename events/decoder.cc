@@ -169,6 +169,21 @@ bool Decoder::check_required(std::uint32_t seen, std::uint32_t required,
   return true;
 }
 
+bool Decoder::next_is_nil() {
+  const std::size_t start = cursor_.position();
+  Head head;
+  const bool nil = cursor_.read_head(&head) && head.family == Family::kNil;
+  cursor_.seek(start);
+  return nil;
+}
+
+bool Decoder::read_raw(std::string_view* out) {
+  const std::size_t start = cursor_.position();
+  if (!skip()) return false;
+  *out = cursor_.since(start);
+  return true;
+}
+
 bool Decoder::skip() {
   // Items still to skip; a container adds its elements. No recursion, so no depth to bound.
   std::uint64_t pending = 1;

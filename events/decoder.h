@@ -109,6 +109,10 @@ class Decoder {
 
   // Skips one item of any type, including ext; sizes are checked, nesting is not (no recursion).
   bool skip();
+  // True if the next item is nil; reads nothing.
+  bool next_is_nil();
+  // Skips one item and returns its bytes (a view into the input).
+  bool read_raw(std::string_view* out);
 
   // A version number (a uint): 0 is kCorruption ("<noun> 0 is invalid"), above `newest`
   // kUnsupported ("<noun> 2 is newer than this build's 1").

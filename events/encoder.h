@@ -46,6 +46,7 @@ class Encoder {
   // Bytes in the output string so far (the offset of the next item written).
   std::size_t size() const { return sink_.out->size(); }
   void uint(std::uint64_t u) { packer_.pack_uint64(u); }
+  void nil() { packer_.pack_nil(); }
   void int64(std::int64_t i) { packer_.pack_int64(i); }
   void bin(const std::vector<std::uint8_t>& bytes) {
     packer_.pack_bin(narrow(bytes.size()));

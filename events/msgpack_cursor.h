@@ -55,6 +55,10 @@ class MsgpackCursor {
 
   std::size_t position() const { return pos_; }
   std::size_t remaining() const { return size_ - pos_; }
+  // The bytes from `pos` (a position this cursor returned earlier) to the current position.
+  std::string_view since(std::size_t pos) const {
+    return {reinterpret_cast<const char*>(data_ + pos), pos_ - pos};
+  }
   // Moves to `pos`, a position this cursor returned earlier.
   void seek(std::size_t pos) { pos_ = pos; }
 

@@ -23,7 +23,38 @@
 
 namespace procreg::plugin::wire {
 
-enum class CommandOp { kInsert, kBulkInsert, kErase, kBulkDelete, kUpdate, kClearAll, kNodeDown };
+// The writes, then the reads (docs/PROTOCOL.md, "Reads"); is_read() tells them apart.
+enum class CommandOp {
+  kInsert,
+  kBulkInsert,
+  kErase,
+  kBulkDelete,
+  kUpdate,
+  kClearAll,
+  kNodeDown,
+  kLookup,
+  kGetPid,
+  kGetPids,
+  kLocalPid,
+  kEntryExists,
+  kContainsChildren,
+  kMatchTag,
+  kDump,
+  kDumpAll,
+  kRegistry,
+  kProcessList,
+  kLocalChildren,
+  kLocalData,
+  kLocalChildSpecs,
+  kDumpAllTables,
+  kStats
+};
+constexpr bool is_read(CommandOp op) { return op >= CommandOp::kLookup; }
+// The name of `op` on the wire ("insert", "get_pid", ...).
+std::string_view op_name(CommandOp op);
+// The op named `name`, if there is one.
+std::optional<CommandOp> op_named(std::string_view name);
+
 struct Command {
   std::uint64_t id = 0;
   std::string hub;
@@ -45,6 +76,14 @@ struct Command {
   std::uint64_t expect_revision = 0;
   Entry entry;
   NodeName node;  // kNodeDown: the node whose pairs go (hooks always on)
+  // Reads. child_id: lookup, get_pid, get_pids, local_pid, entry_exists.
+  std::uint64_t at_least_seq = 0;  // answer once the state has applied this seq (0: at once)
+  std::string cursor;              // a paged read's next page (opaque; "" = the first)
+  std::uint32_t limit = 0;         // a paged read's most rows per page (0 = the default)
+  std::string tag;                 // match_tag
+  std::vector<ChildId> ids;        // contains_children
+  bool with_metadata = false;      // lookup
+  bool local = false;              // process_list: the local scope (false: global)
   bool operator==(const Command&) const = default;
 };
 
@@ -55,6 +94,10 @@ struct CommandReply {
   // writer validated against; a replica that has applied `seq` sees the write.
   std::uint64_t seq = 0;
   std::uint64_t epoch = 0;
+  // A read's answer: one MessagePack item (docs/PROTOCOL.md, "Reads"), as its bytes; "" for a
+  // write or an error.
+  std::string result;
+  std::string next;  // a paged read: the cursor of the next page ("" = the last page)
   bool operator==(const CommandReply&) const = default;
 };
 

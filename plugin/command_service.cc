@@ -2,6 +2,7 @@
 
 #include <cerrno>
 
+#include "plugin/read_requests.h"
 #include "registry/registry_access.h"
 
 namespace procreg::plugin {
@@ -66,6 +67,58 @@ void CommandService::reply_error(const zmq::message_t& identity, std::uint64_t i
   (void)send_message(router_, frames, /*dont_wait=*/true);
 }
 
+void CommandService::reply(std::string_view identity, const wire::CommandReply& reply) {
+  if (!reply.status.ok()) counters_.command_errors.fetch_add(1);
+  std::string body;
+  wire::encode(reply, &body);
+  Frames frames;
+  frames.emplace_back(identity.data(), identity.size());
+  frames.emplace_back(body.data(), body.size());
+  (void)send_message(router_, frames, /*dont_wait=*/true);
+}
+
+void CommandService::handle_read(std::string_view identity, wire::Command command) {
+  if (command.at_least_seq <= writer_.last_sequence()) {
+    return reply(identity, execute_read(writer_, command));
+  }
+  if (waiting_.size() >= kMaxWaitingReads) {
+    wire::CommandReply r;
+    r.id = command.id;
+    r.epoch = writer_.epoch();
+    r.status = Status::resource_exhausted(std::to_string(kMaxWaitingReads) +
+                                          " reads wait for a seq here already; try again");
+    return reply(identity, r);
+  }
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(command.timeout_ms);
+  waiting_.push_back(WaitingRead{std::string(identity), std::move(command), deadline});
+}
+
+void CommandService::serve_waiting_reads() {
+  const std::uint64_t applied = writer_.last_sequence();
+  const auto now = std::chrono::steady_clock::now();
+  std::size_t kept = 0;
+  for (std::size_t i = 0; i < waiting_.size(); ++i) {
+    WaitingRead& w = waiting_[i];
+    if (w.command.at_least_seq <= applied) {
+      reply(w.identity, execute_read(writer_, w.command));
+    } else if (now >= w.deadline) {
+      wire::CommandReply r;
+      r.id = w.command.id;
+      r.seq = applied;
+      r.epoch = writer_.epoch();
+      r.status = Status::timeout("this node applied seq " + std::to_string(applied) + ", not " +
+                                 std::to_string(w.command.at_least_seq) + ", within " +
+                                 std::to_string(w.command.timeout_ms) + " ms");
+      reply(w.identity, r);
+    } else {
+      if (kept != i) waiting_[kept] = std::move(w);
+      ++kept;
+    }
+  }
+  waiting_.resize(kept);
+}
+
 void CommandService::handle(Frames& frames) {
   counters_.commands.fetch_add(1);
   if (frames.size() != 2) {
@@ -89,6 +142,7 @@ void CommandService::handle(Frames& frames) {
                                   command->hub + "'"));
     return;
   }
+  if (wire::is_read(command->op)) return handle_read(view(frames[0]), std::move(*command));
   {
     std::lock_guard l(mu_);
     if (jobs_.size() < kMaxQueuedCommands) {
@@ -110,9 +164,17 @@ void CommandService::run_router() {
                              {wake_pull_.handle(), 0, ZMQ_POLLIN, 0}};
   while (!stop_.load()) {
     try {
-      zmq::poll(items, 2, std::chrono::milliseconds(50));
+      // While reads wait for a seq, look again every millisecond.
+      zmq::poll(items, 2, std::chrono::milliseconds(waiting_.empty() ? 50 : 1));
     } catch (const zmq::error_t& e) {
       if (e.num() != EINTR) return;  // the context is closing; a signal is not
+    }
+    if (!waiting_.empty()) {
+      try {
+        serve_waiting_reads();
+      } catch (const std::exception&) {  // out of memory: the reads wait for the next turn
+        counters_.command_errors.fetch_add(1);
+      }
     }
     for (int i = 0; i < 256; ++i) {  // replies from the workers, forwarded as they are
       auto got = recv_message(wake_pull_, &frames, RecvLimits{2, 64u << 20}, true);
@@ -215,6 +277,8 @@ wire::CommandReply CommandService::execute(Registry& writer, const wire::Command
                          : Result<std::uint64_t>(cleared.status());
       break;
     }
+    default:  // a read: not run here (plugin/read_requests.h)
+      break;
   }
   wire::CommandReply reply;
   reply.id = c.id;

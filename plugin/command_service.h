@@ -9,6 +9,11 @@
 // its own timeout is answered kTimeout without running; stop() stops reading commands, runs no
 // queued one and waits only for those already running (their clients see a timeout).
 //
+// Reads (plugin/read_requests.h) run on the ROUTER thread, from the projection, as they arrive;
+// one whose at_least_seq is ahead of the state waits (without holding the thread) until the
+// state applied it or its timeout passes. The same service serves a replica's Registry:
+// reads from the replica's state, writes through the replica to the hub's writer.
+//
 // Thread safety: start() and stop() from one thread.
 #pragma once
 
@@ -48,6 +53,13 @@ class CommandService {
  private:
   // At most this many commands wait for a worker; more are answered kUnavailable at once.
   static constexpr std::size_t kMaxQueuedCommands = 4096;
+  // At most this many reads wait for their at_least_seq; more are kResourceExhausted.
+  static constexpr std::size_t kMaxWaitingReads = 4096;
+  struct WaitingRead {
+    std::string identity;
+    wire::Command command;
+    std::chrono::steady_clock::time_point deadline;
+  };
   struct Job {
     std::string identity;
     wire::Command command;
@@ -59,6 +71,11 @@ class CommandService {
   void run_worker();
   void handle(Frames& frames);
   void reply_error(const zmq::message_t& identity, std::uint64_t id, Status status);
+  void reply(std::string_view identity, const wire::CommandReply& reply);
+  // Answers the read now, or parks it until its at_least_seq is applied.
+  void handle_read(std::string_view identity, wire::Command command);
+  // Answers the parked reads whose seq was applied or whose deadline passed.
+  void serve_waiting_reads();
 
   zmq::context_t& context_;
   Registry& writer_;
@@ -73,6 +90,8 @@ class CommandService {
   std::condition_variable jobs_cv_;
   std::deque<Job> jobs_;
   bool stopping_ = false;
+
+  std::vector<WaitingRead> waiting_;  // the ROUTER thread's
 
   std::atomic<bool> stop_{false};
   std::thread router_thread_;

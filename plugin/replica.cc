@@ -12,6 +12,7 @@
 #include "events/codec.h"
 #include "events/row_scan.h"
 #include "plugin/command_client.h"
+#include "plugin/command_service.h"
 #include "plugin/follower.h"
 #include "plugin/wire.h"
 #include "registry/registry_access.h"
@@ -43,6 +44,8 @@ struct Replica::Impl final : plugin::FollowerUser {
   ReplicaOptions options;
   events::DecodeLimits limits = events::record_limits(plugin::wire::kMaxChunkBytes);
   std::unique_ptr<Registry> registry;
+  plugin::ServerCounters served;                    // the serve endpoint's
+  std::unique_ptr<plugin::CommandService> service;  // the serve endpoint, if any
 
   std::map<std::uint64_t, Event> early;        // live events above a gap, by seq
   std::vector<Event> burst;                    // in-order live events not applied yet
@@ -366,6 +369,14 @@ Result<std::unique_ptr<Replica>> Replica::start(zmq::context_t& context,
   if (Status s = impl->follower.connect(); !s.ok()) return s;
   impl->registry =
       replay::RegistryAccess::open_replica(options.hub, options.local_node, std::move(writer));
+  if (!options.serve_endpoint.empty()) {
+    HubServerOptions so;
+    so.command_threads = options.serve_threads;
+    auto service = plugin::CommandService::start(context, *impl->registry, options.serve_endpoint,
+                                                 so, impl->served);
+    if (!service.ok()) return service.status();
+    impl->service = std::move(*service);
+  }
   impl->follower.start();
   return std::unique_ptr<Replica>(new Replica(std::move(impl)));
 }
@@ -373,7 +384,15 @@ Result<std::unique_ptr<Replica>> Replica::start(zmq::context_t& context,
 Replica::Replica(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Replica::~Replica() { stop(); }
 
-void Replica::stop() { impl_->follower.stop(); }
+void Replica::stop() {
+  if (impl_->service) impl_->service->stop();
+  impl_->follower.stop();
+}
+
+const std::string& Replica::serve_endpoint() const {
+  static const std::string kNone;
+  return impl_->service ? impl_->service->endpoint() : kNone;
+}
 
 Registry& Replica::registry() { return *impl_->registry; }
 const Registry& Replica::registry() const { return *impl_->registry; }
@@ -410,6 +429,8 @@ ReplicaStats Replica::stats() const {
   s.events_repaired = i.events_repaired.load();
   s.snapshots_loaded = i.snapshots_loaded.load();
   s.heartbeats = i.follower.counters.heartbeats.load();
+  s.commands_served = i.served.commands.load();
+  s.command_errors = i.served.command_errors.load() + i.served.bad_frames.load();
   return s;
 }
 

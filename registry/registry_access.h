@@ -11,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -20,6 +21,7 @@
 #include "procreg/hooks.h"
 #include "procreg/registry.h"
 #include "registry/remote_writer.h"
+#include "state/pages.h"
 #include "state/projection.h"
 
 namespace procreg::replay {
@@ -48,8 +50,36 @@ struct ChainHeads {
   std::uint64_t unregistered = 0;
 };
 
+// A paged read (docs/PROTOCOL.md, "Reads"): which rows, from where, how many.
+struct PageQuery {
+  std::string table;  // "" = the hub's default table; with all_tables, the table `from` is in
+  PageSource source = PageSource::kAll;
+  std::string tag;                   // kTagged
+  bool bound_only = false;           // only rows with pairs (dump, registry, process_list)
+  bool local_pid = false;            // only rows with a non-empty pid on the local node
+  bool all_tables = false;           // every table, in name order, one table per page
+  std::optional<PagePosition> from;  // empty: the first page
+  PageLimits limits;
+};
+// One page: rows of one table, and where the next page starts (the table, with all_tables,
+// and the position in it; an empty position: the table's first page).
+struct RowsPage {
+  std::string table;
+  std::vector<std::pair<ChildId, Entry>> rows;
+  bool more = false;
+  std::string next_table;
+  std::optional<PagePosition> next;
+  std::uint64_t seq = 0;  // the state read: the last applied seq, of epoch `epoch`
+  std::uint64_t epoch = 0;
+};
+
 class RegistryAccess {
  public:
+  // ---- any registry ----
+  // One page of a read, under the projection's shared lock. kInvalidArgument for a position
+  // that is not of this registry's table (another node's, or from before a resync).
+  static Result<RowsPage> read_page(const Registry& r, const PageQuery& query);
+
   // ---- a writer ----
   // Attaches `listener`: `start(heads)` runs first, with the heads at that instant, under the
   // same lock the listener is called with, so no event can come between the two. kUnavailable

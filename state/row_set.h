@@ -42,6 +42,41 @@ class RowSet {
   // for tests and diagnostics. About 1.5 at most for a well-spread set at 3/4 load.
   double mean_probe_distance() const;
 
+  // Page order (state/pages.h): rows by page_key(id), then by id. The key is the hash mixed with
+  // this set's seed, whose top bits are a row's home slot, so the order is this set's own (and
+  // survives growth): page_token() names it, and a set built anew has another.
+  std::uint64_t page_key(std::string_view id) const { return mix(hash_of(id)); }
+  std::uint64_t page_token() const { return seed_; }
+  // Calls f(row, key) for the rows whose key is at least `from`: the slots from from's home to
+  // the end (and the rows that wrapped past it to the start). After `budget` rows it stops at
+  // the next empty slot i instead, sets *resume to the least key whose home is i and returns
+  // false: every row with a key in [from, *resume) was visited. true: every row from `from` on.
+  template <typename F>
+  bool scan_from(std::uint64_t from, std::size_t budget, F&& f, std::uint64_t* resume) const {
+    if (capacity_ == 0) return true;
+    const std::size_t start = static_cast<std::size_t>(from >> shift_);
+    std::size_t visited = 0;
+    for (std::size_t i = start; i < capacity_; ++i) {
+      const Slot& s = slots_[i];
+      if (s.row == nullptr) {
+        if (visited >= budget) {
+          *resume = static_cast<std::uint64_t>(i) << shift_;
+          return false;
+        }
+        continue;
+      }
+      ++visited;
+      const std::uint64_t key = mix(s.hash);
+      if (key >= from) f(static_cast<const StoredRow&>(*s.row), key);
+    }
+    // The last cluster may wrap to the start: its rows there have the largest keys.
+    for (std::size_t i = 0; i < start && slots_[i].row != nullptr; ++i) {
+      const std::uint64_t key = mix(slots_[i].hash);
+      if (key >= from) f(static_cast<const StoredRow&>(*slots_[i].row), key);
+    }
+    return true;
+  }
+
   template <typename F>
   void for_each(F&& f) const {
     for (std::size_t i = 0; i < capacity_; ++i) {
@@ -58,8 +93,9 @@ class RowSet {
   // The hash's top bits after mixing in this set's seed: two sets place the same ids in
   // unrelated orders. Without it, filling a set in another set's slot order (a snapshot loaded
   // row by row) gives every early row nearly the same home: one cluster, quadratic probing.
+  std::uint64_t mix(std::uint64_t hash) const { return (hash ^ seed_) * 0x9E3779B97F4A7C15ull; }
   std::size_t home(std::uint64_t hash) const {
-    return static_cast<std::size_t>(((hash ^ seed_) * 0x9E3779B97F4A7C15ull) >> shift_);
+    return static_cast<std::size_t>(mix(hash) >> shift_);
   }
   std::size_t probe(std::string_view id, std::uint64_t hash) const;  // its slot or an empty one
   void grow();

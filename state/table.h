@@ -52,6 +52,8 @@ class Table {
   void for_each(F&& f) const {
     rows_.for_each(std::forward<F>(f));
   }
+  // The rows in page order (state/row_set.h, "Page order").
+  const RowSet& rows() const { return rows_; }
   // Permanent rows tagged `tag` (a string tag); empty if none.
   const std::vector<const StoredRow*>& tagged(std::string_view tag) const;
   const std::vector<const StoredRow*>& local_rows() const { return local_; }

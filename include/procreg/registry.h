@@ -41,6 +41,7 @@
 
 namespace procreg {
 
+class Client;
 class Registry;
 namespace replay {
 class RegistryAccess;
@@ -72,6 +73,7 @@ class WriteBatch {
  private:
   friend class Registry;
   friend class replay::Writer;  // turns the writes into resolvers or remote calls
+  friend class Client;          // sends the writes as commands
   enum class Kind : std::uint8_t { kInsert, kBulkInsert, kErase, kBulkDelete, kUpdate, kClearAll };
   struct Op {
     Kind kind;

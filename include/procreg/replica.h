@@ -44,6 +44,11 @@ struct ReplicaOptions {
   // DEALER socket, up to this many, so that the writer can make them durable together; more
   // wait for one to finish, within their own timeout. At least 1.
   int max_writes_in_flight = 1024;
+  // A command channel for thin clients (docs/PROTOCOL.md, "Reads"), bound here; "" = none.
+  // Its reads are answered from this replica's state (so reads scale out across replicas), its
+  // writes go through registry() to the hub's writer. "tcp://127.0.0.1:*" binds a free port.
+  std::string serve_endpoint;
+  int serve_threads = 4;  // threads running the writes it forwards
 };
 
 struct ReplicaStats {
@@ -58,6 +63,8 @@ struct ReplicaStats {
   std::uint64_t heartbeats = 0;
   std::uint64_t bad_frames = 0;       // malformed bus messages or replies, dropped
   std::uint64_t replay_failures = 0;  // replay requests that failed or timed out
+  std::uint64_t commands_served = 0;  // requests at the serve endpoint (reads and writes)
+  std::uint64_t command_errors = 0;   // of those, answered with an error or malformed
 };
 
 class Replica {
@@ -83,6 +90,8 @@ class Replica {
   // replay replies); head() - last_applied() is the replica's lag in events.
   std::uint64_t head() const;
   std::uint64_t epoch() const;  // the log the replica follows (0 before the first sync)
+  // The serve endpoint as bound (an ephemeral port resolved); "" without one.
+  const std::string& serve_endpoint() const;
   // Blocks until the replica applied `seq` (ok), or `timeout` passes (kTimeout).
   Status wait_for(std::uint64_t seq, std::chrono::milliseconds timeout) const;
   // Blocks until caught_up() (ok) or `timeout` passes (kTimeout).

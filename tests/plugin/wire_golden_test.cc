@@ -415,7 +415,7 @@ BOOST_AUTO_TEST_CASE(extreme_values_round_trip) {
   update.expect_revision = kMax;
   update.entry.metadata["nested"] = Value(Value::Array{Value(Value::Map{{"k", Value(-1.5)}})});
   BOOST_TEST((*decode_command(encoded(update)) == update));
-  const CommandReply reply{kMax, Status::timeout(""), kMax, kMax};
+  const CommandReply reply{kMax, Status::timeout(""), kMax, kMax, {}, {}};
   BOOST_TEST((*decode_command_reply(encoded(reply)) == reply));
 }
 

@@ -82,10 +82,10 @@ ReplayReplyHeader sample_error_reply() {
 
 SnapshotRow sample_snapshot_row() { return SnapshotRow{"tbl", sample_row(true), 7}; }
 
-CommandReply sample_command_reply() { return CommandReply{42, Status(), 8, 3}; }
+CommandReply sample_command_reply() { return CommandReply{42, Status(), 8, 3, {}, {}}; }
 
 CommandReply sample_conflict_reply() {
-  return CommandReply{42, Status::conflict("row 'w1' is at revision 8, not 7"), 0, 3};
+  return CommandReply{42, Status::conflict("row 'w1' is at revision 8, not 7"), 0, 3, {}, {}};
 }
 
 Command sample_command(CommandOp op) {
@@ -122,6 +122,8 @@ Command sample_command(CommandOp op) {
       break;
     case CommandOp::kNodeDown:
       m.node = "n1";
+      break;
+    default:  // the reads: sample_read()
       break;
   }
   return m;

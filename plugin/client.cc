@@ -1,0 +1,415 @@
+// procreg::Client (include/procreg/client.h): requests over plugin/command_client.h, answers
+// decoded from docs/PROTOCOL.md's "Reads".
+#include "procreg/client.h"
+
+#include <atomic>
+#include <mutex>
+
+#include "events/codec.h"
+#include "events/decoder.h"
+#include "events/row_codec.h"
+#include "plugin/command_client.h"
+
+namespace procreg {
+
+namespace {
+
+using events::Decoder;
+using plugin::wire::Command;
+using plugin::wire::CommandOp;
+using plugin::wire::CommandReply;
+using Clock = std::chrono::steady_clock;
+
+std::uint32_t clamp_ms(std::chrono::milliseconds t) {
+  const auto ms = t.count();
+  return ms <= 0 ? 0u : ms > 0xffffffffLL ? 0xffffffffu : static_cast<std::uint32_t>(ms);
+}
+
+Command read_command(CommandOp op, const RemoteReadOptions& o) {
+  Command c;
+  c.op = op;
+  c.table = o.table;
+  c.timeout_ms = clamp_ms(o.timeout);
+  c.at_least_seq = o.at_least_seq;
+  c.limit = o.page_rows;
+  return c;
+}
+
+Status malformed(Decoder& d) {
+  Status s = std::move(d).error();
+  return Status::corruption("malformed answer: " + s.message());
+}
+
+// Decodes one answer item of `bytes` with read(decoder, out).
+template <typename T, typename Read>
+Status decode_into(const std::string& bytes, T* out, Read&& read) {
+  return events::decode_without_throwing<bool>([&]() -> Result<bool> {
+           const events::DecodeLimits limits =
+               events::record_limits(static_cast<std::uint32_t>(bytes.size()));
+           Decoder d(bytes, limits, "result");
+           if (!read(d, out) || !d.finish()) return malformed(d);
+           return true;
+         })
+      .status();
+}
+
+bool read_string_array(Decoder& d, std::vector<std::string>* out) {
+  std::uint32_t n = 0;
+  if (!d.read_array_head(&n)) return false;
+  for (std::uint32_t i = 0; i < n; ++i) {
+    if (!d.read_string(&out->emplace_back())) return false;
+  }
+  return true;
+}
+
+bool read_optional_string(Decoder& d, std::optional<std::string>* out) {
+  if (d.next_is_nil()) return d.skip();
+  return d.read_string(&out->emplace());
+}
+
+// [id, node_pids]
+bool read_pairs_row(Decoder& d, ChildNodePids* out) {
+  auto& [id, np] = out->emplace_back();
+  return d.read_tuple_head(2) && d.read_string(&id) && events::read_node_pids(d, &np);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Client>> Client::connect(zmq::context_t& context, ClientOptions options) {
+  if (options.endpoint.empty() || options.hub.empty()) {
+    return Status::invalid_argument("client: endpoint and hub are required");
+  }
+  std::unique_ptr<plugin::CommandClient> commands;
+  try {
+    commands = std::make_unique<plugin::CommandClient>(
+        context, options.endpoint, options.hub, options.max_in_flight, options.max_reply_bytes);
+  } catch (const zmq::error_t& e) {
+    return Status::unavailable("client: cannot connect to " + options.endpoint + ": " + e.what());
+  }
+  return std::unique_ptr<Client>(new Client(std::move(options), std::move(commands)));
+}
+
+Client::Client(ClientOptions options, std::unique_ptr<plugin::CommandClient> commands)
+    : commands_(std::move(commands)), options_(std::move(options)) {}
+
+Client::~Client() = default;
+
+// ---- writes --------------------------------------------------------------------------------
+
+namespace {
+
+Result<Ack> ack_of(Result<CommandReply> reply) {
+  if (!reply.ok()) return reply.status();
+  if (!reply->status.ok()) return reply->status;
+  return Ack{reply->seq, reply->epoch};
+}
+
+}  // namespace
+
+Result<Ack> Client::insert(ChildSpec spec, NodePids node_pids, const InsertOptions& options) {
+  Command c = plugin::CommandClient::command(CommandOp::kInsert, options);
+  c.spec = std::move(spec);
+  c.node_pids = std::move(node_pids);
+  c.metadata = options.metadata;
+  c.ttl_ms = options.ttl_ms;
+  return ack_of(commands_->call(std::move(c), options.timeout));
+}
+
+Result<Ack> Client::bulk_insert(std::vector<Entry> children, const WriteOptions& options) {
+  Command c = plugin::CommandClient::command(CommandOp::kBulkInsert, options);
+  c.entries = std::move(children);
+  return ack_of(commands_->call(std::move(c), options.timeout));
+}
+
+Result<Ack> Client::erase(std::string_view child_id, const WriteOptions& options) {
+  Command c = plugin::CommandClient::command(CommandOp::kErase, options);
+  c.child_id = child_id;
+  return ack_of(commands_->call(std::move(c), options.timeout));
+}
+
+Result<Ack> Client::bulk_delete(std::vector<std::pair<ChildId, std::vector<NodeName>>> children,
+                                const WriteOptions& options) {
+  Command c = plugin::CommandClient::command(CommandOp::kBulkDelete, options);
+  c.deletes = std::move(children);
+  return ack_of(commands_->call(std::move(c), options.timeout));
+}
+
+Result<Ack> Client::clear_all(const WriteOptions& options) {
+  return ack_of(
+      commands_->call(plugin::CommandClient::command(CommandOp::kClearAll, options), options.timeout));
+}
+
+Result<Ack> Client::node_down(std::string_view node, const WriteOptions& options) {
+  Command c = plugin::CommandClient::command(CommandOp::kNodeDown, options);
+  c.node = node;
+  return ack_of(commands_->call(std::move(c), options.timeout));
+}
+
+void Client::submit(WriteBatch batch, BatchDone done) {
+  struct Gather {
+    std::mutex mu;
+    std::vector<Result<Ack>> results;
+    std::size_t left;
+    BatchDone done;
+  };
+  const std::size_t n = batch.ops_.size();
+  if (n == 0) return done({});
+  auto gather = std::make_shared<Gather>();
+  gather->results.assign(n, Status::internal("not answered"));
+  gather->left = n;
+  gather->done = std::move(done);
+  auto complete = [gather](std::size_t i, Result<Ack> r) {
+    std::unique_lock l(gather->mu);
+    gather->results[i] = std::move(r);
+    if (--gather->left != 0) return;
+    l.unlock();
+    gather->done(std::move(gather->results));
+  };
+  for (std::size_t i = 0; i < n; ++i) {
+    WriteBatch::Op& op = batch.ops_[i];
+    Command c;
+    switch (op.kind) {
+      case WriteBatch::Kind::kInsert:
+        c = plugin::CommandClient::command(CommandOp::kInsert, op.options);
+        c.spec = std::move(op.spec);
+        c.node_pids = std::move(op.node_pids);
+        c.metadata = std::move(op.options.metadata);
+        c.ttl_ms = op.options.ttl_ms;
+        break;
+      case WriteBatch::Kind::kBulkInsert:
+        c = plugin::CommandClient::command(CommandOp::kBulkInsert, op.options);
+        c.entries = std::move(op.children);
+        break;
+      case WriteBatch::Kind::kErase:
+        c = plugin::CommandClient::command(CommandOp::kErase, op.options);
+        c.child_id = std::move(op.child_id);
+        break;
+      case WriteBatch::Kind::kBulkDelete:
+        c = plugin::CommandClient::command(CommandOp::kBulkDelete, op.options);
+        c.deletes = std::move(op.nodes);
+        break;
+      case WriteBatch::Kind::kClearAll:
+        c = plugin::CommandClient::command(CommandOp::kClearAll, op.options);
+        break;
+      case WriteBatch::Kind::kUpdate:
+        complete(i, Status::invalid_argument(
+                        "update runs a function of the row: a Client cannot send it (use a "
+                        "Replica); not sent"));
+        continue;
+    }
+    commands_->send(std::move(c), op.options.timeout,
+                    [complete, i](Result<CommandReply> r) { complete(i, ack_of(std::move(r))); });
+  }
+}
+
+std::future<std::vector<Result<Ack>>> Client::submit(WriteBatch batch) {
+  auto promise = std::make_shared<std::promise<std::vector<Result<Ack>>>>();
+  std::future<std::vector<Result<Ack>>> future = promise->get_future();
+  submit(std::move(batch),
+         [promise](std::vector<Result<Ack>> results) { promise->set_value(std::move(results)); });
+  return future;
+}
+
+// ---- reads ---------------------------------------------------------------------------------
+
+namespace {
+
+// One request whose answer is one item, decoded by read(decoder, &value).
+template <typename T, typename Read>
+Result<Answer<T>> point_read(plugin::CommandClient& commands, Command c,
+                             const RemoteReadOptions& o, Read&& read) {
+  Result<CommandReply> reply = commands.call(std::move(c), o.timeout);
+  if (!reply.ok()) return reply.status();
+  if (!reply->status.ok()) return reply->status;
+  Answer<T> answer;
+  answer.seq = reply->seq;
+  answer.epoch = reply->epoch;
+  Status s = decode_into(reply->result, &answer.value, read);
+  if (!s.ok()) return s;
+  return answer;
+}
+
+// A paged read: every page, each row read by row(decoder, &value); `c` is the first page's.
+template <typename T, typename Row>
+Result<Answer<T>> paged_read(plugin::CommandClient& commands, Command c,
+                             const RemoteReadOptions& o, Row&& row) {
+  const auto deadline = Clock::now() + o.timeout;
+  Answer<T> answer;
+  for (bool first = true;; first = false) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0) {
+      return Status::timeout("the read's pages took longer than " +
+                             std::to_string(o.timeout.count()) + " ms");
+    }
+    c.timeout_ms = clamp_ms(left);
+    Result<CommandReply> reply = commands.call(c, left);
+    if (!reply.ok()) return reply.status();
+    if (!reply->status.ok()) return reply->status;
+    if (first) {
+      answer.seq = reply->seq;
+      answer.epoch = reply->epoch;
+    }
+    Status s = decode_into(reply->result, &answer.value, [&](Decoder& d, T* out) {
+      std::uint32_t n = 0;
+      if (!d.read_array_head(&n)) return false;
+      for (std::uint32_t i = 0; i < n; ++i) {
+        Decoder::Scope item(&d, i);
+        if (!row(d, out)) return false;
+      }
+      return true;
+    });
+    if (!s.ok()) return s;
+    if (reply->next.empty()) return answer;
+    c.cursor = std::move(reply->next);
+    c.at_least_seq = 0;  // the first page waited for it
+  }
+}
+
+bool read_dump_row(Decoder& d, Dump* out) {
+  ChildId id;
+  Entry entry;
+  if (!d.read_tuple_head(2) || !d.read_string(&id) || !events::read_entry(d, &entry)) return false;
+  out->insert_or_assign(std::move(id), std::move(entry));
+  return true;
+}
+
+}  // namespace
+
+Result<Answer<std::optional<Lookup>>> Client::lookup(std::string_view child_id, bool with_metadata,
+                                                     const RemoteReadOptions& o) {
+  Command c = read_command(CommandOp::kLookup, o);
+  c.child_id = child_id;
+  c.with_metadata = with_metadata;
+  return point_read<std::optional<Lookup>>(
+      *commands_, std::move(c), o, [](Decoder& d, std::optional<Lookup>* out) {
+        if (d.next_is_nil()) return d.skip();
+        Lookup& l = out->emplace();
+        std::uint32_t n = 0;
+        if (!d.read_map_head(&n)) return false;
+        for (std::uint32_t i = 0; i < n; ++i) {
+          std::string_view key;
+          if (!d.read_key(&key)) return false;
+          const bool ok = key == "spec"  ? events::read_spec(d, &l.spec)
+                          : key == "np"  ? events::read_node_pids(d, &l.node_pids)
+                          : key == "md"  ? d.read_value_map(&l.metadata.emplace())
+                                         : d.skip();
+          if (!ok) return false;
+        }
+        return true;
+      });
+}
+
+Result<Answer<std::optional<Pid>>> Client::get_pid(std::string_view child_id,
+                                                   const RemoteReadOptions& o) {
+  Command c = read_command(CommandOp::kGetPid, o);
+  c.child_id = child_id;
+  return point_read<std::optional<Pid>>(*commands_, std::move(c), o, read_optional_string);
+}
+
+Result<Answer<std::vector<Pid>>> Client::get_pids(std::string_view child_id,
+                                                  const RemoteReadOptions& o) {
+  Command c = read_command(CommandOp::kGetPids, o);
+  c.child_id = child_id;
+  return point_read<std::vector<Pid>>(*commands_, std::move(c), o, read_string_array);
+}
+
+Result<Answer<std::optional<Pid>>> Client::local_pid(std::string_view child_id,
+                                                     const RemoteReadOptions& o) {
+  Command c = read_command(CommandOp::kLocalPid, o);
+  c.child_id = child_id;
+  return point_read<std::optional<Pid>>(*commands_, std::move(c), o, read_optional_string);
+}
+
+Result<Answer<bool>> Client::entry_exists(std::string_view child_id, const RemoteReadOptions& o) {
+  Command c = read_command(CommandOp::kEntryExists, o);
+  c.child_id = child_id;
+  return point_read<bool>(*commands_, std::move(c), o,
+                          [](Decoder& d, bool* out) { return d.read_bool(out); });
+}
+
+Result<Answer<std::vector<ChildId>>> Client::contains_children(const std::vector<ChildId>& ids,
+                                                               const RemoteReadOptions& o) {
+  Command c = read_command(CommandOp::kContainsChildren, o);
+  c.ids = ids;
+  return point_read<std::vector<ChildId>>(*commands_, std::move(c), o, read_string_array);
+}
+
+Result<Answer<ChildNodePids>> Client::match_tag(std::string_view tag, const RemoteReadOptions& o) {
+  Command c = read_command(CommandOp::kMatchTag, o);
+  c.tag = tag;
+  return paged_read<ChildNodePids>(*commands_, std::move(c), o, read_pairs_row);
+}
+
+Result<Answer<Dump>> Client::dump(const RemoteReadOptions& o) {
+  return paged_read<Dump>(*commands_, read_command(CommandOp::kDump, o), o, read_dump_row);
+}
+
+Result<Answer<Dump>> Client::dump_all(const RemoteReadOptions& o) {
+  return paged_read<Dump>(*commands_, read_command(CommandOp::kDumpAll, o), o, read_dump_row);
+}
+
+Result<Answer<Dump>> Client::local_children(const RemoteReadOptions& o) {
+  return paged_read<Dump>(*commands_, read_command(CommandOp::kLocalChildren, o), o,
+                          read_dump_row);
+}
+
+Result<Answer<RegistryMap>> Client::registry(const RemoteReadOptions& o) {
+  return paged_read<RegistryMap>(
+      *commands_, read_command(CommandOp::kRegistry, o), o, [](Decoder& d, RegistryMap* out) {
+        ChildId id;
+        std::pair<ChildSpec, NodePids> row;
+        if (!d.read_tuple_head(3) || !d.read_string(&id) || !events::read_spec(d, &row.first) ||
+            !events::read_node_pids(d, &row.second)) {
+          return false;
+        }
+        out->insert_or_assign(std::move(id), std::move(row));
+        return true;
+      });
+}
+
+Result<Answer<ChildNodePids>> Client::process_list(Scope scope, const RemoteReadOptions& o) {
+  Command c = read_command(CommandOp::kProcessList, o);
+  c.local = scope == Scope::kLocal;
+  return paged_read<ChildNodePids>(*commands_, std::move(c), o, read_pairs_row);
+}
+
+Result<Answer<std::vector<std::pair<ChildId, Entry>>>> Client::local_data(
+    const RemoteReadOptions& o) {
+  using Rows = std::vector<std::pair<ChildId, Entry>>;
+  return paged_read<Rows>(*commands_, read_command(CommandOp::kLocalData, o), o,
+                          [](Decoder& d, Rows* out) {
+                            auto& [id, entry] = out->emplace_back();
+                            return d.read_tuple_head(2) && d.read_string(&id) &&
+                                   events::read_entry(d, &entry);
+                          });
+}
+
+Result<Answer<std::vector<ChildSpec>>> Client::local_child_specs(const RemoteReadOptions& o) {
+  using Specs = std::vector<ChildSpec>;
+  return paged_read<Specs>(
+      *commands_, read_command(CommandOp::kLocalChildSpecs, o), o,
+      [](Decoder& d, Specs* out) { return events::read_spec(d, &out->emplace_back()); });
+}
+
+Result<Answer<std::map<std::string, Dump>>> Client::dump_all_tables(const RemoteReadOptions& o) {
+  using Tables = std::map<std::string, Dump>;
+  return paged_read<Tables>(*commands_, read_command(CommandOp::kDumpAllTables, o), o,
+                            [](Decoder& d, Tables* out) {
+                              std::string table;
+                              ChildId id;
+                              Entry entry;
+                              if (!d.read_tuple_head(3) || !d.read_string(&table) ||
+                                  !d.read_string(&id) || !events::read_entry(d, &entry)) {
+                                return false;
+                              }
+                              (*out)[table].insert_or_assign(std::move(id), std::move(entry));
+                              return true;
+                            });
+}
+
+Result<Answer<Value::Map>> Client::stats(const RemoteReadOptions& o) {
+  return point_read<Value::Map>(*commands_, read_command(CommandOp::kStats, o), o,
+                                [](Decoder& d, Value::Map* out) { return d.read_value_map(out); });
+}
+
+}  // namespace procreg
