@@ -17,6 +17,11 @@ DurabilityTracker::DurabilityTracker(Durability policy, std::chrono::millisecond
 
 DurabilityTracker::~DurabilityTracker() { stop_syncer(); }
 
+void DurabilityTracker::set_listener(std::function<void()> listener) {
+  std::lock_guard lock(mu_);  // orders it before the syncer's next read
+  listener_ = std::move(listener);
+}
+
 Status DurabilityTracker::start() {
   if (policy_ != Durability::kGroupCommit) return Status();
   try {
@@ -49,6 +54,7 @@ void DurabilityTracker::synced(std::uint64_t seq) {
     }
   }
   durable_cv_.notify_all();
+  notify_listener();
 }
 
 SyncStats DurabilityTracker::sync_stats() const {
@@ -64,6 +70,7 @@ void DurabilityTracker::switch_segment(std::shared_ptr<const SegmentWriter> next
     if (synced_seq > durable_seq_) durable_seq_ = synced_seq;
   }
   durable_cv_.notify_all();
+  notify_listener();
 }
 
 void DurabilityTracker::fail(Status error) {
@@ -72,6 +79,7 @@ void DurabilityTracker::fail(Status error) {
     fail_locked(std::move(error));
   }
   durable_cv_.notify_all();
+  notify_listener();
 }
 
 void DurabilityTracker::fail_locked(Status error) {
@@ -142,6 +150,9 @@ void DurabilityTracker::run_syncer() {
       durable_seq_ = target;
     }
     durable_cv_.notify_all();
+    lock.unlock();
+    notify_listener();
+    lock.lock();
   }
 }
 

@@ -21,6 +21,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -43,6 +44,9 @@ class DurabilityTracker {
 
   // Starts the syncer thread under kGroupCommit; does nothing under the other policies.
   Status start();
+  // Called (outside the lock, on the thread that made the change) whenever durable_seq()
+  // advances or the log fails; set once, before the first append.
+  void set_listener(std::function<void()> listener);
 
   // Records up to `seq` are written to the OS. Under kNone that makes them durable.
   void written(std::uint64_t seq);
@@ -69,6 +73,9 @@ class DurabilityTracker {
  private:
   void run_syncer();
   void fail_locked(Status error);
+  void notify_listener() const {
+    if (listener_) listener_();
+  }
 
   const Durability policy_;
   const std::chrono::milliseconds interval_;
@@ -85,7 +92,8 @@ class DurabilityTracker {
   bool stop_ = false;
   bool syncer_idle_ = false;  // the syncer waits for work; written() must notify it
 
-  std::thread syncer_;  // kGroupCommit only; started and joined by the writer
+  std::function<void()> listener_;  // set before the first append, then read only
+  std::thread syncer_;              // kGroupCommit only; started and joined by the writer
 };
 
 }  // namespace procreg::replay

@@ -338,6 +338,10 @@ SyncStats Log::sync_stats() const { return impl_->durability->sync_stats(); }
 
 std::uint64_t Log::durable_seq() const { return impl_->durability->durable_seq(); }
 
+void Log::on_durable(std::function<void()> listener) {
+  impl_->durability->set_listener(std::move(listener));
+}
+
 Status Log::wait_durable(std::uint64_t seq, std::chrono::steady_clock::time_point deadline) {
   return impl_->durability->wait_durable(seq, deadline);
 }

@@ -26,6 +26,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -89,6 +90,10 @@ class Log {
 
   // fdatasync the active segment now (any policy); advances durable_seq().
   Status sync();
+  // Calls `listener` (on the thread that made the change: the group-commit thread, or the
+  // writer) whenever durable_seq() advances or the log fails. Set once, before the first
+  // append; it must not call into the Log.
+  void on_durable(std::function<void()> listener);
   // Highest sequence known durable under the policy.
   std::uint64_t durable_seq() const;
   // The syncs so far (none under kNone). Any thread.
