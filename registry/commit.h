@@ -51,7 +51,7 @@ struct Pending {
 // The writer's counters (Registry::stats), updated without a lock.
 struct WriteCounters {
   std::atomic<std::uint64_t> events_written{0}, bytes_written{0}, writes_without_event{0},
-      invalid_calls{0}, rows_expired{0};
+      invalid_calls{0}, rows_expired{0}, writes_refused_queue_full{0};
 };
 
 }  // namespace procreg::replay

@@ -99,6 +99,7 @@ RegistryStats Registry::stats() const {
   s.writes_without_event = c.writes_without_event.load();
   s.invalid_calls = c.invalid_calls.load();
   s.rows_expired = c.rows_expired.load();
+  s.writes_refused_queue_full = c.writes_refused_queue_full.load();
   s.hook_events = impl_->hooks.dispatched();
   s.hook_handler_errors = impl_->hooks.errors();
   if (impl_->snapshotter) {

@@ -47,15 +47,20 @@ void Registry::Impl::become_writer(std::unique_ptr<replay::Log> opened) {
       [this](std::size_t events, std::size_t bytes) { snapshotter->note_appended(events, bytes); });
   snapshotter =
       std::make_unique<replay::Snapshotter>(opts, clock, *log, *applier, pipeline->slot());
-  auto q = std::make_unique<replay::WriterQueue>(proj, proj_mu, *pipeline, *applier, counters);
+  auto q = std::make_unique<replay::WriterQueue>(
+      proj, proj_mu, *pipeline, *applier, *log, counters,
+      replay::WriterQueue::Limits{opts.max_group_writes, opts.max_queued_writes});
   queue = q.get();
   writer = std::move(q);
+  // Under group commit the writer thread applies what each sync made durable.
+  if (opts.log.durability == Durability::kGroupCommit)
+    log->on_durable([q = queue] { q->on_durable(); });
 }
 
 void Registry::Impl::become_replica(std::shared_ptr<replay::RemoteWriter> remote) {
   applier = std::make_unique<replay::Applier>(nullptr, proj, proj_mu, hooks);
-  auto r =
-      std::make_unique<replay::ReplicaWriter>(proj, proj_mu, *applier, opts.hub, std::move(remote));
+  auto r = std::make_unique<replay::ReplicaWriter>(
+      proj, proj_mu, *applier, opts.hub, std::move(remote), counters, opts.max_queued_writes);
   replica = r.get();
   writer = std::move(r);
 }
@@ -72,6 +77,7 @@ Registry::Registry(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Registry::~Registry() {
   impl_->janitor.stop();
   if (impl_->snapshotter) impl_->snapshotter->stop();
+  impl_->writer->close();  // completes every accepted submission
   impl_->hooks.stop();
   if (impl_->log) (void)impl_->log->close();  // a close error has nobody left to report to
 }
@@ -86,6 +92,12 @@ Status check_options(const RegistryOptions& options) {
     return Status::invalid_argument(
         "open: tombstone_ttl_ms and pending_ttl_ms must be within 0 "
         "and 100 years");
+  }
+  if (options.max_group_writes == 0 || options.max_group_writes > (1u << 20)) {
+    return Status::invalid_argument("open: max_group_writes must be 1 to 1048576");
+  }
+  if (options.max_queued_writes == 0) {
+    return Status::invalid_argument("open: max_queued_writes must be at least 1");
   }
   if (options.snapshots.compact && !options.snapshots.load) {
     return Status::invalid_argument(
@@ -244,6 +256,24 @@ Result<bool> Registry::clear_all(const WriteOptions& options) {
 
 std::vector<Result<std::uint64_t>> Registry::write(WriteBatch batch) {
   return impl_->writer->write(batch.ops_);
+}
+
+void Registry::submit(WriteBatch batch, WriteDone done) {
+  impl_->writer->submit(std::move(batch.ops_), std::move(done));
+}
+
+std::future<WriteResults> Registry::submit(WriteBatch batch) {
+  auto promise = std::make_shared<std::promise<WriteResults>>();
+  std::future<WriteResults> results = promise->get_future();
+  submit(std::move(batch), [promise](WriteResults r) { promise->set_value(std::move(r)); });
+  return results;
+}
+
+void Registry::submit_insert(ChildSpec spec, NodePids node_pids, InsertOptions options,
+                             std::function<void(Result<std::uint64_t>)> done) {
+  WriteBatch batch;
+  batch.insert(std::move(spec), std::move(node_pids), std::move(options));
+  submit(std::move(batch), [done = std::move(done)](WriteResults r) { done(std::move(r[0])); });
 }
 
 // ---- snapshots ---------------------------------------------------------------------------

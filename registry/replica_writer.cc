@@ -116,34 +116,105 @@ Result<std::uint64_t> ReplicaWriter::update(std::string_view child_id, const Upd
   }
 }
 
+Result<std::uint64_t> ReplicaWriter::write_one(Op& op) {
+  using Kind = decltype(Op::kind);
+  switch (op.kind) {
+    case Kind::kInsert:
+      return insert(std::move(op.spec), std::move(op.node_pids), op.options);
+    case Kind::kBulkInsert:
+      return bulk_insert(std::move(op.children), op.options);
+    case Kind::kErase:
+      return erase(op.child_id, op.options);
+    case Kind::kBulkDelete:
+      return bulk_delete(std::move(op.nodes), op.options);
+    case Kind::kUpdate:
+      return update(op.child_id, op.fn, op.options);
+    case Kind::kClearAll:
+      break;
+  }
+  return clear_all(op.options);
+}
+
 std::vector<Result<std::uint64_t>> ReplicaWriter::write(std::vector<Op>& ops) {
   // One command each: the command channel carries single writes.
-  using Kind = decltype(Op::kind);
   std::vector<Result<std::uint64_t>> out;
   out.reserve(ops.size());
-  for (Op& op : ops) {
-    switch (op.kind) {
-      case Kind::kInsert:
-        out.push_back(insert(std::move(op.spec), std::move(op.node_pids), op.options));
-        break;
-      case Kind::kBulkInsert:
-        out.push_back(bulk_insert(std::move(op.children), op.options));
-        break;
-      case Kind::kErase:
-        out.push_back(erase(op.child_id, op.options));
-        break;
-      case Kind::kBulkDelete:
-        out.push_back(bulk_delete(std::move(op.nodes), op.options));
-        break;
-      case Kind::kUpdate:
-        out.push_back(update(op.child_id, op.fn, op.options));
-        break;
-      case Kind::kClearAll:
-        out.push_back(clear_all(op.options));
-        break;
+  for (Op& op : ops) out.push_back(write_one(op));
+  return out;
+}
+
+void ReplicaWriter::submit(std::vector<Op> ops, WriteDone done) {
+  if (ops.empty()) return done({});
+  const std::size_t n = ops.size();
+  Status refused;
+  {
+    std::lock_guard l(submit_mu_);
+    if (closing_) {
+      refused = Status::unavailable("registry closing; nothing written");
+    } else if (submitted_writes_ + n > max_submitted_writes_ && submitted_writes_ > 0) {
+      counters_.writes_refused_queue_full.fetch_add(n);
+      refused = Status::resource_exhausted(
+          "the replica's submissions hold their limit of " + std::to_string(max_submitted_writes_) +
+          " writes (RegistryOptions::max_queued_writes); nothing written");
+    } else {
+      try {
+        if (!submit_thread_.joinable()) {
+          submit_thread_ = std::thread(&ReplicaWriter::run_submissions, this);
+        }
+        submitted_.push_back(Submitted{std::move(ops), std::move(done)});
+        submitted_writes_ += n;
+      } catch (const std::exception& e) {
+        refused = Status::resource_exhausted(std::string("cannot queue the submission (") +
+                                             e.what() + "); nothing written");
+      }
     }
   }
-  return out;
+  if (refused.ok()) {
+    submit_cv_.notify_one();
+    return;
+  }
+  done(std::vector<Result<std::uint64_t>>(n, refused));
+}
+
+void ReplicaWriter::run_submissions() {
+  std::unique_lock l(submit_mu_);
+  for (;;) {
+    submit_cv_.wait(l, [&] { return closing_ || !submitted_.empty(); });
+    if (submitted_.empty()) return;  // closing
+    Submitted next = std::move(submitted_.front());
+    submitted_.pop_front();
+    const bool refuse = closing_;
+    l.unlock();
+    std::vector<Result<std::uint64_t>> out;
+    out.reserve(next.ops.size());
+    for (Op& op : next.ops) {
+      if (refuse) {
+        out.emplace_back(Status::unavailable("registry closing; nothing written"));
+      } else if (op.kind == decltype(Op::kind)::kUpdate) {
+        counters_.invalid_calls.fetch_add(1);
+        out.emplace_back(Status::invalid_argument(
+            "an update function in a submitted batch (it would run on the submission thread): "
+            "use Registry::write or Registry::update; nothing written"));
+      } else {
+        out.push_back(write_one(op));
+      }
+    }
+    try {
+      next.done(std::move(out));
+    } catch (...) {  // documented: a completion's exception is dropped
+    }
+    l.lock();
+    submitted_writes_ -= next.ops.size();
+  }
+}
+
+void ReplicaWriter::close() {
+  {
+    std::lock_guard l(submit_mu_);
+    closing_ = true;
+  }
+  submit_cv_.notify_one();
+  if (submit_thread_.joinable()) submit_thread_.join();
 }
 
 }  // namespace procreg::replay

@@ -8,17 +8,24 @@
 // RegistryAccess as events and snapshots arrive from the bus; advance() wakes the writes
 // waiting for it. Local-only writes (TTL expiry, conditional updates) are kUnavailable.
 //
+// Submissions (Registry::submit) run one batch after another on a submission thread of the
+// replica's (started by the first, joined by close()), each as write() would, and complete
+// there; at most `max_submitted_writes` writes wait or run at once (more: kResourceExhausted).
+// An update function in a submitted batch is refused, as on the writer.
+//
 // Thread safety: every method may be called from any thread. position_mu_ is a leaf, taken
-// under the projection's lock.
+// under the projection's lock; submit_mu_ is a leaf too.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <thread>
 
 #include "registry/applier.h"
 #include "registry/remote_writer.h"
@@ -29,8 +36,15 @@ namespace procreg::replay {
 class ReplicaWriter final : public Writer {
  public:
   ReplicaWriter(const Projection& proj, std::shared_mutex& proj_mu, Applier& applier,
-                const std::string& hub, std::shared_ptr<RemoteWriter> remote)
-      : Writer(proj, proj_mu), applier_(applier), hub_(hub), remote_(std::move(remote)) {}
+                const std::string& hub, std::shared_ptr<RemoteWriter> remote,
+                WriteCounters& counters, std::size_t max_submitted_writes)
+      : Writer(proj, proj_mu),
+        applier_(applier),
+        hub_(hub),
+        remote_(std::move(remote)),
+        counters_(counters),
+        max_submitted_writes_(max_submitted_writes) {}
+  ~ReplicaWriter() override { close(); }
 
   void commit_many(std::span<const Write> writes, std::span<Result<std::uint64_t>> out,
                    Grouping grouping) override;
@@ -44,6 +58,9 @@ class ReplicaWriter final : public Writer {
   Result<std::uint64_t> clear_all(const WriteOptions& o) override;
   Result<std::uint64_t> node_down(std::string_view node, const WriteOptions& o) override;
   std::vector<Result<std::uint64_t>> write(std::vector<Op>& ops) override;
+  void submit(std::vector<Op> ops, WriteDone done) override;
+  // Runs the submissions under way, refuses the queued ones (kUnavailable), joins.
+  void close() override;
 
   // The replica's state is now at `seq` of log `epoch`: stores both (the applier's seq) and
   // wakes the writes waiting for it. Call it with the projection's lock held when the state
@@ -60,6 +77,13 @@ class ReplicaWriter final : public Writer {
   Status wait_replicated(std::uint64_t seq, std::uint64_t epoch,
                          std::chrono::steady_clock::time_point deadline);
   const std::string& table_name(const std::string& t) const { return t.empty() ? hub_ : t; }
+  Result<std::uint64_t> write_one(Op& op);
+  void run_submissions();
+
+  struct Submitted {
+    std::vector<Op> ops;
+    WriteDone done;
+  };
 
   Applier& applier_;
   const std::string& hub_;
@@ -67,6 +91,15 @@ class ReplicaWriter final : public Writer {
   std::mutex position_mu_;
   std::atomic<std::uint64_t> epoch_{0};  // the epoch of the replica's state
   std::condition_variable position_cv_;
+
+  WriteCounters& counters_;
+  const std::size_t max_submitted_writes_;
+  std::mutex submit_mu_;
+  std::condition_variable submit_cv_;
+  std::deque<Submitted> submitted_;   // under submit_mu_
+  std::size_t submitted_writes_ = 0;  // queued or running; under submit_mu_
+  bool closing_ = false;              // under submit_mu_
+  std::thread submit_thread_;
 };
 
 }  // namespace procreg::replay

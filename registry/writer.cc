@@ -95,25 +95,37 @@ Resolver resolver_of(Writer::Op* o) {
 }
 }  // namespace
 
-std::vector<Result<std::uint64_t>> Writer::write(std::vector<Op>& ops) {
-  std::vector<Result<std::uint64_t>> out;
-  if (ops.empty()) return out;
-  std::vector<Resolver> resolvers;
-  std::vector<Write> writes;
-  out.reserve(ops.size());
-  resolvers.reserve(ops.size());
-  writes.reserve(ops.size());
+void Writer::prepare(std::vector<Op>& ops, Prepared& p, bool refuse_user_code) {
+  p.resolvers.reserve(ops.size());
+  p.writes.reserve(ops.size());  // no reallocation: each Write points at its resolver
+  p.out.reserve(ops.size());
   for (Op& op : ops) {
-    resolvers.push_back(resolver_of(&op));
-    writes.push_back(Write{&op.options, &resolvers.back()});
-    out.emplace_back(unset_result());
+    const bool user_code = op.kind == decltype(op.kind)::kUpdate;
+    if (user_code && refuse_user_code) {
+      p.resolvers.emplace_back([](const CommandContext&) -> Resolved {
+        return Status::invalid_argument(
+            "an update function in a submitted batch (it would run on the writer thread): use "
+            "Registry::write or Registry::update; nothing written");
+      });
+    } else {
+      p.resolvers.push_back(resolver_of(&op));
+      p.has_user_code = p.has_user_code || user_code;
+    }
+    p.writes.push_back(Write{&op.options, &p.resolvers.back()});
+    p.out.emplace_back(unset_result());
   }
-  // A batch with an update function (user code) holds no other call up: it goes alone.
-  const bool has_user_code = std::any_of(
-      ops.begin(), ops.end(), [](const Op& op) { return op.kind == decltype(op.kind)::kUpdate; });
-  commit_many(writes, out, has_user_code ? Grouping::kAlone : Grouping::kAny);
-  return out;
 }
+
+std::vector<Result<std::uint64_t>> Writer::write(std::vector<Op>& ops) {
+  if (ops.empty()) return {};
+  Prepared p;
+  prepare(ops, p, /*refuse_user_code=*/false);
+  // A batch with an update function (user code) holds no other call up: it goes alone.
+  commit_many(p.writes, p.out, p.has_user_code ? Grouping::kAlone : Grouping::kAny);
+  return std::move(p.out);
+}
+
+void Writer::submit(std::vector<Op> ops, WriteDone done) { done(write(ops)); }
 
 void ReadOnlyWriter::commit_many(std::span<const Write>, std::span<Result<std::uint64_t>> out,
                                  Grouping) {

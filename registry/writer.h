@@ -30,6 +30,14 @@ namespace procreg::replay {
 class Writer {
  public:
   using Op = WriteBatch::Op;
+  // A batch's writes turned into the commit path's: a resolver and a Write per op, and where
+  // each one's result goes. Points into the ops it was prepared from.
+  struct Prepared {
+    std::vector<Resolver> resolvers;
+    std::vector<Write> writes;
+    std::vector<Result<std::uint64_t>> out;
+    bool has_user_code = false;  // an update function
+  };
   // The projection (and its lock) node_down scans.
   Writer(const Projection& proj, std::shared_mutex& proj_mu) : proj_(proj), proj_mu_(proj_mu) {}
   virtual ~Writer() = default;
@@ -56,6 +64,15 @@ class Writer {
   virtual Result<std::uint64_t> node_down(std::string_view node, const WriteOptions& o);
   // Registry::write: out[i] is ops[i]'s result.
   virtual std::vector<Result<std::uint64_t>> write(std::vector<Op>& ops);
+  // Registry::submit: write(ops) without waiting; `done` gets its results. This default
+  // writes on the calling thread (a read-only replay's refusals).
+  virtual void submit(std::vector<Op> ops, WriteDone done);
+  // Completes every accepted submission; called once by ~Registry.
+  virtual void close() {}
+
+  // Fills `p` for `ops`. With refuse_user_code, an update function's write is refused
+  // (kInvalidArgument, nothing written for it).
+  static void prepare(std::vector<Op>& ops, Prepared& p, bool refuse_user_code);
 
  protected:
   const Projection& proj_;

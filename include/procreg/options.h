@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -27,9 +28,10 @@ std::int64_t system_clock_ms();
 
 struct LogOptions {
   Durability durability = Durability::kSyncEach;
-  // Under kGroupCommit, the least time between two syncs. 0: sync as soon as the previous sync
-  // is done (records written meanwhile share the next one), the best latency and throughput;
-  // a larger value trades latency for fewer syncs when the disk's sync rate is the limit.
+  // Under kGroupCommit, the least time between two syncs (the longest a write waits for more
+  // writes to share its sync). 0: sync as soon as the previous sync is done (records written
+  // meanwhile share the next one), the best latency and throughput; a larger value trades
+  // latency for fewer syncs when the disk's sync rate is the limit.
   std::chrono::milliseconds group_commit_interval{0};
   std::uint64_t segment_bytes = 64ull << 20;  // roll to a new segment past this size
   // Larger appends are refused. 1 to 1 GiB; recorded in each segment's header, so readers need
@@ -75,6 +77,16 @@ struct RegistryOptions {
   // Period of the janitor that writes TTL expiry events; 0 = no background janitor (call
   // Registry::run_janitor yourself, as tests do).
   std::chrono::milliseconds janitor_interval{15'000};
+  // The writer queue (docs/PERFORMANCE.md, "Writes and durability"). One pass under the
+  // writer's slot takes the calls waiting at the queue's front up to this many writes (one
+  // append, one sync for all of them); a call with more writes goes alone. 1 to 1,048,576.
+  std::size_t max_group_writes = 1024;
+  // Flow control: writes accepted and not completed (queued, being committed, or waiting for
+  // their durability point), synchronous and submitted together. A call that would go past it
+  // is refused at once with kResourceExhausted, nothing written (RegistryStats counts them);
+  // a call alone in an empty queue is always accepted. At least 1. On a replica it bounds the
+  // submitted writes.
+  std::size_t max_queued_writes = 65'536;
 };
 
 // Options shared by all writes.

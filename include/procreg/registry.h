@@ -27,6 +27,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <future>
 #include <memory>
 #include <optional>
 #include <string>
@@ -43,6 +44,10 @@ namespace procreg {
 
 class Client;
 class Registry;
+// A batch's results: one per write, in batch order (what Registry::write returns).
+using WriteResults = std::vector<Result<std::uint64_t>>;
+// Registry::submit's completion.
+using WriteDone = std::function<void(WriteResults)>;
 namespace replay {
 class RegistryAccess;
 class Writer;
@@ -138,6 +143,9 @@ struct RegistryStats {
   std::uint64_t write_groups = 0;
   std::uint64_t largest_write_group = 0;
   std::uint64_t write_calls_queued = 0;
+  // Writes refused because RegistryOptions::max_queued_writes writes were accepted and not
+  // completed (kResourceExhausted, nothing written), synchronous and submitted.
+  std::uint64_t writes_refused_queue_full = 0;
 };
 
 // A snapshot file written by Registry::snapshot().
@@ -232,6 +240,39 @@ class Registry {
   // timeouts. On a replica the writes go to the hub's writer one after another, each as its
   // own command. The batch is consumed.
   std::vector<Result<std::uint64_t>> write(WriteBatch batch);
+  // Registry::write without blocking: the batch joins the writer queue with the synchronous
+  // calls (one append and one sync cover every write waiting at that moment, synchronous and
+  // submitted alike), and `done` gets exactly what write() would have returned, once every
+  // write is durable and applied (a read from the completion, or after it, sees them) or
+  // failed. Submissions complete in the order their writes were committed.
+  //   Where `done` runs: on the registry's writer thread (one per registry, started by the
+  // first submission, joined by ~Registry). It must not block for long: it holds up every
+  // later completion and, under group commit, every synchronous write waiting for its
+  // durability point. It may read, submit, and write synchronously (that write then waits
+  // for its durability point on this thread). An exception it throws is dropped. A
+  // submission refused before it is queued completes on the calling thread, before submit
+  // returns: kResourceExhausted when RegistryOptions::max_queued_writes writes are accepted
+  // and not completed (nothing written; synchronous calls share the limit),
+  // kUnavailable on a read-only registry or while the registry closes. An empty batch
+  // completes at once with no results.
+  //   Update functions: a write of WriteBatch::update in a submitted batch is refused
+  // (kInvalidArgument, nothing written for it); the batch's other writes go ahead. Use
+  // write() or update(), which run the function on the calling thread.
+  //   Timeouts are write()'s: the smallest of the writes' timeouts bounds the wait for the
+  // slot (kTimeout, nothing written) and for the durability point (kTimeout, appended,
+  // outcome unknown).
+  //   ~Registry completes every accepted submission: committed, or refused with kUnavailable
+  // ("registry closing; nothing written") if no leader had taken it yet. No completion is
+  // ever dropped.
+  //   On a replica the batch goes to the hub's writer as write() sends it, on the replica's
+  // submission thread, one batch after another; `done` runs there once this replica
+  // applied the writes.
+  void submit(WriteBatch batch, WriteDone done);
+  // The same, with a future for the results (do not wait for it from a completion).
+  std::future<WriteResults> submit(WriteBatch batch);
+  // One insert, submitted: `done` gets its result.
+  void submit_insert(ChildSpec spec, NodePids node_pids, InsertOptions options,
+                     std::function<void(Result<std::uint64_t>)> done);
 
   // ---- reads --------------------------------------------------------------------------
   std::vector<ChildId> contains_children(const std::vector<ChildId>& ids,

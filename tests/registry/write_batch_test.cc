@@ -16,6 +16,7 @@
 
 #include "fixture.h"
 #include "procreg/registry.h"
+#include "slot_holder.h"
 #include "temp_dir.h"
 
 namespace procreg {
@@ -356,46 +357,7 @@ BOOST_AUTO_TEST_CASE(batches_from_several_threads_interleave_whole_and_gapless) 
   BOOST_TEST(r->dump().size() == kTotal);
 }
 
-// Holds the writer's slot: an update whose function waits until released (bounded).
-class SlotHolder {
- public:
-  explicit SlotHolder(Registry& r) {
-    BOOST_REQUIRE(r.insert(S("held"), {np("n0", "<h>")}).ok());
-    thread_ = std::thread([this, &r] {
-      result_ =
-          r.update("held", [this](const ChildSpec& spec, const NodePids& pids, const Metadata& md) {
-            inside_ = true;
-            const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-            while (!release_ && std::chrono::steady_clock::now() < give_up) {
-              std::this_thread::sleep_for(std::chrono::milliseconds(1));
-            }
-            Metadata changed = md;
-            changed["held"] = true;  // so that the update writes an event
-            return Entry{spec, pids, changed};
-          });
-    });
-    wait_until([&] { return inside_.load(); }, "the update function to run");
-  }
-  ~SlotHolder() { (void)release(); }
-  Result<std::uint64_t> release() {
-    release_ = true;
-    if (thread_.joinable()) thread_.join();
-    return result_;
-  }
-  template <typename F>
-  static void wait_until(F done, const char* what) {
-    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (!done() && std::chrono::steady_clock::now() < give_up) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    BOOST_REQUIRE_MESSAGE(done(), "timed out waiting for " << what);
-  }
-
- private:
-  std::thread thread_;
-  std::atomic<bool> inside_{false}, release_{false};
-  Result<std::uint64_t> result_ = Status::internal("not run");
-};
+using testing::SlotHolder;
 
 BOOST_AUTO_TEST_CASE(calls_queued_behind_the_writer_commit_as_one_group_with_one_fdatasync) {
   testing::TempDir dir;
