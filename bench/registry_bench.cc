@@ -1,6 +1,7 @@
 // procreg's core benchmarks, each next to a baseline measured in the same run:
 //   writes:  insert under each durability policy, 1 and 8 threads, the same through
-//            Registry::write in batches of 64, bulk_insert
+//            Registry::write in batches of 64, group commit with 8 and 64 synchronous callers
+//            and with 8 and 64 submissions in flight (Registry::submit), bulk_insert
 //            vs raw file append with CRC-32C (with and without fdatasync per record)
 //   codec:   event encode/decode vs plain msgpack-cxx on a struct with the same content
 //   reads:   lookup vs a bare std::unordered_map<std::string, Entry> (find + copy out);
@@ -13,6 +14,7 @@
 #include <unistd.h>
 #include <atomic>
 #include <cstring>
+#include <functional>
 #include <random>
 #include <string>
 #include <thread>
@@ -194,6 +196,63 @@ void bench_codec(Report& report, const Config&) {
               naive_bytes[0].size());
 }
 
+// `callers` asynchronous callers, each keeping one insert in flight: submitted, then submitted
+// again from its completion. Returns the completions per second.
+double async_insert_rate(Registry& reg, int callers, double seconds) {
+  std::atomic<bool> stop{false};
+  std::atomic<std::size_t> completed{0};
+  std::atomic<int> in_flight{0};
+  std::function<void(int, std::size_t)> issue = [&](int c, std::size_t i) {
+    Entry e = make_entry(static_cast<std::size_t>(c) * 100'000'000 + i);
+    reg.submit_insert(std::move(e.spec), std::move(e.node_pids), {},
+                      [&, c, i](Result<std::uint64_t> r) {
+                        if (!r.ok()) std::abort();
+                        completed.fetch_add(1);
+                        if (stop.load()) {
+                          in_flight.fetch_sub(1);
+                        } else {
+                          issue(c, i + 1);
+                        }
+                      });
+  };
+  const auto start = Clock::now();
+  in_flight.store(callers);
+  for (int c = 0; c < callers; ++c) issue(c, 0);
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  const std::size_t done = completed.load();
+  const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  stop.store(true);
+  while (in_flight.load() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  return static_cast<double>(done) / elapsed;
+}
+
+// Group commit with many writers: synchronous callers (each thread one insert at a time) and
+// asynchronous ones (Registry::submit, one insert in flight each), against one fdatasync per
+// record. One sync can cover at most as many writes as are in flight.
+void bench_group_commit(Report& report, const Config& cfg, double raw_sync) {
+  const char* baseline = "raw append + CRC + fdatasync each";
+  for (int n : {8, 64}) {
+    const double target = n == 64 ? 40 : 0;
+    {
+      TempDir d;
+      auto reg = Registry::open(options_for(d.path(), Durability::kGroupCommit));
+      if (!reg.ok()) std::abort();
+      const double rate = timed_ops(n, cfg.seconds, [&](int t, std::size_t i) {
+        Entry e = make_entry(static_cast<std::size_t>(t) * 100'000'000 + i);
+        if (!(*reg)->insert(std::move(e.spec), std::move(e.node_pids)).ok()) std::abort();
+      });
+      report.add({"insert, group commit, " + std::to_string(n) + " sync callers", rate, "ops/s",
+                  baseline, raw_sync, target});
+    }
+    TempDir d;
+    auto reg = Registry::open(options_for(d.path(), Durability::kGroupCommit));
+    if (!reg.ok()) std::abort();
+    const double rate = async_insert_rate(**reg, n, cfg.seconds);
+    report.add({"submit_insert, group commit, " + std::to_string(n) + " in flight", rate, "ops/s",
+                baseline, raw_sync, target});
+  }
+}
+
 void bench_writes(Report& report, const Config& cfg) {
   TempDir dir;
   const std::size_t payload = events::encode(insert_event(make_entry(1), 1)).size();
@@ -253,6 +312,7 @@ void bench_writes(Report& report, const Config& cfg) {
                   calls * kBatch, "ev/s", p.baseline_name, p.baseline, 0});
     }
   }
+  bench_group_commit(report, cfg, raw_sync);
   TempDir d;
   auto reg = Registry::open(options_for(d.path(), Durability::kNone));
   std::size_t next = 0;
