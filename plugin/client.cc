@@ -25,11 +25,18 @@ std::uint32_t clamp_ms(std::chrono::milliseconds t) {
   return ms <= 0 ? 0u : ms > 0xffffffffLL ? 0xffffffffu : static_cast<std::uint32_t>(ms);
 }
 
+// The node's part of a read's time: a little less than the client waits, so that a read
+// parked for its at_least_seq gets the node's answer (which says how far the node got)
+// rather than the client's own timeout.
+std::uint32_t node_ms(std::chrono::milliseconds t) {
+  return clamp_ms(t - std::min(t / 10, std::chrono::milliseconds(200)));
+}
+
 Command read_command(CommandOp op, const RemoteReadOptions& o) {
   Command c;
   c.op = op;
   c.table = o.table;
-  c.timeout_ms = clamp_ms(o.timeout);
+  c.timeout_ms = node_ms(o.timeout);
   c.at_least_seq = o.at_least_seq;
   c.limit = o.page_rows;
   return c;
@@ -135,8 +142,8 @@ Result<Ack> Client::bulk_delete(std::vector<std::pair<ChildId, std::vector<NodeN
 }
 
 Result<Ack> Client::clear_all(const WriteOptions& options) {
-  return ack_of(
-      commands_->call(plugin::CommandClient::command(CommandOp::kClearAll, options), options.timeout));
+  return ack_of(commands_->call(plugin::CommandClient::command(CommandOp::kClearAll, options),
+                                options.timeout));
 }
 
 Result<Ack> Client::node_down(std::string_view node, const WriteOptions& options) {
@@ -216,8 +223,8 @@ namespace {
 
 // One request whose answer is one item, decoded by read(decoder, &value).
 template <typename T, typename Read>
-Result<Answer<T>> point_read(plugin::CommandClient& commands, Command c,
-                             const RemoteReadOptions& o, Read&& read) {
+Result<Answer<T>> point_read(plugin::CommandClient& commands, Command c, const RemoteReadOptions& o,
+                             Read&& read) {
   Result<CommandReply> reply = commands.call(std::move(c), o.timeout);
   if (!reply.ok()) return reply.status();
   if (!reply->status.ok()) return reply->status;
@@ -231,17 +238,18 @@ Result<Answer<T>> point_read(plugin::CommandClient& commands, Command c,
 
 // A paged read: every page, each row read by row(decoder, &value); `c` is the first page's.
 template <typename T, typename Row>
-Result<Answer<T>> paged_read(plugin::CommandClient& commands, Command c,
-                             const RemoteReadOptions& o, Row&& row) {
+Result<Answer<T>> paged_read(plugin::CommandClient& commands, Command c, const RemoteReadOptions& o,
+                             Row&& row) {
   const auto deadline = Clock::now() + o.timeout;
   Answer<T> answer;
   for (bool first = true;; first = false) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if (left.count() <= 0) {
       return Status::timeout("the read's pages took longer than " +
                              std::to_string(o.timeout.count()) + " ms");
     }
-    c.timeout_ms = clamp_ms(left);
+    c.timeout_ms = node_ms(left);
     Result<CommandReply> reply = commands.call(c, left);
     if (!reply.ok()) return reply.status();
     if (!reply->status.ok()) return reply->status;
@@ -289,10 +297,10 @@ Result<Answer<std::optional<Lookup>>> Client::lookup(std::string_view child_id, 
         for (std::uint32_t i = 0; i < n; ++i) {
           std::string_view key;
           if (!d.read_key(&key)) return false;
-          const bool ok = key == "spec"  ? events::read_spec(d, &l.spec)
-                          : key == "np"  ? events::read_node_pids(d, &l.node_pids)
-                          : key == "md"  ? d.read_value_map(&l.metadata.emplace())
-                                         : d.skip();
+          const bool ok = key == "spec" ? events::read_spec(d, &l.spec)
+                          : key == "np" ? events::read_node_pids(d, &l.node_pids)
+                          : key == "md" ? d.read_value_map(&l.metadata.emplace())
+                                        : d.skip();
           if (!ok) return false;
         }
         return true;
@@ -349,8 +357,7 @@ Result<Answer<Dump>> Client::dump_all(const RemoteReadOptions& o) {
 }
 
 Result<Answer<Dump>> Client::local_children(const RemoteReadOptions& o) {
-  return paged_read<Dump>(*commands_, read_command(CommandOp::kLocalChildren, o), o,
-                          read_dump_row);
+  return paged_read<Dump>(*commands_, read_command(CommandOp::kLocalChildren, o), o, read_dump_row);
 }
 
 Result<Answer<RegistryMap>> Client::registry(const RemoteReadOptions& o) {
@@ -376,12 +383,11 @@ Result<Answer<ChildNodePids>> Client::process_list(Scope scope, const RemoteRead
 Result<Answer<std::vector<std::pair<ChildId, Entry>>>> Client::local_data(
     const RemoteReadOptions& o) {
   using Rows = std::vector<std::pair<ChildId, Entry>>;
-  return paged_read<Rows>(*commands_, read_command(CommandOp::kLocalData, o), o,
-                          [](Decoder& d, Rows* out) {
-                            auto& [id, entry] = out->emplace_back();
-                            return d.read_tuple_head(2) && d.read_string(&id) &&
-                                   events::read_entry(d, &entry);
-                          });
+  return paged_read<Rows>(
+      *commands_, read_command(CommandOp::kLocalData, o), o, [](Decoder& d, Rows* out) {
+        auto& [id, entry] = out->emplace_back();
+        return d.read_tuple_head(2) && d.read_string(&id) && events::read_entry(d, &entry);
+      });
 }
 
 Result<Answer<std::vector<ChildSpec>>> Client::local_child_specs(const RemoteReadOptions& o) {

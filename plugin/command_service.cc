@@ -1,6 +1,10 @@
 #include "plugin/command_service.h"
 
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 #include <cerrno>
+#include <system_error>
 
 #include "plugin/read_requests.h"
 #include "registry/registry_access.h"
@@ -18,6 +22,12 @@ Result<std::unique_ptr<CommandService>> CommandService::start(zmq::context_t& co
                                                               ServerCounters& counters) {
   std::unique_ptr<CommandService> s(new CommandService(context, writer, counters));
   s->options_ = options;
+  s->sink_ = std::make_shared<ReplySink>();
+  s->sink_->fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (s->sink_->fd < 0) {
+    return Status::unavailable(std::string("command channel: eventfd: ") +
+                               std::generic_category().message(errno));
+  }
   s->wake_endpoint_ = "inproc://procreg-commands-" + std::to_string(next_wake_id++);
   try {
     s->router_ = zmq::socket_t(context, zmq::socket_type::router);
@@ -51,6 +61,92 @@ void CommandService::stop() {
   }
   router_.close();
   wake_pull_.close();
+  if (sink_) {
+    std::lock_guard l(sink_->mu);
+    sink_->closed = true;  // a late completion drops its reply
+    sink_->replies.clear();
+  }
+}
+
+CommandService::ReplySink::~ReplySink() {
+  if (fd >= 0) ::close(fd);
+}
+
+void CommandService::ReplySink::post(std::string identity, wire::CommandReply reply) {
+  {
+    std::lock_guard l(mu);
+    if (closed) return;
+    replies.emplace_back(std::move(identity), std::move(reply));
+  }
+  const std::uint64_t one = 1;
+  (void)!::write(fd, &one, sizeof one);
+}
+
+bool CommandService::submit_write(std::string_view identity, wire::Command& c) {
+  WriteOptions o;
+  o.hooks = c.hooks;
+  o.table = c.table;
+  o.timeout = std::chrono::milliseconds(c.timeout_ms);
+  WriteBatch batch;
+  switch (c.op) {
+    case wire::CommandOp::kInsert: {
+      InsertOptions io;
+      static_cast<WriteOptions&>(io) = o;
+      io.metadata = std::move(c.metadata);
+      io.ttl_ms = c.ttl_ms;
+      batch.insert(std::move(c.spec), std::move(c.node_pids), std::move(io));
+      break;
+    }
+    case wire::CommandOp::kBulkInsert:
+      batch.bulk_insert(std::move(c.entries), o);
+      break;
+    case wire::CommandOp::kErase:
+      batch.erase(c.child_id, o);
+      break;
+    case wire::CommandOp::kBulkDelete:
+      batch.bulk_delete(std::move(c.deletes), o);
+      break;
+    default:
+      return false;
+  }
+  writer_.submit(std::move(batch), [sink = sink_, registry = &writer_, id = c.id,
+                                    who = std::string(identity)](WriteResults results) mutable {
+    wire::CommandReply reply;
+    reply.id = id;
+    reply.epoch = registry->epoch();
+    if (results.size() == 1 && results[0].ok()) {
+      reply.seq = *results[0];
+    } else {
+      reply.status = results.empty() ? Status::internal("no result") : results[0].status();
+    }
+    sink->post(std::move(who), std::move(reply));
+  });
+  return true;
+}
+
+void CommandService::forward(std::string_view identity, const wire::CommandReply& reply) {
+  auto it = in_flight_.find(std::string(identity));
+  if (it != in_flight_.end() && --it->second == 0) in_flight_.erase(it);
+  this->reply(identity, reply);
+}
+
+void CommandService::forward_replies() {
+  Frames frames;
+  for (int i = 0; i < 4096; ++i) {  // replies from the workers, forwarded as they are
+    auto got = recv_message(wake_pull_, &frames, RecvLimits{2, 64u << 20}, true);
+    if (!got.ok() || !*got) break;
+    auto it = in_flight_.find(std::string(view(frames[0])));
+    if (it != in_flight_.end() && --it->second == 0) in_flight_.erase(it);
+    (void)send_message(router_, frames, /*dont_wait=*/true);
+  }
+  std::uint64_t n = 0;
+  (void)!::read(sink_->fd, &n, sizeof n);
+  std::deque<std::pair<std::string, wire::CommandReply>> replies;
+  {
+    std::lock_guard l(sink_->mu);
+    replies.swap(sink_->replies);
+  }
+  for (const auto& [identity, r] : replies) forward(identity, r);
 }
 
 void CommandService::reply_error(const zmq::message_t& identity, std::uint64_t id, Status status) {
@@ -143,12 +239,24 @@ void CommandService::handle(Frames& frames) {
     return;
   }
   if (wire::is_read(command->op)) return handle_read(view(frames[0]), std::move(*command));
+  std::string identity(view(frames[0]));
+  const auto known = in_flight_.find(identity);
+  if (known != in_flight_.end() && known->second >= kMaxInFlightPerClient) {
+    reply_error(frames[0], command->id,
+                Status::resource_exhausted(std::to_string(kMaxInFlightPerClient) +
+                                           " commands of this client are in flight; not run"));
+    return;
+  }
+  if (!writer_.is_replica() && submit_write(identity, *command)) {
+    ++in_flight_[identity];  // (after submit: its completion is forwarded by this thread)
+    return;
+  }
   {
     std::lock_guard l(mu_);
     if (jobs_.size() < kMaxQueuedCommands) {
-      jobs_.push_back(
-          Job{std::string(view(frames[0])), std::move(*command), std::chrono::steady_clock::now()});
+      jobs_.push_back(Job{identity, std::move(*command), std::chrono::steady_clock::now()});
       jobs_cv_.notify_one();
+      ++in_flight_[identity];
       return;
     }
   }
@@ -161,11 +269,12 @@ void CommandService::run_router() {
   const RecvLimits limits{4, options_.max_request_bytes};
   Frames frames;
   zmq::pollitem_t items[] = {{router_.handle(), 0, ZMQ_POLLIN, 0},
-                             {wake_pull_.handle(), 0, ZMQ_POLLIN, 0}};
+                             {wake_pull_.handle(), 0, ZMQ_POLLIN, 0},
+                             {nullptr, sink_->fd, ZMQ_POLLIN, 0}};
   while (!stop_.load()) {
     try {
       // While reads wait for a seq, look again every millisecond.
-      zmq::poll(items, 2, std::chrono::milliseconds(waiting_.empty() ? 50 : 1));
+      zmq::poll(items, 3, std::chrono::milliseconds(waiting_.empty() ? 50 : 1));
     } catch (const zmq::error_t& e) {
       if (e.num() != EINTR) return;  // the context is closing; a signal is not
     }
@@ -176,11 +285,7 @@ void CommandService::run_router() {
         counters_.command_errors.fetch_add(1);
       }
     }
-    for (int i = 0; i < 256; ++i) {  // replies from the workers, forwarded as they are
-      auto got = recv_message(wake_pull_, &frames, RecvLimits{2, 64u << 20}, true);
-      if (!got.ok() || !*got) break;
-      (void)send_message(router_, frames, /*dont_wait=*/true);
-    }
+    forward_replies();
     for (int i = 0; i < 256; ++i) {
       auto got = recv_message(router_, &frames, limits, /*dont_wait=*/true);
       if (!got.ok()) {

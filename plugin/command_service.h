@@ -1,10 +1,15 @@
 // procreg::plugin internal: the command channel's writer side (docs/PROTOCOL.md, "The command
 // channel").
 //
-// One thread owns the ROUTER socket: it reads Commands and queues them; worker threads run
-// each on the writer Registry (which blocks until the write is durable; several workers let
-// concurrent remote writes share a group commit) and hand the CommandReply back to the ROUTER
-// thread through an inproc PULL socket, which sends it. A malformed command gets an error reply
+// One thread owns the ROUTER socket and reads Commands. On a writer, insert, bulk_insert,
+// erase and bulk_delete are submitted to the Registry (Registry::submit) at once, so every
+// command in flight, from every client, joins the writer queue and shares its appends and
+// syncs; each completion hands its CommandReply back to the ROUTER thread (a queue and an
+// eventfd the thread polls), which sends it. The other writes (update, clear_all, node_down),
+// and every write at a replica, run on worker threads, which block until the write is done
+// and hand the reply back through an inproc PULL socket. A client may have at most
+// kMaxInFlightPerClient commands accepted and not yet answered; more are answered
+// kResourceExhausted at once, nothing run. A malformed command gets an error reply
 // when its id can be read, and is counted either way. A command that waited in the queue past
 // its own timeout is answered kTimeout without running; stop() stops reading commands, runs no
 // queued one and waits only for those already running (their clients see a timeout).
@@ -25,6 +30,8 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include <zmq.hpp>
@@ -53,6 +60,18 @@ class CommandService {
  private:
   // At most this many commands wait for a worker; more are answered kUnavailable at once.
   static constexpr std::size_t kMaxQueuedCommands = 4096;
+  // Commands of one client (one ROUTER identity) accepted and not yet answered, at most.
+  static constexpr std::uint32_t kMaxInFlightPerClient = 4096;
+  // Replies of submitted writes, from the writer's completion thread to the ROUTER thread.
+  // Shared with the completions: one that comes after stop() finds it closed and drops.
+  struct ReplySink {
+    std::mutex mu;
+    std::deque<std::pair<std::string, wire::CommandReply>> replies;  // by client identity
+    int fd = -1;                                                     // an eventfd
+    bool closed = false;
+    ~ReplySink();
+    void post(std::string identity, wire::CommandReply reply);
+  };
   // At most this many reads wait for their at_least_seq; more are kResourceExhausted.
   static constexpr std::size_t kMaxWaitingReads = 4096;
   struct WaitingRead {
@@ -76,6 +95,11 @@ class CommandService {
   void handle_read(std::string_view identity, wire::Command command);
   // Answers the parked reads whose seq was applied or whose deadline passed.
   void serve_waiting_reads();
+  // Submits an insert, bulk_insert, erase or bulk_delete; false for another op.
+  bool submit_write(std::string_view identity, wire::Command& command);
+  // Sends the replies of workers and completions, counting each client's commands down.
+  void forward_replies();
+  void forward(std::string_view identity, const wire::CommandReply& reply);
 
   zmq::context_t& context_;
   Registry& writer_;
@@ -92,6 +116,9 @@ class CommandService {
   bool stopping_ = false;
 
   std::vector<WaitingRead> waiting_;  // the ROUTER thread's
+  // Commands accepted and not yet answered, by client identity (the ROUTER thread's).
+  std::unordered_map<std::string, std::uint32_t> in_flight_;
+  std::shared_ptr<ReplySink> sink_;
 
   std::atomic<bool> stop_{false};
   std::thread router_thread_;

@@ -155,8 +155,8 @@ Status read_paged(const Registry& r, const wire::Command& c, wire::CommandReply*
   reply->seq = page->seq;
   reply->epoch = page->epoch;
   if (page->more) {
-    reply->next = encode_cursor(page->next_table,
-                                page->next.value_or(replay::PagePosition{0, 0, {}}));
+    reply->next =
+        encode_cursor(page->next_table, page->next.value_or(replay::PagePosition{0, 0, {}}));
   }
   return Status();
 }
@@ -225,8 +225,8 @@ void read_point(const Registry& r, const wire::Command& c, Encoder& e) {
     }
     case CommandOp::kGetPid:
     case CommandOp::kLocalPid: {
-      std::optional<Pid> pid = c.op == CommandOp::kGetPid ? r.get_pid(c.child_id, o)
-                                                          : r.local_pid(c.child_id, o);
+      std::optional<Pid> pid =
+          c.op == CommandOp::kGetPid ? r.get_pid(c.child_id, o) : r.local_pid(c.child_id, o);
       if (!pid) return e.nil();
       return e.str(*pid);
     }

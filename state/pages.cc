@@ -79,8 +79,8 @@ Result<TablePage> table_page(const Table* table, PageSource source, std::string_
   for (const StoredRow* row : index) consider(*row, set.page_key(row->id()));
   // Only the first `want + 1` rows in order matter: the page and where the next one starts.
   if (found.size() > want + 1) {
-    std::nth_element(found.begin(), found.begin() + static_cast<std::ptrdiff_t>(want),
-                     found.end(), before);
+    std::nth_element(found.begin(), found.begin() + static_cast<std::ptrdiff_t>(want), found.end(),
+                     before);
     found.resize(want + 1);
   }
   std::sort(found.begin(), found.end(), before);

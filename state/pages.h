@@ -39,8 +39,8 @@ enum class PageSource {
 };
 
 struct PageLimits {
-  std::size_t rows = 1000;          // at most this many rows
-  std::size_t bytes = 1u << 20;     // stop once the rows' stored bytes reach this (>= 1 row)
+  std::size_t rows = 1000;           // at most this many rows
+  std::size_t bytes = 1u << 20;      // stop once the rows' stored bytes reach this (>= 1 row)
   std::size_t scan_rows = 1u << 16;  // rows examined per page by a table scan (kAll)
 };
 

@@ -55,8 +55,8 @@ struct ClientOptions {
 
 // Options of a read through a Client.
 struct RemoteReadOptions {
-  std::string table;               // "" = the hub's default table
-  std::uint64_t at_least_seq = 0;  // answer once the node applied this seq (0: at once)
+  std::string table;                          // "" = the hub's default table
+  std::uint64_t at_least_seq = 0;             // answer once the node applied this seq (0: at once)
   std::chrono::milliseconds timeout{10'000};  // the whole read, every page of it
   std::uint32_t page_rows = 0;                // rows per page (0: the node's default, 1,000)
 };

@@ -47,8 +47,10 @@ struct HubServerOptions {
   // max_events_per_message: 1 .. 65536; max_message_bytes: at most 15 MiB.
   std::uint32_t max_events_per_message = 256;
   std::size_t max_message_bytes = 1u << 20;
-  // Threads that run commands (each waits for its write's durability point, so more threads
-  // let concurrent remote writes share a group commit).
+  // Threads that run the commands not submitted to the writer queue (update, clear_all,
+  // node_down; each waits for its write's durability point). insert, bulk_insert, erase and
+  // bulk_delete are submitted as they arrive (Registry::submit), so every command in flight
+  // shares the writer's appends and syncs, whatever this is.
   int command_threads = 4;
   // A snapshot session idle for this long is dropped (its client must start again).
   std::chrono::milliseconds snapshot_idle{30'000};

@@ -176,8 +176,7 @@ BOOST_AUTO_TEST_CASE(at_least_seq_reads_a_write_made_through_another_replica) {
   auto late = via_b->get_pid("w1", ahead);
   BOOST_REQUIRE(!late.ok());
   BOOST_TEST(late.status().code() == Code::kTimeout);
-  BOOST_TEST(late.status().message().find(std::to_string(ahead.at_least_seq)) !=
-             std::string::npos);
+  BOOST_TEST(late.status().message().find(std::to_string(ahead.at_least_seq)) != std::string::npos);
   BOOST_TEST((std::chrono::steady_clock::now() - t0 < milliseconds(5'000)));
 }
 
@@ -249,7 +248,8 @@ BOOST_AUTO_TEST_CASE(writes_in_flight_are_bounded_per_client) {
   InsertOptions slow;
   slow.timeout = milliseconds(2'000);
   WriteBatch three;
-  for (int i = 0; i < 3; ++i) three.insert(make_spec("p" + std::to_string(i)), {{"n", "<p>"}}, slow);
+  for (int i = 0; i < 3; ++i)
+    three.insert(make_spec("p" + std::to_string(i)), {{"n", "<p>"}}, slow);
   auto pending = c->submit(std::move(three));
   // All three reach the writer's socket, on one connection, before any reply.
   std::set<std::string> peers;
@@ -368,7 +368,8 @@ BOOST_AUTO_TEST_CASE(malformed_reads_get_an_error_reply) {
   TempDir log2;
   Writer other =
       Writer::open(ctx, writer_options(log2.path()), Writer::server_options(tcp_transport()));
-  for (int i = 0; i < 50; ++i) (void)other.registry->insert(make_spec("o" + std::to_string(i)), {{"n0", "<o>"}});
+  for (int i = 0; i < 50; ++i)
+    (void)other.registry->insert(make_spec("o" + std::to_string(i)), {{"n0", "<o>"}});
   auto oc = connect_client(ctx, other.server->command_endpoint());
   plugin::wire::Command page;
   page.id = 10;

@@ -297,14 +297,15 @@ BOOST_AUTO_TEST_CASE(the_destructor_completes_every_accepted_submission) {
                        });
     }
     other.join();
-  }  // destroyed with submissions still queued
+  }                                          // destroyed with submissions still queued
   BOOST_TEST(calls.load() == kSubmissions);  // each completion ran, once
   auto reopened = open_or_fail(options_for(dir.path(), Durability::kGroupCommit));
   for (int i = 0; i < kSubmissions; ++i) {
     const std::string& got = (*results)[i];
     const bool present = reopened->lookup("s" + std::to_string(i)).has_value();
     BOOST_TEST_CONTEXT("submission " << i << ": " << got) {
-      BOOST_TEST((got == "ok" || got.find("registry closing; nothing written") != std::string::npos));
+      BOOST_TEST(
+          (got == "ok" || got.find("registry closing; nothing written") != std::string::npos));
       BOOST_TEST(present == (got == "ok"));
     }
   }
