@@ -18,7 +18,7 @@ using events::Decoder;
 using plugin::wire::Command;
 using plugin::wire::CommandOp;
 using plugin::wire::CommandReply;
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 
 std::uint32_t clamp_ms(std::chrono::milliseconds t) {
   const auto ms = t.count();
@@ -101,6 +101,92 @@ Client::Client(ClientOptions options, std::unique_ptr<plugin::CommandClient> com
 
 Client::~Client() = default;
 
+// ---- the answers of reads ------------------------------------------------------------
+
+namespace {
+
+// One request whose answer is one item, decoded by read(decoder, &value).
+template <typename T, typename Read>
+Result<Answer<T>> point_read(plugin::CommandClient& commands, Command c, const RemoteReadOptions& o,
+                             Read&& read) {
+  Result<CommandReply> reply = commands.call(std::move(c), o.timeout);
+  if (!reply.ok()) return reply.status();
+  if (!reply->status.ok()) return reply->status;
+  Answer<T> answer;
+  answer.seq = reply->seq;
+  answer.epoch = reply->epoch;
+  Status s = decode_into(reply->result, &answer.value, read);
+  if (!s.ok()) return s;
+  return answer;
+}
+
+// A paged read: every page, each row read by row(decoder, &value); `c` is the first page's.
+template <typename T, typename Row>
+Result<Answer<T>> paged_read(plugin::CommandClient& commands, Command c, const RemoteReadOptions& o,
+                             Row&& row) {
+  const auto deadline = SteadyClock::now() + o.timeout;
+  Answer<T> answer;
+  for (bool first = true;; first = false) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now());
+    if (left.count() <= 0) {
+      return Status::timeout("the read's pages took longer than " +
+                             std::to_string(o.timeout.count()) + " ms");
+    }
+    c.timeout_ms = node_ms(left);
+    Result<CommandReply> reply = commands.call(c, left);
+    if (!reply.ok()) return reply.status();
+    if (!reply->status.ok()) return reply->status;
+    if (first) {
+      answer.seq = reply->seq;
+      answer.epoch = reply->epoch;
+    }
+    Status s = decode_into(reply->result, &answer.value, [&](Decoder& d, T* out) {
+      std::uint32_t n = 0;
+      if (!d.read_array_head(&n)) return false;
+      for (std::uint32_t i = 0; i < n; ++i) {
+        Decoder::Scope item(&d, i);
+        if (!row(d, out)) return false;
+      }
+      return true;
+    });
+    if (!s.ok()) return s;
+    if (reply->next.empty()) return answer;
+    c.cursor = std::move(reply->next);
+    c.at_least_seq = 0;  // the first page waited for it
+  }
+}
+
+// A lookup answer: nil, or {"spec", "np", "md"?, "rev"} (other keys skipped).
+template <typename Row>
+bool read_row_at(Decoder& d, Row* out) {
+  if (d.next_is_nil()) return d.skip();
+  Lookup& l = out->lookup.emplace();
+  std::uint32_t n = 0;
+  if (!d.read_map_head(&n)) return false;
+  for (std::uint32_t i = 0; i < n; ++i) {
+    std::string_view key;
+    if (!d.read_key(&key)) return false;
+    const bool ok = key == "spec"  ? events::read_spec(d, &l.spec)
+                    : key == "np"  ? events::read_node_pids(d, &l.node_pids)
+                    : key == "md"  ? d.read_value_map(&l.metadata.emplace())
+                    : key == "rev" ? d.read_uint(&out->revision)
+                                   : d.skip();
+    if (!ok) return false;
+  }
+  return true;
+}
+
+bool read_dump_row(Decoder& d, Dump* out) {
+  ChildId id;
+  Entry entry;
+  if (!d.read_tuple_head(2) || !d.read_string(&id) || !events::read_entry(d, &entry)) return false;
+  out->insert_or_assign(std::move(id), std::move(entry));
+  return true;
+}
+
+}  // namespace
+
 // ---- writes --------------------------------------------------------------------------------
 
 namespace {
@@ -150,6 +236,52 @@ Result<Ack> Client::node_down(std::string_view node, const WriteOptions& options
   Command c = plugin::CommandClient::command(CommandOp::kNodeDown, options);
   c.node = node;
   return ack_of(commands_->call(std::move(c), options.timeout));
+}
+
+Result<Ack> Client::update(std::string_view child_id, const UpdateFn& fn,
+                           const WriteOptions& options) {
+  const auto deadline = SteadyClock::now() + options.timeout;
+  std::uint64_t read_at = 0;
+  for (;;) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now());
+    if (left.count() <= 0) return Status::timeout("update kept conflicting");
+    RemoteReadOptions ro;
+    ro.table = options.table;
+    ro.at_least_seq = read_at;
+    ro.timeout = left;
+    Command read = read_command(CommandOp::kLookup, ro);
+    read.child_id = child_id;
+    read.with_metadata = true;
+    struct RowAt {
+      std::optional<Lookup> lookup;
+      std::uint64_t revision = 0;
+    };
+    Result<Answer<RowAt>> row =
+        point_read<RowAt>(*commands_, std::move(read), ro, read_row_at<RowAt>);
+    if (!row.ok()) return row.status();
+    if (!row->value.lookup) return Status::not_found("No child found");
+    const Lookup& l = *row->value.lookup;
+    Entry entry;
+    try {
+      entry = fn(l.spec, l.node_pids, l.metadata.value_or(Metadata{}));
+    } catch (const std::exception& e) {
+      return Status::internal(std::string("the update function threw: ") + e.what());
+    } catch (...) {
+      return Status::internal("the update function threw");
+    }
+    WriteOptions wo = options;
+    wo.timeout =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now());
+    if (wo.timeout.count() <= 0) return Status::timeout("update kept conflicting");
+    Command c = plugin::CommandClient::command(CommandOp::kUpdate, wo);
+    c.child_id = child_id;
+    c.expect_revision = row->value.revision;
+    c.entry = std::move(entry);
+    Result<Ack> ack = ack_of(commands_->call(std::move(c), wo.timeout));
+    if (ack.ok() || ack.status().code() != Code::kConflict) return ack;
+    read_at = row->seq + 1;  // the row moved on: read a state past the one read
+  }
 }
 
 void Client::submit(WriteBatch batch, BatchDone done) {
@@ -219,92 +351,18 @@ std::future<std::vector<Result<Ack>>> Client::submit(WriteBatch batch) {
 
 // ---- reads ---------------------------------------------------------------------------------
 
-namespace {
-
-// One request whose answer is one item, decoded by read(decoder, &value).
-template <typename T, typename Read>
-Result<Answer<T>> point_read(plugin::CommandClient& commands, Command c, const RemoteReadOptions& o,
-                             Read&& read) {
-  Result<CommandReply> reply = commands.call(std::move(c), o.timeout);
-  if (!reply.ok()) return reply.status();
-  if (!reply->status.ok()) return reply->status;
-  Answer<T> answer;
-  answer.seq = reply->seq;
-  answer.epoch = reply->epoch;
-  Status s = decode_into(reply->result, &answer.value, read);
-  if (!s.ok()) return s;
-  return answer;
-}
-
-// A paged read: every page, each row read by row(decoder, &value); `c` is the first page's.
-template <typename T, typename Row>
-Result<Answer<T>> paged_read(plugin::CommandClient& commands, Command c, const RemoteReadOptions& o,
-                             Row&& row) {
-  const auto deadline = Clock::now() + o.timeout;
-  Answer<T> answer;
-  for (bool first = true;; first = false) {
-    const auto left =
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    if (left.count() <= 0) {
-      return Status::timeout("the read's pages took longer than " +
-                             std::to_string(o.timeout.count()) + " ms");
-    }
-    c.timeout_ms = node_ms(left);
-    Result<CommandReply> reply = commands.call(c, left);
-    if (!reply.ok()) return reply.status();
-    if (!reply->status.ok()) return reply->status;
-    if (first) {
-      answer.seq = reply->seq;
-      answer.epoch = reply->epoch;
-    }
-    Status s = decode_into(reply->result, &answer.value, [&](Decoder& d, T* out) {
-      std::uint32_t n = 0;
-      if (!d.read_array_head(&n)) return false;
-      for (std::uint32_t i = 0; i < n; ++i) {
-        Decoder::Scope item(&d, i);
-        if (!row(d, out)) return false;
-      }
-      return true;
-    });
-    if (!s.ok()) return s;
-    if (reply->next.empty()) return answer;
-    c.cursor = std::move(reply->next);
-    c.at_least_seq = 0;  // the first page waited for it
-  }
-}
-
-bool read_dump_row(Decoder& d, Dump* out) {
-  ChildId id;
-  Entry entry;
-  if (!d.read_tuple_head(2) || !d.read_string(&id) || !events::read_entry(d, &entry)) return false;
-  out->insert_or_assign(std::move(id), std::move(entry));
-  return true;
-}
-
-}  // namespace
-
 Result<Answer<std::optional<Lookup>>> Client::lookup(std::string_view child_id, bool with_metadata,
                                                      const RemoteReadOptions& o) {
   Command c = read_command(CommandOp::kLookup, o);
   c.child_id = child_id;
   c.with_metadata = with_metadata;
-  return point_read<std::optional<Lookup>>(
-      *commands_, std::move(c), o, [](Decoder& d, std::optional<Lookup>* out) {
-        if (d.next_is_nil()) return d.skip();
-        Lookup& l = out->emplace();
-        std::uint32_t n = 0;
-        if (!d.read_map_head(&n)) return false;
-        for (std::uint32_t i = 0; i < n; ++i) {
-          std::string_view key;
-          if (!d.read_key(&key)) return false;
-          const bool ok = key == "spec" ? events::read_spec(d, &l.spec)
-                          : key == "np" ? events::read_node_pids(d, &l.node_pids)
-                          : key == "md" ? d.read_value_map(&l.metadata.emplace())
-                                        : d.skip();
-          if (!ok) return false;
-        }
-        return true;
-      });
+  struct RowAt {
+    std::optional<Lookup> lookup;
+    std::uint64_t revision = 0;
+  };
+  Result<Answer<RowAt>> row = point_read<RowAt>(*commands_, std::move(c), o, read_row_at<RowAt>);
+  if (!row.ok()) return row.status();
+  return Answer<std::optional<Lookup>>{std::move(row->value.lookup), row->seq, row->epoch};
 }
 
 Result<Answer<std::optional<Pid>>> Client::get_pid(std::string_view child_id,

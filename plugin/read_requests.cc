@@ -207,20 +207,20 @@ void read_point(const Registry& r, const wire::Command& c, Encoder& e) {
   o.table = c.table;
   switch (c.op) {
     case CommandOp::kLookup: {
-      LookupOptions lo;
-      lo.table = c.table;
-      lo.with_metadata = c.with_metadata;
-      std::optional<Lookup> found = r.lookup(c.child_id, lo);
+      // The row's revision too: what a remote update sends back ("rev").
+      auto found = replay::RegistryAccess::lookup_revision(r, c.table, c.child_id);
       if (!found) return e.nil();
-      e.map(found->metadata ? 3 : 2);
+      e.map(c.with_metadata ? 4 : 3);
       e.str("spec");
-      events::write_spec(e, found->spec);
+      events::write_spec(e, found->lookup.spec);
       e.str("np");
-      e.node_pids(found->node_pids);
-      if (found->metadata) {
+      e.node_pids(found->lookup.node_pids);
+      if (c.with_metadata) {
         e.str("md");
-        e.value_map(*found->metadata);
+        e.value_map(*found->lookup.metadata);
       }
+      e.str("rev");
+      e.uint(found->revision);
       return;
     }
     case CommandOp::kGetPid:

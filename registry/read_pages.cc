@@ -57,4 +57,15 @@ Result<RowsPage> RegistryAccess::read_page(const Registry& r, const PageQuery& q
   return out;
 }
 
+std::optional<RegistryAccess::RowAt> RegistryAccess::lookup_revision(const Registry& r,
+                                                                     const std::string& table,
+                                                                     std::string_view child_id) {
+  const Registry::Impl& impl = *r.impl_;
+  std::shared_lock lock(impl.proj_mu);
+  const Table* t = impl.proj.table(impl.table_name(table));
+  const StoredRow* row = t == nullptr ? nullptr : t->find(child_id);
+  if (row == nullptr || !row->bound()) return std::nullopt;
+  return RowAt{Lookup{row->spec(), row->node_pids(), row->metadata()}, row->seq};
+}
+
 }  // namespace procreg::replay

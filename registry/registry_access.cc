@@ -34,6 +34,7 @@ Result<std::uint64_t> RegistryAccess::update_if(Registry& r, std::string_view ch
                                                 const WriteOptions& options) {
   WriteOptions o = options;
   o.hooks = false;  // update never fires hooks (docs/SEMANTICS.md, "update")
+  if (r.impl_->replica) return r.impl_->replica->update_if(child_id, expect_revision, entry, o);
   return r.impl_->writer->commit(o, [&](const CommandContext& ctx) -> Resolved {
     const StoredRow* cur = ctx.view.find(ctx.table, child_id);
     if (cur == nullptr || !cur->bound()) return Status::not_found("No child found");

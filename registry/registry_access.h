@@ -79,6 +79,14 @@ class RegistryAccess {
   // One page of a read, under the projection's shared lock. kInvalidArgument for a position
   // that is not of this registry's table (another node's, or from before a resync).
   static Result<RowsPage> read_page(const Registry& r, const PageQuery& query);
+  // lookup with metadata, and the row's revision (the seq of the event that last wrote it):
+  // what a remote update reads.
+  struct RowAt {
+    Lookup lookup;
+    std::uint64_t revision = 0;
+  };
+  static std::optional<RowAt> lookup_revision(const Registry& r, const std::string& table,
+                                              std::string_view child_id);
 
   // ---- a writer ----
   // Attaches `listener`: `start(heads)` runs first, with the heads at that instant, under the
@@ -94,7 +102,8 @@ class RegistryAccess {
   static const std::string& log_dir(const Registry& r);
   static std::uint32_t max_record_bytes(const Registry& r);
   // update's remote form: writes `entry` if child_id's row still has revision expect_revision
-  // (kConflict otherwise; kNotFound without a bound row); otherwise as Registry::update.
+  // (kConflict otherwise; kNotFound without a bound row); otherwise as Registry::update. On a
+  // replica it goes to the hub's writer and returns once the replica applied it.
   static Result<std::uint64_t> update_if(Registry& r, std::string_view child_id,
                                          std::uint64_t expect_revision, Entry entry,
                                          const WriteOptions& options);

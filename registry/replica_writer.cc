@@ -217,4 +217,11 @@ void ReplicaWriter::close() {
   if (submit_thread_.joinable()) submit_thread_.join();
 }
 
+Result<std::uint64_t> ReplicaWriter::update_if(std::string_view child_id,
+                                               std::uint64_t expect_revision, const Entry& entry,
+                                               const WriteOptions& o) {
+  const ChildId id(child_id);
+  return remote_write(o, [&] { return remote_->update_if(id, expect_revision, entry, o); });
+}
+
 }  // namespace procreg::replay

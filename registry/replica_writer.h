@@ -58,6 +58,9 @@ class ReplicaWriter final : public Writer {
   Result<std::uint64_t> clear_all(const WriteOptions& o) override;
   Result<std::uint64_t> node_down(std::string_view node, const WriteOptions& o) override;
   std::vector<Result<std::uint64_t>> write(std::vector<Op>& ops) override;
+  // A remote update's conditional write, forwarded to the hub's writer (RemoteWriter::update_if).
+  Result<std::uint64_t> update_if(std::string_view child_id, std::uint64_t expect_revision,
+                                  const Entry& entry, const WriteOptions& o);
   void submit(std::vector<Op> ops, WriteDone done) override;
   // Runs the submissions under way, refuses the queued ones (kUnavailable), joins.
   void close() override;

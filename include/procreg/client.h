@@ -15,7 +15,6 @@
 // timeout, submit() beyond it fails the write at once with kResourceExhausted. A write's answer
 // is its seq at the writer (docs/PROTOCOL.md, "CommandReply"); it returns once the writer made
 // it durable and applied it. A write that times out may or may not have been committed.
-// update (a function of the row) is not offered: run it on a Replica.
 //
 // Thread safety: every method from any thread. The zmq::context_t must outlive the client.
 #pragma once
@@ -95,6 +94,13 @@ class Client {
                           const WriteOptions& options = {});
   Result<Ack> clear_all(const WriteOptions& options = {});
   Result<Ack> node_down(std::string_view node, const WriteOptions& options = {});
+  // Registry::update remotely (docs/PROTOCOL.md, "Remote update"): reads the row and its
+  // revision from the node, runs `fn` on this thread, sends the result as a conditional write;
+  // if the row moved on meanwhile (conflict) it reads again and retries, within
+  // options.timeout. Errors: kNotFound "No child found", kInternal if fn throws,
+  // kInvalidArgument for an invalid result, kTimeout (also "update kept conflicting").
+  Result<Ack> update(std::string_view child_id, const UpdateFn& fn,
+                     const WriteOptions& options = {});
   // Sends every write of the batch at once, without waiting (each its own command, in batch
   // order; the writer commits commands that arrive together in one group). `done` gets one
   // result per write, in batch order, once all are answered; it runs on the client's I/O

@@ -398,6 +398,42 @@ BOOST_AUTO_TEST_CASE(malformed_reads_get_an_error_reply) {
   BOOST_TEST(ask(c).status.ok());  // and the service still answers
 }
 
+// Client::update reads the row and its revision, runs the function here and sends a
+// conditional write; a row that moved on meanwhile is read again and the function rerun.
+BOOST_AUTO_TEST_CASE(update_through_a_client_retries_a_conflict) {
+  zmq::context_t ctx;
+  TempDir log;
+  Writer w = Writer::open(ctx, writer_options(log.path()), Writer::server_options(tcp_transport()));
+  BOOST_REQUIRE(w.registry->insert(make_spec("u"), {{"n0", "<1>"}}).ok());
+  auto c = connect_client(ctx, w.server->command_endpoint());
+  int runs = 0;
+  auto ack = c->update("u", [&](const ChildSpec& s, const NodePids& np, const Metadata& md) {
+    if (++runs == 1) {  // another writer moves the row on before this result is sent
+      BOOST_REQUIRE(w.registry->insert(make_spec("u"), {{"n0", "<2>"}}).ok());
+    }
+    Metadata m = md;
+    m["seen"] = np.front().pid;
+    return Entry{s, np, m};
+  });
+  BOOST_REQUIRE_MESSAGE(ack.ok(), ack.status().to_string());
+  BOOST_TEST(runs == 2);
+  LookupOptions lo;
+  lo.with_metadata = true;
+  auto row = w.registry->lookup("u", lo);
+  BOOST_REQUIRE(row.has_value());
+  BOOST_TEST((row->metadata->at("seen") == Value("<2>")));  // the second run saw the new row
+  BOOST_TEST(ack->seq == w.registry->last_sequence());
+  auto missing =
+      c->update("nobody", [](const ChildSpec& s, const NodePids& np, const Metadata& md) {
+        return Entry{s, np, md};
+      });
+  BOOST_TEST(missing.status().code() == Code::kNotFound);
+  auto throws = c->update("u", [](const ChildSpec&, const NodePids&, const Metadata&) -> Entry {
+    throw std::runtime_error("no");
+  });
+  BOOST_TEST(throws.status().code() == Code::kInternal);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 }  // namespace procreg::testing

@@ -129,10 +129,13 @@ std::vector<ChildId> ids_of(const Args& a, const char* key) {
   return ids;
 }
 
-using Method = std::function<Json(Registry&, const Args&)>;
-using MethodTable = std::vector<std::pair<std::string, Method>>;
+template <typename R>
+using Method = std::function<Json(R&, const Args&)>;
+template <typename R>
+using MethodTable = std::vector<std::pair<std::string, Method<R>>>;
 
-Json call_insert(Registry& r, const Args& a) {
+template <typename R>
+Json call_insert(R& r, const Args& a) {
   InsertOptions o;
   static_cast<WriteOptions&>(o) = a.write_options();
   if (a.has("metadata")) o.metadata = metadata_from_json(a.at("metadata"), a.name("metadata"));
@@ -144,7 +147,8 @@ Json call_insert(Registry& r, const Args& a) {
 
 // The new row: "entry" whole, or the current row with "spec", "node_pids" and/or "metadata"
 // replaced.
-Json call_update(Registry& r, const Args& a) {
+template <typename R>
+Json call_update(R& r, const Args& a) {
   std::optional<Entry> whole;
   if (a.has("entry")) whole = entry_from_json(a.at("entry"), a.name("entry"));
   std::optional<ChildSpec> spec;
@@ -163,78 +167,78 @@ Json call_update(Registry& r, const Args& a) {
   return seq_or_error(r.update(a.str("child_id"), fn, a.write_options()));
 }
 
-MethodTable write_methods() {
+template <typename R>
+MethodTable<R> write_methods() {
   return {
-      {"insert", call_insert},
+      {"insert", call_insert<R>},
       {"bulk_insert",
-       [](Registry& r, const Args& a) {
+       [](R& r, const Args& a) {
          return seq_or_error(r.bulk_insert(entries_of(a), a.write_options()));
        }},
       {"erase",
-       [](Registry& r, const Args& a) {
+       [](R& r, const Args& a) {
          return seq_or_error(r.erase(a.str("child_id"), a.write_options()));
        }},
       {"delete",
-       [](Registry& r, const Args& a) {
+       [](R& r, const Args& a) {
          return seq_or_error(r.erase(a.str("child_id"), a.write_options()));
        }},
       {"bulk_delete",
-       [](Registry& r, const Args& a) {
+       [](R& r, const Args& a) {
          return seq_or_error(r.bulk_delete(deletes_of(a), a.write_options()));
        }},
-      {"update", call_update},
+      {"update", call_update<R>},
       {"clear_all",
-       [](Registry& r, const Args& a) -> Json {
+       [](R& r, const Args& a) -> Json {
          auto done = r.clear_all(a.write_options());
          if (!done.ok()) return error_json(done.status());
          return *done;
        }},
       {"node_down",
-       [](Registry& r, const Args& a) {
+       [](R& r, const Args& a) {
          return seq_or_error(r.node_down(a.str("node"), a.write_options()));
        }},
   };
 }
 
 // Reads of rows by child id, and whole dumps.
-MethodTable row_read_methods() {
+template <typename R>
+MethodTable<R> row_read_methods() {
   return {
       {"contains_children",
-       [](Registry& r, const Args& a) -> Json {
+       [](R& r, const Args& a) -> Json {
          return r.contains_children(ids_of(a, "child_ids"), a.read_options());
        }},
-      {"dump", [](Registry& r, const Args& a) { return to_json(r.dump(a.read_options())); }},
-      {"dump_all",
-       [](Registry& r, const Args& a) { return to_json(r.dump_all(a.read_options())); }},
-      {"dump_all_tables", [](Registry& r, const Args&) { return to_json(r.dump_all_tables()); }},
+      {"dump", [](R& r, const Args& a) { return to_json(r.dump(a.read_options())); }},
+      {"dump_all", [](R& r, const Args& a) { return to_json(r.dump_all(a.read_options())); }},
+      {"dump_all_tables", [](R& r, const Args&) { return to_json(r.dump_all_tables()); }},
       {"entry_exists",
-       [](Registry& r, const Args& a) -> Json {
+       [](R& r, const Args& a) -> Json {
          return r.entry_exists(a.str("child_id"), a.read_options());
        }},
       {"get_pid",
-       [](Registry& r, const Args& a) {
+       [](R& r, const Args& a) {
          return optional_pid(r.get_pid(a.str("child_id"), a.read_options()));
        }},
       {"get_pids",
-       [](Registry& r, const Args& a) -> Json {
-         return r.get_pids(a.str("child_id"), a.read_options());
-       }},
+       [](R& r, const Args& a) -> Json { return r.get_pids(a.str("child_id"), a.read_options()); }},
   };
 }
 
 // Reads of the registry's local node.
-MethodTable local_read_methods() {
+template <typename R>
+MethodTable<R> local_read_methods() {
   return {
       {"local_child_specs",
-       [](Registry& r, const Args& a) {
+       [](R& r, const Args& a) {
          Json out = Json::array();
          for (const auto& s : r.local_child_specs(a.read_options())) out.push_back(to_json(s));
          return out;
        }},
       {"local_children",
-       [](Registry& r, const Args& a) { return to_json(r.local_children(a.read_options())); }},
+       [](R& r, const Args& a) { return to_json(r.local_children(a.read_options())); }},
       {"local_data",
-       [](Registry& r, const Args& a) {
+       [](R& r, const Args& a) {
          Json out = Json::array();
          for (const auto& [id, e] : r.local_data(a.read_options())) {
            out.push_back(Json::array({id, to_json(e)}));
@@ -242,17 +246,18 @@ MethodTable local_read_methods() {
          return out;
        }},
       {"local_pid",
-       [](Registry& r, const Args& a) {
+       [](R& r, const Args& a) {
          return optional_pid(r.local_pid(a.str("child_id"), a.read_options()));
        }},
   };
 }
 
 // Lookups with options, tag and process queries.
-MethodTable query_methods() {
+template <typename R>
+MethodTable<R> query_methods() {
   return {
       {"lookup",
-       [](Registry& r, const Args& a) -> Json {
+       [](R& r, const Args& a) -> Json {
          LookupOptions o;
          o.table = a.str_or("table", "");
          o.with_metadata = a.flag("with_metadata");
@@ -260,11 +265,9 @@ MethodTable query_methods() {
          return found ? to_json(*found) : Json(nullptr);
        }},
       {"match_tag",
-       [](Registry& r, const Args& a) {
-         return to_json(r.match_tag(a.str("tag"), a.read_options()));
-       }},
+       [](R& r, const Args& a) { return to_json(r.match_tag(a.str("tag"), a.read_options())); }},
       {"process_list",
-       [](Registry& r, const Args& a) {
+       [](R& r, const Args& a) {
          const std::string scope = a.str_or("scope", "global");
          if (scope != "global" && scope != "local") {
            throw JsonError("process_list.scope: expected \"global\" or \"local\"");
@@ -272,27 +275,28 @@ MethodTable query_methods() {
          return to_json(
              r.process_list(scope == "local" ? Scope::kLocal : Scope::kGlobal, a.read_options()));
        }},
-      {"registry",
-       [](Registry& r, const Args& a) { return to_json(r.registry(a.read_options())); }},
+      {"registry", [](R& r, const Args& a) { return to_json(r.registry(a.read_options())); }},
   };
 }
 
 // The registry's position and names.
-MethodTable state_methods() {
+template <typename R>
+MethodTable<R> state_methods() {
   return {
-      {"last_sequence", [](Registry& r, const Args&) -> Json { return r.last_sequence(); }},
-      {"epoch", [](Registry& r, const Args&) -> Json { return r.epoch(); }},
-      {"hub", [](Registry& r, const Args&) -> Json { return r.hub(); }},
-      {"local_node", [](Registry& r, const Args&) -> Json { return r.local_node(); }},
+      {"last_sequence", [](R& r, const Args&) -> Json { return r.last_sequence(); }},
+      {"epoch", [](R& r, const Args&) -> Json { return r.epoch(); }},
+      {"hub", [](R& r, const Args&) -> Json { return r.hub(); }},
+      {"local_node", [](R& r, const Args&) -> Json { return r.local_node(); }},
   };
 }
 
 // Every method, in documentation order (docs/CLI.md, "call").
-const MethodTable& methods() {
-  static const MethodTable kMethods = [] {
-    MethodTable all;
-    for (MethodTable part : {write_methods(), row_read_methods(), local_read_methods(),
-                             query_methods(), state_methods()}) {
+template <typename R>
+const MethodTable<R>& methods() {
+  static const MethodTable<R> kMethods = [] {
+    MethodTable<R> all;
+    for (MethodTable<R> part : {write_methods<R>(), row_read_methods<R>(), local_read_methods<R>(),
+                                query_methods<R>(), state_methods<R>()}) {
       for (auto& method : part) all.push_back(std::move(method));
     }
     return all;
@@ -300,19 +304,34 @@ const MethodTable& methods() {
   return kMethods;
 }
 
+template <typename R>
+Json call_on(R& target, const std::string& method, const Json& args) {
+  for (const auto& [name, fn] : methods<R>()) {
+    if (name == method) {
+      try {
+        return fn(target, Args(method, args));
+      } catch (const RemoteError& e) {
+        return error_json(e.status);
+      }
+    }
+  }
+  throw UnknownMethod("unknown method \"" + method + "\" (see procreg call --list)");
+}
+
 }  // namespace
 
 Json call_api(Registry& registry, const std::string& method, const Json& args) {
-  for (const auto& [name, fn] : methods()) {
-    if (name == method) return fn(registry, Args(method, args));
-  }
-  throw UnknownMethod("unknown method \"" + method + "\" (see procreg call --list)");
+  return call_on(registry, method, args);
+}
+
+Json call_api(ClientView& client, const std::string& method, const Json& args) {
+  return call_on(client, method, args);
 }
 
 const std::vector<std::string>& api_methods() {
   static const std::vector<std::string> kNames = [] {
     std::vector<std::string> names;
-    for (const auto& [name, fn] : methods()) names.push_back(name);
+    for (const auto& [name, fn] : methods<Registry>()) names.push_back(name);
     return names;
   }();
   return kNames;

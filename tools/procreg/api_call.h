@@ -1,6 +1,6 @@
-// procreg command: one registry API call by name with JSON arguments, for `call` (on a
-// replica's registry: reads local, writes through the command channel) and `replay` (on a
-// read-only registry). docs/CLI.md, "call", lists every method with its arguments and result.
+// procreg command: one registry API call by name with JSON arguments, for `call` (through a
+// thin client by default, or on a replica's registry) and `replay` (on a read-only registry).
+// docs/CLI.md, "call", lists every method with its arguments and result.
 //
 // Thread safety: as the Registry's.
 #pragma once
@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "procreg/registry.h"
+#include "tools/procreg/client_view.h"
 #include "tools/procreg/json_convert.h"
 
 namespace procreg::cli {
@@ -18,6 +19,8 @@ namespace procreg::cli {
 // when the arguments do not have the method's shape, and UnknownMethod for a name that is not
 // a method.
 Json call_api(Registry& registry, const std::string& method, const Json& args);
+// The same through a thin client (reads answered by the node it is connected to).
+Json call_api(ClientView& client, const std::string& method, const Json& args);
 
 struct UnknownMethod : JsonError {
   using JsonError::JsonError;

@@ -1,9 +1,12 @@
 // procreg call: registry API calls against a running hub, JSON in and out.
 //
-// The command runs a procreg::Replica of the hub in-process (bus, replay service, command
-// channel), waits until it caught up (bounded by --timeout-ms), and calls the Registry API on
-// it: reads answer from the replica's projection, writes go to the writer's command channel and
-// return once the replica applied them (read-your-writes).
+// By default each call is one request on the command channel (--command: the writer's, or a
+// replica's serve endpoint) through a procreg::Client: reads are answered by that node (paged
+// reads fetched page by page), writes by the writer; --at-least-seq makes a read wait until the
+// node applied that seq. With --replica the command instead runs a procreg::Replica of the hub
+// in-process (bus, replay service, command channel), waits until it caught up (bounded by
+// --timeout-ms), and calls the Registry API on it: reads from the replica's projection, writes
+// through the writer, returning once the replica applied them.
 //
 //   procreg call METHOD ['{"arg": ...}']      one call; the result on stdout
 //   procreg call --batch FILE|-               one {"method", "args", "id"} object per line; one
@@ -16,6 +19,7 @@
 
 #include <zmq.hpp>
 
+#include "procreg/client.h"
 #include "procreg/replica.h"
 #include "tools/procreg/api_call.h"
 #include "tools/procreg/cli.h"
@@ -32,6 +36,21 @@ struct CallOptions {
   std::string batch;
   std::string node = "cli";
   bool list = false;
+  bool replica = false;
+  std::uint64_t at_least_seq = 0;
+};
+
+// Where the calls go: a thin client (the default) or a replica's registry (--replica).
+struct Target {
+  std::unique_ptr<Client> client;
+  std::unique_ptr<ClientView> view;
+  std::unique_ptr<Replica> replica;
+  Json call(const std::string& method, const Json& args) {
+    return view ? call_api(*view, method, args) : call_api(replica->registry(), method, args);
+  }
+  void stop() {
+    if (replica) replica->stop();
+  }
 };
 
 // A replica of the hub, caught up; CliError(kExitUnreachable) if it cannot catch up in time.
@@ -53,8 +72,30 @@ std::unique_ptr<Replica> connect(zmq::context_t& context, const CallOptions& o) 
   return replica;
 }
 
+Target open_target(zmq::context_t& context, const CallOptions& o) {
+  Target t;
+  if (o.replica) {
+    t.replica = connect(context, o);
+    return t;
+  }
+  if (o.hub.command.empty()) {
+    usage_error("--command (or --endpoints) is required, or --replica with --bus and --replay");
+  }
+  ClientOptions co;
+  co.endpoint = o.hub.command;
+  co.hub = o.hub.hub;
+  auto client = Client::connect(context, co);
+  if (!client.ok()) {
+    throw CliError(client.status().code() == Code::kInvalidArgument ? kExitUsage : kExitUnreachable,
+                   "cannot connect to hub " + co.hub + ": " + client.status().to_string());
+  }
+  t.client = std::move(*client);
+  t.view = std::make_unique<ClientView>(*t.client, o.at_least_seq, o.hub.timeout());
+  return t;
+}
+
 // One line of a batch: its result line.
-Json run_line(Registry& registry, const std::string& line, std::size_t number) {
+Json run_line(Target& target, const std::string& line, std::size_t number) {
   Json request;
   try {
     request = Json::parse(line);
@@ -71,8 +112,8 @@ Json run_line(Registry& registry, const std::string& line, std::size_t number) {
     return out;
   }
   try {
-    Json result = call_api(registry, request["method"].get<std::string>(),
-                           request.contains("args") ? request["args"] : Json());
+    Json result = target.call(request["method"].get<std::string>(),
+                              request.contains("args") ? request["args"] : Json());
     if (result.is_object() && result.size() == 1 && result.contains("error")) {
       out["error"] = result["error"];
     } else {
@@ -93,16 +134,16 @@ int run_batch(const CallOptions& o) {
     in = &file;
   }
   zmq::context_t context;
-  auto replica = connect(context, o);
+  Target target = open_target(context, o);
   bool all_ok = true;
   std::string line;
   for (std::size_t number = 1; std::getline(*in, line); ++number) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    const Json out = run_line(replica->registry(), line, number);
+    const Json out = run_line(target, line, number);
     all_ok = all_ok && !out.contains("error");
     out_line(dump_line(out));
   }
-  replica->stop();
+  target.stop();
   return all_ok ? kExitOk : kExitFailure;
 }
 
@@ -133,19 +174,27 @@ int run_call(const CallOptions& o) {
     }
   }
   zmq::context_t context;
-  auto replica = connect(context, options);
+  Target target = open_target(context, options);
   Json result;
   try {
-    result = call_api(replica->registry(), o.method, args);
+    result = target.call(o.method, args);
   } catch (const JsonError& e) {
     out_line(dump_line(error_json(Status::invalid_argument(e.what()))));
     return kExitUsage;
   }
-  replica->stop();
+  target.stop();
   out_line(dump_line(result));
   if (result.is_object() && result.size() == 1 && result.contains("error")) {
     const std::string code = result["error"]["code"].get<std::string>();
-    return code == "timeout" || code == "unavailable" ? kExitUnreachable : kExitFailure;
+    if (code == "timeout" || code == "unavailable") {
+      if (!o.replica) {
+        std::cerr << "procreg call: no answer from hub " << options.hub.hub << " at "
+                  << options.hub.command << " within " << options.hub.timeout_ms
+                  << " ms; is `procreg serve` (or a replica's serve endpoint) there?\n";
+      }
+      return kExitUnreachable;
+    }
+    return kExitFailure;
   }
   return kExitOk;
 }
@@ -163,6 +212,12 @@ void add_call_command(CLI::App& app, Commands* commands) {
                    "stdin), print one result per line");
   call->add_option("--node", o->node, "the local node of local_* queries")->capture_default_str();
   call->add_flag("--list", o->list, "list the methods and exit");
+  call->add_flag("--replica", o->replica,
+                 "run the calls on an in-process replica of the hub (needs --bus and --replay) "
+                 "instead of as requests to --command");
+  call->add_option("--at-least-seq", o->at_least_seq,
+                   "reads wait until the node applied this seq (read your writes), within "
+                   "--timeout-ms");
   o->hub.add_options(call, "hbrc");
   commands->push_back({call, [o] { return run_call(*o); }});
 }
