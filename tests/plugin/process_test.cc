@@ -12,7 +12,9 @@
 // The suite is disabled in a plain plugin_test run (it needs the harness programs and runs for
 // a while); ctest runs it as its own entry, plugin_process (plugin_test --run_test=process).
 #include <algorithm>
+#include <atomic>
 #include <map>
+#include <mutex>
 #include <sstream>
 
 #include <boost/test/unit_test.hpp>
@@ -20,6 +22,7 @@
 
 #include "harness/canonical_text.h"
 #include "process_util.h"
+#include "procreg/client.h"
 #include "procreg/registry.h"
 #include "procreg/replica.h"
 
@@ -112,6 +115,108 @@ ReplicaOptions in_process_replica(const Endpoints& ep) {
 }
 
 BOOST_AUTO_TEST_SUITE(process, *boost::unit_test::disabled())
+
+// Four thin clients keep many inserts in flight each (pipelined on one socket) while the
+// writer process is killed with SIGKILL. Every acknowledged write is in the restarted
+// writer's state with its acknowledged seq or later; every other write was reported as of
+// unknown outcome (kTimeout or kUnavailable), never as a failure that hides a commit.
+BOOST_AUTO_TEST_CASE(pipelined_client_writes_survive_a_killed_writer) {
+  TempDir dir;
+  const Endpoints ep = ipc_endpoints(dir);
+  const std::string log = dir.file("log");
+  zmq::context_t ctx;
+  Proc first("writer-1", kBusWriter, writer_args(log, ep, {"--durability", "group"}), dir);
+  wait_until("the writer's endpoints", [&] { return !first.last_line("endpoints ").empty(); },
+             {&first});
+  constexpr int kClients = 4;
+  struct Outcome {
+    std::mutex mu;
+    std::map<std::string, std::uint64_t> acked;  // child id -> acknowledged seq
+    std::map<std::string, Status> unknown;
+  } outcome;
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> threads;
+  for (int c = 0; c < kClients; ++c) {
+    threads.emplace_back([&, c] {
+      ClientOptions co;
+      co.endpoint = ep.command;
+      co.hub = "hub";
+      co.max_in_flight = 256;
+      auto client = Client::connect(ctx, co);
+      if (!client.ok()) return;
+      for (int round = 0; round < 10'000 && !stop.load(); ++round) {
+        WriteBatch batch;
+        std::vector<std::string> ids;
+        InsertOptions io;
+        io.timeout = milliseconds(1'500);
+        for (int i = 0; i < 64; ++i) {
+          ids.push_back("k" + std::to_string(c) + "-" + std::to_string(round * 64 + i));
+          batch.insert(make_spec(ids.back()), {{"n1", "<" + ids.back() + ">"}}, io);
+        }
+        const auto results = (*client)->submit(std::move(batch)).get();
+        std::lock_guard l(outcome.mu);
+        for (std::size_t i = 0; i < ids.size(); ++i) {
+          if (results[i].ok()) {
+            outcome.acked[ids[i]] = results[i]->seq;
+          } else {
+            outcome.unknown[ids[i]] = results[i].status();
+          }
+        }
+      }
+    });
+  }
+  auto acked = [&] {
+    std::lock_guard l(outcome.mu);
+    return outcome.acked.size();
+  };
+  wait_until("2000 acknowledged writes", [&] { return acked() >= 2'000; }, {&first});
+  BOOST_REQUIRE(kill_hard(first));
+  // Writes still in flight, or sent later, get no answer: they time out.
+  wait_until("writes after the kill reported unknown",
+             [&] {
+               std::lock_guard l(outcome.mu);
+               return outcome.unknown.size() >= 64;
+             },
+             {});
+  stop = true;
+  for (auto& t : threads) t.join();
+
+  Proc second("writer-2", kBusWriter, writer_args(log, ep, {"--durability", "group"}), dir);
+  wait_until("the restarted writer", [&] { return !second.last_line("endpoints ").empty(); },
+             {&second});
+  ClientOptions co;
+  co.endpoint = ep.command;
+  co.hub = "hub";
+  auto reader = Client::connect(ctx, co);
+  BOOST_REQUIRE(reader.ok());
+  RemoteReadOptions ro;
+  ro.timeout = kProcessWait;
+  auto state = (*reader)->dump_all(ro);
+  BOOST_REQUIRE_MESSAGE(state.ok(), state.status().to_string());
+  std::size_t lost = 0, wrong_error = 0, unknown_present = 0;
+  for (const auto& [id, seq] : outcome.acked) {
+    auto it = state->value.find(id);
+    const bool present = it != state->value.end() && it->second.node_pids.size() == 1 &&
+                         it->second.node_pids[0].pid == "<" + id + ">";
+    if ((!present || seq > state->seq) && ++lost <= 5) {
+      BOOST_ERROR("acknowledged write " << id << " (seq " << seq << ") lost");
+    }
+  }
+  for (const auto& [id, status] : outcome.unknown) {
+    if (status.code() != Code::kTimeout && status.code() != Code::kUnavailable &&
+        ++wrong_error <= 5) {
+      BOOST_ERROR(id << " failed with " << status.to_string() << ", not an unknown outcome");
+    }
+    unknown_present += state->value.count(id);
+  }
+  BOOST_TEST(lost == 0u);
+  BOOST_TEST(wrong_error == 0u);
+  BOOST_TEST(state->value.size() == outcome.acked.size() + unknown_present);
+  BOOST_TEST_MESSAGE(outcome.acked.size()
+                     << " acknowledged, " << outcome.unknown.size() << " unknown ("
+                     << unknown_present << " of them committed)");
+  stop_cleanly(second);
+}
 
 BOOST_AUTO_TEST_CASE(a_replica_process_killed_and_restarted_converges) {
   TempDir dir;
