@@ -168,6 +168,44 @@ class CliTest(unittest.TestCase):
         self.assertEqual(r.returncode, 2)
         self.assertEqual(json.loads(r.stdout)["error"]["code"], "invalid_argument")
 
+    def test_call_thin_replica_mode_and_a_replicas_serve_endpoint(self):
+        hub = self.start_hub()
+        self.assertEqual(json.loads(hub.call("insert", insert_args("w1", tag="db")).stdout), {"seq": 1})
+        # --replica: the same answer from an in-process replica of the hub.
+        r = run("call", *hub.ep(), "--replica", "get_pid", json.dumps({"child_id": "w1"}))
+        self.assertEqual((r.returncode, json.loads(r.stdout)), (0, "p1"), r.stderr)
+        replica = subprocess.Popen([PROCREG, "replica", *hub.ep(), "--node", "r1", "--serve", ANY],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            serve = json.loads(replica.stdout.readline())["serve"]
+            self.assertTrue(serve.startswith("tcp://127.0.0.1:"), serve)
+            at = ["--hub", "t", "--command", serve]
+            # A write through the replica's endpoint goes to the writer...
+            r = run("call", *at, "insert", json.dumps(insert_args("w2", node="r1", pid="p2")))
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            seq = json.loads(r.stdout)["seq"]
+            self.assertEqual(seq, 2)
+            # ... and is read back at once from the writer, waiting for its seq.
+            r = run("call", *hub.ep(), "--at-least-seq", str(seq), "get_pid", json.dumps({"child_id": "w2"}))
+            self.assertEqual((r.returncode, json.loads(r.stdout)), (0, "p2"), r.stderr)
+            # Reads at the replica are the replica's: its local node is r1.
+            r = run("call", *at, "--at-least-seq", str(seq), "local_pid", json.dumps({"child_id": "w2"}))
+            self.assertEqual((r.returncode, json.loads(r.stdout)), (0, "p2"), r.stderr)
+            r = run("call", *at, "process_list", json.dumps({"scope": "local"}))
+            self.assertEqual(json.loads(r.stdout), [["w2", [["r1", "p2"]]]])
+            # A seq the hub has not reached: a timeout, exit 3, in bounded time.
+            t0 = time.monotonic()
+            r = run("call", *at, "--at-least-seq", str(seq + 100), "--timeout-ms", "300",
+                    "get_pid", json.dumps({"child_id": "w2"}))
+            self.assertEqual(r.returncode, 3, r.stdout + r.stderr)
+            self.assertEqual(json.loads(r.stdout)["error"]["code"], "timeout")
+            self.assertLess(time.monotonic() - t0, 10)
+        finally:
+            replica.send_signal(signal.SIGTERM)
+            out, _ = replica.communicate(timeout=WAIT_S)
+        self.assertEqual(replica.returncode, 0)
+        self.assertGreaterEqual(lines_json(out)[-1]["stats"]["commands_served"], 4)
+
     def test_call_batch_goes_on_after_bad_lines(self):
         hub = self.start_hub()
         batch = "\n".join([

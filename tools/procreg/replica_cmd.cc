@@ -6,7 +6,9 @@
 // moved (checked every 50 ms), and on SIGINT/SIGTERM, --until-seq or --seconds it stops, writes
 // dump_all of every table to --dump (the same JSON as serve --dump) and prints
 // {"event":"stopped", "applied", the replica's counters}. With --stats EP it answers
-// `procreg stats --stats EP` with its lag (head - applied), gaps and repairs.
+// `procreg stats --stats EP` with its lag (head - applied), gaps and repairs. With --serve EP it
+// is a command channel for thin clients (`procreg call --command EP`): reads answered from its
+// state, writes forwarded to the writer.
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -33,6 +35,7 @@ struct ReplicaCmdOptions {
   std::string node = "replica";
   std::string dump;
   std::string stats = "none";
+  std::string serve;
   std::optional<std::uint64_t> until_seq;
   double seconds = 0;
 };
@@ -47,13 +50,16 @@ Json replica_stats_json(const ReplicaStats& s) {
           {"resyncs", s.resyncs},
           {"heartbeats", s.heartbeats},
           {"bad_frames", s.bad_frames},
-          {"replay_failures", s.replay_failures}};
+          {"replay_failures", s.replay_failures},
+          {"commands_served", s.commands_served},
+          {"command_errors", s.command_errors}};
 }
 
 int run_replica(ReplicaCmdOptions o) {
   const tools::Signals signals;  // before any thread starts
   o.hub.resolve();
-  const ReplicaOptions ro = o.hub.replica_options(o.node);
+  ReplicaOptions ro = o.hub.replica_options(o.node);
+  ro.serve_endpoint = o.serve == "none" ? "" : o.serve;
   zmq::context_t context;
   auto started = Replica::start(context, ro);
   if (!started.ok()) throw CliError(kExitUsage, "cannot start: " + started.status().to_string());
@@ -93,7 +99,8 @@ int run_replica(ReplicaCmdOptions o) {
   out_line(dump_line({{"event", "caught_up"},
                       {"applied", replica->last_applied()},
                       {"epoch", replica->epoch()},
-                      {"stats", stats.endpoint()}}));
+                      {"stats", stats.endpoint()},
+                      {"serve", replica->serve_endpoint()}}));
 
   const auto deadline = deadline_after(o.seconds);
   std::uint64_t shown = replica->last_applied();
@@ -127,6 +134,9 @@ void add_replica_command(CLI::App& app, Commands* commands) {
   sub->add_option("--node", o->node, "the replica's local node")->capture_default_str();
   sub->add_option("--dump", o->dump, "on exit, write dump_all of every table here (JSON)");
   sub->add_option("--until-seq", o->until_seq, "exit once this seq is applied");
+  sub->add_option("--serve", o->serve,
+                  "serve thin clients here (procreg call --command EP): reads from this replica, "
+                  "writes forwarded to the writer");
   sub->add_option("--stats", o->stats,
                   "serve this replica's counters and lag here, for `procreg stats` (\"none\": off)")
       ->capture_default_str();
