@@ -68,6 +68,55 @@ const std::string kStatusOkHex =
     "82" "a4636f6465" "a26f6b"                  // {"code": "ok",
     "a76d657373616765" "a0";                    //  "message": ""}
 
+// The reads of docs/PROTOCOL.md, "Reads", "Examples"; "" for another name.
+std::string read_golden_hex(std::string_view name) {
+  if (name == "get_pid_request") {
+    return "88"                                 // map of 8
+           "a176" "01"                          // "v": 1
+           "a26964" "2a"                        // "id": 42
+           "a3687562" "a3687562"                // "hub": "hub"
+           "a26f70" "a76765745f706964"          // "op": "get_pid"
+           "a374626c" "a0"                      // "tbl": ""
+           "a3746d6f" "cd1388"                  // "tmo": 5000
+           "a3636964" "a27731"                  // "cid": "w1"
+           "a36d696e" "08";                     // "min": 8 (at_least_seq)
+  }
+  if (name == "get_pid_reply") {
+    return "86"                                 // map of 6
+           "a176" "01"                          // "v": 1
+           "a26964" "2a"                        // "id": 42
+           "a6737461747573" + kStatusOkHex +    // "status": ok
+           "a3736571" "08"                      // "seq": 8
+           "a26570" "03"                        // "ep": 3
+           "a3726573" "a27031";                 // "res": "p1"
+  }
+  if (name == "dump_page_request") {
+    return "88"                                 // map of 8
+           "a176" "01"                          // "v": 1
+           "a26964" "2a"                        // "id": 42
+           "a3687562" "a3687562"                // "hub": "hub"
+           "a26f70" "a464756d70"                // "op": "dump"
+           "a374626c" "a0"                      // "tbl": ""
+           "a3746d6f" "cd1388"                  // "tmo": 5000
+           "a3637572" "c413"                    // "cur": bin 8 of 19, the cursor
+           "9501a368756205cf0123456789abcdefa27731"
+           "a36c696d" "01";                     // "lim": 1
+  }
+  if (name == "dump_page_reply") {
+    return "87"                                 // map of 7
+           "a176" "01"                          // "v": 1
+           "a26964" "2a"                        // "id": 42
+           "a6737461747573" + kStatusOkHex +    // "status": ok
+           "a3736571" "09"                      // "seq": 9 (the page's state)
+           "a26570" "03"                        // "ep": 3
+           "a3726573" "91" "92" "a27731" +      // "res": [["w1",
+           entry_hex() +                        //          the entry]]
+           "a46e657874" "c413"                  // "next": bin 8 of 19, the next cursor
+           "9501a368756205cf89abcdef01234567a27732";
+  }
+  return "";
+}
+
 std::string golden_hex(std::string_view name) {
   if (name == "event_header") {
     return "84"                                 // map of 4
@@ -250,6 +299,7 @@ std::string golden_hex(std::string_view name) {
            "a3736571" "00"                      // "seq": 0 (an error carries none)
            "a26570" "03";                       // "ep": 3
   }
+  if (std::string read = read_golden_hex(name); !read.empty()) return read;
   BOOST_FAIL("no golden bytes for " << name);
   return "";
 }
@@ -302,6 +352,92 @@ BOOST_AUTO_TEST_CASE(commands_encode_to_their_golden_bytes_and_back) {
   check_golden("node_down", test::sample_command(CommandOp::kNodeDown), decode_cmd);
   check_golden("command_reply", test::sample_command_reply(), decode_command_reply);
   check_golden("conflict_reply", test::sample_conflict_reply(), decode_command_reply);
+}
+
+// docs/PROTOCOL.md, "Reads", "Examples".
+BOOST_AUTO_TEST_CASE(reads_encode_to_their_golden_bytes_and_back) {
+  check_golden("get_pid_request", test::sample_get_pid_request(), decode_cmd);
+  check_golden("get_pid_reply", test::sample_get_pid_reply(), decode_command_reply);
+  check_golden("dump_page_request", test::sample_dump_page_request(), decode_cmd);
+  check_golden("dump_page_reply", test::sample_dump_page_reply(), decode_command_reply);
+}
+
+// The keys a read is written with (docs/PROTOCOL.md, "Reads"), in order, after "v", "id",
+// "hub", "op", "tbl", "tmo": its op's, then "min", "cur", "lim" when set, then "tag", "cids",
+// "wmd", "scope" for their ops.
+std::vector<std::string> read_keys(CommandOp op, bool paging) {
+  std::vector<std::string> keys = {"v", "id", "hub", "op", "tbl", "tmo"};
+  const bool by_child = op == CommandOp::kLookup || op == CommandOp::kGetPid ||
+                        op == CommandOp::kGetPids || op == CommandOp::kLocalPid ||
+                        op == CommandOp::kEntryExists;
+  if (by_child) keys.emplace_back("cid");
+  if (paging) keys.insert(keys.end(), {"min", "cur", "lim"});
+  if (op == CommandOp::kMatchTag) keys.emplace_back("tag");
+  if (op == CommandOp::kContainsChildren) keys.emplace_back("cids");
+  if (op == CommandOp::kLookup) keys.emplace_back("wmd");
+  if (op == CommandOp::kProcessList) keys.emplace_back("scope");
+  return keys;
+}
+
+BOOST_AUTO_TEST_CASE(every_read_round_trips_with_the_documented_keys) {
+  constexpr std::uint64_t kMax = std::numeric_limits<std::uint64_t>::max();
+  int reads = 0;
+  for (int i = static_cast<int>(CommandOp::kLookup); i <= static_cast<int>(CommandOp::kStats);
+       ++i) {
+    const auto op = static_cast<CommandOp>(i);
+    ++reads;
+    BOOST_TEST(is_read(op));
+    BOOST_TEST_CONTEXT("read " << op_name(op)) {
+      BOOST_TEST((op_named(op_name(op)) == op));
+      Command plain = test::sample_read(op);
+      Command paging = plain;
+      paging.at_least_seq = kMax;
+      paging.cursor = std::string("\0\xff", 2) + std::string(300, 'c');  // bin 16
+      paging.limit = std::numeric_limits<std::uint32_t>::max();
+      for (const Command& c : {plain, paging}) {
+        const std::string bytes = encoded(c);
+        const Result<Command> decoded = decode_command(bytes);
+        BOOST_TEST_REQUIRE(decoded.ok(), decoded.status().to_string());
+        BOOST_TEST((*decoded == c));
+        BOOST_TEST((test::keys(bytes) == read_keys(op, !c.cursor.empty())));
+      }
+    }
+  }
+  BOOST_TEST(reads == 16);
+  BOOST_TEST(!is_read(CommandOp::kNodeDown));
+  // The other values of the read keys.
+  Command lookup = test::sample_read(CommandOp::kLookup);
+  lookup.with_metadata = false;
+  BOOST_TEST((*decode_command(encoded(lookup)) == lookup));
+  Command global = test::sample_read(CommandOp::kProcessList);
+  global.local = false;
+  BOOST_TEST(to_hex(encoded(global))
+                 .find("a573636f7065"
+                       "a6676c6f62616c") != std::string::npos);
+  BOOST_TEST((*decode_command(encoded(global)) == global));
+  Command none = test::sample_read(CommandOp::kContainsChildren);
+  none.ids.clear();
+  BOOST_TEST((*decode_command(encoded(none)) == none));
+}
+
+// A reply with a result of any shape and a cursor; the last page has no "next", an error
+// neither "res" nor "next".
+BOOST_AUTO_TEST_CASE(read_replies_round_trip) {
+  for (const std::string_view res : {"c0", "c3", "90", "80", "a27031", "91a27731", "c403616263"}) {
+    BOOST_TEST_CONTEXT("res " << res) {
+      const CommandReply last{7, Status(), 9, 3, from_hex(res), {}};
+      BOOST_TEST((*decode_command_reply(encoded(last)) == last));
+      BOOST_TEST((test::keys(encoded(last)) ==
+                  std::vector<std::string>{"v", "id", "status", "seq", "ep", "res"}));
+      const CommandReply page{7, Status(), 9, 3, from_hex(res), test::sample_cursor_w2()};
+      BOOST_TEST((*decode_command_reply(encoded(page)) == page));
+    }
+  }
+  const CommandReply timeout{
+      7, Status::timeout("this node applied seq 5, not 8, within 5 ms"), 5, 3, {}, {}};
+  BOOST_TEST(
+      (test::keys(encoded(timeout)) == std::vector<std::string>{"v", "id", "status", "seq", "ep"}));
+  BOOST_TEST((*decode_command_reply(encoded(timeout)) == timeout));
 }
 
 // Frame 2 of an event message with n events: an array of n bins, each in its smallest format.

@@ -5,6 +5,9 @@
 
 #include <msgpack.hpp>
 
+#include "events/encoder.h"
+#include "events/row_codec.h"
+
 namespace procreg::plugin::wire::test {
 
 Row sample_row(bool ttl) {
@@ -88,12 +91,22 @@ CommandReply sample_conflict_reply() {
   return CommandReply{42, Status::conflict("row 'w1' is at revision 8, not 7"), 0, 3, {}, {}};
 }
 
-Command sample_command(CommandOp op) {
+namespace {
+
+// id 42, hub "hub", the default table, timeout 5000 ms, nothing else.
+Command command_of(CommandOp op) {
   Command m;
   m.id = 42;
   m.hub = "hub";
   m.op = op;
   m.timeout_ms = 5000;
+  return m;
+}
+
+}  // namespace
+
+Command sample_command(CommandOp op) {
+  Command m = command_of(op);
   m.hooks = op != CommandOp::kUpdate && op != CommandOp::kClearAll;
   switch (op) {
     case CommandOp::kInsert: {
@@ -127,6 +140,65 @@ Command sample_command(CommandOp op) {
       break;
   }
   return m;
+}
+
+Command sample_read(CommandOp op) {
+  Command m = command_of(op);
+  switch (op) {
+    case CommandOp::kLookup:
+      m.child_id = "w1";
+      m.with_metadata = true;
+      break;
+    case CommandOp::kGetPid:
+    case CommandOp::kGetPids:
+    case CommandOp::kLocalPid:
+    case CommandOp::kEntryExists:
+      m.child_id = "w1";
+      break;
+    case CommandOp::kContainsChildren:
+      m.ids = {"w1", "w2"};
+      break;
+    case CommandOp::kMatchTag:
+      m.tag = "db";
+      break;
+    case CommandOp::kProcessList:
+      m.local = true;
+      break;
+    default:  // no keys of their own
+      break;
+  }
+  return m;
+}
+
+std::string sample_cursor_w1() { return from_hex("9501a368756205cf0123456789abcdefa27731"); }
+
+std::string sample_cursor_w2() { return from_hex("9501a368756205cf89abcdef01234567a27732"); }
+
+Command sample_get_pid_request() {
+  Command m = sample_read(CommandOp::kGetPid);
+  m.at_least_seq = 8;
+  return m;
+}
+
+CommandReply sample_get_pid_reply() {
+  return CommandReply{42, Status(), 8, 3, from_hex("a27031"), {}};
+}
+
+Command sample_dump_page_request() {
+  Command m = sample_read(CommandOp::kDump);
+  m.cursor = sample_cursor_w1();
+  m.limit = 1;
+  return m;
+}
+
+CommandReply sample_dump_page_reply() {
+  std::string row;
+  events::Encoder e(&row);
+  e.array(1);
+  e.array(2);
+  e.str("w1");
+  events::write_entry(e, sample_entry());
+  return CommandReply{42, Status(), 9, 3, row, sample_cursor_w2()};
 }
 
 namespace {

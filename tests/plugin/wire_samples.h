@@ -45,6 +45,22 @@ CommandReply sample_conflict_reply();       // id 42, conflict, seq 0, epoch 3
 // update: w1 at revision 7 to sample_entry().
 Command sample_command(CommandOp op);
 
+// Reads (docs/PROTOCOL.md, "Reads"): id 42, hub "hub", the default table, timeout 5000 ms, and
+// the keys of the op: child "w1" (lookup with metadata), ids ["w1", "w2"] (contains_children),
+// tag "db" (match_tag), scope local (process_list); nothing else.
+Command sample_read(CommandOp op);
+// The cursors of the documented dump page: the one it was asked with (at w1) and its "next"
+// (at w2); opaque to clients.
+std::string sample_cursor_w1();
+std::string sample_cursor_w2();
+// The documented examples: get_pid of w1 once seq 8 is applied, and its reply (pid "p1", read
+// at seq 8, epoch 3); a page of dump of at most 1 row from sample_cursor_w1(), and its reply
+// (w1's sample_entry(), read at seq 9, epoch 3, next sample_cursor_w2()).
+Command sample_get_pid_request();
+CommandReply sample_get_pid_reply();
+Command sample_dump_page_request();
+CommandReply sample_dump_page_reply();
+
 // A message kind under test: its sample's encoding, its decoder (the default limits unless
 // given), and the encoding of what it decoded (for round trips of decoded input).
 struct Kind {
