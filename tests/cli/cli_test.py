@@ -662,10 +662,21 @@ def client_follower(hub):
         endpoints = json.load(f)
     args = types.SimpleNamespace(hub="t", bus=endpoints["bus"], replay=endpoints["replay"],
                                  timeout_ms=5000, events=False)
-    return client, client.Follower(args)
+    follower = client.Follower(args)
+    FOLLOWER_CONTEXTS.append(follower.context)
+    return client, follower
+
+
+# The followers' ZeroMQ contexts, destroyed after each test: a context left to the garbage
+# collector can block it (term() waits for sockets that are collected after it).
+FOLLOWER_CONTEXTS = []
 
 
 class PythonClientTest(unittest.TestCase):
+    def tearDown(self):
+        while FOLLOWER_CONTEXTS:
+            FOLLOWER_CONTEXTS.pop().destroy(linger=0)
+
     def test_client_rebuilds_what_dump_all_shows(self):
         hub = Hub()
         try:
