@@ -794,6 +794,233 @@ class PythonClientTest(unittest.TestCase):
             hub.close()
 
 
+def client_module():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("procreg_client", CLIENT)
+    client = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(client)
+    return client
+
+
+def run_client(hub, *words, stdin=None):
+    """procreg_client.py in call mode against `hub`'s command channel."""
+    return subprocess.run(["/usr/bin/python3", CLIENT, "--endpoints", hub.endpoints, "call", *words],
+                          input=stdin, capture_output=True, text=True, timeout=WAIT_S)
+
+
+def batch_text(requests):
+    return "".join(json.dumps(r) + "\n" for r in requests)
+
+
+def canonical(method, result):
+    """Paged reads come in each node's page order: compare their rows as sets."""
+    if method in ("match_tag", "process_list", "local_data", "local_child_specs"):
+        return sorted(result, key=lambda r: json.dumps(r, sort_keys=True))
+    return result
+
+
+# Every read of the command channel with its arguments (docs/PROTOCOL.md, "Reads"), for the
+# state call_state() writes.
+READ_CALLS = [
+    ("lookup", {"child_id": "w1"}), ("lookup", {"child_id": "w1", "with_metadata": True}),
+    ("lookup", {"child_id": "nope"}), ("lookup", {"child_id": "w2", "table": "other"}),
+    ("get_pid", {"child_id": "w1"}), ("get_pid", {"child_id": "gone"}),
+    ("get_pids", {"child_id": "w1"}), ("local_pid", {"child_id": "w1"}),
+    ("local_pid", {"child_id": "w3"}), ("entry_exists", {"child_id": "w1"}),
+    ("entry_exists", {"child_id": "gone"}),
+    ("contains_children", {"child_ids": ["w1", "nope", "w3", "gone"]}),
+    ("match_tag", {"tag": "db"}), ("match_tag", {"tag": "db", "table": "other"}),
+    ("dump", {}), ("dump", {"table": "other"}), ("dump_all", {}), ("registry", {}),
+    ("process_list", {}), ("process_list", {"scope": "local"}), ("local_children", {}),
+    ("local_data", {}), ("local_child_specs", {}), ("dump_all_tables", {}),
+    ("last_sequence", {}), ("epoch", {}), ("hub", {}), ("local_node", {}),
+]
+
+
+def call_state(hub):
+    """Rows of every kind: tagged, on the local node n1 and elsewhere, in two tables, unbound
+    (bulk_delete), with a TTL, with Values of every type."""
+    requests = [{"method": "insert", "args": {
+        "spec": {"id": "w1", "start": ["M", "f", [1, -2, 2.5, None, True, {"$bin": "AAE="}]],
+                 "restart": "temporary"},
+        "node_pids": [["n1", "p1"], ["n2", "p9"]], "metadata": {"tag": "db", "x": {"y": [1]}},
+        "ttl_ms": 3600000}}]
+    requests += [{"method": "insert", "args": insert_args("w%d" % i, node="n%d" % (i % 3),
+                                                          pid="p%d" % i, tag="db" if i % 2 else None)}
+                 for i in range(2, 30)]
+    requests += [{"method": "insert", "args": dict(insert_args("w2", tag="db"), table="other")},
+                 {"method": "bulk_delete", "args": {"deletes": [["gone", ["n1"]], ["w4", ["n1"]]]}},
+                 {"method": "insert", "args": insert_args("gone")},
+                 {"method": "bulk_delete", "args": {"deletes": {"gone": ["n1"]}}}]
+    r = run("call", *hub.ep(), "--node", "n1", "--batch", "-", stdin=batch_text(requests))
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+class PythonCallTest(unittest.TestCase):
+    """procreg_client.py's call mode against procreg serve's command channel."""
+
+    def setUp(self):
+        self.hub = Hub(extra=("--node", "n1"))
+        self.addCleanup(self.hub.close)
+
+    def expected(self, calls):
+        """What procreg call (a replica of the hub, local node n1) prints for `calls`."""
+        r = run("call", *self.hub.ep(), "--node", "n1", "--batch", "-",
+                stdin=batch_text({"method": m, "args": a} for m, a in calls))
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        return [line["result"] for line in lines_json(r.stdout)]
+
+    def test_every_read_equals_procreg_call(self):
+        call_state(self.hub)
+        expected = self.expected(READ_CALLS)
+        # One at a time (a sample of them), and all in one batch.
+        for (method, args), want in zip(READ_CALLS, expected):
+            if method in ("lookup", "dump_all_tables", "process_list", "stats") or args == {}:
+                r = run_client(self.hub, method, json.dumps(args))
+                self.assertEqual(r.returncode, 0, method + ": " + r.stdout + r.stderr)
+                self.assertEqual(canonical(method, json.loads(r.stdout)), canonical(method, want),
+                                 method)
+        r = run_client(self.hub, "--batch", "-",
+                       stdin=batch_text({"method": m, "args": a, "id": i}
+                                        for i, (m, a) in enumerate(READ_CALLS)))
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        lines = lines_json(r.stdout)
+        self.assertEqual([l["id"] for l in lines], list(range(len(READ_CALLS))))
+        for (method, args), want, line in zip(READ_CALLS, expected, lines):
+            self.assertEqual(canonical(method, line["result"]), canonical(method, want),
+                             "%s %s" % (method, args))
+        stats = json.loads(run_client(self.hub, "stats").stdout)
+        self.assertEqual((stats["hub"], stats["role"], stats["local_node"]), ("t", "writer", "n1"))
+        self.assertEqual(stats["last_sequence"], expected[READ_CALLS.index(("last_sequence", {}))])
+
+    def test_paged_reads_with_small_pages_join_to_the_whole(self):
+        call_state(self.hub)
+        paged = [("dump_all", {}), ("dump", {}), ("registry", {}), ("match_tag", {"tag": "db"}),
+                 ("process_list", {}), ("process_list", {"scope": "local"}),
+                 ("local_children", {}), ("local_data", {}), ("local_child_specs", {}),
+                 ("dump_all_tables", {})]
+        expected = self.expected(paged)
+        for (method, args), want in zip(paged, expected):
+            r = run_client(self.hub, method, json.dumps(args), "--page-rows", "2")
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertEqual(canonical(method, json.loads(r.stdout)), canonical(method, want),
+                             method)
+        # In process: the pages a read took (28 bound rows of table t, 2 a page).
+        client = client_module()
+        with open(self.hub.endpoints) as f:
+            endpoint = json.load(f)["command"]
+        context = client.zmq.Context()
+        channel = client.CommandChannel(context, endpoint, "t")
+        sent = []
+        real_send = channel.send
+        channel.send = lambda op, keys, wait, done: (sent.append(keys), real_send(op, keys, wait, done))
+        options = type("Options", (), {"timeout_ms": 5000, "at_least_seq": None, "page_rows": 2})
+        call = client.Call("dump", {}, options)
+        client.run_calls(channel, [call], 1, lambda i: None)
+        context.destroy(linger=0)
+        self.assertIsNone(call.error)
+        self.assertEqual(call.result, expected[1])
+        self.assertGreaterEqual(len(sent), 14)
+        self.assertNotIn("cur", sent[0])
+        self.assertTrue(all(isinstance(k["cur"], bytes) and k["lim"] == 2 for k in sent[1:]))
+
+    def test_writes_then_reads_back(self):
+        seqs = []
+        for method, args in [
+                ("insert", dict(insert_args("a1", tag="web"), ttl_ms=100000)),
+                ("bulk_insert", {"entries": {"a2": {"spec": {}, "node_pids": [["n1", "p2"]]},
+                                             "a3": {"spec": {}, "node_pids": [["n2", "p3"]]}}}),
+                ("bulk_insert", {"entries": [{"spec": {"id": "x1"}}], "table": "other"}),
+                ("bulk_delete", {"deletes": [["a3", ["n2"]]]}),
+                ("erase", {"child_id": "a2"}), ("node_down", {"node": "nX"}),
+                ("clear_all", {"table": "other"})]:
+            r = run_client(self.hub, method, json.dumps(args))
+            self.assertEqual(r.returncode, 0, method + ": " + r.stdout + r.stderr)
+            seqs.append(json.loads(r.stdout)["seq"])
+        self.assertEqual(seqs[:5], [1, 2, 3, 4, 5])
+        self.assertGreaterEqual(seqs[6], 6)
+        mine = json.loads(run_client(self.hub, "dump_all_tables").stdout)
+        self.assertEqual(mine, self.expected([("dump_all_tables", {})])[0])
+        self.assertEqual(sorted(mine["t"]), ["a1", "a3"])
+        self.assertEqual(mine["t"]["a3"]["node_pids"], [])
+        r = run_client(self.hub, "get_pid", '{"child_id": "a1"}', "--at-least-seq", str(seqs[0]))
+        self.assertEqual(json.loads(r.stdout), "p1")
+        # update needs a replica; bad arguments are usage errors; the writer's refusals fail.
+        r = run_client(self.hub, "update", '{"child_id": "a1", "metadata": {}}')
+        self.assertEqual(r.returncode, 2, r.stdout)
+        self.assertEqual(json.loads(r.stdout)["error"]["code"], "invalid_argument")
+        r = run_client(self.hub, "insert", '{"node_pids": []}')
+        self.assertEqual(r.returncode, 2, r.stdout)
+        r = run_client(self.hub, "process_list", '{"scope": "near"}')
+        self.assertEqual((r.returncode, json.loads(r.stdout)["error"]["code"]),
+                         (1, "invalid_argument"), r.stdout)
+        r = run_client(self.hub, "insert", json.dumps({"spec": {"id": ""}, "node_pids": [["n1", "p"]]}))
+        self.assertEqual((r.returncode, json.loads(r.stdout)["error"]["code"]),
+                         (1, "invalid_argument"), r.stdout)
+        r = subprocess.run(["/usr/bin/python3", CLIENT, "--endpoints", self.hub.endpoints,
+                            "--hub", "other-hub", "call", "dump"],
+                           capture_output=True, text=True, timeout=WAIT_S)
+        self.assertEqual((r.returncode, json.loads(r.stdout)["error"]["code"]), (1, "not_found"))
+        r = subprocess.run(["/usr/bin/python3", CLIENT, "--endpoint", "tcp://127.0.0.1:9",
+                            "--hub", "t", "--timeout-ms", "300", "call", "dump"],
+                           capture_output=True, text=True, timeout=WAIT_S)
+        self.assertEqual(r.returncode, 3, r.stdout + r.stderr)
+
+    def test_a_batch_of_writes_is_pipelined(self):
+        writes = [{"method": "insert", "args": insert_args("b%03d" % i, tag="batch"), "id": i}
+                  for i in range(300)]
+        requests = writes + [{"method": "update", "args": {"child_id": "b000"}, "id": "u"},
+                             {"method": "match_tag", "args": {"tag": "batch"}, "id": "read"}]
+        r = run_client(self.hub, "--batch", "-", stdin=batch_text(requests))
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)  # the update line
+        lines = lines_json(r.stdout)
+        self.assertEqual([l["line"] for l in lines], list(range(1, 303)))
+        self.assertEqual(sorted(l["result"]["seq"] for l in lines[:300]), list(range(1, 301)))
+        self.assertEqual(lines[300]["error"]["code"], "invalid_argument")
+        self.assertEqual(len(lines[301]["result"]), 300)  # the read waited for every write
+        # In process: how many were in flight at once, and the writer's groups.
+        client = client_module()
+        with open(self.hub.endpoints) as f:
+            endpoint = json.load(f)["command"]
+        context = client.zmq.Context()
+        channel = client.CommandChannel(context, endpoint, "t")
+        most = [0]
+        real_turn = channel.turn
+        channel.turn = lambda: (most.__setitem__(0, max(most[0], len(channel.pending))), real_turn())
+        options = type("Options", (), {"timeout_ms": 10000, "at_least_seq": None, "page_rows": None})
+        calls = [client.Call("insert", insert_args("c%03d" % i), options) for i in range(200)]
+        done = []
+        client.run_calls(channel, calls, 64, done.append)
+        context.destroy(linger=0)
+        self.assertEqual(done, list(range(200)))
+        self.assertTrue(all(c.error is None for c in calls))
+        self.assertEqual(most[0], 64)  # the bound, reached
+
+    def test_at_least_seq_waits_for_the_write_or_times_out(self):
+        self.hub.call("insert", insert_args("w1"))  # seq 1
+        r = run_client(self.hub, "get_pid", '{"child_id": "w1"}', "--at-least-seq", "9",
+                       "--timeout-ms", "300")
+        self.assertEqual(r.returncode, 3, r.stdout + r.stderr)
+        error = json.loads(r.stdout)["error"]
+        self.assertEqual(error["code"], "timeout")
+        self.assertIn("this node applied seq 1, not 9", error["message"])
+        waiting = subprocess.Popen(
+            ["/usr/bin/python3", CLIENT, "--endpoints", self.hub.endpoints, "call", "get_pid",
+             '{"child_id": "w2"}', "--at-least-seq", "2", "--timeout-ms", "20000"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            r = run_client(self.hub, "get_pid", '{"child_id": "w2"}')
+            self.assertEqual(json.loads(r.stdout), None)  # not yet written
+            self.hub.call("insert", insert_args("w2", pid="p2"))  # seq 2
+            out, err = waiting.communicate(timeout=WAIT_S)
+        finally:
+            if waiting.poll() is None:
+                waiting.kill()
+                waiting.wait()
+        self.assertEqual(waiting.returncode, 0, err)
+        self.assertEqual(json.loads(out), "p2")
+
+
 def main():
     global PROCREG, CLIENT, MODEL_CHECK
     argv = sys.argv[1:]
@@ -812,7 +1039,8 @@ def main():
         sys.exit("usage: cli_test.py --procreg PATH [--client PATH]")
     suite = unittest.TestSuite()
     loader = unittest.TestLoader()
-    suite.addTests(loader.loadTestsFromTestCase(PythonClientTest if CLIENT else CliTest))
+    for case in (PythonClientTest, PythonCallTest) if CLIENT else (CliTest,):
+        suite.addTests(loader.loadTestsFromTestCase(case))
     result = unittest.TextTestRunner(verbosity=2).run(suite)
     sys.exit(0 if result.wasSuccessful() else 1)
 
