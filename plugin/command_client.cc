@@ -20,7 +20,9 @@ CommandClient::CommandClient(zmq::context_t& context, std::string endpoint, std:
       endpoint_(std::move(endpoint)),
       hub_(std::move(hub)),
       max_in_flight_(max_in_flight < 1 ? 1 : max_in_flight),
-      max_reply_bytes_(max_reply_bytes) {
+      max_reply_bytes_(max_reply_bytes),
+      reply_limits_(events::record_limits(
+          static_cast<std::uint32_t>(std::min<std::size_t>(max_reply_bytes, 0xffffffffu)))) {
   wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (wake_fd_ < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
   try {
@@ -192,7 +194,7 @@ void CommandClient::receive_replies() {
       if (got.status().code() == Code::kUnavailable) return;
       continue;  // oversized: dropped; its command times out
     }
-    auto reply = wire::decode_command_reply(view(frames[0]));
+    auto reply = wire::decode_command_reply(view(frames[0]), reply_limits_);
     if (!reply.ok()) continue;  // malformed: skipped; its command times out
     Pending p;
     {

@@ -101,6 +101,7 @@ class CommandClient final : public replay::RemoteWriter {
   const std::string hub_;
   const std::size_t max_in_flight_;
   const std::size_t max_reply_bytes_;
+  const events::DecodeLimits reply_limits_;  // a reply's strings and containers: up to its size
   int wake_fd_ = -1;
   zmq::socket_t socket_;  // the I/O thread's
 

@@ -307,8 +307,8 @@ Result<Command> decode_command(std::string_view bytes, const DecodeLimits& limit
 
 void encode(const CommandReply& m, std::string* out) { encode_body(kReply, m, out); }
 
-Result<CommandReply> decode_command_reply(std::string_view bytes) {
-  return decode_body(kReply, bytes);
+Result<CommandReply> decode_command_reply(std::string_view bytes, const DecodeLimits& limits) {
+  return decode_body(kReply, bytes, limits);
 }
 
 }  // namespace procreg::plugin::wire

@@ -105,6 +105,8 @@ void encode(const Command& m, std::string* out);
 void encode(const CommandReply& m, std::string* out);
 
 Result<Command> decode_command(std::string_view bytes, const events::DecodeLimits& limits = {});
-Result<CommandReply> decode_command_reply(std::string_view bytes);
+// `limits`: a client reading large answers passes events::record_limits(its reply bound).
+Result<CommandReply> decode_command_reply(std::string_view bytes,
+                                          const events::DecodeLimits& limits = {});
 
 }  // namespace procreg::plugin::wire

@@ -276,6 +276,7 @@ wire::CommandReply execute_read(const Registry& registry, const wire::Command& c
     if (!s.ok()) {
       reply.result.clear();
       reply.next.clear();
+      reply.epoch = registry.epoch();
       reply.status = std::move(s);
     }
     return reply;

@@ -315,8 +315,8 @@ std::vector<Kind> kinds() {
       make_kind("update", sample_command(CommandOp::kUpdate), command),
       make_kind("clear_all", sample_command(CommandOp::kClearAll), command),
       make_kind("node_down", sample_command(CommandOp::kNodeDown), command),
-      make_kind("command_reply", sample_command_reply(), ignoring_limits(decode_command_reply)),
-      make_kind("conflict_reply", sample_conflict_reply(), ignoring_limits(decode_command_reply)),
+      make_kind("command_reply", sample_command_reply(), decode_command_reply),
+      make_kind("conflict_reply", sample_conflict_reply(), decode_command_reply),
   };
 }
 
