@@ -116,6 +116,12 @@ class Scanner {
     }
   }
 
+  bool boolean(bool* out) {
+    if (!have(1) || (*p_ != 0xc2 && *p_ != 0xc3)) return false;
+    *out = *p_++ == 0xc3;
+    return true;
+  }
+
   // pack_int64's form of a signed integer: the uint forms when it is not negative.
   bool int64(std::int64_t* out) {
     if (!have(1)) return false;
@@ -321,6 +327,24 @@ bool scan_snapshot_row(std::string_view bytes, const DecodeLimits& limits,
   return s.map(&n) && n == 4 && s.key("v") && s.uint(&version) && version == kSnapshotRowVersion &&
          s.key(kTable) && s.str(&out->table) && !out->table.empty() && s.key(kRow) &&
          scan_row(s, &out->row) && s.key("rev") && s.uint(&out->revision) && s.at_end();
+}
+
+bool scan_insert_event(std::string_view bytes, const DecodeLimits& limits, ScannedInsert* out) {
+  if (bytes.size() > limits.max_bytes || limits.max_depth < 1) return false;  // as above
+  Scanner s(bytes, limits);
+  std::uint32_t n = 0;
+  std::uint64_t version = 0;
+  std::string_view kind;
+  if (!s.map(&n) || n != 9 || !s.key(kVersion) || !s.uint(&version) ||
+      version != kEventSchemaVersion || !s.key(kKind) || !s.str(&kind) ||
+      kind != event_kind_name(EventKind::kInsert) || !s.key(kHub) || !s.str(&out->hub) ||
+      out->hub.empty() || !s.key(kTable) || !s.str(&out->table) || out->table.empty()) {
+    return false;
+  }
+  std::uint32_t body = 0;
+  return s.key(kSeq) && s.uint(&out->seq) && s.key(kEpoch) && s.uint(&out->epoch) && s.key(kTime) &&
+         s.int64(&out->writer_time_ms) && s.key(kHooks) && s.boolean(&out->hooks) && s.key(kBody) &&
+         s.map(&body) && body == 1 && s.key(kRow) && scan_row(s, &out->row) && s.at_end();
 }
 
 }  // namespace procreg::events

@@ -16,6 +16,9 @@
 // loaded from a scan is byte for byte the row loaded from a decode (tests/events/row_scan_test.cc
 // checks both directions on random rows and on every single-byte change of them).
 //
+// The same holds for a whole insert event (scan_insert_event): replay and the log's other
+// readers take the row of a canonical insert event as its bytes, and decode anything else.
+//
 // Thread safety: free functions over values.
 #pragma once
 
@@ -42,6 +45,22 @@ struct ScannedSnapshotRow {
   ScannedRow row;
   std::uint64_t revision = 0;
 };
+
+// An insert event's envelope and row as views of the scanned bytes (schema version 1).
+struct ScannedInsert {
+  std::string_view hub;
+  std::string_view table;
+  std::uint64_t seq = 0;
+  std::uint64_t epoch = 0;
+  std::int64_t writer_time_ms = 0;
+  bool hooks = false;
+  ScannedRow row;
+};
+
+// True, with *out filled, if `bytes` are exactly what events::encode writes for an insert
+// event that events::decode(bytes, limits) accepts. False says nothing about the bytes (another
+// kind, another writer's form, damage): decode them.
+bool scan_insert_event(std::string_view bytes, const DecodeLimits& limits, ScannedInsert* out);
 
 // True, with *out filled, if `bytes` are exactly what encode_snapshot_row writes for a row that
 // decode_snapshot_row(bytes, limits) accepts. False says nothing about the bytes: decode them.

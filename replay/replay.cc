@@ -7,10 +7,49 @@
 #include <memory>
 
 #include "events/codec.h"
+#include "events/row_scan.h"
 #include "log/log.h"
 #include "log/log_reader.h"
 
 namespace procreg::replay {
+
+namespace {
+
+Status wrong_event(const LogRecord& record, std::uint64_t seq, std::uint64_t epoch) {
+  return Status::corruption("record " + std::to_string(record.seq) + " in " + record.segment +
+                            " holds event " + std::to_string(seq) + " of epoch " +
+                            std::to_string(epoch));
+}
+
+// Each applies the event of `record`, or sets *stop if it is later than upto_time_ms.
+Status apply_scanned(const LogReader& r, const LogRecord& record,
+                     const events::ScannedInsert& event,
+                     const std::optional<std::int64_t>& upto_time_ms, Projection* projection,
+                     bool* stop) {
+  if (event.seq != record.seq || event.epoch != r.epoch()) {
+    return wrong_event(record, event.seq, event.epoch);
+  }
+  *stop = upto_time_ms && event.writer_time_ms > *upto_time_ms;
+  return *stop ? Status() : projection->apply(event);
+}
+
+Status apply_decoded(const LogReader& r, const LogRecord& record,
+                     const events::DecodeLimits& limits,
+                     const std::optional<std::int64_t>& upto_time_ms, Projection* projection,
+                     bool* stop) {
+  auto event = events::decode(record.payload, limits);
+  if (!event.ok()) {
+    return Status(event.status().code(), "event " + std::to_string(record.seq) + " in " +
+                                             record.segment + ": " + event.status().message());
+  }
+  if (event->seq != record.seq || event->epoch != r.epoch()) {
+    return wrong_event(record, event->seq, event->epoch);
+  }
+  *stop = upto_time_ms && event->writer_time_ms > *upto_time_ms;
+  return *stop ? Status() : projection->apply(std::move(*event));
+}
+
+}  // namespace
 
 Result<ReplayStats> replay_log(const std::string& dir, Projection* projection,
                                std::uint64_t upto_seq, std::uint32_t v1_max_record_bytes,
@@ -25,6 +64,7 @@ Result<ReplayStats> replay_log(const std::string& dir, Projection* projection,
   }
   ReplayStats stats;
   LogRecord record;
+  events::ScannedInsert scanned;
   while (upto_seq == 0 || projection->last_seq() < upto_seq) {
     auto more = r.next(&record);
     if (!more.ok()) return more.status();
@@ -32,20 +72,15 @@ Result<ReplayStats> replay_log(const std::string& dir, Projection* projection,
     if (record.seq <= projection->last_seq()) continue;  // before from_seq, inside a segment
     // The reader bounded the payload by its segment's limit; nothing in it is longer than it.
     const auto length = static_cast<std::uint32_t>(record.payload.size());
-    auto event = events::decode(record.payload, events::record_limits(length));
-    if (!event.ok()) {
-      return Status(event.status().code(), "event " + std::to_string(record.seq) + " in " +
-                                               record.segment + ": " + event.status().message());
-    }
-    if (event->seq != record.seq || event->epoch != r.epoch()) {
-      return Status::corruption("record " + std::to_string(record.seq) + " in " + record.segment +
-                                " holds event " + std::to_string(event->seq) + " of epoch " +
-                                std::to_string(event->epoch));
-    }
-    if (upto_time_ms && event->writer_time_ms > *upto_time_ms) break;
-    stats.bytes += record.payload.size();
-    Status s = projection->apply(std::move(*event));
+    const events::DecodeLimits limits = events::record_limits(length);
+    // An insert as procreg writes it is applied from its bytes; anything else is decoded.
+    bool stop = false;
+    Status s = events::scan_insert_event(record.payload, limits, &scanned)
+                   ? apply_scanned(r, record, scanned, upto_time_ms, projection, &stop)
+                   : apply_decoded(r, record, limits, upto_time_ms, projection, &stop);
     if (!s.ok()) return s;
+    if (stop) break;
+    stats.bytes += record.payload.size();
     ++stats.events;
     if (progress && stats.events % 4096 == 0) progress(record.segment, record.offset, record.seq);
   }

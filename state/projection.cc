@@ -1,6 +1,7 @@
 #include "state/projection.h"
 
 #include "events/row_codec.h"
+#include "events/row_scan.h"
 
 namespace procreg::replay {
 
@@ -76,21 +77,48 @@ std::size_t rows_of(const Event& event) {
 
 }  // namespace
 
-Status Projection::apply_event(Event&& event, std::string_view encoded,
-                               const std::span<const events::EntryPartsAt>* rows) {
-  if (event.hub != hub_) {
-    return Status::invalid_argument("event of hub '" + event.hub + "' applied to hub '" + hub_ +
-                                    "'");
+Status Projection::check_envelope(std::string_view hub, std::uint64_t seq, std::uint64_t epoch,
+                                  std::string_view table) const {
+  if (hub != hub_) {
+    return Status::invalid_argument("event of hub '" + std::string(hub) + "' applied to hub '" +
+                                    hub_ + "'");
   }
-  if (event.seq != last_seq_ + 1) {
-    return Status::invalid_argument("event sequence " + std::to_string(event.seq) +
-                                    " does not follow " + std::to_string(last_seq_));
+  if (seq != last_seq_ + 1) {
+    return Status::invalid_argument("event sequence " + std::to_string(seq) + " does not follow " +
+                                    std::to_string(last_seq_));
   }
-  if (epoch_ != 0 && event.epoch != epoch_) {
-    return Status::invalid_argument("event epoch " + std::to_string(event.epoch) +
+  if (epoch_ != 0 && epoch != epoch_) {
+    return Status::invalid_argument("event epoch " + std::to_string(epoch) +
                                     " differs from the projection's " + std::to_string(epoch_));
   }
-  if (event.table.empty()) return Status::invalid_argument("event without a table");
+  if (table.empty()) return Status::invalid_argument("event without a table");
+  return Status();
+}
+
+void Projection::advance(Table& table, std::uint64_t seq, std::uint64_t epoch,
+                         std::int64_t time_ms) {
+  table.set_last_seq(seq);
+  last_seq_ = seq;
+  epoch_ = epoch;
+  if (time_ms > max_time_ms_) max_time_ms_ = time_ms;
+}
+
+Status Projection::apply(const events::ScannedInsert& event) {
+  if (Status s = check_envelope(event.hub, event.seq, event.epoch, event.table); !s.ok()) {
+    return s;
+  }
+  Table& t = table_for_write(event.table);
+  t.put(StoredRow(event.row, event.seq));
+  if (event.hooks) registered_head_ = event.seq;  // an insert always fires child_registered
+  advance(t, event.seq, event.epoch, event.writer_time_ms);
+  return Status();
+}
+
+Status Projection::apply_event(Event&& event, std::string_view encoded,
+                               const std::span<const events::EntryPartsAt>* rows) {
+  if (Status s = check_envelope(event.hub, event.seq, event.epoch, event.table); !s.ok()) {
+    return s;
+  }
   if (const auto* bd = std::get_if<events::BulkDelete>(&event.body)) {
     Status s = check_bulk_delete(table(event.table), *bd);
     if (!s.ok()) return s;
@@ -144,14 +172,11 @@ Status Projection::apply_event(Event&& event, std::string_view encoded,
         }
       },
       event.body);
-  t.set_last_seq(seq);
   if (event.hooks) {
     if (fires_hooks(event, HookTopic::kChildRegistered)) registered_head_ = seq;
     if (fires_hooks(event, HookTopic::kChildUnregistered)) unregistered_head_ = seq;
   }
-  last_seq_ = seq;
-  epoch_ = event.epoch;
-  if (event.writer_time_ms > max_time_ms_) max_time_ms_ = event.writer_time_ms;
+  advance(t, seq, event.epoch, event.writer_time_ms);
   return Status();
 }
 

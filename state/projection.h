@@ -50,6 +50,9 @@ class Projection {
   // its rows (events/codec.h), and the rows are kept as those bytes instead of being encoded a
   // second time. kInvalidArgument also if `rows` does not have one place per row of the event.
   Status apply(Event&& event, std::string_view encoded, std::span<const events::EntryPartsAt> rows);
+  // An insert event read from its bytes without decoding them (events/row_scan.h): the same
+  // checks and the same state as apply() of the decoded event (replay's fast path).
+  Status apply(const events::ScannedInsert& event);
 
   // The table named `name` (empty = the default table), or nullptr if no event wrote there.
   const Table* table(std::string_view name) const;
@@ -90,6 +93,11 @@ class Projection {
 
  private:
   Table& table_for_write(std::string_view name);
+  // The checks of every event's envelope (apply's kInvalidArgument errors).
+  Status check_envelope(std::string_view hub, std::uint64_t seq, std::uint64_t epoch,
+                        std::string_view table) const;
+  // What every event does last: the table's and the projection's positions and times.
+  void advance(Table& table, std::uint64_t seq, std::uint64_t epoch, std::int64_t time_ms);
   // apply() with the rows' bytes, or without them (`rows` null).
   Status apply_event(Event&& event, std::string_view encoded,
                      const std::span<const events::EntryPartsAt>* rows);

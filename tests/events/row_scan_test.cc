@@ -12,6 +12,7 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include "events/codec.h"
 #include "events/encoder.h"
 #include "events/row_scan.h"
 #include "events/snapshot_row.h"
@@ -189,6 +190,122 @@ BOOST_AUTO_TEST_CASE(rows_past_a_limit_do_not_scan) {
   few.max_bytes = bytes.size() - 1;
   BOOST_TEST(!scan_snapshot_row(bytes, few, &scanned));
   BOOST_TEST(!decode_snapshot_row(bytes, few).ok());
+}
+
+// Insert events: what scan_insert_event returns is what decode reads, from bytes that are the
+// event's own encoding. Returns whether the scan succeeded.
+bool check_event_agreement(std::string_view bytes, const DecodeLimits& limits = {}) {
+  ScannedInsert scanned;
+  if (!scan_insert_event(bytes, limits, &scanned)) return false;
+  auto decoded = decode(bytes, limits);
+  BOOST_REQUIRE_MESSAGE(decoded.ok(), "scanned but not decoded: " + decoded.status().to_string());
+  BOOST_REQUIRE(encode(*decoded) == bytes);
+  BOOST_REQUIRE(decoded->kind() == EventKind::kInsert);
+  BOOST_TEST(scanned.hub == decoded->hub);
+  BOOST_TEST(scanned.table == decoded->table);
+  BOOST_TEST(scanned.seq == decoded->seq);
+  BOOST_TEST(scanned.epoch == decoded->epoch);
+  BOOST_TEST(scanned.writer_time_ms == decoded->writer_time_ms);
+  BOOST_TEST(scanned.hooks == decoded->hooks);
+  const Row& row = std::get<Insert>(decoded->body).row;
+  BOOST_REQUIRE(encoded_row(decoded->table, row, 1) == [&] {
+    std::string out;
+    Encoder enc(&out);
+    enc.map(4);
+    enc.str("v");
+    enc.uint(1);
+    enc.str("tbl");
+    enc.str(scanned.table);
+    enc.str("row");
+    write_row(enc, scanned.row.parts, scanned.row.expires_at_ms);
+    enc.str("rev");
+    enc.uint(1);
+    return out;
+  }());
+  BOOST_TEST(check_agreement(encoded_row(decoded->table, row, 1)));
+  return true;
+}
+
+BOOST_AUTO_TEST_CASE(every_insert_event_procreg_encodes_scans_as_the_decoder_reads_it) {
+  test::RandomEvents gen(20261207);
+  int inserts = 0;
+  for (int i = 0; i < 4'000; ++i) {
+    const Event event = gen.event();
+    const std::string bytes = encode(event);
+    const bool scanned = check_event_agreement(bytes, record_limits(16u << 20));
+    BOOST_REQUIRE_MESSAGE(scanned == (event.kind() == EventKind::kInsert),
+                          "event " << i << " of kind " << event_kind_name(event.kind()));
+    inserts += scanned ? 1 : 0;
+  }
+  BOOST_TEST(inserts > 100);
+}
+
+BOOST_AUTO_TEST_CASE(no_single_byte_change_of_an_insert_scans_unless_the_decoder_takes_it) {
+  test::RandomEvents gen(11);
+  int scanned = 0;
+  int refused = 0;
+  for (int events = 0; events < 40;) {
+    Event event = gen.event();
+    if (event.kind() != EventKind::kInsert) continue;
+    ++events;
+    const std::string bytes = encode(event);
+    for (std::size_t at = 0; at < bytes.size(); ++at) {
+      for (const unsigned x : {0x01u, 0x10u, 0x20u, 0x80u, 0xffu}) {
+        std::string changed = bytes;
+        changed[at] = static_cast<char>(static_cast<unsigned char>(changed[at]) ^ x);
+        if (check_event_agreement(changed)) {
+          ++scanned;
+        } else {
+          ++refused;
+        }
+      }
+    }
+    BOOST_TEST(!check_event_agreement(std::string_view(bytes).substr(0, bytes.size() - 1)));
+    BOOST_TEST(!check_event_agreement(bytes + '\0'));
+  }
+  BOOST_TEST(scanned > 0);
+  BOOST_TEST(refused > 0);
+}
+
+// Valid insert events in other forms than procreg's decode but do not scan; limits hold.
+BOOST_AUTO_TEST_CASE(insert_events_in_other_forms_or_past_a_limit_do_not_scan) {
+  Event event;
+  event.hub = "hub";
+  event.table = "hub";
+  event.seq = 7;
+  event.epoch = 3;
+  event.writer_time_ms = 1'700'000'000'000;
+  event.hooks = true;
+  event.body = Insert{
+      Row{Entry{make_spec("c1"), {{"n1", "<0.1.0>"}}, {{"tag", Value("t")}}}, std::int64_t{5}}};
+  const std::string canonical = encode(event);
+  BOOST_REQUIRE(check_event_agreement(canonical));
+  // The envelope with "seq" as a uint 64 (0xcf) instead of a positive fixint.
+  std::string wide = canonical;
+  const std::string seq_key = "\xa3seq\x07";
+  const auto at = wide.find(seq_key);
+  BOOST_REQUIRE(at != std::string::npos);
+  wide.replace(at, seq_key.size(), std::string("\xa3seq\xcf\0\0\0\0\0\0\0\x07", 13));
+  ScannedInsert scanned;
+  BOOST_TEST(!scan_insert_event(wide, {}, &scanned));
+  auto decoded = decode(wide);
+  BOOST_REQUIRE(decoded.ok());
+  BOOST_TEST(decoded->seq == 7u);
+  // An unknown key in the envelope: a newer writer's optional addition.
+  std::string extra = canonical;
+  extra[0] = static_cast<char>(0x8a);  // 10 pairs
+  extra += "\xa1z\xc0";
+  BOOST_TEST(!scan_insert_event(extra, {}, &scanned));
+  BOOST_TEST(decode(extra).ok());
+
+  DecodeLimits few;
+  few.max_bytes = canonical.size() - 1;
+  BOOST_TEST(!scan_insert_event(canonical, few, &scanned));
+  BOOST_TEST(!decode(canonical, few).ok());
+  DecodeLimits small;
+  small.max_string = 6;  // "<0.1.0>" is 7 bytes
+  BOOST_TEST(!scan_insert_event(canonical, small, &scanned));
+  BOOST_TEST(!decode(canonical, small).ok());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
