@@ -47,6 +47,8 @@ namespace procreg::events {
 
 namespace {
 
+constexpr std::size_t kTypicalEventBytes = 256;
+
 // `rows`, when not null, receives where each row of the body went (events/codec.h).
 using RowsAt = std::vector<EntryPartsAt>;
 
@@ -125,6 +127,8 @@ void encode(const Event& event, std::string* out) { encode(event, out, nullptr);
 void encode(const Event& event, std::string* out, std::vector<EntryPartsAt>* rows) {
   assert(event.schema_version == kEventSchemaVersion && "this build writes only its own schema");
   assert(!event.hub.empty() && !event.table.empty() && "hub and table are never empty");
+  // One allocation for an event of the usual size where the string would grow several times.
+  out->reserve(out->size() + kTypicalEventBytes);
   Encoder enc(out);
   enc.map(9);
   enc.str(kVersion);

@@ -18,7 +18,7 @@ namespace procreg::events {
 void Encoder::value(const Value& v) {
   switch (v.type()) {
     case Value::Type::kNil:
-      packer_.pack_nil();
+      nil();
       return;
     case Value::Type::kBool:
       boolean(v.as_bool());
