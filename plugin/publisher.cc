@@ -96,9 +96,13 @@ void Publisher::send_run(std::span<const replay::CommittedEvent> run, std::uint6
   const auto count = static_cast<std::uint32_t>(run.size());
   header_.clear();
   wire::encode(wire::EventHeader{first.seq, first.epoch, table_prev, count}, &header_);
-  const std::string topic = wire::event_topic(hub_, first.table);
-  Frames frames;
-  frames.emplace_back(topic.data(), topic.size());
+  auto topic = event_topics_.find(first.table);
+  if (topic == event_topics_.end()) {
+    topic = event_topics_.emplace(first.table, wire::event_topic(hub_, first.table)).first;
+  }
+  Frames& frames = frames_;
+  frames.clear();
+  frames.emplace_back(topic->second.data(), topic->second.size());
   frames.emplace_back(header_.data(), header_.size());
   if (count == 1) {
     frames.emplace_back(first.encoded.data(), first.encoded.size());
@@ -109,7 +113,7 @@ void Publisher::send_run(std::span<const replay::CommittedEvent> run, std::uint6
     wire::encode_event_batch(run_events_, &payload_);
     frames.emplace_back(payload_.data(), payload_.size());
   }
-  send(frames, topic.size() + header_.size() + frames.back().size());
+  send(frames, topic->second.size() + header_.size() + frames.back().size());
   counters_.events_published.fetch_add(count);
   counters_.event_messages_published.fetch_add(1);
 }

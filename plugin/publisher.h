@@ -63,6 +63,9 @@ class Publisher {
   std::uint64_t unregistered_head_ = 0;
   const std::uint32_t max_events_;
   const std::size_t max_bytes_;
+  // The event topic of each table published (built once: a table's topic never changes).
+  std::map<std::string, std::string, std::less<>> event_topics_;
+  Frames frames_;       // the message being sent (its capacity kept)
   std::string header_;  // encode buffers
   std::string payload_;
   std::vector<std::string_view> run_events_;
