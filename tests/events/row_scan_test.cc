@@ -72,6 +72,25 @@ bool check_agreement(std::string_view bytes, const DecodeLimits& limits = {}) {
   return true;
 }
 
+// Checks every single-byte change of `bytes` (and `bytes` truncated and extended) with
+// `agree`, which returns whether the changed bytes scanned; counts both outcomes.
+template <typename Agree>
+void check_single_byte_changes(const std::string& bytes, Agree agree, int* scanned, int* refused) {
+  for (std::size_t at = 0; at < bytes.size(); ++at) {
+    for (const unsigned x : {0x01u, 0x10u, 0x20u, 0x80u, 0xffu}) {
+      std::string changed = bytes;
+      changed[at] = static_cast<char>(static_cast<unsigned char>(changed[at]) ^ x);
+      if (agree(changed)) {
+        ++*scanned;  // e.g. another character of a string: another valid row
+      } else {
+        ++*refused;
+      }
+    }
+  }
+  BOOST_TEST(!agree(std::string_view(bytes).substr(0, bytes.size() - 1)));
+  BOOST_TEST(!agree(bytes + '\0'));
+}
+
 BOOST_AUTO_TEST_SUITE(row_scan)
 
 BOOST_AUTO_TEST_CASE(every_row_procreg_encodes_scans_as_the_decoder_reads_it) {
@@ -91,20 +110,8 @@ BOOST_AUTO_TEST_CASE(no_single_byte_change_scans_unless_the_decoder_takes_it_as_
   int refused = 0;
   for (int i = 0; i < 40; ++i) {
     const std::string bytes = encoded_row("hub", gen.row(), 1 + gen.below(100'000));
-    for (std::size_t at = 0; at < bytes.size(); ++at) {
-      for (const unsigned x : {0x01u, 0x10u, 0x20u, 0x80u, 0xffu}) {
-        std::string changed = bytes;
-        changed[at] = static_cast<char>(static_cast<unsigned char>(changed[at]) ^ x);
-        if (check_agreement(changed)) {
-          ++scanned;  // e.g. another character of a string: another valid row
-        } else {
-          ++refused;
-        }
-      }
-    }
-    // Truncated and extended.
-    BOOST_TEST(!check_agreement(std::string_view(bytes).substr(0, bytes.size() - 1)));
-    BOOST_TEST(!check_agreement(bytes + '\0'));
+    check_single_byte_changes(
+        bytes, [](std::string_view b) { return check_agreement(b); }, &scanned, &refused);
   }
   BOOST_TEST(scanned > 0);
   BOOST_TEST(refused > 0);
@@ -248,20 +255,9 @@ BOOST_AUTO_TEST_CASE(no_single_byte_change_of_an_insert_scans_unless_the_decoder
     Event event = gen.event();
     if (event.kind() != EventKind::kInsert) continue;
     ++events;
-    const std::string bytes = encode(event);
-    for (std::size_t at = 0; at < bytes.size(); ++at) {
-      for (const unsigned x : {0x01u, 0x10u, 0x20u, 0x80u, 0xffu}) {
-        std::string changed = bytes;
-        changed[at] = static_cast<char>(static_cast<unsigned char>(changed[at]) ^ x);
-        if (check_event_agreement(changed)) {
-          ++scanned;
-        } else {
-          ++refused;
-        }
-      }
-    }
-    BOOST_TEST(!check_event_agreement(std::string_view(bytes).substr(0, bytes.size() - 1)));
-    BOOST_TEST(!check_event_agreement(bytes + '\0'));
+    check_single_byte_changes(
+        encode(event), [](std::string_view b) { return check_event_agreement(b); }, &scanned,
+        &refused);
   }
   BOOST_TEST(scanned > 0);
   BOOST_TEST(refused > 0);
