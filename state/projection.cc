@@ -108,7 +108,7 @@ Status Projection::apply(const events::ScannedInsert& event) {
     return s;
   }
   Table& t = table_for_write(event.table);
-  t.put(StoredRow(event.row, event.seq));
+  t.put(event.row, event.seq);
   if (event.hooks) registered_head_ = event.seq;  // an insert always fires child_registered
   advance(t, event.seq, event.epoch, event.writer_time_ms);
   return Status();
@@ -223,7 +223,7 @@ void Projection::load_row(const std::string& table, const Row& row, std::uint64_
 
 void Projection::load_row(std::string_view table, const events::ScannedRow& row,
                           std::uint64_t revision) {
-  table_for_write(table).put(StoredRow(row, revision));
+  table_for_write(table).put(row, revision);
 }
 
 }  // namespace procreg::replay

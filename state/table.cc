@@ -88,6 +88,17 @@ void Table::put(StoredRow&& incoming) {
   link(*row, row->on_node(local_node_));
 }
 
+void Table::put(const events::ScannedRow& scanned, std::uint64_t seq) {
+  StoredRow* row = rows_.find(scanned.id);
+  if (row == nullptr) {
+    row = rows_.insert(std::make_unique<StoredRow>(scanned, seq));
+  } else {
+    unlink(*row);
+    *row = StoredRow(scanned, seq);  // the positions are now kNoPos, as the new row's
+  }
+  link(*row, row->on_node(local_node_));
+}
+
 bool Table::set_nodes(std::string_view id, const NodePids& node_pids,
                       std::optional<std::int64_t> expires_at_ms, std::uint64_t seq) {
   StoredRow* row = rows_.find(id);

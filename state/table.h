@@ -41,6 +41,9 @@ class Table {
   void put(const Entry& entry, std::optional<std::int64_t> expires_at_ms, std::uint64_t seq);
   // The same with a row already built (from a scanned row's bytes).
   void put(StoredRow&& row);
+  // The same from a scanned row's bytes. A new row is allocated before its body, as put(Entry)
+  // does, so a lookup finds the id in the memory right after the row.
+  void put(const events::ScannedRow& row, std::uint64_t seq);
   // Changes node_pids and expiry of the row `id`, keeping spec and metadata; false if absent.
   bool set_nodes(std::string_view id, const NodePids& node_pids,
                  std::optional<std::int64_t> expires_at_ms, std::uint64_t seq);
