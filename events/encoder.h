@@ -53,7 +53,6 @@ class Encoder {
   void raw(std::string_view item) { out_->append(item.data(), item.size()); }
   // Bytes in the output string so far (the offset of the next item written).
   std::size_t size() const { return out_->size(); }
-  void nil() { out_->push_back(static_cast<char>(0xc0)); }
   // msgpack::packer's pack_uint64: the smallest of fixint, uint 8, 16, 32 and 64.
   void uint(std::uint64_t u) {
     if (u < 128) {
