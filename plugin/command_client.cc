@@ -142,7 +142,7 @@ Result<wire::CommandReply> CommandClient::call(wire::Command command,
   return std::move(*waiter->result);
 }
 
-void CommandClient::finish(Pending pending, Result<wire::CommandReply> result) {
+void CommandClient::finish(const Pending& pending, Result<wire::CommandReply> result) {
   {
     std::lock_guard l(mu_);
     --admitted_;
@@ -180,7 +180,7 @@ void CommandClient::send_queued() {
         p = std::move(it->second);
         pending_.erase(it);
       }
-      finish(std::move(p), sent.status());
+      finish(p, sent.status());
     }
   }
 }
@@ -204,7 +204,7 @@ void CommandClient::receive_replies() {
       p = std::move(it->second);
       pending_.erase(it);
     }
-    finish(std::move(p), std::move(*reply));
+    finish(p, std::move(*reply));
   }
 }
 
@@ -224,8 +224,8 @@ void CommandClient::expire(std::chrono::steady_clock::time_point now) {
   }
   for (Pending& p : late) {
     const auto ms = std::to_string(p.timeout.count());
-    finish(std::move(p), Status::timeout("no reply from " + endpoint_ + " within " + ms +
-                                         " ms; a write may or may not have been committed"));
+    finish(p, Status::timeout("no reply from " + endpoint_ + " within " + ms +
+                              " ms; a write may or may not have been committed"));
   }
 }
 
@@ -262,8 +262,8 @@ void CommandClient::run() {
     outbox_.clear();
   }
   for (auto& [id, p] : left) {
-    finish(std::move(p), Status::unavailable("the command client closed before a reply came; "
-                                             "a write may or may not have been committed"));
+    finish(p, Status::unavailable("the command client closed before a reply came; "
+                                  "a write may or may not have been committed"));
   }
   socket_.close();
 }

@@ -93,7 +93,7 @@ class CommandClient final : public replay::RemoteWriter {
   void send_queued();
   void receive_replies();
   void expire(std::chrono::steady_clock::time_point now);
-  void finish(Pending pending, Result<wire::CommandReply> result);
+  void finish(const Pending& pending, Result<wire::CommandReply> result);
   Result<replay::RemoteCommit> write(wire::Command command, std::chrono::milliseconds timeout);
 
   zmq::context_t& context_;

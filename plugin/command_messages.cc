@@ -86,7 +86,7 @@ struct ScopeName {
     if (!d.read_str(&name)) return false;
     if (name != "global" && name != "local") {
       return d.fail(Code::kInvalidArgument,
-                    "scope " + events::quote(name) + " is neither \"global\" nor \"local\"");
+                    "scope " + events::quote(name) + R"( is neither "global" nor "local")");
     }
     *local = name == "local";
     return true;

@@ -36,7 +36,7 @@ std::string encode_cursor(const std::string& table, const replay::PagePosition& 
 
 Status decode_cursor(const std::string& bytes, std::string* table,
                      std::optional<replay::PagePosition>* at) {
-  const Status bad = Status::invalid_argument(
+  Status bad = Status::invalid_argument(
       "malformed cursor: send back the \"next\" of the previous page unchanged");
   const events::DecodeLimits limits{};  // (the decoder keeps a reference)
   Decoder d(bytes, limits, "cursor");

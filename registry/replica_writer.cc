@@ -161,7 +161,7 @@ void ReplicaWriter::submit(std::vector<Op> ops, WriteDone done) {
         if (!submit_thread_.joinable()) {
           submit_thread_ = std::thread(&ReplicaWriter::run_submissions, this);
         }
-        submitted_.push_back(Submitted{std::move(ops), std::move(done)});
+        submitted_.push_back(Submitted{std::move(ops), done});  // (done stays, for a refusal)
         submitted_writes_ += n;
       } catch (const std::exception& e) {
         refused = Status::resource_exhausted(std::string("cannot queue the submission (") +

@@ -125,6 +125,7 @@ std::vector<Result<std::uint64_t>> Writer::write(std::vector<Op>& ops) {
   return std::move(p.out);
 }
 
+// NOLINTNEXTLINE(performance-unnecessary-value-param): the overrides keep `done` for later
 void Writer::submit(std::vector<Op> ops, WriteDone done) { done(write(ops)); }
 
 void ReadOnlyWriter::commit_many(std::span<const Write>, std::span<Result<std::uint64_t>> out,

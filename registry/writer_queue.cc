@@ -419,22 +419,22 @@ void WriterQueue::settle_awaiting(std::unique_lock<std::mutex>& q) {
   for (auto it = awaiting_.begin(); it != awaiting_.end();) {
     Call* c = *it;
     Status s;
-    if (c->highest <= applied) {
-      // applied: its results stand
-    } else if (durable >= c->highest) {
-      s = applier_.failure();  // durable, not applied: the projection refused an event
-      if (s.ok()) s = Status::internal("events durable but not applied");
-    } else if (log_failed && !(s = log_.wait_durable(c->highest, now)).ok()) {
-      // the log failed or closed: its message names the call's event
-    } else if (c->async != nullptr && now >= c->deadline) {
-      s = Status::timeout("event " + std::to_string(c->highest) +
-                          " was appended but is not durable within " + ms_text(c->timeout) +
-                          "; it takes effect if the log's sync succeeds, so its outcome is "
-                          "unknown to this call");
-    } else {
-      if (c->async != nullptr) awaiting_deadline_ = std::min(awaiting_deadline_, c->deadline);
-      ++it;
-      continue;
+    if (c->highest > applied) {  // (applied: its results stand)
+      if (durable >= c->highest) {
+        s = applier_.failure();  // durable, not applied: the projection refused an event
+        if (s.ok()) s = Status::internal("events durable but not applied");
+      } else if (log_failed && !(s = log_.wait_durable(c->highest, now)).ok()) {
+        // the log failed or closed: its message names the call's event
+      } else if (c->async != nullptr && now >= c->deadline) {
+        s = Status::timeout("event " + std::to_string(c->highest) +
+                            " was appended but is not durable within " + ms_text(c->timeout) +
+                            "; it takes effect if the log's sync succeeds, so its outcome is "
+                            "unknown to this call");
+      } else {
+        if (c->async != nullptr) awaiting_deadline_ = std::min(awaiting_deadline_, c->deadline);
+        ++it;
+        continue;
+      }
     }
     if (!s.ok()) {
       for (auto& r : c->out) {

@@ -54,7 +54,7 @@ class RowSet {
   template <typename F>
   bool scan_from(std::uint64_t from, std::size_t budget, F&& f, std::uint64_t* resume) const {
     if (capacity_ == 0) return true;
-    const std::size_t start = static_cast<std::size_t>(from >> shift_);
+    const auto start = static_cast<std::size_t>(from >> shift_);
     std::size_t visited = 0;
     for (std::size_t i = start; i < capacity_; ++i) {
       const Slot& s = slots_[i];
