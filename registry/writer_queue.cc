@@ -337,11 +337,12 @@ void WriterQueue::complete(Call* c, Wakes& wakes) {
 }
 
 void WriterQueue::raise(Wakes& wakes, std::unique_lock<std::mutex>& q) {
-  if (wakes.empty()) return;
-  q.unlock();
+  // Signalled under mu_: a caller that sees its state kDone (under mu_) returns and destroys
+  // its Call at once, so its signal must have been delivered by then. (Signalling after
+  // unlocking let the writer thread signal a Call its caller had just destroyed.)
+  (void)q;
   for (Call* c : wakes) c->signal();
   wakes.clear();
-  q.lock();
 }
 
 // ---- the writer thread ----------------------------------------------------------------------

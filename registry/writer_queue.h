@@ -24,7 +24,8 @@
 //
 // Locks: mu_ guards the queue, the lead, the awaiting list and the completions; it is never
 // held while committing, applying or running a completion. A caller's wake-up is its own
-// mutex, never mu_. The pipeline's slot and the applier's lock come after mu_; the log's
+// mutex (signalled with mu_ held, so a caller that sees itself done may return at once), never
+// mu_. The pipeline's slot and the applier's lock come after mu_; the log's
 // durability lock after mu_ too.
 //
 // Thread safety: every method may be called from any thread; close() once, by ~Registry.
@@ -95,6 +96,7 @@ class WriterQueue final : public Writer {
   // thread takes it if calls remain).
   void release_lead(Wakes& wakes);
   void complete(Call* c, Wakes& wakes);
+  // Signals the callers in `wakes`, with mu_ (held by q) still held.
   void raise(Wakes& wakes, std::unique_lock<std::mutex>& q);
   // Completes the awaiting calls the log's durable events (or its failure) settle.
   void settle_awaiting(std::unique_lock<std::mutex>& q);
