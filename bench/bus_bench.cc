@@ -999,7 +999,7 @@ void bench_remote(Report& report, zmq::context_t& ctx, const Config& cfg) {
   report.add({what + std::to_string(cfg.writers) + " in flight", rates[1], "ops/s",
               what + "1 in flight", rates[0], 0});
   report.add({what + std::to_string(cfg.writers) + " in flight", rates[1], "ops/s",
-              "the same threads on the writer itself", local_rate, 0});
+              "the same threads on the writer itself", local_rate, 0.5});
 }
 
 void bench_catchup(Report& report, zmq::context_t& ctx, const Config& cfg) {
