@@ -150,17 +150,11 @@ void CommandService::forward_replies() {
 }
 
 void CommandService::reply_error(const zmq::message_t& identity, std::uint64_t id, Status status) {
-  counters_.command_errors.fetch_add(1);
-  wire::CommandReply reply;
-  reply.id = id;
-  reply.status = std::move(status);
-  reply.epoch = writer_.epoch();
-  std::string body;
-  wire::encode(reply, &body);
-  Frames frames;
-  frames.emplace_back(identity.data(), identity.size());
-  frames.emplace_back(body.data(), body.size());
-  (void)send_message(router_, frames, /*dont_wait=*/true);
+  wire::CommandReply r;
+  r.id = id;
+  r.status = std::move(status);  // (never ok: reply() counts it)
+  r.epoch = writer_.epoch();
+  reply(view(identity), r);
 }
 
 void CommandService::reply(std::string_view identity, const wire::CommandReply& reply) {
