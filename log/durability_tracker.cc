@@ -57,6 +57,26 @@ void DurabilityTracker::synced(std::uint64_t seq) {
   notify_listener();
 }
 
+bool DurabilityTracker::claim_inline_sync() {
+  std::lock_guard lock(mu_);
+  if (policy_ != Durability::kGroupCommit || interval_.count() != 0 || syncing_ || inline_sync_ ||
+      written_seq_ <= durable_seq_ || !failure_.ok() || stop_ || closed_) {
+    return false;
+  }
+  inline_sync_ = true;
+  return true;
+}
+
+void DurabilityTracker::end_inline_sync() {
+  bool more = false;
+  {
+    std::lock_guard lock(mu_);
+    inline_sync_ = false;
+    more = written_seq_ > durable_seq_;
+  }
+  if (more) syncer_cv_.notify_one();
+}
+
 SyncStats DurabilityTracker::sync_stats() const {
   std::lock_guard lock(mu_);
   return stats_;
@@ -131,18 +151,23 @@ void DurabilityTracker::run_syncer() {
   auto earliest = std::chrono::steady_clock::now();
   for (;;) {  // until stop_syncer()
     syncer_idle_ = true;
-    syncer_cv_.wait(lock, [&] { return stop_ || (written_seq_ > durable_seq_ && failure_.ok()); });
+    syncer_cv_.wait(lock, [&] {
+      return stop_ || (written_seq_ > durable_seq_ && failure_.ok() && !inline_sync_);
+    });
     syncer_idle_ = false;
     if (stop_) return;
     // At most one sync per interval; records written while waiting join this one.
     if (syncer_cv_.wait_until(lock, earliest, [&] { return stop_; })) return;
+    if (inline_sync_ || written_seq_ <= durable_seq_) continue;  // the writer synced them
     const std::uint64_t target = written_seq_;
     std::shared_ptr<const SegmentWriter> segment = active_;
     earliest = std::chrono::steady_clock::now() + interval_;
+    syncing_ = true;
     lock.unlock();
     Status s = segment->sync();
     segment.reset();
     lock.lock();
+    syncing_ = false;
     if (!s.ok()) {
       fail_locked(std::move(s));
     } else if (target > durable_seq_) {

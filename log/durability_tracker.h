@@ -52,6 +52,12 @@ class DurabilityTracker {
   void written(std::uint64_t seq);
   // The writer fdatasynced every record up to `seq` itself.
   void synced(std::uint64_t seq);
+  // Under kGroupCommit with no interval: true if the syncer is not in a sync and records wait,
+  // and then the syncer leaves them to the writer, which syncs them on its own thread and calls
+  // synced() and end_inline_sync() (PostgreSQL's leader flush: one thread hand-off less per
+  // sync, and the writer's queue fills behind it meanwhile). false: the syncer has them.
+  bool claim_inline_sync();
+  void end_inline_sync();
   // The writer rolled to `next` after fdatasyncing every record up to `synced_seq`.
   void switch_segment(std::shared_ptr<const SegmentWriter> next, std::uint64_t synced_seq);
   // Poisons the log; the first error wins and wakes every waiter.
@@ -91,6 +97,8 @@ class DurabilityTracker {
   SyncStats stats_;
   bool stop_ = false;
   bool syncer_idle_ = false;  // the syncer waits for work; written() must notify it
+  bool inline_sync_ = false;  // the writer syncs the records written (claim_inline_sync)
+  bool syncing_ = false;      // the syncer is in a sync
 
   std::function<void()> listener_;  // set before the first append, then read only
   std::thread syncer_;              // kGroupCommit only; started and joined by the writer

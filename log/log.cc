@@ -277,6 +277,20 @@ Status Log::sync() {
   return Status();
 }
 
+bool Log::sync_if_idle() {
+  Impl& d = *impl_;
+  if (d.closed || !d.durability->claim_inline_sync()) return false;
+  Status s = d.active->sync();
+  const bool ok = s.ok();
+  if (ok) {
+    d.durability->synced(d.last_seq);
+  } else {
+    (void)d.fail(std::move(s));  // poisons the log: every waiter gets the error
+  }
+  d.durability->end_inline_sync();
+  return ok;
+}
+
 std::vector<std::string> Log::compactable(std::uint64_t covered_seq) const {
   const Impl& d = *impl_;
   std::vector<std::string> names;

@@ -90,6 +90,10 @@ class Log {
 
   // fdatasync the active segment now (any policy); advances durable_seq().
   Status sync();
+  // Under kGroupCommit with group_commit_interval 0: if the syncer thread is idle, fdatasyncs
+  // what was written on this thread instead (true: all of it is durable); false if the syncer
+  // has it, or under another policy, or on a sync error (the log is then failed).
+  bool sync_if_idle();
   // Calls `listener` (on the thread that made the change: the group-commit thread, or the
   // writer) whenever durable_seq() advances or the log fails. Set once, before the first
   // append; it must not call into the Log.

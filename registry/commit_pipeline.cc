@@ -193,10 +193,12 @@ void CommitPipeline::settle(std::span<Result<std::uint64_t>* const> out, const P
   Status applied;
   if (Status f = applier_.failure(); !f.ok()) {
     applied = f;
-  } else if (pass.append_makes_durable || log_.durable_seq() >= last) {
-    // Durable already (no sync, or synced by the append): applied before the slot is
-    // released, so the next write validates against the projection itself. (Otherwise, group
-    // commit: each caller waits for the durability point of its own writes.)
+  } else if (pass.append_makes_durable || log_.durable_seq() >= last || log_.sync_if_idle()) {
+    // Durable already (no sync, synced by the append, or, under group commit with the syncer
+    // idle, synced here: the queue fills behind the slot as under sync-each, without two
+    // thread hand-offs per sync): applied before the slot is released, so the next write
+    // validates against the projection itself. (Otherwise, group commit: the syncer is busy,
+    // and each caller waits for the durability point of its own writes.)
     applier_.apply_durable();
     if (applier_.applied_seq() < last) {
       applied = applier_.failure();
