@@ -38,8 +38,9 @@ BOOST_AUTO_TEST_CASE(integers_are_written_in_msgpack_packers_forms) {
     Sink sink{&theirs};
     msgpack::packer<Sink>(sink).pack_uint64(u);
     BOOST_TEST(ours == theirs, "uint " << u);
-    for (const std::int64_t i : {static_cast<std::int64_t>(u), -static_cast<std::int64_t>(u),
-                                 -static_cast<std::int64_t>(u) - 1}) {
+    // u, -u and -u - 1, negated in unsigned arithmetic (no signed overflow at 2^63).
+    for (const std::int64_t i : {static_cast<std::int64_t>(u), static_cast<std::int64_t>(0 - u),
+                                 static_cast<std::int64_t>(~u)}) {
       ours.clear();
       theirs.clear();
       Encoder(&ours).int64(i);
