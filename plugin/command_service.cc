@@ -260,7 +260,7 @@ void CommandService::handle(Frames& frames) {
 }
 
 void CommandService::run_router() {
-  const RecvLimits limits{4, options_.max_request_bytes};
+  const RecvLimits limits{4, options_.max_request_bytes, /*keep_head=*/true};
   Frames frames;
   zmq::pollitem_t items[] = {{router_.handle(), 0, ZMQ_POLLIN, 0},
                              {wake_pull_.handle(), 0, ZMQ_POLLIN, 0},
@@ -285,6 +285,16 @@ void CommandService::run_router() {
       if (!got.ok()) {
         if (got.status().code() == Code::kUnavailable) return;
         counters_.bad_frames.fetch_add(1);
+        if (got.status().code() == Code::kResourceExhausted && !frames.empty()) {
+          // Answered at once, with its id when the body's first bytes hold it.
+          counters_.commands.fetch_add(1);
+          const std::uint64_t id =
+              frames.size() >= 2 ? wire::read_request_id(view(frames[1])).value_or(0) : 0;
+          reply_error(frames[0], id,
+                      Status::resource_exhausted("a request over " +
+                                                 std::to_string(options_.max_request_bytes) +
+                                                 " bytes (or 1 frame); not run"));
+        }
         continue;
       }
       if (!*got) break;

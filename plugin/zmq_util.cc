@@ -33,7 +33,14 @@ Result<bool> recv_message(zmq::socket_t& socket, Frames* out, const RecvLimits& 
       bytes += frame.size();
       if (!oversized && (out->size() >= limits.max_frames || bytes > limits.max_bytes)) {
         oversized = true;
-        out->clear();
+        if (limits.keep_head && !out->empty()) {
+          const zmq::message_t& second = out->size() >= 2 ? (*out)[1] : frame;
+          zmq::message_t head(second.data(), std::min(second.size(), kHeadBytes));
+          out->resize(1);
+          out->push_back(std::move(head));
+        } else {
+          out->clear();
+        }
       }
       if (!oversized) out->push_back(std::move(frame));
       if (!more) break;

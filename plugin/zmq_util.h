@@ -29,7 +29,11 @@ inline std::string_view view(const zmq::message_t& m) {
 struct RecvLimits {
   std::size_t max_frames = 64;
   std::size_t max_bytes = 64u << 20;  // all frames together
+  // A message over the limits still leaves its first frame (a ROUTER's routing id) and the
+  // first kHeadBytes of its second in *out, so that the caller can answer it.
+  bool keep_head = false;
 };
+inline constexpr std::size_t kHeadBytes = 64;
 
 // Receives one message into *out. Returns false if none arrived (non-blocking, or the
 // socket's receive timeout passed), true with the frames, or an error: kResourceExhausted

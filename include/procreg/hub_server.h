@@ -54,7 +54,8 @@ struct HubServerOptions {
   int command_threads = 4;
   // A snapshot session idle for this long is dropped (its client must start again).
   std::chrono::milliseconds snapshot_idle{30'000};
-  // Largest request accepted on the ROUTER endpoints; larger ones are counted and dropped.
+  // Largest request accepted on the ROUTER endpoints; larger ones are counted and dropped (the
+  // command channel answers them resource_exhausted at once, docs/PROTOCOL.md "Limits").
   std::size_t max_request_bytes = 16u << 20;
 };
 

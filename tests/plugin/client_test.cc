@@ -398,6 +398,34 @@ BOOST_AUTO_TEST_CASE(malformed_reads_get_an_error_reply) {
   BOOST_TEST(ask(c).status.ok());  // and the service still answers
 }
 
+// A request over the channel's size limit is answered resource_exhausted at once, with its
+// id (so the client's call fails at once instead of timing out), and nothing is run.
+BOOST_AUTO_TEST_CASE(an_oversized_request_is_answered_at_once) {
+  zmq::context_t ctx;
+  TempDir log;
+  HubServerOptions so = Writer::server_options(tcp_transport());
+  so.max_request_bytes = 4'096;
+  Writer w = Writer::open(ctx, writer_options(log.path()), so);
+  auto c = connect_client(ctx, w.server->command_endpoint());
+  std::vector<ChildId> many(2'000, "a-child-id");
+  RemoteReadOptions o;
+  o.timeout = milliseconds(20'000);
+  const auto t0 = std::chrono::steady_clock::now();
+  auto read = c->contains_children(many, o);
+  BOOST_REQUIRE(!read.ok());
+  BOOST_TEST(read.status().code() == Code::kResourceExhausted);
+  BOOST_TEST(read.status().message().find("4096") != std::string::npos, read.status().message());
+  InsertOptions io;
+  io.metadata["blob"] = std::string(10'000, 'x');
+  io.timeout = milliseconds(20'000);
+  auto write = c->insert(make_spec("big"), {{"n0", "<b>"}}, io);
+  BOOST_TEST(write.status().code() == Code::kResourceExhausted);
+  BOOST_TEST((std::chrono::steady_clock::now() - t0 < milliseconds(5'000)));
+  BOOST_TEST(!w.registry->entry_exists("big"));
+  BOOST_TEST(w.server->stats().bad_frames >= 2u);
+  BOOST_TEST(c->get_pid("big").ok());  // the channel goes on
+}
+
 // Client::update reads the row and its revision, runs the function here and sends a
 // conditional write; a row that moved on meanwhile is read again and the function rerun.
 BOOST_AUTO_TEST_CASE(update_through_a_client_retries_a_conflict) {

@@ -122,7 +122,9 @@ struct Refused {
 };
 
 // Bad requests every ROUTER endpoint refuses alike, built from a valid body (id 42, this hub).
-std::vector<Refused> common_refusals(const std::string& valid) {
+// The command channel answers a request over its limits (`answers_oversized`: with
+// resource_exhausted and the id its first bytes give); the replay service drops it.
+std::vector<Refused> common_refusals(const std::string& valid, bool answers_oversized = false) {
   const std::string pad(2 * kMaxRequestBytes, 'x');
   return {
       {"garbage bytes", {"\xc1\xff garbage"}, Code::kCorruption, 0, "", true},
@@ -130,8 +132,13 @@ std::vector<Refused> common_refusals(const std::string& valid) {
       {"a body that is not a map", {from_hex("93010203")}, Code::kCorruption, 0, "", true},
       {"two frames", {valid, valid}, Code::kInvalidArgument, 0, "one frame, got 2", true},
       {"three frames", {valid, "", valid}, Code::kInvalidArgument, 0, "one frame, got 3", true},
-      // 4 frames and the routing id are 5, over the limit of 4: dropped unanswered.
-      {"four frames", {valid, valid, valid, valid}, std::nullopt, 0, "", true},
+      // 4 frames and the routing id are 5, over the limit of 4.
+      {"four frames",
+       {valid, valid, valid, valid},
+       answers_oversized ? std::optional<Code>(Code::kResourceExhausted) : std::nullopt,
+       answers_oversized ? 42u : 0u,
+       "",
+       true},
       {"an empty frame before the body (a REQ socket's delimiter)",
        {"", valid},
        Code::kInvalidArgument,
@@ -191,7 +198,12 @@ std::vector<Refused> common_refusals(const std::string& valid) {
        "id",
        true},
       {"no id", {remove_key(valid, "id")}, Code::kCorruption, 0, "\"id\"", true},
-      {"oversized", {add_key(valid, "pad", str_item(pad))}, std::nullopt, 0, "", true},
+      {"oversized",
+       {add_key(valid, "pad", str_item(pad))},
+       answers_oversized ? std::optional<Code>(Code::kResourceExhausted) : std::nullopt,
+       answers_oversized ? 42u : 0u,
+       answers_oversized ? "over 4096 bytes" : "",
+       true},
       {"another hub",
        {replace_value(valid, "hub", str_item("other"))},
        Code::kNotFound,
@@ -563,7 +575,7 @@ BOOST_AUTO_TEST_CASE(the_command_channel_refuses_each_bad_command_as_documented_
     BOOST_TEST(contains(bytes, str_item(std::string(code_name(code)))));
   };
 
-  std::vector<Refused> cases = common_refusals(valid);
+  std::vector<Refused> cases = common_refusals(valid, /*answers_oversized=*/true);
   const std::string insert =
       encoded(plugin::wire::test::sample_command(plugin::wire::CommandOp::kInsert));
   const std::string bulk_delete =
