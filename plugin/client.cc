@@ -200,31 +200,25 @@ Result<Ack> ack_of(Result<CommandReply> reply) {
 }  // namespace
 
 Result<Ack> Client::insert(ChildSpec spec, NodePids node_pids, const InsertOptions& options) {
-  Command c = plugin::CommandClient::command(CommandOp::kInsert, options);
-  c.spec = std::move(spec);
-  c.node_pids = std::move(node_pids);
-  c.metadata = options.metadata;
-  c.ttl_ms = options.ttl_ms;
-  return ack_of(commands_->call(std::move(c), options.timeout));
+  return ack_of(commands_->call(
+      plugin::CommandClient::insert_command(std::move(spec), std::move(node_pids), options),
+      options.timeout));
 }
 
 Result<Ack> Client::bulk_insert(std::vector<Entry> children, const WriteOptions& options) {
-  Command c = plugin::CommandClient::command(CommandOp::kBulkInsert, options);
-  c.entries = std::move(children);
-  return ack_of(commands_->call(std::move(c), options.timeout));
+  return ack_of(commands_->call(
+      plugin::CommandClient::bulk_insert_command(std::move(children), options), options.timeout));
 }
 
 Result<Ack> Client::erase(std::string_view child_id, const WriteOptions& options) {
-  Command c = plugin::CommandClient::command(CommandOp::kErase, options);
-  c.child_id = child_id;
-  return ack_of(commands_->call(std::move(c), options.timeout));
+  return ack_of(
+      commands_->call(plugin::CommandClient::erase_command(child_id, options), options.timeout));
 }
 
 Result<Ack> Client::bulk_delete(std::vector<std::pair<ChildId, std::vector<NodeName>>> children,
                                 const WriteOptions& options) {
-  Command c = plugin::CommandClient::command(CommandOp::kBulkDelete, options);
-  c.deletes = std::move(children);
-  return ack_of(commands_->call(std::move(c), options.timeout));
+  return ack_of(commands_->call(
+      plugin::CommandClient::bulk_delete_command(std::move(children), options), options.timeout));
 }
 
 Result<Ack> Client::clear_all(const WriteOptions& options) {
@@ -233,9 +227,8 @@ Result<Ack> Client::clear_all(const WriteOptions& options) {
 }
 
 Result<Ack> Client::node_down(std::string_view node, const WriteOptions& options) {
-  Command c = plugin::CommandClient::command(CommandOp::kNodeDown, options);
-  c.node = node;
-  return ack_of(commands_->call(std::move(c), options.timeout));
+  return ack_of(
+      commands_->call(plugin::CommandClient::node_down_command(node, options), options.timeout));
 }
 
 Result<Ack> Client::update(std::string_view child_id, const UpdateFn& fn,
@@ -306,26 +299,21 @@ void Client::submit(WriteBatch batch, BatchDone done) {
   };
   for (std::size_t i = 0; i < n; ++i) {
     WriteBatch::Op& op = batch.ops_[i];
+    const std::chrono::milliseconds timeout = op.options.timeout;  // (options may move below)
     Command c;
     switch (op.kind) {
       case WriteBatch::Kind::kInsert:
-        c = plugin::CommandClient::command(CommandOp::kInsert, op.options);
-        c.spec = std::move(op.spec);
-        c.node_pids = std::move(op.node_pids);
-        c.metadata = std::move(op.options.metadata);
-        c.ttl_ms = op.options.ttl_ms;
+        c = plugin::CommandClient::insert_command(std::move(op.spec), std::move(op.node_pids),
+                                                  std::move(op.options));
         break;
       case WriteBatch::Kind::kBulkInsert:
-        c = plugin::CommandClient::command(CommandOp::kBulkInsert, op.options);
-        c.entries = std::move(op.children);
+        c = plugin::CommandClient::bulk_insert_command(std::move(op.children), op.options);
         break;
       case WriteBatch::Kind::kErase:
-        c = plugin::CommandClient::command(CommandOp::kErase, op.options);
-        c.child_id = std::move(op.child_id);
+        c = plugin::CommandClient::erase_command(op.child_id, op.options);
         break;
       case WriteBatch::Kind::kBulkDelete:
-        c = plugin::CommandClient::command(CommandOp::kBulkDelete, op.options);
-        c.deletes = std::move(op.nodes);
+        c = plugin::CommandClient::bulk_delete_command(std::move(op.nodes), op.options);
         break;
       case WriteBatch::Kind::kClearAll:
         c = plugin::CommandClient::command(CommandOp::kClearAll, op.options);
@@ -336,7 +324,7 @@ void Client::submit(WriteBatch batch, BatchDone done) {
                         "Replica); not sent"));
         continue;
     }
-    commands_->send(std::move(c), op.options.timeout,
+    commands_->send(std::move(c), timeout,
                     [complete, i](Result<CommandReply> r) { complete(i, ack_of(std::move(r))); });
   }
 }

@@ -276,36 +276,61 @@ Result<replay::RemoteCommit> CommandClient::write(wire::Command command,
   return replay::RemoteCommit{reply->seq, reply->epoch};
 }
 
+wire::Command CommandClient::insert_command(ChildSpec spec, NodePids node_pids,
+                                            InsertOptions options) {
+  wire::Command c = command(wire::CommandOp::kInsert, options);
+  c.spec = std::move(spec);
+  c.node_pids = std::move(node_pids);
+  c.metadata = std::move(options.metadata);
+  c.ttl_ms = options.ttl_ms;
+  return c;
+}
+
+wire::Command CommandClient::bulk_insert_command(std::vector<Entry> children,
+                                                 const WriteOptions& options) {
+  wire::Command c = command(wire::CommandOp::kBulkInsert, options);
+  c.entries = std::move(children);
+  return c;
+}
+
+wire::Command CommandClient::erase_command(std::string_view child_id, const WriteOptions& options) {
+  wire::Command c = command(wire::CommandOp::kErase, options);
+  c.child_id = child_id;
+  return c;
+}
+
+wire::Command CommandClient::bulk_delete_command(
+    std::vector<std::pair<ChildId, std::vector<NodeName>>> children, const WriteOptions& options) {
+  wire::Command c = command(wire::CommandOp::kBulkDelete, options);
+  c.deletes = std::move(children);
+  return c;
+}
+
+wire::Command CommandClient::node_down_command(std::string_view node, const WriteOptions& options) {
+  wire::Command c = command(wire::CommandOp::kNodeDown, options);
+  c.node = node;
+  return c;
+}
+
 Result<replay::RemoteCommit> CommandClient::insert(const ChildSpec& spec, const NodePids& node_pids,
                                                    const InsertOptions& options) {
-  wire::Command c = command(wire::CommandOp::kInsert, options);
-  c.spec = spec;
-  c.node_pids = node_pids;
-  c.metadata = options.metadata;
-  c.ttl_ms = options.ttl_ms;
-  return write(std::move(c), options.timeout);
+  return write(insert_command(spec, node_pids, options), options.timeout);
 }
 
 Result<replay::RemoteCommit> CommandClient::bulk_insert(const std::vector<Entry>& children,
                                                         const WriteOptions& options) {
-  wire::Command c = command(wire::CommandOp::kBulkInsert, options);
-  c.entries = children;
-  return write(std::move(c), options.timeout);
+  return write(bulk_insert_command(children, options), options.timeout);
 }
 
 Result<replay::RemoteCommit> CommandClient::erase(const ChildId& child_id,
                                                   const WriteOptions& options) {
-  wire::Command c = command(wire::CommandOp::kErase, options);
-  c.child_id = child_id;
-  return write(std::move(c), options.timeout);
+  return write(erase_command(child_id, options), options.timeout);
 }
 
 Result<replay::RemoteCommit> CommandClient::bulk_delete(
     const std::vector<std::pair<ChildId, std::vector<NodeName>>>& children,
     const WriteOptions& options) {
-  wire::Command c = command(wire::CommandOp::kBulkDelete, options);
-  c.deletes = children;
-  return write(std::move(c), options.timeout);
+  return write(bulk_delete_command(children, options), options.timeout);
 }
 
 Result<replay::RemoteCommit> CommandClient::update_if(const ChildId& child_id,
@@ -325,9 +350,7 @@ Result<replay::RemoteCommit> CommandClient::clear_all(const WriteOptions& option
 
 Result<replay::RemoteCommit> CommandClient::node_down(const NodeName& node,
                                                       const WriteOptions& options) {
-  wire::Command c = command(wire::CommandOp::kNodeDown, options);
-  c.node = node;
-  return write(std::move(c), options.timeout);
+  return write(node_down_command(node, options), options.timeout);
 }
 
 }  // namespace procreg::plugin

@@ -72,6 +72,14 @@ class CommandClient final : public replay::RemoteWriter {
 
   // A command of `op` with the write options' table, hooks and timeout.
   static wire::Command command(wire::CommandOp op, const WriteOptions& options);
+  // The command of each write (its id and hub are set when it is sent).
+  static wire::Command insert_command(ChildSpec spec, NodePids node_pids, InsertOptions options);
+  static wire::Command bulk_insert_command(std::vector<Entry> children,
+                                           const WriteOptions& options);
+  static wire::Command erase_command(std::string_view child_id, const WriteOptions& options);
+  static wire::Command bulk_delete_command(
+      std::vector<std::pair<ChildId, std::vector<NodeName>>> children, const WriteOptions& options);
+  static wire::Command node_down_command(std::string_view node, const WriteOptions& options);
   const std::string& endpoint() const { return endpoint_; }
   std::size_t in_flight() const;
 

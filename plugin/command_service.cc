@@ -124,9 +124,13 @@ bool CommandService::submit_write(std::string_view identity, wire::Command& c) {
   return true;
 }
 
-void CommandService::forward(std::string_view identity, const wire::CommandReply& reply) {
+void CommandService::count_down(std::string_view identity) {
   auto it = in_flight_.find(std::string(identity));
   if (it != in_flight_.end() && --it->second == 0) in_flight_.erase(it);
+}
+
+void CommandService::forward(std::string_view identity, const wire::CommandReply& reply) {
+  count_down(identity);
   this->reply(identity, reply);
 }
 
@@ -135,8 +139,7 @@ void CommandService::forward_replies() {
   for (int i = 0; i < 4096; ++i) {  // replies from the workers, forwarded as they are
     auto got = recv_message(wake_pull_, &frames, RecvLimits{2, 64u << 20}, true);
     if (!got.ok() || !*got) break;
-    auto it = in_flight_.find(std::string(view(frames[0])));
-    if (it != in_flight_.end() && --it->second == 0) in_flight_.erase(it);
+    count_down(view(frames[0]));
     (void)send_message(router_, frames, /*dont_wait=*/true);
   }
   std::uint64_t n = 0;

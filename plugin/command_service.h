@@ -100,6 +100,7 @@ class CommandService {
   // Sends the replies of workers and completions, counting each client's commands down.
   void forward_replies();
   void forward(std::string_view identity, const wire::CommandReply& reply);
+  void count_down(std::string_view identity);  // one command of that client was answered
 
   zmq::context_t& context_;
   Registry& writer_;
