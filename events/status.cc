@@ -30,6 +30,8 @@ std::string_view code_name(Code code) {
       return "conflict";
     case Code::kCompacted:
       return "compacted";
+    case Code::kPermissionDenied:
+      return "permission_denied";
   }
   return "unknown";
 }

@@ -1,28 +1,61 @@
 // The proxy thread owns three sockets: XSUB (frontend), XPUB (backend) and a PAIR control
-// socket on which stop() sends ZeroMQ's "TERMINATE" to end zmq_proxy_steerable.
+// socket on which stop() sends "TERMINATE". It forwards messages frontend -> backend and
+// subscriptions backend -> frontend, as zmq_proxy does, and binds an endpoint anew when its
+// access policy dropped a key that had connected there.
 #include "procreg/bus_proxy.h"
 
 #include <atomic>
 #include <future>
 #include <thread>
 
+#include "plugin/zap_handler.h"
+
 namespace procreg {
 
 namespace {
+
 std::atomic<std::uint64_t> next_control_id{0};
+constexpr auto kReaders = static_cast<std::uint8_t>(static_cast<std::uint8_t>(Role::kReader) |
+                                                    static_cast<std::uint8_t>(Role::kWriter) |
+                                                    static_cast<std::uint8_t>(Role::kAdmin));
+
+// Moves up to `budget` whole messages from `from` to `to` without blocking. False when the
+// context is closing.
+bool forward(zmq::socket_t& from, zmq::socket_t& to, int budget) {
+  try {
+    for (int i = 0; i < budget; ++i) {
+      zmq::message_t frame;
+      if (!from.recv(frame, zmq::recv_flags::dontwait)) return true;
+      for (;;) {
+        const bool more = frame.more();
+        // An XPUB drops what it cannot queue for a subscriber; an XSUB never blocks.
+        (void)to.send(frame, more ? zmq::send_flags::sndmore : zmq::send_flags::none);
+        if (!more) break;
+        (void)from.recv(frame, zmq::recv_flags::none);  // the rest of a message is queued
+      }
+    }
+  } catch (const zmq::error_t& e) {
+    return e.num() != ETERM;
+  }
+  return true;
 }
+
+}  // namespace
 
 struct BusProxy::Impl {
   zmq::context_t& context;
   std::string control_endpoint;
   std::string frontend;
   std::string backend;
+  std::shared_ptr<plugin::EndpointSecurity> front_security;
+  std::shared_ptr<plugin::EndpointSecurity> back_security;
   std::thread thread;
   zmq::socket_t control;  // the stop() side of the control pair
   bool stopped = false;
 
   explicit Impl(zmq::context_t& c) : context(c) {}
   void run(const BusProxyOptions& options, std::promise<Status>& ready);
+  void loop(zmq::socket_t& xsub, zmq::socket_t& xpub, zmq::socket_t& steer);
 };
 
 void BusProxy::Impl::run(const BusProxyOptions& options, std::promise<Status>& ready) {
@@ -30,6 +63,8 @@ void BusProxy::Impl::run(const BusProxyOptions& options, std::promise<Status>& r
   zmq::socket_t xpub(context, zmq::socket_type::xpub);
   zmq::socket_t steer(context, zmq::socket_type::pair);
   for (auto* s : {&xsub, &xpub, &steer}) s->set(zmq::sockopt::linger, 0);
+  if (Status s = front_security->apply(xsub); !s.ok()) return ready.set_value(s);
+  if (Status s = back_security->apply(xpub); !s.ok()) return ready.set_value(s);
   std::string binding = options.frontend;
   try {
     xsub.bind(options.frontend);
@@ -44,16 +79,51 @@ void BusProxy::Impl::run(const BusProxyOptions& options, std::promise<Status>& r
     return;
   }
   ready.set_value(Status());
-  try {
-    zmq::proxy_steerable(xsub, xpub, zmq::socket_ref(), steer);
-  } catch (const zmq::error_t&) {
-    // ETERM: the context is being closed under us; the sockets close as we return.
+  loop(xsub, xpub, steer);
+}
+
+void BusProxy::Impl::loop(zmq::socket_t& xsub, zmq::socket_t& xpub, zmq::socket_t& steer) {
+  std::uint64_t front_removed = front_security->keys_removed();
+  std::uint64_t back_removed = back_security->keys_removed();
+  zmq::pollitem_t items[] = {{xsub.handle(), 0, ZMQ_POLLIN, 0},
+                             {xpub.handle(), 0, ZMQ_POLLIN, 0},
+                             {steer.handle(), 0, ZMQ_POLLIN, 0}};
+  for (;;) {
+    try {
+      zmq::poll(items, 3, std::chrono::milliseconds(100));
+    } catch (const zmq::error_t& e) {
+      if (e.num() == ETERM) return;
+      continue;  // EINTR
+    }
+    if ((items[2].revents & ZMQ_POLLIN) != 0) return;  // TERMINATE
+    if (!forward(xsub, xpub, 1024) || !forward(xpub, xsub, 1024)) return;
+    try {
+      if (const auto n = front_security->keys_removed(); n != front_removed) {
+        front_removed = n;  // a publisher's key lost its role: every publisher authenticates anew
+        xsub.unbind(frontend);
+        xsub.bind(frontend);
+      }
+      if (const auto n = back_security->keys_removed(); n != back_removed) {
+        back_removed = n;
+        xpub.unbind(backend);
+        xpub.bind(backend);
+      }
+    } catch (const zmq::error_t& e) {
+      if (e.num() == ETERM) return;
+    }
   }
 }
 
 Result<std::unique_ptr<BusProxy>> BusProxy::start(zmq::context_t& context,
                                                   const BusProxyOptions& options) {
   auto impl = std::make_unique<Impl>(context);
+  const auto publisher = static_cast<std::uint8_t>(Role::kPublisher);
+  auto front = plugin::EndpointSecurity::make(context, options.curve, publisher, "bus-frontend");
+  if (!front.ok()) return front.status();
+  auto back = plugin::EndpointSecurity::make(context, options.curve, kReaders, "bus-backend");
+  if (!back.ok()) return back.status();
+  impl->front_security = std::move(*front);
+  impl->back_security = std::move(*back);
   impl->control_endpoint = "inproc://procreg-bus-proxy-" + std::to_string(next_control_id++);
   try {
     impl->control = zmq::socket_t(context, zmq::socket_type::pair);
@@ -82,6 +152,10 @@ BusProxy::~BusProxy() { stop(); }
 
 const std::string& BusProxy::frontend_endpoint() const { return impl_->frontend; }
 const std::string& BusProxy::backend_endpoint() const { return impl_->backend; }
+
+std::uint64_t BusProxy::connections_refused() const {
+  return impl_->front_security->refused() + impl_->back_security->refused();
+}
 
 void BusProxy::stop() {
   if (impl_->stopped) return;

@@ -9,6 +9,7 @@
 #include "events/decoder.h"
 #include "events/row_codec.h"
 #include "plugin/command_client.h"
+#include "plugin/zap_handler.h"
 
 namespace procreg {
 
@@ -86,10 +87,12 @@ Result<std::unique_ptr<Client>> Client::connect(zmq::context_t& context, ClientO
   if (options.endpoint.empty() || options.hub.empty()) {
     return Status::invalid_argument("client: endpoint and hub are required");
   }
+  if (Status s = plugin::check_client_curve(options.curve, false, "client"); !s.ok()) return s;
   std::unique_ptr<plugin::CommandClient> commands;
   try {
-    commands = std::make_unique<plugin::CommandClient>(
-        context, options.endpoint, options.hub, options.max_in_flight, options.max_reply_bytes);
+    commands = std::make_unique<plugin::CommandClient>(context, options.endpoint, options.hub,
+                                                       options.max_in_flight,
+                                                       options.max_reply_bytes, options.curve);
   } catch (const zmq::error_t& e) {
     return Status::unavailable("client: cannot connect to " + options.endpoint + ": " + e.what());
   }

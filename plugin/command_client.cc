@@ -5,6 +5,7 @@
 
 #include <cerrno>
 
+#include "plugin/zap_handler.h"
 #include "plugin/zmq_util.h"
 
 namespace procreg::plugin {
@@ -15,7 +16,8 @@ constexpr std::chrono::milliseconds kExpiryTick{5};
 }  // namespace
 
 CommandClient::CommandClient(zmq::context_t& context, std::string endpoint, std::string hub,
-                             std::size_t max_in_flight, std::size_t max_reply_bytes)
+                             std::size_t max_in_flight, std::size_t max_reply_bytes,
+                             const CurveOptions& curve)
     : context_(context),
       endpoint_(std::move(endpoint)),
       hub_(std::move(hub)),
@@ -32,6 +34,9 @@ CommandClient::CommandClient(zmq::context_t& context, std::string endpoint, std:
     const int hwm = static_cast<int>(std::min<std::size_t>(max_in_flight_ + 16, 1u << 30));
     socket_.set(zmq::sockopt::sndhwm, hwm);
     socket_.set(zmq::sockopt::rcvhwm, hwm);
+    if (Status s = secure_client(socket_, curve, curve.server_key); !s.ok()) {
+      throw std::invalid_argument(s.message());
+    }
     socket_.connect(endpoint_);  // a malformed endpoint fails here, on the caller's thread
   } catch (...) {
     ::close(wake_fd_);

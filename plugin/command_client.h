@@ -32,6 +32,7 @@
 #include <zmq.hpp>
 
 #include "plugin/wire.h"
+#include "procreg/security.h"
 #include "registry/remote_writer.h"
 
 namespace procreg::plugin {
@@ -42,7 +43,8 @@ class CommandClient final : public replay::RemoteWriter {
   // max_in_flight: commands sent and not yet answered (or timed out), at least 1.
   // max_reply_bytes: larger replies are dropped (their command then times out).
   CommandClient(zmq::context_t& context, std::string endpoint, std::string hub,
-                std::size_t max_in_flight, std::size_t max_reply_bytes = 64u << 20);
+                std::size_t max_in_flight, std::size_t max_reply_bytes = 64u << 20,
+                const CurveOptions& curve = {});  // a client of curve.server_key if enabled
   ~CommandClient() override;
   CommandClient(const CommandClient&) = delete;
   CommandClient& operator=(const CommandClient&) = delete;

@@ -13,7 +13,29 @@ namespace procreg::plugin {
 
 namespace {
 std::atomic<std::uint64_t> next_wake_id{0};
+constexpr auto kClientRoles = static_cast<std::uint8_t>(static_cast<std::uint8_t>(Role::kReader) |
+                                                        static_cast<std::uint8_t>(Role::kWriter) |
+                                                        static_cast<std::uint8_t>(Role::kAdmin));
+
+// Whether the grant of the command's sender allows it (docs/SECURITY.md, "Roles"): reads need
+// reader, writes writer-client (and, if its key is limited to tables, the command's table),
+// clear_all and node_down admin.
+Status authorize(const Grant& grant, const wire::Command& c) {
+  Role need = Role::kWriter;
+  if (wire::is_read(c.op)) need = Role::kReader;
+  if (c.op == wire::CommandOp::kClearAll || c.op == wire::CommandOp::kNodeDown) need = Role::kAdmin;
+  if (!grant.allows(need)) {
+    return Status::permission_denied(std::string(wire::op_name(c.op)) + " needs the " +
+                                     std::string(role_name(need)) +
+                                     " role, which this key does not hold");
+  }
+  if (need == Role::kWriter && !grant.has(Role::kAdmin) && !grant.may_write(c.table)) {
+    return Status::permission_denied("this key may not write table '" +
+                                     (c.table.empty() ? std::string("default") : c.table) + "'");
+  }
+  return {};
 }
+}  // namespace
 
 Result<std::unique_ptr<CommandService>> CommandService::start(zmq::context_t& context,
                                                               Registry& writer,
@@ -29,9 +51,13 @@ Result<std::unique_ptr<CommandService>> CommandService::start(zmq::context_t& co
                                std::generic_category().message(errno));
   }
   s->wake_endpoint_ = "inproc://procreg-commands-" + std::to_string(next_wake_id++);
+  auto security = EndpointSecurity::make(context, options.curve, kClientRoles, "commands");
+  if (!security.ok()) return security.status();
+  s->security_ = std::move(*security);
   try {
     s->router_ = zmq::socket_t(context, zmq::socket_type::router);
     s->router_.set(zmq::sockopt::linger, 0);
+    if (Status st = s->security_->apply(s->router_); !st.ok()) return st;
     s->router_.bind(endpoint);
     s->endpoint_ = last_endpoint(s->router_);
     s->wake_pull_ = zmq::socket_t(context, zmq::socket_type::pull);
@@ -233,6 +259,11 @@ void CommandService::handle(Frames& frames) {
     reply_error(frames[0], command->id,
                 Status::not_found("this command channel serves hub '" + writer_.hub() + "', not '" +
                                   command->hub + "'"));
+    return;
+  }
+  if (Status denied = authorize(security_->grant(frames[1]), *command); !denied.ok()) {
+    counters_.permission_denied.fetch_add(1);
+    reply_error(frames[0], command->id, std::move(denied));
     return;
   }
   if (wire::is_read(command->op)) return handle_read(view(frames[0]), std::move(*command));

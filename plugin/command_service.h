@@ -38,6 +38,7 @@
 
 #include "plugin/server_counters.h"
 #include "plugin/wire.h"
+#include "plugin/zap_handler.h"
 #include "plugin/zmq_util.h"
 #include "procreg/hub_server.h"
 #include "procreg/registry.h"
@@ -52,6 +53,8 @@ class CommandService {
                                                        ServerCounters& counters);
   ~CommandService();
   const std::string& endpoint() const { return endpoint_; }
+  // Connections the ZAP handler refused at this endpoint (CURVE only).
+  std::uint64_t connections_refused() const { return security_->refused(); }
   void stop();
 
   // Runs one command on `writer` (the workers' body; public for tests).
@@ -106,6 +109,7 @@ class CommandService {
   Registry& writer_;
   ServerCounters& counters_;
   HubServerOptions options_;
+  std::shared_ptr<EndpointSecurity> security_;
   std::string endpoint_;
   std::string wake_endpoint_;
   zmq::socket_t router_;

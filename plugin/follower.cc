@@ -4,6 +4,8 @@
 // "Replicas" and "Hook subscribers", describes the two algorithms built on it.
 #include "plugin/follower.h"
 
+#include "plugin/zap_handler.h"
+
 #include <limits>
 
 namespace procreg::plugin {
@@ -23,9 +25,13 @@ Follower::~Follower() { stop(); }
 Status Follower::connect() {
   try {
     replay_ = std::make_unique<ReplayClient>(context_, options_.replay_endpoint, options_.hub,
-                                             options_.request_timeout, options_.chunk_events);
+                                             options_.request_timeout, options_.chunk_events,
+                                             options_.curve);
     sub_ = zmq::socket_t(context_, zmq::socket_type::sub);
     sub_.set(zmq::sockopt::linger, 0);
+    if (Status s = secure_client(sub_, options_.curve, options_.curve.bus_key()); !s.ok()) {
+      return Status(s.code(), options_.name + ": the bus: " + s.message());
+    }
     sub_.set(zmq::sockopt::rcvhwm, options_.receive_hwm);
     for (const std::string& topic : options_.topics) sub_.set(zmq::sockopt::subscribe, topic);
     sub_.set(zmq::sockopt::subscribe, wire::heartbeat_topic(options_.hub));

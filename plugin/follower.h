@@ -42,6 +42,7 @@
 #include "plugin/replay_client.h"
 #include "plugin/wire.h"
 #include "plugin/zmq_util.h"
+#include "procreg/security.h"
 
 namespace procreg::plugin {
 
@@ -59,6 +60,7 @@ struct FollowerOptions {
   std::uint32_t chunk_events = 4'096;
   int receive_hwm = 1'000'000;
   std::chrono::milliseconds idle_check{3'000};
+  CurveOptions curve;  // the SUB is a client of curve.bus_key(), the replay DEALER of server_key
 };
 
 // The fields of a public options struct (ReplicaOptions, HookSubscriberOptions) that every
@@ -74,6 +76,7 @@ FollowerOptions follower_options(std::string name, const PublicOptions& o) {
   f.chunk_events = o.chunk_events;
   f.receive_hwm = o.receive_hwm;
   f.idle_check = o.idle_check;
+  f.curve = o.curve;
   return f;
 }
 

@@ -12,6 +12,7 @@
 #include "events/codec.h"
 #include "plugin/follower.h"
 #include "plugin/wire.h"
+#include "plugin/zap_handler.h"
 
 namespace procreg {
 
@@ -306,6 +307,9 @@ Result<std::unique_ptr<HookSubscriber>> HookSubscriber::start(zmq::context_t& co
   if (options.chunk_events == 0 || options.chunk_events > plugin::wire::kMaxChunkItems) {
     return Status::invalid_argument("hook subscriber: chunk_events must be 1.." +
                                     std::to_string(plugin::wire::kMaxChunkItems));
+  }
+  if (Status s = plugin::check_client_curve(options.curve, true, "hook subscriber"); !s.ok()) {
+    return s;
   }
   auto impl = std::make_unique<Impl>(options);
   std::stable_sort(

@@ -10,6 +10,7 @@
 #include "plugin/publisher.h"
 #include "plugin/replay_service.h"
 #include "plugin/wire.h"
+#include "plugin/zap_handler.h"
 #include "registry/registry_access.h"
 
 namespace procreg {
@@ -19,6 +20,7 @@ struct HubServer::Impl {
   HubServerOptions options;
   plugin::ServerCounters counters;
   std::unique_ptr<plugin::Publisher> publisher;
+  std::shared_ptr<plugin::EndpointSecurity> publish_security;  // a bound PUB's
   std::unique_ptr<plugin::ReplayService> replay;
   std::unique_ptr<plugin::CommandService> commands;
   std::string publish_endpoint, replay_endpoint, command_endpoint;
@@ -35,8 +37,13 @@ struct HubServer::Impl {
 
 void HubServer::Impl::run_heartbeat() {
   std::unique_lock l(mu);
+  std::uint64_t removed = publish_security->keys_removed();
   for (;;) {
     l.unlock();
+    if (const std::uint64_t now = publish_security->keys_removed(); now != removed) {
+      removed = now;  // a subscriber's key lost its role: make every subscriber authenticate
+      (void)publisher->rebind(publish_endpoint);
+    }
     publisher->heartbeat(system_clock_ms());
     l.lock();
     if (cv.wait_for(l, options.heartbeat_interval, [&] { return stopping; })) return;
@@ -62,13 +69,23 @@ Result<std::unique_ptr<HubServer>> HubServer::start(zmq::context_t& context, Reg
                                     " (subscribers read frames of up to 16 MiB)");
   }
   auto impl = std::make_unique<Impl>(writer, options);
+  constexpr auto kReaders = static_cast<std::uint8_t>(static_cast<std::uint8_t>(Role::kReader) |
+                                                      static_cast<std::uint8_t>(Role::kWriter) |
+                                                      static_cast<std::uint8_t>(Role::kAdmin));
+  auto security = plugin::EndpointSecurity::make(
+      context, options.publish_connect ? CurveOptions{} : options.curve, kReaders, "bus");
+  if (!security.ok()) return security.status();
+  impl->publish_security = std::move(*security);
   try {
     zmq::socket_t pub(context, zmq::socket_type::pub);
     pub.set(zmq::sockopt::linger, 0);
     pub.set(zmq::sockopt::sndhwm, options.publish_hwm);
     if (options.publish_connect) {
+      Status st = plugin::secure_client(pub, options.curve, options.curve.bus_key());
+      if (!st.ok()) return Status(st.code(), "the publisher: " + st.message());
       pub.connect(options.publish_endpoint);
     } else {
+      if (Status st = impl->publish_security->apply(pub); !st.ok()) return st;
       pub.bind(options.publish_endpoint);
     }
     impl->publish_endpoint = plugin::last_endpoint(pub);
@@ -115,7 +132,13 @@ HubServer::~HubServer() { stop(); }
 const std::string& HubServer::publish_endpoint() const { return impl_->publish_endpoint; }
 const std::string& HubServer::replay_endpoint() const { return impl_->replay_endpoint; }
 const std::string& HubServer::command_endpoint() const { return impl_->command_endpoint; }
-HubServerStats HubServer::stats() const { return impl_->counters.read(); }
+HubServerStats HubServer::stats() const {
+  HubServerStats s = impl_->counters.read();
+  s.connections_refused = impl_->publish_security->refused() +
+                          (impl_->replay ? impl_->replay->connections_refused() : 0) +
+                          (impl_->commands ? impl_->commands->connections_refused() : 0);
+  return s;
+}
 
 void HubServer::stop() {
   if (impl_->stopped) return;

@@ -173,6 +173,17 @@ void Publisher::heartbeat_locked(std::int64_t time_ms) {
   counters_.heartbeats.fetch_add(1);
 }
 
+Status Publisher::rebind(const std::string& endpoint) {
+  std::lock_guard l(mu_);
+  try {
+    socket_.unbind(endpoint);
+    socket_.bind(endpoint);
+  } catch (const zmq::error_t& e) {
+    return Status::unavailable("cannot rebind the publisher at " + endpoint + ": " + e.what());
+  }
+  return {};
+}
+
 void Publisher::close() {
   std::lock_guard l(mu_);
   try {

@@ -39,6 +39,10 @@ class Publisher {
   // subscribers like any lost message.
   void publish(std::span<const replay::CommittedEvent> events) noexcept;
   void heartbeat(std::int64_t time_ms) noexcept;
+  // Unbinds and binds `endpoint` again, closing every subscriber's connection: they reconnect
+  // and authenticate anew (after a key was removed from the access policy). Those still
+  // admitted repair what they missed meanwhile as after any lost message.
+  Status rebind(const std::string& endpoint);
   void close();
 
  private:

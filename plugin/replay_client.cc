@@ -1,14 +1,18 @@
 #include "plugin/replay_client.h"
 
+#include "plugin/zap_handler.h"
+
 namespace procreg::plugin {
 
 ReplayClient::ReplayClient(zmq::context_t& context, std::string endpoint, std::string hub,
-                           std::chrono::milliseconds timeout, std::uint32_t chunk_items)
+                           std::chrono::milliseconds timeout, std::uint32_t chunk_items,
+                           CurveOptions curve)
     : context_(context),
       endpoint_(std::move(endpoint)),
       hub_(std::move(hub)),
       timeout_(timeout),
-      chunk_items_(chunk_items) {
+      chunk_items_(chunk_items),
+      curve_(std::move(curve)) {
   reconnect();
 }
 
@@ -16,6 +20,8 @@ void ReplayClient::reconnect() {
   socket_ = zmq::socket_t(context_, zmq::socket_type::dealer);
   socket_.set(zmq::sockopt::linger, 0);
   socket_.set(zmq::sockopt::rcvhwm, 0);
+  // Keys are checked before a client is made (valid_curve_key): this cannot fail on them.
+  (void)secure_client(socket_, curve_, curve_.server_key);
   socket_.connect(endpoint_);
 }
 

@@ -17,13 +17,15 @@
 
 #include "plugin/wire.h"
 #include "plugin/zmq_util.h"
+#include "procreg/security.h"
 
 namespace procreg::plugin {
 
 class ReplayClient {
  public:
   ReplayClient(zmq::context_t& context, std::string endpoint, std::string hub,
-               std::chrono::milliseconds timeout, std::uint32_t chunk_items);
+               std::chrono::milliseconds timeout, std::uint32_t chunk_items,
+               CurveOptions curve = {});  // a client of curve.server_key when enabled
 
   struct Reply {
     wire::ReplayReplyHeader header;
@@ -56,6 +58,7 @@ class ReplayClient {
   const std::string hub_;
   const std::chrono::milliseconds timeout_;
   const std::uint32_t chunk_items_;
+  const CurveOptions curve_;
   zmq::socket_t socket_;
   std::uint64_t next_id_ = 1;
 };

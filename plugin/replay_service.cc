@@ -1,5 +1,7 @@
 #include "plugin/replay_service.h"
 
+#include "plugin/zap_handler.h"
+
 #include <algorithm>
 #include <chrono>
 #include <map>
@@ -133,6 +135,7 @@ struct ReplayService::State {
   Registry& writer;
   HubServerOptions options;
   ServerCounters& counters;
+  std::shared_ptr<EndpointSecurity> security;
   std::map<std::string, Cursor> cursors;  // by client identity
   std::map<std::uint64_t, Snapshot> snapshots;
   std::uint64_t next_snapshot_id = 1;
@@ -157,13 +160,20 @@ Result<std::unique_ptr<ReplayService>> ReplayService::start(zmq::context_t& cont
                                                             const HubServerOptions& options,
                                                             ServerCounters& counters) {
   std::unique_ptr<ReplayService> service(new ReplayService());
+  constexpr auto kAdmits = static_cast<std::uint8_t>(static_cast<std::uint8_t>(Role::kReader) |
+                                                     static_cast<std::uint8_t>(Role::kWriter) |
+                                                     static_cast<std::uint8_t>(Role::kAdmin));
+  auto security = EndpointSecurity::make(context, options.curve, kAdmits, "replay");
+  if (!security.ok()) return security.status();
   try {
     zmq::socket_t socket(context, zmq::socket_type::router);
     socket.set(zmq::sockopt::linger, 0);
     socket.set(zmq::sockopt::sndhwm, 0);  // replies are bounded by the requests; never drop
+    if (Status st = (*security)->apply(socket); !st.ok()) return st;
     socket.bind(endpoint);
     service->endpoint_ = last_endpoint(socket);
     service->state_ = std::make_unique<State>(std::move(socket), writer, options, counters);
+    service->state_->security = std::move(*security);
   } catch (const zmq::error_t& e) {
     return Status::unavailable("replay service cannot bind " + endpoint + ": " + e.what());
   }
@@ -172,6 +182,10 @@ Result<std::unique_ptr<ReplayService>> ReplayService::start(zmq::context_t& cont
 }
 
 ReplayService::~ReplayService() { stop(); }
+
+std::uint64_t ReplayService::connections_refused() const {
+  return state_ ? state_->security->refused() : 0;
+}
 
 void ReplayService::stop() {
   stop_ = true;
@@ -243,6 +257,13 @@ void ReplayService::State::handle(Frames& request) {
   if (!req.ok()) {
     counters.bad_frames.fetch_add(1);
     reply_error(request[0], wire::read_request_id(view(request[1])).value_or(0), req.status());
+    return;
+  }
+  if (!security->grant(request[1]).allows(Role::kReader)) {
+    counters.permission_denied.fetch_add(1);
+    reply_error(request[0], req->id,
+                Status::permission_denied("replay needs the reader role, which this key no "
+                                          "longer holds"));
     return;
   }
   if (req->hub != writer.hub()) {

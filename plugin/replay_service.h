@@ -31,6 +31,7 @@ class ReplayService {
                                                       ServerCounters& counters);
   ~ReplayService();
   const std::string& endpoint() const { return endpoint_; }
+  std::uint64_t connections_refused() const;  // by the ZAP handler (CURVE only)
   void stop();
 
  private:

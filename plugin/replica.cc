@@ -15,6 +15,7 @@
 #include "plugin/command_service.h"
 #include "plugin/follower.h"
 #include "plugin/wire.h"
+#include "plugin/zap_handler.h"
 #include "registry/registry_access.h"
 
 namespace procreg {
@@ -353,6 +354,7 @@ Result<std::unique_ptr<Replica>> Replica::start(zmq::context_t& context,
   if (options.max_writes_in_flight < 1) {
     return Status::invalid_argument("replica: max_writes_in_flight must be at least 1");
   }
+  if (Status s = plugin::check_client_curve(options.curve, true, "replica"); !s.ok()) return s;
   auto impl = std::make_unique<Impl>(context, options);
   std::shared_ptr<replay::RemoteWriter> writer;
   try {
@@ -361,7 +363,7 @@ Result<std::unique_ptr<Replica>> Replica::start(zmq::context_t& context,
     } else {
       writer = std::make_shared<plugin::CommandClient>(
           context, options.command_endpoint, options.hub,
-          static_cast<std::size_t>(options.max_writes_in_flight));
+          static_cast<std::size_t>(options.max_writes_in_flight), 64u << 20, options.curve);
     }
   } catch (const zmq::error_t& e) {
     return Status::unavailable(std::string("replica: cannot connect: ") + e.what());
@@ -372,6 +374,7 @@ Result<std::unique_ptr<Replica>> Replica::start(zmq::context_t& context,
   if (!options.serve_endpoint.empty()) {
     HubServerOptions so;
     so.command_threads = options.serve_threads;
+    so.curve = options.curve;  // its own keys, and the policy of who may use it
     auto service = plugin::CommandService::start(context, *impl->registry, options.serve_endpoint,
                                                  so, impl->served);
     if (!service.ok()) return service.status();

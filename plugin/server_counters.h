@@ -12,7 +12,8 @@ struct ServerCounters {
   std::atomic<std::uint64_t> events_published{0}, event_messages_published{0},
       hook_messages_published{0}, heartbeats{0}, bytes_published{0}, publish_dropped{0},
       replay_requests{0}, replay_errors{0}, snapshots_served{0}, snapshot_files_served{0},
-      snapshot_files_refused{0}, commands{0}, command_errors{0}, bad_frames{0};
+      snapshot_files_refused{0}, commands{0}, command_errors{0}, bad_frames{0},
+      permission_denied{0};
 
   HubServerStats read() const {
     HubServerStats s;
@@ -30,6 +31,7 @@ struct ServerCounters {
     s.commands = commands.load();
     s.command_errors = command_errors.load();
     s.bad_frames = bad_frames.load();
+    s.permission_denied = permission_denied.load();
     return s;
   }
 };

@@ -6,8 +6,9 @@
 // at the source exactly as on a direct PUB/SUB connection. This is the embedded default; in
 // production procreg attaches to whatever XSUB/XPUB proxy the services already share.
 //
-// Thread safety: start() and stop() from any one thread; the proxy runs on its own thread
-// with its own sockets, on the caller's zmq::context_t, which must outlive the BusProxy.
+// Thread safety: start() and stop() from any one thread, connections_refused() from any; the
+// proxy runs on its own thread with its own sockets, on the caller's zmq::context_t, which must
+// outlive the BusProxy.
 #pragma once
 
 #include <memory>
@@ -15,6 +16,7 @@
 
 #include <zmq.hpp>
 
+#include "procreg/security.h"
 #include "procreg/status.h"
 
 namespace procreg {
@@ -24,6 +26,12 @@ struct BusProxyOptions {
   // accessors for the one chosen). Any ZeroMQ transport: inproc://, ipc://, tcp://.
   std::string frontend = "tcp://127.0.0.1:*";
   std::string backend = "tcp://127.0.0.1:*";
+  // CURVE (include/procreg/security.h): with keys, both endpoints are CURVE servers with these
+  // keys; the frontend admits only publisher keys (so that no other key can put a message on
+  // the bus), the backend reader, writer-client and admin keys. A key dropped from the policy
+  // while connected is cut off within about a second (the endpoint is bound anew and every
+  // peer authenticates again). Empty keys: plaintext.
+  CurveOptions curve;
 };
 
 class BusProxy {
@@ -39,6 +47,9 @@ class BusProxy {
   // The bound endpoints, with ephemeral ports resolved (e.g. "tcp://127.0.0.1:41235").
   const std::string& frontend_endpoint() const;
   const std::string& backend_endpoint() const;
+
+  // Connections the ZAP handler refused at either endpoint (CURVE only).
+  std::uint64_t connections_refused() const;
 
   // Stops forwarding, closes the sockets and joins the thread. Idempotent.
   void stop();

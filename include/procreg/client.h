@@ -35,6 +35,7 @@
 
 #include "procreg/options.h"
 #include "procreg/registry.h"
+#include "procreg/security.h"
 #include "procreg/status.h"
 #include "procreg/types.h"
 
@@ -50,6 +51,9 @@ struct ClientOptions {
   // Requests sent and not yet answered, at most (reads and writes); at least 1.
   std::size_t max_in_flight = 1024;
   std::size_t max_reply_bytes = 64u << 20;  // larger replies are dropped (the request times out)
+  // CURVE (include/procreg/security.h): a client of curve.server_key (the writer's or the
+  // replica's). Empty keys: plaintext.
+  CurveOptions curve;
 };
 
 // Options of a read through a Client.

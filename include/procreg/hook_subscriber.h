@@ -29,6 +29,7 @@
 #include <zmq.hpp>
 
 #include "procreg/hooks.h"
+#include "procreg/security.h"
 #include "procreg/status.h"
 
 namespace procreg {
@@ -48,6 +49,9 @@ struct HookSubscriberOptions {
   std::uint32_t chunk_events = 4'096;
   int receive_hwm = 1'000'000;
   std::chrono::milliseconds idle_check{3'000};
+  // CURVE (include/procreg/security.h): the bus socket is a client of curve.bus_key(), the
+  // replay socket of curve.server_key (the writer's). Empty keys: plaintext.
+  CurveOptions curve;
 };
 
 struct HookHandlerSpec {

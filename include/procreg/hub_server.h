@@ -24,6 +24,7 @@
 #include <zmq.hpp>
 
 #include "procreg/registry.h"
+#include "procreg/security.h"
 #include "procreg/status.h"
 
 namespace procreg {
@@ -57,6 +58,13 @@ struct HubServerOptions {
   // Largest request accepted on the ROUTER endpoints; larger ones are counted and dropped (the
   // command channel answers them resource_exhausted at once, docs/PROTOCOL.md "Limits").
   std::size_t max_request_bytes = 16u << 20;
+  // CURVE (include/procreg/security.h; docs/SECURITY.md). With keys: every bound endpoint is a
+  // CURVE server with these keys, admitting the policy's keys: the PUB and the replay service
+  // reader, writer-client and admin keys; the command channel the same, each request checked
+  // against its key's role (permission_denied otherwise). With publish_connect the PUB is a
+  // CURVE client of curve.bus_key() (the proxy's frontend), which must admit this key as
+  // publisher. Empty keys: plaintext.
+  CurveOptions curve;
 };
 
 struct HubServerStats {
@@ -77,6 +85,10 @@ struct HubServerStats {
   std::uint64_t commands = 0;
   std::uint64_t command_errors = 0;  // commands answered with an error
   std::uint64_t bad_frames = 0;      // malformed or oversized requests on any endpoint
+  // With CURVE: requests refused for their key's role (answered permission_denied), and
+  // connections ZAP refused (an unknown key, or one without a role the endpoint admits).
+  std::uint64_t permission_denied = 0;
+  std::uint64_t connections_refused = 0;
 };
 
 class HubServer {

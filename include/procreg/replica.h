@@ -22,6 +22,7 @@
 #include <zmq.hpp>
 
 #include "procreg/registry.h"
+#include "procreg/security.h"
 #include "procreg/status.h"
 
 namespace procreg {
@@ -49,6 +50,10 @@ struct ReplicaOptions {
   // writes go through registry() to the hub's writer. "tcp://127.0.0.1:*" binds a free port.
   std::string serve_endpoint;
   int serve_threads = 4;  // threads running the writes it forwards
+  // CURVE (include/procreg/security.h): the bus socket is a client of curve.bus_key(), the
+  // replay and command sockets of curve.server_key (the writer's); a serve endpoint is a CURVE
+  // server with curve.keys admitting curve.policy's keys, as a HubServer's command channel.
+  CurveOptions curve;
 };
 
 struct ReplicaStats {

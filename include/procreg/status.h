@@ -28,9 +28,11 @@ enum class Code {
   kIoError,            // the operating system refused a file operation
   kUnsupported,        // a format or schema version this build does not understand
   kResourceExhausted,  // a size limit was exceeded (oversized record, message, value)
-  kInternal,   // an unexpected failure in user code run by procreg (e.g. an update fn threw)
-  kConflict,   // the state changed under a conditional write (a remote update's row)
-  kCompacted,  // the history asked for was compacted away: resync from a snapshot
+  kInternal,          // an unexpected failure in user code run by procreg (e.g. an update fn threw)
+  kConflict,          // the state changed under a conditional write (a remote update's row)
+  kCompacted,         // the history asked for was compacted away: resync from a snapshot
+  kPermissionDenied,  // the peer's key does not hold the role the request needs, or a secret
+                      // key file is readable by others (include/procreg/security.h)
 };
 
 // Returns a stable lower_snake name for `code` ("not_found", "corruption", ...).
@@ -55,6 +57,7 @@ class [[nodiscard]] Status {
   static Status internal(std::string m) { return {Code::kInternal, std::move(m)}; }
   static Status conflict(std::string m) { return {Code::kConflict, std::move(m)}; }
   static Status compacted(std::string m) { return {Code::kCompacted, std::move(m)}; }
+  static Status permission_denied(std::string m) { return {Code::kPermissionDenied, std::move(m)}; }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }

@@ -30,6 +30,13 @@ bool delivered(zmq::socket_t& pub, zmq::socket_t& sub, const std::string& topic)
   return false;
 }
 
+BusProxyOptions endpoints(std::string frontend, std::string backend) {
+  BusProxyOptions o;
+  o.frontend = std::move(frontend);
+  o.backend = std::move(backend);
+  return o;
+}
+
 void check_forwarding(const BusProxyOptions& options) {
   zmq::context_t ctx;
   auto proxy = BusProxy::start(ctx, options);
@@ -66,11 +73,11 @@ BOOST_AUTO_TEST_CASE(forwards_over_tcp_loopback_with_ephemeral_ports) {
 
 BOOST_AUTO_TEST_CASE(forwards_over_ipc) {
   testing::TempDir dir;
-  check_forwarding({"ipc://" + dir.file("front"), "ipc://" + dir.file("back")});
+  check_forwarding(endpoints("ipc://" + dir.file("front"), "ipc://" + dir.file("back")));
 }
 
 BOOST_AUTO_TEST_CASE(forwards_over_inproc) {
-  check_forwarding({"inproc://bus-front", "inproc://bus-back"});
+  check_forwarding(endpoints("inproc://bus-front", "inproc://bus-back"));
 }
 
 BOOST_AUTO_TEST_CASE(resolves_ephemeral_ports_to_real_ones) {
@@ -87,11 +94,11 @@ BOOST_AUTO_TEST_CASE(an_endpoint_in_use_or_malformed_is_a_clear_error) {
   zmq::context_t ctx;
   auto first = BusProxy::start(ctx);
   BOOST_REQUIRE(first.ok());
-  auto clash = BusProxy::start(ctx, {(*first)->frontend_endpoint(), "tcp://127.0.0.1:*"});
+  auto clash = BusProxy::start(ctx, endpoints((*first)->frontend_endpoint(), "tcp://127.0.0.1:*"));
   BOOST_TEST(clash.status().code() == Code::kUnavailable);
   BOOST_TEST(clash.status().message().find((*first)->frontend_endpoint()) != std::string::npos,
              clash.status().message());
-  auto bad = BusProxy::start(ctx, {"nonsense", "tcp://127.0.0.1:*"});
+  auto bad = BusProxy::start(ctx, endpoints("nonsense", "tcp://127.0.0.1:*"));
   BOOST_TEST(bad.status().code() == Code::kUnavailable);
   BOOST_TEST(bad.status().message().find("nonsense") != std::string::npos);
 }

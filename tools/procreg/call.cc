@@ -84,6 +84,7 @@ Target open_target(zmq::context_t& context, const CallOptions& o) {
   ClientOptions co;
   co.endpoint = o.hub.command;
   co.hub = o.hub.hub;
+  co.curve = o.hub.curve;
   auto client = Client::connect(context, co);
   if (!client.ok()) {
     throw CliError(client.status().code() == Code::kInvalidArgument ? kExitUsage : kExitUnreachable,

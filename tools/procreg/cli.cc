@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "plugin/zap_handler.h"
 #include "plugin/zmq_util.h"
 
 namespace procreg::cli {
@@ -50,6 +51,7 @@ void HubEndpoints::add_options(CLI::App* app, const std::string& which) {
   app->add_option("--timeout-ms", timeout_ms,
                   "bound on reaching the hub and on each call, in ms [5000]")
       ->check(CLI::Range(1, 3'600'000));
+  curve_flags.add_client_options(app);
 }
 
 void HubEndpoints::resolve() {
@@ -77,6 +79,7 @@ void HubEndpoints::resolve() {
   if (replay.empty()) replay = kDefaultReplay;
   if (command.empty()) command = kDefaultCommand;
   if (stats.empty()) stats = kDefaultStats;
+  curve = curve_flags.client_options();
 }
 
 std::chrono::steady_clock::time_point deadline_after(double seconds) {
@@ -127,14 +130,24 @@ ReplicaOptions HubEndpoints::replica_options(const std::string& node) const {
   ro.replay_endpoint = replay;
   ro.command_endpoint = command;
   ro.request_timeout = std::min(timeout(), std::chrono::milliseconds(2'000));
+  ro.curve = curve;
   return ro;
 }
 
-StatsEndpoint::StatsEndpoint(zmq::context_t& context, const std::string& endpoint) {
+StatsEndpoint::StatsEndpoint(zmq::context_t& context, const std::string& endpoint,
+                             const CurveOptions& curve) {
   if (endpoint.empty() || endpoint == "none") return;
+  constexpr auto kAdmits = static_cast<std::uint8_t>(static_cast<std::uint8_t>(Role::kReader) |
+                                                     static_cast<std::uint8_t>(Role::kWriter) |
+                                                     static_cast<std::uint8_t>(Role::kAdmin));
+  auto security = plugin::EndpointSecurity::make(context, curve, kAdmits, "stats");
+  if (!security.ok())
+    throw CliError(kExitFailure, "stats endpoint: " + security.status().to_string());
+  security_ = std::move(*security);
   try {
     socket_.emplace(context, zmq::socket_type::router);
     socket_->set(zmq::sockopt::linger, 0);
+    if (Status s = security_->apply(*socket_); !s.ok()) throw CliError(kExitFailure, s.to_string());
     socket_->bind(endpoint);
     endpoint_ = plugin::last_endpoint(*socket_);
   } catch (const zmq::error_t& e) {

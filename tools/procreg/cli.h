@@ -23,6 +23,11 @@
 
 #include "procreg/replica.h"
 #include "procreg/status.h"
+#include "tools/procreg/security_flags.h"
+
+namespace procreg::plugin {
+class EndpointSecurity;
+}
 
 namespace procreg::cli {
 
@@ -59,9 +64,11 @@ struct HubEndpoints {
   std::string stats;
   std::string endpoints_file;
   int timeout_ms = 5'000;
+  CurveFlags curve_flags;  // --curve-key, --curve-server, --curve-bus
+  CurveOptions curve;      // what they name, loaded by resolve()
 
   // Adds --hub, --bus, --replay, --command, --stats (the ones named in `which`, a string of the
-  // letters h b r c s), --endpoints and --timeout-ms to `app`.
+  // letters h b r c s), --endpoints, --timeout-ms and the CURVE client flags to `app`.
   void add_options(CLI::App* app, const std::string& which = "hbrcs");
   // Applies the --endpoints file and the defaults. Throws CliError (usage) on a bad file.
   void resolve();
@@ -78,12 +85,15 @@ std::chrono::steady_clock::time_point deadline_after(double seconds);
 // requests pending now (a few at most, so the caller's loop stays responsive to signals).
 class StatsEndpoint {
  public:
-  StatsEndpoint(zmq::context_t& context, const std::string& endpoint);
+  // With CURVE enabled, a CURVE server admitting the policy's reader, writer-client and admin
+  // keys.
+  StatsEndpoint(zmq::context_t& context, const std::string& endpoint, const CurveOptions& curve);
   const std::string& endpoint() const { return endpoint_; }  // as bound ("" when off)
   // Waits up to `timeout` for a request, then answers what is pending.
   void answer(std::chrono::milliseconds timeout, const std::function<nlohmann::json()>& make);
 
  private:
+  std::shared_ptr<plugin::EndpointSecurity> security_;
   std::optional<zmq::socket_t> socket_;
   std::string endpoint_;
 };

@@ -17,6 +17,7 @@
 
 #include "tools/procreg/cli.h"
 #include "tools/procreg/commands.h"
+#include "tools/procreg/security_flags.h"
 
 int main(int argc, char** argv) {
   using namespace procreg::cli;
@@ -35,6 +36,7 @@ int main(int argc, char** argv) {
   add_verify_commands(app, &commands);
   add_stats_command(app, &commands);
   add_demo_command(app, &commands);
+  add_keygen_command(app, &commands);
 
   try {
     app.parse(argc, argv);

@@ -36,6 +36,8 @@ struct ReplicaCmdOptions {
   std::string dump;
   std::string stats = "none";
   std::string serve;
+  std::string policy;  // --curve-policy
+  bool insecure = false;
   std::optional<std::uint64_t> until_seq;
   double seconds = 0;
 };
@@ -60,11 +62,20 @@ int run_replica(ReplicaCmdOptions o) {
   o.hub.resolve();
   ReplicaOptions ro = o.hub.replica_options(o.node);
   ro.serve_endpoint = o.serve == "none" ? "" : o.serve;
+  // Its own endpoints are CURVE servers with the replica's keys, admitting --curve-policy.
+  CurveFlags own = o.hub.curve_flags;
+  own.policy = o.policy;
+  own.insecure = o.insecure;
+  own.check_endpoint(ro.serve_endpoint, "--serve");
+  own.check_endpoint(o.stats, "--stats");
+  if (o.hub.curve.enabled() && (!ro.serve_endpoint.empty() || o.stats != "none")) {
+    ro.curve.policy = own.server_options().policy;
+  }
   zmq::context_t context;
   auto started = Replica::start(context, ro);
   if (!started.ok()) throw CliError(kExitUsage, "cannot start: " + started.status().to_string());
   std::unique_ptr<Replica> replica = std::move(*started);
-  StatsEndpoint stats(context, o.stats);
+  StatsEndpoint stats(context, o.stats, ro.curve);
   const auto make_stats = [&]() -> Json {
     const std::uint64_t applied = replica->last_applied();
     const std::uint64_t head = replica->head();
@@ -142,6 +153,11 @@ void add_replica_command(CLI::App& app, Commands* commands) {
       ->capture_default_str();
   sub->add_option("--seconds", o->seconds, "exit after this many seconds (0: on a signal)")
       ->check(CLI::NonNegativeNumber);
+  sub->add_option("--curve-policy", o->policy,
+                  "CURVE: who may use --serve and --stats (a directory of keys per role)")
+      ->envname("PROCREG_CURVE_POLICY");
+  sub->add_flag("--insecure", o->insecure,
+                "allow plaintext --serve or --stats on a tcp endpoint that is not loopback");
   commands->push_back({sub, [o] { return run_replica(*o); }});
 }
 

@@ -58,6 +58,7 @@ struct ServeOptions {
   std::int64_t janitor_ms = RegistryOptions{}.janitor_interval.count();
   std::int64_t tombstone_ttl_ms = RegistryOptions{}.tombstone_ttl_ms;
   std::int64_t pending_ttl_ms = RegistryOptions{}.pending_ttl_ms;
+  CurveFlags curve;
 };
 
 Durability parse_durability(const std::string& d) {
@@ -110,7 +111,9 @@ Json stats_json(const Registry& registry, const HubServer& server, Clock::time_p
             {"snapshot_files_refused", s.snapshot_files_refused},
             {"commands", s.commands},
             {"command_errors", s.command_errors},
-            {"bad_frames", s.bad_frames}}}};
+            {"bad_frames", s.bad_frames},
+            {"permission_denied", s.permission_denied},
+            {"connections_refused", s.connections_refused}}}};
 }
 
 RegistryOptions registry_options(const ServeOptions& o) {
@@ -138,21 +141,48 @@ struct Server {
   std::string subscribe_at;  // where subscribers connect ("" if unknown)
 };
 
-Server start_server(zmq::context_t& context, Registry& registry, const ServeOptions& o) {
+// Refuses plaintext on an endpoint that is not loopback (unless --insecure).
+void check_endpoints(const ServeOptions& o) {
+  o.curve.check_endpoint(o.replay, "--replay");
+  o.curve.check_endpoint(o.command, "--command");
+  o.curve.check_endpoint(o.stats, "--stats");
+  o.curve.check_endpoint(o.connect, "--connect");
+  o.curve.check_endpoint(o.bind, "--bind");
+  if (o.connect.empty() && o.bind.empty()) {
+    o.curve.check_endpoint(o.frontend, "--bus-frontend");
+    o.curve.check_endpoint(o.backend, "--bus-backend");
+  }
+}
+
+Server start_server(zmq::context_t& context, Registry& registry, const ServeOptions& o,
+                    const CurveOptions& curve) {
   Server server;
   HubServerOptions so;
+  so.curve = curve;
   so.replay_endpoint = off_if_none(o.replay);
   so.command_endpoint = off_if_none(o.command);
   so.heartbeat_interval = milliseconds(o.heartbeat_ms);
   so.max_events_per_message = o.max_events_per_message;
   if (!o.connect.empty()) {
+    if (curve.enabled() && curve.bus_server_key.empty()) {
+      usage_error("--connect with --curve-key needs --curve-bus (the proxy's public key)");
+    }
     so.publish_connect = true;
     so.publish_endpoint = o.connect;
     server.subscribe_at = o.advertise_bus;  // the proxy's backend, if given
   } else if (!o.bind.empty()) {
     so.publish_endpoint = o.bind;
   } else {
-    auto started = BusProxy::start(context, {o.frontend, o.backend});
+    BusProxyOptions po;
+    po.frontend = o.frontend;
+    po.backend = o.backend;
+    po.curve = curve;
+    if (curve.enabled()) {
+      // The embedded proxy has the writer's keys, and admits the writer as its publisher.
+      curve.policy->grant_always(curve.keys.public_key, Role::kPublisher);
+      so.curve.bus_server_key = curve.keys.public_key;
+    }
+    auto started = BusProxy::start(context, po);
     if (!started.ok()) {
       throw CliError(kExitFailure, "cannot start the bus: " + started.status().to_string());
     }
@@ -211,6 +241,8 @@ void serve_until_stopped(const ServeOptions& o, const tools::Signals& signals, S
 int run_serve(const ServeOptions& o) {
   const tools::Signals signals;  // before any thread starts
   if (!o.connect.empty() && !o.bind.empty()) usage_error("give --connect or --bind, not both");
+  check_endpoints(o);
+  const CurveOptions curve = o.curve.server_options();  // before the log: a bad key changes nothing
   auto opened = Registry::open(registry_options(o));
   if (!opened.ok()) {
     throw CliError(kExitFailure,
@@ -219,8 +251,8 @@ int run_serve(const ServeOptions& o) {
   std::unique_ptr<Registry> registry = std::move(*opened);
 
   zmq::context_t context;
-  Server server = start_server(context, *registry, o);
-  StatsEndpoint stats(context, off_if_none(o.stats));
+  Server server = start_server(context, *registry, o, curve);
+  StatsEndpoint stats(context, off_if_none(o.stats), curve);
   announce_ready(o, *registry, server, stats.endpoint());
   const auto started = Clock::now();
   serve_until_stopped(o, signals, stats,
@@ -250,14 +282,21 @@ int run_serve(const ServeOptions& o) {
 struct BusOptions {
   std::string frontend = kDefaultBusFrontend;
   std::string backend = kDefaultBusBackend;
+  CurveFlags curve;
   std::string endpoints_file;
   double seconds = 0;
 };
 
 int run_bus(const BusOptions& o) {
   const tools::Signals signals;
+  o.curve.check_endpoint(o.frontend, "--frontend");
+  o.curve.check_endpoint(o.backend, "--backend");
+  BusProxyOptions po;
+  po.frontend = o.frontend;
+  po.backend = o.backend;
+  po.curve = o.curve.server_options();
   zmq::context_t context;
-  auto started = BusProxy::start(context, {o.frontend, o.backend});
+  auto started = BusProxy::start(context, po);
   if (!started.ok()) throw CliError(kExitFailure, started.status().to_string());
   std::unique_ptr<BusProxy> proxy = std::move(*started);
   const Json endpoints = {{"frontend", proxy->frontend_endpoint()},
@@ -361,6 +400,7 @@ void add_serve_command(CLI::App& app, Commands* commands) {
   serve->add_option("--dump", o->dump, "on exit, write dump_all of every table here (JSON)");
   serve->add_option("--seconds", o->seconds, "exit after this many seconds (0: on a signal)")
       ->check(CLI::NonNegativeNumber);
+  o->curve.add_server_options(serve, /*publishes=*/true);
   add_log_options(serve, o.get());
   commands->push_back({serve, [o] { return run_serve(*o); }});
 }
@@ -375,6 +415,7 @@ void add_bus_command(CLI::App& app, Commands* commands) {
   bus->add_option("--endpoints-file", b->endpoints_file, "write the bound endpoints here (JSON)");
   bus->add_option("--seconds", b->seconds, "exit after this many seconds (0: on a signal)")
       ->check(CLI::NonNegativeNumber);
+  b->curve.add_server_options(bus);
   commands->push_back({bus, [b] { return run_bus(*b); }});
 }
 

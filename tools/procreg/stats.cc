@@ -9,6 +9,7 @@
 
 #include <zmq.hpp>
 
+#include "plugin/zap_handler.h"
 #include "tools/procreg/cli.h"
 #include "tools/procreg/commands.h"
 #include "tools/procreg/json_convert.h"
@@ -119,6 +120,9 @@ int run_stats(StatsOptions o) {
   socket.set(zmq::sockopt::linger, 0);
   socket.set(zmq::sockopt::rcvtimeo, o.hub.timeout_ms);
   socket.set(zmq::sockopt::sndtimeo, o.hub.timeout_ms);
+  if (Status s = plugin::secure_client(socket, o.hub.curve, o.hub.curve.server_key); !s.ok()) {
+    usage_error("the stats endpoint: " + s.to_string());
+  }
   try {
     socket.connect(o.hub.stats);
     socket.send(zmq::buffer(std::string_view("stats")), zmq::send_flags::none);

@@ -26,6 +26,7 @@
 #include "events/codec.h"
 #include "plugin/replay_client.h"
 #include "plugin/wire.h"
+#include "plugin/zap_handler.h"
 #include "plugin/zmq_util.h"
 #include "procreg/hook_subscriber.h"
 #include "procreg/options.h"
@@ -82,9 +83,12 @@ class Tail {
   Tail(const TailOptions& o, zmq::context_t& context)
       : o_(o),
         limits_(events::record_limits(LogOptions{}.max_record_bytes)),
-        client_(context, o.hub.replay, o.hub.hub, o.hub.timeout(), 1024),
+        client_(context, o.hub.replay, o.hub.hub, o.hub.timeout(), 1024, o.hub.curve),
         sub_(context, zmq::socket_type::sub) {
     sub_.set(zmq::sockopt::linger, 0);
+    if (Status s = plugin::secure_client(sub_, o.hub.curve, o.hub.curve.bus_key()); !s.ok()) {
+      usage_error("the bus: " + s.to_string());
+    }
     sub_.set(zmq::sockopt::rcvhwm, 1'000'000);
     sub_.set(zmq::sockopt::subscribe, plugin::wire::events_prefix(o.hub.hub));
     sub_.set(zmq::sockopt::subscribe, plugin::wire::heartbeat_topic(o.hub.hub));
@@ -238,10 +242,11 @@ int run_hooks(const TailOptions& o, const tools::Signals& signals, zmq::context_
   so.bus_endpoint = o.hub.bus;
   so.replay_endpoint = o.hub.replay;
   so.request_timeout = std::min(o.hub.timeout(), milliseconds(2'000));
+  so.curve = o.hub.curve;
   if (o.from) so.from_seq = *o.from == 0 ? 0 : *o.from - 1;
   {
     // The subscriber retries an unreachable hub forever: fail early instead.
-    plugin::ReplayClient probe(context, o.hub.replay, o.hub.hub, o.hub.timeout(), 1);
+    plugin::ReplayClient probe(context, o.hub.replay, o.hub.hub, o.hub.timeout(), 1, o.hub.curve);
     writer_head(probe, o);
   }
   std::atomic<std::uint64_t> printed{0};
