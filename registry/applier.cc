@@ -9,15 +9,23 @@ namespace procreg::replay {
 
 void Applier::push(std::vector<Pending>& staged) {
   std::lock_guard pl(pending_mu_);
+  if (pending_.empty()) {
+    pending_.swap(staged);  // nothing moves (the usual case: the last group is applied)
+    return;
+  }
   for (Pending& p : staged) pending_.push_back(std::move(p));
 }
 
 void Applier::fail(Status s) {
   std::lock_guard l(failed_mu_);
-  if (failed_.ok()) failed_ = std::move(s);
+  if (failed_.ok()) {
+    failed_ = std::move(s);
+    has_failed_.store(true);
+  }
 }
 
 Status Applier::failure() const {
+  if (!has_failed_.load()) return Status();  // every write asks: no lock until a failure
   std::lock_guard l(failed_mu_);
   return failed_;
 }
@@ -39,22 +47,43 @@ Result<std::uint64_t> Applier::wait_applied(std::uint64_t seq,
   return seq;
 }
 
+namespace {
+// Empties a vector on every way out of a scope, keeping its capacity.
+template <typename T>
+class ClearOnExit {
+ public:
+  explicit ClearOnExit(std::vector<T>& v) : v_(v) {}
+  ~ClearOnExit() { v_.clear(); }
+  ClearOnExit(const ClearOnExit&) = delete;
+  ClearOnExit& operator=(const ClearOnExit&) = delete;
+
+ private:
+  std::vector<T>& v_;
+};
+}  // namespace
+
 void Applier::apply_durable() {
   std::lock_guard al(apply_mu_);
   const std::uint64_t durable = log_->durable_seq();
-  std::vector<Pending> batch;
+  ClearOnExit<Pending> clear_batch(batch_);
   {
     std::lock_guard pl(pending_mu_);
-    while (!pending_.empty() && pending_.front().event.seq <= durable) {
-      batch.push_back(std::move(pending_.front()));
-      pending_.pop_front();
+    if (!pending_.empty() && pending_.back().event.seq <= durable) {
+      batch_.swap(pending_);  // all of them (batch_ is empty)
+    } else {
+      std::size_t n = 0;
+      while (n < pending_.size() && pending_[n].event.seq <= durable) {
+        batch_.push_back(std::move(pending_[n]));
+        ++n;
+      }
+      pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(n));
     }
   }
-  if (batch.empty()) return;
+  if (batch_.empty()) return;
   std::size_t applied = 0;
   {
     std::unique_lock pl(proj_mu_);
-    for (auto& p : batch) {
+    for (auto& p : batch_) {
       const std::uint64_t seq = p.event.seq;
       Status s = proj_.apply(std::move(p.event), p.encoded, p.rows);
       if (!s.ok()) {
@@ -72,27 +101,29 @@ void Applier::apply_durable() {
     // snapshot captured from the projection is never ahead of the head a later reply gives.
     applied_seq_.store(proj_.last_seq());
   }
+  if (listener_ && applied > 0) notify_listener(applied);
+  for (std::size_t i = 0; i < applied; ++i) {
+    hooks_.publish(batch_[i].event.seq, std::move(batch_[i].hooks));
+  }
+}
+
+void Applier::notify_listener(std::size_t applied) {
   const std::uint64_t epoch = proj_.epoch();
-  if (listener_ && applied > 0) {
-    std::vector<CommittedEvent> committed;
-    try {
-      committed.reserve(applied);
-    } catch (const std::bad_alloc&) {  // no room for the list: one event per call, below
-    }
-    for (std::size_t i = 0; i < applied; ++i) {
-      const Pending& p = batch[i];
-      const CommittedEvent e{p.event.seq, epoch, p.table, p.encoded, p.hooks};
-      if (committed.capacity() >= applied) {
-        committed.push_back(e);  // no allocation: reserved
-      } else {
-        listener_(std::span<const CommittedEvent>(&e, 1));
-      }
-    }
-    if (!committed.empty()) listener_(committed);
+  ClearOnExit<CommittedEvent> clear_committed(committed_);
+  try {
+    committed_.reserve(applied);
+  } catch (const std::bad_alloc&) {  // no room for the list: one event per call, below
   }
   for (std::size_t i = 0; i < applied; ++i) {
-    hooks_.publish(batch[i].event.seq, std::move(batch[i].hooks));
+    const Pending& p = batch_[i];
+    const CommittedEvent e{p.event.seq, epoch, p.table, p.encoded, p.hooks};
+    if (committed_.capacity() >= applied) {
+      committed_.push_back(e);  // no allocation: reserved
+    } else {
+      listener_(std::span<const CommittedEvent>(&e, 1));
+    }
   }
+  if (!committed_.empty()) listener_(committed_);
 }
 
 Result<std::uint64_t> Applier::attach(CommitListener listener,

@@ -14,7 +14,6 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <mutex>
 #include <shared_mutex>
@@ -39,7 +38,8 @@ class Applier {
   std::uint64_t applied_seq() const { return applied_seq_.load(); }
   void set_applied_seq(std::uint64_t seq) { applied_seq_.store(seq); }
 
-  // Queues appended events (in sequence order, after every event queued before).
+  // Queues appended events (in sequence order, after every event queued before), moving them
+  // out of `staged` (which it may leave with another vector's capacity).
   void push(std::vector<Pending>& staged);
   // Applies every durable pending event in order under the projection's exclusive lock, then
   // hands them to the listener and publishes their hook events. Stops at (and latches) the
@@ -62,20 +62,28 @@ class Applier {
   void detach(std::uint64_t token);
 
  private:
+  // Hands batch_'s first `applied` events to the listener (under apply_mu_).
+  void notify_listener(std::size_t applied);
+
   Log* const log_;
   Projection& proj_;
   std::shared_mutex& proj_mu_;
   HookDispatcher& hooks_;
 
   std::mutex pending_mu_;  // appended, not yet applied, in sequence order
-  std::deque<Pending> pending_;
+  std::vector<Pending> pending_;
   std::mutex apply_mu_;
   std::atomic<std::uint64_t> applied_seq_{0};
+  // apply_durable's, under apply_mu_ and empty between calls: kept for their capacity, so that
+  // applying allocates nothing of its own.
+  std::vector<Pending> batch_;
+  std::vector<CommittedEvent> committed_;
   CommitListener listener_;           // under apply_mu_
   std::uint64_t listener_token_ = 0;  // of the attached listener (0: none); under apply_mu_
   std::uint64_t next_listener_token_ = 1;
   mutable std::mutex failed_mu_;
-  Status failed_;  // once set, every write returns it
+  Status failed_;                        // once set, every write returns it
+  std::atomic<bool> has_failed_{false};  // set (under failed_mu_) once failed_ is
 };
 
 }  // namespace procreg::replay

@@ -8,9 +8,11 @@
 #pragma once
 
 #include <atomic>
+#include <concepts>
 #include <cstdint>
-#include <functional>
+#include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "events/row_codec.h"
@@ -22,7 +24,31 @@
 
 namespace procreg::replay {
 
-using Resolver = std::function<Resolved(const CommandContext&)>;
+// A reference to a resolver, not its owner (a function_ref): the callable it was made from
+// must outlive the write. Making one never allocates, where a std::function of a lambda with
+// the call's arguments did on every write.
+class Resolver {
+ public:
+  using Call = Resolved (*)(void* object, const CommandContext& ctx);
+
+  // `call(object, ctx)` resolves.
+  Resolver(Call call, void* object) : object_(object), call_(call) {}
+  // `f(ctx)` resolves; f is not copied.
+  template <typename F>
+  requires(!std::same_as<std::remove_cvref_t<F>, Resolver> &&
+           std::is_invocable_r_v<Resolved, F&, const CommandContext&>)
+      Resolver(F&& f)  // NOLINT(bugprone-forwarding-reference-overload): constrained above
+      : object_(const_cast<void*>(static_cast<const void*>(std::addressof(f)))),
+        call_([](void* object, const CommandContext& ctx) -> Resolved {
+          return (*static_cast<std::remove_reference_t<F>*>(object))(ctx);
+        }) {}
+
+  Resolved operator()(const CommandContext& ctx) const { return call_(object_, ctx); }
+
+ private:
+  void* object_;
+  Call call_;
+};
 
 // How the writer queue may group a call with others. kAny: with any. kAlone: in a group of its
 // own (it runs user code: an update function). kQuiesce: also alone, and the pipeline first
@@ -33,7 +59,7 @@ enum class Grouping { kAny, kAlone, kQuiesce };
 // One write of a call: its options and its resolver (both owned by the caller).
 struct Write {
   const WriteOptions* options;
-  const Resolver* resolve;
+  Resolver resolve;
 };
 
 // What a result holds before the commit path sets it.

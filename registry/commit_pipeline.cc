@@ -105,7 +105,7 @@ void CommitPipeline::stage(std::span<const Write> writes,
     CommandContext ctx{overlay_, table, now, o.hooks, opts_.tombstone_ttl_ms, opts_.pending_ttl_ms};
     Resolved body = [&] {
       WritingMark mark(this);
-      return (*writes[i].resolve)(ctx);
+      return writes[i].resolve(ctx);
     }();
     if (!body.ok()) {
       if (body.status().code() == Code::kInvalidArgument) counters_.invalid_calls.fetch_add(1);
@@ -117,12 +117,15 @@ void CommitPipeline::stage(std::span<const Write> writes,
       *out[i] = pass.next_seq;
       continue;
     }
-    Pending p{Event{kEventSchemaVersion, opts_.hub, table, pass.next_seq + 1, log_.epoch(), now,
-                    o.hooks, std::move(**body)},
-              {},
-              {},
-              {},
-              {}};
+    // Built and encoded in place (staged_ has room for every write: no reallocation).
+    Pending& p = staged_.emplace_back();
+    p.event.hub = opts_.hub;
+    p.event.table = table;
+    p.event.seq = pass.next_seq + 1;
+    p.event.epoch = log_.epoch();
+    p.event.writer_time_ms = now;
+    p.event.hooks = o.hooks;
+    p.event.body = std::move(**body);
     events::encode(p.event, &p.encoded, &p.rows);
     // Everything that can fail on the caller's input is done before the append: once the
     // record is in the log, the event is committed whatever happens to this call.
@@ -132,17 +135,17 @@ void CommitPipeline::stage(std::span<const Write> writes,
                                            " bytes encoded, over the log's max_record_bytes " +
                                            std::to_string(opts_.log.max_record_bytes) +
                                            "; nothing written");
+      staged_.pop_back();
       continue;
     }
     p.hooks = hook_events_of(p.event);
     p.table = p.event.table;
     ++pass.next_seq;
-    staged_.push_back(std::move(p));
     staged_at_.push_back(i);
-    payloads_.emplace_back(staged_.back().encoded);
+    payloads_.emplace_back(p.encoded);
     if (!pass.append_makes_durable || i + 1 < writes.size()) {
       pass.overlay_ahead = true;
-      overlay_.record(staged_.back().event, /*borrow=*/pass.append_makes_durable);
+      overlay_.record(p.event, /*borrow=*/pass.append_makes_durable);
     }
   }
 }

@@ -8,9 +8,8 @@
 
 namespace procreg::replay {
 
-Result<std::uint64_t> Writer::commit(const WriteOptions& o, const Resolver& resolve,
-                                     Grouping grouping) {
-  const Write write{&o, &resolve};
+Result<std::uint64_t> Writer::commit(const WriteOptions& o, Resolver resolve, Grouping grouping) {
+  const Write write{&o, resolve};
   Result<std::uint64_t> result = unset_result();
   commit_many(std::span<const Write>(&write, 1), std::span<Result<std::uint64_t>>(&result, 1),
               grouping);
@@ -71,47 +70,45 @@ Result<std::uint64_t> Writer::node_down(std::string_view node, const WriteOption
 }
 
 namespace {
-Resolver resolver_of(Writer::Op* o) {
+// A batch's op, resolved (the Resolver's object is the op).
+Resolved resolve_op(void* object, const CommandContext& ctx) {
+  auto* o = static_cast<Writer::Op*>(object);
   using Kind = decltype(o->kind);
   switch (o->kind) {
     case Kind::kInsert:
-      return [o](const CommandContext& ctx) {
-        return resolve_insert(ctx, std::move(o->spec), std::move(o->node_pids), o->options);
-      };
+      return resolve_insert(ctx, std::move(o->spec), std::move(o->node_pids), o->options);
     case Kind::kBulkInsert:
-      return [o](const CommandContext& ctx) {
-        return resolve_bulk_insert(ctx, std::move(o->children));
-      };
+      return resolve_bulk_insert(ctx, std::move(o->children));
     case Kind::kErase:
-      return [o](const CommandContext& ctx) { return resolve_delete(ctx, o->child_id); };
+      return resolve_delete(ctx, o->child_id);
     case Kind::kBulkDelete:
-      return [o](const CommandContext& ctx) { return resolve_bulk_delete(ctx, o->nodes); };
+      return resolve_bulk_delete(ctx, o->nodes);
     case Kind::kUpdate:
-      return [o](const CommandContext& ctx) { return resolve_update(ctx, o->child_id, o->fn); };
+      return resolve_update(ctx, o->child_id, o->fn);
     case Kind::kClearAll:
       break;
   }
-  return [](const CommandContext& ctx) { return resolve_clear(ctx); };
+  return resolve_clear(ctx);
+}
+
+Resolved refused_user_code(void*, const CommandContext&) {
+  return Status::invalid_argument(
+      "an update function in a submitted batch (it would run on the writer thread): use "
+      "Registry::write or Registry::update; nothing written");
 }
 }  // namespace
 
 void Writer::prepare(std::vector<Op>& ops, Prepared& p, bool refuse_user_code) {
-  p.resolvers.reserve(ops.size());
-  p.writes.reserve(ops.size());  // no reallocation: each Write points at its resolver
+  p.writes.reserve(ops.size());
   p.out.reserve(ops.size());
   for (Op& op : ops) {
     const bool user_code = op.kind == decltype(op.kind)::kUpdate;
     if (user_code && refuse_user_code) {
-      p.resolvers.emplace_back([](const CommandContext&) -> Resolved {
-        return Status::invalid_argument(
-            "an update function in a submitted batch (it would run on the writer thread): use "
-            "Registry::write or Registry::update; nothing written");
-      });
+      p.writes.push_back(Write{&op.options, Resolver(&refused_user_code, nullptr)});
     } else {
-      p.resolvers.push_back(resolver_of(&op));
+      p.writes.push_back(Write{&op.options, Resolver(&resolve_op, &op)});
       p.has_user_code = p.has_user_code || user_code;
     }
-    p.writes.push_back(Write{&op.options, &p.resolvers.back()});
     p.out.emplace_back(unset_result());
   }
 }

@@ -30,10 +30,9 @@ namespace procreg::replay {
 class Writer {
  public:
   using Op = WriteBatch::Op;
-  // A batch's writes turned into the commit path's: a resolver and a Write per op, and where
-  // each one's result goes. Points into the ops it was prepared from.
+  // A batch's writes turned into the commit path's: a Write per op (its resolver refers to
+  // the op), and where each one's result goes. Points into the ops it was prepared from.
   struct Prepared {
-    std::vector<Resolver> resolvers;
     std::vector<Write> writes;
     std::vector<Result<std::uint64_t>> out;
     bool has_user_code = false;  // an update function
@@ -49,7 +48,7 @@ class Writer {
   // applied (or failed). The whole call is bounded by the smallest of the writes' timeouts.
   virtual void commit_many(std::span<const Write> writes, std::span<Result<std::uint64_t>> out,
                            Grouping grouping) = 0;
-  Result<std::uint64_t> commit(const WriteOptions& o, const Resolver& resolve,
+  Result<std::uint64_t> commit(const WriteOptions& o, Resolver resolve,
                                Grouping grouping = Grouping::kAny);
 
   // The API's writes, with Registry's semantics (include/procreg/registry.h).

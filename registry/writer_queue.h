@@ -96,8 +96,9 @@ class WriterQueue final : public Writer {
   // thread takes it if calls remain).
   void release_lead(Wakes& wakes);
   void complete(Call* c, Wakes& wakes);
-  // Signals the callers in `wakes`, with mu_ (held by q) still held.
-  void raise(Wakes& wakes, std::unique_lock<std::mutex>& q);
+  // Signals the callers in `wakes`, with mu_ (held by q) still held; `self`, the caller
+  // raising, only if it is not done.
+  void raise(Wakes& wakes, std::unique_lock<std::mutex>& q, const Call* self = nullptr);
   // Completes the awaiting calls the log's durable events (or its failure) settle.
   void settle_awaiting(std::unique_lock<std::mutex>& q);
   void run_completions(std::unique_lock<std::mutex>& q);

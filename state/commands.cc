@@ -118,11 +118,17 @@ std::string check_spec(const ChildSpec& spec) {
 
 std::string check_values(const ChildSpec& spec, const Metadata& metadata) {
   const std::uint32_t max = events::kMaxValueDepth;
-  const std::string limit = " nests deeper than " + std::to_string(max) + " levels";
-  if (!events::within_depth(spec.start.args, max)) return "child_spec start args" + limit;
-  if (!events::within_depth(spec.extra, max)) return "child_spec extra fields" + limit;
-  if (!events::within_depth(metadata, max)) return "metadata" + limit;
-  return "";
+  const char* what = nullptr;
+  if (!events::within_depth(spec.start.args, max)) {
+    what = "child_spec start args";
+  } else if (!events::within_depth(spec.extra, max)) {
+    what = "child_spec extra fields";
+  } else if (!events::within_depth(metadata, max)) {
+    what = "metadata";
+  } else {
+    return "";  // the usual case: no message is built
+  }
+  return std::string(what) + " nests deeper than " + std::to_string(max) + " levels";
 }
 
 std::string check_node_pids(const NodePids& node_pids) {
@@ -133,7 +139,7 @@ std::string check_node_pids(const NodePids& node_pids) {
   return "";
 }
 
-Resolved resolve_insert(const CommandContext& ctx, ChildSpec spec, NodePids node_pids,
+Resolved resolve_insert(const CommandContext& ctx, ChildSpec&& spec, NodePids&& node_pids,
                         const InsertOptions& options) {
   std::string bad = check_spec(spec);
   if (bad.empty()) bad = check_node_pids(node_pids);

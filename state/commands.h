@@ -44,7 +44,7 @@ struct CommandContext {
 
 using Resolved = Result<std::optional<EventBody>>;
 
-Resolved resolve_insert(const CommandContext& ctx, ChildSpec spec, NodePids node_pids,
+Resolved resolve_insert(const CommandContext& ctx, ChildSpec&& spec, NodePids&& node_pids,
                         const InsertOptions& options);
 Resolved resolve_bulk_insert(const CommandContext& ctx, std::vector<Entry> children);
 Resolved resolve_delete(const CommandContext& ctx, std::string_view child_id);
