@@ -644,6 +644,74 @@ class CliTest(unittest.TestCase):
             shutil.rmtree(archive, ignore_errors=True)
 
     # ---- demo
+    def test_keygen_and_a_secured_hub(self):
+        keys = tempfile.mkdtemp(prefix="procreg-cli-keys-")
+        self.addCleanup(shutil.rmtree, keys, True)
+        k = lambda name: os.path.join(keys, name)
+        made = {}
+        for name in ("hub", "ops", "app", "viewer", "stranger"):
+            r = run("keygen", k(name))
+            self.assertEqual(r.returncode, 0, r.stderr)
+            made[name] = json.loads(r.stdout)
+            self.assertEqual(os.stat(k(name) + ".key_secret").st_mode & 0o777, 0o600)
+        self.assertEqual(len(made["hub"]["public_key"]), 40)
+        r = run("keygen", k("hub"))  # never replaced without --force
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("--force", r.stderr)
+        for role, name in (("admin", "ops"), ("writer-client", "app"), ("reader", "viewer")):
+            os.makedirs(k("policy/" + role))
+            shutil.copy(k(name + ".key"), k("policy/" + role))
+        hub = self.start_hub(extra=("--curve-key", k("hub"), "--curve-policy", k("policy")))
+
+        def call(who, method, args=None, timeout_ms="5000"):
+            return run("call", *hub.ep(), "--timeout-ms", timeout_ms, "--curve-key", k(who),
+                       "--curve-server", k("hub.key"), method,
+                       *([json.dumps(args)] if args is not None else []))
+        r = call("app", "insert", insert_args("w1"))
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        r = call("viewer", "get_pid", {"child_id": "w1"})
+        self.assertEqual(json.loads(r.stdout), "p1")
+        for who, method, args in (("viewer", "insert", insert_args("v1")),
+                                  ("viewer", "erase", {"child_id": "w1"}),
+                                  ("app", "clear_all", None), ("app", "node_down", {"node": "n1"})):
+            r = call(who, method, args)
+            self.assertEqual(r.returncode, 1, (who, method, r.stdout, r.stderr))
+            self.assertEqual(json.loads(r.stdout)["error"]["code"], "permission_denied")
+        # An unknown key and a plaintext client get no connection: exit 3, in bounded time.
+        self.assertEqual(call("stranger", "get_pid", {"child_id": "w1"}, "800").returncode, 3)
+        r = run("call", *hub.ep(), "--timeout-ms", "800", "get_pid", json.dumps({"child_id": "w1"}))
+        self.assertEqual(r.returncode, 3)
+        # The keys also come from the environment; a readable secret is refused.
+        env = dict(os.environ, PROCREG_CURVE_KEY=k("viewer"), PROCREG_CURVE_SERVER=k("hub.key"))
+        r = subprocess.run([PROCREG, "stats", *hub.ep()], capture_output=True, text=True,
+                           timeout=WAIT_S, env=env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        server = json.loads(r.stdout)["server"]
+        self.assertEqual(server["permission_denied"], 4)
+        self.assertGreaterEqual(server["connections_refused"], 1)
+        os.chmod(k("viewer.key_secret"), 0o644)
+        r = call("viewer", "get_pid", {"child_id": "w1"})
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("chmod 600", r.stderr)
+        self.assertEqual(call("ops", "clear_all").returncode, 0)
+        # A replica with a writer-client key follows the hub (bus and replay under CURVE).
+        dump = k("replica.json")
+        r = run("replica", *hub.ep(), "--curve-key", k("app"), "--curve-server", k("hub.key"),
+                "--seconds", "1", "--dump", dump)
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_plaintext_network_endpoints_need_insecure(self):
+        d = tempfile.mkdtemp(prefix="procreg-cli-insecure-")
+        self.addCleanup(shutil.rmtree, d, True)
+        for args in (["serve", "--log-dir", os.path.join(d, "log"), "--command", "tcp://0.0.0.0:0"],
+                     ["serve", "--log-dir", os.path.join(d, "log"), "--bus-frontend", "tcp://*:0"],
+                     ["bus", "--backend", "tcp://0.0.0.0:0"],
+                     ["replica", "--serve", "tcp://0.0.0.0:0", "--seconds", "0.1"]):
+            r = run(*args)
+            self.assertEqual(r.returncode, 2, (args, r.stderr))
+            self.assertIn("--insecure", r.stderr)
+        self.assertFalse(os.path.exists(os.path.join(d, "log")))  # refused before the log opened
+
     def test_demo(self):
         r = run("demo", "--children", "12", "--rounds", "3", timeout=120)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
