@@ -105,7 +105,8 @@ Status write_curve_keys(const std::string& base, const CurveKeys& keys) {
 Result<CurveKeys> read_curve_keys(const std::string& path, bool want_secret) {
   std::string file = path;
   struct stat st {};
-  if (::stat(file.c_str(), &st) != 0) {
+  // NAME names the certificate when no file is called NAME (a directory may be).
+  if (::stat(file.c_str(), &st) != 0 || S_ISDIR(st.st_mode)) {
     const std::string alt = path + (want_secret ? ".key_secret" : ".key");
     if (::stat(alt.c_str(), &st) != 0) {
       return Status::not_found("no key file " + path + " (nor " + alt + ")");

@@ -164,6 +164,10 @@ BOOST_AUTO_TEST_CASE(key_files_round_trip_and_a_readable_secret_is_refused) {
   BOOST_TEST(exposed.status().message().find("chmod 600") != std::string::npos,
              exposed.status().to_string());
   BOOST_TEST(read_curve_keys(dir.file("missing"), true).status().code() == Code::kNotFound);
+  // A directory called NAME (a log directory, say) does not hide NAME.key_secret.
+  std::filesystem::create_directory(base);
+  BOOST_REQUIRE(::chmod((base + ".key_secret").c_str(), 0600) == 0);
+  BOOST_TEST(read_curve_keys(base, true).ok());
 
   std::ofstream(dir.file("junk.key")) << "curve\n    public-key = \"short\"\n";
   BOOST_TEST(read_curve_keys(dir.file("junk.key"), false).status().code() ==
