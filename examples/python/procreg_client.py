@@ -31,11 +31,13 @@ answered, a batch line failed), 2 usage, 3 unreachable (no reply in time, or an 
 import argparse
 import base64
 import json
+import os
 import sys
 import time
 
 import msgpack
 import zmq
+import zmq.auth
 
 MAX_SEQ = 2**64 - 1
 WIRE_VERSION = 1
@@ -68,6 +70,7 @@ class ReplayClient:
             self.socket.close(linger=0)
         self.socket = self.context.socket(zmq.DEALER)
         self.socket.setsockopt(zmq.LINGER, 0)
+        secure(self.socket)
         self.socket.connect(self.endpoint)
 
     def call(self, op, **fields):
@@ -197,6 +200,7 @@ class Follower:
         prefix = topic_prefix(args.hub)
         self.sub.setsockopt(zmq.SUBSCRIBE, prefix + b"e/")   # every table's events
         self.sub.setsockopt(zmq.SUBSCRIBE, prefix + b"hb")   # heartbeats
+        secure(self.sub, bus=True)
         self.sub.connect(args.bus)                          # 1. subscribe first
         self.replay = ReplayClient(self.context, args.replay, args.hub, args.timeout_ms)
         self.registry = Registry()
@@ -285,6 +289,44 @@ class UsageError(Exception):
     pass
 
 
+# CURVE (docs/SECURITY.md): this client's key pair and the servers' public keys, or None.
+CURVE = None
+
+
+def public_key_of(arg):
+    """A public key given as its 40 Z85 characters or as a certificate file."""
+    if len(arg) == 40 and not os.path.isfile(arg):
+        return arg.encode()
+    public, _ = zmq.auth.load_certificate(arg)
+    return public
+
+
+def load_curve(key_file, server, bus):
+    """Reads --curve-key (refused if its group or others can read it) and the server keys."""
+    path = key_file if os.path.isfile(key_file) else key_file + ".key_secret"
+    mode = os.stat(path).st_mode & 0o777
+    if mode & 0o077:
+        raise UsageError("secret key file %s is readable by others (mode %04o); run chmod 600 %s"
+                         % (path, mode, path))
+    public, secret = zmq.auth.load_certificate(path)
+    if not secret:
+        raise UsageError("%s holds no secret-key (a public certificate)" % path)
+    if not server:
+        raise UsageError("--curve-key needs --curve-server (the server's public key)")
+    server_key = public_key_of(server)
+    return {"public": public, "secret": secret, "server": server_key,
+            "bus": public_key_of(bus) if bus else server_key}
+
+
+def secure(socket, bus=False):
+    """Makes `socket` a CURVE client of the server (or the bus) when --curve-key was given."""
+    if CURVE is None:
+        return
+    socket.curve_secretkey = CURVE["secret"]
+    socket.curve_publickey = CURVE["public"]
+    socket.curve_serverkey = CURVE["bus" if bus else "server"]
+
+
 class CommandChannel:
     """One DEALER, many commands in flight, each reply matched to its command by id. Ids are
     never reused, so a late reply to a command given up on is recognised and dropped."""
@@ -293,6 +335,7 @@ class CommandChannel:
         self.endpoint, self.hub = endpoint, hub
         self.socket = context.socket(zmq.DEALER)
         self.socket.setsockopt(zmq.LINGER, 0)
+        secure(self.socket)
         self.socket.connect(endpoint)
         self.next_id = 1
         self.pending = {}  # id -> (deadline, done(reply or None))
@@ -715,7 +758,20 @@ def main():
     parser.add_argument("--batch", help="call mode: JSON lines of calls, from FILE or - (stdin)")
     parser.add_argument("--max-in-flight", type=int, default=1024,
                         help="call mode: commands in flight at most (--batch)")
+    parser.add_argument("--curve-key", default=os.environ.get("PROCREG_CURVE_KEY"),
+                        help="CURVE: this client's secret certificate (procreg keygen)")
+    parser.add_argument("--curve-server", default=os.environ.get("PROCREG_CURVE_SERVER"),
+                        help="CURVE: the server's public key (a .key file or 40 characters)")
+    parser.add_argument("--curve-bus", default=os.environ.get("PROCREG_CURVE_BUS"),
+                        help="CURVE: the bus proxy's public key, if not the server's")
     args = parser.parse_intermixed_args()
+    global CURVE
+    if args.curve_key:
+        try:
+            CURVE = load_curve(args.curve_key, args.curve_server, args.curve_bus)
+        except (UsageError, OSError, ValueError) as e:
+            print("procreg_client: %s" % e, file=sys.stderr)
+            return 2
     if args.endpoints:
         with open(args.endpoints) as f:
             endpoints = json.load(f)

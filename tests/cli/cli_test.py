@@ -924,6 +924,53 @@ def call_state(hub):
     assert r.returncode == 0, r.stdout + r.stderr
 
 
+class PythonCurveTest(unittest.TestCase):
+    """procreg_client.py with CURVE keys made by procreg keygen, against a secured serve."""
+
+    def test_keys_and_roles_from_python(self):
+        keys = tempfile.mkdtemp(prefix="procreg-cli-pykeys-")
+        self.addCleanup(shutil.rmtree, keys, True)
+        k = lambda name: os.path.join(keys, name)
+        for name in ("hub", "app", "viewer"):
+            self.assertEqual(run("keygen", k(name)).returncode, 0)
+        for role, name in (("writer-client", "app"), ("reader", "viewer")):
+            os.makedirs(k("policy/" + role))
+            shutil.copy(k(name + ".key"), k("policy/" + role))
+        hub = Hub(extra=("--curve-key", k("hub"), "--curve-policy", k("policy")))
+        self.addCleanup(hub.close)
+
+        def client(who, *words, timeout_ms="5000"):
+            return subprocess.run(["/usr/bin/python3", CLIENT, "--endpoints", hub.endpoints,
+                                   "--timeout-ms", timeout_ms, "--curve-key", k(who),
+                                   "--curve-server", k("hub.key"), *words],
+                                  capture_output=True, text=True, timeout=WAIT_S)
+        r = client("app", "call", "insert", json.dumps(insert_args("w1")))
+        self.assertEqual(json.loads(r.stdout), {"seq": 1}, r.stderr)
+        r = client("viewer", "call", "insert", json.dumps(insert_args("w2")))
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(json.loads(r.stdout)["error"]["code"], "permission_denied")
+        self.assertEqual(json.loads(client("viewer", "call", "get_pid",
+                                           json.dumps({"child_id": "w1"})).stdout), "p1")
+        # Follow mode reads the bus and the replay service under CURVE.
+        r = client("viewer", "--until-seq", "1", "--seconds", "10")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("w1", lines_json(r.stdout)[-1][hub_name(hub)])
+        # Without keys: no connection, exit 3.
+        r = subprocess.run(["/usr/bin/python3", CLIENT, "--endpoints", hub.endpoints,
+                            "--timeout-ms", "700", "call", "get_pid", json.dumps({"child_id": "w1"})],
+                           capture_output=True, text=True, timeout=WAIT_S)
+        self.assertEqual(r.returncode, 3)
+        os.chmod(k("viewer.key_secret"), 0o640)
+        r = client("viewer", "call", "get_pid", json.dumps({"child_id": "w1"}))
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("chmod 600", r.stderr)
+
+
+def hub_name(hub):
+    with open(hub.endpoints) as f:
+        return json.load(f)["hub"]
+
+
 class PythonCallTest(unittest.TestCase):
     """procreg_client.py's call mode against procreg serve's command channel."""
 
@@ -1107,7 +1154,7 @@ def main():
         sys.exit("usage: cli_test.py --procreg PATH [--client PATH]")
     suite = unittest.TestSuite()
     loader = unittest.TestLoader()
-    for case in (PythonClientTest, PythonCallTest) if CLIENT else (CliTest,):
+    for case in (PythonClientTest, PythonCallTest, PythonCurveTest) if CLIENT else (CliTest,):
         suite.addTests(loader.loadTestsFromTestCase(case))
     result = unittest.TextTestRunner(verbosity=2).run(suite)
     sys.exit(0 if result.wasSuccessful() else 1)
