@@ -29,6 +29,7 @@
 #include "procreg/bus_proxy.h"
 #include "procreg/hooks.h"
 #include "procreg/replica.h"
+#include "procreg/security.h"
 #include "tools/common/child_process.h"
 #include "tools/common/files.h"
 #include "tools/common/signals.h"
@@ -50,6 +51,7 @@ struct DemoOptions {
   int rounds = 4;
   int timeout_s = 60;
   bool keep = false;
+  bool secure = false;
 };
 
 struct Failure : std::runtime_error {
@@ -148,10 +150,25 @@ class Demo {
   }
 
   std::vector<std::string> replica_args(const std::string& node, const std::string& dump) const {
-    return {"replica", "--endpoints",  file("endpoints.json"),
-            "--node",  node,           "--dump",
-            dump,      "--timeout-ms", std::to_string(o_.timeout_s * 1000)};
+    std::vector<std::string> args = {
+        "replica", "--endpoints",  file("endpoints.json"),
+        "--node",  node,           "--dump",
+        dump,      "--timeout-ms", std::to_string(o_.timeout_s * 1000)};
+    return with_keys(std::move(args), "replica");
   }
+  // With --secure, `args` plus the CURVE flags of the client `who` (keys/WHO.key_secret).
+  std::vector<std::string> with_keys(std::vector<std::string> args, const std::string& who) const {
+    if (!o_.secure) return args;
+    for (const std::string& a :
+         {std::string("--curve-key"), file("keys/" + who), std::string("--curve-server"),
+          file("keys/hub.key"), std::string("--curve-bus"), file("keys/proxy.key")}) {
+      args.push_back(a);
+    }
+    return args;
+  }
+  // --secure: a key pair per identity and the two policies (the writer's, the proxy's).
+  void make_keys();
+  CurveOptions key_of(const std::string& who, bool with_policy_dir = false) const;
 
   void start_processes(const BusProxy& proxy);
   std::uint64_t run_workload(zmq::context_t& context);
@@ -239,38 +256,46 @@ std::vector<std::string> Demo::expected_hooks(std::uint64_t last) const {
 // each a process of this executable; returns once both replicas caught up.
 void Demo::start_processes(const BusProxy& proxy) {
   const std::string endpoints = file("endpoints.json");
-  start("writer", {"serve",
-                   "--log-dir",
-                   file("log"),
-                   "--hub",
-                   "demo",
-                   "--connect",
-                   proxy.frontend_endpoint(),
-                   "--advertise-bus",
-                   proxy.backend_endpoint(),
-                   "--replay",
-                   "tcp://127.0.0.1:*",
-                   "--command",
-                   "tcp://127.0.0.1:*",
-                   "--stats",
-                   "tcp://127.0.0.1:*",
-                   "--heartbeat-ms",
-                   "200",
-                   "--durability",
-                   "group",
-                   "--endpoints-file",
-                   endpoints,
-                   "--dump",
-                   file("writer.json"),
-                   "--snapshot-every-events",
-                   "40"});
+  std::vector<std::string> writer_keys;
+  if (o_.secure) {
+    writer_keys = {"--curve-key",    file("keys/hub"),
+                   "--curve-policy", file("keys/writer-policy"),
+                   "--curve-bus",    file("keys/proxy.key")};
+  }
+  std::vector<std::string> writer_args = {"serve",
+                                          "--log-dir",
+                                          file("log"),
+                                          "--hub",
+                                          "demo",
+                                          "--connect",
+                                          proxy.frontend_endpoint(),
+                                          "--advertise-bus",
+                                          proxy.backend_endpoint(),
+                                          "--replay",
+                                          "tcp://127.0.0.1:*",
+                                          "--command",
+                                          "tcp://127.0.0.1:*",
+                                          "--stats",
+                                          "tcp://127.0.0.1:*",
+                                          "--heartbeat-ms",
+                                          "200",
+                                          "--durability",
+                                          "group",
+                                          "--endpoints-file",
+                                          endpoints,
+                                          "--dump",
+                                          file("writer.json"),
+                                          "--snapshot-every-events",
+                                          "40"};
+  writer_args.insert(writer_args.end(), writer_keys.begin(), writer_keys.end());
+  start("writer", writer_args);
   wait("the writer's endpoints", [&] { return fs::exists(endpoints); }, {"writer"});
   out_line("writer:    procreg serve, pid " + std::to_string(procs_.at("writer").process.pid()) +
            ", log " + file("log"));
 
   start("replica-1", replica_args("r1", file("replica-1.json")));
   start("replica-2", replica_args("r2", file("replica-2.json")));
-  start("hooks", {"tail", "--hooks", "--from", "1", "--endpoints", endpoints});
+  start("hooks", with_keys({"tail", "--hooks", "--from", "1", "--endpoints", endpoints}, "hooks"));
   out_line("replicas:  procreg replica x2, pids " +
            std::to_string(procs_.at("replica-1").process.pid()) + " and " +
            std::to_string(procs_.at("replica-2").process.pid()));
@@ -295,6 +320,7 @@ std::uint64_t Demo::run_workload(zmq::context_t& context) {
   ro.bus_endpoint = hub.bus;
   ro.replay_endpoint = hub.replay;
   ro.command_endpoint = hub.command;
+  if (o_.secure) ro.curve = key_of("client");
   auto client_started = Replica::start(context, ro);
   if (!client_started.ok()) throw Failure("client: " + client_started.status().to_string());
   std::unique_ptr<Replica> client = std::move(*client_started);
@@ -376,14 +402,64 @@ bool Demo::check(const std::vector<std::string>& hooks_expected) {
   return false;
 }
 
+void Demo::make_keys() {
+  // The writer admits the replicas and the hook subscriber as readers, and the demo's own
+  // replica, which writes and reports nodes down, as an admin; the proxy admits the writer as
+  // its publisher.
+  const std::map<std::string, std::vector<std::string>> policy = {
+      {"writer-policy/reader", {"replica", "hooks"}},
+      {"writer-policy/admin", {"client"}},
+      {"proxy-policy/publisher", {"hub"}},
+      {"proxy-policy/reader", {"replica", "hooks", "client"}}};
+  for (const char* who : {"hub", "proxy", "replica", "hooks", "client"}) {
+    auto keys = generate_curve_keys();
+    if (!keys.ok()) throw Failure("keygen: " + keys.status().to_string());
+    fs::create_directories(file("keys"));
+    if (Status s = write_curve_keys(file(std::string("keys/") + who), *keys); !s.ok()) {
+      throw Failure(s.to_string());
+    }
+  }
+  for (const auto& [dir, names] : policy) {
+    fs::create_directories(file("keys/" + dir));
+    for (const auto& name : names) {
+      fs::copy_file(file("keys/" + name + ".key"), file("keys/" + dir + "/" + name + ".key"));
+    }
+  }
+}
+
+CurveOptions Demo::key_of(const std::string& who, bool with_policy_dir) const {
+  CurveOptions c;
+  auto keys = read_curve_keys(file("keys/" + who), true);
+  auto hub = read_curve_keys(file("keys/hub"), false);
+  auto proxy = read_curve_keys(file("keys/proxy"), false);
+  if (!keys.ok() || !hub.ok() || !proxy.ok()) throw Failure("cannot read the demo's keys");
+  c.keys = *keys;
+  c.server_key = hub->public_key;
+  c.bus_server_key = proxy->public_key;
+  if (with_policy_dir) {
+    auto policy = AccessPolicy::load(file("keys/proxy-policy"));
+    if (!policy.ok()) throw Failure(policy.status().to_string());
+    c.policy = *policy;
+  }
+  return c;
+}
+
 int Demo::run() {
   zmq::context_t context;
-  auto proxy_started = BusProxy::start(context);
+  BusProxyOptions po;
+  if (o_.secure) {
+    make_keys();
+    po.curve = key_of("proxy", /*with_policy_dir=*/true);
+  }
+  auto proxy_started = BusProxy::start(context, po);
   if (!proxy_started.ok()) throw Failure("bus proxy: " + proxy_started.status().to_string());
   std::unique_ptr<BusProxy> proxy = std::move(*proxy_started);
   out_line("procreg demo in " + dir_);
   out_line("bus:       proxy in-process, publishers at " + proxy->frontend_endpoint() +
            ", subscribers at " + proxy->backend_endpoint());
+  if (o_.secure) {
+    out_line("security:  CURVE on every socket; keys and roles in " + file("keys"));
+  }
 
   start_processes(*proxy);
   const std::uint64_t last = run_workload(context);
@@ -436,6 +512,8 @@ void add_demo_command(CLI::App& app, Commands* commands) {
       ->check(CLI::Range(1, 3'600))
       ->capture_default_str();
   sub->add_flag("--keep", o->keep, "keep the temporary directory (logs, dumps, outputs)");
+  sub->add_flag("--secure", o->secure,
+                "CURVE on every socket: keys made in the temporary directory, roles checked");
   commands->push_back({sub, [o] { return run_demo(*o); }});
 }
 
