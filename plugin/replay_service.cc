@@ -168,7 +168,11 @@ Result<std::unique_ptr<ReplayService>> ReplayService::start(zmq::context_t& cont
   try {
     zmq::socket_t socket(context, zmq::socket_type::router);
     socket.set(zmq::sockopt::linger, 0);
-    socket.set(zmq::sockopt::sndhwm, 0);  // replies are bounded by the requests; never drop
+    // A client may have at most kReplyQueue replies (each at most kMaxChunkBytes) queued and
+    // unread; past that its replies are dropped and counted instead of growing the writer
+    // (router_mandatory makes the ROUTER say so rather than drop silently).
+    socket.set(zmq::sockopt::sndhwm, kReplyQueue);
+    socket.set(zmq::sockopt::router_mandatory, true);
     if (Status st = (*security)->apply(socket); !st.ok()) return st;
     socket.bind(endpoint);
     service->endpoint_ = last_endpoint(socket);
@@ -228,7 +232,10 @@ void ReplayService::State::reply(const zmq::message_t& identity,
   frames.emplace_back(identity.data(), identity.size());
   frames.emplace_back(head.data(), head.size());
   for (std::string_view p : payload) frames.emplace_back(p.data(), p.size());
-  (void)send_message(socket, frames, /*dont_wait=*/true);  // a gone client is not an error
+  auto sent = send_message(socket, frames, /*dont_wait=*/true);
+  // A full queue (a client that does not read) or a gone client: the reply is dropped; an
+  // honest client times out and asks again.
+  if (!sent.ok() || !*sent) counters.replay_replies_dropped.fetch_add(1);
 }
 
 void ReplayService::State::reply_error(const zmq::message_t& identity, std::uint64_t id,

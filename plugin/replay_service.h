@@ -24,6 +24,8 @@ namespace procreg::plugin {
 
 class ReplayService {
  public:
+  // Replies queued and unread per client, at most (docs/PROTOCOL.md, "Limits").
+  static constexpr int kReplyQueue = 8;
   // Binds `endpoint`. kUnavailable if it cannot.
   static Result<std::unique_ptr<ReplayService>> start(zmq::context_t& context, Registry& writer,
                                                       const std::string& endpoint,

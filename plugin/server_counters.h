@@ -11,9 +11,9 @@ namespace procreg::plugin {
 struct ServerCounters {
   std::atomic<std::uint64_t> events_published{0}, event_messages_published{0},
       hook_messages_published{0}, heartbeats{0}, bytes_published{0}, publish_dropped{0},
-      replay_requests{0}, replay_errors{0}, snapshots_served{0}, snapshot_files_served{0},
-      snapshot_files_refused{0}, commands{0}, command_errors{0}, bad_frames{0},
-      permission_denied{0};
+      replay_requests{0}, replay_errors{0}, replay_replies_dropped{0}, snapshots_served{0},
+      snapshot_files_served{0}, snapshot_files_refused{0}, commands{0}, command_errors{0},
+      bad_frames{0}, permission_denied{0};
 
   HubServerStats read() const {
     HubServerStats s;
@@ -25,6 +25,7 @@ struct ServerCounters {
     s.publish_dropped = publish_dropped.load();
     s.replay_requests = replay_requests.load();
     s.replay_errors = replay_errors.load();
+    s.replay_replies_dropped = replay_replies_dropped.load();
     s.snapshots_served = snapshots_served.load();
     s.snapshot_files_served = snapshot_files_served.load();
     s.snapshot_files_refused = snapshot_files_refused.load();

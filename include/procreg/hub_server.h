@@ -76,6 +76,9 @@ struct HubServerStats {
   std::uint64_t publish_dropped = 0;  // messages ZeroMQ would not queue (never for a PUB)
   std::uint64_t replay_requests = 0;
   std::uint64_t replay_errors = 0;  // requests answered with an error
+  // Replay replies not sent because their client already had 8 replies queued and unread (a
+  // client that asks and does not read), or was gone; it must ask again.
+  std::uint64_t replay_replies_dropped = 0;
   std::uint64_t snapshots_served = 0;
   std::uint64_t snapshot_files_served = 0;  // of those, read from a snapshot file (no lock)
   // Snapshot files the service would not serve: damaged, unreadable or not mappable (it then

@@ -106,6 +106,7 @@ Json stats_json(const Registry& registry, const HubServer& server, Clock::time_p
             {"publish_dropped", s.publish_dropped},
             {"replay_requests", s.replay_requests},
             {"replay_errors", s.replay_errors},
+            {"replay_replies_dropped", s.replay_replies_dropped},
             {"snapshots_served", s.snapshots_served},
             {"snapshot_files_served", s.snapshot_files_served},
             {"snapshot_files_refused", s.snapshot_files_refused},

@@ -1,0 +1,104 @@
+// What one peer can make the writer hold (docs/PROTOCOL.md, "Limits"): a replay client that
+// sends large range requests and never reads its replies. Unbounded, each request queued a
+// reply of up to 16 MiB in the writer (1.46 GB for 90 requests in an earlier probe); now a
+// client has at most a few replies queued, the rest are dropped and counted, and other clients
+// are served throughout. Real sockets over tcp on 127.0.0.1.
+#include <unistd.h>
+
+#include <fstream>
+#include <thread>
+
+#include <boost/test/unit_test.hpp>
+
+#include "bus_fixture.h"
+#include "plugin/replay_client.h"
+#include "plugin/replay_messages.h"
+#include "plugin/replay_service.h"
+#include "plugin/zmq_util.h"
+
+namespace procreg::testing {
+
+using std::chrono::milliseconds;
+
+namespace {
+
+// The resident set of this process, in bytes (/proc/self/statm).
+std::uint64_t resident_bytes() {
+  std::ifstream statm("/proc/self/statm");
+  std::uint64_t size = 0, resident = 0;
+  statm >> size >> resident;
+  return resident * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(peer_bounds)
+
+BOOST_AUTO_TEST_CASE(a_replay_client_that_never_reads_cannot_grow_the_writer) {
+  zmq::context_t ctx;
+  TempDir dir;
+  Writer w = Writer::open(ctx, writer_options(dir.path()), Writer::server_options(tcp_transport()));
+  // About 40 MiB of log: 40 events of 100 rows with 10 KiB of metadata each.
+  const std::string filler(10'000, 'x');
+  for (int e = 0; e < 40; ++e) {
+    std::vector<Entry> rows;
+    for (int i = 0; i < 100; ++i) {
+      const std::string id = "c" + std::to_string(e * 100 + i);
+      rows.push_back(Entry{ChildSpec{id, StartSpec{"M", "f", {}}, {}},
+                           {{"n1", "<0.1.0>"}},
+                           Metadata{{"blob", Value(filler)}}});
+    }
+    BOOST_REQUIRE(w.registry->bulk_insert(std::move(rows)).ok());
+  }
+  const std::uint64_t before = resident_bytes();
+
+  // The greedy client: 60 requests for 16 MiB each, and it never reads (a receive queue of 1
+  // message, so that it does not take the replies into this process either).
+  zmq::socket_t greedy(ctx, zmq::socket_type::dealer);
+  greedy.set(zmq::sockopt::linger, 0);
+  greedy.set(zmq::sockopt::rcvhwm, 1);
+  greedy.set(zmq::sockopt::rcvbuf, 64 * 1024);
+  greedy.connect(w.server->replay_endpoint());
+  constexpr int kRequests = 60;
+  for (int i = 0; i < kRequests; ++i) {
+    plugin::wire::ReplayRequest r;
+    r.id = static_cast<std::uint64_t>(i + 1);
+    r.hub = "hub";
+    r.from = 1;
+    r.max_events = plugin::wire::kMaxChunkItems;
+    r.max_bytes = plugin::wire::kMaxChunkBytes;
+    std::string body;
+    plugin::wire::encode(r, &body);
+    greedy.send(zmq::buffer(body), zmq::send_flags::none);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + kWait;
+  while (w.server->stats().replay_requests < kRequests &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  const HubServerStats s = w.server->stats();
+  BOOST_TEST(s.replay_requests == static_cast<std::uint64_t>(kRequests));
+  // At most kReplyQueue replies wait in the writer (plus what the kernel's buffers hold); the
+  // rest were dropped and counted.
+  BOOST_TEST(s.replay_replies_dropped >= static_cast<std::uint64_t>(kRequests / 2),
+             "dropped " << s.replay_replies_dropped);
+  const std::uint64_t grown = resident_bytes() > before ? resident_bytes() - before : 0;
+  BOOST_TEST(grown < (400ull << 20), "the writer grew by " << (grown >> 20) << " MiB");
+
+  // Another client is served meanwhile, and so is a new replica.
+  plugin::ReplayClient honest(ctx, w.server->replay_endpoint(), "hub", milliseconds(5'000), 64);
+  std::uint64_t events = 0;
+  auto range = honest.fetch_range(1, 0, 0, [&](std::string_view) {
+    ++events;
+    return Status();
+  });
+  BOOST_REQUIRE_MESSAGE(range.ok(), range.status().to_string());
+  BOOST_TEST(events == 40u);
+  auto replica = start_replica(ctx, w.replica_options(w.server->publish_endpoint()));
+  BOOST_TEST(replica->wait_caught_up(kWait).ok());
+  BOOST_TEST(replica->registry().dump().size() == 4000u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+}  // namespace procreg::testing
