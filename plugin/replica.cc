@@ -434,6 +434,8 @@ ReplicaStats Replica::stats() const {
   s.heartbeats = i.follower.counters.heartbeats.load();
   s.commands_served = i.served.commands.load();
   s.command_errors = i.served.command_errors.load() + i.served.bad_frames.load();
+  s.permission_denied = i.served.permission_denied.load();
+  s.connections_refused = i.service ? i.service->connections_refused() : 0;
   return s;
 }
 

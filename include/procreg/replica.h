@@ -70,6 +70,10 @@ struct ReplicaStats {
   std::uint64_t replay_failures = 0;  // replay requests that failed or timed out
   std::uint64_t commands_served = 0;  // requests at the serve endpoint (reads and writes)
   std::uint64_t command_errors = 0;   // of those, answered with an error or malformed
+  // With CURVE, at the serve endpoint: requests refused for their key's role (also counted in
+  // command_errors), and connections refused by ZAP.
+  std::uint64_t permission_denied = 0;
+  std::uint64_t connections_refused = 0;
 };
 
 class Replica {

@@ -332,6 +332,7 @@ BOOST_AUTO_TEST_CASE(a_replica_follows_a_secured_hub_and_serves_reads) {
   BOOST_TEST((*c)->entry_exists("live", quick()).ok());
   BOOST_TEST((*c)->insert(spec("x"), {}, quick_insert()).status().code() ==
              Code::kPermissionDenied);
+  BOOST_TEST(replica->stats().permission_denied == 1u);  // refused at the replica itself
   // A replica with an unknown key never syncs.
   ReplicaOptions bad = h.hub.replica_options(h.hub.server->publish_endpoint());
   bad.curve = h.as(h.stranger);

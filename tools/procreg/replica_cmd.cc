@@ -54,7 +54,9 @@ Json replica_stats_json(const ReplicaStats& s) {
           {"bad_frames", s.bad_frames},
           {"replay_failures", s.replay_failures},
           {"commands_served", s.commands_served},
-          {"command_errors", s.command_errors}};
+          {"command_errors", s.command_errors},
+          {"permission_denied", s.permission_denied},
+          {"connections_refused", s.connections_refused}};
 }
 
 int run_replica(ReplicaCmdOptions o) {
