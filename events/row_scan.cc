@@ -4,7 +4,6 @@
 
 #include "events/row_scan.h"
 
-#include <cstring>
 #include <limits>
 
 #include "events/event_keys.h"
@@ -13,6 +12,11 @@
 namespace procreg::events {
 
 namespace {
+
+// The scanner's small reads are forced inline: called with a key known at compile time, key()
+// then compares a few bytes in place instead of calling memcmp (about a tenth of a replay's
+// instructions went to those calls).
+#define PROCREG_SCAN_INLINE [[gnu::always_inline]] inline
 
 class Scanner {
  public:
@@ -29,16 +33,19 @@ class Scanner {
   }
 
   // A key of the schema, exactly: its fixstr head and bytes.
-  bool key(std::string_view k) {
+  PROCREG_SCAN_INLINE bool key(std::string_view k) {
     if (k.size() > limits_.max_string || static_cast<std::size_t>(end_ - p_) < k.size() + 1 ||
-        *p_ != (0xa0 | k.size()) || std::memcmp(p_ + 1, k.data(), k.size()) != 0) {
+        *p_ != (0xa0 | k.size())) {
       return false;
+    }
+    for (std::size_t i = 0; i < k.size(); ++i) {
+      if (p_[i + 1] != static_cast<unsigned char>(k[i])) return false;
     }
     p_ += k.size() + 1;
     return true;
   }
 
-  bool str(std::string_view* out) {
+  PROCREG_SCAN_INLINE bool str(std::string_view* out) {
     std::uint64_t n = 0;
     if (!have(1)) return false;
     const unsigned b = *p_++;
@@ -74,7 +81,8 @@ class Scanner {
   }
 
   // An array (fix 0x90, 16 0xdc, 32 0xdd) or map (0x80, 0xde, 0xdf) head.
-  bool container(unsigned fix, unsigned h16, unsigned h32, std::uint32_t* count) {
+  PROCREG_SCAN_INLINE bool container(unsigned fix, unsigned h16, unsigned h32,
+                                     std::uint32_t* count) {
     std::uint64_t n = 0;
     if (!have(1)) return false;
     const unsigned b = *p_++;
@@ -95,7 +103,7 @@ class Scanner {
   bool map(std::uint32_t* count) { return container(0x80, 0xde, 0xdf, count); }
 
   // pack_uint64's form of an unsigned integer.
-  bool uint(std::uint64_t* out) {
+  PROCREG_SCAN_INLINE bool uint(std::uint64_t* out) {
     if (!have(1)) return false;
     const unsigned b = *p_++;
     if (b <= 0x7f) {
@@ -228,20 +236,22 @@ class Scanner {
   }
 
  private:
-  bool have(std::size_t n) const { return static_cast<std::size_t>(end_ - p_) >= n; }
+  PROCREG_SCAN_INLINE bool have(std::size_t n) const {
+    return static_cast<std::size_t>(end_ - p_) >= n;
+  }
   bool skip(std::size_t n) {
     if (!have(n)) return false;
     p_ += n;
     return true;
   }
-  bool be(int bytes, std::uint64_t* out) {
+  PROCREG_SCAN_INLINE bool be(int bytes, std::uint64_t* out) {
     if (!have(static_cast<std::size_t>(bytes))) return false;
     std::uint64_t v = 0;
     for (int i = 0; i < bytes; ++i) v = (v << 8) | *p_++;
     *out = v;
     return true;
   }
-  bool payload(std::uint64_t n, std::string_view* out) {
+  PROCREG_SCAN_INLINE bool payload(std::uint64_t n, std::string_view* out) {
     if (n > limits_.max_string || !have(n)) return false;
     *out = std::string_view(reinterpret_cast<const char*>(p_), n);
     p_ += n;
@@ -346,5 +356,7 @@ bool scan_insert_event(std::string_view bytes, const DecodeLimits& limits, Scann
          s.int64(&out->writer_time_ms) && s.key(kHooks) && s.boolean(&out->hooks) && s.key(kBody) &&
          s.map(&body) && body == 1 && s.key(kRow) && scan_row(s, &out->row) && s.at_end();
 }
+
+#undef PROCREG_SCAN_INLINE
 
 }  // namespace procreg::events

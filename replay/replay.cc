@@ -4,11 +4,14 @@
 // replay, so the rows stay where one thread puts them. docs/PERFORMANCE.md has the figures.)
 #include "replay/replay.h"
 
+#include <algorithm>
+#include <filesystem>
 #include <memory>
 
 #include "events/codec.h"
 #include "events/row_scan.h"
 #include "log/log.h"
+#include "log/log_format.h"
 #include "log/log_reader.h"
 
 namespace procreg::replay {
@@ -49,6 +52,34 @@ Status apply_decoded(const LogReader& r, const LogRecord& record,
   return *stop ? Status() : projection->apply(std::move(*event));
 }
 
+// The bytes of the log's segments (0 if they cannot be listed: the reader reports that).
+std::uint64_t log_bytes(const std::string& dir) {
+  auto segments = list_segments(dir);
+  if (!segments.ok()) return 0;
+  std::uint64_t total = 0;
+  for (const auto& segment : *segments) {
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(std::filesystem::path(dir) / segment.name, ec);
+    if (!ec) total += size;
+  }
+  return total;
+}
+
+// A replay into an empty projection makes room for its rows once, instead of growing the table
+// through every power of two (each growth moves every row's slot again): as many rows as the
+// log holds records the size of its first insert's. What that over-reserves (a log of updates,
+// deletes or larger events) is given back at the end (Projection::shrink_tables).
+constexpr std::size_t kRecordHeaderBytes = 17;
+constexpr std::size_t kMaxReservedRows = std::size_t{1} << 26;
+
+void reserve_for_log(const std::string& dir, std::size_t record_payload, std::uint64_t upto_seq,
+                     std::string_view table, Projection* projection) {
+  std::uint64_t rows = log_bytes(dir) / (record_payload + kRecordHeaderBytes);
+  if (upto_seq != 0) rows = std::min(rows, upto_seq);
+  projection->reserve_rows(
+      table, static_cast<std::size_t>(std::min<std::uint64_t>(rows, kMaxReservedRows)));
+}
+
 }  // namespace
 
 Result<ReplayStats> replay_log(const std::string& dir, Projection* projection,
@@ -65,6 +96,7 @@ Result<ReplayStats> replay_log(const std::string& dir, Projection* projection,
   ReplayStats stats;
   LogRecord record;
   events::ScannedInsert scanned;
+  const bool fresh = projection->last_seq() == 0;
   while (upto_seq == 0 || projection->last_seq() < upto_seq) {
     auto more = r.next(&record);
     if (!more.ok()) return more.status();
@@ -75,15 +107,22 @@ Result<ReplayStats> replay_log(const std::string& dir, Projection* projection,
     const events::DecodeLimits limits = events::record_limits(length);
     // An insert as procreg writes it is applied from its bytes; anything else is decoded.
     bool stop = false;
-    Status s = events::scan_insert_event(record.payload, limits, &scanned)
-                   ? apply_scanned(r, record, scanned, upto_time_ms, projection, &stop)
-                   : apply_decoded(r, record, limits, upto_time_ms, projection, &stop);
-    if (!s.ok()) return s;
+    const bool is_insert = events::scan_insert_event(record.payload, limits, &scanned);
+    if (fresh && stats.events == 0 && is_insert) {
+      reserve_for_log(dir, record.payload.size(), upto_seq, scanned.table, projection);
+    }
+    Status s = is_insert ? apply_scanned(r, record, scanned, upto_time_ms, projection, &stop)
+                         : apply_decoded(r, record, limits, upto_time_ms, projection, &stop);
+    if (!s.ok()) {
+      if (fresh) projection->shrink_tables();
+      return s;
+    }
     if (stop) break;
     stats.bytes += record.payload.size();
     ++stats.events;
     if (progress && stats.events % 4096 == 0) progress(record.segment, record.offset, record.seq);
   }
+  if (fresh) projection->shrink_tables();
   stats.tail_bytes_ignored = r.tail_bytes_ignored();
   return stats;
 }

@@ -213,8 +213,12 @@ void Projection::restore_heads(std::uint64_t registered_head, std::uint64_t unre
   max_time_ms_ = max_time_ms;
 }
 
-void Projection::reserve_rows(const std::string& table, std::size_t rows) {
+void Projection::reserve_rows(std::string_view table, std::size_t rows) {
   table_for_write(table).reserve(rows);
+}
+
+void Projection::shrink_tables() {
+  for (auto& [name, table] : tables_) table->shrink_to_fit();
 }
 
 void Projection::load_row(const std::string& table, const Row& row, std::uint64_t revision) {

@@ -83,7 +83,9 @@ class Projection {
   // The same from a row's scanned bytes (events/row_scan.h): no decode, no second encoding.
   void load_row(std::string_view table, const events::ScannedRow& row, std::uint64_t revision);
   // Makes room in `table` for `rows` rows about to be loaded.
-  void reserve_rows(const std::string& table, std::size_t rows);
+  void reserve_rows(std::string_view table, std::size_t rows);
+  // Gives back what reserve_rows reserved beyond the rows loaded (RowSet::shrink_to_fit).
+  void shrink_tables();
   // What a snapshot file records besides the rows (a writer restarting from it publishes the
   // same chains as before): a table's last_seq (creating the table), the hook heads and the
   // latest writer time.

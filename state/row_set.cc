@@ -8,10 +8,6 @@
 
 namespace procreg::replay {
 
-namespace {
-constexpr std::size_t kMinCapacity = 16;
-}
-
 RowSet::~RowSet() { clear(); }
 
 std::uint64_t RowSet::next_seed() {
@@ -42,11 +38,18 @@ StoredRow* RowSet::find(std::string_view id) const {
 }
 
 StoredRow* RowSet::insert(std::unique_ptr<StoredRow> row) {
-  if ((size_ + 1) * 4 > capacity_ * 3) grow();
-  const std::uint64_t hash = hash_of(row->id());
-  Slot& s = slots_[probe(row->id(), hash)];
-  assert(s.row == nullptr && "RowSet::insert of an id already present");
-  s = Slot{hash, row.release()};
+  const Place place = locate(row->id());
+  return insert_at(place, std::move(row));
+}
+
+StoredRow* RowSet::insert_at(Place place, std::unique_ptr<StoredRow> row) {
+  if ((size_ + 1) * 4 > capacity_ * 3) {
+    grow();
+    place.slot = probe(row->id(), place.hash);
+  }
+  Slot& s = slots_[place.slot];
+  assert(s.row == nullptr && "RowSet::insert_at of an id already present");
+  s = Slot{place.hash, row.release()};
   ++size_;
   return s.row;
 }
@@ -93,8 +96,14 @@ void RowSet::reserve(std::size_t rows) {
   while (rows * 4 > capacity_ * 3) grow();
 }
 
-void RowSet::grow() {
-  const std::size_t capacity = capacity_ == 0 ? kMinCapacity : capacity_ * 2;
+void RowSet::shrink_to_fit() {
+  // The capacity growth one insert at a time leaves: the least that holds size_ rows at 3/4.
+  std::size_t capacity = size_ == 0 ? 0 : kMinCapacity;
+  while (size_ * 4 > capacity * 3) capacity *= 2;
+  if (capacity < capacity_ && capacity != 0) rehash(capacity);
+}
+
+void RowSet::rehash(std::size_t capacity) {
   std::unique_ptr<Slot[]> old = std::exchange(slots_, std::make_unique<Slot[]>(capacity));
   const std::size_t old_capacity = std::exchange(capacity_, capacity);
   shift_ = 64 - __builtin_ctzll(capacity);

@@ -29,15 +29,34 @@ class RowSet {
 
   std::size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
+  std::size_t capacity() const { return capacity_; }  // slots (0 or a power of two)
 
   StoredRow* find(std::string_view id) const;
   // Adds `row`, whose id must not be present; returns it.
   StoredRow* insert(std::unique_ptr<StoredRow> row);
+
+  // Find-or-insert with one hash and one probe: locate() finds the slot of `id` (its row, or
+  // the empty slot it would take), row_at() reads it, and insert_at() fills it with a row of
+  // that id, which must be absent (growing first if the set is full, then probing again). A
+  // place is valid until the set next changes.
+  struct Place {
+    std::size_t slot = 0;
+    std::uint64_t hash = 0;
+  };
+  Place locate(std::string_view id) const {
+    const std::uint64_t hash = hash_of(id);
+    return {capacity_ == 0 ? 0 : probe(id, hash), hash};
+  }
+  StoredRow* row_at(Place place) const { return capacity_ == 0 ? nullptr : slots_[place.slot].row; }
+  StoredRow* insert_at(Place place, std::unique_ptr<StoredRow> row);
   // Removes and destroys the row `id`; false if absent.
   bool erase(std::string_view id);
   void clear();
   // Makes room for `rows` rows without growing again (a snapshot's known row count).
   void reserve(std::size_t rows);
+  // Gives back slots a reserve() beyond the rows present left unused: the capacity becomes
+  // what inserting the rows one by one would have left.
+  void shrink_to_fit();
   // The mean distance of a row from its home slot (0 when empty): a measure of clustering,
   // for tests and diagnostics. About 1.5 at most for a well-spread set at 3/4 load.
   double mean_probe_distance() const;
@@ -98,7 +117,9 @@ class RowSet {
     return static_cast<std::size_t>(mix(hash) >> shift_);
   }
   std::size_t probe(std::string_view id, std::uint64_t hash) const;  // its slot or an empty one
-  void grow();
+  void grow() { rehash(capacity_ == 0 ? kMinCapacity : capacity_ * 2); }
+  void rehash(std::size_t capacity);
+  static constexpr std::size_t kMinCapacity = 16;
 
   std::unique_ptr<Slot[]> slots_;
   std::size_t capacity_ = 0;  // 0 or a power of two

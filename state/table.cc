@@ -64,9 +64,10 @@ void Table::unlink(const StoredRow& row) {
 }
 
 void Table::put(const Entry& entry, std::optional<std::int64_t> expires_at_ms, std::uint64_t seq) {
-  StoredRow* row = rows_.find(entry.spec.id);
+  const RowSet::Place place = rows_.locate(entry.spec.id);
+  StoredRow* row = rows_.row_at(place);
   if (row == nullptr) {
-    row = rows_.insert(std::make_unique<StoredRow>(entry, expires_at_ms, seq));
+    row = rows_.insert_at(place, std::make_unique<StoredRow>(entry, expires_at_ms, seq));
   } else {
     unlink(*row);
     row->assign(entry, expires_at_ms, seq);
@@ -78,9 +79,10 @@ void Table::put(StoredRow&& incoming) {
   // A copy of a row of some table carries that table's index positions: they mean nothing here.
   incoming.index_pos = StoredRow::kNoPos;
   incoming.local_pos = StoredRow::kNoPos;
-  StoredRow* row = rows_.find(incoming.id());
+  const RowSet::Place place = rows_.locate(incoming.id());
+  StoredRow* row = rows_.row_at(place);
   if (row == nullptr) {
-    row = rows_.insert(std::make_unique<StoredRow>(std::move(incoming)));
+    row = rows_.insert_at(place, std::make_unique<StoredRow>(std::move(incoming)));
   } else {
     unlink(*row);  // both positions are now kNoPos, as the incoming row's
     *row = std::move(incoming);
@@ -89,9 +91,10 @@ void Table::put(StoredRow&& incoming) {
 }
 
 void Table::put(const events::ScannedRow& scanned, std::uint64_t seq) {
-  StoredRow* row = rows_.find(scanned.id);
+  const RowSet::Place place = rows_.locate(scanned.id);
+  StoredRow* row = rows_.row_at(place);
   if (row == nullptr) {
-    row = rows_.insert(std::make_unique<StoredRow>(scanned, seq));
+    row = rows_.insert_at(place, std::make_unique<StoredRow>(scanned, seq));
   } else {
     unlink(*row);
     *row = StoredRow(scanned, seq);  // the positions are now kNoPos, as the new row's

@@ -50,6 +50,7 @@ class Table {
   bool remove(std::string_view id);
   void clear();
   void reserve(std::size_t rows) { rows_.reserve(rows); }
+  void shrink_to_fit() { rows_.shrink_to_fit(); }
 
   template <typename F>
   void for_each(F&& f) const {

@@ -137,6 +137,19 @@ RowBody::RowBody(std::string_view bytes) {
   if (!bytes.empty()) std::memcpy(block_->bytes(), bytes.data(), bytes.size());
 }
 
+RowBody::RowBody(std::initializer_list<std::string_view> parts) {
+  std::size_t size = 0;
+  for (std::string_view part : parts) size += part.size();
+  assert(size < 0xffffffffu && "a row is smaller than 4 GiB");
+  void* memory = ::operator new(sizeof(Block) + size);
+  block_ = new (memory) Block{{1}, static_cast<std::uint32_t>(size)};
+  char* out = block_->bytes();
+  for (std::string_view part : parts) {
+    if (!part.empty()) std::memcpy(out, part.data(), part.size());
+    out += part.size();
+  }
+}
+
 void RowBody::release() noexcept {
   if (block_ == nullptr) return;
   // The last owner frees; acq_rel orders every other owner's reads before the free.
@@ -154,22 +167,15 @@ StoredRow::StoredRow(const Entry& entry, std::optional<std::int64_t> expires_at_
   set_expiry(expires_at_ms);
 }
 
-StoredRow::StoredRow(const events::ScannedRow& row, std::uint64_t revision) : seq(revision) {
-  std::string& buf = scratch();
-  buf.append(row.id);
-  id_size_ = narrow(row.id.size());
-  tag_size_ = kNoTag;
-  if (row.tag) {
-    buf.append(*row.tag);
-    tag_size_ = narrow(row.tag->size());
-  }
-  buf.append(row.parts.spec);
-  spec_size_ = narrow(row.parts.spec.size());
-  buf.append(row.parts.node_pids);
-  node_pids_size_ = narrow(row.parts.node_pids.size());
-  node_count_ = row.node_count;
-  buf.append(row.parts.metadata);
-  store_scratch(buf, &body_);
+StoredRow::StoredRow(const events::ScannedRow& row, std::uint64_t revision)
+    : seq(revision),
+      body_({row.id, row.tag.value_or(std::string_view()), row.parts.spec, row.parts.node_pids,
+             row.parts.metadata}),
+      id_size_(narrow(row.id.size())),
+      tag_size_(row.tag ? narrow(row.tag->size()) : kNoTag),
+      spec_size_(narrow(row.parts.spec.size())),
+      node_pids_size_(narrow(row.parts.node_pids.size())),
+      node_count_(row.node_count) {
   set_expiry(row.expires_at_ms);
 }
 

@@ -21,6 +21,7 @@
 #include <atomic>
 #include <climits>
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -41,6 +42,8 @@ class RowBody {
  public:
   RowBody() = default;
   explicit RowBody(std::string_view bytes);
+  // The parts one after the other, copied straight into the body (no buffer in between).
+  explicit RowBody(std::initializer_list<std::string_view> parts);
   RowBody(const RowBody& other) noexcept : block_(other.block_) {
     if (block_ != nullptr) block_->refs.fetch_add(1, std::memory_order_relaxed);
   }

@@ -52,6 +52,36 @@ BOOST_AUTO_TEST_CASE(matches_a_map_model_under_random_inserts_and_erases) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(locate_then_insert_at_finds_or_adds_across_growth) {
+  RowSet set;
+  std::vector<const StoredRow*> added;
+  for (int i = 0; i < 3000; ++i) {
+    const std::string id = "p" + std::to_string(i);
+    const RowSet::Place place = set.locate(id);
+    BOOST_REQUIRE(set.row_at(place) == nullptr);
+    added.push_back(set.insert_at(place, row(id, 1)));  // grows on the way, then probes again
+    BOOST_REQUIRE(set.row_at(set.locate(id)) == added.back());
+  }
+  for (int i = 0; i < 3000; ++i) BOOST_REQUIRE(set.find("p" + std::to_string(i)) == added[i]);
+}
+
+BOOST_AUTO_TEST_CASE(shrink_to_fit_after_reserve_leaves_the_capacity_of_one_by_one_growth) {
+  RowSet grown;
+  RowSet reserved;
+  reserved.reserve(100'000);
+  const std::size_t big = reserved.capacity();
+  for (int i = 0; i < 1000; ++i) {
+    grown.insert(row("s" + std::to_string(i), 1));
+    reserved.insert(row("s" + std::to_string(i), 1));
+  }
+  BOOST_TEST(reserved.capacity() == big);
+  reserved.shrink_to_fit();
+  BOOST_TEST(reserved.capacity() == grown.capacity());
+  for (int i = 0; i < 1000; ++i) BOOST_REQUIRE(reserved.find("s" + std::to_string(i)) != nullptr);
+  grown.shrink_to_fit();  // nothing to give back
+  BOOST_TEST(grown.capacity() == reserved.capacity());
+}
+
 BOOST_AUTO_TEST_CASE(erasing_everything_leaves_an_empty_usable_set) {
   RowSet set;
   for (int i = 0; i < 1000; ++i) set.insert(row("r" + std::to_string(i), 1));
