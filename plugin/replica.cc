@@ -17,6 +17,7 @@
 #include "plugin/wire.h"
 #include "plugin/zap_handler.h"
 #include "registry/registry_access.h"
+#include "registry/replica_writer.h"
 
 namespace procreg {
 
@@ -48,8 +49,13 @@ struct Replica::Impl final : plugin::FollowerUser {
   plugin::ServerCounters served;                    // the serve endpoint's
   std::unique_ptr<plugin::CommandService> service;  // the serve endpoint, if any
 
-  std::map<std::uint64_t, Event> early;        // live events above a gap, by seq
-  std::vector<Event> burst;                    // in-order live events not applied yet
+  std::map<std::uint64_t, Event> early;  // live events above a gap, by seq
+  // In-order live events not applied yet. An insert as procreg writes it is kept as its bytes
+  // (burst_bytes[i] for burst[i], whose views point there) and applied from them, as replay
+  // applies a log's; anything else is decoded. The strings are reused from burst to burst
+  // and never move (reserved for a whole burst).
+  std::vector<replay::ReplicatedEvent> burst;
+  std::vector<std::string> burst_bytes;
   std::vector<std::string_view> batch_events;  // the events of the batch being read
 
   // Shared with other threads.
@@ -60,16 +66,23 @@ struct Replica::Impl final : plugin::FollowerUser {
   plugin::Follower follower;  // last: its thread stops before the rest goes
 
   Impl(zmq::context_t& c, ReplicaOptions o)
-      : options(std::move(o)), follower(c, *this, make_follower_options(options)) {}
+      : options(std::move(o)), follower(c, *this, make_follower_options(options)) {
+    burst.reserve(kMaxBurst);
+    burst_bytes.reserve(kMaxBurst);
+  }
 
   std::uint64_t applied() const { return registry->last_sequence(); }
   bool caught_up() const { return synced.load() && applied() >= known_head.load(); }
   void notify() { follower.notify(); }
-  Status check(const Event& event) const;
+  Status check(std::string_view hub, std::uint64_t epoch) const;
   Status apply(Event&& event);
   Status apply_bytes(std::string_view bytes);
   // The next seq to apply, counting the burst.
-  std::uint64_t next_seq() const { return burst.empty() ? applied() + 1 : burst.back().seq + 1; }
+  std::uint64_t next_seq() const { return burst.empty() ? applied() + 1 : burst.back().seq() + 1; }
+  // The next burst entry's bytes holder, holding `bytes`.
+  std::string_view keep_for_burst(std::string_view bytes);
+  // Appends an in-order event that passed its checks to the burst.
+  bool add_to_burst(replay::ReplicatedEvent&& event);
   void flush_burst();
   void drain_early();
   void discard_beyond(std::uint64_t head);
@@ -98,16 +111,16 @@ struct Replica::Impl final : plugin::FollowerUser {
   void on_history_gone(const Status&) override { follower.start_over(0); }
 };
 
-Status Replica::Impl::check(const Event& event) const {
-  if (event.hub != options.hub) return Status::corruption("event of hub '" + event.hub + "'");
-  if (event.epoch != follower.epoch.load()) {
-    return Status::unavailable("event of epoch " + std::to_string(event.epoch));
+Status Replica::Impl::check(std::string_view hub, std::uint64_t epoch) const {
+  if (hub != options.hub) return Status::corruption("event of hub '" + std::string(hub) + "'");
+  if (epoch != follower.epoch.load()) {
+    return Status::unavailable("event of epoch " + std::to_string(epoch));
   }
   return Status();
 }
 
 Status Replica::Impl::apply(Event&& event) {
-  if (Status s = check(event); !s.ok()) return s;
+  if (Status s = check(event.hub, event.epoch); !s.ok()) return s;
   Status s = replay::RegistryAccess::apply_replicated(*registry, std::move(event));
   if (s.ok()) events_applied.fetch_add(1);
   return s;
@@ -116,7 +129,8 @@ Status Replica::Impl::apply(Event&& event) {
 void Replica::Impl::flush_burst() {
   if (burst.empty()) return;
   std::size_t applied_now = 0;
-  Status s = replay::RegistryAccess::apply_replicated(*registry, burst, &applied_now);
+  Status s = replay::RegistryAccess::apply_replicated(
+      *registry, std::span<replay::ReplicatedEvent>(burst), &applied_now);
   events_applied.fetch_add(applied_now);
   if (!s.ok()) follower.set_behind(true);  // refused (cannot happen for an exact stream): refetch
   burst.clear();
@@ -124,6 +138,16 @@ void Replica::Impl::flush_burst() {
 }
 
 Status Replica::Impl::apply_bytes(std::string_view bytes) {
+  // An insert as procreg writes it is applied from its bytes (they outlive this call).
+  replay::ReplicatedEvent scanned;
+  if (events::scan_insert_event(bytes, limits, &scanned.scanned)) {
+    if (Status s = check(scanned.scanned.hub, scanned.scanned.epoch); !s.ok()) return s;
+    std::size_t applied_now = 0;
+    Status s = replay::RegistryAccess::apply_replicated(
+        *registry, std::span<replay::ReplicatedEvent>(&scanned, 1), &applied_now);
+    events_applied.fetch_add(applied_now);
+    return s;
+  }
   auto event = events::decode(bytes, limits);
   if (!event.ok()) return event.status();
   return apply(std::move(*event));
@@ -311,6 +335,17 @@ bool Replica::Impl::on_event_bytes(std::uint64_t seq, std::uint64_t event_epoch,
     follower.counters.duplicates_dropped.fetch_add(1);
     return true;
   }
+  if (seq == next && early.empty()) {  // in order: an insert is scanned, not decoded
+    replay::ReplicatedEvent scanned;
+    if (events::scan_insert_event(keep_for_burst(bytes), limits, &scanned.scanned)) {
+      if (scanned.scanned.seq != seq || scanned.scanned.epoch != event_epoch) {
+        on_bad_event();
+        return false;  // the rest of its message is repaired with it
+      }
+      if (seq > known_head.load()) known_head = seq;
+      return add_to_burst(std::move(scanned));
+    }
+  }
   auto event = events::decode(bytes, limits);
   if (!event.ok() || event->seq != seq || event->epoch != event_epoch) {
     on_bad_event();
@@ -318,18 +353,31 @@ bool Replica::Impl::on_event_bytes(std::uint64_t seq, std::uint64_t event_epoch,
   }
   if (seq > known_head.load()) known_head = seq;
   if (seq == next && early.empty()) {
-    if (!check(*event).ok()) {
-      flush_burst();
-      follower.set_behind(true);
-      return false;
-    }
-    burst.push_back(std::move(*event));
-    if (burst.size() >= kMaxBurst) flush_burst();
-    return true;
+    replay::ReplicatedEvent decoded;
+    decoded.decoded = std::move(*event);
+    return add_to_burst(std::move(decoded));
   }
   flush_burst();
   follower.on_gap();
   if (early.size() < kMaxBuffered) early.emplace(seq, std::move(*event));
+  return true;
+}
+
+std::string_view Replica::Impl::keep_for_burst(std::string_view bytes) {
+  if (burst_bytes.size() <= burst.size()) burst_bytes.emplace_back();  // within the reserve
+  std::string& kept = burst_bytes[burst.size()];
+  kept.assign(bytes.data(), bytes.size());
+  return kept;
+}
+
+bool Replica::Impl::add_to_burst(replay::ReplicatedEvent&& event) {
+  if (!check(event.hub(), event.epoch()).ok()) {
+    flush_burst();
+    follower.set_behind(true);
+    return false;
+  }
+  burst.push_back(std::move(event));
+  if (burst.size() >= kMaxBurst) flush_burst();
   return true;
 }
 

@@ -2,6 +2,7 @@
 #include "registry/registry_access.h"
 
 #include "registry/registry_impl.h"
+#include "registry/replica_writer.h"
 #include "state/commands.h"
 
 namespace procreg::replay {
@@ -64,24 +65,38 @@ Status RegistryAccess::apply_replicated(Registry& r, Event&& event) {
   return apply_replicated(r, std::span<Event>(&event, 1), &applied);
 }
 
-Status RegistryAccess::apply_replicated(Registry& r, std::span<Event> events,
-                                        std::size_t* applied) {
+namespace {
+
+std::uint64_t seq_of(const Event& e) { return e.seq; }
+std::uint64_t seq_of(const ReplicatedEvent& e) { return e.seq(); }
+std::uint64_t epoch_of(const Event& e) { return e.epoch; }
+std::uint64_t epoch_of(const ReplicatedEvent& e) { return e.epoch(); }
+std::vector<HookEvent> hooks_of(const Event& e) { return hook_events_of(e); }
+std::vector<HookEvent> hooks_of(const ReplicatedEvent& e) { return e.hook_events(); }
+Status apply_to(Projection& p, Event& e) { return p.apply(std::move(e)); }
+Status apply_to(Projection& p, ReplicatedEvent& e) { return e.apply_to(p); }
+
+}  // namespace
+
+template <typename E>
+Status RegistryAccess::apply_replicated_events(Registry& r, std::span<E> events,
+                                               std::size_t* applied) {
   Registry::Impl& impl = *r.impl_;
   *applied = 0;
   if (events.empty()) return Status();
   std::vector<std::pair<std::uint64_t, std::vector<HookEvent>>> hooks;
-  for (const Event& e : events) {
-    std::vector<HookEvent> h = hook_events_of(e);
-    if (!h.empty()) hooks.emplace_back(e.seq, std::move(h));
+  for (const E& e : events) {
+    std::vector<HookEvent> h = hooks_of(e);
+    if (!h.empty()) hooks.emplace_back(seq_of(e), std::move(h));
   }
   Status s;
   std::uint64_t last = 0;
-  const std::uint64_t epoch = events.front().epoch;
+  const std::uint64_t epoch = epoch_of(events.front());
   {
     std::unique_lock pl(impl.proj_mu);
-    for (Event& e : events) {
-      const std::uint64_t seq = e.seq;
-      s = impl.proj.apply(std::move(e));
+    for (E& e : events) {
+      const std::uint64_t seq = seq_of(e);
+      s = apply_to(impl.proj, e);
       if (!s.ok()) break;
       last = seq;
       ++*applied;
@@ -100,6 +115,16 @@ Status RegistryAccess::apply_replicated(Registry& r, std::span<Event> events,
   impl.replica->advance(epoch, last);
   impl.replica->notify();
   return s;
+}
+
+Status RegistryAccess::apply_replicated(Registry& r, std::span<Event> events,
+                                        std::size_t* applied) {
+  return apply_replicated_events(r, events, applied);
+}
+
+Status RegistryAccess::apply_replicated(Registry& r, std::span<ReplicatedEvent> events,
+                                        std::size_t* applied) {
+  return apply_replicated_events(r, events, applied);
 }
 
 void RegistryAccess::load_snapshot(Registry& r, std::uint64_t epoch, std::uint64_t seq,

@@ -26,6 +26,8 @@
 
 namespace procreg::replay {
 
+struct ReplicatedEvent;  // registry/replica_writer.h
+
 // One committed (durable and applied) event of a writer, as the listener sees it.
 struct CommittedEvent {
   std::uint64_t seq;
@@ -119,6 +121,10 @@ class RegistryAccess {
   // and one wake-up of the threads waiting for a seq. Stops at the first event the projection
   // refuses: *applied says how many were applied, and the status why it stopped.
   static Status apply_replicated(Registry& r, std::span<Event> events, std::size_t* applied);
+  // The same for events a replica scanned or decoded from the bus (an insert is applied from
+  // its bytes, as replay applies a log's).
+  static Status apply_replicated(Registry& r, std::span<ReplicatedEvent> events,
+                                 std::size_t* applied);
   // Replaces the replica's state: f(projection) runs under the exclusive lock after
   // reset_to(epoch, seq) and loads the rows. In-process hooks do not fire for loaded rows.
   static void load_snapshot(Registry& r, std::uint64_t epoch, std::uint64_t seq,
@@ -131,6 +137,10 @@ class RegistryAccess {
   // caller to free without the lock. In-process hooks do not fire for its rows.
   static void install_snapshot(Registry& r, std::uint64_t epoch, std::uint64_t seq,
                                Projection& staged);
+
+ private:
+  template <typename E>
+  static Status apply_replicated_events(Registry& r, std::span<E> events, std::size_t* applied);
 };
 
 }  // namespace procreg::replay

@@ -3,9 +3,29 @@
 
 #include <algorithm>
 
+#include "events/decoder.h"
+#include "events/row_codec.h"
 #include "registry/timing.h"
 
 namespace procreg::replay {
+
+std::vector<HookEvent> ReplicatedEvent::hook_events() const {
+  if (decoded) return hook_events_of(*decoded);
+  std::vector<HookEvent> out;
+  if (!scanned.hooks) return out;
+  // The scan accepted these bytes only if the decoder does: they decode.
+  NodePids node_pids;
+  events::Decoder d(scanned.row.parts.node_pids, events::record_limits(0xffffffffu), "node_pids");
+  if (!events::read_node_pids(d, &node_pids) || !d.finish()) return out;
+  out.push_back(HookEvent{HookTopic::kChildRegistered, std::string(scanned.hub),
+                          std::string(scanned.table), ChildId(scanned.row.id), std::move(node_pids),
+                          scanned.seq});
+  return out;
+}
+
+Status ReplicatedEvent::apply_to(Projection& projection) {
+  return decoded ? projection.apply(std::move(*decoded)) : projection.apply(scanned);
+}
 
 void ReplicaWriter::advance(std::uint64_t epoch, std::uint64_t seq) {
   std::lock_guard l(position_mu_);

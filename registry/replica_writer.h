@@ -25,13 +25,36 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
+#include <vector>
 
+#include "events/row_scan.h"
+#include "procreg/event.h"
+#include "procreg/hooks.h"
 #include "registry/applier.h"
 #include "registry/remote_writer.h"
 #include "registry/writer.h"
 
 namespace procreg::replay {
+
+// One event a replica applies (RegistryAccess::apply_replicated): an insert as procreg writes
+// it, scanned from its bytes (events/row_scan.h) and applied from them as replay applies a
+// log's, or any event decoded. A scanned insert's views point into bytes its holder keeps
+// until the event is applied.
+struct ReplicatedEvent {
+  std::optional<Event> decoded;   // set: the event decoded
+  events::ScannedInsert scanned;  // otherwise: the insert scanned
+
+  std::uint64_t seq() const { return decoded ? decoded->seq : scanned.seq; }
+  std::uint64_t epoch() const { return decoded ? decoded->epoch : scanned.epoch; }
+  std::string_view hub() const { return decoded ? std::string_view(decoded->hub) : scanned.hub; }
+  // hook_events_of (procreg/hooks.h) of the event: an insert written with hooks fires
+  // child_registered with its node_pids.
+  std::vector<HookEvent> hook_events() const;
+  // Projection::apply of the event (its decoded form is moved from).
+  Status apply_to(Projection& projection);
+};
 
 class ReplicaWriter final : public Writer {
  public:
