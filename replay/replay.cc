@@ -70,7 +70,9 @@ std::uint64_t log_bytes(const std::string& dir) {
 // log holds records the size of its first insert's. What that over-reserves (a log of updates,
 // deletes or larger events) is given back at the end (Projection::shrink_tables).
 constexpr std::size_t kRecordHeaderBytes = 17;
-constexpr std::size_t kMaxReservedRows = std::size_t{1} << 26;
+// At most 2^22 rows (2^23 slots, 128 MiB while replaying): a log of churn over few rows must not
+// reserve for rows it never holds; past that the table grows as rows arrive.
+constexpr std::size_t kMaxReservedRows = std::size_t{1} << 22;
 
 void reserve_for_log(const std::string& dir, std::size_t record_payload, std::uint64_t upto_seq,
                      std::string_view table, Projection* projection) {
