@@ -130,6 +130,9 @@ struct Snapshot {
 
 }  // namespace
 
+// Attempts to queue a reply for a client whose queue is full, a millisecond apart.
+constexpr int kFullRetries = 20;
+
 struct ReplayService::State {
   zmq::socket_t socket;
   Registry& writer;
@@ -232,10 +235,22 @@ void ReplayService::State::reply(const zmq::message_t& identity,
   frames.emplace_back(identity.data(), identity.size());
   frames.emplace_back(head.data(), head.size());
   for (std::string_view p : payload) frames.emplace_back(p.data(), p.size());
-  auto sent = send_message(socket, frames, /*dont_wait=*/true);
-  // A full queue (a client that does not read) or a gone client: the reply is dropped; an
-  // honest client times out and asks again.
-  if (!sent.ok() || !*sent) counters.replay_replies_dropped.fetch_add(1);
+  // A full queue is retried for a few milliseconds: libzmq tells the ROUTER what its peer read
+  // in batches, so a queue can look full for a moment to a client that reads. Still full
+  // after that (a client that does not read), or a gone client: the reply is dropped and
+  // counted; an honest client times out and asks again.
+  for (int attempt = 0; attempt < kFullRetries; ++attempt) {
+    auto sent = send_message(socket, frames, /*dont_wait=*/true);
+    if (sent.ok() && *sent) return;
+    if (!sent.ok()) break;
+    zmq::pollitem_t item{socket.handle(), 0, ZMQ_POLLOUT, 0};
+    try {
+      zmq::poll(&item, 1, std::chrono::milliseconds(1));  // and take in the peer's progress
+    } catch (const zmq::error_t&) {
+      break;
+    }
+  }
+  counters.replay_replies_dropped.fetch_add(1);
 }
 
 void ReplayService::State::reply_error(const zmq::message_t& identity, std::uint64_t id,
