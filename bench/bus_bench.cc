@@ -44,6 +44,7 @@
 #include "procreg/hub_server.h"
 #include "procreg/registry.h"
 #include "procreg/replica.h"
+#include "procreg/security.h"
 #include "registry/registry_access.h"
 #include "state/projection.h"
 
@@ -233,15 +234,33 @@ struct Bus {
   std::unique_ptr<Replica> replica;
   std::set<int> replica_threads;  // the replica's and its registry's hook thread
 
-  Bus(zmq::context_t& ctx, const std::string& transport, const std::string& tag) {
+  // curve: every socket runs CURVE (the writer's endpoints admit the replica's key as reader).
+  Bus(zmq::context_t& ctx, const std::string& transport, const std::string& tag,
+      bool curve = false) {
     auto w = Registry::open(writer_options(dir.path()));
     check(w.status(), "open writer");
     writer = std::move(*w);
-    auto s = HubServer::start(ctx, *writer, server_options(endpoints_for(transport, dir, tag)));
+    HubServerOptions so = server_options(endpoints_for(transport, dir, tag));
+    ReplicaOptions ro;
+    if (curve) {
+      auto server_keys = generate_curve_keys();
+      auto replica_keys = generate_curve_keys();
+      check(server_keys.status(), "keygen");
+      check(replica_keys.status(), "keygen");
+      so.curve.keys = *server_keys;
+      so.curve.policy = AccessPolicy::from_grants(
+          {{replica_keys->public_key, Grant{static_cast<std::uint8_t>(Role::kReader), {}}}});
+      ro.curve.keys = *replica_keys;
+      ro.curve.server_key = server_keys->public_key;
+    }
+    auto s = HubServer::start(ctx, *writer, so);
     check(s.status(), "start HubServer");
     server = std::move(*s);
     const std::set<int> before = thread_ids();
-    auto r = Replica::start(ctx, replica_options(*server));
+    const CurveOptions replica_curve = ro.curve;
+    ro = replica_options(*server);
+    ro.curve = replica_curve;
+    auto r = Replica::start(ctx, ro);
     check(r.status(), "start Replica");
     replica = std::move(*r);
     for (int tid : thread_ids()) {
@@ -601,8 +620,8 @@ struct BusThroughput {
 };
 
 BusThroughput bus_throughput(zmq::context_t& ctx, const Config& cfg, const std::string& tag,
-                             std::size_t batch, int threads) {
-  Bus bus(ctx, cfg.transport, tag);
+                             std::size_t batch, int threads, bool curve = false) {
+  Bus bus(ctx, cfg.transport, tag, curve);
   auto inserts = make_inserts(0, cfg.events);
   const ReplicaStats before = bus.replica->stats();
   perf_control("enable");
@@ -922,6 +941,48 @@ double raw_snapshot_push(zmq::context_t& ctx, const std::string& endpoint,
   server.join();
   *bytes_received = bytes;
   return seconds;
+}
+
+// ---- CURVE against plaintext -------------------------------------------------------------
+
+// The bus with CURVE on every socket against the same bus in plaintext, in one run: throughput
+// (Registry::write of cfg.batch inserts, and one insert call per event), alternating and best of
+// cfg.repeats; then latency at cfg.rate in alternating one-second slices (wait observer).
+void bench_curve(Report& report, zmq::context_t& ctx, const Config& cfg) {
+  const std::size_t batches[2] = {cfg.batch, 1};
+  for (std::size_t batch : batches) {
+    double best[2] = {0, 0};  // plaintext, CURVE
+    for (int i = 0; i < cfg.repeats; ++i) {
+      for (int curve = 0; curve < 2; ++curve) {
+        const BusThroughput bus = bus_throughput(
+            ctx, cfg, "cv" + std::to_string(curve) + "-" + std::to_string(i), batch, 1, curve == 1);
+        std::printf("  %s run %d, batch %zu: %.0f ev/s applied\n    %s\n",
+                    curve == 1 ? "CURVE" : "plaintext", i + 1, batch, bus.rate, bus.cpu.c_str());
+        best[curve] = std::max(best[curve], bus.rate);
+      }
+    }
+    report.add({"bus with CURVE: inserts applied at the replica, batch " + std::to_string(batch),
+                best[1], "ev/s", "the same bus in plaintext", best[0], 0.7});
+  }
+  const int rounds = std::max(1, static_cast<int>(cfg.seconds + 0.5));
+  const auto per_slice = static_cast<std::size_t>(cfg.rate * cfg.seconds / rounds);
+  Bus plain(ctx, cfg.transport, "cvlat0", false);
+  Bus curve(ctx, cfg.transport, "cvlat1", true);
+  auto inserts = make_inserts(0, per_slice * 2 * static_cast<std::size_t>(rounds));
+  std::size_t next_insert = 0;
+  Samples plain_samples, curve_samples;
+  for (int r = 0; r < rounds; ++r) {
+    plain_samples.append(bus_latency(plain, inserts, &next_insert, false, per_slice, cfg.rate));
+    curve_samples.append(bus_latency(curve, inserts, &next_insert, false, per_slice, cfg.rate));
+  }
+  const Percentiles p = percentiles(plain_samples);
+  const Percentiles c = percentiles(curve_samples);
+  print_percentiles("plaintext bus, wait observer", p);
+  print_percentiles("CURVE bus, wait observer", c);
+  report.add({"bus with CURVE: replica latency p99 (us)", c.p99, "us", "the same bus in plaintext",
+              p.p99, 0});
+  report.add({"bus with CURVE: replica latency p50 (us)", c.p50, "us", "the same bus in plaintext",
+              p.p50, 0});
 }
 
 // ---- remote writes ------------------------------------------------------------------------
@@ -1309,7 +1370,7 @@ int main(int argc, char** argv) {
     }
   }
   const bool bad_only = !cfg.only.empty() && cfg.only != "throughput" && cfg.only != "latency" &&
-                        cfg.only != "catchup" && cfg.only != "remote";
+                        cfg.only != "catchup" && cfg.only != "remote" && cfg.only != "curve";
   const bool bad_transport =
       cfg.transport != "tcp" && cfg.transport != "ipc" && cfg.transport != "inproc";
   if (argc < 0 || argc % 2 == 0 || bad_only || bad_transport ||
@@ -1317,7 +1378,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr,
                  "usage: bus_bench [--events N] [--entries N] [--rate R] [--seconds S] "
                  "[--repeats R] [--catchup-repeats R] [--observer wait|spin|both] [--only "
-                 "throughput|latency|catchup|remote] "
+                 "throughput|latency|catchup|remote|curve] "
                  "[--writers T] [--remote-writes N] [--transport tcp|ipc|inproc] [--batch B]\n");
     return 2;
   }
@@ -1347,6 +1408,7 @@ int main(int argc, char** argv) {
   }
   if (cfg.only.empty() || cfg.only == "catchup") procreg::bench::bench_catchup(report, ctx, cfg);
   if (cfg.only.empty() || cfg.only == "remote") procreg::bench::bench_remote(report, ctx, cfg);
+  if (cfg.only == "curve") procreg::bench::bench_curve(report, ctx, cfg);
   report.print_markdown();
   return 0;
 }
