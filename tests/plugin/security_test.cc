@@ -277,7 +277,21 @@ BOOST_AUTO_TEST_CASE(each_role_may_do_its_requests_and_no_more) {
           Code::kPermissionDenied);
       BOOST_TEST(reader->erase("w1", quick_write("jobs")).status().code() ==
                  Code::kPermissionDenied);
-      BOOST_TEST(h.hub.server->stats().permission_denied == denied_before + 6);
+      std::vector<Entry> rows = {Entry{spec("r2"), {{"n1", "<0.6.0>"}}, {}}};
+      BOOST_TEST(reader->bulk_insert(rows, quick_write("jobs")).status().code() ==
+                 Code::kPermissionDenied);
+      BOOST_TEST(reader->bulk_delete({{"w1", {"n1"}}}, quick_write("jobs")).status().code() ==
+                 Code::kPermissionDenied);
+      const UpdateFn touch = [](const ChildSpec& sp, const NodePids& np, const Metadata& md) {
+        return Entry{sp, np, md};
+      };
+      BOOST_TEST(reader->update("w1", touch, quick_write("jobs")).status().code() ==
+                 Code::kPermissionDenied);
+      // A writer-client limited to "jobs" writes nothing elsewhere, in any form.
+      BOOST_TEST(writer->bulk_insert(rows, quick_write("other")).status().code() ==
+                 Code::kPermissionDenied);
+      BOOST_TEST(writer->update("w1", touch, quick_write("jobs")).ok());
+      BOOST_TEST(h.hub.server->stats().permission_denied == denied_before + 10);
       BOOST_TEST(h.hub.registry->entry_exists("w1", {"jobs"}));  // nothing was written
       BOOST_TEST(admin->clear_all(quick_write()).ok());
       BOOST_TEST(!h.hub.registry->entry_exists("a1"));
