@@ -73,6 +73,8 @@ class Decoder {
   // `root` names the whole input in error paths ("event", "value").
   Decoder(std::string_view bytes, const DecodeLimits& limits, std::string_view root)
       : cursor_(bytes), limits_(limits), root_(root) {}
+  // The Decoder keeps a reference to `limits`: a temporary would dangle.
+  Decoder(std::string_view bytes, const DecodeLimits&& limits, std::string_view root) = delete;
 
   // Checks the input size against limits.max_bytes (kResourceExhausted).
   bool check_size(std::size_t size);

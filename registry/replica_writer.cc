@@ -15,7 +15,9 @@ std::vector<HookEvent> ReplicatedEvent::hook_events() const {
   if (!scanned.hooks) return out;
   // The scan accepted these bytes only if the decoder does: they decode.
   NodePids node_pids;
-  events::Decoder d(scanned.row.parts.node_pids, events::record_limits(0xffffffffu), "node_pids");
+  // The Decoder keeps a reference to its limits: they must outlive it.
+  const events::DecodeLimits limits = events::record_limits(0xffffffffu);
+  events::Decoder d(scanned.row.parts.node_pids, limits, "node_pids");
   if (!events::read_node_pids(d, &node_pids) || !d.finish()) return out;
   out.push_back(HookEvent{HookTopic::kChildRegistered, std::string(scanned.hub),
                           std::string(scanned.table), ChildId(scanned.row.id), std::move(node_pids),
