@@ -15,9 +15,6 @@ namespace procreg {
 namespace {
 
 std::atomic<std::uint64_t> next_control_id{0};
-constexpr auto kReaders = static_cast<std::uint8_t>(static_cast<std::uint8_t>(Role::kReader) |
-                                                    static_cast<std::uint8_t>(Role::kWriter) |
-                                                    static_cast<std::uint8_t>(Role::kAdmin));
 
 // Moves up to `budget` whole messages from `from` to `to` without blocking. False when the
 // context is closing.
@@ -120,7 +117,8 @@ Result<std::unique_ptr<BusProxy>> BusProxy::start(zmq::context_t& context,
   const auto publisher = static_cast<std::uint8_t>(Role::kPublisher);
   auto front = plugin::EndpointSecurity::make(context, options.curve, publisher, "bus-frontend");
   if (!front.ok()) return front.status();
-  auto back = plugin::EndpointSecurity::make(context, options.curve, kReaders, "bus-backend");
+  auto back =
+      plugin::EndpointSecurity::make(context, options.curve, plugin::kClientRoles, "bus-backend");
   if (!back.ok()) return back.status();
   impl->front_security = std::move(*front);
   impl->back_security = std::move(*back);

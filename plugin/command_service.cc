@@ -13,9 +13,6 @@ namespace procreg::plugin {
 
 namespace {
 std::atomic<std::uint64_t> next_wake_id{0};
-constexpr auto kClientRoles = static_cast<std::uint8_t>(static_cast<std::uint8_t>(Role::kReader) |
-                                                        static_cast<std::uint8_t>(Role::kWriter) |
-                                                        static_cast<std::uint8_t>(Role::kAdmin));
 
 // Whether the grant of the command's sender allows it (docs/SECURITY.md, "Roles"): reads need
 // reader, writes writer-client (and, if its key is limited to tables, the command's table),

@@ -69,11 +69,9 @@ Result<std::unique_ptr<HubServer>> HubServer::start(zmq::context_t& context, Reg
                                     " (subscribers read frames of up to 16 MiB)");
   }
   auto impl = std::make_unique<Impl>(writer, options);
-  constexpr auto kReaders = static_cast<std::uint8_t>(static_cast<std::uint8_t>(Role::kReader) |
-                                                      static_cast<std::uint8_t>(Role::kWriter) |
-                                                      static_cast<std::uint8_t>(Role::kAdmin));
   auto security = plugin::EndpointSecurity::make(
-      context, options.publish_connect ? CurveOptions{} : options.curve, kReaders, "bus");
+      context, options.publish_connect ? CurveOptions{} : options.curve, plugin::kClientRoles,
+      "bus");
   if (!security.ok()) return security.status();
   impl->publish_security = std::move(*security);
   try {

@@ -163,10 +163,7 @@ Result<std::unique_ptr<ReplayService>> ReplayService::start(zmq::context_t& cont
                                                             const HubServerOptions& options,
                                                             ServerCounters& counters) {
   std::unique_ptr<ReplayService> service(new ReplayService());
-  constexpr auto kAdmits = static_cast<std::uint8_t>(static_cast<std::uint8_t>(Role::kReader) |
-                                                     static_cast<std::uint8_t>(Role::kWriter) |
-                                                     static_cast<std::uint8_t>(Role::kAdmin));
-  auto security = EndpointSecurity::make(context, options.curve, kAdmits, "replay");
+  auto security = EndpointSecurity::make(context, options.curve, kClientRoles, "replay");
   if (!security.ok()) return security.status();
   try {
     zmq::socket_t socket(context, zmq::socket_type::router);

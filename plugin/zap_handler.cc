@@ -193,6 +193,14 @@ void ZapHandler::refresh_policies() {
   }
 }
 
+// A well-formed key pair, or kInvalidArgument naming `who`.
+Status check_key_pair(const CurveKeys& keys, const std::string& who) {
+  if (valid_curve_key(keys.public_key) && valid_curve_key(keys.secret_key)) return {};
+  return Status::invalid_argument(who +
+                                  ": the CURVE key pair is malformed (40 Z85 characters "
+                                  "each)");
+}
+
 }  // namespace
 
 Result<std::shared_ptr<EndpointSecurity>> EndpointSecurity::make(zmq::context_t& context,
@@ -201,11 +209,7 @@ Result<std::shared_ptr<EndpointSecurity>> EndpointSecurity::make(zmq::context_t&
                                                                  const std::string& what) {
   std::shared_ptr<EndpointSecurity> s(new EndpointSecurity());
   if (!curve.enabled()) return s;
-  if (!valid_curve_key(curve.keys.public_key) || !valid_curve_key(curve.keys.secret_key)) {
-    return Status::invalid_argument(what +
-                                    ": the CURVE key pair is malformed (40 Z85 "
-                                    "characters each)");
-  }
+  if (Status bad = check_key_pair(curve.keys, what); !bad.ok()) return bad;
   if (!curve.policy) {
     return Status::invalid_argument(what +
                                     ": CURVE keys need an access policy (the keys "
@@ -264,11 +268,7 @@ Status check_client_curve(const CurveOptions& curve, bool bus, const std::string
     }
     return {};
   }
-  if (!valid_curve_key(curve.keys.public_key) || !valid_curve_key(curve.keys.secret_key)) {
-    return Status::invalid_argument(who +
-                                    ": the CURVE key pair is malformed (40 Z85 "
-                                    "characters each)");
-  }
+  if (Status bad = check_key_pair(curve.keys, who); !bad.ok()) return bad;
   if (!valid_curve_key(curve.server_key)) {
     return Status::invalid_argument(who +
                                     ": CURVE needs the server's public key (server_key, "
@@ -283,9 +283,7 @@ Status check_client_curve(const CurveOptions& curve, bool bus, const std::string
 Status secure_client(zmq::socket_t& socket, const CurveOptions& curve,
                      const std::string& server_key) {
   if (!curve.enabled()) return {};
-  if (!valid_curve_key(curve.keys.public_key) || !valid_curve_key(curve.keys.secret_key)) {
-    return Status::invalid_argument("the CURVE key pair is malformed (40 Z85 characters each)");
-  }
+  if (Status bad = check_key_pair(curve.keys, "CURVE client"); !bad.ok()) return bad;
   if (!valid_curve_key(server_key)) {
     return Status::invalid_argument("CURVE needs the server's public key (40 Z85 characters)");
   }

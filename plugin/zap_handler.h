@@ -25,6 +25,12 @@
 
 namespace procreg::plugin {
 
+// The roles of clients (reader, writer-client, admin): what every endpoint but a proxy's
+// frontend admits.
+inline constexpr std::uint8_t kClientRoles = static_cast<std::uint8_t>(Role::kReader) |
+                                             static_cast<std::uint8_t>(Role::kWriter) |
+                                             static_cast<std::uint8_t>(Role::kAdmin);
+
 // One secured server endpoint (or a plaintext one: then every check passes). Make it before
 // the socket binds, apply() it to the socket, keep it as long as the socket.
 class EndpointSecurity {

@@ -137,10 +137,7 @@ ReplicaOptions HubEndpoints::replica_options(const std::string& node) const {
 StatsEndpoint::StatsEndpoint(zmq::context_t& context, const std::string& endpoint,
                              const CurveOptions& curve) {
   if (endpoint.empty() || endpoint == "none") return;
-  constexpr auto kAdmits = static_cast<std::uint8_t>(static_cast<std::uint8_t>(Role::kReader) |
-                                                     static_cast<std::uint8_t>(Role::kWriter) |
-                                                     static_cast<std::uint8_t>(Role::kAdmin));
-  auto security = plugin::EndpointSecurity::make(context, curve, kAdmits, "stats");
+  auto security = plugin::EndpointSecurity::make(context, curve, plugin::kClientRoles, "stats");
   if (!security.ok())
     throw CliError(kExitFailure, "stats endpoint: " + security.status().to_string());
   security_ = std::move(*security);
