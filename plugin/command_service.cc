@@ -3,6 +3,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <system_error>
 
@@ -13,6 +14,25 @@ namespace procreg::plugin {
 
 namespace {
 std::atomic<std::uint64_t> next_wake_id{0};
+
+// Answers up to this size are not counted in the unread bytes: the high-water mark bounds them.
+constexpr std::size_t kUncountedReplyBytes = 4096;
+
+// A counted answer, handed to ZeroMQ without a copy. ZeroMQ calls release_reply once it has
+// written the bytes to the connection or dropped them (a client gone, a full queue), from
+// whichever thread lets go of the message last.
+struct CountedReply {
+  std::string body;
+  std::shared_ptr<std::atomic<std::size_t>> client;
+  std::shared_ptr<std::atomic<std::size_t>> total;
+};
+
+void release_reply(void* /*data*/, void* hint) {
+  auto* r = static_cast<CountedReply*>(hint);
+  r->client->fetch_sub(r->body.size());
+  r->total->fetch_sub(r->body.size());
+  delete r;
+}
 
 // Whether the grant of the command's sender allows it (docs/SECURITY.md, "Roles"): reads need
 // reader, writes writer-client (and, if its key is limited to tables, the command's table),
@@ -189,8 +209,52 @@ void CommandService::reply(std::string_view identity, const wire::CommandReply& 
   wire::encode(reply, &body);
   Frames frames;
   frames.emplace_back(identity.data(), identity.size());
-  frames.emplace_back(body.data(), body.size());
+  if (body.size() <= kUncountedReplyBytes) {
+    frames.emplace_back(body.data(), body.size());
+  } else {
+    auto& client = unread_[std::string(identity)];
+    if (!client) client = std::make_shared<std::atomic<std::size_t>>(0);
+    const std::size_t mine = client->load();
+    const std::size_t all = unread_total_->load();
+    const bool own_full = mine > 0 && mine + body.size() > options_.max_unread_reply_bytes;
+    if (own_full || (all > 0 && all + body.size() > options_.max_unread_reply_bytes_total)) {
+      return refuse_reply(identity, reply, own_full, own_full ? mine : all);
+    }
+    client->fetch_add(body.size());
+    unread_total_->fetch_add(body.size());
+    auto* counted = new CountedReply{std::move(body), client, unread_total_};
+    frames.emplace_back(counted->body.data(), counted->body.size(), release_reply, counted);
+    forget_idle_clients();
+  }
   (void)send_message(router_, frames, /*dont_wait=*/true);
+}
+
+void CommandService::refuse_reply(std::string_view identity, const wire::CommandReply& reply,
+                                  bool own, std::size_t unread) {
+  counters_.replies_refused.fetch_add(1);
+  wire::CommandReply r;
+  r.id = reply.id;
+  r.seq = reply.seq;
+  r.epoch = reply.epoch;
+  r.status = Status::resource_exhausted(
+      own ? std::to_string(unread) +
+                " bytes of earlier answers to this client are unread (at most " +
+                std::to_string(options_.max_unread_reply_bytes) + "); read them, then ask again"
+          : std::to_string(unread) + " bytes of answers to all clients are unread (at most " +
+                std::to_string(options_.max_unread_reply_bytes_total) + "); try again");
+  this->reply(identity, r);
+}
+
+void CommandService::forget_idle_clients() {
+  if (unread_.size() < unread_sweep_at_) return;
+  for (auto it = unread_.begin(); it != unread_.end();) {
+    if (it->second->load() == 0) {
+      it = unread_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  unread_sweep_at_ = std::max<std::size_t>(1024, 2 * unread_.size());
 }
 
 void CommandService::handle_read(std::string_view identity, wire::Command command) {

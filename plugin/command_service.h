@@ -93,7 +93,12 @@ class CommandService {
   void run_worker();
   void handle(Frames& frames);
   void reply_error(const zmq::message_t& identity, std::uint64_t id, Status status);
+  // Sends the reply; a large one is counted in its client's unread bytes until ZeroMQ has
+  // written it, and refused (resource_exhausted) past HubServerOptions' limits.
   void reply(std::string_view identity, const wire::CommandReply& reply);
+  void refuse_reply(std::string_view identity, const wire::CommandReply& reply, bool own,
+                    std::size_t unread);
+  void forget_idle_clients();  // drops the unread counters at 0, now and then
   // Answers the read now, or parks it until its at_least_seq is applied.
   void handle_read(std::string_view identity, wire::Command command);
   // Answers the parked reads whose seq was applied or whose deadline passed.
@@ -124,6 +129,12 @@ class CommandService {
   // Commands accepted and not yet answered, by client identity (the ROUTER thread's).
   std::unordered_map<std::string, std::uint32_t> in_flight_;
   std::shared_ptr<ReplySink> sink_;
+  // Bytes of counted answers ZeroMQ holds, by client identity and in all (the ROUTER thread
+  // adds; ZeroMQ's threads subtract as they let go of each answer).
+  std::unordered_map<std::string, std::shared_ptr<std::atomic<std::size_t>>> unread_;
+  std::shared_ptr<std::atomic<std::size_t>> unread_total_ =
+      std::make_shared<std::atomic<std::size_t>>(0);
+  std::size_t unread_sweep_at_ = 1024;
 
   std::atomic<bool> stop_{false};
   std::thread router_thread_;

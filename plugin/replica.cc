@@ -483,6 +483,7 @@ ReplicaStats Replica::stats() const {
   s.commands_served = i.served.commands.load();
   s.command_errors = i.served.command_errors.load() + i.served.bad_frames.load();
   s.permission_denied = i.served.permission_denied.load();
+  s.replies_refused = i.served.replies_refused.load();
   s.connections_refused = i.service ? i.service->connections_refused() : 0;
   return s;
 }

@@ -13,7 +13,7 @@ struct ServerCounters {
       hook_messages_published{0}, heartbeats{0}, bytes_published{0}, publish_dropped{0},
       replay_requests{0}, replay_errors{0}, replay_replies_dropped{0}, snapshots_served{0},
       snapshot_files_served{0}, snapshot_files_refused{0}, commands{0}, command_errors{0},
-      bad_frames{0}, permission_denied{0};
+      replies_refused{0}, bad_frames{0}, permission_denied{0};
 
   HubServerStats read() const {
     HubServerStats s;
@@ -31,6 +31,7 @@ struct ServerCounters {
     s.snapshot_files_refused = snapshot_files_refused.load();
     s.commands = commands.load();
     s.command_errors = command_errors.load();
+    s.replies_refused = replies_refused.load();
     s.bad_frames = bad_frames.load();
     s.permission_denied = permission_denied.load();
     return s;

@@ -58,6 +58,14 @@ struct HubServerOptions {
   // Largest request accepted on the ROUTER endpoints; larger ones are counted and dropped (the
   // command channel answers them resource_exhausted at once, docs/PROTOCOL.md "Limits").
   std::size_t max_request_bytes = 16u << 20;
+  // Answer bytes the command channel holds for one client that ZeroMQ has not yet written to
+  // its connection (a client that asks and does not read): a read whose answer would pass
+  // max_unread_reply_bytes for its client, or max_unread_reply_bytes_total over every client,
+  // is answered resource_exhausted instead and counted (replies_refused). A client with
+  // nothing unread always gets its answer. Answers of up to 4 KiB are not counted: the
+  // socket's high-water mark (1,000 messages per client) bounds those.
+  std::size_t max_unread_reply_bytes = 16u << 20;
+  std::size_t max_unread_reply_bytes_total = 256u << 20;
   // CURVE (include/procreg/security.h; docs/SECURITY.md). With keys: every bound endpoint is a
   // CURVE server with these keys, admitting the policy's keys: the PUB and the replay service
   // reader, writer-client and admin keys; the command channel the same, each request checked
@@ -87,7 +95,10 @@ struct HubServerStats {
   std::uint64_t snapshot_files_refused = 0;
   std::uint64_t commands = 0;
   std::uint64_t command_errors = 0;  // commands answered with an error
-  std::uint64_t bad_frames = 0;      // malformed or oversized requests on any endpoint
+  // Reads answered resource_exhausted because their client had left too many answer bytes
+  // unread (HubServerOptions::max_unread_reply_bytes); also in command_errors.
+  std::uint64_t replies_refused = 0;
+  std::uint64_t bad_frames = 0;  // malformed or oversized requests on any endpoint
   // With CURVE: requests refused for their key's role (answered permission_denied), and
   // connections ZAP refused (an unknown key, or one without a role the endpoint admits).
   std::uint64_t permission_denied = 0;

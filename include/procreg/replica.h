@@ -70,6 +70,8 @@ struct ReplicaStats {
   std::uint64_t replay_failures = 0;  // replay requests that failed or timed out
   std::uint64_t commands_served = 0;  // requests at the serve endpoint (reads and writes)
   std::uint64_t command_errors = 0;   // of those, answered with an error or malformed
+  // Reads refused for their client's unread answers (HubServerOptions::max_unread_reply_bytes).
+  std::uint64_t replies_refused = 0;
   // With CURVE, at the serve endpoint: requests refused for their key's role (also counted in
   // command_errors), and connections refused by ZAP.
   std::uint64_t permission_denied = 0;

@@ -11,6 +11,8 @@
 #include <boost/test/unit_test.hpp>
 
 #include "bus_fixture.h"
+#include "plugin/command_client.h"
+#include "plugin/command_messages.h"
 #include "plugin/replay_client.h"
 #include "plugin/replay_messages.h"
 #include "plugin/replay_service.h"
@@ -112,6 +114,86 @@ BOOST_AUTO_TEST_CASE(a_replay_client_that_never_reads_cannot_grow_the_writer) {
   auto replica = start_replica(ctx, w.replica_options(w.server->publish_endpoint()));
   BOOST_TEST(replica->wait_caught_up(kWait).ok());
   BOOST_TEST(replica->registry().dump().size() == 4000u);
+}
+
+// The command channel: a client that asks for 1 MiB dump pages and never reads. Unbounded,
+// ZeroMQ held every answer in the writer (307 MiB for 300 pages, measured); now a client leaves
+// at most max_unread_reply_bytes unread, later reads are answered resource_exhausted and
+// counted, and it is served again once it reads.
+BOOST_AUTO_TEST_CASE(a_command_client_that_never_reads_cannot_grow_the_writer) {
+  zmq::context_t ctx;
+  TempDir dir;
+  HubServerOptions so = Writer::server_options(tcp_transport());
+  so.max_unread_reply_bytes = 8u << 20;
+  Writer w = Writer::open(ctx, writer_options(dir.path()), so);
+  // 12,000 rows of about 1 KiB: a dump page (about 1 MiB) holds about 1,000 of them.
+  const std::string filler(1'000, 'x');
+  for (int e = 0; e < 12; ++e) {
+    std::vector<Entry> rows;
+    for (int i = 0; i < 1'000; ++i) {
+      const std::string id = "c" + std::to_string(e * 1'000 + i);
+      rows.push_back(Entry{ChildSpec{id, StartSpec{"M", "f", {}}, {}},
+                           {{"n1", "<0.1.0>"}},
+                           Metadata{{"blob", Value(filler)}}});
+    }
+    BOOST_REQUIRE(w.registry->bulk_insert(std::move(rows)).ok());
+  }
+  const std::uint64_t before = resident_bytes();
+
+  zmq::socket_t greedy(ctx, zmq::socket_type::dealer);
+  greedy.set(zmq::sockopt::linger, 0);
+  greedy.set(zmq::sockopt::rcvhwm, 1);
+  greedy.set(zmq::sockopt::rcvbuf, 64 * 1024);
+  greedy.connect(w.server->command_endpoint());
+  plugin::wire::Command c;
+  c.hub = "hub";
+  c.op = plugin::wire::CommandOp::kDump;
+  c.limit = 10'000;
+  constexpr int kRequests = 300;
+  for (int i = 0; i < kRequests; ++i) {
+    c.id = static_cast<std::uint64_t>(i + 1);
+    std::string body;
+    plugin::wire::encode(c, &body);
+    greedy.send(zmq::buffer(body), zmq::send_flags::none);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + kWait;
+  while (w.server->stats().commands < kRequests && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  const HubServerStats s = w.server->stats();
+  BOOST_TEST(s.commands == static_cast<std::uint64_t>(kRequests));
+  // At most 8 MiB of pages wait in the writer, plus what the kernel's buffers took: a few
+  // dozen answers; every later read was refused and counted.
+  BOOST_TEST(s.replies_refused >= static_cast<std::uint64_t>(kRequests / 2),
+             "refused " << s.replies_refused);
+  BOOST_TEST(s.command_errors >= s.replies_refused);
+  const std::uint64_t grown = resident_bytes() > before ? resident_bytes() - before : 0;
+  BOOST_TEST(grown < kShadow * (120ull << 20), "the writer grew by " << (grown >> 20) << " MiB");
+
+  // Another client is served meanwhile, a large answer included.
+  plugin::CommandClient honest(ctx, w.server->command_endpoint(), "hub", 8);
+  auto page = honest.call(c, milliseconds(5'000));
+  BOOST_REQUIRE_MESSAGE(page.ok(), page.status().to_string());
+  BOOST_TEST(page->status.ok(), page->status.to_string());
+  BOOST_TEST(!page->next.empty());
+
+  // Once the greedy client reads what it was sent, it is answered again.
+  zmq::message_t got;
+  bool served = false;
+  for (int attempt = 0; attempt < 100 && !served; ++attempt) {
+    for (int i = 0; i < 10'000 && greedy.recv(got, zmq::recv_flags::dontwait); ++i) {
+    }
+    c.id = 100'000 + static_cast<std::uint64_t>(attempt);
+    std::string body;
+    plugin::wire::encode(c, &body);
+    greedy.send(zmq::buffer(body), zmq::send_flags::none);
+    std::this_thread::sleep_for(milliseconds(50));
+    for (int i = 0; i < 10'000 && greedy.recv(got, zmq::recv_flags::dontwait); ++i) {
+      auto r = plugin::wire::decode_command_reply(plugin::view(got));
+      if (r.ok() && r->id == c.id && r->status.ok()) served = true;
+    }
+  }
+  BOOST_TEST(served);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

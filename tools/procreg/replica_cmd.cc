@@ -55,6 +55,7 @@ Json replica_stats_json(const ReplicaStats& s) {
           {"replay_failures", s.replay_failures},
           {"commands_served", s.commands_served},
           {"command_errors", s.command_errors},
+          {"replies_refused", s.replies_refused},
           {"permission_denied", s.permission_denied},
           {"connections_refused", s.connections_refused}};
 }

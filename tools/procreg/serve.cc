@@ -112,6 +112,7 @@ Json stats_json(const Registry& registry, const HubServer& server, Clock::time_p
             {"snapshot_files_refused", s.snapshot_files_refused},
             {"commands", s.commands},
             {"command_errors", s.command_errors},
+            {"replies_refused", s.replies_refused},
             {"bad_frames", s.bad_frames},
             {"permission_denied", s.permission_denied},
             {"connections_refused", s.connections_refused}}}};
