@@ -44,6 +44,7 @@ struct BusProxy::Impl {
   std::string control_endpoint;
   std::string frontend;
   std::string backend;
+  std::shared_ptr<plugin::ConnectionBudget> budget;
   std::shared_ptr<plugin::EndpointSecurity> front_security;
   std::shared_ptr<plugin::EndpointSecurity> back_security;
   std::thread thread;
@@ -99,11 +100,13 @@ void BusProxy::Impl::loop(zmq::socket_t& xsub, zmq::socket_t& xpub, zmq::socket_
         front_removed = n;  // a publisher's key lost its role: every publisher authenticates anew
         xsub.unbind(frontend);
         xsub.bind(frontend);
+        front_security->connections_reset();
       }
       if (const auto n = back_security->keys_removed(); n != back_removed) {
         back_removed = n;
         xpub.unbind(backend);
         xpub.bind(backend);
+        back_security->connections_reset();
       }
     } catch (const zmq::error_t& e) {
       if (e.num() == ETERM) return;
@@ -114,11 +117,13 @@ void BusProxy::Impl::loop(zmq::socket_t& xsub, zmq::socket_t& xpub, zmq::socket_
 Result<std::unique_ptr<BusProxy>> BusProxy::start(zmq::context_t& context,
                                                   const BusProxyOptions& options) {
   auto impl = std::make_unique<Impl>(context);
+  impl->budget = std::make_shared<plugin::ConnectionBudget>(options.max_connections);
   const auto publisher = static_cast<std::uint8_t>(Role::kPublisher);
-  auto front = plugin::EndpointSecurity::make(context, options.curve, publisher, "bus-frontend");
+  auto front = plugin::EndpointSecurity::make(context, options.curve, publisher, "bus-frontend",
+                                              impl->budget);
   if (!front.ok()) return front.status();
-  auto back =
-      plugin::EndpointSecurity::make(context, options.curve, plugin::kClientRoles, "bus-backend");
+  auto back = plugin::EndpointSecurity::make(context, options.curve, plugin::kClientRoles,
+                                             "bus-backend", impl->budget);
   if (!back.ok()) return back.status();
   impl->front_security = std::move(*front);
   impl->back_security = std::move(*back);
@@ -154,6 +159,14 @@ const std::string& BusProxy::backend_endpoint() const { return impl_->backend; }
 std::uint64_t BusProxy::connections_refused() const {
   return impl_->front_security->refused() + impl_->back_security->refused();
 }
+
+std::uint64_t BusProxy::connections_open() const {
+  return static_cast<std::uint64_t>(std::max<std::int64_t>(impl_->budget->open(), 0));
+}
+
+std::uint64_t BusProxy::max_connections() const { return impl_->budget->limit(); }
+
+std::uint64_t BusProxy::connections_over_limit() const { return impl_->budget->over_limit(); }
 
 void BusProxy::stop() {
   if (impl_->stopped) return;

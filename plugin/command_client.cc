@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <stdexcept>
 
 #include "plugin/zap_handler.h"
 #include "plugin/zmq_util.h"
@@ -28,21 +29,49 @@ CommandClient::CommandClient(zmq::context_t& context, std::string endpoint, std:
   wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (wake_fd_ < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
   try {
-    socket_ = zmq::socket_t(context_, zmq::socket_type::dealer);
-    socket_.set(zmq::sockopt::linger, 0);
-    // Every command in flight fits in the queues: the bound is max_in_flight, not ZeroMQ's.
-    const int hwm = static_cast<int>(std::min<std::size_t>(max_in_flight_ + 16, 1u << 30));
-    socket_.set(zmq::sockopt::sndhwm, hwm);
-    socket_.set(zmq::sockopt::rcvhwm, hwm);
-    if (Status s = secure_client(socket_, curve, curve.server_key); !s.ok()) {
-      throw std::invalid_argument(s.message());
-    }
-    socket_.connect(endpoint_);  // a malformed endpoint fails here, on the caller's thread
+    open_socket(curve);  // a malformed endpoint fails here, on the caller's thread
   } catch (...) {
     ::close(wake_fd_);
     throw;
   }
   thread_ = std::thread([this] { run(); });
+}
+
+void CommandClient::open_socket(const CurveOptions& curve) {
+  socket_ = zmq::socket_t(context_, zmq::socket_type::dealer);
+  socket_.set(zmq::sockopt::linger, 0);
+  // Every command in flight fits in the queues: the bound is max_in_flight, not ZeroMQ's.
+  const int hwm = static_cast<int>(std::min<std::size_t>(max_in_flight_ + 16, 1u << 30));
+  socket_.set(zmq::sockopt::sndhwm, hwm);
+  socket_.set(zmq::sockopt::rcvhwm, hwm);
+  // Commands wait in the outbox, not in ZeroMQ, until a connection is up: when the server
+  // refuses it none is queued there, and failing them tells the truth (they were never sent).
+  socket_.set(zmq::sockopt::immediate, true);
+  if (Status s = secure_client(socket_, curve, curve.server_key); !s.ok()) {
+    throw std::invalid_argument(s.message());
+  }
+  watch_ = HandshakeWatch();
+  if (Status s = watch_.watch(context_, socket_, endpoint_); !s.ok()) {
+    throw std::runtime_error(s.message());
+  }
+  socket_.connect(endpoint_);
+}
+
+void CommandClient::refused(const Status& why) {
+  std::unordered_map<std::uint64_t, Pending> failed;
+  {
+    std::lock_guard l(mu_);
+    if (pending_.empty()) return;
+    failed.swap(pending_);
+    outbox_.clear();
+  }
+  const bool maybe_sent = watch_.ever_connected();
+  const Status status =
+      maybe_sent ? Status(why.code(), why.message() +
+                                          "; a write sent before the connection was lost may "
+                                          "or may not have been committed")
+                 : why;
+  for (auto& [id, p] : failed) finish(p, status);
 }
 
 CommandClient::~CommandClient() {
@@ -242,9 +271,10 @@ void CommandClient::run() {
       if (closing_) break;
     }
     zmq::pollitem_t items[] = {{socket_.handle(), 0, ZMQ_POLLIN, 0},
-                               {nullptr, wake_fd_, ZMQ_POLLIN, 0}};
+                               {nullptr, wake_fd_, ZMQ_POLLIN, 0},
+                               {watch_.handle(), 0, ZMQ_POLLIN, 0}};
     try {
-      zmq::poll(items, 2, kExpiryTick);
+      zmq::poll(items, 3, kExpiryTick);
     } catch (const zmq::error_t& e) {
       if (e.num() != EINTR) break;  // the context is closing
     }
@@ -252,6 +282,11 @@ void CommandClient::run() {
       std::uint64_t n = 0;
       (void)!::read(wake_fd_, &n, sizeof n);
     }
+    if (items[2].revents & ZMQ_POLLIN) {
+      // ZeroMQ ends a refused connection for good (its session terminates): no retry.
+      if (auto why = watch_.drain()) refusal_ = std::move(*why);
+    }
+    if (refusal_) refused(*refusal_);
     send_queued();
     receive_replies();
     const auto now = std::chrono::steady_clock::now();
@@ -271,6 +306,7 @@ void CommandClient::run() {
                                   "a write may or may not have been committed"));
   }
   socket_.close();
+  watch_ = HandshakeWatch();
 }
 
 Result<replay::RemoteCommit> CommandClient::write(wire::Command command,

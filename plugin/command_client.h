@@ -9,6 +9,10 @@
 // commands in flight are bounded by `max_in_flight`: a synchronous call waits for room within
 // its timeout; an asynchronous one beyond it completes at once with kResourceExhausted.
 //
+// A server that refuses the connection in its handshake (too many connections, a key without a
+// role) fails every command in flight at once with its reason (HandshakeWatch), and every
+// later one: ZeroMQ does not connect again after a refusal, so a new client is needed.
+//
 // Completions run on the I/O thread: they must be short and must not wait for another command
 // of the same client. The destructor completes every command still in flight with
 // kUnavailable before it returns.
@@ -24,6 +28,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -31,6 +36,7 @@
 
 #include <zmq.hpp>
 
+#include "plugin/handshake_watch.h"
 #include "plugin/wire.h"
 #include "procreg/security.h"
 #include "registry/remote_writer.h"
@@ -99,6 +105,13 @@ class CommandClient final : public replay::RemoteWriter {
   // waits until `deadline` for room.
   bool admit(bool wait, std::chrono::steady_clock::time_point deadline);
   void wake();
+  // Makes the DEALER (and its handshake watch) and connects it; throws as the constructor.
+  void open_socket(const CurveOptions& curve);
+  // The server refused the connection: fails every command in flight with `why` (those not
+  // sent wait in the outbox, never in ZeroMQ: the socket queues only to a connection that is
+  // up, so none of them goes out later). ZeroMQ does not try a refused connection again, so
+  // every later command fails so too: a new client tries again.
+  void refused(const Status& why);
   void run();
   void send_queued();
   void receive_replies();
@@ -113,7 +126,9 @@ class CommandClient final : public replay::RemoteWriter {
   const std::size_t max_reply_bytes_;
   const events::DecodeLimits reply_limits_;  // a reply's strings and containers: up to its size
   int wake_fd_ = -1;
-  zmq::socket_t socket_;  // the I/O thread's
+  zmq::socket_t socket_;           // the I/O thread's
+  HandshakeWatch watch_;           // the I/O thread's
+  std::optional<Status> refusal_;  // the I/O thread's: the server refused the connection
 
   mutable std::mutex mu_;
   std::condition_variable room_;

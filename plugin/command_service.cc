@@ -54,11 +54,10 @@ Status authorize(const Grant& grant, const wire::Command& c) {
 }
 }  // namespace
 
-Result<std::unique_ptr<CommandService>> CommandService::start(zmq::context_t& context,
-                                                              Registry& writer,
-                                                              const std::string& endpoint,
-                                                              const HubServerOptions& options,
-                                                              ServerCounters& counters) {
+Result<std::unique_ptr<CommandService>> CommandService::start(
+    zmq::context_t& context, Registry& writer, const std::string& endpoint,
+    const HubServerOptions& options, ServerCounters& counters,
+    std::shared_ptr<ConnectionBudget> budget) {
   std::unique_ptr<CommandService> s(new CommandService(context, writer, counters));
   s->options_ = options;
   s->sink_ = std::make_shared<ReplySink>();
@@ -68,7 +67,8 @@ Result<std::unique_ptr<CommandService>> CommandService::start(zmq::context_t& co
                                std::generic_category().message(errno));
   }
   s->wake_endpoint_ = "inproc://procreg-commands-" + std::to_string(next_wake_id++);
-  auto security = EndpointSecurity::make(context, options.curve, kClientRoles, "commands");
+  auto security =
+      EndpointSecurity::make(context, options.curve, kClientRoles, "commands", std::move(budget));
   if (!security.ok()) return security.status();
   s->security_ = std::move(*security);
   try {

@@ -50,7 +50,8 @@ class CommandService {
   static Result<std::unique_ptr<CommandService>> start(zmq::context_t& context, Registry& writer,
                                                        const std::string& endpoint,
                                                        const HubServerOptions& options,
-                                                       ServerCounters& counters);
+                                                       ServerCounters& counters,
+                                                       std::shared_ptr<ConnectionBudget> budget);
   ~CommandService();
   const std::string& endpoint() const { return endpoint_; }
   // Connections the ZAP handler refused at this endpoint (CURVE only).

@@ -20,6 +20,7 @@ struct HubServer::Impl {
   HubServerOptions options;
   plugin::ServerCounters counters;
   std::unique_ptr<plugin::Publisher> publisher;
+  std::shared_ptr<plugin::ConnectionBudget> budget;            // every bound endpoint's
   std::shared_ptr<plugin::EndpointSecurity> publish_security;  // a bound PUB's
   std::unique_ptr<plugin::ReplayService> replay;
   std::unique_ptr<plugin::CommandService> commands;
@@ -43,6 +44,7 @@ void HubServer::Impl::run_heartbeat() {
     if (const std::uint64_t now = publish_security->keys_removed(); now != removed) {
       removed = now;  // a subscriber's key lost its role: make every subscriber authenticate
       (void)publisher->rebind(publish_endpoint);
+      publish_security->connections_reset();
     }
     publisher->heartbeat(system_clock_ms());
     l.lock();
@@ -69,9 +71,10 @@ Result<std::unique_ptr<HubServer>> HubServer::start(zmq::context_t& context, Reg
                                     " (subscribers read frames of up to 16 MiB)");
   }
   auto impl = std::make_unique<Impl>(writer, options);
+  impl->budget = std::make_shared<plugin::ConnectionBudget>(options.max_connections);
   auto security = plugin::EndpointSecurity::make(
       context, options.publish_connect ? CurveOptions{} : options.curve, plugin::kClientRoles,
-      "bus");
+      "bus", options.publish_connect ? nullptr : impl->budget);
   if (!security.ok()) return security.status();
   impl->publish_security = std::move(*security);
   try {
@@ -97,14 +100,14 @@ Result<std::unique_ptr<HubServer>> HubServer::start(zmq::context_t& context, Reg
   }
   if (!options.replay_endpoint.empty()) {
     auto r = plugin::ReplayService::start(context, writer, options.replay_endpoint, options,
-                                          impl->counters);
+                                          impl->counters, impl->budget);
     if (!r.ok()) return r.status();
     impl->replay = std::move(*r);
     impl->replay_endpoint = impl->replay->endpoint();
   }
   if (!options.command_endpoint.empty()) {
     auto c = plugin::CommandService::start(context, writer, options.command_endpoint, options,
-                                           impl->counters);
+                                           impl->counters, impl->budget);
     if (!c.ok()) return c.status();
     impl->commands = std::move(*c);
     impl->command_endpoint = impl->commands->endpoint();
@@ -135,6 +138,9 @@ HubServerStats HubServer::stats() const {
   s.connections_refused = impl_->publish_security->refused() +
                           (impl_->replay ? impl_->replay->connections_refused() : 0) +
                           (impl_->commands ? impl_->commands->connections_refused() : 0);
+  s.connections_open = static_cast<std::uint64_t>(std::max<std::int64_t>(impl_->budget->open(), 0));
+  s.max_connections = impl_->budget->limit();
+  s.connections_over_limit = impl_->budget->over_limit();
   return s;
 }
 

@@ -157,13 +157,13 @@ struct ReplayService::State {
   void expire_idle();
 };
 
-Result<std::unique_ptr<ReplayService>> ReplayService::start(zmq::context_t& context,
-                                                            Registry& writer,
-                                                            const std::string& endpoint,
-                                                            const HubServerOptions& options,
-                                                            ServerCounters& counters) {
+Result<std::unique_ptr<ReplayService>> ReplayService::start(
+    zmq::context_t& context, Registry& writer, const std::string& endpoint,
+    const HubServerOptions& options, ServerCounters& counters,
+    std::shared_ptr<ConnectionBudget> budget) {
   std::unique_ptr<ReplayService> service(new ReplayService());
-  auto security = EndpointSecurity::make(context, options.curve, kClientRoles, "replay");
+  auto security =
+      EndpointSecurity::make(context, options.curve, kClientRoles, "replay", std::move(budget));
   if (!security.ok()) return security.status();
   try {
     zmq::socket_t socket(context, zmq::socket_type::router);

@@ -17,6 +17,7 @@
 #include <zmq.hpp>
 
 #include "plugin/server_counters.h"
+#include "plugin/zap_handler.h"
 #include "procreg/hub_server.h"
 #include "procreg/registry.h"
 
@@ -26,14 +27,16 @@ class ReplayService {
  public:
   // Replies queued and unread per client, at most (docs/PROTOCOL.md, "Limits").
   static constexpr int kReplyQueue = 8;
-  // Binds `endpoint`. kUnavailable if it cannot.
+  // Binds `endpoint`, its connections counted in `budget` (none: not counted). kUnavailable
+  // if it cannot.
   static Result<std::unique_ptr<ReplayService>> start(zmq::context_t& context, Registry& writer,
                                                       const std::string& endpoint,
                                                       const HubServerOptions& options,
-                                                      ServerCounters& counters);
+                                                      ServerCounters& counters,
+                                                      std::shared_ptr<ConnectionBudget> budget);
   ~ReplayService();
   const std::string& endpoint() const { return endpoint_; }
-  std::uint64_t connections_refused() const;  // by the ZAP handler (CURVE only)
+  std::uint64_t connections_refused() const;  // for their key (CURVE only)
   void stop();
 
  private:

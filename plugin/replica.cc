@@ -46,8 +46,9 @@ struct Replica::Impl final : plugin::FollowerUser {
   ReplicaOptions options;
   events::DecodeLimits limits = events::record_limits(plugin::wire::kMaxChunkBytes);
   std::unique_ptr<Registry> registry;
-  plugin::ServerCounters served;                    // the serve endpoint's
-  std::unique_ptr<plugin::CommandService> service;  // the serve endpoint, if any
+  plugin::ServerCounters served;                     // the serve endpoint's
+  std::shared_ptr<plugin::ConnectionBudget> budget;  // the serve endpoint's connections
+  std::unique_ptr<plugin::CommandService> service;   // the serve endpoint, if any
 
   std::map<std::uint64_t, Event> early;  // live events above a gap, by seq
   // In-order live events not applied yet. An insert as procreg writes it is kept as its bytes
@@ -423,8 +424,9 @@ Result<std::unique_ptr<Replica>> Replica::start(zmq::context_t& context,
     HubServerOptions so;
     so.command_threads = options.serve_threads;
     so.curve = options.curve;  // its own keys, and the policy of who may use it
+    impl->budget = std::make_shared<plugin::ConnectionBudget>(options.max_connections);
     auto service = plugin::CommandService::start(context, *impl->registry, options.serve_endpoint,
-                                                 so, impl->served);
+                                                 so, impl->served, impl->budget);
     if (!service.ok()) return service.status();
     impl->service = std::move(*service);
   }
@@ -485,6 +487,10 @@ ReplicaStats Replica::stats() const {
   s.permission_denied = i.served.permission_denied.load();
   s.replies_refused = i.served.replies_refused.load();
   s.connections_refused = i.service ? i.service->connections_refused() : 0;
+  if (i.budget) {
+    s.connections_open = static_cast<std::uint64_t>(std::max<std::int64_t>(i.budget->open(), 0));
+    s.connections_over_limit = i.budget->over_limit();
+  }
   return s;
 }
 

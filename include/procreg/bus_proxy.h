@@ -32,6 +32,10 @@ struct BusProxyOptions {
   // while connected is cut off within about a second (the endpoint is bound anew and every
   // peer authenticates again). Empty keys: plaintext.
   CurveOptions curve;
+  // Connections both endpoints may hold at once, as HubServerOptions::max_connections: past it
+  // a new one is refused in its handshake (ZAP status 500) and counted. 0: the soft
+  // RLIMIT_NOFILE less 128.
+  std::size_t max_connections = 0;
 };
 
 class BusProxy {
@@ -48,8 +52,12 @@ class BusProxy {
   const std::string& frontend_endpoint() const;
   const std::string& backend_endpoint() const;
 
-  // Connections the ZAP handler refused at either endpoint (CURVE only).
+  // Connections refused at either endpoint for their key (CURVE only).
   std::uint64_t connections_refused() const;
+  // Connections open at both endpoints now, the most allowed, and those refused for the limit.
+  std::uint64_t connections_open() const;
+  std::uint64_t max_connections() const;
+  std::uint64_t connections_over_limit() const;
 
   // Stops forwarding, closes the sockets and joins the thread. Idempotent.
   void stop();

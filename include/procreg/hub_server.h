@@ -66,6 +66,12 @@ struct HubServerOptions {
   // socket's high-water mark (1,000 messages per client) bounds those.
   std::size_t max_unread_reply_bytes = 16u << 20;
   std::size_t max_unread_reply_bytes_total = 256u << 20;
+  // Connections (tcp and ipc; each holds a file descriptor) all the bound endpoints may hold at
+  // once: past it a new connection is refused in its handshake (ZAP status 500, "too many
+  // connections"; procreg's clients report resource_exhausted) and counted
+  // (connections_over_limit), and the connections already open, the log and the bus go on.
+  // 0: the soft RLIMIT_NOFILE less 128 descriptors kept for the log, snapshots and ZeroMQ.
+  std::size_t max_connections = 0;
   // CURVE (include/procreg/security.h; docs/SECURITY.md). With keys: every bound endpoint is a
   // CURVE server with these keys, admitting the policy's keys: the PUB and the replay service
   // reader, writer-client and admin keys; the command channel the same, each request checked
@@ -103,6 +109,11 @@ struct HubServerStats {
   // connections ZAP refused (an unknown key, or one without a role the endpoint admits).
   std::uint64_t permission_denied = 0;
   std::uint64_t connections_refused = 0;
+  // Connections open at the bound endpoints now, the most allowed (max_connections, resolved),
+  // and the connections refused because that many were open.
+  std::uint64_t connections_open = 0;
+  std::uint64_t max_connections = 0;
+  std::uint64_t connections_over_limit = 0;
 };
 
 class HubServer {

@@ -50,6 +50,8 @@ struct ReplicaOptions {
   // writes go through registry() to the hub's writer. "tcp://127.0.0.1:*" binds a free port.
   std::string serve_endpoint;
   int serve_threads = 4;  // threads running the writes it forwards
+  // Connections the serve endpoint may hold at once (HubServerOptions::max_connections).
+  std::size_t max_connections = 0;
   // CURVE (include/procreg/security.h): the bus socket is a client of curve.bus_key(), the
   // replay and command sockets of curve.server_key (the writer's); a serve endpoint is a CURVE
   // server with curve.keys admitting curve.policy's keys, as a HubServer's command channel.
@@ -76,6 +78,9 @@ struct ReplicaStats {
   // command_errors), and connections refused by ZAP.
   std::uint64_t permission_denied = 0;
   std::uint64_t connections_refused = 0;
+  // At the serve endpoint: connections open now, and those refused for max_connections.
+  std::uint64_t connections_open = 0;
+  std::uint64_t connections_over_limit = 0;
 };
 
 class Replica {

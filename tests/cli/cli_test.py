@@ -9,6 +9,7 @@ the Python client's test runs; without it, every other test.
 """
 import json
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -36,7 +37,7 @@ def lines_json(text):
 class Hub:
     """A `procreg serve` on ephemeral ports in a temporary directory; stopped with SIGTERM."""
 
-    def __init__(self, hub="t", extra=()):
+    def __init__(self, hub="t", extra=(), open_files=None):
         self.dir = tempfile.mkdtemp(prefix="procreg-cli-test-")
         self.log = os.path.join(self.dir, "log")
         self.endpoints = os.path.join(self.dir, "endpoints.json")
@@ -46,7 +47,9 @@ class Hub:
              "--bus-backend", ANY, "--replay", ANY, "--command", ANY, "--stats", ANY,
              "--heartbeat-ms", "100", "--endpoints-file", self.endpoints,
              *([] if "--durability" in extra else ["--durability", "none"]), *extra],
-            stdout=self.out, stderr=subprocess.STDOUT, cwd=self.dir)  # relative paths land here
+            stdout=self.out, stderr=subprocess.STDOUT, cwd=self.dir,  # relative paths land here
+            preexec_fn=None if open_files is None else
+            (lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))))
         deadline = time.monotonic() + WAIT_S
         while not os.path.exists(self.endpoints):
             if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -677,10 +680,14 @@ class CliTest(unittest.TestCase):
             r = call(who, method, args)
             self.assertEqual(r.returncode, 1, (who, method, r.stdout, r.stderr))
             self.assertEqual(json.loads(r.stdout)["error"]["code"], "permission_denied")
-        # An unknown key and a plaintext client get no connection: exit 3, in bounded time.
-        self.assertEqual(call("stranger", "get_pid", {"child_id": "w1"}, "800").returncode, 3)
-        r = run("call", *hub.ep(), "--timeout-ms", "800", "get_pid", json.dumps({"child_id": "w1"}))
+        # An unknown key and a plaintext client get no connection, and are told why at once.
+        r = call("stranger", "get_pid", {"child_id": "w1"}, "5000")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("permission_denied", r.stdout + r.stderr)
+        self.assertIn("ZAP status 400", r.stdout + r.stderr)
+        r = run("call", *hub.ep(), "--timeout-ms", "5000", "get_pid", json.dumps({"child_id": "w1"}))
         self.assertEqual(r.returncode, 3)
+        self.assertIn("CURVE", r.stdout + r.stderr)
         # The keys also come from the environment; a readable secret is refused.
         env = dict(os.environ, PROCREG_CURVE_KEY=k("viewer"), PROCREG_CURVE_SERVER=k("hub.key"))
         r = subprocess.run([PROCREG, "stats", *hub.ep()], capture_output=True, text=True,
@@ -738,6 +745,68 @@ def client_follower(hub):
 # The followers' ZeroMQ contexts, destroyed after each test: a context left to the garbage
 # collector can block it (term() waits for sockets that are collected after it).
 FOLLOWER_CONTEXTS = []
+
+
+class ConnectionLimitTest(unittest.TestCase):
+    """The attack of a few hundred idle clients on a writer limited to 256 open files."""
+
+    def test_a_flood_of_connections_is_refused_and_the_hub_goes_on(self):
+        import zmq  # python3-zmq, as examples/python
+        hub = Hub(open_files=256)
+        ctx = zmq.Context()
+        ctx.MAX_SOCKETS = 2048
+        try:
+            hub.call("insert", insert_args("before"))
+            stats = json.loads(run("stats", *hub.ep()).stdout)["server"]
+            self.assertEqual(stats["max_connections"], 256 - 128)
+            with open(hub.endpoints) as f:
+                endpoints = json.load(f)
+            flood = []
+            for i in range(400):
+                s = ctx.socket(zmq.DEALER)
+                s.setsockopt(zmq.LINGER, 0)
+                s.setsockopt(zmq.RECONNECT_IVL, 60000)
+                s.connect(endpoints["command" if i % 2 else "replay"])
+                flood.append(s)
+            deadline = time.monotonic() + WAIT_S
+            while time.monotonic() < deadline:
+                stats = json.loads(run("stats", *hub.ep()).stdout)["server"]
+                if stats["connections_over_limit"] >= 400 - 128:
+                    break
+                time.sleep(0.2)
+            self.assertGreaterEqual(stats["connections_over_limit"], 400 - 128)
+            self.assertLessEqual(stats["connections_open"], 128)
+            # Peers in their handshake count too, so the burst may leave places: fill them.
+            for i in range(200):
+                stats = json.loads(run("stats", *hub.ep()).stdout)["server"]
+                if stats["connections_open"] >= 128:
+                    break
+                s = ctx.socket(zmq.DEALER)
+                s.setsockopt(zmq.LINGER, 0)
+                s.connect(endpoints["command"])
+                flood.append(s)
+                time.sleep(0.02)
+            self.assertEqual(stats["connections_open"], 128)
+            # A new client is told why at once; the writer's log and bus go on.
+            r = run("call", *hub.ep(), "--timeout-ms", "10000", "get_pid", json.dumps({"child_id": "before"}))
+            self.assertEqual(r.returncode, 1, r.stdout + r.stderr)  # not a timeout (3)
+            self.assertIn("resource_exhausted", r.stdout + r.stderr)
+            self.assertIsNone(hub.proc.poll())
+            for s in flood:
+                s.close()
+            # Once the flood is gone, clients get in again.
+            deadline = time.monotonic() + WAIT_S
+            while time.monotonic() < deadline:
+                r = run("call", *hub.ep(), "get_pid", json.dumps({"child_id": "before"}))
+                if r.returncode == 0:
+                    break
+                time.sleep(0.2)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            hub.call("insert", insert_args("after"))
+            self.assertEqual(hub.stop(), 0)
+        finally:
+            ctx.destroy(linger=0)
+            hub.close()
 
 
 class PythonClientTest(unittest.TestCase):
@@ -1154,7 +1223,7 @@ def main():
         sys.exit("usage: cli_test.py --procreg PATH [--client PATH]")
     suite = unittest.TestSuite()
     loader = unittest.TestLoader()
-    for case in (PythonClientTest, PythonCallTest, PythonCurveTest) if CLIENT else (CliTest,):
+    for case in (PythonClientTest, PythonCallTest, PythonCurveTest) if CLIENT else (CliTest, ConnectionLimitTest):
         suite.addTests(loader.loadTestsFromTestCase(case))
     result = unittest.TextTestRunner(verbosity=2).run(suite)
     sys.exit(0 if result.wasSuccessful() else 1)

@@ -25,6 +25,17 @@ namespace procreg::testing {
 
 inline constexpr std::chrono::milliseconds kWait{20'000};
 
+// Polls `done` every 5 ms until it holds or `limit` passes.
+template <typename F>
+bool eventually(F done, std::chrono::milliseconds limit = kWait) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
 // Endpoints of one transport for a writer: where its three sockets bind.
 struct Transport {
   std::string name;

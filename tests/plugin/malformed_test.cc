@@ -67,17 +67,6 @@ bool contains(std::string_view s, std::string_view part) {
   return s.find(part) != std::string_view::npos;
 }
 
-// Polls `done` every 5 ms until it holds or `limit` passes.
-template <typename F>
-bool eventually(F done, milliseconds limit = kWait) {
-  const auto deadline = SteadyClock::now() + limit;
-  while (!done()) {
-    if (SteadyClock::now() >= deadline) return false;
-    std::this_thread::sleep_for(milliseconds(5));
-  }
-  return true;
-}
-
 // ---- a raw DEALER on a ROUTER endpoint -----------------------------------------------------
 
 class RawClient {

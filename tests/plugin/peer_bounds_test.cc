@@ -196,6 +196,82 @@ BOOST_AUTO_TEST_CASE(a_command_client_that_never_reads_cannot_grow_the_writer) {
   BOOST_TEST(served);
 }
 
+// Connections: each holds a descriptor in the writer, so with a limit of 1,024 files a few
+// thousand idle peers used to lock every new client out (with a 6.6 s timeout) and could leave
+// the log without a descriptor. Past max_connections a new connection is now refused in its
+// handshake, counted, and its client told why at once; the clients already connected, the log
+// and the bus go on; and once the flood ends, new clients get in again.
+BOOST_AUTO_TEST_CASE(connections_past_the_cap_are_refused_and_the_writer_goes_on) {
+  zmq::context_t ctx;
+  TempDir dir;
+  HubServerOptions so = Writer::server_options(tcp_transport());
+  constexpr std::size_t kCap = 24;
+  so.max_connections = kCap;
+  Writer w = Writer::open(ctx, writer_options(dir.path()), so);
+  BOOST_TEST(w.server->stats().max_connections == kCap);
+  plugin::wire::Command dump;
+  dump.op = plugin::wire::CommandOp::kDump;
+  plugin::CommandClient existing(ctx, w.server->command_endpoint(), "hub", 8);
+  auto replica = start_replica(ctx, w.replica_options(w.server->publish_endpoint()));
+  BOOST_REQUIRE(existing.call(dump, milliseconds(5'000)).ok());
+  BOOST_REQUIRE(replica->wait_caught_up(kWait).ok());
+
+  // The flood: 200 peers that connect to the command channel and the replay service and stay.
+  // They do not retry within the test once refused (ZeroMQ would every 100 ms by default).
+  // Connections in their handshake count (they hold a descriptor too), so a burst may leave
+  // a few places free; one peer at a time then fills them.
+  const std::uint64_t open_before = w.server->stats().connections_open;
+  zmq::context_t attacker;
+  attacker.set(zmq::ctxopt::max_sockets, 1024);
+  std::vector<zmq::socket_t> flood;
+  const auto connect_one = [&](int i) {
+    flood.emplace_back(attacker, zmq::socket_type::dealer);
+    flood.back().set(zmq::sockopt::linger, 0);
+    flood.back().set(zmq::sockopt::reconnect_ivl, 60'000);
+    flood.back().connect(i % 2 == 0 ? w.server->command_endpoint() : w.server->replay_endpoint());
+  };
+  for (int i = 0; i < 200; ++i) connect_one(i);
+  // Every peer of the flood either holds a connection or was refused (and is gone).
+  const auto settled = [&] {
+    const HubServerStats s = w.server->stats();
+    return s.connections_open <= kCap &&
+           s.connections_open + s.connections_over_limit == open_before + flood.size();
+  };
+  BOOST_TEST(eventually(settled));
+  for (int i = 0; i < static_cast<int>(kCap) && w.server->stats().connections_open < kCap; ++i) {
+    connect_one(i);
+    BOOST_TEST(eventually(settled));
+  }
+  BOOST_TEST(w.server->stats().connections_open == kCap);
+  BOOST_TEST(w.server->stats().connections_over_limit >= 200 - kCap);
+
+  // A new client is told at once, not after its 10 s timeout.
+  {
+    plugin::CommandClient late(ctx, w.server->command_endpoint(), "hub", 8);
+    auto refused = late.call(dump, milliseconds(10'000));
+    BOOST_REQUIRE(!refused.ok());
+    BOOST_TEST(refused.status().code() == Code::kResourceExhausted, refused.status().to_string());
+    BOOST_TEST(refused.status().message().find("as many connections") != std::string::npos);
+  }
+  // The clients already connected, the log and the bus go on.
+  auto served = existing.call(dump, milliseconds(5'000));
+  BOOST_REQUIRE_MESSAGE(served.ok(), served.status().to_string());
+  BOOST_TEST(served->status.ok());
+  BOOST_REQUIRE(w.registry->insert(ChildSpec{"during", StartSpec{"M", "f", {}}, {}}, {}).ok());
+  BOOST_TEST(replica->wait_for(w.registry->last_sequence(), kWait).ok());
+  BOOST_TEST(w.server->stats().connections_open <= kCap);
+
+  // The flood ends: its connections are counted out, and a new client gets in.
+  flood.clear();
+  attacker.close();
+  BOOST_TEST(eventually([&] { return w.server->stats().connections_open <= open_before + 1; }),
+             "open " << w.server->stats().connections_open);
+  plugin::CommandClient after(ctx, w.server->command_endpoint(), "hub", 8);
+  auto again = after.call(dump, milliseconds(5'000));
+  BOOST_REQUIRE_MESSAGE(again.ok(), again.status().to_string());
+  BOOST_TEST(again->status.ok());
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 }  // namespace procreg::testing

@@ -1,5 +1,6 @@
 #include "tools/procreg/cli.h"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -87,6 +88,20 @@ std::chrono::steady_clock::time_point deadline_after(double seconds) {
   if (seconds <= 0) return Clock::time_point::max();
   return Clock::now() +
          std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+}
+
+void raise_open_file_limit() {
+  rlimit r{};
+  if (::getrlimit(RLIMIT_NOFILE, &r) != 0 || r.rlim_cur == r.rlim_max) return;
+  r.rlim_cur = r.rlim_max;
+  (void)::setrlimit(RLIMIT_NOFILE, &r);
+}
+
+void add_max_connections_option(CLI::App* sub, std::size_t* max_connections) {
+  sub->add_option("--max-connections", *max_connections,
+                  "connections the endpoints may hold at once; more are refused in their "
+                  "handshake and counted (0: the open-file limit less 128)")
+      ->capture_default_str();
 }
 
 void out_line(const std::string& line) {

@@ -80,6 +80,13 @@ struct HubEndpoints {
 // The end of a --seconds run: `seconds` from now, or never for 0.
 std::chrono::steady_clock::time_point deadline_after(double seconds);
 
+// Servers (serve, bus, replica): raises the soft limit of open files to the hard one, since
+// every connection holds a descriptor (the endpoints then admit up to the new limit less 128,
+// unless --max-connections says otherwise). Best effort: nothing changes if it cannot.
+void raise_open_file_limit();
+// Adds --max-connections to a server's subcommand.
+void add_max_connections_option(CLI::App* sub, std::size_t* max_connections);
+
 // A stats endpoint (serve's and replica's): a ROUTER bound to `endpoint` ("" or "none": none)
 // that answers every one-frame request with one frame of JSON, make()'s. answer() serves the
 // requests pending now (a few at most, so the caller's loop stays responsive to signals).

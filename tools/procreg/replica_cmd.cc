@@ -36,6 +36,7 @@ struct ReplicaCmdOptions {
   std::string dump;
   std::string stats = "none";
   std::string serve;
+  std::size_t max_connections = 0;
   std::string policy;  // --curve-policy
   bool insecure = false;
   std::optional<std::uint64_t> until_seq;
@@ -57,7 +58,9 @@ Json replica_stats_json(const ReplicaStats& s) {
           {"command_errors", s.command_errors},
           {"replies_refused", s.replies_refused},
           {"permission_denied", s.permission_denied},
-          {"connections_refused", s.connections_refused}};
+          {"connections_refused", s.connections_refused},
+          {"connections_open", s.connections_open},
+          {"connections_over_limit", s.connections_over_limit}};
 }
 
 int run_replica(ReplicaCmdOptions o) {
@@ -65,6 +68,8 @@ int run_replica(ReplicaCmdOptions o) {
   o.hub.resolve();
   ReplicaOptions ro = o.hub.replica_options(o.node);
   ro.serve_endpoint = o.serve == "none" ? "" : o.serve;
+  ro.max_connections = o.max_connections;
+  if (!ro.serve_endpoint.empty()) raise_open_file_limit();
   // Its own endpoints are CURVE servers with the replica's keys, admitting --curve-policy.
   CurveFlags own = o.hub.curve_flags;
   own.policy = o.policy;
@@ -151,6 +156,7 @@ void add_replica_command(CLI::App& app, Commands* commands) {
   sub->add_option("--serve", o->serve,
                   "serve thin clients here (procreg call --command EP): reads from this replica, "
                   "writes forwarded to the writer");
+  add_max_connections_option(sub, &o->max_connections);
   sub->add_option("--stats", o->stats,
                   "serve this replica's counters and lag here, for `procreg stats` (\"none\": off)")
       ->capture_default_str();

@@ -58,6 +58,7 @@ struct ServeOptions {
   std::int64_t janitor_ms = RegistryOptions{}.janitor_interval.count();
   std::int64_t tombstone_ttl_ms = RegistryOptions{}.tombstone_ttl_ms;
   std::int64_t pending_ttl_ms = RegistryOptions{}.pending_ttl_ms;
+  std::size_t max_connections = 0;
   CurveFlags curve;
 };
 
@@ -115,7 +116,10 @@ Json stats_json(const Registry& registry, const HubServer& server, Clock::time_p
             {"replies_refused", s.replies_refused},
             {"bad_frames", s.bad_frames},
             {"permission_denied", s.permission_denied},
-            {"connections_refused", s.connections_refused}}}};
+            {"connections_refused", s.connections_refused},
+            {"connections_open", s.connections_open},
+            {"max_connections", s.max_connections},
+            {"connections_over_limit", s.connections_over_limit}}}};
 }
 
 RegistryOptions registry_options(const ServeOptions& o) {
@@ -165,6 +169,7 @@ Server start_server(zmq::context_t& context, Registry& registry, const ServeOpti
   so.command_endpoint = off_if_none(o.command);
   so.heartbeat_interval = milliseconds(o.heartbeat_ms);
   so.max_events_per_message = o.max_events_per_message;
+  so.max_connections = o.max_connections;
   if (!o.connect.empty()) {
     if (curve.enabled() && curve.bus_server_key.empty()) {
       usage_error("--connect with --curve-key needs --curve-bus (the proxy's public key)");
@@ -179,6 +184,7 @@ Server start_server(zmq::context_t& context, Registry& registry, const ServeOpti
     po.frontend = o.frontend;
     po.backend = o.backend;
     po.curve = curve;
+    po.max_connections = o.max_connections;
     if (curve.enabled()) {
       // The embedded proxy has the writer's keys, and admits the writer as its publisher.
       curve.policy->grant_always(curve.keys.public_key, Role::kPublisher);
@@ -245,6 +251,7 @@ int run_serve(const ServeOptions& o) {
   if (!o.connect.empty() && !o.bind.empty()) usage_error("give --connect or --bind, not both");
   check_endpoints(o);
   const CurveOptions curve = o.curve.server_options();  // before the log: a bad key changes nothing
+  raise_open_file_limit();
   auto opened = Registry::open(registry_options(o));
   if (!opened.ok()) {
     throw CliError(kExitFailure,
@@ -284,6 +291,7 @@ int run_serve(const ServeOptions& o) {
 struct BusOptions {
   std::string frontend = kDefaultBusFrontend;
   std::string backend = kDefaultBusBackend;
+  std::size_t max_connections = 0;
   CurveFlags curve;
   std::string endpoints_file;
   double seconds = 0;
@@ -297,6 +305,8 @@ int run_bus(const BusOptions& o) {
   po.frontend = o.frontend;
   po.backend = o.backend;
   po.curve = o.curve.server_options();
+  po.max_connections = o.max_connections;
+  raise_open_file_limit();
   zmq::context_t context;
   auto started = BusProxy::start(context, po);
   if (!started.ok()) throw CliError(kExitFailure, started.status().to_string());
@@ -402,6 +412,7 @@ void add_serve_command(CLI::App& app, Commands* commands) {
   serve->add_option("--dump", o->dump, "on exit, write dump_all of every table here (JSON)");
   serve->add_option("--seconds", o->seconds, "exit after this many seconds (0: on a signal)")
       ->check(CLI::NonNegativeNumber);
+  add_max_connections_option(serve, &o->max_connections);
   o->curve.add_server_options(serve, /*publishes=*/true);
   add_log_options(serve, o.get());
   commands->push_back({serve, [o] { return run_serve(*o); }});
@@ -417,6 +428,7 @@ void add_bus_command(CLI::App& app, Commands* commands) {
   bus->add_option("--endpoints-file", b->endpoints_file, "write the bound endpoints here (JSON)");
   bus->add_option("--seconds", b->seconds, "exit after this many seconds (0: on a signal)")
       ->check(CLI::NonNegativeNumber);
+  add_max_connections_option(bus, &b->max_connections);
   b->curve.add_server_options(bus);
   commands->push_back({bus, [b] { return run_bus(*b); }});
 }
