@@ -46,6 +46,32 @@ std::uint64_t resident_bytes() {
   return resident * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
 }
 
+// Fills the writer with `events` bulk inserts of `rows` rows, each with `blob_bytes` of metadata.
+void fill(Writer& w, int events, int rows, std::size_t blob_bytes) {
+  const std::string filler(blob_bytes, 'x');
+  for (int e = 0; e < events; ++e) {
+    std::vector<Entry> batch;
+    for (int i = 0; i < rows; ++i) {
+      const std::string id = "c" + std::to_string(e * rows + i);
+      batch.push_back(Entry{ChildSpec{id, StartSpec{"M", "f", {}}, {}},
+                            {{"n1", "<0.1.0>"}},
+                            Metadata{{"blob", Value(filler)}}});
+    }
+    BOOST_REQUIRE(w.registry->bulk_insert(std::move(batch)).ok());
+  }
+}
+
+// A client that asks and never reads: a receive queue of 1 message and a small kernel buffer,
+// so that it does not take the replies into this process either.
+zmq::socket_t greedy_dealer(zmq::context_t& ctx, const std::string& endpoint) {
+  zmq::socket_t greedy(ctx, zmq::socket_type::dealer);
+  greedy.set(zmq::sockopt::linger, 0);
+  greedy.set(zmq::sockopt::rcvhwm, 1);
+  greedy.set(zmq::sockopt::rcvbuf, 64 * 1024);
+  greedy.connect(endpoint);
+  return greedy;
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(peer_bounds)
@@ -55,26 +81,11 @@ BOOST_AUTO_TEST_CASE(a_replay_client_that_never_reads_cannot_grow_the_writer) {
   TempDir dir;
   Writer w = Writer::open(ctx, writer_options(dir.path()), Writer::server_options(tcp_transport()));
   // About 40 MiB of log: 40 events of 100 rows with 10 KiB of metadata each.
-  const std::string filler(10'000, 'x');
-  for (int e = 0; e < 40; ++e) {
-    std::vector<Entry> rows;
-    for (int i = 0; i < 100; ++i) {
-      const std::string id = "c" + std::to_string(e * 100 + i);
-      rows.push_back(Entry{ChildSpec{id, StartSpec{"M", "f", {}}, {}},
-                           {{"n1", "<0.1.0>"}},
-                           Metadata{{"blob", Value(filler)}}});
-    }
-    BOOST_REQUIRE(w.registry->bulk_insert(std::move(rows)).ok());
-  }
+  fill(w, 40, 100, 10'000);
   const std::uint64_t before = resident_bytes();
 
-  // The greedy client: 60 requests for 16 MiB each, and it never reads (a receive queue of 1
-  // message, so that it does not take the replies into this process either).
-  zmq::socket_t greedy(ctx, zmq::socket_type::dealer);
-  greedy.set(zmq::sockopt::linger, 0);
-  greedy.set(zmq::sockopt::rcvhwm, 1);
-  greedy.set(zmq::sockopt::rcvbuf, 64 * 1024);
-  greedy.connect(w.server->replay_endpoint());
+  // The greedy client: 60 requests for 16 MiB each, and it never reads.
+  zmq::socket_t greedy = greedy_dealer(ctx, w.server->replay_endpoint());
   constexpr int kRequests = 60;
   for (int i = 0; i < kRequests; ++i) {
     plugin::wire::ReplayRequest r;
@@ -127,24 +138,10 @@ BOOST_AUTO_TEST_CASE(a_command_client_that_never_reads_cannot_grow_the_writer) {
   so.max_unread_reply_bytes = 8u << 20;
   Writer w = Writer::open(ctx, writer_options(dir.path()), so);
   // 12,000 rows of about 1 KiB: a dump page (about 1 MiB) holds about 1,000 of them.
-  const std::string filler(1'000, 'x');
-  for (int e = 0; e < 12; ++e) {
-    std::vector<Entry> rows;
-    for (int i = 0; i < 1'000; ++i) {
-      const std::string id = "c" + std::to_string(e * 1'000 + i);
-      rows.push_back(Entry{ChildSpec{id, StartSpec{"M", "f", {}}, {}},
-                           {{"n1", "<0.1.0>"}},
-                           Metadata{{"blob", Value(filler)}}});
-    }
-    BOOST_REQUIRE(w.registry->bulk_insert(std::move(rows)).ok());
-  }
+  fill(w, 12, 1'000, 1'000);
   const std::uint64_t before = resident_bytes();
 
-  zmq::socket_t greedy(ctx, zmq::socket_type::dealer);
-  greedy.set(zmq::sockopt::linger, 0);
-  greedy.set(zmq::sockopt::rcvhwm, 1);
-  greedy.set(zmq::sockopt::rcvbuf, 64 * 1024);
-  greedy.connect(w.server->command_endpoint());
+  zmq::socket_t greedy = greedy_dealer(ctx, w.server->command_endpoint());
   plugin::wire::Command c;
   c.hub = "hub";
   c.op = plugin::wire::CommandOp::kDump;
