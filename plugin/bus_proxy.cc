@@ -160,9 +160,7 @@ std::uint64_t BusProxy::connections_refused() const {
   return impl_->front_security->refused() + impl_->back_security->refused();
 }
 
-std::uint64_t BusProxy::connections_open() const {
-  return static_cast<std::uint64_t>(std::max<std::int64_t>(impl_->budget->open(), 0));
-}
+std::uint64_t BusProxy::connections_open() const { return impl_->budget->open(); }
 
 std::uint64_t BusProxy::max_connections() const { return impl_->budget->limit(); }
 

@@ -50,7 +50,6 @@ void CommandClient::open_socket(const CurveOptions& curve) {
   if (Status s = secure_client(socket_, curve, curve.server_key); !s.ok()) {
     throw std::invalid_argument(s.message());
   }
-  watch_ = HandshakeWatch();
   if (Status s = watch_.watch(context_, socket_, endpoint_); !s.ok()) {
     throw std::runtime_error(s.message());
   }

@@ -1,6 +1,7 @@
 #include "plugin/handshake_watch.h"
 
 #include <atomic>
+#include <cstdio>
 #include <cstring>
 
 #include "plugin/zmq_util.h"
@@ -75,12 +76,9 @@ Status HandshakeWatch::refusal(std::uint16_t event, std::uint32_t value) const {
                                " speaks another security mechanism: one side uses CURVE and "
                                "the other plaintext");
   }
-  return Status::unavailable(endpoint_ + " failed the handshake (ZeroMQ protocol error 0x" +
-                             [value] {
-                               char hex[9];
-                               std::snprintf(hex, sizeof hex, "%08x", value);
-                               return std::string(hex);
-                             }() +
+  char hex[9];
+  std::snprintf(hex, sizeof hex, "%08x", value);
+  return Status::unavailable(endpoint_ + " failed the handshake (ZeroMQ protocol error 0x" + hex +
                              ")");
 }
 

@@ -138,7 +138,7 @@ HubServerStats HubServer::stats() const {
   s.connections_refused = impl_->publish_security->refused() +
                           (impl_->replay ? impl_->replay->connections_refused() : 0) +
                           (impl_->commands ? impl_->commands->connections_refused() : 0);
-  s.connections_open = static_cast<std::uint64_t>(std::max<std::int64_t>(impl_->budget->open(), 0));
+  s.connections_open = impl_->budget->open();
   s.max_connections = impl_->budget->limit();
   s.connections_over_limit = impl_->budget->over_limit();
   return s;

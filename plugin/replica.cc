@@ -488,7 +488,7 @@ ReplicaStats Replica::stats() const {
   s.replies_refused = i.served.replies_refused.load();
   s.connections_refused = i.service ? i.service->connections_refused() : 0;
   if (i.budget) {
-    s.connections_open = static_cast<std::uint64_t>(std::max<std::int64_t>(i.budget->open(), 0));
+    s.connections_open = i.budget->open();
     s.connections_over_limit = i.budget->over_limit();
   }
   return s;

@@ -20,7 +20,6 @@ struct EndpointSecurity::Domain {
   std::shared_ptr<ConnectionBudget> budget;  // null: connections not counted
   std::uint8_t admits = 0;
   std::atomic<std::uint64_t> refused{0};
-  std::atomic<std::int64_t> open{0};
   std::atomic<bool> reset{false};  // connections_reset() was called
   std::atomic<std::uint64_t> keys_removed{0};
   std::mutex mu;                   // guards admitted and generation
@@ -204,7 +203,6 @@ void ZapHandler::read_monitors() {
     }
     if (d->reset.exchange(false)) {
       it->budget->open_ -= it->open;
-      d->open -= it->open;
       it->open = 0;
     }
     ++it;
@@ -214,11 +212,9 @@ void ZapHandler::read_monitors() {
 void ZapHandler::count(Watch& w, const std::shared_ptr<Domain>& d, std::uint16_t event) {
   if (event == ZMQ_EVENT_ACCEPTED) {
     ++w.open;
-    ++d->open;
     ++w.budget->open_;
   } else if (event == ZMQ_EVENT_DISCONNECTED && w.open > 0) {
     --w.open;
-    --d->open;
     --w.budget->open_;
   } else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL && d->policy) {
     ++d->refused;  // a plaintext peer at a CURVE endpoint (a mechanism mismatch), or worse
@@ -240,8 +236,7 @@ void ZapHandler::answer(Frames& request) {
     text = "malformed ZAP request";
   } else if (!domain) {
     text = "unknown ZAP domain";
-  } else if (domain->budget &&
-             domain->budget->open() > static_cast<std::int64_t>(domain->budget->limit())) {
+  } else if (domain->budget && domain->budget->open() > domain->budget->limit()) {
     // Not RFC 27's 300 (temporary error): for that status libzmq sends the client nothing and
     // leaves the connection open until its handshake interval passes. 500 ends it at once,
     // and procreg's clients read it as the server's limit.
@@ -392,10 +387,6 @@ Status EndpointSecurity::apply(zmq::socket_t& socket) const {
 
 void EndpointSecurity::connections_reset() const {
   if (domain_) domain_->reset = true;
-}
-
-std::int64_t EndpointSecurity::connections_open() const {
-  return domain_ ? domain_->open.load() : 0;
 }
 
 Grant EndpointSecurity::grant(const zmq::message_t& frame) const {

@@ -47,7 +47,10 @@ class ConnectionBudget {
   static std::size_t automatic_limit();
   std::size_t limit() const { return limit_; }
   // Connections open now: accepted and not yet gone, the ones being refused included.
-  std::int64_t open() const { return open_.load(); }
+  std::uint64_t open() const {
+    const std::int64_t n = open_.load();
+    return n > 0 ? static_cast<std::uint64_t>(n) : 0;
+  }
   // Connections refused because the budget was spent.
   std::uint64_t over_limit() const { return over_limit_.load(); }
 
@@ -85,8 +88,6 @@ class EndpointSecurity {
   // After the socket unbound and bound again (which ends its connections without telling the
   // monitor): its connections are counted from 0 again.
   void connections_reset() const;
-  // This endpoint's connections open now (0 without a budget).
-  std::int64_t connections_open() const;
   // The grant of the peer that sent `frame` (a frame received on the socket): every role on a
   // plaintext endpoint, none if the frame carries no User-Id.
   Grant grant(const zmq::message_t& frame) const;
