@@ -2,14 +2,17 @@
 // by their tables (plugin/wire_fields.h says how). Wire version 1, keys in the order procreg
 // writes them; `?` marks an optional key, read as its C++ default when absent:
 //
-//   ReplayRequest = map { "v", "id": uint, "hub": str, "op": "range" | "snapshot",
+//   ReplayRequest = map { "v", "id": uint, "hub": str,
+//                         "op": "range" | "snapshot" | "files" | "file",
 //                         "from"?: uint, "to"?: uint, "sid"?: uint snapshot_id,
 //                         "off"?: uint offset, "max_n"?: uint32 max_events,
-//                         "max_b"?: uint32 max_bytes }
+//                         "max_b"?: uint32 max_bytes, "name"?: str (written when not empty) }
 //   ReplayReplyHeader = map { "v", "id": uint, "status": status, "ep": uint, "head": uint,
 //                         "first": uint, "last": uint, "n": uint32 count, "end": bool,
 //                         "sid": uint snapshot_id, "next": uint next_offset, "total": uint }
 //   SnapshotRow   = map { "v", "tbl": str, "row": row, "rev": uint revision }
+//   LogFile       = map { "v", "name": str, "kind": "segment" | "snapshot", "size": uint,
+//                         "first": uint, "last": uint, "sealed": bool }
 //
 // "hub" and the "tbl" of a SnapshotRow are not empty. status is plugin/wire_fields.cc's; row
 // is the event format's (events/row_codec.h), and SnapshotRow is events/snapshot_row.h's.
@@ -29,16 +32,25 @@ namespace {
 using namespace detail;  // the codec's vocabulary
 
 // Op names, indexed by ReplayOp's values.
-constexpr std::array<std::string_view, 2> kReplayOps = {"range", "snapshot"};
+constexpr std::array<std::string_view, 4> kReplayOps = {"range", "snapshot", "files", "file"};
+constexpr std::array<std::string_view, 2> kFileKinds = {"segment", "snapshot"};
 
 using Request = ReplayRequest;
+constexpr std::uint32_t kRequestNameKey = 10;  // "v", id, hub, op, from, to, sid, off, max_n, max_b
 constexpr auto kRequest = make_request_body<Request, kReplayOps>(
     "replay_request",
-    std::array{field<&Request::from>("from", kOptional), field<&Request::to>("to", kOptional),
-               field<&Request::snapshot_id>("sid", kOptional),
-               field<&Request::offset>("off", kOptional),
-               field<&Request::max_events>("max_n", kOptional),
-               field<&Request::max_bytes>("max_b", kOptional)});
+    std::array{
+        field<&Request::from>("from", kOptional), field<&Request::to>("to", kOptional),
+        field<&Request::snapshot_id>("sid", kOptional), field<&Request::offset>("off", kOptional),
+        field<&Request::max_events>("max_n", kOptional),
+        field<&Request::max_bytes>("max_b", kOptional), field<&Request::name>("name", kOptional)},
+    {.written = [](const Request& m) { return m.name.empty() ? ~bits(kRequestNameKey) : ~0u; }});
+
+constexpr auto kLogFile = make_body<LogFile>(
+    "log_file", std::array{field<&LogFile::name, NonEmpty>("name"),
+                           field<&LogFile::kind, Op<kFileKinds>>("kind"),
+                           field<&LogFile::size>("size"), field<&LogFile::first>("first"),
+                           field<&LogFile::last>("last"), field<&LogFile::sealed>("sealed")});
 
 using Reply = ReplayReplyHeader;
 constexpr auto kReply = make_body<Reply>(
@@ -61,6 +73,10 @@ Result<ReplayRequest> decode_replay_request(std::string_view bytes) {
 }
 
 void encode(const ReplayReplyHeader& m, std::string* out) { encode_body(kReply, m, out); }
+
+void encode(const LogFile& m, std::string* out) { encode_body(kLogFile, m, out); }
+
+Result<LogFile> decode_log_file(std::string_view bytes) { return decode_body(kLogFile, bytes); }
 
 Result<ReplayReplyHeader> decode_replay_reply_header(std::string_view bytes) {
   return decode_body(kReply, bytes);

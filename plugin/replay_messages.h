@@ -20,7 +20,7 @@
 
 namespace procreg::plugin::wire {
 
-enum class ReplayOp { kRange, kSnapshot };
+enum class ReplayOp { kRange, kSnapshot, kFiles, kFile };
 struct ReplayRequest {
   std::uint64_t id = 0;  // echoed in the reply
   std::string hub;
@@ -36,6 +36,9 @@ struct ReplayRequest {
   std::uint64_t offset = 0;
   std::uint32_t max_events = 1024;     // events or rows per reply, at most kMaxChunkItems
   std::uint32_t max_bytes = 1u << 20;  // at most kMaxChunkBytes
+  // kFile: the file (a name a kFiles reply listed); its bytes from `offset`, at most max_bytes.
+  // Written only when not empty.
+  std::string name;
   bool operator==(const ReplayRequest&) const = default;
 };
 inline constexpr std::uint32_t kMaxChunkItems = 65536;
@@ -56,6 +59,20 @@ struct ReplayReplyHeader {
   bool operator==(const ReplayReplyHeader&) const = default;
 };
 
+// One file of the writer's log directory, a frame of a kFiles reply.
+enum class LogFileKind { kSegment, kSnapshot };
+struct LogFile {
+  std::string name;  // a segment's or a snapshot file's name (docs/LOG_FORMAT.md)
+  LogFileKind kind = LogFileKind::kSegment;
+  // The bytes a copy may take now: a segment's header and its records up to the writer's
+  // head; a snapshot file's every byte.
+  std::uint64_t size = 0;
+  std::uint64_t first = 0;  // a segment's first_seq; a snapshot's seq
+  std::uint64_t last = 0;   // a segment's last record within `size` (0: none); a snapshot's seq
+  bool sealed = false;      // no byte will be added: a segment with a later one, a snapshot
+  bool operator==(const LogFile&) const = default;
+};
+
 // One row of a snapshot (events/snapshot_row.h: the layout is shared with snapshot files).
 using SnapshotRow = events::SnapshotRow;
 
@@ -66,7 +83,9 @@ void encode(const SnapshotRow& m, std::string* out);
 // as its parts (the replay service encodes the projection's rows without copying them).
 using events::encode_snapshot_row;
 
+void encode(const LogFile& m, std::string* out);
 Result<ReplayRequest> decode_replay_request(std::string_view bytes);
+Result<LogFile> decode_log_file(std::string_view bytes);
 Result<ReplayReplyHeader> decode_replay_reply_header(std::string_view bytes);
 using events::decode_snapshot_row;
 

@@ -1,0 +1,243 @@
+// The standby: a byte-for-byte copy of a writer's log directory over the replay service's
+// files and file requests, checked by the log format's rules, following compaction, repairing
+// a damaged copy and refusing one of another history.
+#include <filesystem>
+#include <thread>
+
+#include <boost/test/unit_test.hpp>
+
+#include "bus_fixture.h"
+#include "plugin/replay_client.h"
+#include "plugin/wire.h"
+#include "plugin/zmq_util.h"
+#include "procreg/standby.h"
+#include "replay/log_test_util.h"
+
+namespace procreg {
+namespace {
+
+using namespace procreg::testing;
+using replay::testing::read_bytes;
+using replay::testing::write_bytes;
+using std::chrono::milliseconds;
+
+RegistryOptions small_segments(const std::string& dir) {
+  RegistryOptions o = writer_options(dir);
+  o.log.segment_bytes = 8 << 10;
+  o.snapshots.every_bytes = 0;
+  o.snapshots.keep = 1;
+  o.snapshots.compact = true;
+  return o;
+}
+
+StandbyOptions standby_options(const Writer& w, const std::string& dir) {
+  StandbyOptions o;
+  o.hub = w.registry->hub();
+  o.dir = dir;
+  o.replay_endpoint = w.server->replay_endpoint();
+  o.poll_interval = milliseconds(10);
+  o.request_timeout = milliseconds(2'000);
+  o.chunk_bytes = 3'000;  // several chunks per segment, cut inside records
+  return o;
+}
+
+std::unique_ptr<Standby> start_standby(zmq::context_t& ctx, const StandbyOptions& o) {
+  auto s = Standby::start(ctx, o);
+  BOOST_REQUIRE_MESSAGE(s.ok(), s.status().to_string());
+  return std::move(*s);
+}
+
+// The log files (segments and snapshot files) of `dir`, by name, with their bytes.
+std::map<std::string, std::string> log_files(const std::string& dir) {
+  std::map<std::string, std::string> files;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    const std::string name = entry.path().filename().string();
+    if (name.ends_with(".log") || name.ends_with(".snap")) {
+      files[name] = read_bytes(entry.path().string());
+    }
+  }
+  return files;
+}
+
+// The copy holds the writer's files, the same bytes (the writer's active segment may have
+// grown past what the copy took: the copy is a prefix of it then, ending on a record).
+void check_same_files(const std::string& writer_dir, const std::string& copy_dir) {
+  auto mine = log_files(writer_dir);
+  auto copy = log_files(copy_dir);
+  BOOST_TEST(mine.size() == copy.size());
+  for (const auto& [name, bytes] : mine) {
+    BOOST_TEST_CONTEXT(name) {
+      BOOST_REQUIRE(copy.count(name) == 1u);
+      BOOST_TEST((copy[name] == bytes));
+    }
+  }
+}
+
+void wait_copied(const Registry& writer, const Standby& standby) {
+  Status s = standby.wait_for(writer.last_sequence(), kWait);
+  BOOST_REQUIRE_MESSAGE(s.ok(), s.to_string());
+}
+
+// The copy opens as a log and replays to the writer's state.
+void check_replays_to(const Registry& writer, const std::string& copy_dir) {
+  ReplayOptions ro;
+  ro.log_dir = copy_dir;
+  ro.local_node = "n0";
+  auto replayed = Registry::open_replay(ro);
+  BOOST_REQUIRE_MESSAGE(replayed.ok(), replayed.status().to_string());
+  BOOST_TEST((*replayed)->last_sequence() == writer.last_sequence());
+  BOOST_TEST(((*replayed)->dump_all_tables() == writer.dump_all_tables()));
+}
+
+BOOST_AUTO_TEST_SUITE(standby)
+
+BOOST_AUTO_TEST_CASE(copies_the_log_byte_for_byte_while_it_grows) {
+  zmq::context_t ctx;
+  TempDir dir;
+  TempDir copy;
+  Writer w =
+      Writer::open(ctx, small_segments(dir.path()), Writer::server_options(tcp_transport()));
+  random_workload(*w.registry, 51, 800);
+  auto standby = start_standby(ctx, standby_options(w, copy.path()));
+  std::thread more([&] { random_workload(*w.registry, 52, 800); });  // copied while written
+  more.join();
+  wait_copied(*w.registry, *standby);
+  BOOST_TEST(standby->status().ok());
+  check_same_files(dir.path(), copy.path());
+  const StandbyStats st = standby->stats();
+  BOOST_TEST(st.copied_seq == w.registry->last_sequence());
+  BOOST_TEST(st.epoch == w.registry->epoch());
+  BOOST_TEST(st.files_completed >= 2u);  // sealed segments (8 KiB each)
+  BOOST_TEST(st.chunks_refused == 0u);
+  BOOST_TEST(eventually([&] { return standby->stats().lag_events == 0; }));
+  standby->stop();
+  check_replays_to(*w.registry, copy.path());
+}
+
+BOOST_AUTO_TEST_CASE(follows_snapshots_and_compaction_and_starts_from_a_compacted_log) {
+  zmq::context_t ctx;
+  TempDir dir;
+  TempDir copy;
+  TempDir late;
+  Writer w =
+      Writer::open(ctx, small_segments(dir.path()), Writer::server_options(tcp_transport()));
+  random_workload(*w.registry, 61, 1'000);
+  auto standby = start_standby(ctx, standby_options(w, copy.path()));
+  wait_copied(*w.registry, *standby);
+  BOOST_REQUIRE(w.registry->snapshot().ok());  // keep 1, compact: old segments go
+  BOOST_REQUIRE(w.registry->stats().segments_compacted > 0u);
+  random_workload(*w.registry, 62, 300);
+  wait_copied(*w.registry, *standby);
+  BOOST_TEST(eventually([&] { return log_files(copy.path()) == log_files(dir.path()); }));
+  BOOST_TEST(standby->stats().files_removed > 0u);
+  // A standby that starts now copies the snapshot file and the segments after it.
+  auto second = start_standby(ctx, standby_options(w, late.path()));
+  wait_copied(*w.registry, *second);
+  standby->stop();
+  second->stop();
+  check_same_files(dir.path(), late.path());
+  check_replays_to(*w.registry, late.path());
+}
+
+BOOST_AUTO_TEST_CASE(a_damaged_or_cut_copy_is_repaired_from_the_writer) {
+  zmq::context_t ctx;
+  TempDir dir;
+  TempDir copy;
+  Writer w =
+      Writer::open(ctx, small_segments(dir.path()), Writer::server_options(tcp_transport()));
+  random_workload(*w.registry, 71, 1'000);
+  {
+    auto standby = start_standby(ctx, standby_options(w, copy.path()));
+    wait_copied(*w.registry, *standby);
+  }
+  auto files = log_files(copy.path());
+  BOOST_REQUIRE(files.size() >= 4u);
+  // A bit flipped inside the second segment, and the last one cut inside a record.
+  auto second = std::next(files.begin());
+  std::string flipped = second->second;
+  flipped[flipped.size() / 2] = static_cast<char>(flipped[flipped.size() / 2] ^ 0x10);
+  write_bytes(copy.file(second->first), flipped);
+  auto last = std::prev(files.end());
+  write_bytes(copy.file(last->first), last->second.substr(0, last->second.size() - 5));
+  random_workload(*w.registry, 72, 200);
+  auto standby = start_standby(ctx, standby_options(w, copy.path()));
+  wait_copied(*w.registry, *standby);
+  BOOST_TEST(standby->stats().repairs >= 1u);
+  standby->stop();
+  check_same_files(dir.path(), copy.path());
+}
+
+BOOST_AUTO_TEST_CASE(a_copy_of_another_history_is_refused_and_kept) {
+  zmq::context_t ctx;
+  TempDir dir_a;
+  TempDir dir_b;
+  TempDir copy;
+  Writer a =
+      Writer::open(ctx, small_segments(dir_a.path()), Writer::server_options(tcp_transport()));
+  random_workload(*a.registry, 81, 300);
+  {
+    auto standby = start_standby(ctx, standby_options(a, copy.path()));
+    wait_copied(*a.registry, *standby);
+  }
+  const auto before = log_files(copy.path());
+  // Another log of the same hub (another epoch) behind the endpoints.
+  Writer b =
+      Writer::open(ctx, small_segments(dir_b.path()), Writer::server_options(tcp_transport()));
+  random_workload(*b.registry, 82, 600);
+  auto standby = start_standby(ctx, standby_options(b, copy.path()));
+  BOOST_TEST(eventually([&] { return !standby->status().ok(); }));
+  BOOST_TEST(standby->status().code() == Code::kConflict);
+  BOOST_TEST(standby->wait_for(b.registry->last_sequence(), milliseconds(100)).code() ==
+             Code::kConflict);
+  standby->stop();
+  BOOST_TEST((log_files(copy.path()) == before));
+  // And a second standby on a directory in use is refused.
+  auto again = start_standby(ctx, standby_options(a, copy.path()));
+  auto twice = Standby::start(ctx, standby_options(a, copy.path()));
+  BOOST_TEST(twice.status().code() == Code::kUnavailable);
+}
+
+BOOST_AUTO_TEST_CASE(file_requests_serve_only_listed_files_up_to_the_head) {
+  zmq::context_t ctx;
+  TempDir dir;
+  Writer w =
+      Writer::open(ctx, small_segments(dir.path()), Writer::server_options(tcp_transport()));
+  random_workload(*w.registry, 91, 400);
+  plugin::ReplayClient client(ctx, w.server->replay_endpoint(), "hub", milliseconds(2'000),
+                              plugin::wire::kMaxChunkItems);
+  plugin::wire::ReplayRequest files;
+  files.op = plugin::wire::ReplayOp::kFiles;
+  auto listed = client.call(files);
+  BOOST_REQUIRE_MESSAGE(listed.ok(), listed.status().to_string());
+  BOOST_TEST(listed->header.head == w.registry->last_sequence());
+  BOOST_REQUIRE(listed->header.count >= 2u);
+  auto last = plugin::wire::decode_log_file(plugin::view(listed->payload.back()));
+  BOOST_REQUIRE(last.ok());
+  BOOST_TEST(!last->sealed);
+  BOOST_TEST(last->last == w.registry->last_sequence());
+  BOOST_TEST(last->size == std::filesystem::file_size(dir.file(last->name)));
+
+  plugin::wire::ReplayRequest file;
+  file.op = plugin::wire::ReplayOp::kFile;
+  for (const std::string name : {"../x", "00000000000000000001.log.tmp", "LOCK", ""}) {
+    file.name = name;
+    BOOST_TEST(client.call(file).status().code() == Code::kNotFound, name);
+  }
+  file.name = last->name;
+  file.offset = last->size + 1;
+  BOOST_TEST(client.call(file).status().code() == Code::kInvalidArgument);
+  file.offset = 10;
+  file.max_bytes = 100;
+  auto chunk = client.call(file);
+  BOOST_REQUIRE_MESSAGE(chunk.ok(), chunk.status().to_string());
+  BOOST_TEST(chunk->header.next_offset == 110u);
+  BOOST_TEST(chunk->header.total == last->size);
+  BOOST_TEST(!chunk->header.end);
+  BOOST_TEST(plugin::view(chunk->payload[0]) ==
+             read_bytes(dir.file(last->name)).substr(10, 100));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+}  // namespace
+}  // namespace procreg
