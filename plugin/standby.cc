@@ -72,8 +72,8 @@ struct Standby::Impl {
   Impl(zmq::context_t& context, const StandbyOptions& o)
       : options(o),
         // A files reply carries a frame per file: the most a reply may carry.
-        client(context, o.replay_endpoint, o.hub, o.request_timeout,
-               plugin::wire::kMaxChunkItems, o.curve) {}
+        client(context, o.replay_endpoint, o.hub, o.request_timeout, plugin::wire::kMaxChunkItems,
+               o.curve) {}
 
   Status open_copy();
   Status check_segments();
@@ -139,7 +139,8 @@ Status Standby::Impl::check_segments() {
     auto fd = replay::open_file(path(seg.name), O_RDWR);
     if (!fd.ok()) return fd.status();
     const off_t file_size = ::lseek(fd->get(), 0, SEEK_END);
-    if (!st.ok() || !fits || scan->torn() || static_cast<std::uint64_t>(file_size) != scan->size()) {
+    if (!st.ok() || !fits || scan->torn() ||
+        static_cast<std::uint64_t>(file_size) != scan->size()) {
       std::lock_guard l(mu);
       ++stats.repairs;
       cut = true;
@@ -185,7 +186,7 @@ Status Standby::Impl::check_snapshots() {
 // ---- copying --------------------------------------------------------------------------------
 
 Result<plugin::ReplayClient::Reply> Standby::Impl::fetch(const std::string& name,
-                                                          std::uint64_t offset) {
+                                                         std::uint64_t offset) {
   plugin::wire::ReplayRequest req;
   req.op = plugin::wire::ReplayOp::kFile;
   req.name = name;
@@ -212,8 +213,8 @@ Status Standby::Impl::copy_snapshot(const plugin::wire::LogFile& f) {
       if (!reply.ok()) return reply.status();
       if (reply->header.count == 0) return Status::corruption("an empty chunk of " + f.name);
       const auto& bytes = reply->payload[0];
-      Status w = replay::write_fully(fd->get(), static_cast<const char*>(bytes.data()),
-                                     bytes.size(), tmp);
+      Status w =
+          replay::write_fully(fd->get(), static_cast<const char*>(bytes.data()), bytes.size(), tmp);
       if (!w.ok()) return w;
       off = reply->header.next_offset;
     }
@@ -346,8 +347,8 @@ Result<bool> Standby::Impl::round() {
     files.push_back(std::move(*f));
   }
   if (epoch != 0 && header.epoch != epoch) {
-    return diverged("the writer's log is epoch " + std::to_string(header.epoch) +
-                    ", the copy's " + std::to_string(epoch) + ": a new history");
+    return diverged("the writer's log is epoch " + std::to_string(header.epoch) + ", the copy's " +
+                    std::to_string(epoch) + ": a new history");
   }
   epoch = header.epoch;
   {
@@ -372,7 +373,8 @@ Result<bool> Standby::Impl::round() {
                       ", the writer only " + std::to_string(f.size) +
                       ": a history the writer no longer has");
     }
-    if (local == segments.end() && !segments.empty() && f.first < segments.begin()->second.first_seq) {
+    if (local == segments.end() && !segments.empty() &&
+        f.first < segments.begin()->second.first_seq) {
       continue;  // older than the copy's first segment: not copied backwards
     }
     auto got = copy_segment(f);
@@ -479,9 +481,8 @@ std::uint64_t Standby::copied_seq() const {
 
 Status Standby::wait_for(std::uint64_t seq, std::chrono::milliseconds timeout) const {
   std::unique_lock l(impl_->mu);
-  impl_->cv.wait_for(l, timeout, [&] {
-    return impl_->stats.copied_seq >= seq || !impl_->failed.ok();
-  });
+  impl_->cv.wait_for(l, timeout,
+                     [&] { return impl_->stats.copied_seq >= seq || !impl_->failed.ok(); });
   if (impl_->stats.copied_seq >= seq) return Status();
   if (!impl_->failed.ok()) return impl_->failed;
   return Status::timeout("the standby holds seq " + std::to_string(impl_->stats.copied_seq) +

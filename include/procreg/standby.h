@@ -51,18 +51,18 @@ struct StandbyOptions {
 };
 
 struct StandbyStats {
-  std::uint64_t rounds = 0;          // listings of the writer's files that were answered
-  std::uint64_t bytes_copied = 0;    // checked and synced
-  std::uint64_t files_completed = 0;  // sealed segments and snapshot files copied whole
-  std::uint64_t files_removed = 0;   // gone from the writer (compaction), removed here too
-  std::uint64_t chunks_refused = 0;  // bytes that failed the checks: cut off, fetched again
-  std::uint64_t repairs = 0;         // torn or damaged files found in the copy at start
+  std::uint64_t rounds = 0;            // listings of the writer's files that were answered
+  std::uint64_t bytes_copied = 0;      // checked and synced
+  std::uint64_t files_completed = 0;   // sealed segments and snapshot files copied whole
+  std::uint64_t files_removed = 0;     // gone from the writer (compaction), removed here too
+  std::uint64_t chunks_refused = 0;    // bytes that failed the checks: cut off, fetched again
+  std::uint64_t repairs = 0;           // torn or damaged files found in the copy at start
   std::uint64_t request_failures = 0;  // requests that failed or timed out
-  std::uint64_t epoch = 0;           // the log's (0 before the first listing)
-  std::uint64_t copied_seq = 0;      // the copy holds every record up to it, synced
-  std::uint64_t head = 0;            // the writer's head at the last listing
-  std::uint64_t lag_events = 0;      // head - copied_seq
-  std::uint64_t lag_bytes = 0;       // bytes of the last listing the copy lacked
+  std::uint64_t epoch = 0;             // the log's (0 before the first listing)
+  std::uint64_t copied_seq = 0;        // the copy holds every record up to it, synced
+  std::uint64_t head = 0;              // the writer's head at the last listing
+  std::uint64_t lag_events = 0;        // head - copied_seq
+  std::uint64_t lag_bytes = 0;         // bytes of the last listing the copy lacked
 };
 
 class Standby {

@@ -95,8 +95,7 @@ BOOST_AUTO_TEST_CASE(copies_the_log_byte_for_byte_while_it_grows) {
   zmq::context_t ctx;
   TempDir dir;
   TempDir copy;
-  Writer w =
-      Writer::open(ctx, small_segments(dir.path()), Writer::server_options(tcp_transport()));
+  Writer w = Writer::open(ctx, small_segments(dir.path()), Writer::server_options(tcp_transport()));
   random_workload(*w.registry, 51, 800);
   auto standby = start_standby(ctx, standby_options(w, copy.path()));
   std::thread more([&] { random_workload(*w.registry, 52, 800); });  // copied while written
@@ -119,8 +118,7 @@ BOOST_AUTO_TEST_CASE(follows_snapshots_and_compaction_and_starts_from_a_compacte
   TempDir dir;
   TempDir copy;
   TempDir late;
-  Writer w =
-      Writer::open(ctx, small_segments(dir.path()), Writer::server_options(tcp_transport()));
+  Writer w = Writer::open(ctx, small_segments(dir.path()), Writer::server_options(tcp_transport()));
   random_workload(*w.registry, 61, 1'000);
   auto standby = start_standby(ctx, standby_options(w, copy.path()));
   wait_copied(*w.registry, *standby);
@@ -143,8 +141,7 @@ BOOST_AUTO_TEST_CASE(a_damaged_or_cut_copy_is_repaired_from_the_writer) {
   zmq::context_t ctx;
   TempDir dir;
   TempDir copy;
-  Writer w =
-      Writer::open(ctx, small_segments(dir.path()), Writer::server_options(tcp_transport()));
+  Writer w = Writer::open(ctx, small_segments(dir.path()), Writer::server_options(tcp_transport()));
   random_workload(*w.registry, 71, 1'000);
   {
     auto standby = start_standby(ctx, standby_options(w, copy.path()));
@@ -200,8 +197,7 @@ BOOST_AUTO_TEST_CASE(a_copy_of_another_history_is_refused_and_kept) {
 BOOST_AUTO_TEST_CASE(file_requests_serve_only_listed_files_up_to_the_head) {
   zmq::context_t ctx;
   TempDir dir;
-  Writer w =
-      Writer::open(ctx, small_segments(dir.path()), Writer::server_options(tcp_transport()));
+  Writer w = Writer::open(ctx, small_segments(dir.path()), Writer::server_options(tcp_transport()));
   random_workload(*w.registry, 91, 400);
   plugin::ReplayClient client(ctx, w.server->replay_endpoint(), "hub", milliseconds(2'000),
                               plugin::wire::kMaxChunkItems);
@@ -233,8 +229,7 @@ BOOST_AUTO_TEST_CASE(file_requests_serve_only_listed_files_up_to_the_head) {
   BOOST_TEST(chunk->header.next_offset == 110u);
   BOOST_TEST(chunk->header.total == last->size);
   BOOST_TEST(!chunk->header.end);
-  BOOST_TEST(plugin::view(chunk->payload[0]) ==
-             read_bytes(dir.file(last->name)).substr(10, 100));
+  BOOST_TEST(plugin::view(chunk->payload[0]) == read_bytes(dir.file(last->name)).substr(10, 100));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -299,6 +299,60 @@ std::string golden_hex(std::string_view name) {
            "a3736571" "00"                      // "seq": 0 (an error carries none)
            "a26570" "03";                       // "ep": 3
   }
+  if (name == "files_request") {
+    return "8a"                                 // map of 10 (no "name": it is empty)
+           "a176" "01"                          // "v": 1
+           "a26964" "2c"                        // "id": 44
+           "a3687562" "a3687562"                // "hub": "hub"
+           "a26f70" "a566696c6573"              // "op": "files"
+           "a466726f6d" "01"                    // "from": 1
+           "a2746f" "00"                        // "to": 0
+           "a3736964" "00"                      // "sid": 0
+           "a36f6666" "00"                      // "off": 0
+           "a56d61785f6e" "cd0400"              // "max_n": 1024
+           "a56d61785f62" "ce00100000";         // "max_b": 1048576
+  }
+  if (name == "file_request") {
+    return "8b"                                 // map of 11
+           "a176" "01"                          // "v": 1
+           "a26964" "2d"                        // "id": 45
+           "a3687562" "a3687562"                // "hub": "hub"
+           "a26f70" "a466696c65"                // "op": "file"
+           "a466726f6d" "01"                    // "from": 1
+           "a2746f" "00"                        // "to": 0
+           "a3736964" "00"                      // "sid": 0
+           "a36f6666" "27"                      // "off": 39
+           "a56d61785f6e" "cd0400"              // "max_n": 1024
+           "a56d61785f62" "ce00010000"          // "max_b": 65536
+           "a46e616d65" "b8"                    // "name": str of 24
+           "30303030303030303030303030303030303030312e6c6f67";  // 00000000000000000001.log
+  }
+  if (name == "log_file") {
+    return "87"                                 // map of 7
+           "a176" "01"                          // "v": 1
+           "a46e616d65" "b8"                    // "name": str of 24
+           "30303030303030303030303030303030303030312e6c6f67"   // 00000000000000000001.log
+           "a46b696e64" "a77365676d656e74"      // "kind": "segment"
+           "a473697a65" "cd1267"                // "size": 4711
+           "a5666972737401"                     // "first": 1
+           "a46c61737409"                       // "last": 9
+           "a67365616c6564" "c2";               // "sealed": false
+  }
+  if (name == "file_reply") {
+    return "8c"                                 // map of 12
+           "a176" "01"                          // "v": 1
+           "a26964" "2d"                        // "id": 45
+           "a6737461747573" + kStatusOkHex +    // "status": ok
+           "a26570" "03"                        // "ep": 3
+           "a468656164" "09"                    // "head": 9
+           "a56669727374" "00"                  // "first": 0
+           "a46c617374" "00"                    // "last": 0
+           "a16e" "01"                          // "n": 1 (the bytes follow)
+           "a3656e64" "c2"                      // "end": false
+           "a3736964" "00"                      // "sid": 0
+           "a46e657874" "cd1267"                // "next": 4711
+           "a5746f74616c" "cd1267";             // "total": 4711
+  }
   if (std::string read = read_golden_hex(name); !read.empty()) return read;
   BOOST_FAIL("no golden bytes for " << name);
   return "";
@@ -340,6 +394,10 @@ BOOST_AUTO_TEST_CASE(replay_messages_encode_to_their_golden_bytes_and_back) {
   check_golden("snapshot_reply", test::sample_snapshot_reply(), decode_replay_reply_header);
   check_golden("error_reply", test::sample_error_reply(), decode_replay_reply_header);
   check_golden("snapshot_row", test::sample_snapshot_row(), decode_row);
+  check_golden("files_request", test::sample_files_request(), decode_replay_request);
+  check_golden("file_request", test::sample_file_request(), decode_replay_request);
+  check_golden("log_file", test::sample_log_file(), decode_log_file);
+  check_golden("file_reply", test::sample_file_reply(), decode_replay_reply_header);
 }
 
 BOOST_AUTO_TEST_CASE(commands_encode_to_their_golden_bytes_and_back) {

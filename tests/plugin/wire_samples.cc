@@ -48,6 +48,40 @@ ReplayRequest sample_snapshot_request() {
   return m;
 }
 
+ReplayRequest sample_files_request() {
+  ReplayRequest m;
+  m.id = 44;
+  m.hub = "hub";
+  m.op = ReplayOp::kFiles;
+  return m;
+}
+
+ReplayRequest sample_file_request() {
+  ReplayRequest m;
+  m.id = 45;
+  m.hub = "hub";
+  m.op = ReplayOp::kFile;
+  m.name = "00000000000000000001.log";
+  m.offset = 39;
+  m.max_bytes = 65536;
+  return m;
+}
+
+LogFile sample_log_file() {
+  return LogFile{"00000000000000000001.log", LogFileKind::kSegment, 4711, 1, 9, false};
+}
+
+ReplayReplyHeader sample_file_reply() {
+  ReplayReplyHeader m;
+  m.id = 45;
+  m.epoch = 3;
+  m.head = 9;
+  m.count = 1;
+  m.next_offset = 4711;
+  m.total = 4711;
+  return m;
+}
+
 ReplayReplyHeader sample_range_reply() {
   ReplayReplyHeader m;
   m.id = 42;

@@ -33,6 +33,10 @@ Heartbeat sample_heartbeat();             // seq 7, epoch 3, t 1700000000000, he
 ReplayRequest sample_range_request();     // id 42, from 8, the rest default
 ReplayRequest sample_snapshot_request();  // id 43, snapshot 9 from offset 1024, 512 rows
 ReplayReplyHeader sample_range_reply();   // id 42, events 8..9 of head 9, end
+ReplayRequest sample_files_request();     // id 44, the rest default
+ReplayRequest sample_file_request();      // id 45, 00000000000000000001.log from 39, 64 KiB
+LogFile sample_log_file();                // that segment: 4711 bytes, seqs 1..9, not sealed
+ReplayReplyHeader sample_file_reply();    // id 45: bytes 39..4711 of the 4711 (head 9)
 ReplayReplyHeader sample_snapshot_reply();  // id 43, the first 2 of 3 rows of snapshot 9 at 9
 ReplayReplyHeader sample_error_reply();     // id 43, not_found "snapshot expired, start again"
 SnapshotRow sample_snapshot_row();          // tbl, sample_row(true), revision 7
