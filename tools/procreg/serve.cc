@@ -27,6 +27,7 @@
 #include "tools/procreg/cli.h"
 #include "tools/procreg/commands.h"
 #include "tools/procreg/json_convert.h"
+#include "tools/procreg/standby_cmd.h"
 
 namespace procreg::cli {
 
@@ -60,6 +61,8 @@ struct ServeOptions {
   std::int64_t pending_ttl_ms = RegistryOptions{}.pending_ttl_ms;
   std::size_t max_connections = 0;
   CurveFlags curve;
+  std::string standby_of;  // a standby of this writer instead of a writer
+  std::string serve;       // a standby's read endpoint
 };
 
 Durability parse_durability(const std::string& d) {
@@ -247,6 +250,21 @@ void serve_until_stopped(const ServeOptions& o, const tools::Signals& signals, S
 }
 
 int run_serve(const ServeOptions& o) {
+  if (!o.standby_of.empty()) {
+    StandbyRunOptions so;
+    so.log_dir = o.log_dir;
+    so.hub = o.hub;
+    so.node = o.node;
+    so.standby_of = o.standby_of;
+    so.serve = o.serve;
+    so.stats = o.stats;
+    so.endpoints_file = o.endpoints_file;
+    so.seconds = o.seconds;
+    so.max_connections = o.max_connections;
+    so.curve = o.curve;
+    return run_standby(so);
+  }
+  if (!o.serve.empty()) usage_error("--serve is a standby's read endpoint: it needs --standby-of");
   const tools::Signals signals;  // before any thread starts
   if (!o.connect.empty() && !o.bind.empty()) usage_error("give --connect or --bind, not both");
   check_endpoints(o);
@@ -413,6 +431,13 @@ void add_serve_command(CLI::App& app, Commands* commands) {
   serve->add_option("--seconds", o->seconds, "exit after this many seconds (0: on a signal)")
       ->check(CLI::NonNegativeNumber);
   add_max_connections_option(serve, &o->max_connections);
+  serve->add_option("--standby-of", o->standby_of,
+                    "be a standby of this writer instead: copy its log into --log-dir, byte for "
+                    "byte (its endpoints file, or its replay endpoint)");
+  serve->add_option("--serve", o->serve,
+                    "with --standby-of and an endpoints file: answer reads here, as a replica");
+  serve->add_option("--curve-server", o->curve.server,
+                    "with --standby-of and CURVE: the writer's public key (file or Z85)");
   o->curve.add_server_options(serve, /*publishes=*/true);
   add_log_options(serve, o.get());
   commands->push_back({serve, [o] { return run_serve(*o); }});

@@ -1,0 +1,180 @@
+#!/usr/bin/python3
+"""End-to-end tests of `procreg serve --standby-of`: real processes, sockets on 127.0.0.1 with
+ephemeral ports, every wait bounded, temporary directories removed.
+
+    standby_test.py --procreg PATH [unittest args...]
+
+A writer (`procreg serve`) and a standby of it run as processes; the writer is killed with
+SIGKILL, and the standby's copy must hold every acknowledged write, byte for byte.
+"""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+import cli_test
+from cli_test import ANY, WAIT_S, Hub, insert_args, lines_json
+
+
+def log_files(directory):
+    files = {}
+    for name in sorted(os.listdir(directory)):
+        if name.endswith(".log") or name.endswith(".snap"):
+            with open(os.path.join(directory, name), "rb") as f:
+                files[name] = f.read()
+    return files
+
+
+def batch(first, count):
+    return "".join(json.dumps({"method": "insert", "args": insert_args("w%d" % i, pid="p%d" % i)})
+                   + "\n" for i in range(first, first + count))
+
+
+class Standby:
+    """A `procreg serve --standby-of` of `hub`, copying into its own temporary directory."""
+
+    def __init__(self, hub, copy_dir, extra=()):
+        self.dir = tempfile.mkdtemp(prefix="procreg-standby-test-")
+        self.copy = copy_dir
+        self.endpoints = os.path.join(self.dir, "standby.json")
+        self.out = open(os.path.join(self.dir, "standby.out"), "w+")
+        self.proc = subprocess.Popen(
+            [cli_test.PROCREG, "serve", "--log-dir", copy_dir, "--hub", "t",
+             "--standby-of", hub.endpoints, "--stats", ANY, "--endpoints-file", self.endpoints,
+             *extra],
+            stdout=self.out, stderr=subprocess.STDOUT, cwd=self.dir)
+        deadline = time.monotonic() + WAIT_S
+        while not os.path.exists(self.endpoints):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the standby did not start: " + self.output())
+            time.sleep(0.02)
+        with open(self.endpoints) as f:
+            self.eps = json.load(f)
+
+    def stats(self):
+        r = cli_test.run("stats", "--stats", self.eps["stats"])
+        if r.returncode != 0:
+            raise AssertionError("stats failed: %s %s" % (r.stdout, r.stderr))
+        return json.loads(r.stdout)
+
+    def wait_copied(self, seq):
+        deadline = time.monotonic() + WAIT_S
+        while True:
+            st = self.stats()
+            if st["standby"]["copied_seq"] >= seq:
+                return st
+            if time.monotonic() > deadline:
+                raise AssertionError("the standby holds %s, not %d" % (st, seq))
+            time.sleep(0.05)
+
+    def output(self):
+        self.out.flush()
+        with open(self.out.name) as f:
+            return f.read()
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.out.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class StandbyTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="procreg-standby-copy-")
+        self.copy = os.path.join(self.tmp, "copy")
+        self.hub = Hub(extra=["--durability", "sync", "--segment-bytes", "4096"])
+
+    def tearDown(self):
+        self.hub.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def write(self, first, count):
+        r = cli_test.run("call", *self.hub.ep(), "--batch", "-", stdin=batch(first, count))
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        return lines_json(r.stdout)[-1]["result"]["seq"]
+
+    def replay(self, log_dir):
+        r = cli_test.run("replay", "--log-dir", log_dir, "--query", "dump_all_tables")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return json.loads(r.stdout)
+
+    def test_copies_serves_reads_and_keeps_every_write_when_the_writer_is_killed(self):
+        acked = self.write(0, 60)
+        standby = Standby(self.hub, self.copy, extra=["--serve", ANY])
+        try:
+            st = standby.wait_copied(acked)
+            self.assertEqual(st["role"], "standby")
+            self.assertEqual(st["standby"]["status"], "copying")
+            self.assertGreaterEqual(st["standby"]["files_completed"], 1)  # 4 KiB segments
+            # Reads at the standby's own endpoint, while it copies.
+            r = cli_test.run("call", "--command", standby.eps["serve"], "--hub", "t",
+                             "--at-least-seq", str(acked), "get_pid", '{"child_id": "w7"}')
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(json.loads(r.stdout), "p7")
+            acked = self.write(60, 40)
+            standby.wait_copied(acked)
+            self.hub.proc.send_signal(signal.SIGKILL)  # the writer's machine dies
+            self.hub.proc.wait(timeout=WAIT_S)
+            standby.proc.send_signal(signal.SIGTERM)
+            self.assertEqual(standby.proc.wait(timeout=WAIT_S), 0, standby.output())
+            stopped = [l for l in lines_json(standby.output()) if l.get("event") == "stopped"]
+            self.assertEqual(stopped[0]["copied_seq"], acked)
+        finally:
+            standby.close()
+        self.assertEqual(log_files(self.copy), log_files(self.hub.log))
+        state = self.replay(self.copy)
+        self.assertEqual(state, self.replay(self.hub.log))
+        self.assertEqual(state["rows"], 100)
+        self.assertEqual(state["last_seq"], 100)
+
+    def test_a_copy_of_another_history_stops_the_standby_and_is_kept(self):
+        acked = self.write(0, 20)
+        standby = Standby(self.hub, self.copy)
+        try:
+            standby.wait_copied(acked)
+        finally:
+            standby.proc.send_signal(signal.SIGTERM)
+            standby.proc.wait(timeout=WAIT_S)
+            standby.close()
+        before = log_files(self.copy)
+        other = Hub(extra=["--durability", "none"])  # the same hub id, a new log: another epoch
+        try:
+            r = cli_test.run("call", *other.ep(), "--batch", "-", stdin=batch(0, 30))
+            self.assertEqual(r.returncode, 0, r.stderr)
+            standby = Standby(other, self.copy)
+            try:
+                self.assertEqual(standby.proc.wait(timeout=WAIT_S), 1, standby.output())
+                self.assertIn("stopped copying", standby.output())
+                self.assertIn("a new history", standby.output())
+            finally:
+                standby.close()
+        finally:
+            other.close()
+        self.assertEqual(log_files(self.copy), before)
+
+
+def main():
+    argv = sys.argv[1:]
+    rest = []
+    while argv:
+        a = argv.pop(0)
+        if a == "--procreg":
+            cli_test.PROCREG = os.path.abspath(argv.pop(0))
+        else:
+            rest.append(a)
+    if not cli_test.PROCREG:
+        sys.exit("usage: standby_test.py --procreg PATH")
+    suite = unittest.TestLoader().loadTestsFromTestCase(StandbyTest)
+    result = unittest.TextTestRunner(verbosity=2).run(suite)
+    sys.exit(0 if result.wasSuccessful() else 1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,148 @@
+// procreg serve --standby-of (tools/procreg/standby_cmd.h).
+#include "tools/procreg/standby_cmd.h"
+
+#include <chrono>
+#include <memory>
+
+#include <zmq.hpp>
+
+#include "procreg/replica.h"
+#include "procreg/standby.h"
+#include "tools/common/files.h"
+#include "tools/common/signals.h"
+#include "tools/procreg/cli.h"
+#include "tools/procreg/json_convert.h"
+
+namespace procreg::cli {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+Json standby_stats_json(const Standby& standby) {
+  const StandbyStats s = standby.stats();
+  const Status st = standby.status();
+  return {{"rounds", s.rounds},
+          {"bytes_copied", s.bytes_copied},
+          {"files_completed", s.files_completed},
+          {"files_removed", s.files_removed},
+          {"chunks_refused", s.chunks_refused},
+          {"repairs", s.repairs},
+          {"request_failures", s.request_failures},
+          {"copied_seq", s.copied_seq},
+          {"head", s.head},
+          {"lag_events", s.lag_events},
+          {"lag_bytes", s.lag_bytes},
+          {"status", st.ok() ? std::string("copying") : st.to_string()}};
+}
+
+// The writer's endpoints: from a file, or its replay endpoint alone.
+HubEndpoints writer_endpoints(const StandbyRunOptions& o) {
+  HubEndpoints hub;
+  hub.hub = o.hub;
+  if (o.standby_of.find("://") != std::string::npos) {
+    hub.replay = o.standby_of;
+    hub.bus = "none";
+    hub.command = "none";
+  } else {
+    hub.endpoints_file = o.standby_of;
+  }
+  hub.curve_flags = o.curve;
+  hub.resolve();
+  return hub;
+}
+
+}  // namespace
+
+int run_standby(const StandbyRunOptions& o) {
+  const tools::Signals signals;  // before any thread starts
+  const HubEndpoints hub = writer_endpoints(o);
+  const std::string serve = o.serve == "none" ? "" : o.serve;
+  if (!serve.empty() && hub.bus == "none") {
+    usage_error("--serve on a standby needs the writer's bus: give --standby-of an endpoints file");
+  }
+  o.curve.check_endpoint(serve, "--serve");
+  o.curve.check_endpoint(o.stats, "--stats");
+  CurveOptions own = hub.curve;  // a client of the writer; its own endpoints admit the policy
+  if (o.curve.enabled() && !o.curve.policy.empty()) own.policy = o.curve.server_options().policy;
+
+  StandbyOptions so;
+  so.hub = hub.hub;
+  so.dir = o.log_dir;
+  so.replay_endpoint = hub.replay;
+  so.curve = own;
+  zmq::context_t context;
+  auto started = Standby::start(context, so);
+  if (!started.ok()) {
+    throw CliError(kExitFailure, "cannot start the standby: " + started.status().to_string());
+  }
+  std::unique_ptr<Standby> standby = std::move(*started);
+  std::unique_ptr<Replica> replica;
+  if (!serve.empty()) {
+    raise_open_file_limit();
+    ReplicaOptions ro = hub.replica_options(o.node);
+    ro.serve_endpoint = serve;
+    ro.max_connections = o.max_connections;
+    ro.curve = own;
+    auto r = Replica::start(context, ro);
+    if (!r.ok()) throw CliError(kExitFailure, "cannot start the reads: " + r.status().to_string());
+    replica = std::move(*r);
+  }
+  StatsEndpoint stats(context, o.stats == "none" ? "" : o.stats, own);
+  const auto make_stats = [&]() -> Json {
+    Json j = {{"hub", hub.hub},
+              {"role", "standby"},
+              {"epoch", standby->stats().epoch},
+              {"last_seq", standby->copied_seq()},
+              {"standby", standby_stats_json(*standby)}};
+    if (replica) {
+      j["reads"] = {{"applied", replica->last_applied()},
+                    {"head", replica->head()},
+                    {"caught_up", replica->caught_up()}};
+    }
+    return j;
+  };
+  const Json endpoints = {{"hub", hub.hub},
+                          {"serve", replica ? replica->serve_endpoint() : std::string()},
+                          {"stats", stats.endpoint()}};
+  if (!o.endpoints_file.empty()) {
+    tools::write_file_atomic(o.endpoints_file, endpoints.dump(2) + "\n");
+  }
+  Json ready = {{"event", "ready"},
+                {"role", "standby"},
+                {"log_dir", o.log_dir},
+                {"standby_of", hub.replay},
+                {"copied_seq", standby->copied_seq()}};
+  ready.update(endpoints);
+  out_line(dump_line(ready));
+
+  const auto deadline = deadline_after(o.seconds);
+  std::string stopped_copying;
+  while (Clock::now() < deadline) {
+    milliseconds wait(100);
+    if (!stats.endpoint().empty()) {
+      stats.answer(wait, make_stats);
+      wait = milliseconds(0);
+    }
+    if (tools::Signals::stops(signals.wait(wait))) break;
+    if (Status st = standby->status(); !st.ok()) {
+      stopped_copying = st.to_string();
+      break;
+    }
+  }
+  if (replica) replica->stop();
+  const StandbyStats s = standby->stats();
+  standby->stop();
+  out_line(dump_line({{"event", "stopped"},
+                      {"role", "standby"},
+                      {"copied_seq", s.copied_seq},
+                      {"head", s.head},
+                      {"bytes_copied", s.bytes_copied}}));
+  if (!stopped_copying.empty()) {
+    throw CliError(kExitFailure, "the standby stopped copying: " + stopped_copying);
+  }
+  return kExitOk;
+}
+
+}  // namespace procreg::cli
