@@ -128,7 +128,29 @@ void DurabilityTracker::close() {
   durable_cv_.notify_all();
 }
 
+void DurabilityTracker::gate_replication() {
+  std::lock_guard lock(mu_);
+  if (gated_) return;
+  gated_ = true;
+  replicated_seq_ = durable_seq_;
+}
+
+void DurabilityTracker::replicated(std::uint64_t seq) {
+  {
+    std::lock_guard lock(mu_);
+    if (!gated_ || seq <= replicated_seq_) return;
+    replicated_seq_ = seq;
+  }
+  durable_cv_.notify_all();
+  notify_listener();
+}
+
 std::uint64_t DurabilityTracker::durable_seq() const {
+  std::lock_guard lock(mu_);
+  return effective_locked();
+}
+
+std::uint64_t DurabilityTracker::local_durable_seq() const {
   std::lock_guard lock(mu_);
   return durable_seq_;
 }
@@ -137,11 +159,15 @@ Status DurabilityTracker::wait_durable(std::uint64_t seq,
                                        std::chrono::steady_clock::time_point deadline) {
   std::unique_lock lock(mu_);
   durable_cv_.wait_until(lock, deadline,
-                         [&] { return durable_seq_ >= seq || !failure_.ok() || closed_; });
-  if (durable_seq_ >= seq) return Status();
+                         [&] { return effective_locked() >= seq || !failure_.ok() || closed_; });
+  if (effective_locked() >= seq) return Status();
   if (!failure_.ok()) return failure_;
   const std::string s = std::to_string(seq);
   if (closed_) return Status::unavailable("log closed before seq " + s + " was durable");
+  if (gated_ && durable_seq_ >= seq) {
+    return Status::timeout("seq " + s + " is durable here but not on enough standbys by the " +
+                           "deadline (replicated seq " + std::to_string(replicated_seq_) + ")");
+  }
   return Status::timeout("seq " + s + " not durable by the deadline (durable seq " +
                          std::to_string(durable_seq_) + ")");
 }

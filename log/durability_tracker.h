@@ -70,7 +70,15 @@ class DurabilityTracker {
   // From now on, waiters for a sequence that is not durable get kUnavailable.
   void close();
 
+  // Synchronous replication (Log::gate_replication): from now on durable_seq() is at most
+  // the replicated sequence, which starts at the durable one and only grows by replicated().
+  void gate_replication();
+  void replicated(std::uint64_t seq);
+
+  // The highest durable sequence: on this disk, and (with the gate) replicated as required.
   std::uint64_t durable_seq() const;
+  // On this disk, whatever the gate says.
+  std::uint64_t local_durable_seq() const;
   // See Log::sync_stats().
   SyncStats sync_stats() const;
   // See Log::wait_durable().
@@ -79,6 +87,9 @@ class DurabilityTracker {
  private:
   void run_syncer();
   void fail_locked(Status error);
+  std::uint64_t effective_locked() const {
+    return gated_ && replicated_seq_ < durable_seq_ ? replicated_seq_ : durable_seq_;
+  }
   void notify_listener() const {
     if (listener_) listener_();
   }
@@ -99,6 +110,8 @@ class DurabilityTracker {
   bool syncer_idle_ = false;  // the syncer waits for work; written() must notify it
   bool inline_sync_ = false;  // the writer syncs the records written (claim_inline_sync)
   bool syncing_ = false;      // the syncer is in a sync
+  bool gated_ = false;        // gate_replication() was called
+  std::uint64_t replicated_seq_ = 0;
 
   std::function<void()> listener_;  // set before the first append, then read only
   std::thread syncer_;              // kGroupCommit only; started and joined by the writer

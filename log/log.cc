@@ -352,6 +352,12 @@ SyncStats Log::sync_stats() const { return impl_->durability->sync_stats(); }
 
 std::uint64_t Log::durable_seq() const { return impl_->durability->durable_seq(); }
 
+std::uint64_t Log::local_durable_seq() const { return impl_->durability->local_durable_seq(); }
+
+void Log::gate_replication() { impl_->durability->gate_replication(); }
+
+void Log::replicated(std::uint64_t seq) { impl_->durability->replicated(seq); }
+
 void Log::on_durable(std::function<void()> listener) {
   impl_->durability->set_listener(std::move(listener));
 }

@@ -98,8 +98,17 @@ class Log {
   // writer) whenever durable_seq() advances or the log fails. Set once, before the first
   // append; it must not call into the Log.
   void on_durable(std::function<void()> listener);
-  // Highest sequence known durable under the policy.
+  // Highest sequence known durable under the policy (and, once gate_replication() was
+  // called, replicated: see below).
   std::uint64_t durable_seq() const;
+  // Synchronous replication. After gate_replication(), a record counts as durable (for
+  // durable_seq(), wait_durable() and the listener) only once it is durable here and
+  // replicated() was called with its seq or a later one; the gate starts at the durable
+  // sequence. local_durable_seq() is what this disk holds, whatever the gate says (what a
+  // standby may copy). Any thread.
+  void gate_replication();
+  void replicated(std::uint64_t seq);
+  std::uint64_t local_durable_seq() const;
   // The syncs so far (none under kNone). Any thread.
   SyncStats sync_stats() const;
   // Blocks until durable_seq() >= seq (ok), the deadline passes (kTimeout), or the log fails or

@@ -6,7 +6,9 @@
 //                         "op": "range" | "snapshot" | "files" | "file",
 //                         "from"?: uint, "to"?: uint, "sid"?: uint snapshot_id,
 //                         "off"?: uint offset, "max_n"?: uint32 max_events,
-//                         "max_b"?: uint32 max_bytes, "name"?: str (written when not empty) }
+//                         "max_b"?: uint32 max_bytes, "name"?: str, "stb"?: str standby,
+//                         "have"?: uint, "wait"?: uint32 wait_ms }
+//   (the last four written only when set: not empty, not 0)
 //   ReplayReplyHeader = map { "v", "id": uint, "status": status, "ep": uint, "head": uint,
 //                         "first": uint, "last": uint, "n": uint32 count, "end": bool,
 //                         "sid": uint snapshot_id, "next": uint next_offset, "total": uint }
@@ -36,15 +38,30 @@ constexpr std::array<std::string_view, 4> kReplayOps = {"range", "snapshot", "fi
 constexpr std::array<std::string_view, 2> kFileKinds = {"segment", "snapshot"};
 
 using Request = ReplayRequest;
-constexpr std::uint32_t kRequestNameKey = 10;  // "v", id, hub, op, from, to, sid, off, max_n, max_b
+// Key indexes ("v" is 0): id, hub, op, from, to, sid, off, max_n, max_b, then these.
+constexpr std::uint32_t kRequestNameKey = 10;
+constexpr std::uint32_t kRequestStandbyKey = 11;
+constexpr std::uint32_t kRequestHaveKey = 12;
+constexpr std::uint32_t kRequestWaitKey = 13;
+
+std::uint32_t request_keys(const ReplayRequest& m) {
+  std::uint32_t keys = ~0u;
+  if (m.name.empty()) keys &= ~bits(kRequestNameKey);
+  if (m.standby.empty()) keys &= ~bits(kRequestStandbyKey);
+  if (m.have == 0) keys &= ~bits(kRequestHaveKey);
+  if (m.wait_ms == 0) keys &= ~bits(kRequestWaitKey);
+  return keys;
+}
 constexpr auto kRequest = make_request_body<Request, kReplayOps>(
     "replay_request",
     std::array{
         field<&Request::from>("from", kOptional), field<&Request::to>("to", kOptional),
         field<&Request::snapshot_id>("sid", kOptional), field<&Request::offset>("off", kOptional),
         field<&Request::max_events>("max_n", kOptional),
-        field<&Request::max_bytes>("max_b", kOptional), field<&Request::name>("name", kOptional)},
-    {.written = [](const Request& m) { return m.name.empty() ? ~bits(kRequestNameKey) : ~0u; }});
+        field<&Request::max_bytes>("max_b", kOptional), field<&Request::name>("name", kOptional),
+        field<&Request::standby>("stb", kOptional), field<&Request::have>("have", kOptional),
+        field<&Request::wait_ms>("wait", kOptional)},
+    {.written = request_keys});
 
 constexpr auto kLogFile = make_body<LogFile>(
     "log_file", std::array{field<&LogFile::name, NonEmpty>("name"),

@@ -39,10 +39,18 @@ struct ReplayRequest {
   // kFile: the file (a name a kFiles reply listed); its bytes from `offset`, at most max_bytes.
   // Written only when not empty.
   std::string name;
+  // kFiles from a standby: its name, the highest seq its copy holds on its disk (its
+  // acknowledgement, for synchronous replication), and how long the service may hold the
+  // request until the writer's disk holds more than `have` (0: answer at once; at most
+  // kMaxFilesWaitMs). Each written only when set.
+  std::string standby;
+  std::uint64_t have = 0;
+  std::uint32_t wait_ms = 0;
   bool operator==(const ReplayRequest&) const = default;
 };
 inline constexpr std::uint32_t kMaxChunkItems = 65536;
 inline constexpr std::uint32_t kMaxChunkBytes = 16u << 20;
+inline constexpr std::uint32_t kMaxFilesWaitMs = 60'000;
 
 struct ReplayReplyHeader {
   std::uint64_t id = 0;

@@ -29,6 +29,7 @@ namespace {
 using SteadyClock = std::chrono::steady_clock;
 constexpr std::size_t kMaxSnapshots = 4;  // encoded snapshots kept at once
 constexpr std::size_t kMaxCursors = 64;   // clients paging through the log at once
+constexpr std::size_t kMaxParked = 64;    // files requests held until the log grows, at once
 
 // A client paging through the log: its reader sits at next_seq.
 struct Cursor {
@@ -149,6 +150,13 @@ struct ReplayService::State {
   // their end yet; a sealed segment read to its end keeps only its figures.
   std::map<std::string, replay::SegmentScan> scans;
   std::map<std::string, wire::LogFile> sealed;
+  // files requests held (wait_ms) until the writer's disk holds more than their `have`.
+  struct Parked {
+    std::string identity;
+    wire::ReplayRequest req;
+    SteadyClock::time_point until;
+  };
+  std::vector<Parked> parked;
 
   State(zmq::socket_t s, Registry& w, HubServerOptions o, ServerCounters& c)
       : socket(std::move(s)), writer(w), options(std::move(o)), counters(c) {}
@@ -162,6 +170,9 @@ struct ReplayService::State {
   std::uint64_t from_file();
   Result<std::vector<wire::LogFile>> list_files();
   void files(const zmq::message_t& identity, const wire::ReplayRequest& req);
+  void answer_files(const zmq::message_t& identity, const wire::ReplayRequest& req);
+  // Answers the held files requests whose log grew or whose wait ended (all, with `all`).
+  void release_parked(bool all);
   void file(const zmq::message_t& identity, const wire::ReplayRequest& req);
   void expire_idle();
 };
@@ -211,9 +222,11 @@ void ReplayService::run() {
   const RecvLimits limits{4, st.options.max_request_bytes};
   Frames frames;
   while (!stop_.load()) {
-    auto ready = wait_readable(st.socket, std::chrono::milliseconds(50));
+    // Held files requests are answered within a millisecond of the log growing.
+    auto ready = wait_readable(st.socket, std::chrono::milliseconds(st.parked.empty() ? 50 : 1));
     if (!ready.ok()) return;  // the context is closing
     st.expire_idle();
+    st.release_parked(false);
     if (!*ready) continue;
     for (int i = 0; i < 64 && !stop_.load(); ++i) {  // drain a burst, then look at stop_
       auto got = recv_message(st.socket, &frames, limits, /*dont_wait=*/true);
@@ -502,7 +515,9 @@ void ReplayService::State::snapshot(const zmq::message_t& identity,
 // to the writer's head (applied, so durable), scanned once and then followed as it grows.
 Result<std::vector<wire::LogFile>> ReplayService::State::list_files() {
   const std::string dir = replay::RegistryAccess::log_dir(writer);
-  const std::uint64_t head = writer.last_sequence();
+  // Durable on this disk (with synchronous replication, standbys copy ahead of the applied
+  // head: the writer waits for them before it applies).
+  const std::uint64_t head = replay::RegistryAccess::local_durable_seq(writer);
   auto segments = replay::list_segments(dir);
   if (!segments.ok()) return segments.status();
   auto snapshot_files = replay::list_snapshots(dir);
@@ -549,11 +564,44 @@ Result<std::vector<wire::LogFile>> ReplayService::State::list_files() {
 }
 
 void ReplayService::State::files(const zmq::message_t& identity, const wire::ReplayRequest& req) {
+  if (req.wait_ms > wire::kMaxFilesWaitMs) {
+    return reply_error(identity, req.id,
+                       Status::invalid_argument("wait must be at most " +
+                                                std::to_string(wire::kMaxFilesWaitMs) + " ms"));
+  }
+  if (!req.standby.empty()) replay::RegistryAccess::standby_ack(writer, req.standby, req.have);
+  if (req.wait_ms > 0 && replay::RegistryAccess::local_durable_seq(writer) <= req.have &&
+      parked.size() < kMaxParked) {
+    parked.push_back({std::string(static_cast<const char*>(identity.data()), identity.size()), req,
+                      SteadyClock::now() + std::chrono::milliseconds(req.wait_ms)});
+    return;
+  }
+  answer_files(identity, req);
+}
+
+void ReplayService::State::release_parked(bool all) {
+  if (parked.empty()) return;
+  const std::uint64_t durable = replay::RegistryAccess::local_durable_seq(writer);
+  const auto now = SteadyClock::now();
+  std::vector<Parked> due;
+  std::erase_if(parked, [&](Parked& p) {
+    if (!all && durable <= p.req.have && now < p.until) return false;
+    due.push_back(std::move(p));
+    return true;
+  });
+  for (const Parked& p : due) {
+    zmq::message_t identity(p.identity.data(), p.identity.size());
+    answer_files(identity, p.req);
+  }
+}
+
+void ReplayService::State::answer_files(const zmq::message_t& identity,
+                                        const wire::ReplayRequest& req) {
   auto listed = list_files();
   if (!listed.ok()) return reply_error(identity, req.id, listed.status());
   wire::ReplayReplyHeader header;
   header.id = req.id;
-  header.head = writer.last_sequence();
+  header.head = replay::RegistryAccess::local_durable_seq(writer);
   header.epoch = writer.epoch();
   header.end = true;
   std::vector<std::string> bodies(listed->size());
@@ -596,7 +644,7 @@ void ReplayService::State::file(const zmq::message_t& identity, const wire::Repl
   }
   wire::ReplayReplyHeader header;
   header.id = req.id;
-  header.head = writer.last_sequence();
+  header.head = replay::RegistryAccess::local_durable_seq(writer);
   header.epoch = writer.epoch();
   header.count = n > 0 ? 1 : 0;
   header.next_offset = req.offset + n;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <filesystem>
 #include <limits>
 #include <map>
 #include <mutex>
@@ -337,6 +338,10 @@ Status Standby::Impl::remove_unlisted(const std::vector<plugin::wire::LogFile>& 
 Result<bool> Standby::Impl::round() {
   plugin::wire::ReplayRequest req;
   req.op = plugin::wire::ReplayOp::kFiles;
+  req.standby = options.name;
+  req.have = copied_seq_of_copy();
+  req.wait_ms = static_cast<std::uint32_t>(
+      std::min(options.poll_interval, options.request_timeout / 2).count());
   auto reply = client.call(req);
   if (!reply.ok()) return reply.status();
   const auto& header = reply->header;
@@ -418,6 +423,7 @@ void Standby::Impl::publish(std::uint64_t head, std::uint64_t lag_bytes) {
 
 void Standby::Impl::run() {
   for (;;) {
+    const auto began = std::chrono::steady_clock::now();
     Result<bool> got = round();
     std::unique_lock l(mu);
     if (stopping) return;
@@ -428,7 +434,9 @@ void Standby::Impl::run() {
       return;
     }
     if (!got.ok()) ++stats.request_failures;
-    if (got.ok() && *got) continue;  // more may be there already
+    // More may be there already; and a listing that waited at the writer needs no pause.
+    if (got.ok() && (*got || std::chrono::steady_clock::now() - began > options.poll_interval / 4))
+      continue;
     cv.wait_for(l, options.poll_interval, [&] { return stopping; });
     if (stopping) return;
   }
@@ -445,9 +453,17 @@ Result<std::unique_ptr<Standby>> Standby::start(zmq::context_t& context,
     return Status::invalid_argument("chunk_bytes must be 1.." +
                                     std::to_string(plugin::wire::kMaxChunkBytes));
   }
+  StandbyOptions o = options;
+  if (o.name.empty()) {
+    char host[256] = {};
+    (void)::gethostname(host, sizeof host - 1);
+    std::error_code ec;
+    const auto dir = std::filesystem::absolute(o.dir, ec);
+    o.name = std::string(host) + ":" + (ec ? o.dir : dir.string());
+  }
   std::unique_ptr<Impl> impl;
   try {
-    impl = std::make_unique<Impl>(context, options);
+    impl = std::make_unique<Impl>(context, o);
   } catch (const zmq::error_t& e) {
     return Status::unavailable("standby cannot connect " + options.replay_endpoint + ": " +
                                e.what());

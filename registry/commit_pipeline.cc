@@ -58,7 +58,9 @@ void CommitPipeline::run(std::span<const Write> writes, std::span<Result<std::ui
   // When the append makes the group durable, the whole group is applied before the slot is
   // released: the overlay then borrows the staged events' rows instead of copying them, and
   // is cleared before the slot is released.
-  Pass pass{opts_.log.durability != Durability::kGroupCommit, head_seq_};
+  // (With synchronous replication no append makes its records durable: standbys must too.)
+  Pass pass{opts_.log.durability != Durability::kGroupCommit && opts_.sync_standbys == 0,
+            head_seq_};
   try {
     stage(writes, out, pass);
     if (staged_.empty()) return;
@@ -196,7 +198,8 @@ void CommitPipeline::settle(std::span<Result<std::uint64_t>* const> out, const P
   Status applied;
   if (Status f = applier_.failure(); !f.ok()) {
     applied = f;
-  } else if (pass.append_makes_durable || log_.durable_seq() >= last || log_.sync_if_idle()) {
+  } else if (pass.append_makes_durable || log_.durable_seq() >= last ||
+             (log_.sync_if_idle() && log_.durable_seq() >= last)) {
     // Durable already (no sync, synced by the append, or, under group commit with the syncer
     // idle, synced here: the queue fills behind the slot as under sync-each, without two
     // thread hand-offs per sync): applied before the slot is released, so the next write

@@ -123,6 +123,12 @@ RegistryStats Registry::stats() const {
     s.largest_write_group = q.largest_group;
     s.write_calls_queued = q.queued;
   }
+  if (impl_->replication) {
+    s.sync_standbys = impl_->replication->required();
+    for (const auto& sb : impl_->replication->standbys()) s.standbys_in_sync += sb.in_sync ? 1 : 0;
+    s.replicated_seq = impl_->replication->replicated_seq();
+    s.writes_refused_no_standby = impl_->replication->writes_refused();
+  }
   return s;
 }
 

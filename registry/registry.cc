@@ -47,13 +47,17 @@ void Registry::Impl::become_writer(std::unique_ptr<replay::Log> opened) {
       [this](std::size_t events, std::size_t bytes) { snapshotter->note_appended(events, bytes); });
   snapshotter =
       std::make_unique<replay::Snapshotter>(opts, clock, *log, *applier, pipeline->slot());
+  replication =
+      std::make_unique<replay::ReplicationTracker>(*log, opts.sync_standbys, opts.standby_timeout);
   auto q = std::make_unique<replay::WriterQueue>(
       proj, proj_mu, *pipeline, *applier, *log, counters,
-      replay::WriterQueue::Limits{opts.max_group_writes, opts.max_queued_writes});
+      replay::WriterQueue::Limits{opts.max_group_writes, opts.max_queued_writes},
+      replication.get());
   queue = q.get();
   writer = std::move(q);
-  // Under group commit the writer thread applies what each sync made durable.
-  if (opts.log.durability == Durability::kGroupCommit)
+  // Under group commit (or synchronous replication) the writer thread applies what each sync
+  // (or standby acknowledgement) made durable.
+  if (opts.log.durability == Durability::kGroupCommit || opts.sync_standbys > 0)
     log->on_durable([q = queue] { q->on_durable(); });
 }
 
@@ -98,6 +102,10 @@ Status check_options(const RegistryOptions& options) {
   }
   if (options.max_queued_writes == 0) {
     return Status::invalid_argument("open: max_queued_writes must be at least 1");
+  }
+  if (options.standby_timeout.count() <= 0 || options.sync_standbys > 64) {
+    return Status::invalid_argument(
+        "open: standby_timeout must be positive and sync_standbys at most 64");
   }
   if (options.snapshots.compact && !options.snapshots.load) {
     return Status::invalid_argument(

@@ -26,6 +26,14 @@ void RegistryAccess::read_projection(const Registry& r,
 
 const std::string& RegistryAccess::log_dir(const Registry& r) { return r.impl_->opts.log_dir; }
 
+std::uint64_t RegistryAccess::local_durable_seq(const Registry& r) {
+  return r.impl_->log ? r.impl_->log->local_durable_seq() : 0;
+}
+
+void RegistryAccess::standby_ack(Registry& r, const std::string& standby, std::uint64_t seq) {
+  if (r.impl_->replication) r.impl_->replication->ack(standby, seq);
+}
+
 std::uint32_t RegistryAccess::max_record_bytes(const Registry& r) {
   return r.impl_->opts.log.max_record_bytes;
 }

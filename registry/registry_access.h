@@ -103,6 +103,11 @@ class RegistryAccess {
   static void read_projection(const Registry& r, const std::function<void(const Projection&)>& f);
   static const std::string& log_dir(const Registry& r);
   static std::uint32_t max_record_bytes(const Registry& r);
+  // A writer's: what its disk holds (a standby may copy up to it), and a standby's
+  // acknowledgement that its copy holds every record up to `seq` (registry/replication.h).
+  // 0 and nothing for another registry.
+  static std::uint64_t local_durable_seq(const Registry& r);
+  static void standby_ack(Registry& r, const std::string& standby, std::uint64_t seq);
   // update's remote form: writes `entry` if child_id's row still has revision expect_revision
   // (kConflict otherwise; kNotFound without a bound row); otherwise as Registry::update. On a
   // replica it goes to the hub's writer and returns once the replica applied it.

@@ -25,6 +25,7 @@
 #include "registry/janitor.h"
 #include "registry/remote_writer.h"
 #include "registry/replica_writer.h"
+#include "registry/replication.h"
 #include "registry/snapshotter.h"
 #include "registry/writer.h"
 #include "registry/writer_queue.h"
@@ -61,14 +62,15 @@ struct Registry::Impl {
   replay::HookDispatcher hooks;
   replay::WriteCounters counters;
 
-  std::unique_ptr<replay::Log> log;                  // a writer's
-  std::unique_ptr<replay::Applier> applier;          // every registry's
-  std::unique_ptr<replay::CommitPipeline> pipeline;  // a writer's
-  std::unique_ptr<replay::Snapshotter> snapshotter;  // a writer's
-  std::unique_ptr<replay::Writer> writer;            // every registry's
-  replay::WriterQueue* queue = nullptr;              // a writer's: `writer`
-  replay::ReplicaWriter* replica = nullptr;          // a replica's: `writer`
-  replay::Janitor janitor;                           // a writer's, if an interval is set
+  std::unique_ptr<replay::Log> log;                         // a writer's
+  std::unique_ptr<replay::Applier> applier;                 // every registry's
+  std::unique_ptr<replay::CommitPipeline> pipeline;         // a writer's
+  std::unique_ptr<replay::Snapshotter> snapshotter;         // a writer's
+  std::unique_ptr<replay::Writer> writer;                   // every registry's
+  replay::WriterQueue* queue = nullptr;                     // a writer's: `writer`
+  replay::ReplicaWriter* replica = nullptr;                 // a replica's: `writer`
+  replay::Janitor janitor;                                  // a writer's, if an interval is set
+  std::unique_ptr<replay::ReplicationTracker> replication;  // a writer's
 };
 
 }  // namespace procreg

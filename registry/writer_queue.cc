@@ -68,13 +68,14 @@ struct WriterQueue::Submission {
 
 WriterQueue::WriterQueue(const Projection& proj, std::shared_mutex& proj_mu,
                          CommitPipeline& pipeline, Applier& applier, Log& log,
-                         WriteCounters& counters, Limits limits)
+                         WriteCounters& counters, Limits limits, ReplicationTracker* replication)
     : Writer(proj, proj_mu),
       pipeline_(pipeline),
       applier_(applier),
       log_(log),
       counters_(counters),
-      limits_(limits) {
+      limits_(limits),
+      replication_(replication) {
   leader_group_.reserve(limits_.max_group_writes);  // every call has a write
 }
 
@@ -88,6 +89,12 @@ WriterQueue::Stats WriterQueue::stats() const {
 bool WriterQueue::on_writer_thread() const { return tl_writer_thread == this; }
 
 Status WriterQueue::admit(std::size_t n) {
+  if (replication_ != nullptr) {
+    if (Status s = replication_->check_writable(); !s.ok()) {
+      replication_->count_refused();
+      return s;
+    }
+  }
   if (accepted_writes_ + n <= limits_.max_queued_writes || accepted_writes_ == 0) {
     accepted_writes_ += n;
     return Status();

@@ -45,6 +45,7 @@
 #include "log/log.h"
 #include "registry/applier.h"
 #include "registry/commit_pipeline.h"
+#include "registry/replication.h"
 #include "registry/writer.h"
 
 namespace procreg::replay {
@@ -59,8 +60,11 @@ class WriterQueue final : public Writer {
     std::uint64_t calls = 0, groups = 0, largest_group = 0, queued = 0;
   };
 
+  // `replication` (may be null): a write is refused while it says the standbys are not in
+  // sync (RegistryOptions::sync_standbys).
   WriterQueue(const Projection& proj, std::shared_mutex& proj_mu, CommitPipeline& pipeline,
-              Applier& applier, Log& log, WriteCounters& counters, Limits limits);
+              Applier& applier, Log& log, WriteCounters& counters, Limits limits,
+              ReplicationTracker* replication = nullptr);
   ~WriterQueue() override;
 
   void commit_many(std::span<const Write> writes, std::span<Result<std::uint64_t>> out,
@@ -112,6 +116,7 @@ class WriterQueue final : public Writer {
   Log& log_;
   WriteCounters& counters_;
   const Limits limits_;
+  ReplicationTracker* const replication_;
 
   mutable std::mutex mu_;
   std::deque<Call*> queue_;      // the front's calls may be in the group being committed

@@ -87,6 +87,14 @@ struct RegistryOptions {
   // a call alone in an empty queue is always accepted. At least 1. On a replica it bounds the
   // submitted writes.
   std::size_t max_queued_writes = 65'536;
+  // Synchronous replication (docs/CLI.md, "serve --standby-of"): a write is acknowledged only
+  // once its events are durable here and on this many standbys (procreg::Standby), each of
+  // which fdatasyncs its copy and then tells the writer. 0: today's behaviour (standbys copy
+  // behind). While fewer than this many standbys were heard from within standby_timeout,
+  // writes are refused at once with kUnavailable, nothing written; a write already appended
+  // waits for its standbys up to its own timeout (then kTimeout, outcome unknown).
+  std::size_t sync_standbys = 0;
+  std::chrono::milliseconds standby_timeout{2'000};
 };
 
 // Options shared by all writes.

@@ -146,6 +146,13 @@ struct RegistryStats {
   // Writes refused because RegistryOptions::max_queued_writes writes were accepted and not
   // completed (kResourceExhausted, nothing written), synchronous and submitted.
   std::uint64_t writes_refused_queue_full = 0;
+  // Synchronous replication (RegistryOptions::sync_standbys): standbys heard from within
+  // standby_timeout, the seq that many of them hold (the gate), and writes refused because
+  // fewer than sync_standbys were in sync (kUnavailable, nothing written).
+  std::uint64_t sync_standbys = 0;  // RegistryOptions::sync_standbys
+  std::uint64_t standbys_in_sync = 0;
+  std::uint64_t replicated_seq = 0;
+  std::uint64_t writes_refused_no_standby = 0;
 };
 
 // A snapshot file written by Registry::snapshot().

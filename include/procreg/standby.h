@@ -18,7 +18,11 @@
 // restarted on a shorter history) is never changed: the standby stops copying and status()
 // says why.
 //
-// Once caught up, the standby asks again every poll_interval.
+// Each listing request carries the standby's name and the highest seq its copy holds on disk:
+// a writer with synchronous replication (RegistryOptions::sync_standbys) acknowledges a write
+// only once enough standbys said so. Once caught up, the standby's request waits at the writer
+// (up to poll_interval) until the writer's disk holds more, so a record is copied within a
+// round trip of being durable there.
 //
 // Thread safety: every accessor from any thread; the standby's own thread copies. start() and
 // stop() from one thread. The zmq::context_t must outlive it.
@@ -41,8 +45,14 @@ struct StandbyOptions {
   // The copy: created (mkdir -p) if missing. One standby or writer per directory (flock).
   std::string dir;
   std::string replay_endpoint;  // the writer's replay service
-  // Between two listings once the copy holds everything the writer listed.
-  std::chrono::milliseconds poll_interval{50};
+  // The name the writer knows this standby by: each listing request carries it with the
+  // highest seq the copy holds on disk, the standby's acknowledgement (synchronous
+  // replication, RegistryOptions::sync_standbys). "" = the host name, ':' and `dir`.
+  std::string name;
+  // Once the copy holds everything, a listing request waits at the writer up to this long for
+  // new records (a long poll: the writer answers as soon as its disk holds more), at most
+  // half of request_timeout.
+  std::chrono::milliseconds poll_interval{500};
   // A request unanswered for this long fails the round; the standby tries again.
   std::chrono::milliseconds request_timeout{2'000};
   std::uint32_t chunk_bytes = 1u << 20;  // bytes per file request, 1 .. 16 MiB

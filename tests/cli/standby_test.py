@@ -134,6 +134,62 @@ class StandbyTest(unittest.TestCase):
         self.assertEqual(state["rows"], 100)
         self.assertEqual(state["last_seq"], 100)
 
+    def test_with_sync_standbys_every_acknowledged_write_survives_the_writer(self):
+        """Three clients write while the writer is killed; each line a client printed as a
+        result is an acknowledged write, and the standby's copy must hold it."""
+        self.hub.close()
+        self.hub = Hub(extra=["--durability", "sync", "--segment-bytes", "4096",
+                              "--sync-standbys", "1", "--standby-timeout-ms", "1000"])
+        # No standby: refused at once, nothing written (exit 3: unavailable).
+        r = self.hub.call("insert", insert_args("w0"), check=False)
+        self.assertEqual(r.returncode, 3, r.stdout + r.stderr)
+        self.assertIn("standbys", r.stdout + r.stderr)
+        standby = Standby(self.hub, self.copy)
+        acked = []
+        try:
+            deadline = time.monotonic() + WAIT_S
+            while self.hub.call("insert", insert_args("w1"), check=False).returncode != 0:
+                self.assertLess(time.monotonic(), deadline, "the standby never came in sync")
+                time.sleep(0.05)
+            # Several clients at once, while the writer is killed: every write they were told
+            # succeeded must be in the standby's copy.
+            clients = [subprocess.Popen(
+                [cli_test.PROCREG, "call", *self.hub.ep(), "--timeout-ms", "500", "--batch", "-"],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                text=True) for _ in range(3)]
+            for n, c in enumerate(clients):
+                c.stdin.write(batch(1000 * (n + 1), 300))
+                c.stdin.close()
+            time.sleep(0.3)
+            self.hub.proc.send_signal(signal.SIGKILL)
+            self.hub.proc.wait(timeout=WAIT_S)
+            time.sleep(1)  # the lines in flight get their answer (or time out)
+            for n, c in enumerate(clients):
+                c.kill()
+                out = c.stdout.read()
+                c.wait(timeout=WAIT_S)
+                for line in lines_json(out):
+                    if "result" in line:
+                        acked.append(("w%d" % (1000 * (n + 1) + line["line"] - 1),
+                                      line["result"]["seq"]))
+            standby.proc.send_signal(signal.SIGTERM)
+            self.assertEqual(standby.proc.wait(timeout=WAIT_S), 0, standby.output())
+        finally:
+            standby.close()
+        self.assertGreater(len(acked), 0)
+        # Taken over by hand: a writer on the copy holds every acknowledged write.
+        state = self.replay(self.copy)
+        rows = state["result"]["t"]
+        missing = [child for child, _ in acked if child not in rows]
+        self.assertEqual(missing, [])
+        self.assertGreaterEqual(state["last_seq"], max(seq for _, seq in acked))
+        r = cli_test.run("serve", "--log-dir", self.copy, "--hub", "t", "--bus-frontend", ANY,
+                         "--bus-backend", ANY, "--replay", ANY, "--command", ANY,
+                         "--stats", "none", "--seconds", "0.2")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        ready = [l for l in lines_json(r.stdout) if l.get("event") == "ready"][0]
+        self.assertEqual(ready["last_seq"], state["last_seq"])
+
     def test_a_copy_of_another_history_stops_the_standby_and_is_kept(self):
         acked = self.write(0, 20)
         standby = Standby(self.hub, self.copy)

@@ -1,6 +1,7 @@
 // The standby: a byte-for-byte copy of a writer's log directory over the replay service's
 // files and file requests, checked by the log format's rules, following compaction, repairing
 // a damaged copy and refusing one of another history.
+#include <atomic>
 #include <filesystem>
 #include <thread>
 
@@ -230,6 +231,61 @@ BOOST_AUTO_TEST_CASE(file_requests_serve_only_listed_files_up_to_the_head) {
   BOOST_TEST(chunk->header.total == last->size);
   BOOST_TEST(!chunk->header.end);
   BOOST_TEST(plugin::view(chunk->payload[0]) == read_bytes(dir.file(last->name)).substr(10, 100));
+}
+
+BOOST_AUTO_TEST_CASE(synchronous_replication_acknowledges_only_what_a_standby_holds) {
+  zmq::context_t ctx;
+  TempDir dir;
+  TempDir copy;
+  RegistryOptions ro = small_segments(dir.path());
+  ro.log.durability = Durability::kSyncEach;
+  ro.sync_standbys = 1;
+  ro.standby_timeout = milliseconds(1'000);
+  Writer w = Writer::open(ctx, ro, Writer::server_options(tcp_transport()));
+  auto entry = [](int i) { return make_spec("w" + std::to_string(i)); };
+  // No standby yet: refused at once, nothing written.
+  auto refused = w.registry->insert(entry(0), {{"n1", "p0"}});
+  BOOST_TEST(refused.status().code() == Code::kUnavailable);
+  BOOST_TEST(w.registry->last_sequence() == 0u);
+  BOOST_TEST(w.registry->stats().writes_refused_no_standby == 1u);
+
+  auto standby = start_standby(ctx, standby_options(w, copy.path()));
+  BOOST_REQUIRE(eventually([&] { return w.registry->stats().standbys_in_sync == 1u; }));
+  // Every acknowledged write is on the standby's disk when the call returns.
+  std::vector<std::thread> writers;
+  std::atomic<int> behind{0};
+  std::atomic<int> acked{0};
+  for (int t = 0; t < 4; ++t) {
+    writers.emplace_back([&, t] {
+      for (int i = 0; i < 50; ++i) {
+        auto seq = w.registry->insert(entry(1 + t * 50 + i), {{"n1", "p"}});
+        if (!seq.ok()) continue;
+        acked.fetch_add(1);
+        if (standby->copied_seq() < *seq) behind.fetch_add(1);
+      }
+    });
+  }
+  for (auto& t : writers) t.join();
+  BOOST_TEST(acked.load() == 200);
+  BOOST_TEST(behind.load() == 0);
+  BOOST_TEST(w.registry->stats().replicated_seq >= 200u);
+
+  // The standby goes: a write already admitted waits for it and times out (outcome unknown);
+  // once the standby is out of sync, writes are refused at once.
+  standby->stop();
+  InsertOptions quick;
+  quick.timeout = milliseconds(200);
+  auto waited = w.registry->insert(entry(500), {{"n1", "p"}}, quick);
+  BOOST_TEST(waited.status().code() == Code::kTimeout, waited.status().to_string());
+  BOOST_REQUIRE(eventually([&] { return w.registry->stats().standbys_in_sync == 0u; }));
+  BOOST_TEST(w.registry->insert(entry(501), {{"n1", "p"}}).status().code() == Code::kUnavailable);
+  // It comes back and catches up: the waiting write is acknowledged by the log, and writes go on.
+  auto back = start_standby(ctx, standby_options(w, copy.path()));
+  BOOST_REQUIRE(eventually([&] { return w.registry->stats().standbys_in_sync == 1u; }));
+  auto again = w.registry->insert(entry(502), {{"n1", "p"}});
+  BOOST_REQUIRE_MESSAGE(again.ok(), again.status().to_string());
+  BOOST_TEST(back->copied_seq() >= *again);
+  BOOST_TEST(w.registry->entry_exists("w500"));  // the timed-out write took effect
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -61,6 +61,8 @@ struct ServeOptions {
   std::int64_t pending_ttl_ms = RegistryOptions{}.pending_ttl_ms;
   std::size_t max_connections = 0;
   CurveFlags curve;
+  std::size_t sync_standbys = 0;
+  std::int64_t standby_timeout_ms = RegistryOptions{}.standby_timeout.count();
   std::string standby_of;  // a standby of this writer instead of a writer
   std::string serve;       // a standby's read endpoint
 };
@@ -101,6 +103,11 @@ Json stats_json(const Registry& registry, const HubServer& server, Clock::time_p
           {"log_largest_sync_group", r.log_largest_sync_group},
           {"largest_write_group", r.largest_write_group},
           {"write_calls_queued", r.write_calls_queued},
+          {"replication",
+           {{"sync_standbys", r.sync_standbys},
+            {"standbys_in_sync", r.standbys_in_sync},
+            {"replicated_seq", r.replicated_seq},
+            {"writes_refused_no_standby", r.writes_refused_no_standby}}},
           {"server",
            {{"events_published", s.events_published},
             {"event_messages_published", s.event_messages_published},
@@ -136,6 +143,8 @@ RegistryOptions registry_options(const ServeOptions& o) {
   ro.janitor_interval = std::chrono::milliseconds(o.janitor_ms);
   ro.tombstone_ttl_ms = o.tombstone_ttl_ms;
   ro.pending_ttl_ms = o.pending_ttl_ms;
+  ro.sync_standbys = o.sync_standbys;
+  ro.standby_timeout = std::chrono::milliseconds(o.standby_timeout_ms);
   if (!ro.snapshots.archive_dir.empty() && !ro.snapshots.compact) {
     usage_error("--archive-dir needs --compact");
   }
@@ -431,6 +440,17 @@ void add_serve_command(CLI::App& app, Commands* commands) {
   serve->add_option("--seconds", o->seconds, "exit after this many seconds (0: on a signal)")
       ->check(CLI::NonNegativeNumber);
   add_max_connections_option(serve, &o->max_connections);
+  serve
+      ->add_option("--sync-standbys", o->sync_standbys,
+                   "acknowledge a write only once this many standbys hold it on disk (0: off)")
+      ->check(CLI::Range(std::size_t{0}, std::size_t{64}))
+      ->capture_default_str();
+  serve
+      ->add_option("--standby-timeout-ms", o->standby_timeout_ms,
+                   "a standby not heard from for this long is out of sync (writes are refused "
+                   "while fewer than --sync-standbys are in sync)")
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{3'600'000}))
+      ->capture_default_str();
   serve->add_option("--standby-of", o->standby_of,
                     "be a standby of this writer instead: copy its log into --log-dir, byte for "
                     "byte (its endpoints file, or its replay endpoint)");
