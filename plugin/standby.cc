@@ -89,7 +89,9 @@ struct Standby::Impl {
   std::uint64_t copied_seq_of_copy() const;  // on the standby's thread
   void publish(std::uint64_t head, std::uint64_t lag_bytes);
   std::string path(const std::string& name) const { return options.dir + "/" + name; }
-  Status diverged(std::string why) { return Status::conflict(why + "; the copy is kept as it is"); }
+  static Status diverged(const std::string& why) {
+    return Status::conflict(why + "; the copy is kept as it is");
+  }
 };
 
 // ---- the copy on disk -----------------------------------------------------------------------
@@ -391,10 +393,11 @@ Result<bool> Standby::Impl::round() {
   for (const auto& f : files) {
     if (f.kind == plugin::wire::LogFileKind::kSegment) last_listed = f.first;
   }
-  for (const auto& [name, local] : segments) {
+  for (const auto& entry : segments) {
+    const std::string& name = entry.first;
     const bool listed = std::any_of(files.begin(), files.end(),
                                     [&](const plugin::wire::LogFile& f) { return f.name == name; });
-    if (!listed && local.first_seq > last_listed) {
+    if (!listed && entry.second.first_seq > last_listed) {
       return diverged("the copy holds segment " + name + ", which the writer does not list");
     }
   }
