@@ -312,6 +312,22 @@ std::string golden_hex(std::string_view name) {
            "a56d61785f6e" "cd0400"              // "max_n": 1024
            "a56d61785f62" "ce00100000";         // "max_b": 1048576
   }
+  if (name == "standby_files_request") {
+    return "8d"                                 // map of 13
+           "a176" "01"                          // "v": 1
+           "a26964" "2e"                        // "id": 46
+           "a3687562" "a3687562"                // "hub": "hub"
+           "a26f70" "a566696c6573"              // "op": "files"
+           "a466726f6d" "01"                    // "from": 1
+           "a2746f" "00"                        // "to": 0
+           "a3736964" "00"                      // "sid": 0
+           "a36f6666" "00"                      // "off": 0
+           "a56d61785f6e" "cd0400"              // "max_n": 1024
+           "a56d61785f62" "ce00100000"          // "max_b": 1048576
+           "a3737462" "a3736231"                // "stb": "sb1"
+           "a468617665" "09"                    // "have": 9
+           "a477616974" "cd01f4";               // "wait": 500
+  }
   if (name == "file_request") {
     return "8b"                                 // map of 11
            "a176" "01"                          // "v": 1
@@ -395,6 +411,8 @@ BOOST_AUTO_TEST_CASE(replay_messages_encode_to_their_golden_bytes_and_back) {
   check_golden("error_reply", test::sample_error_reply(), decode_replay_reply_header);
   check_golden("snapshot_row", test::sample_snapshot_row(), decode_row);
   check_golden("files_request", test::sample_files_request(), decode_replay_request);
+  check_golden("standby_files_request", test::sample_standby_files_request(),
+               decode_replay_request);
   check_golden("file_request", test::sample_file_request(), decode_replay_request);
   check_golden("log_file", test::sample_log_file(), decode_log_file);
   check_golden("file_reply", test::sample_file_reply(), decode_replay_reply_header);

@@ -56,6 +56,15 @@ ReplayRequest sample_files_request() {
   return m;
 }
 
+ReplayRequest sample_standby_files_request() {
+  ReplayRequest m = sample_files_request();
+  m.id = 46;
+  m.standby = "sb1";
+  m.have = 9;
+  m.wait_ms = 500;
+  return m;
+}
+
 ReplayRequest sample_file_request() {
   ReplayRequest m;
   m.id = 45;
