@@ -147,6 +147,8 @@ std::string_view role_name(Role role) {
       return "admin";
     case Role::kPublisher:
       return "publisher";
+    case Role::kStandby:
+      return "standby";
   }
   return "unknown";
 }
@@ -154,13 +156,15 @@ std::string_view role_name(Role role) {
 bool Grant::allows(Role r) const {
   switch (r) {
     case Role::kReader:
-      return has(Role::kReader) || has(Role::kWriter) || has(Role::kAdmin);
+      return has(Role::kReader) || has(Role::kWriter) || has(Role::kAdmin) || has(Role::kStandby);
     case Role::kWriter:
       return has(Role::kWriter) || has(Role::kAdmin);
     case Role::kAdmin:
       return has(Role::kAdmin);
     case Role::kPublisher:
       return has(Role::kPublisher);
+    case Role::kStandby:
+      return has(Role::kStandby);
   }
   return false;
 }

@@ -51,6 +51,7 @@ struct ReplayRequest {
 inline constexpr std::uint32_t kMaxChunkItems = 65536;
 inline constexpr std::uint32_t kMaxChunkBytes = 16u << 20;
 inline constexpr std::uint32_t kMaxFilesWaitMs = 60'000;
+inline constexpr std::size_t kMaxStandbyNameBytes = 256;
 
 struct ReplayReplyHeader {
   std::uint64_t id = 0;

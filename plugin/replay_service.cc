@@ -300,11 +300,20 @@ void ReplayService::State::handle(Frames& request) {
     reply_error(request[0], wire::read_request_id(view(request[1])).value_or(0), req.status());
     return;
   }
-  if (!security->grant(request[1]).allows(Role::kReader)) {
+  const Grant grant = security->grant(request[1]);
+  if (!grant.allows(Role::kReader)) {
     counters.permission_denied.fetch_add(1);
     reply_error(request[0], req->id,
                 Status::permission_denied("replay needs the reader role, which this key no "
                                           "longer holds"));
+    return;
+  }
+  if (!req->standby.empty() && !grant.allows(Role::kStandby)) {
+    // An acknowledgement lets the writer acknowledge writes: only a standby's key may send one.
+    counters.permission_denied.fetch_add(1);
+    reply_error(request[0], req->id,
+                Status::permission_denied("a files request naming a standby (stb) needs the "
+                                          "standby role"));
     return;
   }
   if (req->hub != writer.hub()) {
@@ -569,8 +578,19 @@ void ReplayService::State::files(const zmq::message_t& identity, const wire::Rep
                        Status::invalid_argument("wait must be at most " +
                                                 std::to_string(wire::kMaxFilesWaitMs) + " ms"));
   }
-  if (!req.standby.empty()) replay::RegistryAccess::standby_ack(writer, req.standby, req.have);
-  if (req.wait_ms > 0 && replay::RegistryAccess::local_durable_seq(writer) <= req.have &&
+  if (req.standby.size() > wire::kMaxStandbyNameBytes) {
+    return reply_error(identity, req.id,
+                       Status::invalid_argument("a standby's name (stb) must be at most " +
+                                                std::to_string(wire::kMaxStandbyNameBytes) +
+                                                " bytes"));
+  }
+  const std::uint64_t durable = replay::RegistryAccess::local_durable_seq(writer);
+  // A copy cannot hold more than this disk does (one that claims to is on another history):
+  // it counts as far as this disk goes.
+  if (!req.standby.empty()) {
+    replay::RegistryAccess::standby_ack(writer, req.standby, std::min(req.have, durable));
+  }
+  if (req.wait_ms > 0 && durable <= req.have &&
       parked.size() < kMaxParked) {
     parked.push_back({std::string(static_cast<const char*>(identity.data()), identity.size()), req,
                       SteadyClock::now() + std::chrono::milliseconds(req.wait_ms)});

@@ -61,8 +61,10 @@ enum class Role : std::uint8_t {
   kWriter = 2,     // the writes of the command channel ("writer-client"; maybe some tables)
   kAdmin = 4,      // clear_all, node_down, and what later admin requests add
   kPublisher = 8,  // publish on a bus proxy's frontend
+  kStandby = 16,   // what a reader may, plus acknowledge copied seqs to a writer (`stb`)
 };
-// The directory name of each role, and back: "reader", "writer-client", "admin", "publisher".
+// The directory name of each role, and back: "reader", "writer-client", "admin", "publisher",
+// "standby".
 std::string_view role_name(Role role);
 
 // One key's grant: the roles it holds (bits of Role) and, for writes, the tables it may write
@@ -72,7 +74,7 @@ struct Grant {
   std::set<std::string> tables;
   bool has(Role r) const { return (roles & static_cast<std::uint8_t>(r)) != 0; }
   // A request needing `r` is allowed: kReader and kWriter are implied by kAdmin, kReader by
-  // kWriter.
+  // kWriter and by kStandby.
   bool allows(Role r) const;
   bool may_write(std::string_view table) const {
     return tables.empty() || tables.count(std::string(table));
@@ -81,6 +83,7 @@ struct Grant {
 
 // The keys of each role, read from a directory:
 //   DIR/reader/*.key  DIR/writer-client/*.key  DIR/admin/*.key  DIR/publisher/*.key
+//   DIR/standby/*.key
 // Each file is a public certificate (as write_curve_keys writes, or czmq's zcert). A
 // writer-client certificate may limit its key to some tables with a line under `metadata`:
 //   tables = "sessions,workers"

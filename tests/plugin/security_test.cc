@@ -17,6 +17,7 @@
 #include "procreg/bus_proxy.h"
 #include "procreg/client.h"
 #include "procreg/security.h"
+#include "procreg/standby.h"
 
 namespace procreg::testing {
 
@@ -61,6 +62,7 @@ struct SecuredHub {
   CurveKeys reader = fresh_keys();
   CurveKeys writer = fresh_keys();  // limited to table "jobs"
   CurveKeys admin = fresh_keys();
+  CurveKeys standby = fresh_keys();
   CurveKeys stranger = fresh_keys();
   PolicyDir policy;
   std::shared_ptr<AccessPolicy> access;  // the hub's, reloaded by its ZAP handler
@@ -71,6 +73,7 @@ struct SecuredHub {
     policy.add(Role::kReader, "reader", reader);
     policy.add(Role::kWriter, "writer", writer, "jobs");
     policy.add(Role::kAdmin, "admin", admin);
+    policy.add(Role::kStandby, "standby", standby);
     HubServerOptions so = Writer::server_options(t);
     so.curve.keys = server;
     access = policy.load();
@@ -433,6 +436,39 @@ BOOST_AUTO_TEST_CASE(a_key_removed_while_connected_loses_access) {
   // The rightful reader is unaffected.
   auto reader = h.client(ctx, h.as(h.reader));
   BOOST_TEST(reader->stats(quick()).ok());
+}
+
+// A standby's acknowledgement lets a writer with sync_standbys acknowledge writes, so only a
+// key of the standby role may send one; a reader's key copies nothing as a standby.
+BOOST_AUTO_TEST_CASE(only_a_standby_key_acknowledges_copied_seqs) {
+  zmq::context_t ctx;
+  SecuredHub h(ctx, tcp_transport());
+  BOOST_REQUIRE(h.hub.registry->insert(spec("a"), {{"n1", "<0.1.0>"}}).ok());
+  TempDir as_reader;
+  TempDir as_standby;
+  auto standby_as = [&](const CurveKeys& keys, const std::string& dir) {
+    StandbyOptions o;
+    o.hub = "hub";
+    o.dir = dir;
+    o.replay_endpoint = h.hub.server->replay_endpoint();
+    o.poll_interval = milliseconds(20);
+    o.request_timeout = milliseconds(1'000);
+    o.curve = h.as(keys);
+    auto s = Standby::start(ctx, o);
+    BOOST_REQUIRE_MESSAGE(s.ok(), s.status().to_string());
+    return std::move(*s);
+  };
+  const std::uint64_t denied_before = h.hub.server->stats().permission_denied;
+  auto refused = standby_as(h.reader, as_reader.path());
+  BOOST_REQUIRE(eventually([&] { return refused->stats().request_failures >= 2u; }));
+  BOOST_TEST(refused->copied_seq() == 0u);
+  BOOST_TEST(h.hub.server->stats().permission_denied >= denied_before + 2);
+  BOOST_TEST(h.hub.registry->stats().standbys_in_sync == 0u);
+
+  auto accepted = standby_as(h.standby, as_standby.path());
+  BOOST_TEST(accepted->wait_for(h.hub.registry->last_sequence(), kWait).ok());
+  BOOST_TEST(eventually([&] { return h.hub.registry->stats().standbys_in_sync == 1u; }));
+  BOOST_TEST(refused->copied_seq() == 0u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -49,7 +49,7 @@ void CurveFlags::add_server_options(CLI::App* app, bool publishes) {
       ->envname("PROCREG_CURVE_KEY");
   app->add_option("--curve-policy", policy,
                   "CURVE: the directory of public keys per role (reader/, writer-client/, admin/, "
-                  "publisher/)")
+                  "publisher/, standby/)")
       ->envname("PROCREG_CURVE_POLICY");
   app->add_flag("--insecure", insecure,
                 "allow plaintext on a tcp endpoint that is not loopback (anyone who reaches it "
