@@ -15,7 +15,7 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr Role kRoles[] = {Role::kReader, Role::kWriter, Role::kAdmin, Role::kPublisher,
-                          Role::kStandby};
+                           Role::kStandby};
 
 // "a,b , c" -> {"a", "b", "c"}; "default" stands for the hub's default table ("").
 std::set<std::string> table_list(const std::string& text) {

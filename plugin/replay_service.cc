@@ -16,7 +16,7 @@
 #include "log/file_util.h"
 #include "log/log.h"
 #include "log/log_reader.h"
-#include "log/segment_scan.h"
+#include "plugin/log_files.h"
 #include "plugin/wire.h"
 #include "plugin/zmq_util.h"
 #include "registry/registry_access.h"
@@ -145,11 +145,8 @@ struct ReplayService::State {
   std::map<std::string, Cursor> cursors;  // by client identity
   std::map<std::uint64_t, Snapshot> snapshots;
   std::uint64_t next_snapshot_id = 1;
-  std::string chunk;  // the encoded rows of the reply being sent (captured snapshots)
-  // The copyable part of each segment (files, file): a scan follows the segments not read to
-  // their end yet; a sealed segment read to its end keeps only its figures.
-  std::map<std::string, replay::SegmentScan> scans;
-  std::map<std::string, wire::LogFile> sealed;
+  std::string chunk;        // the encoded rows of the reply being sent (captured snapshots)
+  LogFileSource log_files;  // files, file
   // files requests held (wait_ms) until the writer's disk holds more than their `have`.
   struct Parked {
     std::string identity;
@@ -159,7 +156,7 @@ struct ReplayService::State {
   std::vector<Parked> parked;
 
   State(zmq::socket_t s, Registry& w, HubServerOptions o, ServerCounters& c)
-      : socket(std::move(s)), writer(w), options(std::move(o)), counters(c) {}
+      : socket(std::move(s)), writer(w), options(std::move(o)), counters(c), log_files(w) {}
 
   void handle(Frames& request);
   void reply(const zmq::message_t& identity, const wire::ReplayReplyHeader& header,
@@ -168,7 +165,6 @@ struct ReplayService::State {
   void range(const zmq::message_t& identity, const wire::ReplayRequest& req);
   void snapshot(const zmq::message_t& identity, const wire::ReplayRequest& req);
   std::uint64_t from_file();
-  Result<std::vector<wire::LogFile>> list_files();
   void files(const zmq::message_t& identity, const wire::ReplayRequest& req);
   void answer_files(const zmq::message_t& identity, const wire::ReplayRequest& req);
   // Answers the held files requests whose log grew or whose wait ended (all, with `all`).
@@ -520,58 +516,6 @@ void ReplayService::State::snapshot(const zmq::message_t& identity,
   // Kept after its end (other clients may be reading it) until idle for snapshot_idle.
 }
 
-// The log directory's segments and snapshot files as a copy may take them: each segment up
-// to the writer's head (applied, so durable), scanned once and then followed as it grows.
-Result<std::vector<wire::LogFile>> ReplayService::State::list_files() {
-  const std::string dir = replay::RegistryAccess::log_dir(writer);
-  // Durable on this disk (with synchronous replication, standbys copy ahead of the applied
-  // head: the writer waits for them before it applies).
-  const std::uint64_t head = replay::RegistryAccess::local_durable_seq(writer);
-  auto segments = replay::list_segments(dir);
-  if (!segments.ok()) return segments.status();
-  auto snapshot_files = replay::list_snapshots(dir);
-  if (!snapshot_files.ok()) return snapshot_files.status();
-  std::vector<wire::LogFile> out;
-  for (const auto& snap : *snapshot_files) {
-    out.push_back({snap.name, wire::LogFileKind::kSnapshot, snap.bytes, snap.seq, snap.seq, true});
-  }
-  std::map<std::string, replay::SegmentScan> still;
-  std::map<std::string, wire::LogFile> still_sealed;
-  for (std::size_t i = 0; i < segments->size(); ++i) {
-    const std::string& name = (*segments)[i].name;
-    const bool is_sealed = i + 1 < segments->size();
-    if (auto done = sealed.find(name); done != sealed.end()) {
-      out.push_back(done->second);
-      still_sealed.insert(*done);
-      continue;
-    }
-    auto it = scans.find(name);
-    if (it == scans.end()) {
-      auto opened =
-          replay::SegmentScan::open(dir, name, replay::RegistryAccess::max_record_bytes(writer));
-      if (!opened.ok()) return opened.status();
-      it = scans.emplace(name, std::move(*opened)).first;
-    }
-    if (Status s = it->second.advance(head); !s.ok()) return s;
-    wire::LogFile f{name,
-                    wire::LogFileKind::kSegment,
-                    it->second.size(),
-                    (*segments)[i].first_seq,
-                    it->second.last_seq(),
-                    is_sealed};
-    out.push_back(f);
-    // A sealed segment read to its end (nothing torn, nothing above the head left) is final.
-    if (is_sealed && !it->second.torn() && it->second.header() && head > f.last) {
-      still_sealed.emplace(name, f);
-    } else {
-      still.insert(scans.extract(it));
-    }
-  }
-  scans.swap(still);
-  sealed.swap(still_sealed);
-  return out;
-}
-
 void ReplayService::State::files(const zmq::message_t& identity, const wire::ReplayRequest& req) {
   if (req.wait_ms > wire::kMaxFilesWaitMs) {
     return reply_error(identity, req.id,
@@ -579,10 +523,10 @@ void ReplayService::State::files(const zmq::message_t& identity, const wire::Rep
                                                 std::to_string(wire::kMaxFilesWaitMs) + " ms"));
   }
   if (req.standby.size() > wire::kMaxStandbyNameBytes) {
-    return reply_error(identity, req.id,
-                       Status::invalid_argument("a standby's name (stb) must be at most " +
-                                                std::to_string(wire::kMaxStandbyNameBytes) +
-                                                " bytes"));
+    return reply_error(
+        identity, req.id,
+        Status::invalid_argument("a standby's name (stb) must be at most " +
+                                 std::to_string(wire::kMaxStandbyNameBytes) + " bytes"));
   }
   const std::uint64_t durable = replay::RegistryAccess::local_durable_seq(writer);
   // A copy cannot hold more than this disk does (one that claims to is on another history):
@@ -590,8 +534,7 @@ void ReplayService::State::files(const zmq::message_t& identity, const wire::Rep
   if (!req.standby.empty()) {
     replay::RegistryAccess::standby_ack(writer, req.standby, std::min(req.have, durable));
   }
-  if (req.wait_ms > 0 && durable <= req.have &&
-      parked.size() < kMaxParked) {
+  if (req.wait_ms > 0 && durable <= req.have && parked.size() < kMaxParked) {
     parked.push_back({std::string(static_cast<const char*>(identity.data()), identity.size()), req,
                       SteadyClock::now() + std::chrono::milliseconds(req.wait_ms)});
     return;
@@ -617,7 +560,7 @@ void ReplayService::State::release_parked(bool all) {
 
 void ReplayService::State::answer_files(const zmq::message_t& identity,
                                         const wire::ReplayRequest& req) {
-  auto listed = list_files();
+  auto listed = log_files.list();
   if (!listed.ok()) return reply_error(identity, req.id, listed.status());
   wire::ReplayReplyHeader header;
   header.id = req.id;
@@ -632,46 +575,19 @@ void ReplayService::State::answer_files(const zmq::message_t& identity,
 }
 
 void ReplayService::State::file(const zmq::message_t& identity, const wire::ReplayRequest& req) {
-  auto listed = list_files();
-  if (!listed.ok()) return reply_error(identity, req.id, listed.status());
-  // Only a name of the listing is served: nothing outside the log directory, nothing else in it.
-  auto f = std::find_if(listed->begin(), listed->end(),
-                        [&](const wire::LogFile& l) { return l.name == req.name; });
-  if (f == listed->end()) {
-    return reply_error(identity, req.id,
-                       Status::not_found("no log file '" + req.name +
-                                         "' (compacted, or never there): ask for files again"));
-  }
-  if (req.offset > f->size) {
-    return reply_error(identity, req.id,
-                       Status::invalid_argument("offset " + std::to_string(req.offset) +
-                                                " past the " + std::to_string(f->size) +
-                                                " bytes of " + f->name + " that may be copied"));
-  }
-  const std::uint64_t n = std::min<std::uint64_t>(req.max_bytes, f->size - req.offset);
-  std::string bytes(n, '\0');
-  const std::string path = replay::RegistryAccess::log_dir(writer) + "/" + f->name;
-  auto fd = replay::open_file(path, O_RDONLY);
-  Result<std::size_t> got =
-      fd.ok() ? replay::read_fully_at(fd->get(), bytes.data(), n, req.offset, path)
-              : Result<std::size_t>(fd.status());
+  auto got = log_files.read(req.name, req.offset, req.max_bytes);
   if (!got.ok()) return reply_error(identity, req.id, got.status());
-  if (*got < n) {
-    return reply_error(
-        identity, req.id,
-        Status::io_error(f->name + " ends at " + std::to_string(req.offset + *got) +
-                         ", before the " + std::to_string(f->size) + " bytes listed"));
-  }
+  const std::uint64_t n = got->bytes.size();
   wire::ReplayReplyHeader header;
   header.id = req.id;
   header.head = replay::RegistryAccess::local_durable_seq(writer);
   header.epoch = writer.epoch();
   header.count = n > 0 ? 1 : 0;
   header.next_offset = req.offset + n;
-  header.total = f->size;
-  header.end = f->sealed && header.next_offset == f->size;
+  header.total = got->file.size;
+  header.end = got->file.sealed && header.next_offset == got->file.size;
   std::vector<std::string_view> payload;
-  if (n > 0) payload.emplace_back(bytes);
+  if (n > 0) payload.emplace_back(got->bytes);
   reply(identity, header, payload);
 }
 

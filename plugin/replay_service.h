@@ -4,7 +4,8 @@
 // with a LogReader kept per client while it pages forward, and never past the writer's
 // applied sequence, so nothing that is not durable is served) and snapshots of its projection
 // (encoded once under the projection's shared lock, then served in chunks from memory by
-// snapshot id until idle for HubServerOptions::snapshot_idle).
+// snapshot id until idle for HubServerOptions::snapshot_idle), and the log's files for a
+// standby (LogFileSource; a standby's listing request may wait for the log to grow).
 //
 // Thread safety: start() and stop() from one thread.
 #pragma once

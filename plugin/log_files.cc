@@ -1,0 +1,93 @@
+#include "plugin/log_files.h"
+
+#include <fcntl.h>
+
+#include <algorithm>
+
+#include "log/file_util.h"
+#include "log/log.h"
+#include "registry/registry_access.h"
+#include "replay/snapshot.h"
+
+namespace procreg::plugin {
+
+Result<std::vector<wire::LogFile>> LogFileSource::list() {
+  const std::string dir = replay::RegistryAccess::log_dir(writer_);
+  // Durable on this disk (with synchronous replication, standbys copy ahead of the applied
+  // head: the writer waits for them before it applies).
+  const std::uint64_t head = replay::RegistryAccess::local_durable_seq(writer_);
+  auto segments = replay::list_segments(dir);
+  if (!segments.ok()) return segments.status();
+  auto snapshot_files = replay::list_snapshots(dir);
+  if (!snapshot_files.ok()) return snapshot_files.status();
+  std::vector<wire::LogFile> out;
+  for (const auto& snap : *snapshot_files) {
+    out.push_back({snap.name, wire::LogFileKind::kSnapshot, snap.bytes, snap.seq, snap.seq, true});
+  }
+  std::map<std::string, replay::SegmentScan> still;
+  std::map<std::string, wire::LogFile> still_sealed;
+  for (std::size_t i = 0; i < segments->size(); ++i) {
+    const std::string& name = (*segments)[i].name;
+    const bool is_sealed = i + 1 < segments->size();
+    if (auto done = sealed_.find(name); done != sealed_.end()) {
+      out.push_back(done->second);
+      still_sealed.insert(*done);
+      continue;
+    }
+    auto it = scans_.find(name);
+    if (it == scans_.end()) {
+      auto opened =
+          replay::SegmentScan::open(dir, name, replay::RegistryAccess::max_record_bytes(writer_));
+      if (!opened.ok()) return opened.status();
+      it = scans_.emplace(name, std::move(*opened)).first;
+    }
+    if (Status s = it->second.advance(head); !s.ok()) return s;
+    wire::LogFile f{name,
+                    wire::LogFileKind::kSegment,
+                    it->second.size(),
+                    (*segments)[i].first_seq,
+                    it->second.last_seq(),
+                    is_sealed};
+    out.push_back(f);
+    // A sealed segment read to its end (nothing torn, nothing above the head left) is final.
+    if (is_sealed && !it->second.torn() && it->second.header() && head > f.last) {
+      still_sealed.emplace(name, f);
+    } else {
+      still.insert(scans_.extract(it));
+    }
+  }
+  scans_.swap(still);
+  sealed_.swap(still_sealed);
+  return out;
+}
+
+Result<LogFileSource::Chunk> LogFileSource::read(const std::string& name, std::uint64_t offset,
+                                                 std::uint32_t max_bytes) {
+  auto listed = list();
+  if (!listed.ok()) return listed.status();
+  auto f = std::find_if(listed->begin(), listed->end(),
+                        [&](const wire::LogFile& l) { return l.name == name; });
+  if (f == listed->end()) {
+    return Status::not_found("no log file '" + name +
+                             "' (compacted, or never there): ask for files again");
+  }
+  if (offset > f->size) {
+    return Status::invalid_argument("offset " + std::to_string(offset) + " past the " +
+                                    std::to_string(f->size) + " bytes of " + f->name +
+                                    " that may be copied");
+  }
+  const std::uint64_t n = std::min<std::uint64_t>(max_bytes, f->size - offset);
+  Chunk chunk{*f, std::string(n, '\0')};
+  const std::string path = replay::RegistryAccess::log_dir(writer_) + "/" + f->name;
+  auto fd = replay::open_file(path, O_RDONLY);
+  if (!fd.ok()) return fd.status();
+  auto got = replay::read_fully_at(fd->get(), chunk.bytes.data(), n, offset, path);
+  if (!got.ok()) return got.status();
+  if (*got < n) {
+    return Status::io_error(f->name + " ends at " + std::to_string(offset + *got) +
+                            ", before the " + std::to_string(f->size) + " bytes listed");
+  }
+  return chunk;
+}
+
+}  // namespace procreg::plugin
