@@ -14,6 +14,7 @@
 #include "log/file_util.h"
 #include "log/log_format.h"
 #include "log/log_recovery.h"
+#include "log/segment_reader.h"
 #include "log/segment_writer.h"
 
 namespace procreg::replay {
@@ -24,6 +25,11 @@ struct Log::Impl {
   LogOptions options;
   UniqueFd dir_lock;  // holds the directory's flock; also the descriptor to fsync it
   std::uint64_t epoch = 0;
+  std::uint64_t term = 0;
+  std::uint64_t incarnation = 0;       // random, nonzero, this open's
+  std::uint64_t start_seq = 1;         // the first seq this incarnation appends
+  std::uint64_t prev_incarnation = 0;  // the incarnation of record start_seq - 1 (0: none)
+  bool incarnation_started = true;     // this incarnation's segment exists (a new log's does)
   RecoveryReport recovery;
   std::vector<SegmentInfo> segments;
   std::shared_ptr<SegmentWriter> active;  // the last segment
@@ -34,12 +40,18 @@ struct Log::Impl {
   Status close_status;
 
   SegmentHeader header_at(std::uint64_t first_seq) const {
-    return SegmentHeader{epoch, first_seq, hub, options.max_record_bytes};
+    SegmentHeader h{epoch, first_seq, hub, options.max_record_bytes};
+    h.term = term;
+    h.incarnation = incarnation;
+    return h;
   }
   Status create_first_segment();
   Status resume(RecoveredLog recovered);
-  // Makes the active segment's header record this writer's limit (see Log::open).
-  Status adopt_limit(const SegmentHeader& last);
+  // Takes the term (LogOptions::term) against the log's, and finds the incarnation of the
+  // last record.
+  Status take_term(const RecoveredLog& recovered);
+  // Gives this incarnation a segment of its own (see Log::open).
+  Status start_incarnation();
   bool roll_due() const;
   Status roll();
   // Writes the first `bytes` of `record` (encoded records) to the active segment.
@@ -69,8 +81,9 @@ Status check_open_arguments(const std::string& hub, const LogOptions& options) {
   return Status();
 }
 
-// A random nonzero epoch: a new log's identity, so readers can tell histories apart.
-Result<std::uint64_t> random_epoch() {
+// A random nonzero number: a new log's epoch (its identity, so readers can tell histories
+// apart), or a writer incarnation's id.
+Result<std::uint64_t> random_nonzero() {
   try {
     std::random_device device;
     for (int attempt = 0; attempt < 8; ++attempt) {  // zero is one value in 2^64
@@ -86,9 +99,10 @@ Result<std::uint64_t> random_epoch() {
 }  // namespace
 
 Status Log::Impl::create_first_segment() {
-  auto new_epoch = random_epoch();
+  auto new_epoch = random_nonzero();
   if (!new_epoch.ok()) return new_epoch.status();
   epoch = *new_epoch;
+  term = std::max<std::uint64_t>(options.term, 1);
   auto segment = SegmentWriter::create(dir_lock.get(), dir, header_at(1));
   if (!segment.ok()) return segment.status();
   active = std::move(*segment);
@@ -101,8 +115,10 @@ Status Log::Impl::create_first_segment() {
 
 Status Log::Impl::resume(RecoveredLog recovered) {
   epoch = recovered.identity.epoch;
+  if (Status s = take_term(recovered); !s.ok()) return s;
   segments = std::move(recovered.segments);
   last_seq = recovered.report.last_seq;
+  start_seq = last_seq + 1;
   auto segment = SegmentWriter::open(dir, segments.back().name);
   if (!segment.ok()) return segment.status();
   active = std::move(*segment);
@@ -110,20 +126,46 @@ Status Log::Impl::resume(RecoveredLog recovered) {
   // sync once so that durable_seq() can start at last_seq.
   Status s = active->sync();
   if (!s.ok()) return s;
-  return adopt_limit(recovered.last);
+  incarnation_started = false;  // at the first append: opening a log changes nothing
+  return Status();
 }
 
-Status Log::Impl::adopt_limit(const SegmentHeader& last) {
-  if (last.version == kFormatVersion && last.max_record_bytes == options.max_record_bytes) {
-    return Status();
+Status Log::Impl::take_term(const RecoveredLog& recovered) {
+  // Terms never decrease along the log, so the last segment's is the log's.
+  const std::uint64_t log_term = recovered.last.term;
+  if (options.term != 0 && options.term < log_term) {
+    return Status::conflict("log " + dir + " is at term " + std::to_string(log_term) +
+                            ": a writer of term " + std::to_string(options.term) +
+                            " is fenced and may not append");
   }
-  // Readers read a segment with the limit its header records, so a record this writer may
-  // append must not go to a segment whose header records a smaller limit, or none.
+  term = std::max<std::uint64_t>({options.term, log_term, 1});
+  // The incarnation that wrote the last record: its segment's.
+  for (auto it = recovered.segments.rbegin(); it != recovered.segments.rend(); ++it) {
+    if (it->last_seq == 0) continue;
+    if (it->name == recovered.segments.back().name) {
+      prev_incarnation = recovered.last.incarnation;
+      break;
+    }
+    auto header = read_segment_header(dir, it->name);
+    if (!header.ok()) return header.status();
+    prev_incarnation = header->incarnation;
+    break;
+  }
+  return Status();
+}
+
+Status Log::Impl::start_incarnation() {
+  // Each incarnation writes segments of its own, their headers naming it, so that a reader can
+  // tell the incarnation (and term) of every record; and readers read a segment with the limit
+  // its header records. So the writer never appends to a segment it did not create: it rolls,
+  // or replaces the header of an empty last segment.
+  incarnation_started = true;
   if (segments.back().last_seq != 0) return roll();
   // An empty segment cannot roll (its successor would have its name): replace its header.
   auto replaced =
       SegmentWriter::create(dir_lock.get(), dir, header_at(segments.back().first_seq), true);
   if (!replaced.ok()) return replaced.status();
+  durability->switch_segment(*replaced, last_seq);  // every record so far is durable
   active = std::move(*replaced);
   segments.back().bytes = active->size();
   return Status();
@@ -156,6 +198,9 @@ Result<std::unique_ptr<Log>> Log::open(const std::string& dir, const std::string
   impl->options = options;
   impl->dir_lock = std::move(*lock);
   impl->recovery = recovered->report;
+  auto incarnation = random_nonzero();
+  if (!incarnation.ok()) return incarnation.status();
+  impl->incarnation = *incarnation;
   s = recovered->segments.empty() ? impl->create_first_segment()
                                   : impl->resume(std::move(*recovered));
   if (!s.ok()) return s;
@@ -171,6 +216,10 @@ Log::Log(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Log::~Log() { (void)close(); }
 
 std::uint64_t Log::epoch() const { return impl_->epoch; }
+std::uint64_t Log::term() const { return impl_->term; }
+std::uint64_t Log::incarnation() const { return impl_->incarnation; }
+std::uint64_t Log::start_seq() const { return impl_->start_seq; }
+std::uint64_t Log::prev_incarnation() const { return impl_->prev_incarnation; }
 const std::string& Log::hub() const { return impl_->hub; }
 std::uint64_t Log::last_seq() const { return impl_->last_seq; }
 const RecoveryReport& Log::recovery() const { return impl_->recovery; }
@@ -201,6 +250,9 @@ Status Log::append_many(std::uint64_t first_seq, std::span<const std::string_vie
                                         ") exceeds max_record_bytes " +
                                         std::to_string(d.options.max_record_bytes));
     }
+  }
+  if (!d.incarnation_started) {
+    if (Status s = d.start_incarnation(); !s.ok()) return d.fail(std::move(s));
   }
   std::size_t next = 0;
   while (next < payloads.size()) {

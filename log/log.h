@@ -42,15 +42,17 @@ namespace procreg::replay {
 class Log {
  public:
   // Opens the log in `dir` (creating the directory and a new epoch if it holds no segment).
-  // `hub` (1 to 65501 bytes) must match the hub recorded in existing segments (else
+  // `hub` (1 to 65485 bytes) must match the hub recorded in existing segments (else
   // kInvalidArgument); options.max_record_bytes must be 1 to 1 GiB. Every segment header
   // records the limit of the writer that created it, and recovery reads each segment with its
-  // own (a segment of format version 1 with options.max_record_bytes). The writer appends only
-  // to a segment whose header records its own limit: if the last segment's header records
-  // another one (or none, version 1), open() rolls to a new segment, or, if the last segment
+  // own (a segment of format version 1 with options.max_record_bytes). Each open is a new
+  // incarnation that appends only to segments it created, whose headers record its term,
+  // incarnation and limit: its first append rolls to a new segment, or, if the last segment
   // holds no record, replaces its header (written under "<name>.tmp" and renamed over it).
+  // Opening changes nothing but a torn tail's cut.
   // Errors: kCorruption (see above), kUnsupported (a segment of a newer format version),
-  // kUnavailable (another Log has the directory open), kIoError.
+  // kConflict (options.term below the log's term: fenced), kUnavailable (another Log has the
+  // directory open), kIoError.
   static Result<std::unique_ptr<Log>> open(const std::string& dir, const std::string& hub,
                                            const LogOptions& options);
   ~Log();  // close()
@@ -58,6 +60,13 @@ class Log {
   Log& operator=(const Log&) = delete;
 
   std::uint64_t epoch() const;
+  // This writer's term, its incarnation (random, nonzero, new at each open), the first seq it
+  // appends (last_seq() + 1 at open) and the incarnation of the record before that (0 if
+  // none, or written before segments recorded incarnations). docs/LOG_FORMAT.md section 3.
+  std::uint64_t term() const;
+  std::uint64_t incarnation() const;
+  std::uint64_t start_seq() const;
+  std::uint64_t prev_incarnation() const;
   const std::string& hub() const;
   std::uint64_t last_seq() const;  // last appended
   const RecoveryReport& recovery() const;

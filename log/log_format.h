@@ -6,18 +6,24 @@
 //
 // A segment is a header followed by records. All integers are little-endian.
 //
-// Segment header, version 2 (written by this build; H = 34 + N bytes):
+// Segment header, version 3 (written by this build; H = 50 + N bytes):
 //   offset  size  field
 //        0     4  magic "PRLG" (50 52 4C 47)
-//        4     2  format version: 2
+//        4     2  format version: 3
 //        6     2  header length H, including the CRC
 //        8     8  epoch: the log's identity, random and nonzero, equal in every segment
 //       16     8  first_seq: the sequence number of the segment's first record (>= 1)
 //       24     4  max_record_bytes: the writer's limit, 1 <= M <= kMaxRecordBytesCap; no record
 //                 of this segment has a longer payload
-//       28     2  hub length N
-//       30     N  hub id (UTF-8)
-//   30 + N     4  masked CRC-32C of bytes [0, 30 + N)
+//       28     8  term: the writer's term, >= 1; never lower than an earlier segment's
+//       36     8  incarnation: the writer incarnation that wrote the segment's records, random
+//                 and nonzero; each Log::open starts a segment of its own
+//       44     2  hub length N
+//       46     N  hub id (UTF-8)
+//   46 + N     4  masked CRC-32C of bytes [0, 46 + N)
+//
+// Segment header, version 2 (read only; H = 34 + N bytes): as version 3 without term and
+// incarnation (read as 0), so the hub length is at 28, the hub at 30 and the CRC at 30 + N.
 //
 // Segment header, version 1 (read only; H = 30 + N bytes): as version 2 without
 // max_record_bytes, so the hub length is at 24, the hub at 26 and the CRC at 26 + N. Its
@@ -51,24 +57,30 @@
 namespace procreg::replay {
 
 inline constexpr std::string_view kSegmentMagic = "PRLG";
-// The version this build writes; it reads kFormatVersion1 too.
-inline constexpr std::uint16_t kFormatVersion = 2;
+// The version this build writes; it reads kFormatVersion2 and kFormatVersion1 too.
+inline constexpr std::uint16_t kFormatVersion = 3;
+inline constexpr std::uint16_t kFormatVersion2 = 2;
 inline constexpr std::uint16_t kFormatVersion1 = 1;
 
-// Segment header field offsets, version 2 (the first four are the same in every version).
+// Segment header field offsets, version 3 (the first four are the same in every version).
 inline constexpr std::size_t kHeaderVersionOffset = 4;
 inline constexpr std::size_t kHeaderLengthOffset = 6;
 inline constexpr std::size_t kHeaderEpochOffset = 8;
 inline constexpr std::size_t kHeaderFirstSeqOffset = 16;
 inline constexpr std::size_t kHeaderMaxRecordOffset = 24;
-inline constexpr std::size_t kHeaderHubLengthOffset = 28;
-inline constexpr std::size_t kHeaderHubOffset = 30;
+inline constexpr std::size_t kHeaderTermOffset = 28;
+inline constexpr std::size_t kHeaderIncarnationOffset = 36;
+inline constexpr std::size_t kHeaderHubLengthOffset = 44;
+inline constexpr std::size_t kHeaderHubOffset = 46;
 inline constexpr std::size_t kCrcBytes = 4;
 // A header without hub bytes; a header is kMinHeaderBytes + hub length.
 inline constexpr std::size_t kMinHeaderBytes = kHeaderHubOffset + kCrcBytes;
 // The header length field is 16 bits wide.
 inline constexpr std::size_t kMaxHubBytes = 0xFFFF - kMinHeaderBytes;
-// Version 1 offsets (no max_record_bytes field).
+// Version 2 offsets (no term, no incarnation).
+inline constexpr std::size_t kV2HeaderHubLengthOffset = 28;
+inline constexpr std::size_t kV2HeaderHubOffset = 30;
+// Version 1 offsets (no max_record_bytes field either).
 inline constexpr std::size_t kV1HeaderHubLengthOffset = 24;
 inline constexpr std::size_t kV1HeaderHubOffset = 26;
 inline constexpr std::size_t kV1MinHeaderBytes = kV1HeaderHubOffset + kCrcBytes;
@@ -109,6 +121,10 @@ struct SegmentHeader {
   // No record of the segment has a longer payload. Read from a version 2 header; for a
   // version 1 header, the limit the reader was given for such segments.
   std::uint32_t max_record_bytes = kDefaultMaxRecordBytes;
+  // The writer's term and incarnation (docs/LOG_FORMAT.md section 3.1); 0 in a header of
+  // version 1 or 2.
+  std::uint64_t term = 0;
+  std::uint64_t incarnation = 0;
   std::uint16_t version = kFormatVersion;  // as read; only kFormatVersion is ever written
 };
 

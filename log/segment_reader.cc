@@ -39,17 +39,18 @@ Result<SegmentReader::Step> SegmentReader::read_header(std::uint64_t last_good_s
   }
   const std::uint16_t version = get_u16(p + kHeaderVersionOffset);
   const std::uint16_t length = get_u16(p + kHeaderLengthOffset);
-  if (version != kFormatVersion && version != kFormatVersion1) {
+  if (version != kFormatVersion && version != kFormatVersion2 && version != kFormatVersion1) {
     return unknown_version(version, length, last_good_seq);
   }
   const bool v1 = version == kFormatVersion1;
-  const std::size_t hub_offset = v1 ? kV1HeaderHubOffset : kHeaderHubOffset;
+  const bool v3 = version == kFormatVersion;
+  const std::size_t hub_offset =
+      v1 ? kV1HeaderHubOffset : (v3 ? kHeaderHubOffset : kV2HeaderHubOffset);
   got = fill(0, hub_offset);
   if (!got.ok()) return got.status();
   if (*got < hub_offset) return torn_at(0, *got);
   p = at(0);
-  const std::uint16_t hub_length =
-      get_u16(p + (v1 ? kV1HeaderHubLengthOffset : kHeaderHubLengthOffset));
+  const std::uint16_t hub_length = get_u16(p + hub_offset - 2);
   if (length != hub_offset + kCrcBytes + hub_length) {
     return corruption(0,
                       "header length " + std::to_string(length) + " does not match hub length " +
@@ -75,6 +76,8 @@ Result<SegmentReader::Step> SegmentReader::read_header(std::uint64_t last_good_s
   out->first_seq = get_u64(p + kHeaderFirstSeqOffset);
   out->hub.assign(p + hub_offset, hub_length);
   out->max_record_bytes = limit;
+  out->term = v3 ? get_u64(p + kHeaderTermOffset) : 0;
+  out->incarnation = v3 ? get_u64(p + kHeaderIncarnationOffset) : 0;
   out->version = version;
   max_record_bytes_ = limit;
   offset_ = length;
@@ -359,6 +362,18 @@ Status check_torn_segment_name(const SegmentReader& segment, std::uint64_t name_
                                 std::to_string(expected_first_seq - 1) +
                                 missing_segments(expected_first_seq, name_seq),
                             last_good_seq);
+}
+
+Result<SegmentHeader> read_segment_header(const std::string& dir, const std::string& name) {
+  auto reader = SegmentReader::open(dir, name);
+  if (!reader.ok()) return reader.status();
+  SegmentHeader header;
+  auto step = reader->read_header(0, &header);
+  if (!step.ok()) return step.status();
+  if (*step != SegmentReader::Step::kOk) {
+    return Status::corruption("segment " + dir + "/" + name + ": its header is torn");
+  }
+  return header;
 }
 
 }  // namespace procreg::replay

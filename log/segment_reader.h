@@ -139,4 +139,8 @@ Status check_segment_header(const SegmentReader& segment, const SegmentHeader& h
 Status check_torn_segment_name(const SegmentReader& segment, std::uint64_t name_seq,
                                std::uint64_t expected_first_seq, std::uint64_t last_good_seq);
 
+// The header of dir/name, checked as read_header() checks it; a file shorter than its header
+// is kCorruption here.
+Result<SegmentHeader> read_segment_header(const std::string& dir, const std::string& name);
+
 }  // namespace procreg::replay

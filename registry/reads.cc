@@ -87,6 +87,11 @@ std::uint64_t Registry::epoch() const {
   std::shared_lock lock(impl_->proj_mu);
   return impl_->proj.epoch();
 }
+std::uint64_t Registry::term() const { return impl_->log ? impl_->log->term() : 0; }
+std::uint64_t Registry::incarnation() const { return impl_->log ? impl_->log->incarnation() : 0; }
+std::uint64_t Registry::incarnation_start_seq() const {
+  return impl_->log ? impl_->log->start_seq() : 0;
+}
 bool Registry::read_only() const { return !impl_->log && !impl_->replica; }
 bool Registry::is_replica() const { return impl_->replica != nullptr; }
 std::string Registry::recovery_report() const { return impl_->recovery; }

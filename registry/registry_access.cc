@@ -26,6 +26,10 @@ void RegistryAccess::read_projection(const Registry& r,
 
 const std::string& RegistryAccess::log_dir(const Registry& r) { return r.impl_->opts.log_dir; }
 
+std::uint64_t RegistryAccess::prev_incarnation(const Registry& r) {
+  return r.impl_->log ? r.impl_->log->prev_incarnation() : 0;
+}
+
 std::uint64_t RegistryAccess::local_durable_seq(const Registry& r) {
   return r.impl_->log ? r.impl_->log->local_durable_seq() : 0;
 }

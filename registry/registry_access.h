@@ -107,6 +107,9 @@ class RegistryAccess {
   // acknowledgement that its copy holds every record up to `seq` (registry/replication.h).
   // 0 and nothing for another registry.
   static std::uint64_t local_durable_seq(const Registry& r);
+  // A writer's: the incarnation of the record before its incarnation_start_seq() (0: none or
+  // unknown).
+  static std::uint64_t prev_incarnation(const Registry& r);
   static void standby_ack(Registry& r, const std::string& standby, std::uint64_t seq);
   // update's remote form: writes `entry` if child_id's row still has revision expect_revision
   // (kConflict otherwise; kNotFound without a bound row); otherwise as Registry::update. On a

@@ -37,6 +37,10 @@ struct LogOptions {
   // Larger appends are refused. 1 to 1 GiB; recorded in each segment's header, so readers need
   // not be told it (docs/LOG_FORMAT.md).
   std::uint32_t max_record_bytes = 16u << 20;
+  // The writer's term (docs/LOG_FORMAT.md section 3): 0 keeps the log's (1 for a new log, or
+  // one whose segments predate terms); a higher one raises it (a promotion); a lower one is
+  // refused with kConflict, the log untouched (a writer of an older term is fenced).
+  std::uint64_t term = 0;
 };
 
 // Snapshots and retention of a writer's log (docs/LOG_FORMAT.md, "Snapshot files").

@@ -344,6 +344,12 @@ class Registry {
   const std::string& local_node() const;
   std::uint64_t last_sequence() const;  // last event applied to the projection
   std::uint64_t epoch() const;
+  // A writer's term, incarnation (new at each open) and the first seq this incarnation
+  // appends (docs/LOG_FORMAT.md section 3; RegistryOptions::log.term); 0 for a replica or a
+  // read-only registry.
+  std::uint64_t term() const;
+  std::uint64_t incarnation() const;
+  std::uint64_t incarnation_start_seq() const;
   bool read_only() const;
   // A replica's Registry (procreg::Replica): fed from the bus; writes go to the hub's writer.
   bool is_replica() const;

@@ -459,6 +459,8 @@ BOOST_AUTO_TEST_CASE(a_torn_header_of_the_last_segment_removes_that_segment) {
       BOOST_TEST(log->last_seq() == last);
       BOOST_TEST(log->segments().size() == segments.size());
       PROCREG_REQUIRE_OK(log->append(last + 1, "after the crash"));
+      // The torn segment is gone; the new incarnation wrote one of its own.
+      BOOST_TEST(log->segments().size() == segments.size() + 1);
       PROCREG_REQUIRE_OK(log->close());
       BOOST_TEST(read_all(tmp.path()).back().payload == "after the crash");
     }
@@ -560,13 +562,13 @@ BOOST_AUTO_TEST_CASE(a_damaged_header_is_corruption_and_a_newer_version_unsuppor
   write_bytes(path, with_byte(kHeaderLengthOffset, 40));
   expect_corruption(tmp.path(), name, 0, 0, "does not match hub length");
   write_bytes(path, with_byte(kHeaderVersionOffset, kFormatVersion + 1));
-  expect_corruption(tmp.path(), name, 0, 0, "bad format version 3");
+  expect_corruption(tmp.path(), name, 0, 0, "bad format version 4");
 
-  // An intact header of version 3 (its CRC matches) is a format this build does not read.
-  std::string v3 = with_byte(kHeaderVersionOffset, kFormatVersion + 1);
+  // An intact header of version 4 (its CRC matches) is a format this build does not read.
+  std::string v4 = with_byte(kHeaderVersionOffset, kFormatVersion + 1);
   const std::size_t crc_offset = kMinHeaderBytes + std::string(kHub).size() - kCrcBytes;
-  put_u32(v3.data() + crc_offset, crc32c::mask(crc32c::value(v3.data(), crc_offset)));
-  write_bytes(path, v3);
+  put_u32(v4.data() + crc_offset, crc32c::mask(crc32c::value(v4.data(), crc_offset)));
+  write_bytes(path, v4);
   auto log = Log::open(tmp.path(), kHub, options_with(Durability::kNone));
   BOOST_TEST(log.status().code() == Code::kUnsupported);
   BOOST_TEST(testing::reader_error(tmp.path()).code() == Code::kUnsupported);

@@ -80,7 +80,9 @@ BOOST_AUTO_TEST_CASE(appended_records_read_back_after_reopening) {
   for (std::size_t i = 0; i < records.size(); ++i) {
     BOOST_REQUIRE_EQUAL(records[i].seq, i + 1);
     BOOST_REQUIRE(records[i].payload == payload_for(i + 1));
-    BOOST_REQUIRE(records[i].segment == "00000000000000000001.log");
+    // The reopened log is a new incarnation: it appends to a segment of its own.
+    BOOST_REQUIRE(records[i].segment == segment_file_name(i < 2000 ? 1 : 2001));
+    if (i == 2000) previous_offset = 0;
     BOOST_REQUIRE_GT(records[i].offset, previous_offset);
     previous_offset = records[i].offset;
   }
@@ -121,8 +123,9 @@ BOOST_AUTO_TEST_CASE(segments_roll_at_segment_bytes) {
 
   auto reopened = open_log(tmp.path(), options_with(Durability::kNone, kSmallSegment));
   const auto again = reopened->segments();
+  // The same segments: the new incarnation's comes with its first append.
   BOOST_REQUIRE_EQUAL(again.size(), segments.size());
-  for (std::size_t i = 0; i < again.size(); ++i) {
+  for (std::size_t i = 0; i < segments.size(); ++i) {
     BOOST_TEST(again[i].name == segments[i].name);
     BOOST_TEST(again[i].last_seq == segments[i].last_seq);
     BOOST_TEST(again[i].bytes == segments[i].bytes);
@@ -306,27 +309,35 @@ BOOST_AUTO_TEST_CASE(a_second_writer_on_the_directory_is_unavailable) {
 BOOST_AUTO_TEST_CASE(files_follow_the_documented_layout) {
   TempDir tmp;
   std::uint64_t epoch = 0;
+  std::uint64_t incarnation = 0;
   {
     auto log = open_log(tmp.path(), options_with(Durability::kNone));
     epoch = log->epoch();
+    incarnation = log->incarnation();
+    BOOST_TEST(log->term() == 1u);  // a new log starts at term 1
+    BOOST_TEST(incarnation != 0u);
+    BOOST_TEST(log->start_seq() == 1u);
+    BOOST_TEST(log->prev_incarnation() == 0u);
     PROCREG_REQUIRE_OK(log->append(1, "hello"));
   }
   const std::string bytes = read_bytes(tmp.file("00000000000000000001.log"));
-  BOOST_REQUIRE_EQUAL(bytes.size(), 39u + 22u);
+  BOOST_REQUIRE_EQUAL(bytes.size(), 55u + 22u);
   const char* p = bytes.data();
   BOOST_TEST(std::string(p, 4) == "PRLG");
-  BOOST_TEST(get_u16(p + 4) == 2u);
-  BOOST_TEST(get_u16(p + 6) == 39u);
+  BOOST_TEST(get_u16(p + 4) == 3u);
+  BOOST_TEST(get_u16(p + 6) == 55u);
   BOOST_TEST(get_u64(p + 8) == epoch);
   BOOST_TEST(get_u64(p + 16) == 1u);
   BOOST_TEST(get_u32(p + 24) == 16u << 20);  // max_record_bytes, the default
-  BOOST_TEST(get_u16(p + 28) == 5u);
-  BOOST_TEST(std::string(p + 30, 5) == "hub-a");
-  BOOST_TEST(get_u32(p + 35) == crc32c::mask(crc32c::value(p, 35)));
+  BOOST_TEST(get_u64(p + 28) == 1u);         // term
+  BOOST_TEST(get_u64(p + 36) == incarnation);
+  BOOST_TEST(get_u16(p + 44) == 5u);
+  BOOST_TEST(std::string(p + 46, 5) == "hub-a");
+  BOOST_TEST(get_u32(p + 51) == crc32c::mask(crc32c::value(p, 51)));
   // The record: the worked example of docs/LOG_FORMAT.md, byte for byte.
   const unsigned char record[] = {0x54, 0x6b, 0x75, 0x72, 0x05, 0x00, 0x00, 0x00, 0x01, 0x01, 0x00,
                                   0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 'h',  'e',  'l',  'l',  'o'};
-  BOOST_TEST(std::memcmp(p + 39, record, sizeof record) == 0);
+  BOOST_TEST(std::memcmp(p + 55, record, sizeof record) == 0);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,6 +1,7 @@
-// The segment header's versions (docs/LOG_FORMAT.md section 3): version 2 records the writer's
-// max_record_bytes and every segment is read with its own; version 1 segments, which record no
-// limit, still open and replay; a header claiming an impossible limit is corruption.
+// The segment header's versions (docs/LOG_FORMAT.md section 3): version 3 records the writer's
+// term and incarnation, version 2 the writer's max_record_bytes and every segment is read with
+// its own; version 1 and 2 segments still open and replay; a header claiming an impossible
+// limit is corruption.
 #include <boost/test/unit_test.hpp>
 #include <cstring>
 #include <filesystem>
@@ -29,7 +30,11 @@ using testing::write_bytes;
 constexpr std::uint64_t kGoldenEpoch = 0x0123456789ABCDEFull;
 
 // docs/LOG_FORMAT.md section 3: epoch 0x0123456789ABCDEF, first_seq 1, hub "hub-a", in
-// version 2 with max_record_bytes 16 MiB and in version 1.
+// version 3 with max_record_bytes 16 MiB, term 2 and incarnation 0x1122334455667788, in version
+// 2 with that limit, and in version 1.
+const std::string kGoldenV3 = from_hex(
+    "50524c47 0300 3700 efcdab8967452301 0100000000000000 00000001 0200000000000000 "
+    "8877665544332211 0500 6875622d61 d521eff1");
 const std::string kGoldenV2 = from_hex(
     "50524c47 0200 2700 efcdab8967452301 0100000000000000 00000001 0500 6875622d61 a869bb4d");
 const std::string kGoldenV1 =
@@ -49,6 +54,32 @@ std::string v1_header(std::uint64_t epoch, std::uint64_t first_seq, const std::s
   const std::size_t crc_offset = out.size() - kCrcBytes;
   put_u32(p + crc_offset, crc32c::mask(crc32c::value(p, crc_offset)));
   return out;
+}
+
+// A version 2 header, as a writer before version 3 wrote it.
+std::string v2_header(std::uint64_t epoch, std::uint64_t first_seq, const std::string& hub,
+                      std::uint32_t max_record_bytes = kDefaultMaxRecordBytes) {
+  std::string out(kV2HeaderHubOffset + kCrcBytes + hub.size(), '\0');
+  char* p = out.data();
+  kSegmentMagic.copy(p, kSegmentMagic.size());
+  put_u16(p + kHeaderVersionOffset, kFormatVersion2);
+  put_u16(p + kHeaderLengthOffset, static_cast<std::uint16_t>(out.size()));
+  put_u64(p + kHeaderEpochOffset, epoch);
+  put_u64(p + kHeaderFirstSeqOffset, first_seq);
+  put_u32(p + kHeaderMaxRecordOffset, max_record_bytes);
+  put_u16(p + kV2HeaderHubLengthOffset, static_cast<std::uint16_t>(hub.size()));
+  std::memcpy(p + kV2HeaderHubOffset, hub.data(), hub.size());
+  const std::size_t crc_offset = out.size() - kCrcBytes;
+  put_u32(p + crc_offset, crc32c::mask(crc32c::value(p, crc_offset)));
+  return out;
+}
+
+SegmentHeader v3(std::uint64_t epoch, std::uint64_t first_seq, std::uint32_t max_record_bytes,
+                 std::uint64_t term, std::uint64_t incarnation) {
+  SegmentHeader h{epoch, first_seq, kHub, max_record_bytes};
+  h.term = term;
+  h.incarnation = incarnation;
+  return h;
 }
 
 // The header of dir/name as the reader decodes it.
@@ -83,26 +114,97 @@ void expect_corruption(const std::string& dir, const std::string& name, std::uin
 BOOST_AUTO_TEST_SUITE(segment_header_test)
 
 BOOST_AUTO_TEST_CASE(headers_match_the_documented_golden_bytes) {
-  BOOST_TEST(encode_segment_header({kGoldenEpoch, 1, kHub, 16u << 20}) == kGoldenV2);
+  BOOST_TEST(encode_segment_header(v3(kGoldenEpoch, 1, 16u << 20, 2, 0x1122334455667788ull)) ==
+             kGoldenV3);
+  BOOST_TEST(v2_header(kGoldenEpoch, 1, kHub) == kGoldenV2);
   BOOST_TEST(v1_header(kGoldenEpoch, 1, kHub) == kGoldenV1);
   // The fields at the documented offsets.
-  const char* p = kGoldenV2.data();
-  BOOST_TEST(get_u16(p + kHeaderVersionOffset) == 2u);
-  BOOST_TEST(get_u16(p + kHeaderLengthOffset) == 39u);
+  const char* p = kGoldenV3.data();
+  BOOST_TEST(get_u16(p + kHeaderVersionOffset) == 3u);
+  BOOST_TEST(get_u16(p + kHeaderLengthOffset) == 55u);
   BOOST_TEST(get_u32(p + kHeaderMaxRecordOffset) == 16u << 20);
+  BOOST_TEST(get_u64(p + kHeaderTermOffset) == 2u);
+  BOOST_TEST(get_u64(p + kHeaderIncarnationOffset) == 0x1122334455667788ull);
   BOOST_TEST(get_u16(p + kHeaderHubLengthOffset) == 5u);
   BOOST_TEST(std::string(p + kHeaderHubOffset, 5) == kHub);
 
   TempDir tmp;
-  for (const std::string& golden : {kGoldenV2, kGoldenV1}) {
+  for (const std::string& golden : {kGoldenV3, kGoldenV2, kGoldenV1}) {
     write_bytes(tmp.file(segment_file_name(1)), golden);
     const SegmentHeader header = header_of(tmp.path(), segment_file_name(1));
-    BOOST_TEST(header.version == get_u16(golden.data() + kHeaderVersionOffset));
+    const std::uint16_t version = get_u16(golden.data() + kHeaderVersionOffset);
+    BOOST_TEST(header.version == version);
     BOOST_TEST(header.epoch == kGoldenEpoch);
     BOOST_TEST(header.first_seq == 1u);
     BOOST_TEST(header.hub == kHub);
     BOOST_TEST(header.max_record_bytes == 16u << 20);  // version 1: the default
+    BOOST_TEST(header.term == (version == 3 ? 2u : 0u));
+    BOOST_TEST(header.incarnation == (version == 3 ? 0x1122334455667788ull : 0u));
   }
+}
+
+// docs/LOG_FORMAT.md sections 3 and 5: each open is an incarnation with a segment of its own;
+// the term carries over, rises when asked, and a writer of a lower term is refused.
+BOOST_AUTO_TEST_CASE(each_incarnation_has_its_segments_and_terms_only_rise) {
+  TempDir tmp;
+  std::uint64_t first = 0;
+  {
+    auto log = open_log(tmp.path(), options_with(Durability::kNone));
+    first = log->incarnation();
+    for (std::uint64_t seq = 1; seq <= 3; ++seq) PROCREG_REQUIRE_OK(log->append(seq, "a"));
+  }
+  std::uint64_t second = 0;
+  {
+    LogOptions promoted = options_with(Durability::kNone);
+    promoted.term = 5;
+    auto log = open_log(tmp.path(), promoted);
+    second = log->incarnation();
+    BOOST_TEST(second != first);
+    BOOST_TEST(log->term() == 5u);
+    BOOST_TEST(log->start_seq() == 4u);
+    BOOST_TEST(log->prev_incarnation() == first);
+    PROCREG_REQUIRE_OK(log->append(4, "b"));
+  }
+  const SegmentHeader one = header_of(tmp.path(), segment_file_name(1));
+  const SegmentHeader four = header_of(tmp.path(), segment_file_name(4));
+  BOOST_TEST(one.term == 1u);
+  BOOST_TEST(one.incarnation == first);
+  BOOST_TEST(four.term == 5u);
+  BOOST_TEST(four.incarnation == second);
+
+  // A writer of an older term is fenced: refused, nothing changed.
+  const auto before = testing::snapshot(tmp.path());
+  LogOptions old = options_with(Durability::kNone);
+  old.term = 4;
+  auto fenced = Log::open(tmp.path(), kHub, old);
+  BOOST_TEST(fenced.status().code() == Code::kConflict, fenced.status().to_string());
+  BOOST_TEST(fenced.status().message().find("term 5") != std::string::npos);
+  BOOST_TEST((testing::snapshot(tmp.path()) == before));
+  // Term 0 keeps the log's; the record before the new start is the second incarnation's, found
+  // in an earlier segment when the last one is empty.
+  {
+    auto log = open_log(tmp.path(), options_with(Durability::kNone));
+    BOOST_TEST(log->term() == 5u);
+    BOOST_TEST(log->prev_incarnation() == second);
+  }
+  auto again = open_log(tmp.path(), options_with(Durability::kNone));
+  BOOST_TEST(again->prev_incarnation() == second);
+  BOOST_TEST(again->start_seq() == 5u);
+}
+
+// A log of version 2 segments (no terms) opens at term 1, its records of no known incarnation.
+BOOST_AUTO_TEST_CASE(a_log_from_before_terms_opens_at_term_one) {
+  TempDir tmp;
+  std::string segment = v2_header(77, 1, kHub);
+  segment += record_bytes(1, "old");
+  write_bytes(tmp.file(segment_file_name(1)), segment);
+  auto log = open_log(tmp.path(), options_with(Durability::kNone));
+  BOOST_TEST(log->term() == 1u);
+  BOOST_TEST(log->prev_incarnation() == 0u);
+  BOOST_TEST(log->start_seq() == 2u);
+  PROCREG_REQUIRE_OK(log->append(2, "new"));
+  BOOST_TEST(read_bytes(tmp.file(segment_file_name(1))) == segment);
+  BOOST_TEST(header_of(tmp.path(), segment_file_name(2)).term == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(every_segment_a_writer_creates_records_its_limit) {
@@ -137,13 +239,14 @@ BOOST_AUTO_TEST_CASE(a_log_with_a_non_default_limit_recovers_and_replays_with_no
   BOOST_TEST((records[1].payload == big));
 
   // A writer restarted with the default limit recovers the segment by its header's limit, then
-  // appends to a new segment that records its own.
+  // appends to a new segment that records its own (made at its first append).
   auto log = open_log(tmp.path(), options_with(Durability::kNone));
   BOOST_TEST(log->last_seq() == 2u);
   BOOST_TEST(!log->recovery().truncated_tail);
-  BOOST_REQUIRE_EQUAL(log->segments().size(), 2u);
+  BOOST_REQUIRE_EQUAL(log->segments().size(), 1u);
   BOOST_TEST(log->append(3, big).code() == Code::kResourceExhausted);
   PROCREG_REQUIRE_OK(log->append(3, "after the restart"));
+  BOOST_REQUIRE_EQUAL(log->segments().size(), 2u);
   PROCREG_REQUIRE_OK(log->close());
   BOOST_TEST(header_of(tmp.path(), segment_file_name(1)).max_record_bytes == 20u << 20);
   BOOST_TEST(header_of(tmp.path(), segment_file_name(3)).max_record_bytes == 16u << 20);
@@ -151,8 +254,9 @@ BOOST_AUTO_TEST_CASE(a_log_with_a_non_default_limit_recovers_and_replays_with_no
   BOOST_REQUIRE_EQUAL(records.size(), 3u);
   BOOST_TEST((records[1].payload == big));
   BOOST_TEST(records[2].segment == segment_file_name(3));
-  // Reopened with the larger limit again: one more segment.
+  // Reopened with the larger limit again: one more segment at the first append.
   auto again = open_log(tmp.path(), large);
+  PROCREG_REQUIRE_OK(again->append(4, "four"));
   BOOST_TEST(again->segments().size() == 3u);
 }
 
@@ -248,20 +352,23 @@ BOOST_AUTO_TEST_CASE(a_version_1_log_still_opens_replays_and_continues_in_versio
 BOOST_AUTO_TEST_CASE(an_empty_last_segment_of_another_limit_gets_the_writers_header) {
   TempDir tmp;
   // A version 1 log that holds no record yet, and a version 2 one written with another limit.
-  for (const std::string& header :
-       {v1_header(77, 1, kHub), encode_segment_header({77, 1, kHub, 1000})}) {
+  for (const std::string& header : {v1_header(77, 1, kHub), v2_header(77, 1, kHub, 1000),
+                                    encode_segment_header(v3(77, 1, 1000, 1, 5))}) {
     std::filesystem::remove_all(tmp.path());
     std::filesystem::create_directories(tmp.path());
     write_bytes(tmp.file(segment_file_name(1)), header);
+    std::uint64_t incarnation = 0;
     {
       auto log = open_log(tmp.path(), options_with(Durability::kNone));
       BOOST_TEST(!log->recovery().created);
       BOOST_TEST(log->epoch() == 77u);  // the same log: only its header was replaced
       BOOST_TEST(log->segments().size() == 1u);
+      BOOST_TEST(log->term() == 1u);
+      incarnation = log->incarnation();
       PROCREG_REQUIRE_OK(log->append(1, std::string(2000, 'z')));
     }
     BOOST_TEST(read_bytes(tmp.file(segment_file_name(1))).substr(0, kMinHeaderBytes + 5) ==
-               encode_segment_header({77, 1, kHub}));
+               encode_segment_header(v3(77, 1, kDefaultMaxRecordBytes, 1, incarnation)));
     BOOST_TEST(!std::filesystem::exists(tmp.file(segment_file_name(1) + ".tmp")));
     BOOST_TEST(read_all(tmp.path()).size() == 1u);
   }
