@@ -60,11 +60,21 @@ constexpr auto kEventHeader = make_body<EventHeader>(
     std::array{
         field<&EventHeader::seq>("seq"), field<&EventHeader::epoch>("ep"),
         field<&EventHeader::table_prev>("prev"),
-        deferred<EventHeader>(kCount, [](Encoder& e, const EventHeader& m) { e.uint(m.count); })},
+        deferred<EventHeader>(kCount, [](Encoder& e, const EventHeader& m) { e.uint(m.count); }),
+        field<&EventHeader::term>("tm", kOptional),
+        field<&EventHeader::incarnation>("inc", kOptional),
+        field<&EventHeader::prev_incarnation>("pinc", kOptional)},
     {.newest = kEventBatchVersion,
      .version =
          [](const EventHeader& m) { return m.count == 1 ? kWireVersion : kEventBatchVersion; },
-     .written = [](const EventHeader& m) { return m.count == 1 ? ~bits(kEventCountKey) : ~0u; },
+     .written =
+         [](const EventHeader& m) {
+           std::uint32_t keys = m.count == 1 ? ~bits(kEventCountKey) : ~0u;
+           if (m.term == 0) keys &= ~bits(kEventCountKey + 1);
+           if (m.incarnation == 0) keys &= ~bits(kEventCountKey + 2);
+           if (m.prev_incarnation == 0) keys &= ~bits(kEventCountKey + 3);
+           return keys;
+         },
      .check = check_event_count});
 
 // ---- HookHeader ---------------------------------------------------------------------------
@@ -81,8 +91,18 @@ constexpr auto kHookHeader = make_body<HookHeader>(
     "hook_header",
     std::array{field<&HookHeader::seq>("seq"), field<&HookHeader::epoch>("ep"),
                field<&HookHeader::kind_prev>("prev"), field<&HookHeader::hook_prev>("hprev"),
-               field<&HookHeader::index>("i"), field<&HookHeader::count>("n")},
-    {.check = check_hook_index});
+               field<&HookHeader::index>("i"), field<&HookHeader::count>("n"),
+               field<&HookHeader::term>("tm", kOptional),
+               field<&HookHeader::incarnation>("inc", kOptional)},
+    {.written =
+         [](const HookHeader& m) {
+           // "v" and the six keys always; tm, inc (keys 7, 8) when set.
+           std::uint32_t keys = ~0u;
+           if (m.term == 0) keys &= ~bits(7);
+           if (m.incarnation == 0) keys &= ~bits(8);
+           return keys;
+         },
+     .check = check_hook_index});
 
 // ---- HookPayload and Heartbeat ------------------------------------------------------------
 
@@ -96,7 +116,18 @@ constexpr auto kHeartbeat = make_body<Heartbeat>(
     "heartbeat",
     std::array{field<&Heartbeat::seq>("seq"), field<&Heartbeat::epoch>("ep"),
                field<&Heartbeat::time_ms>("t"), field<&Heartbeat::registered_head>("reg"),
-               field<&Heartbeat::unregistered_head>("unreg")});
+               field<&Heartbeat::unregistered_head>("unreg"),
+               field<&Heartbeat::term>("tm", kOptional),
+               field<&Heartbeat::incarnation>("inc", kOptional),
+               field<&Heartbeat::start_seq>("st", kOptional)},
+    {.written = [](const Heartbeat& m) {
+      // "v", seq, ep, t, reg, unreg always; tm, inc, st (keys 6..8) when set.
+      std::uint32_t keys = ~0u;
+      if (m.term == 0) keys &= ~bits(6);
+      if (m.incarnation == 0) keys &= ~bits(7);
+      if (m.start_seq == 0) keys &= ~bits(8);
+      return keys;
+    }});
 
 }  // namespace
 

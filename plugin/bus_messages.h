@@ -30,6 +30,11 @@ struct EventHeader {
   std::uint64_t epoch = 0;
   std::uint64_t table_prev = 0;
   std::uint32_t count = 1;  // events in the message, 1 .. kMaxBatchEvents (a batch: 2 or more)
+  // The writer's term and incarnation (docs/PROTOCOL.md, "Terms and histories"), and the
+  // incarnation of event seq - 1 in its log; 0: not said (a writer before terms; pinc: none).
+  std::uint64_t term = 0;
+  std::uint64_t incarnation = 0;
+  std::uint64_t prev_incarnation = 0;
   bool operator==(const EventHeader&) const = default;
 };
 // The version of an EventHeader with count > 1 (every other body is kWireVersion).
@@ -51,6 +56,9 @@ struct HookHeader {
   std::uint64_t hook_prev = 0;
   std::uint32_t index = 0;
   std::uint32_t count = 0;
+  // The writer's term and incarnation (as in EventHeader); 0: not said.
+  std::uint64_t term = 0;
+  std::uint64_t incarnation = 0;
   bool operator==(const HookHeader&) const = default;
 };
 
@@ -71,6 +79,10 @@ struct Heartbeat {
   std::int64_t time_ms = 0;
   std::uint64_t registered_head = 0;
   std::uint64_t unregistered_head = 0;
+  // The writer's term, incarnation and the first seq that incarnation appended; 0: not said.
+  std::uint64_t term = 0;
+  std::uint64_t incarnation = 0;
+  std::uint64_t start_seq = 0;
   bool operator==(const Heartbeat&) const = default;
 };
 

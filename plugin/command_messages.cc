@@ -274,7 +274,8 @@ bool check_op_keys(Decoder& d, Command* m, const ReadState& state) {
 // A reply has "res" and "next" only when they are not empty.
 std::uint32_t reply_keys(const CommandReply& m) {
   return bits(0, 1, 2, 3, 4) | (!m.result.empty() ? bits(5) : 0u) |
-         (!m.next.empty() ? bits(6) : 0u);
+         (!m.next.empty() ? bits(6) : 0u) | (m.term != 0 ? bits(7) : 0u) |
+         (m.incarnation != 0 ? bits(8) : 0u);
 }
 
 constexpr auto kReply = make_body<CommandReply>(
@@ -282,7 +283,9 @@ constexpr auto kReply = make_body<CommandReply>(
     std::array{field<&CommandReply::id>("id"), field<&CommandReply::status>("status"),
                field<&CommandReply::seq>("seq"), field<&CommandReply::epoch>("ep"),
                field<&CommandReply::result, Raw>("res", kOptional),
-               field<&CommandReply::next, Bin>("next", kOptional)},
+               field<&CommandReply::next, Bin>("next", kOptional),
+               field<&CommandReply::term>("tm", kOptional),
+               field<&CommandReply::incarnation>("inc", kOptional)},
     {.written = reply_keys});
 
 }  // namespace

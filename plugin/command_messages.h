@@ -98,6 +98,10 @@ struct CommandReply {
   // write or an error.
   std::string result;
   std::string next;  // a paged read: the cursor of the next page ("" = the last page)
+  // The answering writer's term and incarnation (a replica's reply: the writer's it follows);
+  // 0: not said.
+  std::uint64_t term = 0;
+  std::uint64_t incarnation = 0;
   bool operator==(const CommandReply&) const = default;
 };
 

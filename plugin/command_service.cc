@@ -203,8 +203,10 @@ void CommandService::reply_error(const zmq::message_t& identity, std::uint64_t i
   reply(view(identity), r);
 }
 
-void CommandService::reply(std::string_view identity, const wire::CommandReply& reply) {
+void CommandService::reply(std::string_view identity, wire::CommandReply reply) {
   if (!reply.status.ok()) counters_.command_errors.fetch_add(1);
+  reply.term = writer_.term();
+  reply.incarnation = writer_.incarnation();
   std::string body;
   wire::encode(reply, &body);
   Frames frames;
@@ -436,6 +438,8 @@ void CommandService::run_worker() {
       }
     }
     if (!reply.status.ok()) counters_.command_errors.fetch_add(1);
+    reply.term = writer_.term();
+    reply.incarnation = writer_.incarnation();
     std::string body;
     wire::encode(reply, &body);
     Frames frames;

@@ -96,7 +96,7 @@ class CommandService {
   void reply_error(const zmq::message_t& identity, std::uint64_t id, Status status);
   // Sends the reply; a large one is counted in its client's unread bytes until ZeroMQ has
   // written it, and refused (resource_exhausted) past HubServerOptions' limits.
-  void reply(std::string_view identity, const wire::CommandReply& reply);
+  void reply(std::string_view identity, wire::CommandReply reply);
   void refuse_reply(std::string_view identity, const wire::CommandReply& reply, bool own,
                     std::size_t unread);
   void forget_idle_clients();  // drops the unread counters at 0, now and then

@@ -93,6 +93,9 @@ Result<std::unique_ptr<HubServer>> HubServer::start(zmq::context_t& context, Reg
     impl->publisher = std::make_unique<plugin::Publisher>(
         std::move(pub), writer.hub(), impl->counters, options.max_events_per_message,
         options.max_message_bytes);
+    impl->publisher->set_history(writer.term(), writer.incarnation(),
+                                 writer.incarnation_start_seq(),
+                                 replay::RegistryAccess::prev_incarnation(writer));
   } catch (const zmq::error_t& e) {
     return Status::unavailable("cannot " +
                                std::string(options.publish_connect ? "connect" : "bind") +

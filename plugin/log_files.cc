@@ -6,6 +6,7 @@
 
 #include "log/file_util.h"
 #include "log/log.h"
+#include "log/segment_reader.h"
 #include "registry/registry_access.h"
 #include "replay/snapshot.h"
 
@@ -88,6 +89,26 @@ Result<LogFileSource::Chunk> LogFileSource::read(const std::string& name, std::u
                             ", before the " + std::to_string(f->size) + " bytes listed");
   }
   return chunk;
+}
+
+std::uint64_t LogFileSource::incarnation_of(std::uint64_t seq, std::uint64_t head) {
+  if (seq == 0 || seq > head) return 0;
+  if (seq >= writer_.incarnation_start_seq()) return writer_.incarnation();
+  if (!older_loaded_) {
+    older_loaded_ = true;
+    const std::string dir = replay::RegistryAccess::log_dir(writer_);
+    auto segments = replay::list_segments(dir);
+    if (segments.ok()) {
+      for (const auto& s : *segments) {
+        if (s.first_seq >= writer_.incarnation_start_seq()) break;
+        auto header = replay::read_segment_header(dir, s.name);
+        if (header.ok()) older_[s.first_seq] = header->incarnation;
+      }
+    }
+  }
+  auto it = older_.upper_bound(seq);
+  if (it == older_.begin()) return 0;
+  return std::prev(it)->second;
 }
 
 }  // namespace procreg::plugin

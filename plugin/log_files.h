@@ -36,8 +36,16 @@ class LogFileSource {
   // offset past its size.
   Result<Chunk> read(const std::string& name, std::uint64_t offset, std::uint32_t max_bytes);
 
+  // The incarnation that wrote record `seq` (docs/LOG_FORMAT.md section 3): this writer's from
+  // its start seq to `head`; before that, its segment header's (read once, then kept: those
+  // segments never change). 0 for seq 0, a seq above `head`, or one not known (a segment of
+  // format version 1 or 2, or one compacted away before it was looked at).
+  std::uint64_t incarnation_of(std::uint64_t seq, std::uint64_t head);
+
  private:
   Registry& writer_;
+  bool older_loaded_ = false;
+  std::map<std::uint64_t, std::uint64_t> older_;  // first_seq -> incarnation, before the start
   std::map<std::string, replay::SegmentScan> scans_;
   std::map<std::string, wire::LogFile> sealed_;
 };

@@ -91,11 +91,24 @@ void Publisher::publish_run(std::span<const replay::CommittedEvent> run) {
   if (!last.hooks.empty()) publish_hooks(last);
 }
 
+void Publisher::set_history(std::uint64_t term, std::uint64_t incarnation, std::uint64_t start_seq,
+                            std::uint64_t prev_incarnation) {
+  std::lock_guard l(mu_);
+  term_ = term;
+  incarnation_ = incarnation;
+  start_seq_ = start_seq;
+  prev_incarnation_ = prev_incarnation;
+}
+
 void Publisher::send_run(std::span<const replay::CommittedEvent> run, std::uint64_t table_prev) {
   const replay::CommittedEvent& first = run.front();
   const auto count = static_cast<std::uint32_t>(run.size());
   header_.clear();
-  wire::encode(wire::EventHeader{first.seq, first.epoch, table_prev, count}, &header_);
+  wire::EventHeader h{first.seq, first.epoch, table_prev, count};
+  h.term = term_;
+  h.incarnation = incarnation_;
+  h.prev_incarnation = first.seq == start_seq_ ? prev_incarnation_ : incarnation_;
+  wire::encode(h, &header_);
   auto topic = event_topics_.find(first.table);
   if (topic == event_topics_.end()) {
     topic = event_topics_.emplace(first.table, wire::event_topic(hub_, first.table)).first;
@@ -133,9 +146,11 @@ void Publisher::publish_hooks(const replay::CommittedEvent& event) {
       const HookEvent& h = event.hooks[i];
       const bool reg = h.topic == HookTopic::kChildRegistered;
       header_.clear();
-      wire::encode(wire::HookHeader{event.seq, event.epoch,
-                                    reg ? registered_prev : unregistered_prev, hook_prev, i, count},
-                   &header_);
+      wire::HookHeader hh{event.seq, event.epoch, reg ? registered_prev : unregistered_prev,
+                          hook_prev, i,           count};
+      hh.term = term_;
+      hh.incarnation = incarnation_;
+      wire::encode(hh, &header_);
       payload_.clear();
       wire::encode(wire::HookPayload{h.hub, h.table, h.child_id, h.node_pids}, &payload_);
       const std::string hook_topic = wire::hook_topic(hub_, h.topic, h.child_id);
@@ -163,8 +178,11 @@ void Publisher::heartbeat_locked(std::int64_t time_ms) {
   std::lock_guard l(mu_);
   if (!socket_) return;
   header_.clear();
-  wire::encode(wire::Heartbeat{seq_, epoch_, time_ms, registered_head_, unregistered_head_},
-               &header_);
+  wire::Heartbeat hb{seq_, epoch_, time_ms, registered_head_, unregistered_head_};
+  hb.term = term_;
+  hb.incarnation = incarnation_;
+  hb.start_seq = start_seq_;
+  wire::encode(hb, &header_);
   const std::string topic = wire::heartbeat_topic(hub_);
   Frames frames;
   frames.emplace_back(topic.data(), topic.size());

@@ -35,6 +35,10 @@ class Publisher {
 
   // The chain heads at the moment publishing starts (from RegistryAccess::set_commit_listener).
   void start_at(const replay::ChainHeads& heads);
+  // The writer's term and incarnation, the first seq the incarnation appends and the
+  // incarnation of the record before it, for every message's header. Before start_at().
+  void set_history(std::uint64_t term, std::uint64_t incarnation, std::uint64_t start_seq,
+                   std::uint64_t prev_incarnation);
   // Never throw: a message that cannot be built is counted as dropped and repaired by
   // subscribers like any lost message.
   void publish(std::span<const replay::CommittedEvent> events) noexcept;
@@ -62,6 +66,10 @@ class Publisher {
   ServerCounters& counters_;
   std::uint64_t seq_ = 0;
   std::uint64_t epoch_ = 0;
+  std::uint64_t term_ = 0;
+  std::uint64_t incarnation_ = 0;
+  std::uint64_t start_seq_ = 0;
+  std::uint64_t prev_incarnation_ = 0;
   std::map<std::string, std::uint64_t, std::less<>> table_heads_;
   std::uint64_t registered_head_ = 0;
   std::uint64_t unregistered_head_ = 0;

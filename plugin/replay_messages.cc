@@ -76,7 +76,21 @@ constexpr auto kReply = make_body<Reply>(
                field<&Reply::head>("head"), field<&Reply::first>("first"),
                field<&Reply::last>("last"), field<&Reply::count>("n"), field<&Reply::end>("end"),
                field<&Reply::snapshot_id>("sid"), field<&Reply::next_offset>("next"),
-               field<&Reply::total>("total")});
+               field<&Reply::total>("total"), field<&Reply::term>("tm", kOptional),
+               field<&Reply::incarnation>("inc", kOptional),
+               field<&Reply::start_seq>("st", kOptional),
+               field<&Reply::prev_incarnation>("pinc", kOptional),
+               field<&Reply::last_incarnation>("linc", kOptional)},
+    {.written = [](const Reply& m) {
+      // The first eleven keys and "v" always; tm, inc, st, pinc, linc (keys 12..16) when set.
+      std::uint32_t keys = ~0u;
+      const std::uint64_t optional[] = {m.term, m.incarnation, m.start_seq, m.prev_incarnation,
+                                        m.last_incarnation};
+      for (std::size_t i = 0; i < std::size(optional); ++i) {
+        if (optional[i] == 0) keys &= ~bits(12 + i);
+      }
+      return keys;
+    }});
 
 }  // namespace
 

@@ -65,6 +65,14 @@ struct ReplayReplyHeader {
   std::uint64_t snapshot_id = 0;
   std::uint64_t next_offset = 0;
   std::uint64_t total = 0;  // kSnapshot: rows in the whole snapshot
+  // The writer's term, incarnation and that incarnation's first seq (docs/PROTOCOL.md, "Terms
+  // and histories"); kRange: the incarnation of seq `from` - 1 in the writer's log, and of
+  // `last` (kSnapshot: of the seq the snapshot is at). 0: not said, or unknown.
+  std::uint64_t term = 0;
+  std::uint64_t incarnation = 0;
+  std::uint64_t start_seq = 0;
+  std::uint64_t prev_incarnation = 0;
+  std::uint64_t last_incarnation = 0;
   bool operator==(const ReplayReplyHeader&) const = default;
 };
 

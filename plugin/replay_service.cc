@@ -159,7 +159,8 @@ struct ReplayService::State {
       : socket(std::move(s)), writer(w), options(std::move(o)), counters(c), log_files(w) {}
 
   void handle(Frames& request);
-  void reply(const zmq::message_t& identity, const wire::ReplayReplyHeader& header,
+  // Sends `header` (with the writer's term, incarnation and its start seq) and `payload`.
+  void reply(const zmq::message_t& identity, wire::ReplayReplyHeader header,
              const std::vector<std::string_view>& payload = {});
   void reply_error(const zmq::message_t& identity, std::uint64_t id, Status status);
   void range(const zmq::message_t& identity, const wire::ReplayRequest& req);
@@ -241,9 +242,11 @@ void ReplayService::run() {
   }
 }
 
-void ReplayService::State::reply(const zmq::message_t& identity,
-                                 const wire::ReplayReplyHeader& header,
+void ReplayService::State::reply(const zmq::message_t& identity, wire::ReplayReplyHeader header,
                                  const std::vector<std::string_view>& payload) {
+  header.term = writer.term();
+  header.incarnation = writer.incarnation();
+  header.start_seq = writer.incarnation_start_seq();
   std::string head;
   wire::encode(header, &head);
   Frames frames;
@@ -349,6 +352,8 @@ void ReplayService::State::range(const zmq::message_t& identity, const wire::Rep
   header.id = req.id;
   header.head = head;
   header.epoch = writer.epoch();
+  // What the client's position (from - 1) is in this log: it compares it with its own.
+  header.prev_incarnation = log_files.incarnation_of(req.from - 1, head);
   if (req.from > to) {  // nothing (yet) in the range
     header.end = true;
     reply(identity, header);
@@ -399,6 +404,7 @@ void ReplayService::State::range(const zmq::message_t& identity, const wire::Rep
   header.count = static_cast<std::uint32_t>(payloads.size());
   header.first = payloads.empty() ? 0 : cursor.next_seq - payloads.size();
   header.last = payloads.empty() ? 0 : cursor.next_seq - 1;
+  header.last_incarnation = log_files.incarnation_of(header.last, head);
   header.end = cursor.next_seq > to;
   std::vector<std::string_view> views(payloads.begin(), payloads.end());
   reply(identity, header, views);
@@ -505,6 +511,7 @@ void ReplayService::State::snapshot(const zmq::message_t& identity,
   header.epoch = snap.epoch;
   header.head = writer.last_sequence();
   header.last = snap.seq;
+  header.last_incarnation = log_files.incarnation_of(snap.seq, header.head);
   header.snapshot_id = id;
   header.total = snap.rows();
   std::vector<std::string_view> payload;

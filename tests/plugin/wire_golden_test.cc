@@ -125,6 +125,16 @@ std::string golden_hex(std::string_view name) {
            "a26570" "03"                        // "ep": 3
            "a470726576" "05";                   // "prev": 5 (table_prev)
   }
+  if (name == "event_header_of_term") {
+    return "87"                                 // map of 7
+           "a176" "01"                          // "v": 1
+           "a3736571" "07"                      // "seq": 7
+           "a26570" "03"                        // "ep": 3
+           "a470726576" "05"                    // "prev": 5 (table_prev)
+           "a2746d" "02"                        // "tm": 2 (term)
+           "a3696e63" "cf1122334455667788"      // "inc": the writer's incarnation
+           "a470696e63" "cf1122334455667788";   // "pinc": seq 6's, the same one
+  }
   if (name == "event_batch_header") {
     return "85"                                 // map of 5
            "a176" "02"                          // "v": 2 (a batch)
@@ -159,6 +169,18 @@ std::string golden_hex(std::string_view name) {
            "a174" "cf0000018bcfe56800"          // "t": 1700000000000 (uint 64)
            "a3726567" "06"                      // "reg": 6
            "a5756e726567" "05";                 // "unreg": 5
+  }
+  if (name == "heartbeat_of_term") {
+    return "89"                                 // map of 9
+           "a176" "01"                          // "v": 1
+           "a3736571" "07"                      // "seq": 7
+           "a26570" "03"                        // "ep": 3
+           "a174" "cf0000018bcfe56800"          // "t": 1700000000000 (uint 64)
+           "a3726567" "06"                      // "reg": 6
+           "a5756e726567" "05"                  // "unreg": 5
+           "a2746d" "02"                        // "tm": 2
+           "a3696e63" "cf1122334455667788"      // "inc"
+           "a27374" "05";                       // "st": 5, the incarnation's first seq
   }
   if (name == "range_request") {
     return "8a"                                 // map of 10
@@ -200,6 +222,26 @@ std::string golden_hex(std::string_view name) {
            "a3736964" "00"                      // "sid": 0
            "a46e657874" "00"                    // "next": 0
            "a5746f74616c" "00";                 // "total": 0
+  }
+  if (name == "range_reply_of_term") {
+    return "de0011"                             // map 16, 17 pairs
+           "a176" "01"                          // "v": 1
+           "a26964" "2a"                        // "id": 42
+           "a6737461747573" + kStatusOkHex +    // "status": {"code": "ok", "message": ""}
+           "a26570" "03"                        // "ep": 3
+           "a468656164" "09"                    // "head": 9
+           "a56669727374" "08"                  // "first": 8
+           "a46c617374" "09"                    // "last": 9
+           "a16e" "02"                          // "n": 2 (payload frames)
+           "a3656e64" "c3"                      // "end": true
+           "a3736964" "00"                      // "sid": 0
+           "a46e657874" "00"                    // "next": 0
+           "a5746f74616c" "00"                  // "total": 0
+           "a2746d" "02"                        // "tm": 2
+           "a3696e63" "cf1122334455667788"      // "inc": the writer's incarnation
+           "a27374" "08"                        // "st": 8, its first seq
+           "a470696e63" "cf0102030405060708"    // "pinc": seq 7's, the previous incarnation
+           "a46c696e63" "cf1122334455667788";   // "linc": seq 9's, the writer's
   }
   if (name == "snapshot_reply") {
     return "8c"                                 // map of 12
@@ -286,6 +328,16 @@ std::string golden_hex(std::string_view name) {
            "a6737461747573" + kStatusOkHex +    // "status": ok
            "a3736571" "08"                      // "seq": 8
            "a26570" "03";                       // "ep": 3
+  }
+  if (name == "command_reply_of_term") {
+    return "87"                                 // map of 7
+           "a176" "01"                          // "v": 1
+           "a26964" "2a"                        // "id": 42
+           "a6737461747573" + kStatusOkHex +    // "status": ok
+           "a3736571" "08"                      // "seq": 8
+           "a26570" "03"                        // "ep": 3
+           "a2746d" "02"                        // "tm": 2
+           "a3696e63" "cf1122334455667788";     // "inc"
   }
   if (name == "conflict_reply") {
     return "85"                                 // map of 5
@@ -401,12 +453,16 @@ BOOST_AUTO_TEST_CASE(bus_messages_encode_to_their_golden_bytes_and_back) {
   check_golden("hook_header", test::sample_hook_header(), decode_hook_header);
   check_golden("hook_payload", test::sample_hook_payload(), decode_payload);
   check_golden("heartbeat", test::sample_heartbeat(), decode_heartbeat);
+  check_golden("event_header_of_term", test::sample_event_header_of_term(), decode_event_header);
+  check_golden("heartbeat_of_term", test::sample_heartbeat_of_term(), decode_heartbeat);
 }
 
 BOOST_AUTO_TEST_CASE(replay_messages_encode_to_their_golden_bytes_and_back) {
   check_golden("range_request", test::sample_range_request(), decode_replay_request);
   check_golden("snapshot_request", test::sample_snapshot_request(), decode_replay_request);
   check_golden("range_reply", test::sample_range_reply(), decode_replay_reply_header);
+  check_golden("range_reply_of_term", test::sample_range_reply_of_term(),
+               decode_replay_reply_header);
   check_golden("snapshot_reply", test::sample_snapshot_reply(), decode_replay_reply_header);
   check_golden("error_reply", test::sample_error_reply(), decode_replay_reply_header);
   check_golden("snapshot_row", test::sample_snapshot_row(), decode_row);
@@ -430,6 +486,7 @@ BOOST_AUTO_TEST_CASE(commands_encode_to_their_golden_bytes_and_back) {
   check_golden("clear_all", test::sample_command(CommandOp::kClearAll), decode_cmd);
   check_golden("node_down", test::sample_command(CommandOp::kNodeDown), decode_cmd);
   check_golden("command_reply", test::sample_command_reply(), decode_reply);
+  check_golden("command_reply_of_term", test::sample_command_reply_of_term(), decode_reply);
   check_golden("conflict_reply", test::sample_conflict_reply(), decode_reply);
 }
 

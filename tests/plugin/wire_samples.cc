@@ -130,6 +130,39 @@ SnapshotRow sample_snapshot_row() { return SnapshotRow{"tbl", sample_row(true), 
 
 CommandReply sample_command_reply() { return CommandReply{42, Status(), 8, 3, {}, {}}; }
 
+EventHeader sample_event_header_of_term() {
+  EventHeader m = sample_event_header();
+  m.term = 2;
+  m.incarnation = kSampleIncarnation;
+  m.prev_incarnation = kSampleIncarnation;
+  return m;
+}
+
+Heartbeat sample_heartbeat_of_term() {
+  Heartbeat m = sample_heartbeat();
+  m.term = 2;
+  m.incarnation = kSampleIncarnation;
+  m.start_seq = 5;
+  return m;
+}
+
+ReplayReplyHeader sample_range_reply_of_term() {
+  ReplayReplyHeader m = sample_range_reply();
+  m.term = 2;
+  m.incarnation = kSampleIncarnation;
+  m.start_seq = 8;
+  m.prev_incarnation = kSamplePrevIncarnation;
+  m.last_incarnation = kSampleIncarnation;
+  return m;
+}
+
+CommandReply sample_command_reply_of_term() {
+  CommandReply m = sample_command_reply();
+  m.term = 2;
+  m.incarnation = kSampleIncarnation;
+  return m;
+}
+
 CommandReply sample_conflict_reply() {
   return CommandReply{42, Status::conflict("row 'w1' is at revision 8, not 7"), 0, 3, {}, {}};
 }

@@ -30,10 +30,18 @@ EventHeader sample_event_batch_header();  // the same with count 3: events 7, 8 
 HookHeader sample_hook_header();          // seq 7, epoch 3, kind_prev 4, hook_prev 6, index 1 of 2
 HookPayload sample_hook_payload();        // hub, tbl, w1, [n1/p1]
 Heartbeat sample_heartbeat();             // seq 7, epoch 3, t 1700000000000, heads 6 and 5
-ReplayRequest sample_range_request();     // id 42, from 8, the rest default
-ReplayRequest sample_snapshot_request();  // id 43, snapshot 9 from offset 1024, 512 rows
-ReplayReplyHeader sample_range_reply();   // id 42, events 8..9 of head 9, end
-ReplayRequest sample_files_request();     // id 44, the rest default
+// The same three, as a writer of term 2, incarnation kSampleIncarnation (started at seq 8
+// after kSamplePrevIncarnation's seq 7; the event continues that incarnation's seq 6) sends them.
+inline constexpr std::uint64_t kSampleIncarnation = 0x1122334455667788ull;
+inline constexpr std::uint64_t kSamplePrevIncarnation = 0x0102030405060708ull;
+EventHeader sample_event_header_of_term();
+Heartbeat sample_heartbeat_of_term();
+ReplayReplyHeader sample_range_reply_of_term();  // events 8..9: pinc the previous incarnation
+CommandReply sample_command_reply_of_term();
+ReplayRequest sample_range_request();          // id 42, from 8, the rest default
+ReplayRequest sample_snapshot_request();       // id 43, snapshot 9 from offset 1024, 512 rows
+ReplayReplyHeader sample_range_reply();        // id 42, events 8..9 of head 9, end
+ReplayRequest sample_files_request();          // id 44, the rest default
 ReplayRequest sample_standby_files_request();  // id 46, standby "sb1" holds seq 9, waits 500 ms
 ReplayRequest sample_file_request();           // id 45, 00000000000000000001.log from 39, 64 KiB
 LogFile sample_log_file();                     // that segment: 4711 bytes, seqs 1..9, not sealed
