@@ -83,14 +83,78 @@ Result<wire::ReplayReplyHeader> Follower::probe() {
   return reply->header;
 }
 
+bool Follower::accept_term(std::uint64_t term) {
+  if (term != 0 && term < term_seen_) {
+    counters.fenced.fetch_add(1);
+    return false;
+  }
+  term_seen_ = std::max(term_seen_, term);
+  return true;
+}
+
+void Follower::note_incarnation(std::uint64_t seq, std::uint64_t incarnation) {
+  known_seq_ = seq;
+  known_incarnation_ = incarnation;
+}
+
+bool Follower::same_history(std::uint64_t pinc, std::uint64_t p) const {
+  // Only a position whose incarnation is known can be compared; 0 is a writer before terms.
+  return p == 0 || known_seq_ != p || known_incarnation_ == 0 || pinc == 0 ||
+         pinc == known_incarnation_;
+}
+
+bool Follower::accept_live(const wire::EventHeader& h, std::uint64_t position) {
+  if (!accept_term(h.term)) return false;
+  if (h.seq == position + 1 && !same_history(h.prev_incarnation, position)) {
+    counters.diverged.fetch_add(1);
+    user_.on_diverged(Status::conflict(
+        options_.name + ": the writer's seq " + std::to_string(h.seq - 1) + " is of incarnation " +
+        std::to_string(h.prev_incarnation) + ", the one taken here of " +
+        std::to_string(known_incarnation_) + ": the writer continues another history"));
+    return false;
+  }
+  if (h.incarnation != 0 && h.seq + (h.count - 1) > position) {
+    note_incarnation(h.seq + (h.count - 1), h.incarnation);
+  }
+  return true;
+}
+
 std::optional<wire::ReplayReplyHeader> Follower::catch_up(std::uint64_t to) {
   if (user_.halted()) return std::nullopt;
-  auto reply =
-      replay_->fetch_range(user_.position() + 1, to, epoch.load(), [&](std::string_view event) {
+  bool diverged = false;
+  bool fenced = false;
+  const std::uint64_t from = user_.position() + 1;
+  auto reply = replay_->fetch_range(
+      from, to, epoch.load(),
+      [&](std::string_view event) {
         if (stop_.load()) return Status::unavailable(options_.name + " stopping");
         return user_.on_fetched(event);
+      },
+      [&](const wire::ReplayReplyHeader& h, std::uint64_t asked_from) {
+        if (!accept_term(h.term)) {
+          fenced = true;
+          return Status::unavailable(options_.name + ": the replay service is of term " +
+                                     std::to_string(h.term) + ", below " +
+                                     std::to_string(term_seen_) + ": a fenced writer");
+        }
+        if (asked_from == from && !same_history(h.prev_incarnation, from - 1)) {
+          diverged = true;
+          return Status::conflict(options_.name + ": the writer's seq " + std::to_string(from - 1) +
+                                  " is of incarnation " + std::to_string(h.prev_incarnation) +
+                                  ", the one taken here of " + std::to_string(known_incarnation_) +
+                                  ": the writer continues another history");
+        }
+        if (h.incarnation != 0) writer_incarnation_ = h.incarnation;
+        if (h.count > 0) note_incarnation(h.last, h.last_incarnation);
+        return Status();
       });
+  if (diverged) {
+    counters.diverged.fetch_add(1);
+    user_.on_diverged(reply.status());
+    return std::nullopt;
+  }
   if (!reply.ok()) {
+    if (fenced) return std::nullopt;  // counted as fenced
     counters.replay_failures.fetch_add(1);
     const Code code = reply.status().code();
     if (code == Code::kConflict) {
@@ -145,9 +209,17 @@ void Follower::on_heartbeat(const Frames& frames) {
     return;
   }
   if (need_sync_) return;
+  if (!accept_term(hb->term)) return;
   if (hb->epoch != epoch.load()) {
     on_other_epoch();
     return;
+  }
+  if (hb->incarnation != 0 && hb->incarnation != writer_incarnation_) {
+    // A new writer incarnation (a restart, a promotion): the replay service tells whether it
+    // continues the history followed (the range check in catch_up()).
+    const bool first = writer_incarnation_ == 0;
+    writer_incarnation_ = hb->incarnation;
+    if (!first) behind_ = true;
   }
   user_.on_heartbeat(*hb);
   // Below the position: either a heartbeat sent before events fetched since from the replay

@@ -14,6 +14,11 @@
 //     P is gone (kCompacted, kNotFound), or whose head is below P in the same epoch (the writer
 //     came back on a shorter history), is the user's to answer (start over, or stop);
 //   - a heartbeat whose seq is below P asks the replay service for the head;
+//   - terms and histories (docs/PROTOCOL.md, "Terms and histories"): a message or reply of a
+//     term below the highest seen is dropped and counted (`fenced`); a heartbeat of a new
+//     writer incarnation asks the replay service; a range reply or live event whose `pinc`
+//     (the incarnation of seq P in the writer's log) is not the incarnation of the follower's
+//     own P means the writer is on another history: the user's to answer (on_diverged);
 //   - nothing heard for idle_check asks the replay service for the head;
 //   - an exception (out of memory, ZeroMQ out of file descriptors) ends the pass, and the loop
 //     starts over after a pause.
@@ -82,7 +87,7 @@ FollowerOptions follower_options(std::string name, const PublicOptions& o) {
 
 struct FollowerCounters {
   std::atomic<std::uint64_t> duplicates_dropped{0}, gaps_detected{0}, resyncs{0}, heartbeats{0},
-      bad_frames{0}, replay_failures{0}, thread_errors{0};
+      bad_frames{0}, replay_failures{0}, thread_errors{0}, fenced{0}, diverged{0};
 
   // Into a public stats struct (ReplicaStats, HookSubscriberStats): the counters every one has.
   template <class Stats>
@@ -92,6 +97,8 @@ struct FollowerCounters {
     s->resyncs = resyncs.load();
     s->bad_frames = bad_frames.load();
     s->replay_failures = replay_failures.load();
+    s->fenced = fenced.load();
+    s->histories_diverged = diverged.load();
   }
 };
 
@@ -124,6 +131,9 @@ class FollowerUser {
   // A range request answered kCompacted or kNotFound: the writer no longer holds the events
   // after P. Answer as for on_shorter_history.
   virtual void on_history_gone(const Status& why) = 0;
+  // The writer's log holds another record at P than the one the user took (its incarnation
+  // differs): the writer continues another history. Answer as for on_shorter_history.
+  virtual void on_diverged(const Status& why) = 0;
 
  protected:
   ~FollowerUser() = default;
@@ -156,6 +166,15 @@ class Follower {
   void on_other_epoch();
   // Counts a resync and forgets the followed log (`epoch`: the new one, 0 unknown).
   void start_over(std::uint64_t epoch);
+  // Terms and histories. accept_term: false (counted as fenced) for a term below the highest
+  // seen; 0 (a writer before terms) is accepted. note_incarnation: record `seq` was written by
+  // `incarnation` (0: unknown). accept_live: an event message's term, and, when it continues
+  // `position` (the user's P, with what it holds back), its pinc against that seq's
+  // incarnation (a mismatch calls on_diverged); false: do not apply it.
+  bool accept_term(std::uint64_t term);
+  void note_incarnation(std::uint64_t seq, std::uint64_t incarnation);
+  bool accept_live(const wire::EventHeader& header, std::uint64_t position);
+  std::uint64_t highest_term() const { return term_seen_; }
   bool stopping() const { return stop_.load(); }
 
   // Shared with other threads.
@@ -180,8 +199,14 @@ class Follower {
   const FollowerOptions options_;
   std::unique_ptr<ReplayClient> replay_;
   zmq::socket_t sub_;
-  bool need_sync_ = true;  // no position in the writer's log
-  bool behind_ = false;    // to catch up to the head from the replay service
+  // Whether the writer's log holds, at the user's P, the record the user took.
+  bool same_history(std::uint64_t pinc, std::uint64_t position) const;
+  bool need_sync_ = true;                 // no position in the writer's log
+  std::uint64_t term_seen_ = 0;           // the highest term heard
+  std::uint64_t writer_incarnation_ = 0;  // the newest writer incarnation heard
+  std::uint64_t known_seq_ = 0;           // the seq whose incarnation is known_incarnation_
+  std::uint64_t known_incarnation_ = 0;
+  bool behind_ = false;  // to catch up to the head from the replay service
   std::chrono::steady_clock::time_point last_heard_;
   std::atomic<bool> stop_{false};
   std::thread thread_;

@@ -85,6 +85,10 @@ struct HookSubscriber::Impl final : plugin::FollowerUser {
   void on_heartbeat(const plugin::wire::Heartbeat& heartbeat) override;
   bool on_new_log(std::uint64_t epoch) override;
   void on_shorter_history(std::uint64_t head) override { stop_delivery(shorter_history(head)); }
+  // Hook events already delivered cannot be taken back: stop, and say why.
+  void on_diverged(const Status& why) override {
+    stop_delivery(Status::conflict("hook subscriber: " + why.message()));
+  }
   void on_history_gone(const Status& why) override;
 };
 
@@ -235,6 +239,7 @@ void HookSubscriber::Impl::on_hook(const plugin::wire::ParsedTopic& topic,
     return;
   }
   const auto& h = *header;
+  if (!follower->accept_term(h.term)) return;  // a fenced writer's
   if (h.epoch != follower->epoch.load()) {
     follower->on_other_epoch();
     return;

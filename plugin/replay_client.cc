@@ -77,7 +77,8 @@ Result<ReplayClient::Reply> ReplayClient::call(wire::ReplayRequest request) {
 
 Result<wire::ReplayReplyHeader> ReplayClient::fetch_range(
     std::uint64_t from, std::uint64_t to, std::uint64_t epoch,
-    const std::function<Status(std::string_view event)>& on_event) {
+    const std::function<Status(std::string_view event)>& on_event,
+    const std::function<Status(const wire::ReplayReplyHeader&, std::uint64_t)>& on_header) {
   wire::ReplayRequest req;
   req.op = wire::ReplayOp::kRange;
   req.to = to;
@@ -94,6 +95,9 @@ Result<wire::ReplayReplyHeader> ReplayClient::fetch_range(
     if (h.count > 0 && h.first != next) {
       return Status::corruption("range reply starts at " + std::to_string(h.first) +
                                 ", asked from " + std::to_string(next));
+    }
+    if (on_header) {
+      if (Status s = on_header(h, next); !s.ok()) return s;
     }
     for (const auto& frame : reply->payload) {
       Status s = on_event(view(frame));

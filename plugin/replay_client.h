@@ -37,10 +37,13 @@ class ReplayClient {
   // Pages events from..to (0: the head at each reply) to on_event(seq, bytes) in order, and
   // returns the last reply's header (its `last`/`head`/`epoch`). on_event returning an error
   // stops the paging with it. `epoch` != 0: a reply from another epoch is kConflict (a new
-  // log: resynchronise).
+  // log: resynchronise). on_header, if set, sees each reply's header (and the `from` it was
+  // asked with) before its events; an error stops the paging with it.
   Result<wire::ReplayReplyHeader> fetch_range(
       std::uint64_t from, std::uint64_t to, std::uint64_t epoch,
-      const std::function<Status(std::string_view event)>& on_event);
+      const std::function<Status(std::string_view event)>& on_event,
+      const std::function<Status(const wire::ReplayReplyHeader&, std::uint64_t)>& on_header =
+          nullptr);
   // Pages a new snapshot to on_row(bytes); returns the first reply's header (epoch, `last` =
   // the snapshot's seq, total). on_header, if set, sees that header before the first row.
   Result<wire::ReplayReplyHeader> fetch_snapshot(

@@ -110,6 +110,7 @@ struct Replica::Impl final : plugin::FollowerUser {
   // not the writer's history any more: start over from a snapshot.
   void on_shorter_history(std::uint64_t) override { follower.start_over(0); }
   void on_history_gone(const Status&) override { follower.start_over(0); }
+  void on_diverged(const Status&) override { follower.start_over(0); }
 };
 
 Status Replica::Impl::check(std::string_view hub, std::uint64_t epoch) const {
@@ -209,6 +210,7 @@ bool Replica::Impl::sync() {
     return false;
   }
   follower.epoch = header->epoch;  // before the state is visible: a waiter may check both
+  follower.note_incarnation(header->last, header->last_incarnation);
   replay::RegistryAccess::install_snapshot(*registry, header->epoch, header->last, *staged);
   staged.reset();  // the old state
   snapshots_loaded.fetch_add(1);
@@ -281,6 +283,12 @@ void Replica::Impl::on_event(const plugin::Frames& frames) {
   if (header->seq > std::numeric_limits<std::uint64_t>::max() - (header->count - 1)) {
     counters.bad_frames.fetch_add(1);  // seqs past 2^64 - 1: forged
     return;
+  }
+  if (!follower.syncing()) {
+    if (!follower.accept_live(*header, next_seq() - 1)) {
+      flush_burst();
+      return;
+    }
   }
   if (header->count == 1) {
     (void)on_event_bytes(header->seq, header->epoch, plugin::view(frames[2]));

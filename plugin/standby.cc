@@ -62,6 +62,7 @@ struct Standby::Impl {
   replay::UniqueFd lock;
   std::map<std::string, LocalSegment> segments;  // by name: sequence order
   std::uint64_t epoch = 0;                       // the copy's (0: no segment yet)
+  std::uint64_t term = 0;  // the highest term in the copy, or of a writer it copied from
 
   mutable std::mutex mu;
   mutable std::condition_variable cv;
@@ -158,6 +159,7 @@ Status Standby::Impl::check_segments() {
       }
     }
     if (!first) first = h;
+    term = std::max(term, h->term);
     prev_last = scan->last_seq() != 0 ? scan->last_seq() : h->first_seq - 1;
     LocalSegment local{seg.first_seq, scan->size(), scan->last_seq(), std::nullopt};
     local.scan.emplace(std::move(*scan));
@@ -357,6 +359,13 @@ Result<bool> Standby::Impl::round() {
     return diverged("the writer's log is epoch " + std::to_string(header.epoch) + ", the copy's " +
                     std::to_string(epoch) + ": a new history");
   }
+  if (header.term != 0 && header.term < term) {
+    // docs/PROTOCOL.md, "Terms and histories": a writer of an older term than one this copy
+    // holds (or followed) was fenced by a promotion; its bytes are not the hub's history.
+    return diverged("the writer is of term " + std::to_string(header.term) +
+                    ", the copy has term " + std::to_string(term) + ": a fenced writer");
+  }
+  term = std::max(term, header.term);
   epoch = header.epoch;
   {
     std::lock_guard l(mu);

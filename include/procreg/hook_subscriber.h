@@ -76,6 +76,11 @@ struct HookSubscriberStats {
   std::uint64_t resyncs = 0;
   std::uint64_t bad_frames = 0;
   std::uint64_t replay_failures = 0;
+  // Messages and replay replies of a term below the highest heard (a fenced writer's), dropped.
+  std::uint64_t fenced = 0;
+  // Times the writer was found on another history than the one followed (docs/PROTOCOL.md,
+  // "Terms and histories").
+  std::uint64_t histories_diverged = 0;
 };
 
 class HookSubscriber {

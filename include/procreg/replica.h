@@ -70,6 +70,11 @@ struct ReplicaStats {
   std::uint64_t heartbeats = 0;
   std::uint64_t bad_frames = 0;       // malformed bus messages or replies, dropped
   std::uint64_t replay_failures = 0;  // replay requests that failed or timed out
+  // Messages and replay replies of a term below the highest heard (a fenced writer's), dropped.
+  std::uint64_t fenced = 0;
+  // Times the writer was found on another history than the one followed (docs/PROTOCOL.md,
+  // "Terms and histories").
+  std::uint64_t histories_diverged = 0;
   std::uint64_t commands_served = 0;  // requests at the serve endpoint (reads and writes)
   std::uint64_t command_errors = 0;   // of those, answered with an error or malformed
   // Reads refused for their client's unread answers (HubServerOptions::max_unread_reply_bytes).

@@ -90,6 +90,12 @@ void check_replays_to(const Registry& writer, const std::string& copy_dir) {
   BOOST_TEST(((*replayed)->dump_all_tables() == writer.dump_all_tables()));
 }
 
+// A writer of term 1 on `dir` ran a workload and closed.
+void random_workload_into(zmq::context_t& ctx, const std::string& dir, std::uint32_t seed) {
+  Writer w = Writer::open(ctx, small_segments(dir), Writer::server_options(tcp_transport()));
+  random_workload(*w.registry, seed, 200);
+}
+
 BOOST_AUTO_TEST_SUITE(standby)
 
 BOOST_AUTO_TEST_CASE(copies_the_log_byte_for_byte_while_it_grows) {
@@ -193,6 +199,39 @@ BOOST_AUTO_TEST_CASE(a_copy_of_another_history_is_refused_and_kept) {
   auto again = start_standby(ctx, standby_options(a, copy.path()));
   auto twice = Standby::start(ctx, standby_options(a, copy.path()));
   BOOST_TEST(twice.status().code() == Code::kUnavailable);
+}
+
+// docs/PROTOCOL.md, "Terms and histories": a standby follows a writer promoted to a higher
+// term on the same history, and refuses one of an older term afterwards, keeping its copy.
+BOOST_AUTO_TEST_CASE(a_writer_of_an_older_term_is_refused) {
+  zmq::context_t ctx;
+  TempDir dir;
+  TempDir old_copy;
+  TempDir copy;
+  random_workload_into(ctx, dir.path(), 83);
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
+    std::filesystem::copy_file(entry.path(), old_copy.file(entry.path().filename().string()));
+  }
+  {
+    RegistryOptions promoted = small_segments(dir.path());
+    promoted.log.term = 2;
+    Writer w = Writer::open(ctx, promoted, Writer::server_options(tcp_transport()));
+    random_workload(*w.registry, 84, 100);
+    auto standby = start_standby(ctx, standby_options(w, copy.path()));
+    wait_copied(*w.registry, *standby);
+    BOOST_TEST(standby->status().ok());
+  }
+  const auto before = log_files(copy.path());
+  Writer old =
+      Writer::open(ctx, small_segments(old_copy.path()), Writer::server_options(tcp_transport()));
+  BOOST_TEST(old.registry->term() == 1u);
+  auto standby = start_standby(ctx, standby_options(old, copy.path()));
+  BOOST_TEST(eventually([&] { return !standby->status().ok(); }));
+  BOOST_TEST(standby->status().code() == Code::kConflict);
+  BOOST_TEST(standby->status().message().find("term 1") != std::string::npos,
+             standby->status().to_string());
+  standby->stop();
+  BOOST_TEST((log_files(copy.path()) == before));
 }
 
 BOOST_AUTO_TEST_CASE(file_requests_serve_only_listed_files_up_to_the_head) {

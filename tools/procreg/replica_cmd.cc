@@ -54,6 +54,8 @@ Json replica_stats_json(const ReplicaStats& s) {
           {"heartbeats", s.heartbeats},
           {"bad_frames", s.bad_frames},
           {"replay_failures", s.replay_failures},
+          {"fenced", s.fenced},
+          {"histories_diverged", s.histories_diverged},
           {"commands_served", s.commands_served},
           {"command_errors", s.command_errors},
           {"replies_refused", s.replies_refused},

@@ -81,6 +81,9 @@ Json stats_json(const Registry& registry, const HubServer& server, Clock::time_p
   const HubServerStats s = server.stats();
   return {{"hub", registry.hub()},
           {"epoch", registry.epoch()},
+          {"term", registry.term()},
+          {"incarnation", registry.incarnation()},
+          {"incarnation_start_seq", registry.incarnation_start_seq()},
           {"last_seq", registry.last_sequence()},
           {"uptime_s", std::chrono::duration<double>(Clock::now() - started).count()},
           {"last_snapshot_seq", r.last_snapshot_seq},
@@ -238,6 +241,8 @@ void announce_ready(const ServeOptions& o, const Registry& registry, const Serve
   Json ready = {{"event", "ready"},
                 {"log_dir", o.log_dir},
                 {"epoch", registry.epoch()},
+                {"term", registry.term()},
+                {"incarnation", registry.incarnation()},
                 {"last_seq", registry.last_sequence()},
                 {"recovery", registry.recovery_report()}};
   ready.update(endpoints);

@@ -60,6 +60,9 @@ const std::map<std::string, std::string>& help_texts() {
       {"replica_heartbeats", "heartbeats received"},
       {"replica_bad_frames", "malformed messages dropped"},
       {"replica_replay_failures", "replay requests that failed"},
+      {"replica_fenced", "messages and replies of a writer of an older term, dropped"},
+      {"replica_histories_diverged", "times the writer was found on another history"},
+      {"term", "the writer's term (raised by each promotion)"},
       {"server_events_published", "events published on the bus"},
       {"server_event_messages_published", "event messages carrying them (a batch is one)"},
       {"server_hook_messages_published", "hook messages published on the bus"},
@@ -101,8 +104,8 @@ void print_prometheus(const Json& j) {
   metric("last_seq", j.value("last_seq", Json(0)), false);
   if (j.contains("uptime_s")) metric("uptime_seconds", j["uptime_s"], false);
   if (j.contains("last_snapshot_seq")) metric("last_snapshot_seq", j["last_snapshot_seq"], false);
-  for (const char* gauge :
-       {"log_largest_sync_group", "largest_write_group", "write_calls_queued", "head", "lag"}) {
+  for (const char* gauge : {"log_largest_sync_group", "largest_write_group", "write_calls_queued",
+                            "head", "lag", "term"}) {
     if (j.contains(gauge)) metric(gauge, j[gauge], false);
   }
   for (const char* group : {"writer", "server", "replica"}) {
