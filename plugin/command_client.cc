@@ -229,6 +229,18 @@ void CommandClient::receive_replies() {
     }
     auto reply = wire::decode_command_reply(view(frames[0]), reply_limits_);
     if (!reply.ok()) continue;  // malformed: skipped; its command times out
+    if (reply->term != 0 && reply->term < term_seen_) {
+      // A writer of an older term answered: whatever it says is not the hub's. Its command
+      // fails; a write's outcome is unknown (the fenced writer may have written it).
+      reply->status =
+          Status::unavailable("the writer that answered is of term " + std::to_string(reply->term) +
+                              ", below term " + std::to_string(term_seen_) +
+                              " seen before: a fenced writer; a write's outcome is "
+                              "unknown");
+      reply->result.clear();
+      reply->next.clear();
+    }
+    term_seen_ = std::max(term_seen_, reply->term);
     Pending p;
     {
       std::lock_guard l(mu_);

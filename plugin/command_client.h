@@ -137,6 +137,9 @@ class CommandClient final : public replay::RemoteWriter {
   std::unordered_map<std::uint64_t, Pending> pending_;  // under mu_: by id
   bool closing_ = false;                                // under mu_
   std::atomic<std::uint64_t> next_id_{1};
+  // The highest writer term a reply said (docs/PROTOCOL.md, "Terms and histories"); a reply of
+  // a lower term is a fenced writer's and is not trusted.
+  std::uint64_t term_seen_ = 0;  // on the receiving thread
   std::thread thread_;
 };
 

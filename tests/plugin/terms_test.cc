@@ -7,6 +7,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "bus_fixture.h"
+#include "procreg/client.h"
 #include "procreg/replica.h"
 
 namespace procreg {
@@ -80,6 +81,7 @@ BOOST_AUTO_TEST_CASE(a_promoted_writer_is_followed_and_the_old_term_is_fenced) {
   TempDir old_copy;
   const Transport t = ipc_transport(sockets);
   std::unique_ptr<Replica> replica;
+  std::unique_ptr<Client> client;
   {
     Writer w = Writer::open(ctx, writer_options(dir.path()), Writer::server_options(t));
     BOOST_TEST(w.registry->term() == 1u);
@@ -99,6 +101,17 @@ BOOST_AUTO_TEST_CASE(a_promoted_writer_is_followed_and_the_old_term_is_fenced) {
     BOOST_REQUIRE(eventually([&] { return same_state(*replica, *w.registry); }));
     BOOST_TEST(replica->stats().resyncs == resyncs);
     BOOST_TEST(replica->stats().histories_diverged == 0u);
+    // A client hears term 3 in a reply.
+    ClientOptions co;
+    co.endpoint = w.server->command_endpoint();
+    co.hub = w.registry->hub();
+    auto c = Client::connect(ctx, co);
+    BOOST_REQUIRE_MESSAGE(c.ok(), c.status().to_string());
+    client = std::move(*c);
+    InsertOptions io;
+    io.timeout = milliseconds(3'000);
+    BOOST_REQUIRE(client->insert(spec("b9"), {{"n1", "<0.9.0>"}}, io).ok());
+    BOOST_REQUIRE(eventually([&] { return same_state(*replica, *w.registry); }));
   }
   // The old writer (term 1) comes back on its own copy at the same endpoints and writes: the
   // replica, which heard term 3, takes none of it.
@@ -111,6 +124,16 @@ BOOST_AUTO_TEST_CASE(a_promoted_writer_is_followed_and_the_old_term_is_fenced) {
   BOOST_TEST(replica->registry().last_sequence() == applied);
   BOOST_TEST((replica->registry().dump_all_tables() == before));
   BOOST_TEST(!replica->registry().entry_exists("c12"));
+  // The client, reconnected to the same endpoint, does not take the old writer's answers.
+  InsertOptions io;
+  io.timeout = milliseconds(3'000);
+  Status refused;
+  BOOST_TEST(eventually([&] {
+               refused = client->insert(spec("d1"), {{"n1", "<0.9.1>"}}, io).status();
+               return refused.code() == Code::kUnavailable &&
+                      refused.message().find("fenced") != std::string::npos;
+             }),
+             refused.to_string());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
