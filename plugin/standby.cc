@@ -42,6 +42,21 @@ struct LocalSegment {
   std::optional<replay::SegmentScan> scan;
 };
 
+// The header of the segment file at `path`, as its bytes (its header_len field says how many).
+Result<std::string> header_bytes(const std::string& path) {
+  auto fd = replay::open_file(path, O_RDONLY);
+  if (!fd.ok()) return fd.status();
+  std::string bytes(replay::kHeaderLengthOffset + 2, '\0');
+  auto got = replay::read_fully_at(fd->get(), bytes.data(), bytes.size(), 0, path);
+  if (!got.ok()) return got.status();
+  if (*got < bytes.size()) return std::string();
+  bytes.resize(replay::get_u16(bytes.data() + replay::kHeaderLengthOffset));
+  got = replay::read_fully_at(fd->get(), bytes.data(), bytes.size(), 0, path);
+  if (!got.ok()) return got.status();
+  bytes.resize(*got);
+  return bytes;
+}
+
 // Whether every row of the snapshot file at `path` reads back whole.
 Status check_snapshot_file(const std::string& path) {
   auto reader = replay::SnapshotReader::open(path);
@@ -63,11 +78,13 @@ struct Standby::Impl {
   std::map<std::string, LocalSegment> segments;  // by name: sequence order
   std::uint64_t epoch = 0;                       // the copy's (0: no segment yet)
   std::uint64_t term = 0;  // the highest term in the copy, or of a writer it copied from
+  bool verified = false;   // a round compared the copy with the writer's history
 
   mutable std::mutex mu;
   mutable std::condition_variable cv;
   StandbyStats stats;
-  Status failed;  // not ok: stopped copying
+  std::optional<std::chrono::steady_clock::time_point> answered;  // the last listing's answer
+  Status failed;                                                  // not ok: stopped copying
   bool stopping = false;
   std::thread thread;
 
@@ -86,7 +103,15 @@ struct Standby::Impl {
   Status copy_snapshot(const plugin::wire::LogFile& f);
   Result<bool> copy_segment(const plugin::wire::LogFile& f);
   Status remove_unlisted(const std::vector<plugin::wire::LogFile>& files);
-  Result<plugin::ReplayClient::Reply> fetch(const std::string& name, std::uint64_t offset);
+  Result<plugin::ReplayClient::Reply> fetch(const std::string& name, std::uint64_t offset,
+                                            std::uint32_t max_bytes = 0);
+  // The writer is of a newer term than the copy: keep what the copy shares with its history.
+  Status follow_new_term(const std::vector<plugin::wire::LogFile>& files);
+  // Cuts the copy's segment `name` back to `size` bytes (a record boundary), synced.
+  Status cut_back(LocalSegment& local, const std::string& name, std::uint64_t size);
+  // Drops the copy's segment `it` (its file too); returns the next.
+  Result<std::map<std::string, LocalSegment>::iterator> drop(
+      std::map<std::string, LocalSegment>::iterator it);
   std::uint64_t copied_seq_of_copy() const;  // on the standby's thread
   void publish(std::uint64_t head, std::uint64_t lag_bytes);
   std::string path(const std::string& name) const { return options.dir + "/" + name; }
@@ -166,6 +191,10 @@ Status Standby::Impl::check_segments() {
     segments.emplace(seg.name, std::move(local));
   }
   if (first) epoch = first->epoch;
+  {
+    std::lock_guard l(mu);
+    stats.term = term;
+  }
   return Status();
 }
 
@@ -191,12 +220,13 @@ Status Standby::Impl::check_snapshots() {
 // ---- copying --------------------------------------------------------------------------------
 
 Result<plugin::ReplayClient::Reply> Standby::Impl::fetch(const std::string& name,
-                                                         std::uint64_t offset) {
+                                                         std::uint64_t offset,
+                                                         std::uint32_t max_bytes) {
   plugin::wire::ReplayRequest req;
   req.op = plugin::wire::ReplayOp::kFile;
   req.name = name;
   req.offset = offset;
-  req.max_bytes = options.chunk_bytes;
+  req.max_bytes = max_bytes != 0 ? max_bytes : options.chunk_bytes;
   auto reply = client.call(req);
   if (!reply.ok()) return reply.status();
   const auto& h = reply->header;
@@ -339,11 +369,80 @@ Status Standby::Impl::remove_unlisted(const std::vector<plugin::wire::LogFile>& 
   return Status();
 }
 
+Result<std::map<std::string, LocalSegment>::iterator> Standby::Impl::drop(
+    std::map<std::string, LocalSegment>::iterator it) {
+  if (Status s = replay::remove_and_sync_dir(lock.get(), options.dir, it->first); !s.ok()) {
+    return s;
+  }
+  {
+    std::lock_guard l(mu);
+    ++stats.files_removed;
+  }
+  return segments.erase(it);
+}
+
+// docs/PROTOCOL.md, "Terms and histories": a writer of a newer term continues the history of the
+// copy it was promoted from. This copy keeps the segments it shares with that history: the same
+// header (the same incarnation wrote them), cut back to the listed size if longer. From the
+// first segment whose header differs, or that the writer does not list, the rest is another
+// history: the old writer's records after what the promoted copy held, which with
+// sync_standbys no client saw acknowledged. They are removed, and copied anew from the writer.
+Status Standby::Impl::follow_new_term(const std::vector<plugin::wire::LogFile>& files) {
+  std::uint64_t first_listed = 0;
+  for (const auto& f : files) {
+    if (f.kind == plugin::wire::LogFileKind::kSegment && first_listed == 0) first_listed = f.first;
+  }
+  bool cut = false;
+  for (auto it = segments.begin(); it != segments.end();) {
+    if (it->second.first_seq < first_listed) {  // compacted at the writer: remove_unlisted's
+      ++it;
+      continue;
+    }
+    auto f = std::find_if(files.begin(), files.end(),
+                          [&](const plugin::wire::LogFile& l) { return l.name == it->first; });
+    bool same = !cut && f != files.end();
+    if (same) {
+      auto mine = header_bytes(path(it->first));
+      if (!mine.ok()) return mine.status();
+      auto theirs = fetch(it->first, 0, static_cast<std::uint32_t>(mine->size()));
+      if (!theirs.ok() && theirs.status().code() != Code::kCorruption) return theirs.status();
+      same = theirs.ok() && theirs->header.count == 1 && plugin::view(theirs->payload[0]) == *mine;
+    }
+    if (!same) {
+      cut = true;
+      auto next = drop(it);
+      if (!next.ok()) return next.status();
+      it = *next;
+      continue;
+    }
+    if (it->second.size > f->size) {
+      if (Status s = cut_back(it->second, it->first, f->size); !s.ok()) return s;
+    }
+    ++it;
+  }
+  return Status();
+}
+
+Status Standby::Impl::cut_back(LocalSegment& local, const std::string& name, std::uint64_t size) {
+  auto fd = replay::open_file(path(name), O_RDWR);
+  if (!fd.ok()) return fd.status();
+  if (Status s = replay::truncate_and_sync(fd->get(), size, path(name)); !s.ok()) return s;
+  auto scan = replay::SegmentScan::open(options.dir, name);
+  if (!scan.ok()) return scan.status();
+  if (Status s = scan->advance(kAnySeq); !s.ok()) return s;
+  local.size = scan->size();
+  local.last_seq = scan->last_seq();
+  local.scan.emplace(std::move(*scan));
+  return Status();
+}
+
 Result<bool> Standby::Impl::round() {
   plugin::wire::ReplayRequest req;
   req.op = plugin::wire::ReplayOp::kFiles;
   req.standby = options.name;
-  req.have = copied_seq_of_copy();
+  // Only a copy checked against the writer's history (a round done: its epoch, its term, what it
+  // shares with a newer term's history) may acknowledge what it holds.
+  req.have = verified ? copied_seq_of_copy() : 0;
   req.wait_ms = static_cast<std::uint32_t>(
       std::min(options.poll_interval, options.request_timeout / 2).count());
   auto reply = client.call(req);
@@ -365,12 +464,17 @@ Result<bool> Standby::Impl::round() {
     return diverged("the writer is of term " + std::to_string(header.term) +
                     ", the copy has term " + std::to_string(term) + ": a fenced writer");
   }
+  if (header.term > term && !segments.empty()) {
+    if (Status s = follow_new_term(files); !s.ok()) return s;
+  }
   term = std::max(term, header.term);
   epoch = header.epoch;
   {
     std::lock_guard l(mu);
     ++stats.rounds;
     stats.epoch = epoch;
+    stats.term = term;
+    answered = std::chrono::steady_clock::now();
   }
   bool copied = false;
   std::uint64_t lag_bytes = 0;
@@ -411,6 +515,7 @@ Result<bool> Standby::Impl::round() {
     }
   }
   if (Status s = remove_unlisted(files); !s.ok()) return s;
+  verified = true;
   publish(header.head, lag_bytes);
   return copied;
 }
@@ -525,7 +630,13 @@ Status Standby::status() const {
 
 StandbyStats Standby::stats() const {
   std::lock_guard l(impl_->mu);
-  return impl_->stats;
+  StandbyStats s = impl_->stats;
+  if (impl_->answered) {
+    s.since_answer_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::steady_clock::now() - *impl_->answered)
+                            .count();
+  }
+  return s;
 }
 
 }  // namespace procreg

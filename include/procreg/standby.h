@@ -69,10 +69,16 @@ struct StandbyStats {
   std::uint64_t repairs = 0;           // torn or damaged files found in the copy at start
   std::uint64_t request_failures = 0;  // requests that failed or timed out
   std::uint64_t epoch = 0;             // the log's (0 before the first listing)
-  std::uint64_t copied_seq = 0;        // the copy holds every record up to it, synced
-  std::uint64_t head = 0;              // the writer's head at the last listing
-  std::uint64_t lag_events = 0;        // head - copied_seq
-  std::uint64_t lag_bytes = 0;         // bytes of the last listing the copy lacked
+  // The highest writer term the copy holds or a writer said (docs/PROTOCOL.md, "Terms and
+  // histories"): a writer promoted from this copy takes term + 1.
+  std::uint64_t term = 0;
+  std::uint64_t copied_seq = 0;  // the copy holds every record up to it, synced
+  std::uint64_t head = 0;        // the writer's head at the last listing
+  std::uint64_t lag_events = 0;  // head - copied_seq
+  std::uint64_t lag_bytes = 0;   // bytes of the last listing the copy lacked
+  // Since the writer last answered a listing (-1: never). A live writer answers at least
+  // every poll_interval (its long poll), so a much longer silence says it is gone.
+  std::int64_t since_answer_ms = -1;
 };
 
 class Standby {

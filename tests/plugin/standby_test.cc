@@ -234,6 +234,41 @@ BOOST_AUTO_TEST_CASE(a_writer_of_an_older_term_is_refused) {
   BOOST_TEST((log_files(copy.path()) == before));
 }
 
+// The old writer's directory after a promotion: it holds records the promoted copy never got
+// (never acknowledged with sync_standbys). As a standby of the new writer (a newer term) it
+// drops them and copies the new history, ending byte for byte as the new writer's log.
+BOOST_AUTO_TEST_CASE(an_old_writers_log_follows_the_promoted_writer_dropping_its_tail) {
+  zmq::context_t ctx;
+  TempDir dir;
+  TempDir promoted_dir;
+  {
+    Writer w =
+        Writer::open(ctx, small_segments(dir.path()), Writer::server_options(tcp_transport()));
+    random_workload(*w.registry, 85, 150);
+    {
+      auto standby = start_standby(ctx, standby_options(w, promoted_dir.path()));
+      wait_copied(*w.registry, *standby);
+    }
+    random_workload(*w.registry, 86, 120);  // only on the old writer's disk
+  }
+  RegistryOptions promoted = small_segments(promoted_dir.path());
+  promoted.log.term = 2;
+  Writer w = Writer::open(ctx, promoted, Writer::server_options(tcp_transport()));
+  random_workload(*w.registry, 87, 40);  // the new history: other events at the same seqs
+  auto old_as_standby = start_standby(ctx, standby_options(w, dir.path()));
+  // Its copy claims higher seqs than the writer's at first: wait for the rounds, not the seq.
+  BOOST_REQUIRE(eventually([&] {
+    return old_as_standby->stats().rounds >= 2 &&
+           log_files(dir.path()) == log_files(promoted_dir.path());
+  }));
+  BOOST_TEST(old_as_standby->status().ok(), old_as_standby->status().to_string());
+  BOOST_TEST(old_as_standby->stats().files_removed >= 1u);
+  BOOST_TEST(old_as_standby->stats().term == 2u);
+  check_same_files(promoted_dir.path(), dir.path());
+  old_as_standby->stop();
+  check_replays_to(*w.registry, dir.path());
+}
+
 BOOST_AUTO_TEST_CASE(file_requests_serve_only_listed_files_up_to_the_head) {
   zmq::context_t ctx;
   TempDir dir;
