@@ -21,6 +21,12 @@ import cli_test
 from cli_test import ANY, WAIT_S, Hub, insert_args, lines_json
 
 
+def cli_test_gone_s():
+    """How long a standby must have heard nothing from its writer before it may be promoted
+    (tools/procreg/standby_cmd.h, kWriterGoneMs), with a margin."""
+    return 2.0
+
+
 def log_files(directory):
     files = {}
     for name in sorted(os.listdir(directory)):
@@ -189,6 +195,88 @@ class StandbyTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         ready = [l for l in lines_json(r.stdout) if l.get("event") == "ready"][0]
         self.assertEqual(ready["last_seq"], state["last_seq"])
+
+    def promote(self, standby, *extra):
+        return cli_test.run("promote", "--stats", standby.eps["stats"], *extra)
+
+    def test_promote_the_most_complete_standby_after_the_writer_dies(self):
+        """Two standbys with --sync-standbys 1 at the writer; one is paused while clients write,
+        the writer is killed, and the complete one is promoted: it serves every acknowledged
+        write at term 2 and takes new ones."""
+        self.hub.close()
+        self.hub = Hub(extra=["--durability", "sync", "--segment-bytes", "4096",
+                              "--sync-standbys", "1", "--standby-timeout-ms", "1000"])
+        as_writer = ["--bus-frontend", ANY, "--bus-backend", ANY, "--replay", ANY,
+                     "--command", ANY, "--heartbeat-ms", "100"]
+        a = Standby(self.hub, self.copy, extra=as_writer)
+        b = Standby(self.hub, os.path.join(self.tmp, "copy-b"), extra=as_writer)
+        try:
+            acked = self.write_when_in_sync(0, 50)
+            b.wait_copied(acked)
+            # The writer is alive: no promotion.
+            r = self.promote(a)
+            self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+            self.assertIn("alive", r.stdout + r.stderr)
+            b.proc.send_signal(signal.SIGSTOP)  # b falls behind; a alone keeps the writer going
+            acked = self.write(50, 50)
+            a.wait_copied(acked)
+            self.hub.proc.send_signal(signal.SIGKILL)
+            self.hub.proc.wait(timeout=WAIT_S)
+            b.proc.send_signal(signal.SIGCONT)
+            time.sleep(cli_test_gone_s())
+            # b lacks acknowledged writes that a holds: refused, naming a.
+            r = self.promote(b, "--peer", a.eps["stats"])
+            self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+            self.assertIn("promote that one", r.stderr)
+            started = time.monotonic()
+            r = self.promote(a, "--peer", b.eps["stats"])
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertEqual(json.loads(r.stdout)["term"], 2)
+            writer = self.wait_promoted(a)
+            took = time.monotonic() - started
+            self.assertEqual(writer["term"], 2)
+            self.assertEqual(writer["last_seq"], acked)
+            rows = self.dump_rows(a.endpoints)
+            self.assertEqual(sorted(rows), sorted("w%d" % i for i in range(100)))
+            r = cli_test.run("call", "--endpoints", a.endpoints, "insert", json.dumps(
+                insert_args("w100")))
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertEqual(json.loads(r.stdout)["seq"], acked + 1)
+            st = cli_test.run("stats", "--endpoints", a.endpoints)
+            self.assertEqual(json.loads(st.stdout)["term"], 2, st.stdout)
+            self.assertLess(took, WAIT_S)
+        finally:
+            if b.proc.poll() is None:
+                b.proc.send_signal(signal.SIGCONT)
+            a.close()
+            b.close()
+
+    def write_when_in_sync(self, first, count):
+        deadline = time.monotonic() + WAIT_S
+        while True:
+            r = cli_test.run("call", *self.hub.ep(), "--batch", "-", stdin=batch(first, count))
+            if r.returncode == 0:
+                return lines_json(r.stdout)[-1]["result"]["seq"]
+            self.assertLess(time.monotonic(), deadline, "the standbys never came in sync")
+            time.sleep(0.05)
+
+    def wait_promoted(self, standby):
+        """The "ready" line of the writer a promoted standby became (its endpoints file is
+        rewritten with the writer's endpoints)."""
+        deadline = time.monotonic() + WAIT_S
+        while True:
+            ready = [l for l in lines_json(standby.output())
+                     if l.get("event") == "ready" and "command" in l]
+            if ready:
+                return ready[0]
+            self.assertIsNone(standby.proc.poll(), standby.output())
+            self.assertLess(time.monotonic(), deadline, standby.output())
+            time.sleep(0.05)
+
+    def dump_rows(self, endpoints):
+        r = cli_test.run("call", "--endpoints", endpoints, "dump_all_tables")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        return list(json.loads(r.stdout)["t"].keys())
 
     def test_a_copy_of_another_history_stops_the_standby_and_is_kept(self):
         acked = self.write(0, 20)

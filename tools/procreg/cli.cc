@@ -169,6 +169,11 @@ StatsEndpoint::StatsEndpoint(zmq::context_t& context, const std::string& endpoin
 
 void StatsEndpoint::answer(std::chrono::milliseconds timeout,
                            const std::function<nlohmann::json()>& make) {
+  answer(timeout, make, nullptr);
+}
+
+void StatsEndpoint::answer(std::chrono::milliseconds timeout,
+                           const std::function<nlohmann::json()>& make, const Handler& handle) {
   if (!socket_) return;
   auto ready = plugin::wait_readable(*socket_, timeout);
   if (!ready.ok() || !*ready) return;
@@ -178,9 +183,45 @@ void StatsEndpoint::answer(std::chrono::milliseconds timeout,
     if (!got.ok()) continue;  // oversized: drained and dropped unanswered
     if (!*got) return;
     if (frames.size() < 2) continue;
-    const std::string reply = make().dump();
+    std::optional<nlohmann::ordered_json> handled;
+    if (handle) {
+      const bool admin = !security_ || security_->grant(frames.back()).allows(Role::kAdmin);
+      handled = handle(plugin::view(frames.back()), admin);
+    }
+    const std::string reply = handled ? handled->dump() : make().dump();
     frames.back().rebuild(reply.data(), reply.size());  // the envelope stays; the body is the reply
     (void)plugin::send_message(*socket_, frames, /*dont_wait=*/true);
+  }
+}
+
+nlohmann::ordered_json ask_stats_endpoint(zmq::context_t& context, const std::string& endpoint,
+                                          const CurveOptions& curve, std::string_view request,
+                                          std::chrono::milliseconds timeout) {
+  zmq::socket_t socket(context, zmq::socket_type::req);
+  socket.set(zmq::sockopt::linger, 0);
+  socket.set(zmq::sockopt::rcvtimeo, static_cast<int>(timeout.count()));
+  socket.set(zmq::sockopt::sndtimeo, static_cast<int>(timeout.count()));
+  if (Status s = plugin::secure_client(socket, curve, curve.server_key); !s.ok()) {
+    usage_error("the stats endpoint: " + s.to_string());
+  }
+  try {
+    socket.connect(endpoint);
+    socket.send(zmq::buffer(request), zmq::send_flags::none);
+  } catch (const zmq::error_t& e) {
+    usage_error("cannot connect to the stats endpoint " + endpoint + ": " + e.what());
+  }
+  zmq::message_t reply;
+  auto got = socket.recv(reply, zmq::recv_flags::none);
+  if (!got) {
+    throw CliError(kExitUnreachable,
+                   "no reply from the stats endpoint " + endpoint + " within " +
+                       std::to_string(timeout.count()) +
+                       " ms; is `procreg serve` (or `procreg replica --stats`) running there?");
+  }
+  try {
+    return nlohmann::ordered_json::parse(reply.to_string());
+  } catch (const nlohmann::ordered_json::parse_error& e) {
+    throw CliError(kExitFailure, std::string("the stats reply is not JSON: ") + e.what());
   }
 }
 

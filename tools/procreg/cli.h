@@ -98,12 +98,25 @@ class StatsEndpoint {
   const std::string& endpoint() const { return endpoint_; }  // as bound ("" when off)
   // Waits up to `timeout` for a request, then answers what is pending.
   void answer(std::chrono::milliseconds timeout, const std::function<nlohmann::json()>& make);
+  // The same, but each request's body and whether its key holds the admin role (always, without
+  // CURVE) go to `handle` first: what it returns is the answer; nullopt answers make().
+  using Handler =
+      std::function<std::optional<nlohmann::ordered_json>(std::string_view request, bool admin)>;
+  void answer(std::chrono::milliseconds timeout, const std::function<nlohmann::json()>& make,
+              const Handler& handle);
 
  private:
   std::shared_ptr<plugin::EndpointSecurity> security_;
   std::optional<zmq::socket_t> socket_;
   std::string endpoint_;
 };
+
+// Sends `request` to a stats endpoint (a `procreg serve`, `replica` or standby's) and returns
+// the JSON it answers. Throws CliError: unreachable (3) without an answer within `timeout`,
+// failure (1) if the answer is not JSON, usage (2) for a bad endpoint or key.
+nlohmann::ordered_json ask_stats_endpoint(zmq::context_t& context, const std::string& endpoint,
+                                          const CurveOptions& curve, std::string_view request,
+                                          std::chrono::milliseconds timeout);
 
 // One line on stdout, flushed (scripts read it as it comes).
 void out_line(const std::string& line);

@@ -23,5 +23,6 @@ void add_replay_command(CLI::App& app, Commands* commands);   // replay (replay_
 void add_verify_commands(CLI::App& app, Commands* commands);  // verify, inspect (verify.cc)
 void add_stats_command(CLI::App& app, Commands* commands);    // stats (stats.cc)
 void add_demo_command(CLI::App& app, Commands* commands);     // demo (demo.cc)
+void add_promote_command(CLI::App& app, Commands* commands);  // promote (promote.cc)
 
 }  // namespace procreg::cli

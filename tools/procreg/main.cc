@@ -7,6 +7,7 @@
 //   replay   rebuild the state from a log directory and query it
 //   verify   check a log directory record by record; inspect: list what it holds
 //   stats    a running hub's counters (JSON or Prometheus text)
+//   promote  make a running standby the hub's writer, at the next term
 //   demo     the whole system on a local bus, with a report
 // Exit codes: 0 ok, 1 failure, 2 usage, 3 unreachable or timed out, 4 history compacted away.
 #include <cstdio>
@@ -35,6 +36,7 @@ int main(int argc, char** argv) {
   add_replay_command(app, &commands);
   add_verify_commands(app, &commands);
   add_stats_command(app, &commands);
+  add_promote_command(app, &commands);
   add_demo_command(app, &commands);
   add_keygen_command(app, &commands);
 

@@ -63,6 +63,7 @@ struct ServeOptions {
   CurveFlags curve;
   std::size_t sync_standbys = 0;
   std::int64_t standby_timeout_ms = RegistryOptions{}.standby_timeout.count();
+  std::uint64_t term = 0;  // --term: the writer's term (0: the log's)
   std::string standby_of;  // a standby of this writer instead of a writer
   std::string serve;       // a standby's read endpoint
 };
@@ -142,6 +143,7 @@ RegistryOptions registry_options(const ServeOptions& o) {
   ro.local_node = o.node;
   ro.log.durability = parse_durability(o.durability);
   ro.log.segment_bytes = o.segment_bytes;
+  ro.log.term = o.term;
   ro.snapshots = o.snapshots;
   ro.janitor_interval = std::chrono::milliseconds(o.janitor_ms);
   ro.tombstone_ttl_ms = o.tombstone_ttl_ms;
@@ -263,6 +265,8 @@ void serve_until_stopped(const ServeOptions& o, const tools::Signals& signals, S
   }
 }
 
+int run_writer(const ServeOptions& o);
+
 int run_serve(const ServeOptions& o) {
   if (!o.standby_of.empty()) {
     StandbyRunOptions so;
@@ -276,9 +280,22 @@ int run_serve(const ServeOptions& o) {
     so.seconds = o.seconds;
     so.max_connections = o.max_connections;
     so.curve = o.curve;
-    return run_standby(so);
+    std::uint64_t term = 0;
+    const int code = run_standby(so, &term);
+    if (term == 0) return code;
+    // Promoted: the same process serves the copy as the hub's writer, at the next term, on the
+    // endpoints its writer options name.
+    ServeOptions writer = o;
+    writer.standby_of.clear();
+    writer.serve.clear();
+    writer.term = term;
+    return run_writer(writer);
   }
   if (!o.serve.empty()) usage_error("--serve is a standby's read endpoint: it needs --standby-of");
+  return run_writer(o);
+}
+
+int run_writer(const ServeOptions& o) {
   const tools::Signals signals;  // before any thread starts
   if (!o.connect.empty() && !o.bind.empty()) usage_error("give --connect or --bind, not both");
   check_endpoints(o);
@@ -455,6 +472,11 @@ void add_serve_command(CLI::App& app, Commands* commands) {
                    "a standby not heard from for this long is out of sync (writes are refused "
                    "while fewer than --sync-standbys are in sync)")
       ->check(CLI::Range(std::int64_t{1}, std::int64_t{3'600'000}))
+      ->capture_default_str();
+  serve
+      ->add_option("--term", o->term,
+                   "take this term: above the log's to promote a copy by hand (a lower one is "
+                   "refused: fenced); 0 keeps the log's")
       ->capture_default_str();
   serve->add_option("--standby-of", o->standby_of,
                     "be a standby of this writer instead: copy its log into --log-dir, byte for "

@@ -34,6 +34,8 @@ Json standby_stats_json(const Standby& standby) {
           {"head", s.head},
           {"lag_events", s.lag_events},
           {"lag_bytes", s.lag_bytes},
+          {"term", s.term},
+          {"since_answer_ms", s.since_answer_ms},
           {"status", st.ok() ? std::string("copying") : st.to_string()}};
 }
 
@@ -55,7 +57,31 @@ HubEndpoints writer_endpoints(const StandbyRunOptions& o) {
 
 }  // namespace
 
-int run_standby(const StandbyRunOptions& o) {
+// The answer to a "promote" request (see standby_cmd.h); sets *term when it promotes.
+Json promote(const Standby& standby, std::string_view request, bool admin, std::uint64_t* term) {
+  const auto refuse = [](const std::string& why) {
+    return Json{{"promoted", false}, {"error", why}};
+  };
+  if (!admin) return refuse("permission_denied: promote needs the admin role");
+  if (Status st = standby.status(); !st.ok()) {
+    return refuse("the copy cannot be promoted: " + st.to_string());
+  }
+  const StandbyStats s = standby.stats();
+  if (s.epoch == 0) return refuse("the copy holds no log yet: nothing to promote");
+  if (request != "promote force" && (s.since_answer_ms < 0 || s.since_answer_ms < kWriterGoneMs)) {
+    return refuse("the writer answered " + std::to_string(s.since_answer_ms) +
+                  " ms ago: it is alive. Stop it first, or promote with --force (two writers of "
+                  "different terms would then run until it is stopped)");
+  }
+  *term = std::max<std::uint64_t>(s.term, 1) + 1;
+  return {{"promoted", true},
+          {"term", *term},
+          {"epoch", s.epoch},
+          {"copied_seq", standby.copied_seq()}};
+}
+
+int run_standby(const StandbyRunOptions& o, std::uint64_t* promote_term) {
+  *promote_term = 0;
   const tools::Signals signals;  // before any thread starts
   const HubEndpoints hub = writer_endpoints(o);
   const std::string serve = o.serve == "none" ? "" : o.serve;
@@ -119,12 +145,17 @@ int run_standby(const StandbyRunOptions& o) {
 
   const auto deadline = deadline_after(o.seconds);
   std::string stopped_copying;
-  while (Clock::now() < deadline) {
+  const auto handle = [&](std::string_view request, bool admin) -> std::optional<Json> {
+    if (request != "promote" && request != "promote force") return std::nullopt;
+    return promote(*standby, request, admin, promote_term);
+  };
+  while (Clock::now() < deadline && *promote_term == 0) {
     milliseconds wait(100);
     if (!stats.endpoint().empty()) {
-      stats.answer(wait, make_stats);
+      stats.answer(wait, make_stats, handle);
       wait = milliseconds(0);
     }
+    if (*promote_term != 0) break;
     if (tools::Signals::stops(signals.wait(wait))) break;
     if (Status st = standby->status(); !st.ok()) {
       stopped_copying = st.to_string();
@@ -133,7 +164,14 @@ int run_standby(const StandbyRunOptions& o) {
   }
   if (replica) replica->stop();
   const StandbyStats s = standby->stats();
-  standby->stop();
+  standby->stop();  // releases the directory
+  if (*promote_term != 0) {
+    out_line(dump_line({{"event", "promoted"},
+                        {"role", "standby"},
+                        {"term", *promote_term},
+                        {"copied_seq", standby->copied_seq()}}));
+    return kExitOk;
+  }
   out_line(dump_line({{"event", "stopped"},
                       {"role", "standby"},
                       {"copied_seq", s.copied_seq},

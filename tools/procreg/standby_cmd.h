@@ -7,9 +7,16 @@
 // Lines it prints: {"event":"ready","role":"standby",...} once started, {"event":"stopped",...}
 // on SIGINT/SIGTERM or --seconds. If the copy and the writer's log disagree (another history),
 // it says why on stderr and exits 1, the copy unchanged.
+//
+// Promotion (`procreg promote`, docs/CLI.md): a "promote" request on the stats endpoint, from a
+// key of the admin role, stops the standby once the writer has not answered for
+// kWriterGoneMs ("promote force": at once) and the copy is of the writer's history; the
+// standby prints {"event":"promoted",...} and run_standby() returns with *promote_term set to
+// the term the new writer takes (one above every term the copy holds or a writer said).
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include "tools/procreg/security_flags.h"
@@ -31,6 +38,9 @@ struct StandbyRunOptions {
   CurveFlags curve;  // --curve-key (its own), --curve-server (the writer's), --curve-policy
 };
 
-int run_standby(const StandbyRunOptions& o);
+// A writer that has not answered the standby's listings for this long is taken as gone.
+inline constexpr std::int64_t kWriterGoneMs = 1'500;
+
+int run_standby(const StandbyRunOptions& o, std::uint64_t* promote_term);
 
 }  // namespace procreg::cli

@@ -119,33 +119,7 @@ void print_prometheus(const Json& j) {
 int run_stats(StatsOptions o) {
   o.hub.resolve();
   zmq::context_t context;
-  zmq::socket_t socket(context, zmq::socket_type::req);
-  socket.set(zmq::sockopt::linger, 0);
-  socket.set(zmq::sockopt::rcvtimeo, o.hub.timeout_ms);
-  socket.set(zmq::sockopt::sndtimeo, o.hub.timeout_ms);
-  if (Status s = plugin::secure_client(socket, o.hub.curve, o.hub.curve.server_key); !s.ok()) {
-    usage_error("the stats endpoint: " + s.to_string());
-  }
-  try {
-    socket.connect(o.hub.stats);
-    socket.send(zmq::buffer(std::string_view("stats")), zmq::send_flags::none);
-  } catch (const zmq::error_t& e) {
-    usage_error("cannot connect to the stats endpoint " + o.hub.stats + ": " + e.what());
-  }
-  zmq::message_t reply;
-  auto got = socket.recv(reply, zmq::recv_flags::none);
-  if (!got) {
-    throw CliError(kExitUnreachable,
-                   "no reply from the stats endpoint " + o.hub.stats + " within " +
-                       std::to_string(o.hub.timeout_ms) +
-                       " ms; is `procreg serve` (or `procreg replica --stats`) running there?");
-  }
-  Json j;
-  try {
-    j = Json::parse(reply.to_string());
-  } catch (const Json::parse_error& e) {
-    throw CliError(kExitFailure, std::string("the stats reply is not JSON: ") + e.what());
-  }
+  const Json j = ask_stats_endpoint(context, o.hub.stats, o.hub.curve, "stats", o.hub.timeout());
   if (o.prometheus) {
     print_prometheus(j);
   } else {
