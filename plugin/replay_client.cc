@@ -46,9 +46,18 @@ Result<ReplayClient::Reply> ReplayClient::await_reply(std::uint64_t id) {
   const RecvLimits limits{static_cast<std::size_t>(chunk_items_) + 1, 64u << 20};
   Frames frames;
   for (;;) {
-    auto got = recv_until(socket_, &frames, limits, deadline);
+    // In slices, so that a cancelling owner is heard.
+    const auto slice =
+        cancelled_ == nullptr
+            ? deadline
+            : std::min(deadline, std::chrono::steady_clock::now() + std::chrono::milliseconds(20));
+    auto got = recv_until(socket_, &frames, limits, slice);
     if (!got.ok() && got.status().code() == Code::kUnavailable) return got.status();
     if (!got.ok()) return Status::corruption("replay reply: " + got.status().message());
+    if (!*got && cancelled_ != nullptr && cancelled_->load()) {
+      return Status::unavailable("replay request to " + endpoint_ + " cancelled: stopping");
+    }
+    if (!*got && std::chrono::steady_clock::now() < deadline) continue;
     if (!*got) break;  // the deadline passed
     if (frames.empty()) return Status::corruption("replay reply without frames");
     auto header = wire::decode_replay_reply_header(view(frames[0]));

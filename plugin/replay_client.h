@@ -8,6 +8,7 @@
 // Thread safety: one thread at a time (the owner's).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -32,6 +33,9 @@ class ReplayClient {
     Frames payload;  // header.count frames
   };
   // Errors: kTimeout (no reply), kCorruption (a malformed reply), the reply's own error.
+  // While *cancelled is true, a wait for a reply ends within about 20 ms with kUnavailable
+  // (a stopping owner). Set once, before use; the flag must outlive the client.
+  void set_cancel(const std::atomic<bool>* cancelled) { cancelled_ = cancelled; }
   Result<Reply> call(wire::ReplayRequest request);
 
   // Pages events from..to (0: the head at each reply) to on_event(seq, bytes) in order, and
@@ -64,6 +68,7 @@ class ReplayClient {
   const CurveOptions curve_;
   zmq::socket_t socket_;
   std::uint64_t next_id_ = 1;
+  const std::atomic<bool>* cancelled_ = nullptr;
 };
 
 }  // namespace procreg::plugin

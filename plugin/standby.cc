@@ -3,6 +3,7 @@
 #include "procreg/standby.h"
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <filesystem>
 #include <limits>
@@ -79,6 +80,7 @@ struct Standby::Impl {
   std::uint64_t epoch = 0;                       // the copy's (0: no segment yet)
   std::uint64_t term = 0;  // the highest term in the copy, or of a writer it copied from
   bool verified = false;   // a round compared the copy with the writer's history
+  std::atomic<bool> cancelled{false};  // set by stop(): requests in flight end at once
 
   mutable std::mutex mu;
   mutable std::condition_variable cv;
@@ -92,7 +94,9 @@ struct Standby::Impl {
       : options(o),
         // A files reply carries a frame per file: the most a reply may carry.
         client(context, o.replay_endpoint, o.hub, o.request_timeout, plugin::wire::kMaxChunkItems,
-               o.curve) {}
+               o.curve) {
+    client.set_cancel(&cancelled);  // stop() need not wait out a request to a dead writer
+  }
 
   Status open_copy();
   Status check_segments();
@@ -603,6 +607,7 @@ void Standby::stop() {
     impl_->stopping = true;
     impl_->cv.notify_all();
   }
+  impl_->cancelled = true;
   if (impl_->thread.joinable()) impl_->thread.join();
   impl_->lock.reset();  // the directory is free for a writer (promotion) or another standby
 }

@@ -56,11 +56,11 @@ CopyState copy_state(const Json& j) {
 
 // Refuses (exit 1) unless `target` is a standby whose copy is at least as complete as every
 // peer standby's of the same log; a peer that answers as a writer is a live writer.
-void check_most_complete(const PromoteOptions& o, const CopyState& target,
-                         zmq::context_t& context, const CurveOptions& curve) {
+void check_most_complete(const PromoteOptions& o, const CopyState& target, zmq::context_t& context,
+                         const CurveOptions& curve) {
   if (target.role != "standby") {
-    throw CliError(kExitFailure, stats_endpoint(o.stats) + " is a " + target.role +
-                                     ", not a standby");
+    throw CliError(kExitFailure,
+                   stats_endpoint(o.stats) + " is a " + target.role + ", not a standby");
   }
   for (const std::string& given : o.peers) {
     const std::string peer = stats_endpoint(given);
@@ -76,16 +76,15 @@ void check_most_complete(const PromoteOptions& o, const CopyState& target,
     const CopyState p = copy_state(j);
     if (p.role != "standby") {
       if (o.force) continue;
-      throw CliError(kExitFailure, "a " + p.role + " still answers at " + peer +
-                                       ": stop it first (or --force)");
+      throw CliError(kExitFailure,
+                     "a " + p.role + " still answers at " + peer + ": stop it first (or --force)");
     }
     if (p.epoch == target.epoch && p.copied_seq > target.copied_seq && !o.force) {
-      throw CliError(kExitFailure,
-                     "the standby at " + peer + " holds seq " + std::to_string(p.copied_seq) +
-                         ", this one " + std::to_string(target.copied_seq) +
-                         ": promote that one (or --force, losing seqs " +
-                         std::to_string(target.copied_seq + 1) + ".." +
-                         std::to_string(p.copied_seq) + ")");
+      throw CliError(
+          kExitFailure,
+          "the standby at " + peer + " holds seq " + std::to_string(p.copied_seq) + ", this one " +
+              std::to_string(target.copied_seq) + ": promote that one (or --force, losing seqs " +
+              std::to_string(target.copied_seq + 1) + ".." + std::to_string(p.copied_seq) + ")");
     }
   }
 }
@@ -95,7 +94,8 @@ int run_promote(const PromoteOptions& o) {
   zmq::context_t context;
   const auto timeout = std::chrono::milliseconds(o.timeout_ms);
   const std::string standby = stats_endpoint(o.stats);
-  const CopyState target = copy_state(ask_stats_endpoint(context, standby, curve, "stats", timeout));
+  const CopyState target =
+      copy_state(ask_stats_endpoint(context, standby, curve, "stats", timeout));
   check_most_complete(o, target, context, curve);
   const Json reply =
       ask_stats_endpoint(context, standby, curve, o.force ? "promote force" : "promote", timeout);
@@ -110,8 +110,8 @@ int run_promote(const PromoteOptions& o) {
 
 void add_promote_command(CLI::App& app, Commands* commands) {
   auto o = std::make_shared<PromoteOptions>();
-  CLI::App* sub = app.add_subcommand(
-      "promote", "Make a running standby the hub's writer, at the next term");
+  CLI::App* sub =
+      app.add_subcommand("promote", "Make a running standby the hub's writer, at the next term");
   sub->add_option("--stats", o->stats,
                   "the standby's stats endpoint, or its endpoints file (--endpoints-file)")
       ->required();
