@@ -63,6 +63,17 @@ inline RegistryOptions writer_options(const std::string& dir, const std::string&
   return o;
 }
 
+// writer_options with 8 KiB segments, one snapshot kept and compaction: a log with several
+// segments and files that come and go.
+inline RegistryOptions compacting_options(const std::string& dir) {
+  RegistryOptions o = writer_options(dir);
+  o.log.segment_bytes = 8 << 10;
+  o.snapshots.every_bytes = 0;
+  o.snapshots.keep = 1;
+  o.snapshots.compact = true;
+  return o;
+}
+
 // A writer and its server.
 struct Writer {
   std::unique_ptr<Registry> registry;

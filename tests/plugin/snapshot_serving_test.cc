@@ -19,15 +19,6 @@ namespace {
 using namespace procreg::testing;
 using std::chrono::milliseconds;
 
-RegistryOptions compacting_options(const std::string& dir) {
-  RegistryOptions o = writer_options(dir);
-  o.log.segment_bytes = 8 << 10;
-  o.snapshots.every_bytes = 0;
-  o.snapshots.keep = 1;
-  o.snapshots.compact = true;
-  return o;
-}
-
 BOOST_AUTO_TEST_SUITE(snapshot_serving)
 
 BOOST_AUTO_TEST_CASE(a_new_replica_starts_from_the_snapshot_file_and_the_log_after_it) {

@@ -22,15 +22,6 @@ using replay::testing::read_bytes;
 using replay::testing::write_bytes;
 using std::chrono::milliseconds;
 
-RegistryOptions small_segments(const std::string& dir) {
-  RegistryOptions o = writer_options(dir);
-  o.log.segment_bytes = 8 << 10;
-  o.snapshots.every_bytes = 0;
-  o.snapshots.keep = 1;
-  o.snapshots.compact = true;
-  return o;
-}
-
 StandbyOptions standby_options(const Writer& w, const std::string& dir) {
   StandbyOptions o;
   o.hub = w.registry->hub();
@@ -92,7 +83,7 @@ void check_replays_to(const Registry& writer, const std::string& copy_dir) {
 
 // A writer of term 1 on `dir` ran a workload and closed.
 void random_workload_into(zmq::context_t& ctx, const std::string& dir, std::uint32_t seed) {
-  Writer w = Writer::open(ctx, small_segments(dir), Writer::server_options(tcp_transport()));
+  Writer w = Writer::open(ctx, compacting_options(dir), Writer::server_options(tcp_transport()));
   random_workload(*w.registry, seed, 200);
 }
 
@@ -102,7 +93,8 @@ BOOST_AUTO_TEST_CASE(copies_the_log_byte_for_byte_while_it_grows) {
   zmq::context_t ctx;
   TempDir dir;
   TempDir copy;
-  Writer w = Writer::open(ctx, small_segments(dir.path()), Writer::server_options(tcp_transport()));
+  Writer w =
+      Writer::open(ctx, compacting_options(dir.path()), Writer::server_options(tcp_transport()));
   random_workload(*w.registry, 51, 800);
   auto standby = start_standby(ctx, standby_options(w, copy.path()));
   std::thread more([&] { random_workload(*w.registry, 52, 800); });  // copied while written
@@ -125,7 +117,8 @@ BOOST_AUTO_TEST_CASE(follows_snapshots_and_compaction_and_starts_from_a_compacte
   TempDir dir;
   TempDir copy;
   TempDir late;
-  Writer w = Writer::open(ctx, small_segments(dir.path()), Writer::server_options(tcp_transport()));
+  Writer w =
+      Writer::open(ctx, compacting_options(dir.path()), Writer::server_options(tcp_transport()));
   random_workload(*w.registry, 61, 1'000);
   auto standby = start_standby(ctx, standby_options(w, copy.path()));
   wait_copied(*w.registry, *standby);
@@ -148,7 +141,8 @@ BOOST_AUTO_TEST_CASE(a_damaged_or_cut_copy_is_repaired_from_the_writer) {
   zmq::context_t ctx;
   TempDir dir;
   TempDir copy;
-  Writer w = Writer::open(ctx, small_segments(dir.path()), Writer::server_options(tcp_transport()));
+  Writer w =
+      Writer::open(ctx, compacting_options(dir.path()), Writer::server_options(tcp_transport()));
   random_workload(*w.registry, 71, 1'000);
   {
     auto standby = start_standby(ctx, standby_options(w, copy.path()));
@@ -177,7 +171,7 @@ BOOST_AUTO_TEST_CASE(a_copy_of_another_history_is_refused_and_kept) {
   TempDir dir_b;
   TempDir copy;
   Writer a =
-      Writer::open(ctx, small_segments(dir_a.path()), Writer::server_options(tcp_transport()));
+      Writer::open(ctx, compacting_options(dir_a.path()), Writer::server_options(tcp_transport()));
   random_workload(*a.registry, 81, 300);
   {
     auto standby = start_standby(ctx, standby_options(a, copy.path()));
@@ -186,7 +180,7 @@ BOOST_AUTO_TEST_CASE(a_copy_of_another_history_is_refused_and_kept) {
   const auto before = log_files(copy.path());
   // Another log of the same hub (another epoch) behind the endpoints.
   Writer b =
-      Writer::open(ctx, small_segments(dir_b.path()), Writer::server_options(tcp_transport()));
+      Writer::open(ctx, compacting_options(dir_b.path()), Writer::server_options(tcp_transport()));
   random_workload(*b.registry, 82, 600);
   auto standby = start_standby(ctx, standby_options(b, copy.path()));
   BOOST_TEST(eventually([&] { return !standby->status().ok(); }));
@@ -213,7 +207,7 @@ BOOST_AUTO_TEST_CASE(a_writer_of_an_older_term_is_refused) {
     std::filesystem::copy_file(entry.path(), old_copy.file(entry.path().filename().string()));
   }
   {
-    RegistryOptions promoted = small_segments(dir.path());
+    RegistryOptions promoted = compacting_options(dir.path());
     promoted.log.term = 2;
     Writer w = Writer::open(ctx, promoted, Writer::server_options(tcp_transport()));
     random_workload(*w.registry, 84, 100);
@@ -222,8 +216,8 @@ BOOST_AUTO_TEST_CASE(a_writer_of_an_older_term_is_refused) {
     BOOST_TEST(standby->status().ok());
   }
   const auto before = log_files(copy.path());
-  Writer old =
-      Writer::open(ctx, small_segments(old_copy.path()), Writer::server_options(tcp_transport()));
+  Writer old = Writer::open(ctx, compacting_options(old_copy.path()),
+                            Writer::server_options(tcp_transport()));
   BOOST_TEST(old.registry->term() == 1u);
   auto standby = start_standby(ctx, standby_options(old, copy.path()));
   BOOST_TEST(eventually([&] { return !standby->status().ok(); }));
@@ -243,7 +237,7 @@ BOOST_AUTO_TEST_CASE(an_old_writers_log_follows_the_promoted_writer_dropping_its
   TempDir promoted_dir;
   {
     Writer w =
-        Writer::open(ctx, small_segments(dir.path()), Writer::server_options(tcp_transport()));
+        Writer::open(ctx, compacting_options(dir.path()), Writer::server_options(tcp_transport()));
     random_workload(*w.registry, 85, 150);
     {
       auto standby = start_standby(ctx, standby_options(w, promoted_dir.path()));
@@ -251,7 +245,7 @@ BOOST_AUTO_TEST_CASE(an_old_writers_log_follows_the_promoted_writer_dropping_its
     }
     random_workload(*w.registry, 86, 120);  // only on the old writer's disk
   }
-  RegistryOptions promoted = small_segments(promoted_dir.path());
+  RegistryOptions promoted = compacting_options(promoted_dir.path());
   promoted.log.term = 2;
   Writer w = Writer::open(ctx, promoted, Writer::server_options(tcp_transport()));
   random_workload(*w.registry, 87, 40);  // the new history: other events at the same seqs
@@ -272,7 +266,8 @@ BOOST_AUTO_TEST_CASE(an_old_writers_log_follows_the_promoted_writer_dropping_its
 BOOST_AUTO_TEST_CASE(file_requests_serve_only_listed_files_up_to_the_head) {
   zmq::context_t ctx;
   TempDir dir;
-  Writer w = Writer::open(ctx, small_segments(dir.path()), Writer::server_options(tcp_transport()));
+  Writer w =
+      Writer::open(ctx, compacting_options(dir.path()), Writer::server_options(tcp_transport()));
   random_workload(*w.registry, 91, 400);
   plugin::ReplayClient client(ctx, w.server->replay_endpoint(), "hub", milliseconds(2'000),
                               plugin::wire::kMaxChunkItems);
@@ -311,7 +306,7 @@ BOOST_AUTO_TEST_CASE(synchronous_replication_acknowledges_only_what_a_standby_ho
   zmq::context_t ctx;
   TempDir dir;
   TempDir copy;
-  RegistryOptions ro = small_segments(dir.path());
+  RegistryOptions ro = compacting_options(dir.path());
   ro.log.durability = Durability::kSyncEach;
   ro.sync_standbys = 1;
   ro.standby_timeout = milliseconds(1'000);
