@@ -164,8 +164,8 @@ void run(const Config& c) {
   report.add({"inserts/s, k=1, " + load, k1.rate, "ops/s", "k=0, the same load", k0.rate, 0.5});
   report.add({"p50 insert latency, k=1", k1.p50_us, "us", "k=0", k0.p50_us, 0, true});
   report.add({"p99 insert latency, k=1", k1.p99_us, "us", "k=0", k0.p99_us, 0, true});
-  report.add({"promotion to first ack", promote_ms, "ms", "reopening the old writer", reopen_ms,
-              0, true});
+  report.add(
+      {"promotion to first ack", promote_ms, "ms", "reopening the old writer", reopen_ms, 0, true});
   std::printf("failed inserts: k=0 %llu, k=1 %llu\n", static_cast<unsigned long long>(k0.failed),
               static_cast<unsigned long long>(k1.failed));
   report.print_markdown();
@@ -184,11 +184,12 @@ int main(int argc, char** argv) {
     } else if (flag == "--seconds") {
       c.seconds = std::stod(value);
     } else if (flag == "--durability") {
-      c.durability = value == "sync" ? procreg::Durability::kSyncEach
-                                     : procreg::Durability::kGroupCommit;
+      c.durability =
+          value == "sync" ? procreg::Durability::kSyncEach : procreg::Durability::kGroupCommit;
     } else {
-      std::fprintf(stderr, "usage: replication_bench [--threads T] [--seconds S] "
-                           "[--durability group|sync]\n");
+      std::fprintf(stderr,
+                   "usage: replication_bench [--threads T] [--seconds S] "
+                   "[--durability group|sync]\n");
       return 2;
     }
   }
