@@ -126,7 +126,12 @@ Status Log::Impl::resume(RecoveredLog recovered) {
   // sync once so that durable_seq() can start at last_seq.
   Status s = active->sync();
   if (!s.ok()) return s;
-  incarnation_started = false;  // at the first append: opening a log changes nothing
+  // A new term is written down at once (a writer promoted and restarted before its first write
+  // must come back at that term), and so is the header of an empty last segment (no reader may
+  // have opened the old one yet). Otherwise the incarnation's segment comes with its first
+  // append, so that opening a log changes nothing.
+  if (term > recovered.last.term || segments.back().last_seq == 0) return start_incarnation();
+  incarnation_started = false;
   return Status();
 }
 
@@ -165,7 +170,7 @@ Status Log::Impl::start_incarnation() {
   auto replaced =
       SegmentWriter::create(dir_lock.get(), dir, header_at(segments.back().first_seq), true);
   if (!replaced.ok()) return replaced.status();
-  durability->switch_segment(*replaced, last_seq);  // every record so far is durable
+  if (durability) durability->switch_segment(*replaced, last_seq);  // none yet during open()
   active = std::move(*replaced);
   segments.back().bytes = active->size();
   return Status();

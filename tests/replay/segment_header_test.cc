@@ -190,6 +190,15 @@ BOOST_AUTO_TEST_CASE(each_incarnation_has_its_segments_and_terms_only_rise) {
   auto again = open_log(tmp.path(), options_with(Durability::kNone));
   BOOST_TEST(again->prev_incarnation() == second);
   BOOST_TEST(again->start_seq() == 5u);
+  again.reset();
+  // A raised term is on disk at open: a writer promoted and restarted before its first write
+  // comes back at that term.
+  {
+    LogOptions raised = options_with(Durability::kNone);
+    raised.term = 7;
+    auto log = open_log(tmp.path(), raised);
+  }
+  BOOST_TEST(open_log(tmp.path(), options_with(Durability::kNone))->term() == 7u);
 }
 
 // A log of version 2 segments (no terms) opens at term 1, its records of no known incarnation.
