@@ -46,6 +46,9 @@ struct ReplayRequest {
   std::string standby;
   std::uint64_t have = 0;
   std::uint32_t wait_ms = 0;
+  // The incarnation that wrote record `have` in the copy (docs/PROTOCOL.md, "Terms and
+  // histories"): the writer counts the acknowledgement only if its own record `have` is of it.
+  std::uint64_t have_incarnation = 0;
   bool operator==(const ReplayRequest&) const = default;
 };
 inline constexpr std::uint32_t kMaxChunkItems = 65536;

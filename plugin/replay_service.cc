@@ -539,7 +539,13 @@ void ReplayService::State::files(const zmq::message_t& identity, const wire::Rep
   // A copy cannot hold more than this disk does (one that claims to is on another history):
   // it counts as far as this disk goes.
   if (!req.standby.empty()) {
-    replay::RegistryAccess::standby_ack(writer, req.standby, std::min(req.have, durable));
+    // Counted only if the copy's record `have` is this log's: a copy holding more than this
+    // disk, or another incarnation's record there, copied another history (a writer at the
+    // same endpoints before a promotion). Unknown incarnations (0) are not compared.
+    const std::uint64_t mine = log_files.incarnation_of(req.have, durable);
+    const bool same = req.have <= durable &&
+                      (req.have_incarnation == 0 || mine == 0 || mine == req.have_incarnation);
+    replay::RegistryAccess::standby_ack(writer, req.standby, same ? req.have : 0);
   }
   if (req.wait_ms > 0 && durable <= req.have && parked.size() < kMaxParked) {
     parked.push_back({std::string(static_cast<const char*>(identity.data()), identity.size()), req,

@@ -111,6 +111,8 @@ struct Standby::Impl {
                                             std::uint32_t max_bytes = 0);
   // The writer is of a newer term than the copy: keep what the copy shares with its history.
   Status follow_new_term(const std::vector<plugin::wire::LogFile>& files);
+  // The incarnation that wrote record `seq` of the copy (0: none, or not known).
+  std::uint64_t incarnation_at(std::uint64_t seq) const;
   // Cuts the copy's segment `name` back to `size` bytes (a record boundary), synced.
   Status cut_back(LocalSegment& local, const std::string& name, std::uint64_t size);
   // Drops the copy's segment `it` (its file too); returns the next.
@@ -392,19 +394,21 @@ Result<std::map<std::string, LocalSegment>::iterator> Standby::Impl::drop(
 // history: the old writer's records after what the promoted copy held, which with
 // sync_standbys no client saw acknowledged. They are removed, and copied anew from the writer.
 Status Standby::Impl::follow_new_term(const std::vector<plugin::wire::LogFile>& files) {
+  verified = false;
   std::uint64_t first_listed = 0;
   for (const auto& f : files) {
     if (f.kind == plugin::wire::LogFileKind::kSegment && first_listed == 0) first_listed = f.first;
   }
-  bool cut = false;
-  for (auto it = segments.begin(); it != segments.end();) {
-    if (it->second.first_seq < first_listed) {  // compacted at the writer: remove_unlisted's
-      ++it;
-      continue;
-    }
+  // 1. What to keep, asked of the writer before anything changes: the shared segments, the
+  //    last of them perhaps cut back. Everything from first_dropped on is another history.
+  std::optional<std::string> first_dropped;
+  std::optional<std::uint64_t> cut_to;
+  std::string cut_name;
+  for (auto it = segments.begin(); it != segments.end(); ++it) {
+    if (it->second.first_seq < first_listed) continue;  // compacted at the writer
     auto f = std::find_if(files.begin(), files.end(),
                           [&](const plugin::wire::LogFile& l) { return l.name == it->first; });
-    bool same = !cut && f != files.end();
+    bool same = f != files.end();
     if (same) {
       auto mine = header_bytes(path(it->first));
       if (!mine.ok()) return mine.status();
@@ -413,18 +417,45 @@ Status Standby::Impl::follow_new_term(const std::vector<plugin::wire::LogFile>& 
       same = theirs.ok() && theirs->header.count == 1 && plugin::view(theirs->payload[0]) == *mine;
     }
     if (!same) {
-      cut = true;
-      auto next = drop(it);
-      if (!next.ok()) return next.status();
-      it = *next;
-      continue;
+      first_dropped = it->first;
+      break;
     }
-    if (it->second.size > f->size) {
-      if (Status s = cut_back(it->second, it->first, f->size); !s.ok()) return s;
+    if (it->second.size > f->size) {  // records past the writer's: the rest is another history
+      cut_to = f->size;
+      cut_name = it->first;
+      if (auto next = std::next(it); next != segments.end()) first_dropped = next->first;
+      break;
     }
-    ++it;
+  }
+  // 2. Remove the newest first, so that a stop in between leaves a log without a gap; then
+  //    cut back. Snapshot files go too: one of another history may carry a name the writer's
+  //    will (the writer's are copied again).
+  while (first_dropped && !segments.empty() && segments.rbegin()->first >= *first_dropped) {
+    auto dropped = drop(std::prev(segments.end()));
+    if (!dropped.ok()) return dropped.status();
+  }
+  if (cut_to) {
+    if (Status s = cut_back(segments.at(cut_name), cut_name, *cut_to); !s.ok()) return s;
+  }
+  auto snaps = replay::list_snapshots(options.dir);
+  if (!snaps.ok()) return snaps.status();
+  for (const auto& snap : *snaps) {
+    if (Status s = replay::remove_and_sync_dir(lock.get(), options.dir, snap.name); !s.ok()) {
+      return s;
+    }
   }
   return Status();
+}
+
+std::uint64_t Standby::Impl::incarnation_at(std::uint64_t seq) const {
+  if (seq == 0) return 0;
+  for (auto it = segments.rbegin(); it != segments.rend(); ++it) {
+    if (it->second.first_seq > seq) continue;
+    if (it->second.scan && it->second.scan->header()) return it->second.scan->header()->incarnation;
+    auto header = replay::read_segment_header(options.dir, it->first);
+    return header.ok() ? header->incarnation : 0;
+  }
+  return 0;
 }
 
 Status Standby::Impl::cut_back(LocalSegment& local, const std::string& name, std::uint64_t size) {
@@ -447,10 +478,15 @@ Result<bool> Standby::Impl::round() {
   // Only a copy checked against the writer's history (a round done: its epoch, its term, what it
   // shares with a newer term's history) may acknowledge what it holds.
   req.have = verified ? copied_seq_of_copy() : 0;
+  req.have_incarnation = incarnation_at(req.have);
   req.wait_ms = static_cast<std::uint32_t>(
       std::min(options.poll_interval, options.request_timeout / 2).count());
   auto reply = client.call(req);
   if (!reply.ok()) return reply.status();
+  {
+    std::lock_guard l(mu);
+    answered = std::chrono::steady_clock::now();  // alive, whatever the checks below say
+  }
   const auto& header = reply->header;
   std::vector<plugin::wire::LogFile> files;
   for (const auto& frame : reply->payload) {
@@ -478,7 +514,6 @@ Result<bool> Standby::Impl::round() {
     ++stats.rounds;
     stats.epoch = epoch;
     stats.term = term;
-    answered = std::chrono::steady_clock::now();
   }
   bool copied = false;
   std::uint64_t lag_bytes = 0;
@@ -554,7 +589,10 @@ void Standby::Impl::run() {
       cv.wait(l, [&] { return stopping; });
       return;
     }
-    if (!got.ok()) ++stats.request_failures;
+    if (!got.ok()) {
+      ++stats.request_failures;
+      verified = false;  // acknowledge nothing until a round checks the copy again
+    }
     // More may be there already; and a listing that waited at the writer needs no pause.
     if (got.ok() && (*got || std::chrono::steady_clock::now() - began > options.poll_interval / 4))
       continue;

@@ -12,6 +12,7 @@
 #include "plugin/wire.h"
 #include "plugin/zmq_util.h"
 #include "procreg/standby.h"
+#include "registry/registry_access.h"
 #include "replay/log_test_util.h"
 
 namespace procreg {
@@ -261,6 +262,46 @@ BOOST_AUTO_TEST_CASE(an_old_writers_log_follows_the_promoted_writer_dropping_its
   check_same_files(promoted_dir.path(), dir.path());
   old_as_standby->stop();
   check_replays_to(*w.registry, dir.path());
+}
+
+// docs/PROTOCOL.md, "A standby's acknowledgement": an acknowledgement whose record `have` is
+// of another incarnation than the writer's, or past the writer's disk, counts for nothing.
+BOOST_AUTO_TEST_CASE(an_acknowledgement_of_another_history_does_not_count) {
+  zmq::context_t ctx;
+  TempDir dir;
+  RegistryOptions ro = compacting_options(dir.path());
+  ro.log.durability = Durability::kSyncEach;
+  ro.sync_standbys = 1;
+  Writer w = Writer::open(ctx, ro, Writer::server_options(tcp_transport()));
+  plugin::ReplayClient client(ctx, w.server->replay_endpoint(), "hub", milliseconds(2'000),
+                              plugin::wire::kMaxChunkItems);
+  const auto ack = [&](std::uint64_t have, std::uint64_t incarnation) {
+    plugin::wire::ReplayRequest files;
+    files.op = plugin::wire::ReplayOp::kFiles;
+    files.standby = "sb";
+    files.have = have;
+    files.have_incarnation = incarnation;
+    BOOST_REQUIRE(client.call(files).ok());
+  };
+  ack(0, 0);  // heard from: in sync, holding nothing
+  std::atomic<bool> done{false};
+  std::thread writer([&] {
+    InsertOptions io;
+    io.timeout = milliseconds(5'000);
+    BOOST_TEST(w.registry->insert(make_spec("w1"), {{"n1", "p"}}, io).ok());
+    done = true;
+  });
+  BOOST_REQUIRE(
+      eventually([&] { return replay::RegistryAccess::local_durable_seq(*w.registry) == 1u; }));
+  ack(1, w.registry->incarnation() ^ 1);  // seq 1 of another incarnation
+  ack(2, w.registry->incarnation());      // more than this disk holds
+  std::this_thread::sleep_for(milliseconds(300));
+  BOOST_TEST(!done.load());
+  BOOST_TEST(w.registry->stats().replicated_seq == 0u);
+  ack(1, w.registry->incarnation());  // the writer's own record 1
+  BOOST_TEST(eventually([&] { return done.load(); }));
+  writer.join();
+  BOOST_TEST(w.registry->stats().replicated_seq == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(file_requests_serve_only_listed_files_up_to_the_head) {

@@ -365,7 +365,7 @@ std::string golden_hex(std::string_view name) {
            "a56d61785f62" "ce00100000";         // "max_b": 1048576
   }
   if (name == "standby_files_request") {
-    return "8d"                                 // map of 13
+    return "8e"                                 // map of 14
            "a176" "01"                          // "v": 1
            "a26964" "2e"                        // "id": 46
            "a3687562" "a3687562"                // "hub": "hub"
@@ -378,7 +378,8 @@ std::string golden_hex(std::string_view name) {
            "a56d61785f62" "ce00100000"          // "max_b": 1048576
            "a3737462" "a3736231"                // "stb": "sb1"
            "a468617665" "09"                    // "have": 9
-           "a477616974" "cd01f4";               // "wait": 500
+           "a477616974" "cd01f4"                // "wait": 500
+           "a468696e63" "cf1122334455667788";   // "hinc": the incarnation of seq 9
   }
   if (name == "file_request") {
     return "8b"                                 // map of 11

@@ -62,6 +62,7 @@ ReplayRequest sample_standby_files_request() {
   m.standby = "sb1";
   m.have = 9;
   m.wait_ms = 500;
+  m.have_incarnation = kSampleIncarnation;
   return m;
 }
 

@@ -38,19 +38,20 @@ EventHeader sample_event_header_of_term();
 Heartbeat sample_heartbeat_of_term();
 ReplayReplyHeader sample_range_reply_of_term();  // events 8..9: pinc the previous incarnation
 CommandReply sample_command_reply_of_term();
-ReplayRequest sample_range_request();          // id 42, from 8, the rest default
-ReplayRequest sample_snapshot_request();       // id 43, snapshot 9 from offset 1024, 512 rows
-ReplayReplyHeader sample_range_reply();        // id 42, events 8..9 of head 9, end
-ReplayRequest sample_files_request();          // id 44, the rest default
-ReplayRequest sample_standby_files_request();  // id 46, standby "sb1" holds seq 9, waits 500 ms
-ReplayRequest sample_file_request();           // id 45, 00000000000000000001.log from 39, 64 KiB
-LogFile sample_log_file();                     // that segment: 4711 bytes, seqs 1..9, not sealed
-ReplayReplyHeader sample_file_reply();         // id 45: bytes 39..4711 of the 4711 (head 9)
-ReplayReplyHeader sample_snapshot_reply();     // id 43, the first 2 of 3 rows of snapshot 9 at 9
-ReplayReplyHeader sample_error_reply();        // id 43, not_found "snapshot expired, start again"
-SnapshotRow sample_snapshot_row();             // tbl, sample_row(true), revision 7
-CommandReply sample_command_reply();           // id 42, ok, seq 8, epoch 3
-CommandReply sample_conflict_reply();          // id 42, conflict, seq 0, epoch 3
+ReplayRequest sample_range_request();     // id 42, from 8, the rest default
+ReplayRequest sample_snapshot_request();  // id 43, snapshot 9 from offset 1024, 512 rows
+ReplayReplyHeader sample_range_reply();   // id 42, events 8..9 of head 9, end
+ReplayRequest sample_files_request();     // id 44, the rest default
+// id 46, standby "sb1" holds seq 9 (of kSampleIncarnation), waits 500 ms
+ReplayRequest sample_standby_files_request();
+ReplayRequest sample_file_request();        // id 45, 00000000000000000001.log from 39, 64 KiB
+LogFile sample_log_file();                  // that segment: 4711 bytes, seqs 1..9, not sealed
+ReplayReplyHeader sample_file_reply();      // id 45: bytes 39..4711 of the 4711 (head 9)
+ReplayReplyHeader sample_snapshot_reply();  // id 43, the first 2 of 3 rows of snapshot 9 at 9
+ReplayReplyHeader sample_error_reply();     // id 43, not_found "snapshot expired, start again"
+SnapshotRow sample_snapshot_row();          // tbl, sample_row(true), revision 7
+CommandReply sample_command_reply();        // id 42, ok, seq 8, epoch 3
+CommandReply sample_conflict_reply();       // id 42, conflict, seq 0, epoch 3
 
 // Commands: id 42, hub "hub", table "" (the default), timeout 5000 ms, hooks on (off for
 // update and clear_all). insert: sample_entry() with a ttl of 60000 ms; bulk_insert:
