@@ -113,7 +113,9 @@ bool Follower::accept_live(const wire::EventHeader& h, std::uint64_t position) {
         std::to_string(known_incarnation_) + ": the writer continues another history"));
     return false;
   }
-  if (h.incarnation != 0 && h.seq + (h.count - 1) > position) {
+  // Only a message that continues the position says what the position becomes; one past a gap
+  // is applied (if ever) after the repair, which says it then.
+  if (h.incarnation != 0 && h.seq <= position + 1 && h.seq + (h.count - 1) > position) {
     note_incarnation(h.seq + (h.count - 1), h.incarnation);
   }
   return true;
@@ -123,6 +125,8 @@ std::optional<wire::ReplayReplyHeader> Follower::catch_up(std::uint64_t to) {
   if (user_.halted()) return std::nullopt;
   bool diverged = false;
   bool fenced = false;
+  // A page's last incarnation counts once its events were taken: at the next page, or the end.
+  std::optional<std::pair<std::uint64_t, std::uint64_t>> taken;
   const std::uint64_t from = user_.position() + 1;
   auto reply = replay_->fetch_range(
       from, to, epoch.load(),
@@ -145,9 +149,12 @@ std::optional<wire::ReplayReplyHeader> Follower::catch_up(std::uint64_t to) {
                                   ": the writer continues another history");
         }
         if (h.incarnation != 0) writer_incarnation_ = h.incarnation;
-        if (h.count > 0) note_incarnation(h.last, h.last_incarnation);
+        if (taken) note_incarnation(taken->first, taken->second);
+        taken.reset();
+        if (h.count > 0) taken.emplace(h.last, h.last_incarnation);
         return Status();
       });
+  if (reply.ok() && taken) note_incarnation(taken->first, taken->second);
   if (diverged) {
     counters.diverged.fetch_add(1);
     user_.on_diverged(reply.status());

@@ -95,15 +95,15 @@ std::uint64_t LogFileSource::incarnation_of(std::uint64_t seq, std::uint64_t hea
   if (seq == 0 || seq > head) return 0;
   if (seq >= writer_.incarnation_start_seq()) return writer_.incarnation();
   if (!older_loaded_) {
-    older_loaded_ = true;
     const std::string dir = replay::RegistryAccess::log_dir(writer_);
     auto segments = replay::list_segments(dir);
-    if (segments.ok()) {
-      for (const auto& s : *segments) {
-        if (s.first_seq >= writer_.incarnation_start_seq()) break;
-        auto header = replay::read_segment_header(dir, s.name);
-        if (header.ok()) older_[s.first_seq] = header->incarnation;
-      }
+    if (!segments.ok()) return 0;  // asked again next time
+    older_loaded_ = true;
+    for (const auto& s : *segments) {
+      if (s.first_seq >= writer_.incarnation_start_seq()) break;
+      // An unreadable header is unknown (0), never taken for its predecessor's.
+      auto header = replay::read_segment_header(dir, s.name);
+      older_[s.first_seq] = header.ok() ? header->incarnation : 0;
     }
   }
   auto it = older_.upper_bound(seq);

@@ -284,6 +284,7 @@ void Replica::Impl::on_event(const plugin::Frames& frames) {
     counters.bad_frames.fetch_add(1);  // seqs past 2^64 - 1: forged
     return;
   }
+  if (!follower.accept_term(header->term)) return;  // a fenced writer's, even while syncing
   if (!follower.syncing()) {
     if (!follower.accept_live(*header, next_seq() - 1)) {
       flush_burst();
