@@ -560,11 +560,17 @@ Result<bool> Standby::Impl::round() {
 }
 
 std::uint64_t Standby::Impl::copied_seq_of_copy() const {
-  for (auto it = segments.rbegin(); it != segments.rend(); ++it) {
-    if (it->second.last_seq != 0) return it->second.last_seq;
-    if (it->second.first_seq > 1) return it->second.first_seq - 1;
+  // The records held without a gap. A later segment says nothing of an earlier one: a listing
+  // may show a segment sealed at the head it was made at, short of its last records, and the
+  // next one already begun; until the rest is copied, the copy holds the first one's last only.
+  std::uint64_t held = 0;
+  bool first = true;
+  for (const auto& [name, s] : segments) {
+    if (!first && s.first_seq != held + 1) break;
+    first = false;
+    held = s.last_seq != 0 ? s.last_seq : s.first_seq - 1;
   }
-  return 0;
+  return held;
 }
 
 void Standby::Impl::publish(std::uint64_t head, std::uint64_t lag_bytes) {
