@@ -3,6 +3,7 @@
 #include <fcntl.h>
 
 #include <algorithm>
+#include <filesystem>
 
 #include "log/file_util.h"
 #include "log/log.h"
@@ -43,15 +44,20 @@ Result<std::vector<wire::LogFile>> LogFileSource::list() {
       it = scans_.emplace(name, std::move(*opened)).first;
     }
     if (Status s = it->second.advance(head); !s.ok()) return s;
+    // Sealed means no byte will be added: a segment with a successor whose scan stopped short of
+    // its end (the head was read before a roll made the rest durable) is not sealed yet.
+    std::error_code ec;
+    const auto on_disk = std::filesystem::file_size(dir + "/" + name, ec);
+    const bool whole = !ec && on_disk == it->second.size() && !it->second.torn();
     wire::LogFile f{name,
                     wire::LogFileKind::kSegment,
                     it->second.size(),
                     (*segments)[i].first_seq,
                     it->second.last_seq(),
-                    is_sealed};
+                    is_sealed && whole};
     out.push_back(f);
     // A sealed segment read to its end (nothing torn, nothing above the head left) is final.
-    if (is_sealed && !it->second.torn() && it->second.header() && head > f.last) {
+    if (f.sealed && it->second.header() && head > f.last) {
       still_sealed.emplace(name, f);
     } else {
       still.insert(scans_.extract(it));

@@ -287,8 +287,11 @@ Result<bool> Standby::Impl::copy_segment(const plugin::wire::LogFile& f) {
   auto fd = replay::open_file(path(f.name), O_WRONLY | O_CREAT | O_APPEND);
   if (!fd.ok()) return fd.status();
   if (!local.scan) {
+    // A new scan reads what the copy holds first: `good` below must never fall under it for
+    // want of a chunk (a failed request would otherwise cut the file to nothing).
     auto scan = replay::SegmentScan::open(options.dir, f.name);
     if (!scan.ok()) return scan.status();
+    if (Status s = scan->advance(kAnySeq); !s.ok() && s.code() != Code::kCorruption) return s;
     local.scan.emplace(std::move(*scan));
   }
   const std::uint64_t before = local.size;
@@ -339,7 +342,9 @@ Result<bool> Standby::Impl::copy_segment(const plugin::wire::LogFile& f) {
     stats.bytes_copied += good - before;
     if (f.sealed && good == f.size) ++stats.files_completed;
   }
-  if (f.sealed && good == f.size) local.scan.reset();  // final: its figures suffice
+  // Final: its figures suffice. (A writer before this build could list a segment sealed short
+  // of its end; should it grow, a new scan reads the copy again first, above.)
+  if (f.sealed && good == f.size) local.scan.reset();
   if (!bad.ok()) return bad;
   return good > before;
 }

@@ -111,7 +111,10 @@ class FailoverTest(unittest.TestCase):
     def tearDown(self):
         for n in self.nodes:
             n.stop()
-        shutil.rmtree(self.root, ignore_errors=True)
+        if os.environ.get("PROCREG_KEEP_FAILOVER_DIR"):
+            sys.stderr.write("kept " + self.root + "\n")  # to look at after a failure
+        else:
+            shutil.rmtree(self.root, ignore_errors=True)
 
     def write_in_sync(self, writer, first, count):
         deadline = time.monotonic() + WAIT_S
