@@ -2,6 +2,8 @@
 // service's files and file requests (docs/PROTOCOL.md, "Copying the log").
 #include "procreg/standby.h"
 
+#include "plugin/standby_impl.h"
+
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -26,36 +28,15 @@
 
 namespace procreg {
 
+using standby_internal::kAnySeq;
+using standby_internal::LocalSegment;
+
 namespace {
 
-constexpr std::uint64_t kAnySeq = std::numeric_limits<std::uint64_t>::max();
 constexpr std::string_view kTmpSuffix = ".tmp";
 
 bool ends_with(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
-}
-
-// A segment of the copy: its checked size, and a scan while it may still grow.
-struct LocalSegment {
-  std::uint64_t first_seq = 0;
-  std::uint64_t size = 0;      // checked and synced
-  std::uint64_t last_seq = 0;  // 0: no record
-  std::optional<replay::SegmentScan> scan;
-};
-
-// The header of the segment file at `path`, as its bytes (its header_len field says how many).
-Result<std::string> header_bytes(const std::string& path) {
-  auto fd = replay::open_file(path, O_RDONLY);
-  if (!fd.ok()) return fd.status();
-  std::string bytes(replay::kHeaderLengthOffset + 2, '\0');
-  auto got = replay::read_fully_at(fd->get(), bytes.data(), bytes.size(), 0, path);
-  if (!got.ok()) return got.status();
-  if (*got < bytes.size()) return std::string();
-  bytes.resize(replay::get_u16(bytes.data() + replay::kHeaderLengthOffset));
-  got = replay::read_fully_at(fd->get(), bytes.data(), bytes.size(), 0, path);
-  if (!got.ok()) return got.status();
-  bytes.resize(*got);
-  return bytes;
 }
 
 // Whether every row of the snapshot file at `path` reads back whole.
@@ -71,60 +52,6 @@ Status check_snapshot_file(const std::string& path) {
 }
 
 }  // namespace
-
-struct Standby::Impl {
-  StandbyOptions options;
-  plugin::ReplayClient client;
-  replay::UniqueFd lock;
-  std::map<std::string, LocalSegment> segments;  // by name: sequence order
-  std::uint64_t epoch = 0;                       // the copy's (0: no segment yet)
-  std::uint64_t term = 0;  // the highest term in the copy, or of a writer it copied from
-  bool verified = false;   // a round compared the copy with the writer's history
-  std::atomic<bool> cancelled{false};  // set by stop(): requests in flight end at once
-
-  mutable std::mutex mu;
-  mutable std::condition_variable cv;
-  StandbyStats stats;
-  std::optional<std::chrono::steady_clock::time_point> answered;  // the last listing's answer
-  Status failed;                                                  // not ok: stopped copying
-  bool stopping = false;
-  std::thread thread;
-
-  Impl(zmq::context_t& context, const StandbyOptions& o)
-      : options(o),
-        // A files reply carries a frame per file: the most a reply may carry.
-        client(context, o.replay_endpoint, o.hub, o.request_timeout, plugin::wire::kMaxChunkItems,
-               o.curve) {
-    client.set_cancel(&cancelled);  // stop() need not wait out a request to a dead writer
-  }
-
-  Status open_copy();
-  Status check_segments();
-  Status check_snapshots();
-  void run();
-  // One listing and the copying it calls for; whether anything was copied.
-  Result<bool> round();
-  Status copy_snapshot(const plugin::wire::LogFile& f);
-  Result<bool> copy_segment(const plugin::wire::LogFile& f);
-  Status remove_unlisted(const std::vector<plugin::wire::LogFile>& files);
-  Result<plugin::ReplayClient::Reply> fetch(const std::string& name, std::uint64_t offset,
-                                            std::uint32_t max_bytes = 0);
-  // The writer is of a newer term than the copy: keep what the copy shares with its history.
-  Status follow_new_term(const std::vector<plugin::wire::LogFile>& files);
-  // The incarnation that wrote record `seq` of the copy (0: none, or not known).
-  std::uint64_t incarnation_at(std::uint64_t seq) const;
-  // Cuts the copy's segment `name` back to `size` bytes (a record boundary), synced.
-  Status cut_back(LocalSegment& local, const std::string& name, std::uint64_t size);
-  // Drops the copy's segment `it` (its file too); returns the next.
-  Result<std::map<std::string, LocalSegment>::iterator> drop(
-      std::map<std::string, LocalSegment>::iterator it);
-  std::uint64_t copied_seq_of_copy() const;  // on the standby's thread
-  void publish(std::uint64_t head, std::uint64_t lag_bytes);
-  std::string path(const std::string& name) const { return options.dir + "/" + name; }
-  static Status diverged(const std::string& why) {
-    return Status::conflict(why + "; the copy is kept as it is");
-  }
-};
 
 // ---- the copy on disk -----------------------------------------------------------------------
 
@@ -377,102 +304,6 @@ Status Standby::Impl::remove_unlisted(const std::vector<plugin::wire::LogFile>& 
   }
   std::lock_guard l(mu);
   stats.files_removed += removed;
-  return Status();
-}
-
-Result<std::map<std::string, LocalSegment>::iterator> Standby::Impl::drop(
-    std::map<std::string, LocalSegment>::iterator it) {
-  if (Status s = replay::remove_and_sync_dir(lock.get(), options.dir, it->first); !s.ok()) {
-    return s;
-  }
-  {
-    std::lock_guard l(mu);
-    ++stats.files_removed;
-  }
-  return segments.erase(it);
-}
-
-// docs/PROTOCOL.md, "Terms and histories": a writer of a newer term continues the history of the
-// copy it was promoted from. This copy keeps the segments it shares with that history: the same
-// header (the same incarnation wrote them), cut back to the listed size if longer. From the
-// first segment whose header differs, or that the writer does not list, the rest is another
-// history: the old writer's records after what the promoted copy held, which with
-// sync_standbys no client saw acknowledged. They are removed, and copied anew from the writer.
-Status Standby::Impl::follow_new_term(const std::vector<plugin::wire::LogFile>& files) {
-  verified = false;
-  std::uint64_t first_listed = 0;
-  for (const auto& f : files) {
-    if (f.kind == plugin::wire::LogFileKind::kSegment && first_listed == 0) first_listed = f.first;
-  }
-  // 1. What to keep, asked of the writer before anything changes: the shared segments, the
-  //    last of them perhaps cut back. Everything from first_dropped on is another history.
-  std::optional<std::string> first_dropped;
-  std::optional<std::uint64_t> cut_to;
-  std::string cut_name;
-  for (auto it = segments.begin(); it != segments.end(); ++it) {
-    if (it->second.first_seq < first_listed) continue;  // compacted at the writer
-    auto f = std::find_if(files.begin(), files.end(),
-                          [&](const plugin::wire::LogFile& l) { return l.name == it->first; });
-    bool same = f != files.end();
-    if (same) {
-      auto mine = header_bytes(path(it->first));
-      if (!mine.ok()) return mine.status();
-      auto theirs = fetch(it->first, 0, static_cast<std::uint32_t>(mine->size()));
-      if (!theirs.ok() && theirs.status().code() != Code::kCorruption) return theirs.status();
-      same = theirs.ok() && theirs->header.count == 1 && plugin::view(theirs->payload[0]) == *mine;
-    }
-    if (!same) {
-      first_dropped = it->first;
-      break;
-    }
-    if (it->second.size > f->size) {  // records past the writer's: the rest is another history
-      cut_to = f->size;
-      cut_name = it->first;
-      if (auto next = std::next(it); next != segments.end()) first_dropped = next->first;
-      break;
-    }
-  }
-  // 2. Remove the newest first, so that a stop in between leaves a log without a gap; then
-  //    cut back. Snapshot files go too: one of another history may carry a name the writer's
-  //    will (the writer's are copied again).
-  while (first_dropped && !segments.empty() && segments.rbegin()->first >= *first_dropped) {
-    auto dropped = drop(std::prev(segments.end()));
-    if (!dropped.ok()) return dropped.status();
-  }
-  if (cut_to) {
-    if (Status s = cut_back(segments.at(cut_name), cut_name, *cut_to); !s.ok()) return s;
-  }
-  auto snaps = replay::list_snapshots(options.dir);
-  if (!snaps.ok()) return snaps.status();
-  for (const auto& snap : *snaps) {
-    if (Status s = replay::remove_and_sync_dir(lock.get(), options.dir, snap.name); !s.ok()) {
-      return s;
-    }
-  }
-  return Status();
-}
-
-std::uint64_t Standby::Impl::incarnation_at(std::uint64_t seq) const {
-  if (seq == 0) return 0;
-  for (auto it = segments.rbegin(); it != segments.rend(); ++it) {
-    if (it->second.first_seq > seq) continue;
-    if (it->second.scan && it->second.scan->header()) return it->second.scan->header()->incarnation;
-    auto header = replay::read_segment_header(options.dir, it->first);
-    return header.ok() ? header->incarnation : 0;
-  }
-  return 0;
-}
-
-Status Standby::Impl::cut_back(LocalSegment& local, const std::string& name, std::uint64_t size) {
-  auto fd = replay::open_file(path(name), O_RDWR);
-  if (!fd.ok()) return fd.status();
-  if (Status s = replay::truncate_and_sync(fd->get(), size, path(name)); !s.ok()) return s;
-  auto scan = replay::SegmentScan::open(options.dir, name);
-  if (!scan.ok()) return scan.status();
-  if (Status s = scan->advance(kAnySeq); !s.ok()) return s;
-  local.size = scan->size();
-  local.last_seq = scan->last_seq();
-  local.scan.emplace(std::move(*scan));
   return Status();
 }
 
