@@ -46,7 +46,7 @@ struct Standby::Impl {
   plugin::ReplayClient client;
   replay::UniqueFd lock;
   std::map<std::string, standby_internal::LocalSegment> segments;  // by name: sequence order
-  std::uint64_t epoch = 0;                       // the copy's (0: no segment yet)
+  std::uint64_t epoch = 0;                                         // the copy's (0: no segment yet)
   std::uint64_t term = 0;  // the highest term in the copy, or of a writer it copied from
   bool verified = false;   // a round compared the copy with the writer's history
   std::atomic<bool> cancelled{false};  // set by stop(): requests in flight end at once
@@ -83,7 +83,8 @@ struct Standby::Impl {
   // The incarnation that wrote record `seq` of the copy (0: none, or not known).
   std::uint64_t incarnation_at(std::uint64_t seq) const;
   // Cuts the copy's segment `name` back to `size` bytes (a record boundary), synced.
-  Status cut_back(standby_internal::LocalSegment& local, const std::string& name, std::uint64_t size);
+  Status cut_back(standby_internal::LocalSegment& local, const std::string& name,
+                  std::uint64_t size);
   // Drops the copy's segment `it` (its file too); returns the next.
   Result<std::map<std::string, standby_internal::LocalSegment>::iterator> drop(
       std::map<std::string, standby_internal::LocalSegment>::iterator it);

@@ -57,6 +57,35 @@ HubEndpoints writer_endpoints(const StandbyRunOptions& o) {
 
 }  // namespace
 
+// The replica that answers reads at `serve` (--serve).
+std::unique_ptr<Replica> start_reads(zmq::context_t& context, const HubEndpoints& hub,
+                                     const StandbyRunOptions& o, const std::string& serve,
+                                     const CurveOptions& curve) {
+  raise_open_file_limit();
+  ReplicaOptions ro = hub.replica_options(o.node);
+  ro.serve_endpoint = serve;
+  ro.max_connections = o.max_connections;
+  ro.curve = curve;
+  auto r = Replica::start(context, ro);
+  if (!r.ok()) throw CliError(kExitFailure, "cannot start the reads: " + r.status().to_string());
+  return std::move(*r);
+}
+
+// What the stats endpoint answers.
+Json stats_json(const std::string& hub, const Standby& standby, const Replica* replica) {
+  Json j = {{"hub", hub},
+            {"role", "standby"},
+            {"epoch", standby.stats().epoch},
+            {"last_seq", standby.copied_seq()},
+            {"standby", standby_stats_json(standby)}};
+  if (replica != nullptr) {
+    j["reads"] = {{"applied", replica->last_applied()},
+                  {"head", replica->head()},
+                  {"caught_up", replica->caught_up()}};
+  }
+  return j;
+}
+
 // The answer to a "promote" request (see standby_cmd.h); sets *term when it promotes.
 Json promote(const Standby& standby, std::string_view request, bool admin, std::uint64_t* term) {
   const auto refuse = [](const std::string& why) {
@@ -104,31 +133,10 @@ int run_standby(const StandbyRunOptions& o, std::uint64_t* promote_term) {
     throw CliError(kExitFailure, "cannot start the standby: " + started.status().to_string());
   }
   std::unique_ptr<Standby> standby = std::move(*started);
-  std::unique_ptr<Replica> replica;
-  if (!serve.empty()) {
-    raise_open_file_limit();
-    ReplicaOptions ro = hub.replica_options(o.node);
-    ro.serve_endpoint = serve;
-    ro.max_connections = o.max_connections;
-    ro.curve = own;
-    auto r = Replica::start(context, ro);
-    if (!r.ok()) throw CliError(kExitFailure, "cannot start the reads: " + r.status().to_string());
-    replica = std::move(*r);
-  }
+  std::unique_ptr<Replica> replica =
+      serve.empty() ? nullptr : start_reads(context, hub, o, serve, own);
   StatsEndpoint stats(context, o.stats == "none" ? "" : o.stats, own);
-  const auto make_stats = [&]() -> Json {
-    Json j = {{"hub", hub.hub},
-              {"role", "standby"},
-              {"epoch", standby->stats().epoch},
-              {"last_seq", standby->copied_seq()},
-              {"standby", standby_stats_json(*standby)}};
-    if (replica) {
-      j["reads"] = {{"applied", replica->last_applied()},
-                    {"head", replica->head()},
-                    {"caught_up", replica->caught_up()}};
-    }
-    return j;
-  };
+  const auto make_stats = [&] { return stats_json(hub.hub, *standby, replica.get()); };
   const Json endpoints = {{"hub", hub.hub},
                           {"serve", replica ? replica->serve_endpoint() : std::string()},
                           {"stats", stats.endpoint()}};
