@@ -9,14 +9,13 @@
 #include <vector>
 
 #include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log/file_util.h"
 #include "log/log.h"
 #include "log/log_reader.h"
 #include "plugin/log_files.h"
+#include "plugin/served_snapshot.h"
 #include "plugin/wire.h"
 #include "plugin/zmq_util.h"
 #include "registry/registry_access.h"
@@ -38,99 +37,6 @@ struct Cursor {
   SteadyClock::time_point last_used;
 };
 
-// A read-only mapping of a whole snapshot file. Snapshot files are written once (to a .tmp,
-// then renamed) and never changed in place, so the bytes checked once stay as checked; a file
-// removed meanwhile (retention) stays mapped until this is destroyed. (A file truncated or
-// rewritten in place by something else than the writer is outside the log format's contract:
-// reading a mapped page past a truncation raises SIGBUS. docs/LOG_FORMAT.md says so.)
-class MappedFile {
- public:
-  // Maps the file open as `fd` (the caller keeps it): nullptr if that fails.
-  static std::shared_ptr<const MappedFile> map(int fd) {
-    struct stat st {};
-    if (::fstat(fd, &st) != 0 || st.st_size <= 0) return nullptr;
-    const auto size = static_cast<std::size_t>(st.st_size);
-    // The owner first, so that nothing below can leak the mapping.
-    std::unique_ptr<MappedFile> owner(new MappedFile());
-    // MAP_POPULATE: the pages are in the page cache (the file was just read): map them all
-    // in one call instead of one fault per page while serving.
-    void* p = ::mmap(nullptr, size, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0);
-    if (p == MAP_FAILED) return nullptr;
-    owner->data_ = static_cast<const char*>(p);
-    owner->size_ = size;
-    return std::shared_ptr<const MappedFile>(std::move(owner));
-  }
-  ~MappedFile() {
-    if (data_ != nullptr) ::munmap(const_cast<char*>(data_), size_);
-  }
-  MappedFile(const MappedFile&) = delete;
-  MappedFile& operator=(const MappedFile&) = delete;
-  const char* data() const { return data_; }
-  std::size_t size() const { return size_; }
-
- private:
-  MappedFile() = default;
-  const char* data_ = nullptr;
-  std::size_t size_ = 0;
-};
-
-// A snapshot taken once and served in chunks.
-// - Captured from the projection: copies of the rows (a row's body is shared by reference
-//   count, so the capture holds the projection's lock for a pointer copy per row, not for an
-//   encoding of the whole state); each chunk's rows are encoded when it is served.
-// - Read from a snapshot file: the rows stay in the file, row i is
-//   file[offsets[i], offsets[i + 1] - record header) (offsets[rows] is the end record's
-//   payload), every record checked by SnapshotReader before the first row is served.
-struct Snapshot {
-  struct Captured {
-    std::uint32_t table;  // index in tables
-    replay::StoredRow row;
-  };
-  std::uint64_t file_seq = 0;  // read from the snapshot file of this seq (0: captured)
-  std::uint64_t seq = 0;
-  std::uint64_t epoch = 0;
-  std::vector<std::string> tables;
-  std::vector<Captured> captured;
-  std::shared_ptr<const MappedFile> file;
-  std::vector<std::size_t> offsets{0};
-  SteadyClock::time_point last_used;
-  std::size_t rows() const { return file ? offsets.size() - 1 : captured.size(); }
-  // Appends rows from `first` to `payload` (their bytes in *scratch for captured rows, which
-  // must not be changed while the views are used) while fewer than max_rows are taken and,
-  // after the first, the bytes taken stay below max_bytes. Returns the index after the last.
-  std::size_t take(std::size_t first, std::size_t max_rows, std::size_t max_bytes,
-                   std::string* scratch, std::vector<std::string_view>* payload) const {
-    std::size_t bytes = 0;
-    std::size_t i = first;
-    if (file) {
-      for (; i < rows() && payload->size() < max_rows && (payload->empty() || bytes < max_bytes);
-           ++i) {
-        const std::string_view row(
-            file->data() + offsets[i],
-            offsets[i + 1] - replay::kSnapshotRecordHeaderBytes - offsets[i]);
-        bytes += row.size();
-        payload->push_back(row);
-      }
-      return i;
-    }
-    scratch->clear();
-    std::vector<std::size_t> ends;
-    for (; i < rows() && ends.size() < max_rows && (ends.empty() || scratch->size() < max_bytes);
-         ++i) {
-      const Captured& c = captured[i];
-      wire::encode_snapshot_row(tables[c.table], c.row.encoded(), c.row.expires_at_ms(), c.row.seq,
-                                scratch);
-      ends.push_back(scratch->size());
-    }
-    std::size_t at = 0;
-    for (std::size_t end : ends) {
-      payload->emplace_back(scratch->data() + at, end - at);
-      at = end;
-    }
-    return i;
-  }
-};
-
 }  // namespace
 
 // Attempts to queue a reply for a client whose queue is full, a millisecond apart.
@@ -143,7 +49,7 @@ struct ReplayService::State {
   ServerCounters& counters;
   std::shared_ptr<EndpointSecurity> security;
   std::map<std::string, Cursor> cursors;  // by client identity
-  std::map<std::uint64_t, Snapshot> snapshots;
+  std::map<std::uint64_t, ServedSnapshot> snapshots;
   std::uint64_t next_snapshot_id = 1;
   std::string chunk;        // the encoded rows of the reply being sent (captured snapshots)
   LogFileSource log_files;  // files, file
@@ -428,34 +334,13 @@ std::uint64_t ReplayService::State::from_file() {
     return 0;
   }
   if ((*reader)->meta().epoch != writer.epoch()) return 0;  // a log begun anew: not an error
-  Snapshot snap;
-  snap.file_seq = newest.seq;
-  snap.seq = (*reader)->meta().seq;
-  snap.epoch = (*reader)->meta().epoch;
-  snap.offsets.clear();
-  snap.offsets.reserve((*reader)->meta().rows + 1);
-  // One pass checks every record (CRC, framing, counts) and notes where each row's bytes are;
-  // the rows are then served from a mapping of the same open file (not of its path, which may
-  // name another file by now), not copied into memory.
-  std::string row;
-  for (;;) {
-    auto more = (*reader)->next(&row);
-    if (!more.ok()) {  // damaged: serve the projection instead
-      counters.snapshot_files_refused.fetch_add(1);
-      return 0;
-    }
-    snap.offsets.push_back(static_cast<std::size_t>((*reader)->payload_offset()));
-    if (!*more) break;
-  }
-  snap.file = MappedFile::map((*reader)->fd());
-  // The end record's payload (8 bytes) is the file's last byte: anything else is not the file
-  // just checked.
-  if (snap.file == nullptr || snap.offsets.back() + 8 != snap.file->size()) {
+  auto snap = ServedSnapshot::from_file(**reader, newest.seq);
+  if (!snap) {  // damaged: serve the projection instead
     counters.snapshot_files_refused.fetch_add(1);
     return 0;
   }
   const std::uint64_t id = next_snapshot_id++;
-  snapshots.emplace(id, std::move(snap));
+  snapshots.emplace(id, std::move(*snap));
   counters.snapshots_served.fetch_add(1);
   counters.snapshot_files_served.fetch_add(1);
   return id;
@@ -475,20 +360,11 @@ void ReplayService::State::snapshot(const zmq::message_t& identity,
     }
   }
   if (id == 0) {
-    Snapshot snap;
+    ServedSnapshot snap;
+    replay::RegistryAccess::read_projection(
+        writer, [&](const replay::Projection& p) { snap = ServedSnapshot::capture(p); });
     snap.epoch = writer.epoch();  // a writer's: its log's, fixed
-    replay::RegistryAccess::read_projection(writer, [&](const replay::Projection& p) {
-      snap.seq = p.last_seq();
-      std::size_t rows = 0;
-      p.for_each_table([&](const std::string&, const replay::Table& t) { rows += t.size(); });
-      snap.captured.reserve(rows);
-      p.for_each_table([&](const std::string& table, const replay::Table& t) {
-        const auto index = static_cast<std::uint32_t>(snap.tables.size());
-        snap.tables.push_back(table);
-        t.for_each([&](const replay::StoredRow& row) { snap.captured.push_back({index, row}); });
-      });
-    });
-    id = next_snapshot_id++;  // ids grow, so the map's last entry is the newest
+    id = next_snapshot_id++;      // ids grow, so the map's last entry is the newest
     snapshots.emplace(id, std::move(snap));
     counters.snapshots_served.fetch_add(1);
   }
@@ -498,7 +374,7 @@ void ReplayService::State::snapshot(const zmq::message_t& identity,
                 Status::not_found("snapshot " + std::to_string(id) + " expired, start again"));
     return;
   }
-  Snapshot& snap = it->second;
+  ServedSnapshot& snap = it->second;
   snap.last_used = SteadyClock::now();
   if (req.offset > snap.rows()) {
     reply_error(identity, req.id,
