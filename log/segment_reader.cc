@@ -46,11 +46,13 @@ Result<SegmentReader::Step> SegmentReader::read_header(std::uint64_t last_good_s
   const bool v3 = version == kFormatVersion;
   const std::size_t hub_offset =
       v1 ? kV1HeaderHubOffset : (v3 ? kHeaderHubOffset : kV2HeaderHubOffset);
+  const std::size_t hub_length_offset =
+      v1 ? kV1HeaderHubLengthOffset : (v3 ? kHeaderHubLengthOffset : kV2HeaderHubLengthOffset);
   got = fill(0, hub_offset);
   if (!got.ok()) return got.status();
   if (*got < hub_offset) return torn_at(0, *got);
   p = at(0);
-  const std::uint16_t hub_length = get_u16(p + hub_offset - 2);
+  const std::uint16_t hub_length = get_u16(p + hub_length_offset);
   if (length != hub_offset + kCrcBytes + hub_length) {
     return corruption(0,
                       "header length " + std::to_string(length) + " does not match hub length " +

@@ -104,7 +104,6 @@ bool Follower::same_history(std::uint64_t pinc, std::uint64_t p) const {
 }
 
 bool Follower::accept_live(const wire::EventHeader& h, std::uint64_t position) {
-  if (!accept_term(h.term)) return false;
   if (h.seq == position + 1 && !same_history(h.prev_incarnation, position)) {
     counters.diverged.fetch_add(1);
     user_.on_diverged(Status::conflict(

@@ -168,13 +168,12 @@ class Follower {
   void start_over(std::uint64_t epoch);
   // Terms and histories. accept_term: false (counted as fenced) for a term below the highest
   // seen; 0 (a writer before terms) is accepted. note_incarnation: record `seq` was written by
-  // `incarnation` (0: unknown). accept_live: an event message's term, and, when it continues
-  // `position` (the user's P, with what it holds back), its pinc against that seq's
+  // `incarnation` (0: unknown). accept_live, for an event message whose term was accepted: when it
+  // continues `position` (the user's P, with what it holds back), its pinc against that seq's
   // incarnation (a mismatch calls on_diverged); false: do not apply it.
   bool accept_term(std::uint64_t term);
   void note_incarnation(std::uint64_t seq, std::uint64_t incarnation);
   bool accept_live(const wire::EventHeader& header, std::uint64_t position);
-  std::uint64_t highest_term() const { return term_seen_; }
   bool stopping() const { return stop_.load(); }
 
   // Shared with other threads.

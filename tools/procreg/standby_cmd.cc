@@ -97,7 +97,8 @@ Json promote(const Standby& standby, std::string_view request, bool admin, std::
   }
   const StandbyStats s = standby.stats();
   if (s.epoch == 0) return refuse("the copy holds no log yet: nothing to promote");
-  if (request != "promote force" && (s.since_answer_ms < 0 || s.since_answer_ms < kWriterGoneMs)) {
+  // -1 (never answered) is below the bound too: a writer not yet heard may be alive.
+  if (request != "promote force" && s.since_answer_ms < kWriterGoneMs) {
     return refuse("the writer answered " + std::to_string(s.since_answer_ms) +
                   " ms ago: it is alive. Stop it first, or promote with --force (two writers of "
                   "different terms would then run until it is stopped)");
