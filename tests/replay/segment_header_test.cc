@@ -40,38 +40,35 @@ const std::string kGoldenV2 = from_hex(
 const std::string kGoldenV1 =
     from_hex("50524c47 0100 2300 efcdab8967452301 0100000000000000 0500 6875622d61 ed6a1a4c");
 
-// A version 1 header, as a writer before version 2 wrote it.
-std::string v1_header(std::uint64_t epoch, std::uint64_t first_seq, const std::string& hub) {
-  std::string out(kV1MinHeaderBytes + hub.size(), '\0');
+// A header of version 1 or 2, as writers before version 3 wrote them: version 1 has no
+// max_record_bytes, so its hub length and hub come 4 bytes earlier.
+std::string old_header(std::uint16_t version, std::uint64_t epoch, std::uint64_t first_seq,
+                       const std::string& hub, std::uint32_t max_record_bytes) {
+  const bool v1 = version == kFormatVersion1;
+  const std::size_t hub_offset = v1 ? kV1HeaderHubOffset : kV2HeaderHubOffset;
+  std::string out(hub_offset + kCrcBytes + hub.size(), '\0');
   char* p = out.data();
   kSegmentMagic.copy(p, kSegmentMagic.size());
-  put_u16(p + kHeaderVersionOffset, kFormatVersion1);
+  put_u16(p + kHeaderVersionOffset, version);
   put_u16(p + kHeaderLengthOffset, static_cast<std::uint16_t>(out.size()));
   put_u64(p + kHeaderEpochOffset, epoch);
   put_u64(p + kHeaderFirstSeqOffset, first_seq);
-  put_u16(p + kV1HeaderHubLengthOffset, static_cast<std::uint16_t>(hub.size()));
-  std::memcpy(p + kV1HeaderHubOffset, hub.data(), hub.size());
+  if (!v1) put_u32(p + kHeaderMaxRecordOffset, max_record_bytes);
+  put_u16(p + (v1 ? kV1HeaderHubLengthOffset : kV2HeaderHubLengthOffset),
+          static_cast<std::uint16_t>(hub.size()));
+  std::memcpy(p + hub_offset, hub.data(), hub.size());
   const std::size_t crc_offset = out.size() - kCrcBytes;
   put_u32(p + crc_offset, crc32c::mask(crc32c::value(p, crc_offset)));
   return out;
 }
 
-// A version 2 header, as a writer before version 3 wrote it.
+std::string v1_header(std::uint64_t epoch, std::uint64_t first_seq, const std::string& hub) {
+  return old_header(kFormatVersion1, epoch, first_seq, hub, 0);
+}
+
 std::string v2_header(std::uint64_t epoch, std::uint64_t first_seq, const std::string& hub,
                       std::uint32_t max_record_bytes = kDefaultMaxRecordBytes) {
-  std::string out(kV2HeaderHubOffset + kCrcBytes + hub.size(), '\0');
-  char* p = out.data();
-  kSegmentMagic.copy(p, kSegmentMagic.size());
-  put_u16(p + kHeaderVersionOffset, kFormatVersion2);
-  put_u16(p + kHeaderLengthOffset, static_cast<std::uint16_t>(out.size()));
-  put_u64(p + kHeaderEpochOffset, epoch);
-  put_u64(p + kHeaderFirstSeqOffset, first_seq);
-  put_u32(p + kHeaderMaxRecordOffset, max_record_bytes);
-  put_u16(p + kV2HeaderHubLengthOffset, static_cast<std::uint16_t>(hub.size()));
-  std::memcpy(p + kV2HeaderHubOffset, hub.data(), hub.size());
-  const std::size_t crc_offset = out.size() - kCrcBytes;
-  put_u32(p + crc_offset, crc32c::mask(crc32c::value(p, crc_offset)));
-  return out;
+  return old_header(kFormatVersion2, epoch, first_seq, hub, max_record_bytes);
 }
 
 SegmentHeader v3(std::uint64_t epoch, std::uint64_t first_seq, std::uint32_t max_record_bytes,
