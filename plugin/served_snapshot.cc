@@ -34,9 +34,8 @@ std::size_t ServedSnapshot::take(std::size_t first, std::size_t max_rows, std::s
   if (file) {
     for (; i < rows() && payload->size() < max_rows && (payload->empty() || bytes < max_bytes);
          ++i) {
-      const std::string_view row(
-          file->data() + offsets[i],
-          offsets[i + 1] - replay::kSnapshotRecordHeaderBytes - offsets[i]);
+      const std::string_view row(file->data() + offsets[i],
+                                 offsets[i + 1] - replay::kSnapshotRecordHeaderBytes - offsets[i]);
       bytes += row.size();
       payload->push_back(row);
     }
