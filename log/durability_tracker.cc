@@ -145,6 +145,17 @@ void DurabilityTracker::replicated(std::uint64_t seq) {
   notify_listener();
 }
 
+void DurabilityTracker::gate_permit(std::function<bool()> held) {
+  std::lock_guard lock(mu_);
+  permitted_seq_ = effective_locked();
+  permit_ = std::move(held);
+}
+
+void DurabilityTracker::permit_changed() {
+  durable_cv_.notify_all();
+  notify_listener();
+}
+
 std::uint64_t DurabilityTracker::durable_seq() const {
   std::lock_guard lock(mu_);
   return effective_locked();
@@ -164,6 +175,10 @@ Status DurabilityTracker::wait_durable(std::uint64_t seq,
   if (!failure_.ok()) return failure_;
   const std::string s = std::to_string(seq);
   if (closed_) return Status::unavailable("log closed before seq " + s + " was durable");
+  if (permit_ && durable_seq_ >= seq && (!gated_ || replicated_seq_ >= seq)) {
+    return Status::timeout("seq " + s + " is durable but this writer's leadership lease lapsed " +
+                           "before it could count (RegistryOptions::lease)");
+  }
   if (gated_ && durable_seq_ >= seq) {
     return Status::timeout("seq " + s + " is durable here but not on enough standbys by the " +
                            "deadline (replicated seq " + std::to_string(replicated_seq_) + ")");

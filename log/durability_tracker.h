@@ -18,6 +18,7 @@
 // durable_seq() and wait_durable() may be called from any thread.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -74,6 +75,9 @@ class DurabilityTracker {
   // the replicated sequence, which starts at the durable one and only grows by replicated().
   void gate_replication();
   void replicated(std::uint64_t seq);
+  // Leadership (Log::gate_permit).
+  void gate_permit(std::function<bool()> held);
+  void permit_changed();
 
   // The highest durable sequence: on this disk, and (with the gate) replicated as required.
   std::uint64_t durable_seq() const;
@@ -87,8 +91,14 @@ class DurabilityTracker {
  private:
   void run_syncer();
   void fail_locked(Status error);
+  // The durable point readers see: on disk, replicated (with that gate), and reached while
+  // the permit was held (with that gate: checked here, when a reader looks).
   std::uint64_t effective_locked() const {
-    return gated_ && replicated_seq_ < durable_seq_ ? replicated_seq_ : durable_seq_;
+    const std::uint64_t e =
+        gated_ && replicated_seq_ < durable_seq_ ? replicated_seq_ : durable_seq_;
+    if (!permit_) return e;
+    if (e > permitted_seq_ && permit_()) permitted_seq_ = e;
+    return std::min(e, permitted_seq_);
   }
   void notify_listener() const {
     if (listener_) listener_();
@@ -112,6 +122,8 @@ class DurabilityTracker {
   bool syncing_ = false;      // the syncer is in a sync
   bool gated_ = false;        // gate_replication() was called
   std::uint64_t replicated_seq_ = 0;
+  std::function<bool()> permit_;             // gate_permit(); set once, before the first append
+  mutable std::uint64_t permitted_seq_ = 0;  // the durable point last seen with the permit held
 
   std::function<void()> listener_;  // set before the first append, then read only
   std::thread syncer_;              // kGroupCommit only; started and joined by the writer

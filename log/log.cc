@@ -415,6 +415,12 @@ void Log::gate_replication() { impl_->durability->gate_replication(); }
 
 void Log::replicated(std::uint64_t seq) { impl_->durability->replicated(seq); }
 
+void Log::gate_permit(std::function<bool()> held) {
+  impl_->durability->gate_permit(std::move(held));
+}
+
+void Log::permit_changed() { impl_->durability->permit_changed(); }
+
 void Log::on_durable(std::function<void()> listener) {
   impl_->durability->set_listener(std::move(listener));
 }

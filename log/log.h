@@ -117,6 +117,12 @@ class Log {
   // standby may copy). Any thread.
   void gate_replication();
   void replicated(std::uint64_t seq);
+  // Leadership (RegistryOptions::lease). After gate_permit(), durable_seq() advances only
+  // while `held()` answers true when it is read: records written meanwhile stay undurable
+  // until a read finds it true again. permit_changed() makes waiters and the listener look
+  // again (after a renewal, or once the permit is lost for good).
+  void gate_permit(std::function<bool()> held);
+  void permit_changed();
   std::uint64_t local_durable_seq() const;
   // The syncs so far (none under kNone). Any thread.
   SyncStats sync_stats() const;

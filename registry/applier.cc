@@ -37,8 +37,9 @@ Result<std::uint64_t> Applier::wait_applied(std::uint64_t seq,
   Status s = log_->wait_durable(seq, deadline);
   if (s.code() == Code::kTimeout) {
     return Status::timeout("event " + std::to_string(seq) +
-                           " was appended but is not durable within " + ms_text(timeout) +
-                           "; it takes effect if the log's sync succeeds, so its outcome is "
+                           " was appended but is not durable within " + ms_text(timeout) + " (" +
+                           s.message() +
+                           "); it takes effect if the log's sync succeeds, so its outcome is "
                            "unknown to this call");
   }
   if (!s.ok()) return s;

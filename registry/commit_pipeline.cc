@@ -58,9 +58,11 @@ void CommitPipeline::run(std::span<const Write> writes, std::span<Result<std::ui
   // When the append makes the group durable, the whole group is applied before the slot is
   // released: the overlay then borrows the staged events' rows instead of copying them, and
   // is cleared before the slot is released.
-  // (With synchronous replication no append makes its records durable: standbys must too.)
-  Pass pass{opts_.log.durability != Durability::kGroupCommit && opts_.sync_standbys == 0,
-            head_seq_};
+  // (With synchronous replication no append makes its records durable: standbys must too; nor
+  // with a lease: it must be held when they count.)
+  Pass pass{
+      opts_.log.durability != Durability::kGroupCommit && opts_.sync_standbys == 0 && !opts_.lease,
+      head_seq_};
   try {
     stage(writes, out, pass);
     if (staged_.empty()) return;

@@ -47,17 +47,17 @@ void Registry::Impl::become_writer(std::unique_ptr<replay::Log> opened) {
       [this](std::size_t events, std::size_t bytes) { snapshotter->note_appended(events, bytes); });
   snapshotter =
       std::make_unique<replay::Snapshotter>(opts, clock, *log, *applier, pipeline->slot());
-  replication =
-      std::make_unique<replay::ReplicationTracker>(*log, opts.sync_standbys, opts.standby_timeout);
+  replication = std::make_unique<replay::ReplicationTracker>(*log, opts.sync_standbys,
+                                                             opts.standby_timeout, opts.lease);
   auto q = std::make_unique<replay::WriterQueue>(
       proj, proj_mu, *pipeline, *applier, *log, counters,
       replay::WriterQueue::Limits{opts.max_group_writes, opts.max_queued_writes},
       replication.get());
   queue = q.get();
   writer = std::move(q);
-  // Under group commit (or synchronous replication) the writer thread applies what each sync
-  // (or standby acknowledgement) made durable.
-  if (opts.log.durability == Durability::kGroupCommit || opts.sync_standbys > 0)
+  // Under group commit (or synchronous replication, or a lease) the writer thread applies what
+  // each sync (or standby acknowledgement, or renewal) made durable.
+  if (opts.log.durability == Durability::kGroupCommit || opts.sync_standbys > 0 || opts.lease)
     log->on_durable([q = queue] { q->on_durable(); });
 }
 
@@ -81,7 +81,8 @@ Registry::Registry(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Registry::~Registry() {
   impl_->janitor.stop();
   if (impl_->snapshotter) impl_->snapshotter->stop();
-  impl_->writer->close();  // completes every accepted submission
+  impl_->writer->close();      // completes every accepted submission
+  impl_->replication.reset();  // before the log it gates: the lease may outlive both
   impl_->hooks.stop();
   if (impl_->log) (void)impl_->log->close();  // a close error has nobody left to report to
 }

@@ -8,9 +8,18 @@ namespace procreg::replay {
 using SteadyClock = std::chrono::steady_clock;
 
 ReplicationTracker::ReplicationTracker(Log& log, std::size_t k,
-                                       std::chrono::milliseconds standby_timeout)
-    : log_(log), k_(k), timeout_(standby_timeout) {
+                                       std::chrono::milliseconds standby_timeout,
+                                       std::shared_ptr<WriteLease> lease)
+    : log_(log), k_(k), timeout_(standby_timeout), lease_(std::move(lease)) {
   if (k_ > 0) log_.gate_replication();
+  if (lease_) {
+    log_.gate_permit([l = lease_.get()] { return l->held(); });
+    lease_->set_on_extend([&l = log_] { l.permit_changed(); });
+  }
+}
+
+ReplicationTracker::~ReplicationTracker() {
+  if (lease_) lease_->set_on_extend(nullptr);
 }
 
 std::uint64_t ReplicationTracker::kth_locked(SteadyClock::time_point now) const {
@@ -44,6 +53,12 @@ void ReplicationTracker::ack(const std::string& name, std::uint64_t seq) {
 }
 
 Status ReplicationTracker::check_writable() const {
+  if (lease_ && !lease_->held()) {
+    return Status::unavailable(
+        std::string("this writer does not hold its leadership lease (") +
+        (lease_->lost() ? "lost: another writer may be elected" : "not renewed in time") +
+        "); it may no longer be the hub's writer; nothing written");
+  }
   if (k_ == 0) return Status();
   std::lock_guard l(mu_);
   const auto now = SteadyClock::now();

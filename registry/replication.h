@@ -9,18 +9,24 @@
 // nothing written, while fewer than k standbys are in sync (heard from within
 // standby_timeout). With k = 0 the acks are only recorded, for stats.
 //
+// It also holds the writer's leadership lease, if any (RegistryOptions::lease): writes are
+// refused while the lease is not held, and the log's durability point is gated on it
+// (Log::gate_permit).
+//
 // Thread safety: every method from any thread. Its lock is never held while calling the Log.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
 #include "log/log.h"
 #include "procreg/status.h"
+#include "procreg/write_lease.h"
 
 namespace procreg::replay {
 
@@ -33,13 +39,17 @@ class ReplicationTracker {
     bool in_sync = false;  // heard from within standby_timeout
   };
 
-  // `log` must outlive the tracker; with k > 0 it is gated here.
-  ReplicationTracker(Log& log, std::size_t k, std::chrono::milliseconds standby_timeout);
+  // `log` must outlive the tracker; with k > 0 or a lease it is gated here.
+  ReplicationTracker(Log& log, std::size_t k, std::chrono::milliseconds standby_timeout,
+                     std::shared_ptr<WriteLease> lease = nullptr);
+  ~ReplicationTracker();  // releases the lease's callback
+  ReplicationTracker(const ReplicationTracker&) = delete;
+  ReplicationTracker& operator=(const ReplicationTracker&) = delete;
 
   // The standby `name` holds every record up to `seq` on its disk.
   void ack(const std::string& name, std::uint64_t seq);
-  // ok while at least k standbys are in sync (always with k = 0); else kUnavailable, saying
-  // how many are.
+  // ok while the lease (if any) is held and at least k standbys are in sync (always with
+  // k = 0); else kUnavailable, saying which.
   Status check_writable() const;
   std::size_t required() const { return k_; }
   std::uint64_t replicated_seq() const;
@@ -58,6 +68,7 @@ class ReplicationTracker {
   Log& log_;
   const std::size_t k_;
   const std::chrono::milliseconds timeout_;
+  const std::shared_ptr<WriteLease> lease_;
   mutable std::mutex mu_;
   std::map<std::string, Ack> acks_;
   std::uint64_t replicated_ = 0;

@@ -7,10 +7,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 
 #include "procreg/types.h"
+#include "procreg/write_lease.h"
 
 namespace procreg {
 
@@ -99,6 +101,10 @@ struct RegistryOptions {
   // waits for its standbys up to its own timeout (then kTimeout, outcome unknown).
   std::size_t sync_standbys = 0;
   std::chrono::milliseconds standby_timeout{2'000};
+  // Leadership under automatic failover (include/procreg/write_lease.h): when set, writes are
+  // taken, and the log's records count as durable (so are applied, published and
+  // acknowledged), only while this lease is held. Null: always (a writer without election).
+  std::shared_ptr<WriteLease> lease;
 };
 
 // Options shared by all writes.
