@@ -7,7 +7,8 @@ set -euo pipefail
 packages=(
   build-essential cmake
   libzmq3-dev cppzmq-dev libmsgpack-cxx-dev libboost-dev libboost-test-dev
-  libcli11-dev nlohmann-json3-dev python3 python3-zmq python3-msgpack
+  libcli11-dev nlohmann-json3-dev libcurl4-openssl-dev etcd-server
+  python3 python3-zmq python3-msgpack
 )
 if [[ "${1:-}" == "--ci" ]]; then
   packages+=(clang libclang-rt-14-dev clang-format clang-tidy)
