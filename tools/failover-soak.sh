@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
-# Soak test of failover by hand: tests/cli/failover_test.py with many more rounds. Each round
-# kills (SIGKILL) or pauses (SIGSTOP, then SIGCONT after the promotion) the writer while two
-# clients write, promotes the most complete of two standbys with `procreg promote`, checks that
-# every acknowledged write is on the new writer, and turns the old writer's directory into a
-# standby of the new one. Stops at the first violation.
+# Soak test of failover: tests/cli/failover_test.py (by hand) or, with --election,
+# tests/cli/election_test.py (automatic, on etcd), with many more rounds. Each round kills
+# (SIGKILL) or pauses (SIGSTOP, then SIGCONT once another writer took over) the writer while two
+# clients write; the most complete of two standbys becomes the writer (`procreg promote`, or
+# etcd's election); every acknowledged write must be on the new writer, and the old writer's
+# directory becomes a standby of the new one. Stops at the first violation. With --election it
+# ends with the time from each writer's death to the first write its successor acknowledged
+# (median and max).
 #
-#   tools/failover-soak.sh [--build DIR] [--rounds N] [--seed S]
+#   tools/failover-soak.sh [--election] [--build DIR] [--rounds N] [--seed S]
 #
+#   --election    automatic failover on etcd (Debian's etcd-server), lease TTL 1 s
 #   --build DIR   the build directory holding tools/procreg/procreg   build
-#   --rounds N    rounds of failover (about 2.8 s each)               500
+#   --rounds N    rounds of failover (about 2.8 s each; 4 s with --election)   500
 #   --seed S      the seed of the kill timing (default: a random one, printed)
 #
 # Exit status: 0 if every round held, 1 on the first violation, 2 on bad flags.
@@ -18,8 +22,10 @@ cd "$(dirname "$0")/.."
 build=build
 rounds=500
 seed=""
+test=failover_test.py
 while (($#)); do
   case "$1" in
+    --election) test=election_test.py; shift; continue ;;
     --build) build="$2" ;;
     --rounds) rounds="$2" ;;
     --seed) seed="$2" ;;
@@ -28,8 +34,8 @@ while (($#)); do
   shift 2
 done
 seed=${seed:-$RANDOM}
-echo "failover soak: $rounds rounds, seed $seed"
+echo "failover soak ($test): $rounds rounds, seed $seed"
 python3=/usr/bin/python3
 [[ -x $python3 ]] || python3=python3
-exec "$python3" tests/cli/failover_test.py --procreg "$build/tools/procreg/procreg" \
+exec "$python3" "tests/cli/$test" --procreg "$build/tools/procreg/procreg" \
   --rounds "$rounds" --seed "$seed"

@@ -14,6 +14,7 @@
 
 #include "plugin/zap_handler.h"
 #include "plugin/zmq_util.h"
+#include "tools/procreg/election_cmd.h"
 
 namespace procreg::cli {
 
@@ -47,7 +48,8 @@ void HubEndpoints::add_options(CLI::App* app, const std::string& which) {
                     std::string("the stats endpoint of `procreg serve` [") + kDefaultStats + "]");
   }
   app->add_option("--endpoints", endpoints_file,
-                  "read the hub and endpoints from this file (written by serve --endpoints-file); "
+                  "read the hub and endpoints from this file (written by serve --endpoints-file), "
+                  "or from the writer elected at etcd://HOST:PORT/PREFIX (serve --election); "
                   "flags override it");
   app->add_option("--timeout-ms", timeout_ms,
                   "bound on reaching the hub and on each call, in ms [5000]")
@@ -57,13 +59,17 @@ void HubEndpoints::add_options(CLI::App* app, const std::string& which) {
 
 void HubEndpoints::resolve() {
   if (!endpoints_file.empty()) {
-    std::ifstream in(endpoints_file);
-    if (!in) usage_error("cannot read the endpoints file " + endpoints_file);
     nlohmann::ordered_json j;
-    try {
-      in >> j;
-    } catch (const std::exception& e) {
-      usage_error("the endpoints file " + endpoints_file + " is not JSON: " + e.what());
+    if (endpoints_file.starts_with("etcd://")) {  // the elected writer's (serve --election)
+      j = leader_endpoints(endpoints_file, timeout());
+    } else {
+      std::ifstream in(endpoints_file);
+      if (!in) usage_error("cannot read the endpoints file " + endpoints_file);
+      try {
+        in >> j;
+      } catch (const std::exception& e) {
+        usage_error("the endpoints file " + endpoints_file + " is not JSON: " + e.what());
+      }
     }
     if (!j.is_object()) usage_error("the endpoints file " + endpoints_file + " is not an object");
     const auto fill = [&](std::string& field, const char* key) {

@@ -12,6 +12,7 @@
 // stop signal it stops the server, writes --dump, closes the log (synced) and prints
 // {"event":"stopped", ...}.
 #include <chrono>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <string>
@@ -26,6 +27,7 @@
 #include "tools/common/signals.h"
 #include "tools/procreg/cli.h"
 #include "tools/procreg/commands.h"
+#include "tools/procreg/election_cmd.h"
 #include "tools/procreg/json_convert.h"
 #include "tools/procreg/standby_cmd.h"
 
@@ -63,9 +65,15 @@ struct ServeOptions {
   CurveFlags curve;
   std::size_t sync_standbys = 0;
   std::int64_t standby_timeout_ms = RegistryOptions{}.standby_timeout.count();
-  std::uint64_t term = 0;  // --term: the writer's term (0: the log's)
-  std::string standby_of;  // a standby of this writer instead of a writer
-  std::string serve;       // a standby's read endpoint
+  std::uint64_t term = 0;       // --term: the writer's term (0: the log's)
+  std::string standby_of;       // a standby of this writer instead of a writer
+  std::string serve;            // a standby's read endpoint
+  ElectionRunOptions election;  // --election: a member with automatic failover
+  // Set by the election (election_cmd.h) for the writer it runs: the registry's lease, a call
+  // once ready with the endpoints, and a check every round (true: step down).
+  std::shared_ptr<WriteLease> lease;
+  std::function<void(const Json&)> on_ready;
+  std::function<bool()> until;
 };
 
 Durability parse_durability(const std::string& d) {
@@ -150,6 +158,7 @@ RegistryOptions registry_options(const ServeOptions& o) {
   ro.pending_ttl_ms = o.pending_ttl_ms;
   ro.sync_standbys = o.sync_standbys;
   ro.standby_timeout = std::chrono::milliseconds(o.standby_timeout_ms);
+  ro.lease = o.lease;
   if (!ro.snapshots.archive_dir.empty() && !ro.snapshots.compact) {
     usage_error("--archive-dir needs --compact");
   }
@@ -249,13 +258,14 @@ void announce_ready(const ServeOptions& o, const Registry& registry, const Serve
                 {"recovery", registry.recovery_report()}};
   ready.update(endpoints);
   out_line(dump_line(ready));
+  if (o.on_ready) o.on_ready(endpoints);
 }
 
 // Answers stats requests until SIGINT or SIGTERM, or --seconds.
 void serve_until_stopped(const ServeOptions& o, const tools::Signals& signals, StatsEndpoint& stats,
                          const std::function<Json()>& make_stats) {
   const auto deadline = deadline_after(o.seconds);
-  while (Clock::now() < deadline) {
+  while (Clock::now() < deadline && !(o.until && o.until())) {
     if (!stats.endpoint().empty()) {
       stats.answer(milliseconds(100), make_stats);
       if (tools::Signals::stops(signals.wait(milliseconds(0)))) break;
@@ -267,19 +277,60 @@ void serve_until_stopped(const ServeOptions& o, const tools::Signals& signals, S
 
 int run_writer(const ServeOptions& o);
 
+StandbyRunOptions standby_options(const ServeOptions& o) {
+  StandbyRunOptions so;
+  so.log_dir = o.log_dir;
+  so.hub = o.hub;
+  so.node = o.node;
+  so.standby_of = o.standby_of;
+  so.serve = o.serve;
+  so.stats = o.stats;
+  so.endpoints_file = o.endpoints_file;
+  so.seconds = o.seconds;
+  so.max_connections = o.max_connections;
+  so.curve = o.curve;
+  return so;
+}
+
+// --election: standby or writer as etcd says (election_cmd.h).
+int run_member(const ServeOptions& o) {
+  if (!o.standby_of.empty()) usage_error("--election and --standby-of exclude each other");
+  if (o.term != 0) usage_error("--election takes the term etcd gives: drop --term");
+  ElectionRunOptions eo = o.election;
+  eo.log_dir = o.log_dir;
+  eo.hub = o.hub;
+  eo.seconds = o.seconds;
+  if (eo.name.empty())
+    eo.name = o.node + "-" + std::filesystem::path(o.log_dir).filename().string();
+  const auto standby = [&](const HubEndpoints& writer,
+                           const std::function<bool(const StandbyStats&)>& until) {
+    StandbyRunOptions so = standby_options(o);
+    so.seconds = 0;  // the election's deadline is in `until`
+    so.writer = writer;
+    so.until = until;
+    std::uint64_t ignored = 0;
+    return run_standby(so, &ignored);
+  };
+  const auto writer = [&](std::uint64_t term, std::shared_ptr<WriteLease> lease,
+                          const std::function<void(const Json&)>& on_ready,
+                          const std::function<bool()>& until) {
+    ServeOptions w = o;
+    w.election = {};
+    w.serve.clear();
+    w.seconds = 0;
+    w.term = term;
+    w.lease = std::move(lease);
+    w.on_ready = on_ready;
+    w.until = until;
+    return run_writer(w);
+  };
+  return run_elected(eo, standby, writer);
+}
+
 int run_serve(const ServeOptions& o) {
+  if (!o.election.url.empty()) return run_member(o);
   if (!o.standby_of.empty()) {
-    StandbyRunOptions so;
-    so.log_dir = o.log_dir;
-    so.hub = o.hub;
-    so.node = o.node;
-    so.standby_of = o.standby_of;
-    so.serve = o.serve;
-    so.stats = o.stats;
-    so.endpoints_file = o.endpoints_file;
-    so.seconds = o.seconds;
-    so.max_connections = o.max_connections;
-    so.curve = o.curve;
+    StandbyRunOptions so = standby_options(o);
     std::uint64_t term = 0;
     const int code = run_standby(so, &term);
     if (term == 0) return code;
@@ -483,6 +534,17 @@ void add_serve_command(CLI::App& app, Commands* commands) {
                     "byte (its endpoints file, or its replay endpoint)");
   serve->add_option("--serve", o->serve,
                     "with --standby-of and an endpoints file: answer reads here, as a replica");
+  serve->add_option("--election", o->election.url,
+                    "automatic failover: be a member of the hub's election on etcd "
+                    "(etcd://HOST:PORT/PREFIX): the writer while elected, else a standby of it");
+  serve->add_option("--election-name", o->election.name,
+                    "this member's name in the election (default: --node, '-' and the log "
+                    "directory's name)");
+  serve
+      ->add_option("--election-ttl-s", o->election.ttl_s,
+                   "the etcd lease's TTL: a writer gone this long is replaced")
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{3600}))
+      ->capture_default_str();
   serve->add_option("--curve-server", o->curve.server,
                     "with --standby-of and CURVE: the writer's public key (file or Z85)");
   o->curve.add_server_options(serve, /*publishes=*/true);

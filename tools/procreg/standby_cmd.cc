@@ -41,6 +41,12 @@ Json standby_stats_json(const Standby& standby) {
 
 // The writer's endpoints: from a file, or its replay endpoint alone.
 HubEndpoints writer_endpoints(const StandbyRunOptions& o) {
+  if (o.writer) {
+    HubEndpoints hub = *o.writer;
+    hub.curve_flags = o.curve;
+    hub.resolve();
+    return hub;
+  }
   HubEndpoints hub;
   hub.hub = o.hub;
   if (o.standby_of.find("://") != std::string::npos) {
@@ -156,6 +162,12 @@ int run_standby(const StandbyRunOptions& o, std::uint64_t* promote_term) {
   std::string stopped_copying;
   const auto handle = [&](std::string_view request, bool admin) -> std::optional<Json> {
     if (request != "promote" && request != "promote force") return std::nullopt;
+    if (o.until) {
+      return Json{{"promoted", false},
+                  {"error",
+                   "this standby is a member of an election (--election): etcd elects "
+                   "the writer"}};
+    }
     return promote(*standby, request, admin, promote_term);
   };
   while (Clock::now() < deadline && *promote_term == 0) {
@@ -170,6 +182,7 @@ int run_standby(const StandbyRunOptions& o, std::uint64_t* promote_term) {
       stopped_copying = st.to_string();
       break;
     }
+    if (o.until && o.until(standby->stats())) break;
   }
   if (replica) replica->stop();
   const StandbyStats s = standby->stats();

@@ -17,7 +17,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
+
+#include "procreg/standby.h"
+#include "tools/procreg/cli.h"
 
 #include "tools/procreg/security_flags.h"
 
@@ -36,6 +41,11 @@ struct StandbyRunOptions {
   double seconds = 0;
   std::size_t max_connections = 0;
   CurveFlags curve;  // --curve-key (its own), --curve-server (the writer's), --curve-policy
+  // Under --election (election_cmd.h): the writer's endpoints as its leader key says (instead
+  // of standby_of), and a check every round with the copy's stats: true stops the standby
+  // (the leader changed, or this member won), as a signal would.
+  std::optional<HubEndpoints> writer;
+  std::function<bool(const StandbyStats&)> until;
 };
 
 // A writer that has not answered the standby's listings for this long is taken as gone.

@@ -1,0 +1,342 @@
+#!/usr/bin/python3
+"""Automatic failover on etcd, round after round: real processes (Debian's etcd, a `procreg
+bus`, three `procreg serve --election` members), sockets on 127.0.0.1 with ephemeral ports,
+every wait bounded, temporary directories removed.
+
+    election_test.py --procreg PATH [--rounds N] [--seed S] [--etcd PATH]
+
+The members share one etcd prefix (lease TTL 1 s) and one bus; the writer they elect
+acknowledges a write once one standby holds it (--sync-standbys 1). Each round, clients write
+through `--endpoints etcd://...` while the writer is killed (SIGKILL), or paused (SIGSTOP)
+and resumed (SIGCONT) once another was elected. After each round:
+
+- a new writer was elected, at a higher term, and acknowledged a write (the time from the
+  writer's death to that acknowledgement is reported);
+- every write a client was told succeeded is on the new writer;
+- the paused writer, resumed, acknowledges nothing (a write sent to it fails) and steps down;
+- the old writer's member (restarted if killed) follows the new writer as a standby, and
+  both standbys come in sync with it.
+
+tools/failover-soak.sh --election runs it for many rounds.
+"""
+import base64
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.request
+
+import cli_test
+from cli_test import ANY, WAIT_S, insert_args, lines_json
+
+ROUNDS = 20
+SEED = 1
+ETCD = "/usr/bin/etcd"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def b64(text):
+    return base64.b64encode(text.encode()).decode()
+
+
+def batch(first, count):
+    return "".join(json.dumps({"method": "insert", "args": insert_args("w%d" % i, pid="p%d" % i)})
+                   + "\n" for i in range(first, first + count))
+
+
+class Etcd:
+    """Debian's etcd on loopback, timed for a 1 s lease TTL."""
+
+    def __init__(self, root):
+        self.port = free_port()
+        self.url = "http://127.0.0.1:%d" % self.port
+        peer = "http://127.0.0.1:%d" % free_port()
+        self.out = open(os.path.join(root, "etcd.out"), "w+")
+        self.proc = subprocess.Popen(
+            [ETCD, "--name", "t", "--data-dir", os.path.join(root, "etcd"),
+             "--listen-client-urls", self.url, "--advertise-client-urls", self.url,
+             "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+             "--initial-cluster", "t=" + peer, "--election-timeout", "500",
+             "--heartbeat-interval", "100"], stdout=self.out, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + WAIT_S
+        while True:
+            try:
+                self.post("/v3/kv/range", {"key": b64("ready")})
+                return
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    self.out.seek(0)
+                    raise AssertionError("etcd did not start: " + self.out.read())
+                time.sleep(0.05)
+
+    def post(self, path, body):
+        req = urllib.request.Request(self.url + path, data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=2) as r:
+            return json.loads(r.read())
+
+    def leader(self, prefix):
+        """The leader's proclaimed value (a dict; {} before it proclaimed), or None."""
+        try:
+            kv = self.post("/v3/election/leader", {"name": b64(prefix + "/leader")}).get("kv")
+        except urllib.error.HTTPError:
+            return None  # "election: no leader"
+        if not kv:
+            return None
+        value = base64.b64decode(kv.get("value", "")).decode()
+        return json.loads(value) if value else {}
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=WAIT_S)
+        self.out.close()
+
+
+class Member:
+    """A directory and its `procreg serve --election` process."""
+
+    def __init__(self, root, name, election, bus):
+        self.name = name
+        self.dir = os.path.join(root, name)
+        self.log = os.path.join(self.dir, "log")
+        os.makedirs(self.dir)
+        self.election = election
+        self.bus = bus
+        self.proc = None
+        self.out = None
+        self.runs = 0
+
+    def start(self):
+        self.stop()
+        self.runs += 1
+        self.out = open(os.path.join(self.dir, "serve-%d.out" % self.runs), "w+")
+        self.proc = subprocess.Popen(
+            [cli_test.PROCREG, "serve", "--log-dir", self.log, "--hub", "t",
+             "--election", self.election, "--election-name", self.name, "--election-ttl-s", "1",
+             "--connect", self.bus["frontend"], "--advertise-bus", self.bus["backend"],
+             "--replay", ANY, "--command", ANY, "--stats", ANY, "--heartbeat-ms", "100",
+             "--durability", "sync", "--segment-bytes", "16384", "--sync-standbys", "1",
+             "--standby-timeout-ms", "1000"], stdout=self.out, stderr=subprocess.STDOUT)
+
+    def output(self):
+        if not self.out:
+            return ""
+        self.out.flush()
+        with open(self.out.name) as f:
+            return f.read()
+
+    def events(self, name):
+        return [l for l in lines_json(self.output()) if l.get("event") == name]
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)
+            self.proc.kill()
+            self.proc.wait(timeout=WAIT_S)
+        if self.out:
+            self.out.close()
+            self.out = None
+        self.proc = None
+
+
+class ElectionTest(unittest.TestCase):
+    PREFIX = "hubs/t"
+
+    def setUp(self):
+        self.root = tempfile.mkdtemp(prefix="procreg-election-test-")
+        self.etcd = Etcd(self.root)
+        self.election = "etcd://127.0.0.1:%d/%s" % (self.etcd.port, self.PREFIX)
+        bus_file = os.path.join(self.root, "bus.json")
+        self.bus_out = open(os.path.join(self.root, "bus.out"), "w+")
+        self.bus = subprocess.Popen(
+            [cli_test.PROCREG, "bus", "--frontend", ANY, "--backend", ANY, "--endpoints-file",
+             bus_file], stdout=self.bus_out, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + WAIT_S
+        while not os.path.exists(bus_file):
+            self.assertIsNone(self.bus.poll())
+            self.assertLess(time.monotonic(), deadline, "the bus did not start")
+            time.sleep(0.02)
+        with open(bus_file) as f:
+            bus = json.load(f)
+        self.members = [Member(self.root, n, self.election, bus) for n in ("n0", "n1", "n2")]
+        self.rng = random.Random(SEED)
+
+    def tearDown(self):
+        for m in self.members:
+            m.stop()
+        self.bus.kill()
+        self.bus.wait(timeout=WAIT_S)
+        self.bus_out.close()
+        self.etcd.stop()
+        if os.environ.get("PROCREG_KEEP_FAILOVER_DIR"):
+            sys.stderr.write("kept " + self.root + "\n")
+        else:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    def member(self, name):
+        return next(m for m in self.members if m.name == name)
+
+    def wait_leader(self, other_than=None, min_term=0):
+        """The proclaimed value of a leader that is not `other_than`, at a term above min_term."""
+        deadline = time.monotonic() + WAIT_S
+        while True:
+            v = self.etcd.leader(self.PREFIX)
+            if v and v.get("member") != other_than and v.get("term", 0) > min_term:
+                return v
+            self.assertLess(time.monotonic(), deadline, "no leader elected: " + "\n".join(
+                m.name + ": " + m.output()[-2000:] for m in self.members))
+            time.sleep(0.02)
+
+    def call(self, *args, stdin=None, timeout_ms=2000):
+        return cli_test.run("call", "--endpoints", self.election, "--timeout-ms", str(timeout_ms),
+                            *args, stdin=stdin)
+
+    def write_until_acknowledged(self, child):
+        """Retries one insert through etcd's leader until acknowledged; returns when it was."""
+        deadline = time.monotonic() + WAIT_S
+        while True:
+            r = self.call("insert", json.dumps(insert_args(child)), timeout_ms=1000)
+            if r.returncode == 0:
+                return time.monotonic()
+            self.assertLess(time.monotonic(), deadline, "no write acknowledged: " + r.stderr)
+            time.sleep(0.02)
+
+    def start_clients(self, first, per_client, clients=2):
+        procs = []
+        for c in range(clients):
+            p = subprocess.Popen(
+                [cli_test.PROCREG, "call", "--endpoints", self.election, "--timeout-ms", "800",
+                 "--batch", "-"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL, text=True)
+            p.stdin.write(batch(first + c * per_client, per_client))
+            p.stdin.close()
+            procs.append((p, first + c * per_client))
+        return procs
+
+    def acknowledged(self, procs):
+        acked = []
+        for p, first in procs:
+            p.kill()
+            p.wait(timeout=WAIT_S)
+            out = p.stdout.read()
+            p.stdout.close()
+            for line in lines_json(out):
+                if "result" in line:
+                    acked.append("w%d" % (first + line["line"] - 1))
+        return acked
+
+    def rows(self):
+        r = self.call("dump_all_tables", timeout_ms=5000)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        return set(json.loads(r.stdout).get("t", {}).keys())
+
+    def stats(self, endpoints):
+        r = cli_test.run("stats", "--stats", endpoints["stats"], "--timeout-ms", "2000")
+        return json.loads(r.stdout) if r.returncode == 0 else {}
+
+    def wait_in_sync(self, leader, rnd):
+        deadline = time.monotonic() + WAIT_S
+        while self.stats(leader).get("replication", {}).get("standbys_in_sync", 0) < 2:
+            self.assertLess(time.monotonic(), deadline, "round %d: the standbys did not come in "
+                            "sync: %s" % (rnd, "\n".join(m.name + ": " + m.output()[-3000:]
+                                                         for m in self.members)))
+            time.sleep(0.05)
+
+    def refused_by(self, old, rnd):
+        """A write sent to the resumed old writer itself is not acknowledged."""
+        r = cli_test.run("call", "--command", old["command"], "--hub", "t", "--timeout-ms", "1500",
+                         "insert", json.dumps(insert_args("late%d" % rnd)))
+        self.assertNotEqual(r.returncode, 0, "round %d: the old writer acknowledged a write after "
+                            "the new term began: %s" % (rnd, r.stdout))
+        return "late%d" % rnd
+
+    def test_rounds_of_automatic_failover_keep_every_acknowledged_write(self):
+        for m in self.members:
+            m.start()
+            self.wait_leader()  # the first member leads; the others follow it
+        acked = set()
+        self.write_until_acknowledged("w-first")
+        acked.add("w-first")
+        next_child, took = 0, []
+        leader = self.wait_leader()
+        for rnd in range(1, ROUNDS + 1):
+            with self.subTest(round=rnd):
+                self.wait_in_sync(leader, rnd)
+                pause = rnd % 2 == 0  # even rounds: a partition (SIGSTOP), odd: SIGKILL
+                old = self.member(leader["member"])
+                clients = self.start_clients(next_child, 150)
+                next_child += 300
+                time.sleep(self.rng.uniform(0.05, 0.25))
+                died = time.monotonic()
+                old.proc.send_signal(signal.SIGSTOP if pause else signal.SIGKILL)
+                new = self.wait_leader(other_than=old.name, min_term=leader["term"])
+                took.append(self.write_until_acknowledged("probe%d" % rnd) - died)
+                acked.add("probe%d" % rnd)
+                late = None
+                if pause:
+                    old.proc.send_signal(signal.SIGCONT)  # back, at the old term
+                    late = self.refused_by(leader, rnd)
+                else:
+                    old.start()  # the killed member comes back, as a standby
+                round_acked = self.acknowledged(clients)
+                held = self.rows()
+                missing = sorted((acked | set(round_acked)) - held)
+                self.assertEqual(missing, [], "round %d lost acknowledged writes" % rnd)
+                acked |= set(round_acked)
+                if late is not None:
+                    deadline = time.monotonic() + WAIT_S
+                    while not old.events("stepped_down"):
+                        self.assertLess(time.monotonic(), deadline, old.output()[-3000:])
+                        time.sleep(0.05)
+                leader = new
+        self.wait_in_sync(leader, ROUNDS + 1)
+        final = self.rows()
+        self.assertEqual(sorted(acked - final), [])
+        self.assertGreater(len(acked), 1 + 2 * ROUNDS)
+        took.sort()
+        sys.stderr.write(
+            "%d rounds: %d acknowledged writes, all on the last writer; from the writer's death "
+            "to the first write the new one acknowledged: median %.2f s, max %.2f s\n"
+            % (ROUNDS, len(acked), statistics.median(took), took[-1]))
+
+
+def main():
+    global ROUNDS, SEED, ETCD
+    argv = sys.argv[1:]
+    while argv:
+        a = argv.pop(0)
+        if a == "--procreg":
+            cli_test.PROCREG = os.path.abspath(argv.pop(0))
+        elif a == "--rounds":
+            ROUNDS = int(argv.pop(0))
+        elif a == "--seed":
+            SEED = int(argv.pop(0))
+        elif a == "--etcd":
+            ETCD = argv.pop(0)
+        else:
+            sys.exit("unknown argument " + a)
+    if not cli_test.PROCREG:
+        sys.exit("usage: election_test.py --procreg PATH [--rounds N] [--seed S] [--etcd PATH]")
+    if not os.access(ETCD, os.X_OK):
+        sys.exit("etcd is not installed at %s (Debian: etcd-server; tools/install-deps.sh)" % ETCD)
+    suite = unittest.TestLoader().loadTestsFromTestCase(ElectionTest)
+    result = unittest.TextTestRunner(verbosity=2).run(suite)
+    sys.exit(0 if result.wasSuccessful() else 1)
+
+
+if __name__ == "__main__":
+    main()
