@@ -58,17 +58,17 @@ struct MemberProgress {
 
 // The leader as etcd holds it.
 struct ElectionLeader {
-  std::string key;          // the leader's key in etcd
-  std::int64_t rev = 0;     // its create revision: the writer's term
-  std::int64_t lease = 0;   // the etcd lease it lives under
-  std::string value;        // what the leader proclaimed: its endpoints (JSON)
+  std::string key;         // the leader's key in etcd
+  std::int64_t rev = 0;    // its create revision: the writer's term
+  std::int64_t lease = 0;  // the etcd lease it lives under
+  std::string value;       // what the leader proclaimed: its endpoints (JSON)
   bool operator==(const ElectionLeader&) const = default;
 };
 
 struct ElectorStats {
   std::int64_t lease_id = 0;
-  std::int64_t lease_ttl_s = 0;         // as etcd granted it
-  std::uint64_t keepalives = 0;         // confirmed by etcd
+  std::int64_t lease_ttl_s = 0;  // as etcd granted it
+  std::uint64_t keepalives = 0;  // confirmed by etcd
   std::uint64_t keepalive_failures = 0;
   std::uint64_t campaigns = 0;          // campaigns started
   std::uint64_t campaigns_yielded = 0;  // won, then resigned: another member was ahead

@@ -177,9 +177,8 @@ bool Elector::Impl::most_complete(const std::vector<Member>& all) const {
     std::lock_guard l(mu);
     me = {options.name, progress};
   }
-  return std::none_of(all.begin(), all.end(), [&](const Member& m) {
-    return m.name != me.name && ahead_of(m, me);
-  });
+  return std::none_of(all.begin(), all.end(),
+                      [&](const Member& m) { return m.name != me.name && ahead_of(m, me); });
 }
 
 void Elector::Impl::campaign() {

@@ -114,8 +114,7 @@ BOOST_AUTO_TEST_CASE(a_record_appended_as_the_lease_is_lost_is_never_acknowledge
     BOOST_REQUIRE((b.wait_for(milliseconds(5'000)) == std::future_status::ready));
     auto got = b.get();
     BOOST_TEST(got.status().code() == Code::kTimeout, got.status().to_string());
-    BOOST_TEST(got.status().message().find("lease") != std::string::npos,
-               got.status().to_string());
+    BOOST_TEST(got.status().message().find("lease") != std::string::npos, got.status().to_string());
     BOOST_TEST(!r.entry_exists("b"));
   }
   // The record is in this log: whether it survives is the next writer's history's to say

@@ -130,14 +130,13 @@ Outcome lead(const std::string& name, Elector& elector, const MemberProgress& mi
         value["term"] = term;
         value["member"] = name;
         if (Status s = elector.proclaim(value.dump()); !s.ok()) {
-          std::cerr << "procreg: cannot proclaim the endpoints in etcd: " << s.to_string()
-                    << "\n";
+          std::cerr << "procreg: cannot proclaim the endpoints in etcd: " << s.to_string() << "\n";
         }
       },
       [&] { return (stepped_down = elector.lost()) || Clock::now() >= deadline; });
   if (!stepped_down) return Outcome::kDone;
-  out_line(dump_line(
-      {{"event", "stepped_down"}, {"term", term}, {"reason", elector.lost_reason()}}));
+  out_line(
+      dump_line({{"event", "stepped_down"}, {"term", term}, {"reason", elector.lost_reason()}}));
   return Outcome::kMoveOn;
 }
 
@@ -156,7 +155,8 @@ int run_elected(const ElectionRunOptions& o, const RunStandby& standby, const Ru
     if (follow(o, *elector, signals, deadline, standby, &mine, &code) == Outcome::kDone) {
       return code;
     }
-    if (elector->won() && lead(o.name, *elector, mine, deadline, writer, &code) == Outcome::kDone) return code;
+    if (elector->won() && lead(o.name, *elector, mine, deadline, writer, &code) == Outcome::kDone)
+      return code;
     if (!elector->won()) {
       out_line(dump_line({{"event", "lease_lost"}, {"reason", elector->lost_reason()}}));
     }
