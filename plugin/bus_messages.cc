@@ -119,13 +119,17 @@ constexpr auto kHeartbeat = make_body<Heartbeat>(
                field<&Heartbeat::unregistered_head>("unreg"),
                field<&Heartbeat::term>("tm", kOptional),
                field<&Heartbeat::incarnation>("inc", kOptional),
-               field<&Heartbeat::start_seq>("st", kOptional)},
+               field<&Heartbeat::start_seq>("st", kOptional),
+               field<&Heartbeat::replay_endpoint>("rep", kOptional),
+               field<&Heartbeat::command_endpoint>("cmd", kOptional)},
     {.written = [](const Heartbeat& m) {
-      // "v", seq, ep, t, reg, unreg always; tm, inc, st (keys 6..8) when set.
+      // "v", seq, ep, t, reg, unreg always; tm, inc, st, rep, cmd (keys 6..10) when set.
       std::uint32_t keys = ~0u;
       if (m.term == 0) keys &= ~bits(6);
       if (m.incarnation == 0) keys &= ~bits(7);
       if (m.start_seq == 0) keys &= ~bits(8);
+      if (m.replay_endpoint.empty()) keys &= ~bits(9);
+      if (m.command_endpoint.empty()) keys &= ~bits(10);
       return keys;
     }});
 

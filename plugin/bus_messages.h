@@ -83,6 +83,10 @@ struct Heartbeat {
   std::uint64_t term = 0;
   std::uint64_t incarnation = 0;
   std::uint64_t start_seq = 0;
+  // Where the writer's replay service and command channel are, for followers that must find a
+  // new writer after a failover; "": not said.
+  std::string replay_endpoint{};
+  std::string command_endpoint{};
   bool operator==(const Heartbeat&) const = default;
 };
 

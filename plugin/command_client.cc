@@ -56,6 +56,41 @@ void CommandClient::open_socket(const CurveOptions& curve) {
   socket_.connect(endpoint_);
 }
 
+std::string CommandClient::endpoint() const {
+  std::lock_guard l(mu_);
+  return endpoint_;
+}
+
+void CommandClient::redirect(std::string endpoint) {
+  {
+    std::lock_guard l(mu_);
+    redirect_ = std::move(endpoint);
+  }
+  wake();
+}
+
+void CommandClient::take_redirect() {
+  std::string to;
+  {
+    std::lock_guard l(mu_);
+    to.swap(redirect_);
+  }
+  if (to.empty() || to == endpoint_) return;
+  try {
+    socket_.connect(to);  // first: a malformed endpoint leaves the old connection
+  } catch (const zmq::error_t&) {
+    return;
+  }
+  try {
+    socket_.disconnect(endpoint_);
+  } catch (const zmq::error_t&) {
+    // not connected any more: nothing to undo
+  }
+  refusal_.reset();  // a refusal by the old writer says nothing of the new one
+  std::lock_guard l(mu_);
+  endpoint_ = std::move(to);
+}
+
 void CommandClient::refused(const Status& why) {
   std::unordered_map<std::uint64_t, Pending> failed;
   {
@@ -292,6 +327,7 @@ void CommandClient::run() {
     if (items[1].revents & ZMQ_POLLIN) {
       std::uint64_t n = 0;
       (void)!::read(wake_fd_, &n, sizeof n);
+      take_redirect();
     }
     if (items[2].revents & ZMQ_POLLIN) {
       // ZeroMQ ends a refused connection for good (its session terminates): no retry.

@@ -88,7 +88,11 @@ class CommandClient final : public replay::RemoteWriter {
   static wire::Command bulk_delete_command(
       std::vector<std::pair<ChildId, std::vector<NodeName>>> children, const WriteOptions& options);
   static wire::Command node_down_command(std::string_view node, const WriteOptions& options);
-  const std::string& endpoint() const { return endpoint_; }
+  std::string endpoint() const;
+  // Sends later commands to `endpoint` instead (a new writer after a failover, as its
+  // heartbeats say); those in flight get their replies if the old writer still answers, or
+  // time out. A malformed endpoint is ignored. Thread-safe; done on the I/O thread.
+  void redirect(std::string endpoint);
   std::size_t in_flight() const;
 
  private:
@@ -119,8 +123,11 @@ class CommandClient final : public replay::RemoteWriter {
   void finish(const Pending& pending, Result<wire::CommandReply> result);
   Result<replay::RemoteCommit> write(wire::Command command, std::chrono::milliseconds timeout);
 
+  // On the I/O thread: connects to a redirect() asked for, if any.
+  void take_redirect();
+
   zmq::context_t& context_;
-  const std::string endpoint_;
+  std::string endpoint_;  // written by the I/O thread under mu_
   const std::string hub_;
   const std::size_t max_in_flight_;
   const std::size_t max_reply_bytes_;
@@ -133,6 +140,7 @@ class CommandClient final : public replay::RemoteWriter {
   mutable std::mutex mu_;
   std::condition_variable room_;
   std::size_t admitted_ = 0;                            // under mu_: in flight or queued
+  std::string redirect_;                                // under mu_: redirect() not yet done
   std::deque<Outgoing> outbox_;                         // under mu_
   std::unordered_map<std::uint64_t, Pending> pending_;  // under mu_: by id
   bool closing_ = false;                                // under mu_

@@ -27,6 +27,7 @@ Status Follower::connect() {
     replay_ = std::make_unique<ReplayClient>(context_, options_.replay_endpoint, options_.hub,
                                              options_.request_timeout, options_.chunk_events,
                                              options_.curve);
+    replay_endpoint_ = options_.replay_endpoint;
     sub_ = zmq::socket_t(context_, zmq::socket_type::sub);
     sub_.set(zmq::sockopt::linger, 0);
     if (Status s = secure_client(sub_, options_.curve, options_.curve.bus_key()); !s.ok()) {
@@ -169,6 +170,10 @@ std::optional<wire::ReplayReplyHeader> Follower::catch_up(std::uint64_t to) {
       // The writer no longer holds these events: its log was compacted, or recreated under
       // the same endpoints.
       user_.on_history_gone(reply.status());
+    } else {
+      // Not answered (the writer may be gone): the loop tries again, and looks on the bus for
+      // a new writer meanwhile, rather than each message asking again at the same timeout.
+      behind_ = true;
     }
     return std::nullopt;
   }
@@ -214,8 +219,11 @@ void Follower::on_heartbeat(const Frames& frames) {
     counters.bad_frames.fetch_add(1);
     return;
   }
-  if (need_sync_) return;
   if (!accept_term(hb->term)) return;
+  if (hb->term != 0 && !hb->replay_endpoint.empty() && hb->replay_endpoint != replay_endpoint_) {
+    follow_writer(*hb);
+  }
+  if (need_sync_) return;
   if (hb->epoch != epoch.load()) {
     on_other_epoch();
     return;
@@ -232,6 +240,21 @@ void Follower::on_heartbeat(const Frames& frames) {
   // service, or a writer that came back on a shorter log of the same epoch. The replay
   // service's head tells them apart (catch_up()).
   if (hb->seq < user_.position()) behind_ = true;
+}
+
+void Follower::follow_writer(const wire::Heartbeat& hb) {
+  try {
+    auto moved = std::make_unique<ReplayClient>(context_, hb.replay_endpoint, options_.hub,
+                                                options_.request_timeout, options_.chunk_events,
+                                                options_.curve);
+    replay_ = std::move(moved);
+  } catch (const std::exception&) {
+    counters.bad_frames.fetch_add(1);  // not an endpoint: the heartbeat is malformed
+    return;
+  }
+  replay_endpoint_ = hb.replay_endpoint;
+  behind_ = true;  // the new writer's head, and whether it continues this history
+  user_.on_writer_moved(hb);
 }
 
 void Follower::on_message(const Frames& frames) {
@@ -255,6 +278,7 @@ bool Follower::resume(std::chrono::milliseconds* wait) {
     if (!user_.sync()) {
       if (!options_.read_while_behind) {
         pause();
+        listen_for_writer();
         return false;
       }
       *wait = kRetryPause;  // keep reading the bus meanwhile: the user buffers what comes live
@@ -267,12 +291,43 @@ bool Follower::resume(std::chrono::milliseconds* wait) {
     auto reply = catch_up(0);
     if (!reply) {
       pause();
+      if (!options_.read_while_behind) listen_for_writer();
       return options_.read_while_behind;
     }
     behind_ = false;
     user_.on_caught_up(*reply);
   }
   return true;
+}
+
+void Follower::listen_for_writer() {
+  // What waits may span several writers (a backlog read at the replay service's timeouts):
+  // the last one of the highest term counts. Nothing here waits on the network.
+  Frames frames;
+  const RecvLimits limits{4, wire::kMaxChunkBytes + (1u << 20)};
+  std::optional<wire::Heartbeat> newest;
+  for (int i = 0; i < kMaxPass && !stop_.load(); ++i) {
+    auto got = recv_message(sub_, &frames, limits, /*dont_wait=*/true);
+    if (!got.ok()) {
+      if (got.status().code() == Code::kUnavailable) return;
+      counters.bad_frames.fetch_add(1);
+      continue;
+    }
+    if (!*got) break;
+    if (frames.size() != 2) continue;
+    auto topic = wire::parse_topic(view(frames[0]));
+    if (!topic.ok() || topic->hub != options_.hub || topic->kind != wire::TopicKind::kHeartbeat) {
+      continue;
+    }
+    auto hb = wire::decode_heartbeat(view(frames[1]));
+    if (!hb.ok()) {
+      counters.bad_frames.fetch_add(1);
+      continue;
+    }
+    if (!accept_term(hb->term) || hb->term == 0 || hb->replay_endpoint.empty()) continue;
+    newest = std::move(*hb);
+  }
+  if (newest && newest->replay_endpoint != replay_endpoint_) follow_writer(*newest);
 }
 
 // False when the socket or context is closing.

@@ -19,6 +19,10 @@
 //     writer incarnation asks the replay service; a range reply or live event whose `pinc`
 //     (the incarnation of seq P in the writer's log) is not the incarnation of the follower's
 //     own P means the writer is on another history: the user's to answer (on_diverged);
+//   - a heartbeat of the highest term heard that names another replay endpoint ("rep": a new
+//     writer after a failover) moves the replay client there and tells the user
+//     (on_writer_moved), then asks it for the head; a follower that does not read the bus
+//     while behind still looks for such heartbeats once the replay service stops answering;
 //   - nothing heard for idle_check asks the replay service for the head;
 //   - an exception (out of memory, ZeroMQ out of file descriptors) ends the pass, and the loop
 //     starts over after a pause.
@@ -134,6 +138,9 @@ class FollowerUser {
   // The writer's log holds another record at P than the one the user took (its incarnation
   // differs): the writer continues another history. Answer as for on_shorter_history.
   virtual void on_diverged(const Status& why) = 0;
+  // A writer of the highest term heard said where it is (the heartbeat's "rep" and "cmd"); the
+  // replay client follows it already. A replica sends its writes there.
+  virtual void on_writer_moved(const wire::Heartbeat& heartbeat) { (void)heartbeat; }
 
  protected:
   ~FollowerUser() = default;
@@ -164,6 +171,13 @@ class Follower {
   Result<wire::ReplayReplyHeader> probe();
   // A message of another epoch than `epoch`: asks the replay service whose it is.
   void on_other_epoch();
+  // The heartbeat's writer serves its replay service elsewhere: follow it there.
+  void follow_writer(const wire::Heartbeat& hb);
+  // The replay service did not answer and the user does not take live messages while behind:
+  // reads what waits on the bus for heartbeats naming a new writer (a failover), and follows
+  // the newest. The rest is dropped; the follower is behind, so it fetches those events again
+  // once it catches up.
+  void listen_for_writer();
   // Counts a resync and forgets the followed log (`epoch`: the new one, 0 unknown).
   void start_over(std::uint64_t epoch);
   // Terms and histories. accept_term: false (counted as fenced) for a term below the highest
@@ -197,6 +211,7 @@ class Follower {
   FollowerUser& user_;
   const FollowerOptions options_;
   std::unique_ptr<ReplayClient> replay_;
+  std::string replay_endpoint_;  // where replay_ is connected
   zmq::socket_t sub_;
   // Whether the writer's log holds, at the user's P, the record the user took.
   bool same_history(std::uint64_t pinc, std::uint64_t position) const;

@@ -15,6 +15,21 @@
 
 namespace procreg {
 
+namespace {
+
+// What heartbeats say of a bound endpoint (HubServerOptions::advertise_replay): `given`, or the
+// bound endpoint unless it names every interface.
+std::string advertised(const std::string& given, const std::string& bound) {
+  if (given == "none") return "";
+  if (!given.empty()) return given;
+  for (const char* any : {"://*:", "://0.0.0.0:", "://[::]:", "://::"}) {
+    if (bound.find(any) != std::string::npos) return "";
+  }
+  return bound;
+}
+
+}  // namespace
+
 struct HubServer::Impl {
   Registry& writer;
   HubServerOptions options;
@@ -115,6 +130,8 @@ Result<std::unique_ptr<HubServer>> HubServer::start(zmq::context_t& context, Reg
     impl->commands = std::move(*c);
     impl->command_endpoint = impl->commands->endpoint();
   }
+  impl->publisher->set_endpoints(advertised(options.advertise_replay, impl->replay_endpoint),
+                                 advertised(options.advertise_command, impl->command_endpoint));
   plugin::Publisher* publisher = impl->publisher.get();
   auto token = replay::RegistryAccess::attach_commit_listener(
       writer,

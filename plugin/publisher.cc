@@ -91,6 +91,12 @@ void Publisher::publish_run(std::span<const replay::CommittedEvent> run) {
   if (!last.hooks.empty()) publish_hooks(last);
 }
 
+void Publisher::set_endpoints(std::string replay, std::string command) {
+  std::lock_guard l(mu_);
+  replay_endpoint_ = std::move(replay);
+  command_endpoint_ = std::move(command);
+}
+
 void Publisher::set_history(std::uint64_t term, std::uint64_t incarnation, std::uint64_t start_seq,
                             std::uint64_t prev_incarnation) {
   std::lock_guard l(mu_);
@@ -182,6 +188,8 @@ void Publisher::heartbeat_locked(std::int64_t time_ms) {
   hb.term = term_;
   hb.incarnation = incarnation_;
   hb.start_seq = start_seq_;
+  hb.replay_endpoint = replay_endpoint_;
+  hb.command_endpoint = command_endpoint_;
   wire::encode(hb, &header_);
   const std::string topic = wire::heartbeat_topic(hub_);
   Frames frames;

@@ -39,6 +39,9 @@ class Publisher {
   // incarnation of the record before it, for every message's header. Before start_at().
   void set_history(std::uint64_t term, std::uint64_t incarnation, std::uint64_t start_seq,
                    std::uint64_t prev_incarnation);
+  // What heartbeats say of the writer's replay and command endpoints ("": nothing). Before the
+  // first heartbeat.
+  void set_endpoints(std::string replay, std::string command);
   // Never throw: a message that cannot be built is counted as dropped and repaired by
   // subscribers like any lost message.
   void publish(std::span<const replay::CommittedEvent> events) noexcept;
@@ -67,6 +70,7 @@ class Publisher {
   std::uint64_t seq_ = 0;
   std::uint64_t epoch_ = 0;
   std::uint64_t term_ = 0;
+  std::string replay_endpoint_, command_endpoint_;
   std::uint64_t incarnation_ = 0;
   std::uint64_t start_seq_ = 0;
   std::uint64_t prev_incarnation_ = 0;

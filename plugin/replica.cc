@@ -49,6 +49,9 @@ struct Replica::Impl final : plugin::FollowerUser {
   plugin::ServerCounters served;                     // the serve endpoint's
   std::shared_ptr<plugin::ConnectionBudget> budget;  // the serve endpoint's connections
   std::unique_ptr<plugin::CommandService> service;   // the serve endpoint, if any
+  // The writer's command channel, the registry's remote writer (null without one): redirected
+  // when a writer of a newer term says where it is.
+  std::shared_ptr<plugin::CommandClient> commands;
 
   std::map<std::uint64_t, Event> early;  // live events above a gap, by seq
   // In-order live events not applied yet. An insert as procreg writes it is kept as its bytes
@@ -104,6 +107,11 @@ struct Replica::Impl final : plugin::FollowerUser {
     on_event(frames);
   }
   void on_heartbeat(const plugin::wire::Heartbeat& heartbeat) override;
+  void on_writer_moved(const plugin::wire::Heartbeat& heartbeat) override {
+    if (commands && !heartbeat.command_endpoint.empty()) {
+      commands->redirect(heartbeat.command_endpoint);
+    }
+  }
   void flush() override { flush_burst(); }
   bool on_new_log(std::uint64_t) override;
   // What this replica holds above the writer's head, or above what the writer still holds, is
@@ -419,9 +427,11 @@ Result<std::unique_ptr<Replica>> Replica::start(zmq::context_t& context,
     if (options.command_endpoint.empty()) {
       writer = std::make_shared<plugin::NoWriter>();
     } else {
-      writer = std::make_shared<plugin::CommandClient>(
+      auto client = std::make_shared<plugin::CommandClient>(
           context, options.command_endpoint, options.hub,
           static_cast<std::size_t>(options.max_writes_in_flight), 64u << 20, options.curve);
+      impl->commands = client;
+      writer = std::move(client);
     }
   } catch (const zmq::error_t& e) {
     return Status::unavailable(std::string("replica: cannot connect: ") + e.what());

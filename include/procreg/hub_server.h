@@ -37,6 +37,13 @@ struct HubServerOptions {
   // ROUTER endpoints, bound; empty = that service is off.
   std::string replay_endpoint = "tcp://127.0.0.1:*";
   std::string command_endpoint = "tcp://127.0.0.1:*";
+  // What heartbeats tell followers of where the replay service and command channel are (keys
+  // "rep" and "cmd", docs/PROTOCOL.md "Heartbeats"): a replica or hook subscriber that hears a
+  // writer of a newer term moves there (automatic failover). "": the bound endpoint, unless it
+  // binds every interface ("*", 0.0.0.0, ::), which tells another host nothing; "none": say
+  // nothing.
+  std::string advertise_replay;
+  std::string advertise_command;
   std::chrono::milliseconds heartbeat_interval{1'000};
   // The PUB socket's send high-water mark, in messages per subscriber. Past it ZeroMQ drops
   // messages for that subscriber; replicas repair the gap from the replay service.

@@ -17,6 +17,11 @@ and resumed (SIGCONT) once another was elected. After each round:
 - the old writer's member (restarted if killed) follows the new writer as a standby, and
   both standbys come in sync with it.
 
+A replica (`procreg replica --serve`) and a hook subscriber (`procreg tail --hooks`), started
+once and never told of the failovers, follow each new writer from its heartbeats: at the end
+the replica holds the last writer's rows and forwards a write to it, and the subscriber printed
+every acknowledged write's hook event, none twice.
+
 tools/failover-soak.sh --election runs it for many rounds.
 """
 import base64
@@ -36,6 +41,7 @@ import urllib.request
 
 import cli_test
 from cli_test import ANY, WAIT_S, insert_args, lines_json
+from failover_test import acknowledged, start_clients
 
 ROUNDS = 20
 SEED = 1
@@ -50,11 +56,6 @@ def free_port():
 
 def b64(text):
     return base64.b64encode(text.encode()).decode()
-
-
-def batch(first, count):
-    return "".join(json.dumps({"method": "insert", "args": insert_args("w%d" % i, pid="p%d" % i)})
-                   + "\n" for i in range(first, first + count))
 
 
 class Etcd:
@@ -176,6 +177,12 @@ class ElectionTest(unittest.TestCase):
         self.rng = random.Random(SEED)
 
     def tearDown(self):
+        for p, out in ((getattr(self, "replica", None), getattr(self, "replica_out", None)),
+                       (getattr(self, "tail", None), getattr(self, "tail_out", None))):
+            if p:
+                p.kill()
+                p.wait(timeout=WAIT_S)
+                out.close()
         for m in self.members:
             m.stop()
         self.bus.kill()
@@ -215,30 +222,6 @@ class ElectionTest(unittest.TestCase):
             self.assertLess(time.monotonic(), deadline, "no write acknowledged: " + r.stderr)
             time.sleep(0.02)
 
-    def start_clients(self, first, per_client, clients=2):
-        procs = []
-        for c in range(clients):
-            p = subprocess.Popen(
-                [cli_test.PROCREG, "call", "--endpoints", self.election, "--timeout-ms", "800",
-                 "--batch", "-"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL, text=True)
-            p.stdin.write(batch(first + c * per_client, per_client))
-            p.stdin.close()
-            procs.append((p, first + c * per_client))
-        return procs
-
-    def acknowledged(self, procs):
-        acked = []
-        for p, first in procs:
-            p.kill()
-            p.wait(timeout=WAIT_S)
-            out = p.stdout.read()
-            p.stdout.close()
-            for line in lines_json(out):
-                if "result" in line:
-                    acked.append("w%d" % (first + line["line"] - 1))
-        return acked
-
     def rows(self):
         r = self.call("dump_all_tables", timeout_ms=5000)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
@@ -264,11 +247,70 @@ class ElectionTest(unittest.TestCase):
                             "the new term began: %s" % (rnd, r.stdout))
         return "late%d" % rnd
 
+    def start_followers(self):
+        """A replica serving reads, and a hook subscriber, both found through etcd."""
+        self.replica_out = open(os.path.join(self.root, "replica.out"), "w+")
+        self.replica = subprocess.Popen(
+            [cli_test.PROCREG, "replica", "--endpoints", self.election, "--serve", ANY],
+            stdout=self.replica_out, stderr=subprocess.STDOUT)
+        self.tail_out = open(os.path.join(self.root, "tail.out"), "w+")
+        self.tail = subprocess.Popen(
+            [cli_test.PROCREG, "tail", "--hooks", "--endpoints", self.election],
+            stdout=self.tail_out, stderr=open(os.path.join(self.root, "tail.err"), "w"))
+        deadline = time.monotonic() + WAIT_S
+        while True:
+            self.replica_out.flush()
+            with open(self.replica_out.name) as f:
+                ready = [l for l in lines_json(f.read()) if l.get("event") == "caught_up"]
+            if ready:
+                self.replica_serve = ready[0]["serve"]
+                break
+            self.assertIsNone(self.replica.poll())
+            self.assertLess(time.monotonic(), deadline, "the replica did not catch up")
+            time.sleep(0.05)
+        time.sleep(0.5)  # the hook subscriber is subscribed (it starts at the head)
+
+    def check_followers(self, acked, final):
+        # The replica holds the last writer's rows, and forwards a write to it.
+        deadline = time.monotonic() + WAIT_S
+        while True:
+            r = cli_test.run("call", "--command", self.replica_serve, "--hub", "t",
+                             "dump_all_tables")
+            rows = set(json.loads(r.stdout).get("t", {}).keys()) if r.returncode == 0 else set()
+            if rows == final:
+                break
+            self.assertLess(time.monotonic(), deadline, "the replica did not follow the last "
+                            "writer: %d rows of %d" % (len(rows), len(final)))
+            time.sleep(0.1)
+        r = cli_test.run("call", "--command", self.replica_serve, "--hub", "t", "insert",
+                         json.dumps(insert_args("via-replica")))
+        self.assertEqual(r.returncode, 0, "a write through the replica: " + r.stdout + r.stderr)
+        self.assertIn("via-replica", self.rows())
+        # The hook subscriber: every acknowledged write's event, none twice, in order.
+        deadline = time.monotonic() + WAIT_S
+        while True:
+            self.tail_out.flush()
+            with open(self.tail_out.name) as f:
+                hooks = [l for l in lines_json(f.read()) if l.get("kind") == "child_registered"]
+            children = [h["child"] for h in hooks]
+            if "via-replica" in children:
+                break
+            self.assertIsNone(self.tail.poll(), "the hook subscriber stopped")
+            with open(os.path.join(self.root, "tail.err")) as f:
+                err = f.read()[-2000:]
+            self.assertLess(time.monotonic(), deadline, "the hook subscriber did not follow: "
+                            + err)
+            time.sleep(0.1)
+        seqs = [h["seq"] for h in hooks]
+        self.assertEqual(seqs, sorted(set(seqs)), "hook events repeated or out of order")
+        self.assertEqual(sorted(acked - set(children)), [], "hook events lost")
+
     def test_rounds_of_automatic_failover_keep_every_acknowledged_write(self):
         for m in self.members:
             m.start()
             self.wait_leader()  # the first member leads; the others follow it
         acked = set()
+        self.start_followers()
         self.write_until_acknowledged("w-first")
         acked.add("w-first")
         next_child, took = 0, []
@@ -278,7 +320,7 @@ class ElectionTest(unittest.TestCase):
                 self.wait_in_sync(leader, rnd)
                 pause = rnd % 2 == 0  # even rounds: a partition (SIGSTOP), odd: SIGKILL
                 old = self.member(leader["member"])
-                clients = self.start_clients(next_child, 150)
+                clients = start_clients(self.election, next_child, 150)
                 next_child += 300
                 time.sleep(self.rng.uniform(0.05, 0.25))
                 died = time.monotonic()
@@ -292,7 +334,7 @@ class ElectionTest(unittest.TestCase):
                     late = self.refused_by(leader, rnd)
                 else:
                     old.start()  # the killed member comes back, as a standby
-                round_acked = self.acknowledged(clients)
+                round_acked = acknowledged(clients)
                 held = self.rows()
                 missing = sorted((acked | set(round_acked)) - held)
                 self.assertEqual(missing, [], "round %d lost acknowledged writes" % rnd)
@@ -307,6 +349,7 @@ class ElectionTest(unittest.TestCase):
         final = self.rows()
         self.assertEqual(sorted(acked - final), [])
         self.assertGreater(len(acked), 1 + 2 * ROUNDS)
+        self.check_followers(acked, final)
         took.sort()
         sys.stderr.write(
             "%d rounds: %d acknowledged writes, all on the last writer; from the writer's death "

@@ -43,6 +43,37 @@ def batch(first, count):
                    + "\n" for i in range(first, first + count))
 
 
+def start_clients(endpoints, first, per_client, clients=2):
+    """`clients` processes writing children first.. (per_client each) through `endpoints` (a
+    file, or etcd://...), each line answered or timed out within 800 ms."""
+    procs = []
+    for c in range(clients):
+        p = subprocess.Popen(
+            [cli_test.PROCREG, "call", "--endpoints", endpoints, "--timeout-ms", "800",
+             "--batch", "-"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL, text=True)
+        p.stdin.write(batch(first + c * per_client, per_client))
+        p.stdin.close()
+        procs.append((p, first + c * per_client))
+    return procs
+
+
+def acknowledged(procs):
+    """The child ids the clients were told were written (each line with a result)."""
+    acked = []
+    for p, first in procs:
+        # Lines still waiting for the old writer would each wait out their timeout: what was
+        # answered so far is on stdout.
+        p.kill()
+        p.wait(timeout=WAIT_S)
+        out = p.stdout.read()
+        p.stdout.close()
+        for line in lines_json(out):
+            if "result" in line:
+                acked.append("w%d" % (first + line["line"] - 1))
+    return acked
+
+
 class Node:
     """A directory and the `procreg serve` running on it: a writer, or a standby of one."""
 
@@ -126,33 +157,6 @@ class FailoverTest(unittest.TestCase):
             self.assertLess(time.monotonic(), deadline, "no standby came in sync: " + r.stderr)
             time.sleep(0.05)
 
-    def start_clients(self, writer, first, per_client, clients=2):
-        procs = []
-        for c in range(clients):
-            p = subprocess.Popen(
-                [cli_test.PROCREG, "call", "--endpoints", writer.endpoints, "--timeout-ms", "800",
-                 "--batch", "-"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL, text=True)
-            p.stdin.write(batch(first + c * per_client, per_client))
-            p.stdin.close()
-            procs.append((p, first + c * per_client))
-        return procs
-
-    def acknowledged(self, procs):
-        """The child ids the clients were told were written (each line with a result)."""
-        acked = []
-        for p, first in procs:
-            # Lines still waiting for the old writer would each wait out their timeout: what
-            # was answered so far is on stdout.
-            p.kill()
-            p.wait(timeout=WAIT_S)
-            out = p.stdout.read()
-            p.stdout.close()
-            for line in lines_json(out):
-                if "result" in line:
-                    acked.append("w%d" % (first + line["line"] - 1))
-        return acked
-
     def most_complete(self, standbys):
         seqs = [(s.stats()["last_seq"], i) for i, s in enumerate(standbys)]
         return standbys[max(seqs)[1]], standbys[1 - max(seqs)[1]]
@@ -184,7 +188,7 @@ class FailoverTest(unittest.TestCase):
         for rnd in range(1, ROUNDS + 1):
             with self.subTest(round=rnd):
                 pause = rnd % 2 == 0  # even rounds: a partition (SIGSTOP), odd: SIGKILL
-                clients = self.start_clients(writer, next_child, 150)
+                clients = start_clients(writer.endpoints, next_child, 150)
                 next_child += 300
                 time.sleep(self.rng.uniform(0.05, 0.25))
                 writer.proc.send_signal(signal.SIGSTOP if pause else signal.SIGKILL)
@@ -199,7 +203,7 @@ class FailoverTest(unittest.TestCase):
                 if pause:
                     writer.proc.send_signal(signal.SIGCONT)  # it is back, at the old term
                 time.sleep(0.5)  # its clients get whatever answer it gives now
-                round_acked = self.acknowledged(clients)
+                round_acked = acknowledged(clients)
                 held = self.rows(new)
                 missing = sorted((acked | set(round_acked)) - held)
                 self.assertEqual(missing, [], "round %d lost acknowledged writes" % rnd)

@@ -17,19 +17,9 @@ namespace {
 using std::chrono::milliseconds;
 using Clock = std::chrono::steady_clock;
 using testing::EtcdServer;
+using testing::wait_for;
 
 constexpr milliseconds kIo{3'000};
-
-template <typename Pred>
-bool wait_for(Pred done, milliseconds timeout) {
-  const auto deadline = Clock::now() + timeout;
-  for (std::int64_t i = 0; i <= timeout.count() / 20; ++i) {
-    if (done()) return true;
-    if (Clock::now() >= deadline) break;
-    std::this_thread::sleep_for(milliseconds(20));
-  }
-  return done();
-}
 
 std::unique_ptr<Elector> member(const EtcdServer& etcd, const std::string& name,
                                 std::int64_t ttl_s = 1) {

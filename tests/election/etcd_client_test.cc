@@ -20,24 +20,13 @@ namespace {
 using std::chrono::milliseconds;
 using Clock = std::chrono::steady_clock;
 using testing::EtcdServer;
+using testing::wait_for;
 
 // Each request's bound: far above what loopback needs, so a slow machine does not fail a test.
 constexpr milliseconds kIo{3'000};
 
 milliseconds since(Clock::time_point start) {
   return std::chrono::duration_cast<milliseconds>(Clock::now() - start);
-}
-
-// Polls `done` every 50 ms until it holds (true) or `timeout` passes (false).
-template <typename Pred>
-bool wait_for(Pred done, milliseconds timeout) {
-  const auto deadline = Clock::now() + timeout;
-  for (std::int64_t i = 0; i <= timeout.count() / 50; ++i) {
-    if (done()) return true;
-    if (Clock::now() >= deadline) break;
-    std::this_thread::sleep_for(milliseconds(50));
-  }
-  return done();
 }
 
 std::int64_t new_lease(Client& client, std::int64_t ttl_s = 30) {

@@ -47,6 +47,18 @@ inline std::string find_etcd() {
   return "";
 }
 
+// Polls `done` every 20 ms until it holds (true) or `timeout` passes (false).
+template <typename Pred>
+bool wait_for(Pred done, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (std::int64_t i = 0; i <= timeout.count() / 20; ++i) {
+    if (done()) return true;
+    if (std::chrono::steady_clock::now() >= deadline) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return done();
+}
+
 class EtcdServer {
  public:
   EtcdServer() {

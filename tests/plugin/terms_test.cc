@@ -1,12 +1,14 @@
 // Terms and histories (docs/PROTOCOL.md, "Terms and histories"; docs/LOG_FORMAT.md section 3):
 // a replica following a writer over real sockets notices a writer that came back on another
 // history of the same epoch (a restored copy that then wrote as many events as the replica
-// held), resynchronises, and ignores a writer of an older term.
+// held), resynchronises, and ignores a writer of an older term; and it moves to a writer of a
+// newer term on other endpoints, which its heartbeats name.
 #include <filesystem>
 
 #include <boost/test/unit_test.hpp>
 
 #include "bus_fixture.h"
+#include "procreg/bus_proxy.h"
 #include "procreg/client.h"
 #include "procreg/replica.h"
 
@@ -134,6 +136,53 @@ BOOST_AUTO_TEST_CASE(a_promoted_writer_is_followed_and_the_old_term_is_fenced) {
                       refused.message().find("fenced") != std::string::npos;
              }),
              refused.to_string());
+}
+
+BOOST_AUTO_TEST_CASE(a_replica_moves_to_the_endpoints_a_newer_writer_names_in_heartbeats) {
+  zmq::context_t ctx;
+  TempDir sockets;
+  TempDir dir;
+  BusProxyOptions po;
+  po.frontend = "ipc://" + sockets.file("front");
+  po.backend = "ipc://" + sockets.file("back");
+  auto proxy = BusProxy::start(ctx, po);
+  BOOST_REQUIRE(proxy.ok());
+  // Each writer publishes on the shared bus; its replay service and command channel are its own.
+  const auto server_options = [&](const std::string& tag) {
+    HubServerOptions so =
+        Writer::server_options({"ipc", "", "ipc://" + sockets.file("replay-" + tag),
+                                "ipc://" + sockets.file("cmd-" + tag)});
+    so.publish_connect = true;
+    so.publish_endpoint = (*proxy)->frontend_endpoint();
+    return so;
+  };
+  std::unique_ptr<Replica> replica;
+  {
+    Writer a = Writer::open(ctx, writer_options(dir.path()), server_options("a"));
+    insert_range(*a.registry, "a", 1, 5);
+    replica = start_replica(ctx, a.replica_options((*proxy)->backend_endpoint()));
+    BOOST_REQUIRE(eventually([&] { return same_state(*replica, *a.registry); }));
+  }
+  // The next writer, at term 3 on other endpoints, writes 6..8 before it publishes anything:
+  // the replica can only get them from the new writer's replay service.
+  RegistryOptions promoted = writer_options(dir.path());
+  promoted.log.term = 3;
+  auto opened = Registry::open(promoted);
+  BOOST_REQUIRE(opened.ok());
+  std::unique_ptr<Registry> b = std::move(*opened);
+  insert_range(*b, "b", 6, 8);
+  auto server = HubServer::start(ctx, *b, server_options("b"));
+  BOOST_REQUIRE(server.ok());
+  insert_range(*b, "b", 9, 9);
+  BOOST_TEST(eventually([&] { return same_state(*replica, *b); }));
+  BOOST_TEST(replica->stats().histories_diverged == 0u);
+  // Its writes go to the new writer too.
+  InsertOptions io;
+  io.timeout = milliseconds(3'000);
+  auto via = replica->registry().insert(spec("via"), {{"n1", "<0.2.0>"}}, io);
+  BOOST_TEST(via.ok(), via.status().to_string());
+  BOOST_TEST(b->entry_exists("via"));
+  (*server)->stop();
 }
 
 BOOST_AUTO_TEST_SUITE_END()

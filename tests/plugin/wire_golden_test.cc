@@ -182,6 +182,20 @@ std::string golden_hex(std::string_view name) {
            "a3696e63" "cf1122334455667788"      // "inc"
            "a27374" "05";                       // "st": 5, the incarnation's first seq
   }
+  if (name == "heartbeat_with_endpoints") {
+    return "8b"                                 // map of 11
+           "a176" "01"                          // "v": 1
+           "a3736571" "07"                      // "seq": 7
+           "a26570" "03"                        // "ep": 3
+           "a174" "cf0000018bcfe56800"          // "t": 1700000000000 (uint 64)
+           "a3726567" "06"                      // "reg": 6
+           "a5756e726567" "05"                  // "unreg": 5
+           "a2746d" "02"                        // "tm": 2
+           "a3696e63" "cf1122334455667788"      // "inc"
+           "a27374" "05"                        // "st": 5
+           "a3726570" "a97463703a2f2f683a33"    // "rep": "tcp://h:3"
+           "a3636d64" "a97463703a2f2f683a34";   // "cmd": "tcp://h:4"
+  }
   if (name == "range_request") {
     return "8a"                                 // map of 10
            "a176" "01"                          // "v": 1
@@ -456,6 +470,8 @@ BOOST_AUTO_TEST_CASE(bus_messages_encode_to_their_golden_bytes_and_back) {
   check_golden("heartbeat", test::sample_heartbeat(), decode_heartbeat);
   check_golden("event_header_of_term", test::sample_event_header_of_term(), decode_event_header);
   check_golden("heartbeat_of_term", test::sample_heartbeat_of_term(), decode_heartbeat);
+  check_golden("heartbeat_with_endpoints", test::sample_heartbeat_with_endpoints(),
+               decode_heartbeat);
 }
 
 BOOST_AUTO_TEST_CASE(replay_messages_encode_to_their_golden_bytes_and_back) {

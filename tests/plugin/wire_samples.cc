@@ -147,6 +147,13 @@ Heartbeat sample_heartbeat_of_term() {
   return m;
 }
 
+Heartbeat sample_heartbeat_with_endpoints() {
+  Heartbeat m = sample_heartbeat_of_term();
+  m.replay_endpoint = "tcp://h:3";
+  m.command_endpoint = "tcp://h:4";
+  return m;
+}
+
 ReplayReplyHeader sample_range_reply_of_term() {
   ReplayReplyHeader m = sample_range_reply();
   m.term = 2;

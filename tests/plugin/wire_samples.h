@@ -36,6 +36,7 @@ inline constexpr std::uint64_t kSampleIncarnation = 0x1122334455667788ull;
 inline constexpr std::uint64_t kSamplePrevIncarnation = 0x0102030405060708ull;
 EventHeader sample_event_header_of_term();
 Heartbeat sample_heartbeat_of_term();
+Heartbeat sample_heartbeat_with_endpoints();
 ReplayReplyHeader sample_range_reply_of_term();  // events 8..9: pinc the previous incarnation
 CommandReply sample_command_reply_of_term();
 ReplayRequest sample_range_request();     // id 42, from 8, the rest default

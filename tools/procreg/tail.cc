@@ -275,6 +275,11 @@ int run_hooks(const TailOptions& o, const tools::Signals& signals, zmq::context_
     if (Status s = subscriber->status(); s.code() == Code::kCompacted) {
       subscriber->stop();
       compacted_error(s, subscriber->position().seq + 1);
+    } else if (!s.ok()) {  // it stopped delivering: say why, never go on silently
+      subscriber->stop();
+      throw CliError(kExitFailure, "the hook subscriber stopped after seq " +
+                                       std::to_string(subscriber->position().seq) + ": " +
+                                       s.to_string());
     }
   }
   subscriber->stop();
