@@ -121,7 +121,7 @@ class Member:
         self.out = None
         self.runs = 0
 
-    def start(self):
+    def start(self, *extra):
         self.stop()
         self.runs += 1
         self.out = open(os.path.join(self.dir, "serve-%d.out" % self.runs), "w+")
@@ -131,7 +131,8 @@ class Member:
              "--connect", self.bus["frontend"], "--advertise-bus", self.bus["backend"],
              "--replay", ANY, "--command", ANY, "--stats", ANY, "--heartbeat-ms", "100",
              "--durability", "sync", "--segment-bytes", "16384", "--sync-standbys", "1",
-             "--standby-timeout-ms", "1000"], stdout=self.out, stderr=subprocess.STDOUT)
+             "--standby-timeout-ms", "1000", *extra], stdout=self.out,
+            stderr=subprocess.STDOUT)
 
     def output(self):
         if not self.out:
@@ -141,7 +142,8 @@ class Member:
             return f.read()
 
     def events(self, name):
-        return [l for l in lines_json(self.output()) if l.get("event") == name]
+        json_lines = "\n".join(l for l in self.output().splitlines() if l.startswith("{"))
+        return [l for l in lines_json(json_lines) if l.get("event") == name]
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
@@ -304,6 +306,24 @@ class ElectionTest(unittest.TestCase):
         seqs = [h["seq"] for h in hooks]
         self.assertEqual(seqs, sorted(set(seqs)), "hook events repeated or out of order")
         self.assertEqual(sorted(acked - set(children)), [], "hook events lost")
+
+    def test_a_writer_whose_lease_is_revoked_steps_down_and_exits_if_asked(self):
+        first, second = self.members[0], self.members[1]
+        first.start("--when-fenced", "exit")
+        self.wait_leader()
+        second.start()
+        self.write_until_acknowledged("before")  # once the standby is in sync
+        leader = self.etcd.leader(self.PREFIX)
+        self.assertEqual(leader["member"], first.name)
+        kv = self.etcd.post("/v3/election/leader", {"name": b64(self.PREFIX + "/leader")})["kv"]
+        self.etcd.post("/v3/lease/revoke", {"ID": kv["lease"]})  # as if its keep-alives stopped
+        first.proc.wait(timeout=WAIT_S)
+        self.assertEqual(first.proc.returncode, 1, first.output())
+        self.assertTrue(first.events("stepped_down"), first.output())
+        self.assertIn("--when-fenced exit", first.output())
+        new = self.wait_leader(other_than=first.name, min_term=leader["term"])
+        self.assertEqual(new["member"], second.name)
+        self.assertIn("before", self.rows())
 
     def test_rounds_of_automatic_failover_keep_every_acknowledged_write(self):
         for m in self.members:

@@ -111,7 +111,7 @@ Outcome follow(const ElectionRunOptions& o, Elector& elector, const tools::Signa
 }
 
 // This member won: serve's writer at the leader key's revision, until the lease is lost.
-Outcome lead(const std::string& name, Elector& elector, const MemberProgress& mine,
+Outcome lead(const ElectionRunOptions& o, Elector& elector, const MemberProgress& mine,
              Clock::time_point deadline, const RunWriter& writer, int* code) {
   const Elector::Won won = *elector.won();
   const auto term = static_cast<std::uint64_t>(won.key.rev);
@@ -128,7 +128,7 @@ Outcome lead(const std::string& name, Elector& elector, const MemberProgress& mi
       [&](const nlohmann::json& endpoints) {
         nlohmann::json value = endpoints;
         value["term"] = term;
-        value["member"] = name;
+        value["member"] = o.name;
         if (Status s = elector.proclaim(value.dump()); !s.ok()) {
           std::cerr << "procreg: cannot proclaim the endpoints in etcd: " << s.to_string() << "\n";
         }
@@ -137,6 +137,11 @@ Outcome lead(const std::string& name, Elector& elector, const MemberProgress& mi
   if (!stepped_down) return Outcome::kDone;
   out_line(
       dump_line({{"event", "stepped_down"}, {"term", term}, {"reason", elector.lost_reason()}}));
+  if (o.exit_when_fenced) {
+    throw CliError(kExitFailure, "the writer of term " + std::to_string(term) + " stepped down (" +
+                                     elector.lost_reason() +
+                                     ") and exits, as --when-fenced exit asks");
+  }
   return Outcome::kMoveOn;
 }
 
@@ -155,7 +160,7 @@ int run_elected(const ElectionRunOptions& o, const RunStandby& standby, const Ru
     if (follow(o, *elector, signals, deadline, standby, &mine, &code) == Outcome::kDone) {
       return code;
     }
-    if (elector->won() && lead(o.name, *elector, mine, deadline, writer, &code) == Outcome::kDone)
+    if (elector->won() && lead(o, *elector, mine, deadline, writer, &code) == Outcome::kDone)
       return code;
     if (!elector->won()) {
       out_line(dump_line({{"event", "lease_lost"}, {"reason", elector->lost_reason()}}));

@@ -10,6 +10,7 @@
 //     the election's WriteLease, proclaiming its endpoints once ready. When the lease is lost
 //     (etcd expired it, or another key leads) the writer stops and the member starts over as
 //     a standby of whoever leads.
+// With --when-fenced exit, a writer that lost its lease exits 1 (saying why) instead.
 // Lines it prints, besides the standby's and the writer's: {"event":"elected","term":T},
 // {"event":"stepped_down","reason":...}, {"event":"following","term":T,"replay":...}.
 #pragma once
@@ -34,6 +35,8 @@ struct ElectionRunOptions {
   std::string log_dir;
   std::string hub;
   double seconds = 0;  // --seconds: the whole run
+  // --when-fenced exit: a writer that loses its lease exits (1) instead of becoming a standby.
+  bool exit_when_fenced = false;
 };
 
 // What run_elected drives: serve's standby and writer loops. `until` is asked every round;

@@ -541,6 +541,13 @@ void add_serve_command(CLI::App& app, Commands* commands) {
                     "this member's name in the election (default: --node, '-' and the log "
                     "directory's name)");
   serve
+      ->add_option_function<std::string>(
+          "--when-fenced",
+          [o](const std::string& v) { o->election.exit_when_fenced = v == "exit"; },
+          "with --election, a writer that lost its lease: becomes a standby, or exits (1)")
+      ->check(CLI::IsMember({"standby", "exit"}))
+      ->default_str("standby");
+  serve
       ->add_option("--election-ttl-s", o->election.ttl_s,
                    "the etcd lease's TTL: a writer gone this long is replaced")
       ->check(CLI::Range(std::int64_t{1}, std::int64_t{3600}))
