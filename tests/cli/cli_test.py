@@ -122,6 +122,9 @@ class CliTest(unittest.TestCase):
             self.assertIn("Usage", h.stdout, sub)
         self.assertEqual(run().returncode, 2)
         self.assertEqual(run("nonsense").returncode, 2)
+        r = run("--version")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout, r"^procreg \d+\.\d+\.\d+ \(wire protocol 1, log format 3\)")
         r = run("serve")  # --log-dir is required
         self.assertEqual(r.returncode, 2)
         self.assertIn("log-dir", r.stderr)
@@ -442,6 +445,18 @@ class CliTest(unittest.TestCase):
         r = run("verify", "--log-dir", hub.log)
         self.assertEqual(r.returncode, 0, r.stdout)
         self.assertIn("sound", r.stdout)
+        # An empty directory is no log: exit 1, saying so; one that is not there, another error.
+        empty = os.path.join(hub.dir, "empty")
+        os.makedirs(empty)
+        r = run("verify", "--log-dir", empty)
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("EMPTY", r.stdout)
+        r = run("verify", "--log-dir", empty, "--json")
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertTrue(json.loads(r.stdout)["empty"])
+        r = run("verify", "--log-dir", os.path.join(hub.dir, "missing"))
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("not a directory", r.stderr)
         with open(os.path.join(hub.log, "snapshot-00000000000000000003"), "w") as f:
             f.write("not a segment")
         r = run("inspect", "--log-dir", hub.log, "--json")

@@ -24,6 +24,10 @@ int main(int argc, char** argv) {
   using namespace procreg::cli;
   CLI::App app{"procreg: an event-sourced process registry on ZeroMQ", "procreg"};
   app.require_subcommand(1, 1);
+  // The wire protocol and the log format are versioned on their own (docs/PROTOCOL.md,
+  // docs/LOG_FORMAT.md): what this build writes.
+  app.set_version_flag(
+      "--version", std::string("procreg ") + PROCREG_VERSION + " (wire protocol 1, log format 3)");
   app.footer(
       "Exit codes: 0 ok, 1 failure, 2 usage error, 3 unreachable or timed out, 4 the\n"
       "history asked for was compacted away.\n"
@@ -45,6 +49,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     std::fprintf(stderr, "procreg: %s\nRun with --help for usage.\n", e.what());

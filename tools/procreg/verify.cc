@@ -175,6 +175,8 @@ bool snapshot_damaged(const Scan& scan) {
 }
 
 bool sound(const Scan& scan) { return !scan.damage && !snapshot_damaged(scan) && !scan.uncovered; }
+// No segment and no snapshot: not a log (a mistyped path), or one nothing was ever written to.
+bool empty(const Scan& scan) { return scan.segments.empty() && scan.snapshots.empty(); }
 
 // The segments of a log directory (into scan->segments, in order) and its other files.
 struct Listing {
@@ -324,6 +326,7 @@ Json scan_json(const Scan& scan, bool with_segments) {
     }
   }
   Json j = {{"sound", sound(scan)},
+            {"empty", empty(scan)},
             {"hub", scan.hub},
             {"epoch", scan.epoch},
             {"segments", scan.segments.size()},
@@ -416,7 +419,9 @@ void print_text(const Scan& scan, const std::string& dir, bool with_segments) {
   } else if (!sound(scan)) {
     // reported above
   } else {
-    out_line(scan.segments.empty() ? "empty: the directory holds no segment" : "sound");
+    out_line(empty(scan) ? "EMPTY: the directory holds no segment and no snapshot file: not a "
+                           "log, or one nothing was ever written to"
+                         : "sound");
   }
 }
 
@@ -427,7 +432,7 @@ int run_verify(const VerifyOptions& o, bool inspect) {
   } else {
     print_text(scan, o.log_dir, inspect);
   }
-  return sound(scan) ? kExitOk : kExitFailure;
+  return sound(scan) && !empty(scan) ? kExitOk : kExitFailure;
 }
 
 CLI::App* add_one(CLI::App& app, Commands* commands, const char* name, const char* help,
