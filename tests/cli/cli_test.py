@@ -212,6 +212,37 @@ class CliTest(unittest.TestCase):
         self.assertEqual(replica.returncode, 0)
         self.assertGreaterEqual(lines_json(out)[-1]["stats"]["commands_served"], 4)
 
+    def test_call_refuses_unknown_and_duplicate_keys_and_out_of_range_integers(self):
+        hub = self.start_hub()
+        spec = {"id": "a", "start": ["M", "f", []]}
+        refused = [
+            ({"spec": spec, "metdata": {"x": 1}}, 'unknown argument "metdata"'),
+            ({"spec": spec, "ttl_ms": 18446744073709551615}, "out of range"),
+            ({"spec": spec, "timeout_ms": -5}, "out of range"),
+        ]
+        for args, why in refused:
+            r = run("call", *hub.ep(), "insert", json.dumps(args))
+            self.assertEqual(r.returncode, 2, r.stdout)
+            self.assertIn(why, json.loads(r.stdout)["error"]["message"])
+        r = run("call", *hub.ep(), "insert",
+                '{"spec": {"id": "a", "start": ["M", "f", []]}, "spec": {"id": "b", "start": []}}')
+        self.assertEqual(r.returncode, 2, r.stdout)
+        self.assertIn('duplicate key \\"spec\\"', r.stdout)
+        # In a batch: a line with two "method" keys, or a key besides method, args and id, is
+        # refused (nothing done) and the next lines still run.
+        lines = ('{"method": "insert", "method": "erase", "args": {"child_id": "a"}}\n'
+                 '{"method": "insert", "args": {"spec": {"id": "c", "start": ["M", "f", []]}}, '
+                 '"extra": 1}\n'
+                 '{"method": "insert", "args": {"spec": {"id": "d", "start": ["M", "f", []]}}}\n')
+        r = run("call", *hub.ep(), "--batch", "-", stdin=lines)
+        out = lines_json(r.stdout)
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("duplicate key", out[0]["error"]["message"])
+        self.assertIn('unknown key "extra"', out[1]["error"]["message"])
+        self.assertEqual(out[2]["result"]["seq"], 1)  # nothing before it was written
+        rows = json.loads(hub.call("dump_all_tables").stdout)["t"]
+        self.assertEqual(sorted(rows), ["d"])
+
     def test_call_batch_goes_on_after_bad_lines(self):
         hub = self.start_hub()
         batch = "\n".join([

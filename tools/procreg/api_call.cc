@@ -1,6 +1,8 @@
 #include "tools/procreg/api_call.h"
 
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <map>
 
@@ -37,6 +39,10 @@ class Args {
   std::int64_t integer(const char* key) const {
     const Json& v = at(key);
     if (!v.is_number_integer()) throw JsonError(name(key) + ": expected an integer");
+    // A number above 2^63 - 1 parses as unsigned; taken as int64 it would wrap to a negative.
+    if (v.is_number_unsigned() && v.get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX)) {
+      throw JsonError(name(key) + ": " + v.dump() + " is out of range (at most 2^63 - 1)");
+    }
     return v.get<std::int64_t>();
   }
   std::string name(const char* key) const { return method_ + "." + key; }
@@ -45,7 +51,14 @@ class Args {
     WriteOptions o;
     o.hooks = flag("hooks");
     o.table = str_or("table", "");
-    if (has("timeout_ms")) o.timeout = std::chrono::milliseconds(integer("timeout_ms"));
+    if (has("timeout_ms")) {
+      const std::int64_t ms = integer("timeout_ms");
+      if (ms < 0 || ms > 0xffffffffLL) {
+        throw JsonError(name("timeout_ms") + ": " + std::to_string(ms) +
+                        " is out of range (0 to 4294967295 ms)");
+      }
+      o.timeout = std::chrono::milliseconds(ms);
+    }
     return o;
   }
   ReadOptions read_options() const {
@@ -304,10 +317,65 @@ const MethodTable<R>& methods() {
   return kMethods;
 }
 
+// The arguments each method takes (docs/CLI.md, "call"): any other key is refused before the
+// call, so that a misspelt one ("metdata") is never silently dropped.
+const std::vector<std::string>& known_arguments(const std::string& method) {
+  static const std::vector<std::string> kWrite = {"hooks", "table", "timeout_ms"};
+  static const std::map<std::string, std::vector<std::string>, std::less<>> kOwn = {
+      {"insert", {"spec", "node_pids", "metadata", "ttl_ms"}},
+      {"bulk_insert", {"entries"}},
+      {"erase", {"child_id"}},
+      {"delete", {"child_id"}},
+      {"bulk_delete", {"deletes"}},
+      {"update", {"child_id", "entry", "spec", "node_pids", "metadata"}},
+      {"clear_all", {}},
+      {"node_down", {"node"}},
+      {"contains_children", {"child_ids", "table"}},
+      {"entry_exists", {"child_id", "table"}},
+      {"get_pid", {"child_id", "table"}},
+      {"get_pids", {"child_id", "table"}},
+      {"local_pid", {"child_id", "table"}},
+      {"lookup", {"child_id", "table", "with_metadata"}},
+      {"match_tag", {"tag", "table"}},
+      {"process_list", {"scope", "table"}},
+      {"dump_all_tables", {}},
+      {"last_sequence", {}},
+      {"epoch", {}},
+      {"hub", {}},
+      {"local_node", {}},
+  };
+  static const std::map<std::string, std::vector<std::string>, std::less<>> kAll = [] {
+    std::map<std::string, std::vector<std::string>, std::less<>> all = kOwn;
+    for (const char* write : {"insert", "bulk_insert", "erase", "delete", "bulk_delete", "update",
+                              "clear_all", "node_down"}) {
+      auto& keys = all[write];
+      keys.insert(keys.end(), kWrite.begin(), kWrite.end());
+    }
+    return all;
+  }();
+  static const std::vector<std::string> kTableOnly = {"table"};
+  auto it = kAll.find(method);
+  return it == kAll.end() ? kTableOnly : it->second;  // dump, dump_all, local_*, registry
+}
+
+void check_arguments(const std::string& method, const Json& args) {
+  if (!args.is_object()) return;  // Args says what is wrong with it
+  const auto& known = known_arguments(method);
+  for (const auto& [key, value] : args.items()) {
+    if (std::find(known.begin(), known.end(), key) != known.end()) continue;
+    std::string list;
+    for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+    throw JsonError(method + ": unknown argument \"" + key + "\" (" +
+                    (list.empty() ? std::string("it takes none") : "it takes " + list) +
+                    "); nothing was done");
+  }
+}
+
 template <typename R>
 Json call_on(R& target, const std::string& method, const Json& args) {
   for (const auto& [name, fn] : methods<R>()) {
     if (name == method) {
+      check_arguments(method, args);
       try {
         return fn(target, Args(method, args));
       } catch (const RemoteError& e) {

@@ -99,7 +99,7 @@ Target open_target(zmq::context_t& context, const CallOptions& o) {
 Json run_line(Target& target, const std::string& line, std::size_t number) {
   Json request;
   try {
-    request = Json::parse(line);
+    request = parse_json_input(line);
   } catch (const Json::parse_error& e) {
     return {
         {"line", number},
@@ -111,6 +111,15 @@ Json run_line(Target& target, const std::string& line, std::size_t number) {
     out["error"] = to_json(
         Status::invalid_argument("expected {\"method\": \"...\", \"args\": {...}} on each line"));
     return out;
+  }
+  for (const auto& [key, value] : request.items()) {
+    if (key != "method" && key != "args" && key != "id") {
+      out["error"] = to_json(
+          Status::invalid_argument("unknown key \"" + key +
+                                   "\" in the line (it takes method, args and id); nothing was "
+                                   "done"));
+      return out;
+    }
   }
   try {
     Json result = target.call(request["method"].get<std::string>(),
@@ -167,7 +176,7 @@ int run_call(const CallOptions& o) {
   Json args;
   if (!o.args.empty()) {
     try {
-      args = Json::parse(o.args);
+      args = parse_json_input(o.args);
     } catch (const Json::parse_error& e) {
       out_line(dump_line(
           error_json(Status::invalid_argument(std::string("malformed JSON: ") + e.what()))));

@@ -1,5 +1,6 @@
 #include "tools/procreg/json_convert.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
@@ -371,6 +372,29 @@ bool event_has_tag(const Event& event, const std::string& tag) {
         }
       },
       event.body);
+}
+
+Json parse_json_input(const std::string& text) {
+  std::vector<std::vector<std::string>> open;  // the keys of each object being read
+  std::string duplicate;
+  const Json::parser_callback_t check = [&](int, Json::parse_event_t event, Json& parsed) {
+    if (event == Json::parse_event_t::object_start) {
+      open.emplace_back();
+    } else if (event == Json::parse_event_t::object_end) {
+      open.pop_back();
+    } else if (event == Json::parse_event_t::key && duplicate.empty()) {
+      const std::string key = parsed.get<std::string>();
+      auto& keys = open.back();
+      if (std::find(keys.begin(), keys.end(), key) != keys.end()) duplicate = key;
+      keys.push_back(key);
+    }
+    return true;
+  };
+  Json j = Json::parse(text, check);
+  if (!duplicate.empty()) {
+    throw Json::parse_error::create(101, 0, "duplicate key \"" + duplicate + "\"", nullptr);
+  }
+  return j;
 }
 
 }  // namespace procreg::cli

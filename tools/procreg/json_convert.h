@@ -35,6 +35,11 @@ struct JsonError : std::invalid_argument {
   using std::invalid_argument::invalid_argument;
 };
 
+// Parses JSON input as Json::parse does, but refuses an object with the same key twice (which
+// would otherwise keep the last: a `--batch` line with two "method" keys ran the second) with
+// a Json::parse_error naming the key.
+Json parse_json_input(const std::string& text);
+
 // One line of JSON; invalid UTF-8 in strings is replaced, never an exception.
 std::string dump_line(const Json& j);
 

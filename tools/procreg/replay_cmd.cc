@@ -73,7 +73,7 @@ int run_replay(const ReplayCmdOptions& o) {
   Json args;
   if (!o.args.empty()) {
     try {
-      args = Json::parse(o.args);
+      args = parse_json_input(o.args);
     } catch (const Json::parse_error& e) {
       usage_error(std::string("the arguments are not JSON: ") + e.what());
     }
