@@ -333,6 +333,22 @@ class CliTest(unittest.TestCase):
             self.assertEqual(lines_json(t.stdout), hooks)
 
     # ---- tail
+    def test_tail_says_once_that_the_writer_is_away(self):
+        hub = self.start_hub()
+        hub.call("insert", insert_args("w0"))
+        tail = subprocess.Popen([PROCREG, "tail", *hub.ep(), "--timeout-ms", "500"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(0.5)
+        hub.stop()
+        # Away 10 s: the first try after 3 s of silence fails and is said; the next tries
+        # (after 6 s, then 12 s) are not. Before, one line came every 3.5 s.
+        time.sleep(10)
+        tail.terminate()
+        _, err = tail.communicate(timeout=WAIT_S)
+        lines = [l for l in err.splitlines() if "cannot follow the hub" in l]
+        self.assertEqual(len(lines), 1, err)
+        self.assertIn("said once", lines[0])
+
     def test_tail_from_and_live_with_filters(self):
         hub = self.start_hub()
         for i in range(3):

@@ -111,6 +111,10 @@ class Tail {
 
     const auto deadline = deadline_after(o_.seconds);
     auto last_heard = Clock::now();
+    // Nothing heard for this long: ask the writer for its head. Doubled (up to 30 s) while the
+    // writer does not answer, and said once, not at every try.
+    milliseconds quiet_for = kQuiet;
+    bool away = false;
     while (!done() && Clock::now() < deadline) {
       if (tools::Signals::stops(signals.wait(milliseconds(0)))) break;
       plugin::Frames frames;
@@ -118,20 +122,37 @@ class Tail {
           plugin::recv_until(sub_, &frames, {4, 17u << 20}, Clock::now() + milliseconds(100));
       if (!got.ok()) continue;  // oversized: dropped; a gap, if any, shows up later
       Status s;
+      bool answered = false;
       if (*got) {
         last_heard = Clock::now();
         s = on_message(frames);
-      } else if (Clock::now() - last_heard > milliseconds(3'000)) {
+        answered = s.ok();
+      } else if (Clock::now() - last_heard > quiet_for) {
         last_heard = Clock::now();
         s = repair(0);  // nothing heard: ask the writer for its head
+        answered = s.ok();
       }
       if (s.code() == Code::kCompacted) compacted_error(s, applied_ + 1);
-      if (!s.ok()) warn("cannot follow the hub: " + s.to_string() + " (retrying)");
+      if (!s.ok()) {
+        if (!away) {
+          warn("cannot follow the hub: " + s.to_string() +
+               " (retrying, less often while it does not answer; said once)");
+        }
+        away = true;
+        quiet_for = std::min(quiet_for * 2, kQuietAtMost);
+      } else if (answered && away) {
+        warn("the hub answers again; following from seq " + std::to_string(applied_ + 1));
+        away = false;
+        quiet_for = kQuiet;
+      }
     }
     return kExitOk;
   }
 
  private:
+  static constexpr milliseconds kQuiet{3'000};
+  static constexpr milliseconds kQuietAtMost{30'000};
+
   bool done() const {
     return (o_.count > 0 && printed_ >= o_.count) || (o_.until_seq && applied_ >= *o_.until_seq);
   }
