@@ -333,6 +333,27 @@ class CliTest(unittest.TestCase):
             self.assertEqual(lines_json(t.stdout), hooks)
 
     # ---- tail
+    def test_endpoints_from_the_environment_and_a_config_file(self):
+        hub = self.start_hub()
+        env = dict(os.environ, PROCREG_ENDPOINTS=hub.endpoints)
+        r = subprocess.run([PROCREG, "call", "hub"], env=env, capture_output=True, text=True,
+                           timeout=WAIT_S)
+        self.assertEqual((r.returncode, r.stdout.strip()), (0, '"t"'), r.stderr)
+        config = os.path.join(hub.dir, "procreg.toml")
+        with open(config, "w") as f:
+            f.write('[call]\nendpoints = "%s"\ntimeout-ms = 2000\n' % hub.endpoints)
+        r = run("--config", config, "call", "hub")
+        self.assertEqual((r.returncode, r.stdout.strip()), (0, '"t"'), r.stderr)
+        # A flag wins over the file; the file over the environment.
+        r = run("--config", config, "call", "--endpoints", os.path.join(hub.dir, "none.json"),
+                "hub")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("none.json", r.stderr)
+        env["PROCREG_ENDPOINTS"] = os.path.join(hub.dir, "none.json")
+        r = subprocess.run([PROCREG, "--config", config, "call", "hub"], env=env,
+                           capture_output=True, text=True, timeout=WAIT_S)
+        self.assertEqual((r.returncode, r.stdout.strip()), (0, '"t"'), r.stderr)
+
     def test_tail_says_once_that_the_writer_is_away(self):
         hub = self.start_hub()
         hub.call("insert", insert_args("w0"))

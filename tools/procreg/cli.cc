@@ -29,31 +29,41 @@ int exit_code_of(const Status& status) {
 
 void HubEndpoints::add_options(CLI::App* app, const std::string& which) {
   const auto has = [&](char c) { return which.find(c) != std::string::npos; };
-  if (has('h')) app->add_option("--hub", hub, std::string("the hub id [") + kDefaultHub + "]");
+  // Each also from the environment (PROCREG_HUB, ...): a flag given wins over it.
+  if (has('h')) {
+    app->add_option("--hub", hub, std::string("the hub id [") + kDefaultHub + "]")
+        ->envname("PROCREG_HUB");
+  }
   if (has('b')) {
     app->add_option("--bus", bus,
                     std::string("the bus to subscribe to: a proxy's backend or a writer's PUB [") +
-                        kDefaultBusBackend + "]");
+                        kDefaultBusBackend + "]")
+        ->envname("PROCREG_BUS");
   }
   if (has('r')) {
     app->add_option("--replay", replay,
-                    std::string("the writer's replay service [") + kDefaultReplay + "]");
+                    std::string("the writer's replay service [") + kDefaultReplay + "]")
+        ->envname("PROCREG_REPLAY");
   }
   if (has('c')) {
     app->add_option("--command", command,
-                    std::string("the writer's command channel [") + kDefaultCommand + "]");
+                    std::string("the writer's command channel [") + kDefaultCommand + "]")
+        ->envname("PROCREG_COMMAND");
   }
   if (has('s')) {
     app->add_option("--stats", stats,
-                    std::string("the stats endpoint of `procreg serve` [") + kDefaultStats + "]");
+                    std::string("the stats endpoint of `procreg serve` [") + kDefaultStats + "]")
+        ->envname("PROCREG_STATS");
   }
   app->add_option("--endpoints", endpoints_file,
                   "read the hub and endpoints from this file (written by serve --endpoints-file), "
                   "or from the writer elected at etcd://HOST:PORT/PREFIX (serve --election); "
-                  "flags override it");
+                  "flags override it")
+      ->envname("PROCREG_ENDPOINTS");
   app->add_option("--timeout-ms", timeout_ms,
                   "bound on reaching the hub and on each call, in ms [5000]")
-      ->check(CLI::Range(1, 3'600'000));
+      ->check(CLI::Range(1, 3'600'000))
+      ->envname("PROCREG_TIMEOUT_MS");
   curve_flags.add_client_options(app);
 }
 

@@ -24,6 +24,9 @@ int main(int argc, char** argv) {
   using namespace procreg::cli;
   CLI::App app{"procreg: an event-sourced process registry on ZeroMQ", "procreg"};
   app.require_subcommand(1, 1);
+  // Options from a file too: `key = value` lines under a [SUBCOMMAND] section (TOML or INI);
+  // a flag given wins over the file, and the file over the environment.
+  app.set_config("--config", "", "read options from this file ([SUBCOMMAND] sections)");
   // The wire protocol and the log format are versioned on their own (docs/PROTOCOL.md,
   // docs/LOG_FORMAT.md): what this build writes.
   app.set_version_flag(
