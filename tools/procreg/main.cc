@@ -19,6 +19,7 @@
 #include "tools/procreg/cli.h"
 #include "tools/procreg/commands.h"
 #include "tools/procreg/security_flags.h"
+#include "tools/procreg/suggest.h"
 
 int main(int argc, char** argv) {
   using namespace procreg::cli;
@@ -56,7 +57,11 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "procreg: %s\nRun with --help for usage.\n", e.what());
+    std::fprintf(stderr, "procreg: %s\n", e.what());
+    if (const std::string hint = suggestion(app, argc, argv); !hint.empty()) {
+      std::fprintf(stderr, "procreg: %s\n", hint.c_str());
+    }
+    std::fprintf(stderr, "Run with --help for usage.\n");
     return kExitUsage;
   }
   for (const Command& command : commands) {
