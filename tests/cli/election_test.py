@@ -41,7 +41,7 @@ import urllib.request
 
 import cli_test
 from cli_test import ANY, WAIT_S, insert_args, lines_json
-from failover_test import acknowledged, start_clients
+from failover_test import Node, acknowledged, start_clients
 
 ROUNDS = 20
 SEED = 1
@@ -107,19 +107,13 @@ class Etcd:
         self.out.close()
 
 
-class Member:
+class Member(Node):
     """A directory and its `procreg serve --election` process."""
 
     def __init__(self, root, name, election, bus):
-        self.name = name
-        self.dir = os.path.join(root, name)
-        self.log = os.path.join(self.dir, "log")
-        os.makedirs(self.dir)
+        super().__init__(root, name)
         self.election = election
         self.bus = bus
-        self.proc = None
-        self.out = None
-        self.runs = 0
 
     def start(self, *extra):
         self.stop()
@@ -134,26 +128,9 @@ class Member:
              "--standby-timeout-ms", "1000", *extra], stdout=self.out,
             stderr=subprocess.STDOUT)
 
-    def output(self):
-        if not self.out:
-            return ""
-        self.out.flush()
-        with open(self.out.name) as f:
-            return f.read()
-
     def events(self, name):
         json_lines = "\n".join(l for l in self.output().splitlines() if l.startswith("{"))
         return [l for l in lines_json(json_lines) if l.get("event") == name]
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGCONT)
-            self.proc.kill()
-            self.proc.wait(timeout=WAIT_S)
-        if self.out:
-            self.out.close()
-            self.out = None
-        self.proc = None
 
 
 class ElectionTest(unittest.TestCase):
