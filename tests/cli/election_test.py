@@ -157,7 +157,8 @@ class ElectionTest(unittest.TestCase):
 
     def tearDown(self):
         for p, out in ((getattr(self, "replica", None), getattr(self, "replica_out", None)),
-                       (getattr(self, "tail", None), getattr(self, "tail_out", None))):
+                       (getattr(self, "tail", None), getattr(self, "tail_out", None)),
+                       (getattr(self, "events", None), getattr(self, "events_out", None))):
             if p:
                 p.kill()
                 p.wait(timeout=WAIT_S)
@@ -232,6 +233,10 @@ class ElectionTest(unittest.TestCase):
         self.replica = subprocess.Popen(
             [cli_test.PROCREG, "replica", "--endpoints", self.election, "--serve", ANY],
             stdout=self.replica_out, stderr=subprocess.STDOUT)
+        self.events_out = open(os.path.join(self.root, "events.out"), "w+")
+        self.events = subprocess.Popen(
+            [cli_test.PROCREG, "tail", "--endpoints", self.election], stdout=self.events_out,
+            stderr=open(os.path.join(self.root, "events.err"), "w"))
         self.tail_out = open(os.path.join(self.root, "tail.out"), "w+")
         self.tail = subprocess.Popen(
             [cli_test.PROCREG, "tail", "--hooks", "--endpoints", self.election],
@@ -283,6 +288,21 @@ class ElectionTest(unittest.TestCase):
         seqs = [h["seq"] for h in hooks]
         self.assertEqual(seqs, sorted(set(seqs)), "hook events repeated or out of order")
         self.assertEqual(sorted(acked - set(children)), [], "hook events lost")
+        # The event tail: the same, from the events themselves.
+        deadline = time.monotonic() + WAIT_S
+        while True:
+            self.events_out.flush()
+            with open(self.events_out.name) as f:
+                events = lines_json(f.read())
+            if any(e.get("child") == "via-replica" for e in events):
+                break
+            self.assertIsNone(self.events.poll(), "the event tail stopped")
+            self.assertLess(time.monotonic(), deadline, "the event tail did not follow")
+            time.sleep(0.1)
+        seqs = [e["seq"] for e in events]
+        self.assertEqual(seqs, list(range(seqs[0], seqs[0] + len(seqs))), "events lost or repeated")
+        inserted = {e.get("child") for e in events if e.get("kind") == "insert"}
+        self.assertEqual(sorted(acked - inserted), [], "events of acknowledged writes missing")
 
     def test_a_writer_whose_lease_is_revoked_steps_down_and_exits_if_asked(self):
         first, second = self.members[0], self.members[1]

@@ -83,7 +83,10 @@ class Tail {
   Tail(const TailOptions& o, zmq::context_t& context)
       : o_(o),
         limits_(events::record_limits(LogOptions{}.max_record_bytes)),
-        client_(context, o.hub.replay, o.hub.hub, o.hub.timeout(), 1024, o.hub.curve),
+        context_(context),
+        client_(std::make_unique<plugin::ReplayClient>(context, o.hub.replay, o.hub.hub,
+                                                       o.hub.timeout(), 1024, o.hub.curve)),
+        replay_at_(o.hub.replay),
         sub_(context, zmq::socket_type::sub) {
     sub_.set(zmq::sockopt::linger, 0);
     if (Status s = plugin::secure_client(sub_, o.hub.curve, o.hub.curve.bus_key()); !s.ok()) {
@@ -101,7 +104,7 @@ class Tail {
 
   int run(const tools::Signals& signals) {
     // Where to start: the writer's head, or --from.
-    const auto head = writer_head(client_, o_);
+    const auto head = writer_head(*client_, o_);
     epoch_ = head.epoch;
     applied_ = o_.from ? (*o_.from == 0 ? 0 : *o_.from - 1) : head.head;
     if (Status s = repair(0); !s.ok()) {
@@ -166,13 +169,14 @@ class Tail {
     if (!topic.ok() || topic->hub != o_.hub.hub) return Status();
     if (topic->kind == plugin::wire::TopicKind::kHeartbeat && frames.size() == 2) {
       auto hb = plugin::wire::decode_heartbeat(plugin::view(frames[1]));
-      if (!hb.ok()) return Status();
+      if (!hb.ok() || fenced(hb->term)) return Status();
+      follow(*hb);
       if (hb->epoch != epoch_) return repair(0);  // the replay service says which log is current
       return hb->seq > applied_ ? repair(hb->seq) : Status();
     }
     if (topic->kind != plugin::wire::TopicKind::kEvent || frames.size() != 3) return Status();
     auto header = plugin::wire::decode_event_header(plugin::view(frames[1]));
-    if (!header.ok()) return Status();
+    if (!header.ok() || fenced(header->term)) return Status();
     if (header->epoch != epoch_) return repair(0);
     if (header->count == 1) {
       if (header->seq <= applied_) return Status();  // a duplicate
@@ -202,11 +206,11 @@ class Tail {
   // over on the writer's new log if its epoch changed.
   Status repair(std::uint64_t to) {
     for (int attempt = 0; attempt < 2; ++attempt) {
-      auto r = client_.fetch_range(applied_ + 1, to, epoch_,
-                                   [this](std::string_view bytes) { return apply(bytes); });
+      auto r = client_->fetch_range(applied_ + 1, to, epoch_,
+                                    [this](std::string_view bytes) { return apply(bytes); });
       if (r.ok() || r.status().code() != Code::kConflict) return r.status();
-      auto head = client_.fetch_range(std::numeric_limits<std::uint64_t>::max(), 0, 0,
-                                      [](std::string_view) { return Status(); });
+      auto head = client_->fetch_range(std::numeric_limits<std::uint64_t>::max(), 0, 0,
+                                       [](std::string_view) { return Status(); });
       if (!head.ok()) return head.status();
       warn("the writer started a new log (epoch " + std::to_string(head->epoch) +
            "); following it from its first event");
@@ -246,9 +250,37 @@ class Tail {
     return o_.tag.empty() || event_has_tag(e, o_.tag);
   }
 
+  // A heartbeat of the highest term heard naming another replay endpoint: the writer moved
+  // (automatic failover, docs/PROTOCOL.md "Heartbeats"); a lower term's message is a fenced
+  // writer's, and ignored.
+  bool fenced(std::uint64_t term) {
+    if (term != 0 && term < term_seen_) return true;
+    term_seen_ = std::max(term_seen_, term);
+    return false;
+  }
+  void follow(const plugin::wire::Heartbeat& hb) {
+    if (replay_term_ == 0) replay_term_ = hb.term;  // the writer the endpoints named
+    if (hb.term <= replay_term_ || hb.replay_endpoint.empty()) return;
+    replay_term_ = hb.term;
+    if (hb.replay_endpoint == replay_at_) return;
+    try {
+      client_ = std::make_unique<plugin::ReplayClient>(context_, hb.replay_endpoint, o_.hub.hub,
+                                                       o_.hub.timeout(), 1024, o_.hub.curve);
+    } catch (const std::exception&) {
+      return;  // not an endpoint: a malformed heartbeat
+    }
+    replay_at_ = hb.replay_endpoint;
+    warn("the writer of term " + std::to_string(hb.term) + " serves at " + replay_at_ +
+         "; following it there");
+  }
+
   const TailOptions& o_;
   const events::DecodeLimits limits_;
-  plugin::ReplayClient client_;
+  zmq::context_t& context_;
+  std::unique_ptr<plugin::ReplayClient> client_;
+  std::string replay_at_;
+  std::uint64_t term_seen_ = 0;
+  std::uint64_t replay_term_ = 0;  // the term of the writer whose replay service client_ asks
   zmq::socket_t sub_;
   std::uint64_t epoch_ = 0;
   std::uint64_t applied_ = 0;
