@@ -62,8 +62,9 @@ std::string suggestion(const CLI::App& app, int argc, const char* const* argv) {
   if (sub == nullptr) {
     if (first.starts_with("-")) return "";  // a top-level option: CLI11 said what is wrong
     const std::string near = closest(first, subcommands);
-    return near.empty() ? "" : "unknown subcommand \"" + std::string(first) + "\"; did you mean " +
-                                   near + "?";
+    return near.empty()
+               ? ""
+               : "unknown subcommand \"" + std::string(first) + "\"; did you mean " + near + "?";
   }
   const std::vector<std::string> options = long_options(*sub);
   for (int i = 2; i < argc; ++i) {
@@ -73,8 +74,8 @@ std::string suggestion(const CLI::App& app, int argc, const char* const* argv) {
     if (std::find(options.begin(), options.end(), word) != options.end()) continue;
     const std::string near = closest(word, options);
     if (!near.empty()) {
-      return "unknown option " + std::string(word) + " of " + sub->get_name() +
-             "; did you mean " + near + "?";
+      return "unknown option " + std::string(word) + " of " + sub->get_name() + "; did you mean " +
+             near + "?";
     }
   }
   return "";
