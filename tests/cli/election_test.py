@@ -235,7 +235,8 @@ class ElectionTest(unittest.TestCase):
             stdout=self.replica_out, stderr=subprocess.STDOUT)
         self.events_out = open(os.path.join(self.root, "events.out"), "w+")
         self.events = subprocess.Popen(
-            [cli_test.PROCREG, "tail", "--endpoints", self.election], stdout=self.events_out,
+            [cli_test.PROCREG, "tail", "--endpoints", self.election, "--timeout-ms", "1000"],
+            stdout=self.events_out,
             stderr=open(os.path.join(self.root, "events.err"), "w"))
         self.tail_out = open(os.path.join(self.root, "tail.out"), "w+")
         self.tail = subprocess.Popen(

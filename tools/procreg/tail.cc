@@ -143,6 +143,7 @@ class Tail {
         }
         away = true;
         quiet_for = std::min(quiet_for * 2, kQuietAtMost);
+        look_for_writer();
       } else if (answered && away) {
         warn("the hub answers again; following from seq " + std::to_string(applied_ + 1));
         away = false;
@@ -258,6 +259,25 @@ class Tail {
     term_seen_ = std::max(term_seen_, term);
     return false;
   }
+  // The replay service did not answer: rather than ask it again for each message waiting (each
+  // at the timeout), read what waits for the newest writer's heartbeat and follow it. The rest
+  // is dropped: the next message shows the gap, which the (new) replay service fills.
+  void look_for_writer() {
+    std::optional<plugin::wire::Heartbeat> newest;
+    plugin::Frames frames;
+    for (int i = 0; i < 100'000; ++i) {
+      auto got = plugin::recv_message(sub_, &frames, {4, 17u << 20}, /*dont_wait=*/true);
+      if (!got.ok()) continue;
+      if (!*got) break;
+      if (frames.size() != 2) continue;
+      auto topic = plugin::wire::parse_topic(plugin::view(frames[0]));
+      if (!topic.ok() || topic->kind != plugin::wire::TopicKind::kHeartbeat) continue;
+      auto hb = plugin::wire::decode_heartbeat(plugin::view(frames[1]));
+      if (hb.ok() && !fenced(hb->term)) newest = std::move(*hb);
+    }
+    if (newest) follow(*newest);
+  }
+
   void follow(const plugin::wire::Heartbeat& hb) {
     if (replay_term_ == 0) replay_term_ = hb.term;  // the writer the endpoints named
     if (hb.term <= replay_term_ || hb.replay_endpoint.empty()) return;
