@@ -360,6 +360,31 @@ class CliTest(unittest.TestCase):
                            capture_output=True, text=True, timeout=WAIT_S)
         self.assertEqual((r.returncode, r.stdout.strip()), (0, '"t"'), r.stderr)
 
+    def test_log_dump_prints_events_offline(self):
+        hub = self.start_hub()
+        for i in range(3):
+            hub.call("insert", insert_args("w%d" % i))
+        before = int(time.time() * 1000)
+        time.sleep(0.05)
+        hub.call("erase", {"child_id": "w0"})
+        hub.stop()
+        r = run("log", "dump", "--log-dir", hub.log)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        events = lines_json(r.stdout)
+        self.assertEqual([e["seq"] for e in events], [1, 2, 3, 4])
+        self.assertEqual([e["kind"] for e in events], ["insert"] * 3 + ["delete"])
+        self.assertEqual(events[1]["child"], "w1")
+        r = run("log", "dump", "--log-dir", hub.log, "--from", "2", "--to", "3")
+        self.assertEqual([e["seq"] for e in lines_json(r.stdout)], [2, 3])
+        r = run("log", "dump", "--log-dir", hub.log, "--since", str(before))
+        self.assertEqual([e["seq"] for e in lines_json(r.stdout)], [4])
+        r = run("log", "dump", "--log-dir", hub.log, "--until", str(before))
+        self.assertEqual([e["seq"] for e in lines_json(r.stdout)], [1, 2, 3])
+        r = run("log", "dump", "--log-dir", os.path.join(hub.dir, "nothing"))
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("procreg log dump: cannot read the log", r.stderr)
+        self.assertEqual(run("log", "dump", "--log-dir", hub.log, "--since", "noon").returncode, 2)
+
     def test_tail_says_once_that_the_writer_is_away(self):
         hub = self.start_hub()
         hub.call("insert", insert_args("w0"))

@@ -118,6 +118,10 @@ nlohmann::ordered_json ask_stats_endpoint(zmq::context_t& context, const std::st
                                           const CurveOptions& curve, std::string_view request,
                                           std::chrono::milliseconds timeout);
 
+// Milliseconds since the Unix epoch, from an integer or from "YYYY-MM-DDTHH:MM:SS[.mmm]Z"
+// (UTC). Throws a usage CliError naming `flag` otherwise.
+std::int64_t parse_time_ms(const std::string& text, const std::string& flag);
+
 // One line on stdout, flushed (scripts read it as it comes).
 void out_line(const std::string& line);
 

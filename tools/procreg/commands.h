@@ -24,5 +24,6 @@ void add_verify_commands(CLI::App& app, Commands* commands);  // verify, inspect
 void add_stats_command(CLI::App& app, Commands* commands);    // stats (stats.cc)
 void add_demo_command(CLI::App& app, Commands* commands);     // demo (demo.cc)
 void add_promote_command(CLI::App& app, Commands* commands);  // promote (promote.cc)
+void add_log_command(CLI::App& app, Commands* commands);      // log dump (log_dump.cc)
 
 }  // namespace procreg::cli

@@ -6,6 +6,7 @@
 //   replica  keep a replica of a running hub and print its state on exit
 //   replay   rebuild the state from a log directory and query it
 //   verify   check a log directory record by record; inspect: list what it holds
+//   log dump print a log directory's events as JSON lines, offline
 //   stats    a running hub's counters (JSON or Prometheus text)
 //   promote  make a running standby the hub's writer, at the next term
 //   demo     the whole system on a local bus, with a report
@@ -43,6 +44,7 @@ int main(int argc, char** argv) {
   add_replica_command(app, &commands);
   add_replay_command(app, &commands);
   add_verify_commands(app, &commands);
+  add_log_command(app, &commands);
   add_stats_command(app, &commands);
   add_promote_command(app, &commands);
   add_demo_command(app, &commands);
@@ -66,7 +68,10 @@ int main(int argc, char** argv) {
   }
   for (const Command& command : commands) {
     if (!command.app->parsed()) continue;
-    const std::string name = "procreg " + command.app->get_name();
+    std::string name = command.app->get_name();  // "procreg log dump" for a nested one
+    for (const CLI::App* up = command.app->get_parent(); up != nullptr; up = up->get_parent()) {
+      name = up->get_name() + " " + name;
+    }
     try {
       return command.run();
     } catch (const CliError& e) {

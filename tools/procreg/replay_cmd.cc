@@ -23,6 +23,30 @@
 
 namespace procreg::cli {
 
+std::int64_t parse_time_ms(const std::string& text, const std::string& flag) {
+  try {
+    std::size_t used = 0;
+    const long long ms = std::stoll(text, &used);
+    if (used == text.size()) return ms;
+  } catch (const std::exception&) {
+  }
+  std::tm tm{};
+  const char* rest = ::strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+  if (rest == nullptr) usage_error(flag + ": expected ms since the epoch or an ISO-8601 UTC time");
+  std::int64_t ms = 0;
+  if (*rest == '.') {
+    int digits = 0;
+    for (++rest; *rest >= '0' && *rest <= '9'; ++rest) {
+      if (digits++ < 3) ms = ms * 10 + (*rest - '0');
+    }
+    for (; digits < 3; ++digits) ms *= 10;
+  }
+  if (std::string(rest) != "Z" && !std::string(rest).empty()) {
+    usage_error(flag + ": only UTC times (ending in Z) are accepted");
+  }
+  return static_cast<std::int64_t>(::timegm(&tm)) * 1000 + ms;
+}
+
 namespace {
 
 struct ReplayCmdOptions {
@@ -36,32 +60,6 @@ struct ReplayCmdOptions {
   bool no_snapshots = false;
 };
 
-// Milliseconds since the epoch, from an integer or from "YYYY-MM-DDTHH:MM:SS[.mmm]Z" (UTC).
-std::int64_t parse_time_ms(const std::string& text) {
-  try {
-    std::size_t used = 0;
-    const long long ms = std::stoll(text, &used);
-    if (used == text.size()) return ms;
-  } catch (const std::exception&) {
-  }
-  std::tm tm{};
-  const char* rest = ::strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
-  if (rest == nullptr)
-    usage_error("--upto-time: expected ms since the epoch or an ISO-8601 UTC time");
-  std::int64_t ms = 0;
-  if (*rest == '.') {
-    int digits = 0;
-    for (++rest; *rest >= '0' && *rest <= '9'; ++rest) {
-      if (digits++ < 3) ms = ms * 10 + (*rest - '0');
-    }
-    for (; digits < 3; ++digits) ms *= 10;
-  }
-  if (std::string(rest) != "Z" && !std::string(rest).empty()) {
-    usage_error("--upto-time: only UTC times (ending in Z) are accepted");
-  }
-  return static_cast<std::int64_t>(::timegm(&tm)) * 1000 + ms;
-}
-
 int run_replay(const ReplayCmdOptions& o) {
   ReplayOptions ro;
   ro.log_dir = o.log_dir;
@@ -69,7 +67,7 @@ int run_replay(const ReplayCmdOptions& o) {
   ro.upto_seq = o.upto;
   ro.max_record_bytes = o.max_record_bytes;
   ro.use_snapshots = !o.no_snapshots;
-  if (!o.upto_time.empty()) ro.upto_time_ms = parse_time_ms(o.upto_time);
+  if (!o.upto_time.empty()) ro.upto_time_ms = parse_time_ms(o.upto_time, "--upto-time");
   Json args;
   if (!o.args.empty()) {
     try {
