@@ -31,16 +31,16 @@ struct LogDumpOptions {
 int run_log_dump(const LogDumpOptions& o) {
   if (o.from == 0) usage_error("--from: seqs start at 1");
   if (o.to != 0 && o.to < o.from) usage_error("--to is below --from");
-  const std::int64_t since =
-      o.since.empty() ? std::numeric_limits<std::int64_t>::min() : parse_time_ms(o.since, "--since");
-  const std::int64_t until =
-      o.until.empty() ? std::numeric_limits<std::int64_t>::max() : parse_time_ms(o.until, "--until");
+  const std::int64_t since = o.since.empty() ? std::numeric_limits<std::int64_t>::min()
+                                             : parse_time_ms(o.since, "--since");
+  const std::int64_t until = o.until.empty() ? std::numeric_limits<std::int64_t>::max()
+                                             : parse_time_ms(o.until, "--until");
   auto reader = replay::LogReader::open(o.log_dir, o.from);
   if (!reader.ok()) {
     const Status& s = reader.status();
     if (s.code() == Code::kCompacted) {
-      throw CliError(kExitCompacted, s.to_string() + " (a snapshot holds the state instead: " +
-                                         "procreg replay)");
+      throw CliError(kExitCompacted,
+                     s.to_string() + " (a snapshot holds the state instead: " + "procreg replay)");
     }
     throw CliError(kExitFailure, "cannot read the log in " + o.log_dir + ": " + s.to_string());
   }
@@ -50,15 +50,14 @@ int run_log_dump(const LogDumpOptions& o) {
     auto more = (*reader)->next(&record);
     if (!more.ok()) {
       // What came before the damage was printed; verify says more.
-      throw CliError(kExitFailure, "the log is damaged after what was printed: " +
-                                       more.status().to_string());
+      throw CliError(kExitFailure,
+                     "the log is damaged after what was printed: " + more.status().to_string());
     }
     if (!*more || (o.to != 0 && record.seq > o.to)) break;
     auto event = events::decode(record.payload, limits);
     if (!event.ok()) {
-      throw CliError(kExitFailure, "seq " + std::to_string(record.seq) + " in " +
-                                       record.segment + " does not decode: " +
-                                       event.status().to_string());
+      throw CliError(kExitFailure, "seq " + std::to_string(record.seq) + " in " + record.segment +
+                                       " does not decode: " + event.status().to_string());
     }
     if (event->writer_time_ms < since || event->writer_time_ms >= until) continue;
     out_line(dump_line(to_json(*event)));
