@@ -17,6 +17,39 @@ constexpr std::chrono::milliseconds kPoll{50};  // the longest wait for the bus 
 constexpr int kMaxPass = 4096;                  // messages read in one pass
 }  // namespace
 
+std::optional<wire::Heartbeat> newest_heartbeat(
+    zmq::socket_t& sub, std::string_view hub, int max_messages,
+    const std::function<bool(const wire::Heartbeat&)>& accept,
+    std::atomic<std::uint64_t>* bad_frames) {
+  // What waits may span several writers (a backlog read at the replay service's timeouts):
+  // the last one accepted counts. Nothing here waits on the network.
+  const auto bad = [&] {
+    if (bad_frames != nullptr) bad_frames->fetch_add(1);
+  };
+  Frames frames;
+  const RecvLimits limits{4, wire::kMaxChunkBytes + (1u << 20)};
+  std::optional<wire::Heartbeat> newest;
+  for (int i = 0; i < max_messages; ++i) {
+    auto got = recv_message(sub, &frames, limits, /*dont_wait=*/true);
+    if (!got.ok()) {
+      if (got.status().code() == Code::kUnavailable) break;
+      bad();
+      continue;
+    }
+    if (!*got) break;
+    if (frames.size() != 2) continue;
+    auto topic = wire::parse_topic(view(frames[0]));
+    if (!topic.ok() || topic->hub != hub || topic->kind != wire::TopicKind::kHeartbeat) continue;
+    auto hb = wire::decode_heartbeat(view(frames[1]));
+    if (!hb.ok()) {
+      bad();
+      continue;
+    }
+    if (accept(*hb)) newest = std::move(*hb);
+  }
+  return newest;
+}
+
 Follower::Follower(zmq::context_t& context, FollowerUser& user, FollowerOptions options)
     : context_(context), user_(user), options_(std::move(options)) {}
 
@@ -301,32 +334,12 @@ bool Follower::resume(std::chrono::milliseconds* wait) {
 }
 
 void Follower::listen_for_writer() {
-  // What waits may span several writers (a backlog read at the replay service's timeouts):
-  // the last one of the highest term counts. Nothing here waits on the network.
-  Frames frames;
-  const RecvLimits limits{4, wire::kMaxChunkBytes + (1u << 20)};
-  std::optional<wire::Heartbeat> newest;
-  for (int i = 0; i < kMaxPass && !stop_.load(); ++i) {
-    auto got = recv_message(sub_, &frames, limits, /*dont_wait=*/true);
-    if (!got.ok()) {
-      if (got.status().code() == Code::kUnavailable) return;
-      counters.bad_frames.fetch_add(1);
-      continue;
-    }
-    if (!*got) break;
-    if (frames.size() != 2) continue;
-    auto topic = wire::parse_topic(view(frames[0]));
-    if (!topic.ok() || topic->hub != options_.hub || topic->kind != wire::TopicKind::kHeartbeat) {
-      continue;
-    }
-    auto hb = wire::decode_heartbeat(view(frames[1]));
-    if (!hb.ok()) {
-      counters.bad_frames.fetch_add(1);
-      continue;
-    }
-    if (!accept_term(hb->term) || hb->term == 0 || hb->replay_endpoint.empty()) continue;
-    newest = std::move(*hb);
-  }
+  auto newest = newest_heartbeat(
+      sub_, options_.hub, kMaxPass,
+      [&](const wire::Heartbeat& hb) {
+        return accept_term(hb.term) && hb.term != 0 && !hb.replay_endpoint.empty();
+      },
+      &counters.bad_frames);
   if (newest && newest->replay_endpoint != replay_endpoint_) follow_writer(*newest);
 }
 

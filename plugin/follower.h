@@ -39,10 +39,12 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -145,6 +147,15 @@ class FollowerUser {
  protected:
   ~FollowerUser() = default;
 };
+
+// Reads what waits on `sub` without waiting (at most `max_messages`) and returns the last
+// heartbeat of `hub` that `accept` takes; everything else read is dropped, malformed frames
+// counted in *bad_frames (if not null). For a follower whose replay service stopped answering:
+// a new writer's heartbeat says where it is (docs/PROTOCOL.md, "Heartbeats").
+std::optional<wire::Heartbeat> newest_heartbeat(
+    zmq::socket_t& sub, std::string_view hub, int max_messages,
+    const std::function<bool(const wire::Heartbeat&)>& accept,
+    std::atomic<std::uint64_t>* bad_frames);
 
 class Follower {
  public:

@@ -110,21 +110,22 @@ void Elector::Impl::run_keeper() {
       lose("the etcd lease expired (keep-alives came too late)");
       return;
     }
-    std::shared_ptr<WriteLease> lease;
-    {
-      std::lock_guard l(mu);
-      if (!ttl.ok()) {
+    if (!ttl.ok()) {
+      bool hopeless = false;
+      {
+        std::lock_guard l(mu);
         ++stats.keepalive_failures;
         // Unconfirmed: the lease may be alive (etcd slow) or gone. Past two TTLs beyond the
         // deadline, stop hoping.
-        if (SteadyClock::now() > valid_until + std::chrono::seconds(2 * stats.lease_ttl_s)) {
-          lost_reason = "etcd did not confirm the lease: " + ttl.status().to_string();
-          if (won) won->lease->lose();
-          cv.notify_all();
-          return;
-        }
-        continue;
+        hopeless = SteadyClock::now() > valid_until + std::chrono::seconds(2 * stats.lease_ttl_s);
       }
+      if (!hopeless) continue;
+      lose("etcd did not confirm the lease: " + ttl.status().to_string());
+      return;
+    }
+    std::shared_ptr<WriteLease> lease;
+    {
+      std::lock_guard l(mu);
       ++stats.keepalives;
       stats.lease_ttl_s = *ttl;
       valid_until = sent + std::chrono::seconds(*ttl) - margin_of(*ttl);

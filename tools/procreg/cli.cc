@@ -67,6 +67,17 @@ void HubEndpoints::add_options(CLI::App* app, const std::string& which) {
   curve_flags.add_client_options(app);
 }
 
+void HubEndpoints::fill(const nlohmann::ordered_json& j) {
+  const auto take = [&](std::string& field, const char* key) {
+    if (field.empty() && j.contains(key) && j[key].is_string()) field = j[key].get<std::string>();
+  };
+  take(hub, "hub");
+  take(bus, "bus");
+  take(replay, "replay");
+  take(command, "command");
+  take(stats, "stats");
+}
+
 void HubEndpoints::resolve() {
   if (!endpoints_file.empty()) {
     nlohmann::ordered_json j;
@@ -82,14 +93,7 @@ void HubEndpoints::resolve() {
       }
     }
     if (!j.is_object()) usage_error("the endpoints file " + endpoints_file + " is not an object");
-    const auto fill = [&](std::string& field, const char* key) {
-      if (field.empty() && j.contains(key) && j[key].is_string()) field = j[key].get<std::string>();
-    };
-    fill(hub, "hub");
-    fill(bus, "bus");
-    fill(replay, "replay");
-    fill(command, "command");
-    fill(stats, "stats");
+    fill(j);
   }
   if (hub.empty()) hub = kDefaultHub;
   if (bus.empty()) bus = kDefaultBusBackend;

@@ -70,6 +70,9 @@ struct HubEndpoints {
   // Adds --hub, --bus, --replay, --command, --stats (the ones named in `which`, a string of the
   // letters h b r c s), --endpoints, --timeout-ms and the CURVE client flags to `app`.
   void add_options(CLI::App* app, const std::string& which = "hbrcs");
+  // Fills the fields still empty from a JSON object of endpoints, as serve --endpoints-file
+  // writes it (keys that are not strings are left out).
+  void fill(const nlohmann::ordered_json& j);
   // Applies the --endpoints file and the defaults. Throws CliError (usage) on a bad file.
   void resolve();
   std::chrono::milliseconds timeout() const { return std::chrono::milliseconds(timeout_ms); }

@@ -33,13 +33,11 @@ MemberProgress local_progress(const std::string& dir) {
   return {(*r)->epoch(), (*r)->term(), (*r)->last_sequence()};
 }
 
-HubEndpoints endpoints_of(const nlohmann::json& j, const std::string& hub) {
+// The writer's endpoints from what its leader key proclaimed; a service it did not name is off.
+HubEndpoints endpoints_of(const nlohmann::ordered_json& j, const std::string& hub) {
   HubEndpoints e;
-  e.hub = j.value("hub", hub);
-  e.bus = j.value("bus", std::string());
-  e.replay = j.value("replay", std::string());
-  e.command = j.value("command", std::string());
-  e.stats = j.value("stats", std::string());
+  e.fill(j);
+  if (e.hub.empty()) e.hub = hub;
   if (e.bus.empty()) e.bus = "none";
   if (e.command.empty()) e.command = "none";
   return e;
@@ -79,17 +77,17 @@ Outcome follow(const ElectionRunOptions& o, Elector& elector, const tools::Signa
   while (!elector.won() && !elector.lost()) {
     const std::optional<ElectionLeader> leader = elector.leader();
     if (leader && !leader->value.empty() && leader->lease != own) {
-      nlohmann::json value;
+      nlohmann::ordered_json value = nlohmann::ordered_json::object();
       try {
-        value = nlohmann::json::parse(leader->value);
+        value = nlohmann::ordered_json::parse(leader->value);
       } catch (const std::exception&) {
-        value = nlohmann::json::object();
+        // not what a leader proclaims: no endpoints
       }
-      out_line(dump_line({{"event", "following"},
-                          {"term", leader->rev},
-                          {"replay", value.value("replay", std::string())}}));
+      const HubEndpoints writer_at = endpoints_of(value, o.hub);
+      out_line(
+          dump_line({{"event", "following"}, {"term", leader->rev}, {"replay", writer_at.replay}}));
       bool moved_on = false;
-      *code = standby(endpoints_of(value, o.hub), [&](const StandbyStats& s) {
+      *code = standby(writer_at, [&](const StandbyStats& s) {
         if (Clock::now() >= deadline) return true;  // --seconds: done
         if (s.epoch != 0) {
           *mine = {s.epoch, s.term, s.copied_seq};

@@ -1,8 +1,8 @@
 #include "tools/procreg/json_convert.h"
 
-#include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <set>
 #include <type_traits>
 #include <variant>
 
@@ -375,18 +375,16 @@ bool event_has_tag(const Event& event, const std::string& tag) {
 }
 
 Json parse_json_input(const std::string& text) {
-  std::vector<std::vector<std::string>> open;  // the keys of each object being read
+  std::vector<std::set<std::string>> open;  // the keys of each object being read
   std::string duplicate;
   const Json::parser_callback_t check = [&](int, Json::parse_event_t event, Json& parsed) {
     if (event == Json::parse_event_t::object_start) {
       open.emplace_back();
     } else if (event == Json::parse_event_t::object_end) {
       open.pop_back();
-    } else if (event == Json::parse_event_t::key && duplicate.empty()) {
-      const std::string key = parsed.get<std::string>();
-      auto& keys = open.back();
-      if (std::find(keys.begin(), keys.end(), key) != keys.end()) duplicate = key;
-      keys.push_back(key);
+    } else if (event == Json::parse_event_t::key && duplicate.empty() &&
+               !open.back().insert(parsed.get<std::string>()).second) {
+      duplicate = parsed.get<std::string>();
     }
     return true;
   };

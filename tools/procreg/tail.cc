@@ -24,6 +24,7 @@
 #include <zmq.hpp>
 
 #include "events/codec.h"
+#include "plugin/follower.h"
 #include "plugin/replay_client.h"
 #include "plugin/wire.h"
 #include "plugin/zap_handler.h"
@@ -263,18 +264,9 @@ class Tail {
   // at the timeout), read what waits for the newest writer's heartbeat and follow it. The rest
   // is dropped: the next message shows the gap, which the (new) replay service fills.
   void look_for_writer() {
-    std::optional<plugin::wire::Heartbeat> newest;
-    plugin::Frames frames;
-    for (int i = 0; i < 100'000; ++i) {
-      auto got = plugin::recv_message(sub_, &frames, {4, 17u << 20}, /*dont_wait=*/true);
-      if (!got.ok()) continue;
-      if (!*got) break;
-      if (frames.size() != 2) continue;
-      auto topic = plugin::wire::parse_topic(plugin::view(frames[0]));
-      if (!topic.ok() || topic->kind != plugin::wire::TopicKind::kHeartbeat) continue;
-      auto hb = plugin::wire::decode_heartbeat(plugin::view(frames[1]));
-      if (hb.ok() && !fenced(hb->term)) newest = std::move(*hb);
-    }
+    auto newest = plugin::newest_heartbeat(
+        sub_, o_.hub.hub, 100'000,
+        [&](const plugin::wire::Heartbeat& hb) { return !fenced(hb.term); }, nullptr);
     if (newest) follow(*newest);
   }
 
