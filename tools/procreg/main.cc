@@ -10,6 +10,7 @@
 //   stats    a running hub's counters (JSON or Prometheus text)
 //   promote  make a running standby the hub's writer, at the next term
 //   demo     the whole system on a local bus, with a report
+//   completion  print a bash completion script
 // Exit codes: 0 ok, 1 failure, 2 usage, 3 unreachable or timed out, 4 history compacted away.
 #include <cstdio>
 #include <exception>
@@ -19,6 +20,7 @@
 
 #include "tools/procreg/cli.h"
 #include "tools/procreg/commands.h"
+#include "tools/procreg/completion.h"
 #include "tools/procreg/security_flags.h"
 #include "tools/procreg/suggest.h"
 
@@ -49,6 +51,7 @@ int main(int argc, char** argv) {
   add_promote_command(app, &commands);
   add_demo_command(app, &commands);
   add_keygen_command(app, &commands);
+  add_completion_command(app, &commands);
 
   try {
     app.parse(argc, argv);
