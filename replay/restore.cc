@@ -1,6 +1,9 @@
 #include "replay/restore.h"
 
+#include <algorithm>
+
 #include "log/log.h"
+#include "log/log_format.h"
 #include "log/log_reader.h"
 #include "replay/replay.h"
 
@@ -19,6 +22,31 @@ std::string RestoreReport::to_string() const {
 }
 
 namespace {
+
+// The seq of the log's last record if it is below `newest` (the newest snapshot), read as the
+// writer's recovery reads it (the last whole record: a torn tail or a segment header cut short
+// holds none) without changing anything; else nothing, and nothing too if the log cannot be read
+// (the replay then says why). Each segment before the last ends where the next one starts, so
+// only the last one can end before a snapshot: it alone is read, up to `newest`, and only when
+// `newest` is at or past its first seq.
+std::optional<std::uint64_t> log_end_before(const std::string& dir, std::uint64_t newest,
+                                            std::uint32_t v1_max_record_bytes) {
+  auto segments = list_segments(dir);
+  if (!segments.ok() || segments->empty()) return std::nullopt;
+  const std::uint64_t first = std::max<std::uint64_t>(1, segments->back().first_seq);
+  if (newest < first) return std::nullopt;
+  auto reader = LogReader::open(dir, first, v1_max_record_bytes);
+  if (!reader.ok()) return std::nullopt;
+  std::uint64_t last = first - 1;
+  LogRecord record;
+  while (last < newest) {
+    auto more = (*reader)->next(&record);
+    if (!more.ok()) return std::nullopt;
+    if (!*more) return last;
+    last = record.seq;
+  }
+  return std::nullopt;
+}
 
 // Why the snapshot `file` cannot start this restore, or "" if it can (the projection then
 // holds it).
@@ -48,9 +76,15 @@ Result<RestoreReport> restore(const std::string& dir, Projection* projection,
   if (o.use_snapshots) {
     auto files = list_snapshots(dir);
     if (!files.ok()) return files.status();
+    // Listed first: a snapshot written meanwhile is of events the log holds by then.
+    const std::optional<std::uint64_t> log_end =
+        files->empty() ? std::nullopt
+                       : log_end_before(dir, files->back().seq, o.v1_max_record_bytes);
     for (auto it = files->rbegin(); it != files->rend(); ++it) {
       if (o.upto_seq != 0 && it->seq > o.upto_seq) continue;  // not a failure: just later
-      std::string why = try_snapshot(dir, *it, projection, o);
+      std::string why = log_end && snapshot_ahead_of_log(it->seq, *log_end)
+                            ? ahead_of_log_reason(*log_end)
+                            : try_snapshot(dir, *it, projection, o);
       if (why.empty()) {
         report.snapshot = *it;
         break;

@@ -115,11 +115,19 @@ Status remove_snapshot_temps(const std::string& dir) {
   return removed.ok() ? Status() : removed.status();
 }
 
+bool snapshot_ahead_of_log(std::uint64_t snapshot_seq, std::uint64_t log_last_seq) {
+  return snapshot_seq > log_last_seq;
+}
+
+std::string ahead_of_log_reason(std::uint64_t log_last_seq) {
+  return "ahead of the log's last record " + std::to_string(log_last_seq);
+}
+
 Result<std::vector<std::string>> remove_snapshots_after(const std::string& dir,
                                                         std::uint64_t last_seq) {
   auto removed = remove_files(dir, [last_seq](std::string_view name) {
     const auto seq = parse_snapshot_file_name(name);
-    return seq && *seq > last_seq;
+    return seq && snapshot_ahead_of_log(*seq, last_seq);
   });
   if (removed.ok()) std::sort(removed->begin(), removed->end());
   return removed;

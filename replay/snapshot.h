@@ -98,10 +98,17 @@ Result<std::vector<SnapshotFile>> list_snapshots(const std::string& dir);
 
 // Removes the temporary files of snapshot writes that did not finish (a crash), durably.
 Status remove_snapshot_temps(const std::string& dir);
-// Removes, durably, the snapshot files of states after `last_seq`, the log's last record (a
-// snapshot ahead of its log: the log lost the events it was built from, after a power loss under
-// Durability::kNone, and once the log grows past it again it would pass for the state at its
-// seq). Their names, ascending.
+// Whether a snapshot of the state at `snapshot_seq` is ahead of its log, whose last record is
+// `log_last_seq` (docs/LOG_FORMAT.md section 12.3, rule 2): the log lost the events it was built
+// from, after a power loss under Durability::kNone or with its last segment, and once the log
+// grows past it again it would pass for the state at its seq. The writer removes such a file
+// when it opens (remove_snapshots_after); every reader skips it (restore), and verify reports it
+// as not usable.
+bool snapshot_ahead_of_log(std::uint64_t snapshot_seq, std::uint64_t log_last_seq);
+// Why such a snapshot is not used: "ahead of the log's last record N".
+std::string ahead_of_log_reason(std::uint64_t log_last_seq);
+// Removes, durably, the snapshot files ahead of the log whose last record is `last_seq`. Their
+// names, ascending.
 Result<std::vector<std::string>> remove_snapshots_after(const std::string& dir,
                                                         std::uint64_t last_seq);
 

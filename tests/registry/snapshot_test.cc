@@ -171,11 +171,9 @@ BOOST_AUTO_TEST_CASE(a_damaged_newest_snapshot_falls_back_to_an_older_one_and_sa
   BOOST_TEST(third.recovery_report().find("bad magic") != std::string::npos);
 }
 
-// Under kNone a power loss can keep a snapshot file and lose the log records it was built from.
-// The writer removes such a file when it opens: once the log grows past the file's seq again,
-// with other events, the file would pass for the state at that seq.
-BOOST_AUTO_TEST_CASE(a_snapshot_ahead_of_its_log_is_removed_when_the_writer_opens) {
-  Writer w;
+// Leaves w's log as a power loss under Durability::kNone leaves it after a snapshot: the log
+// ends at *kept, while the snapshot of a later state stays. Returns that snapshot.
+SnapshotInfo lose_the_events_of_a_snapshot(Writer& w, std::uint64_t* kept) {
   const auto log_files = [&w] {
     std::vector<std::string> names;
     for (const auto& e : fs::directory_iterator(w.dir.path())) {
@@ -186,7 +184,7 @@ BOOST_AUTO_TEST_CASE(a_snapshot_ahead_of_its_log_is_removed_when_the_writer_open
   };
   Registry& r = w.open();
   workload(r, 0, 30);
-  const std::uint64_t kept = r.last_sequence();
+  *kept = r.last_sequence();
   w.close();
   TempDir saved;  // the log as a power loss leaves it: put back below
   for (const std::string& name : log_files()) fs::copy_file(w.dir.file(name), saved.file(name));
@@ -195,25 +193,53 @@ BOOST_AUTO_TEST_CASE(a_snapshot_ahead_of_its_log_is_removed_when_the_writer_open
   workload(more, 30, 60);
   auto snap = more.snapshot();
   BOOST_REQUIRE(snap.ok());
-  BOOST_REQUIRE(snap->seq > kept);
+  BOOST_REQUIRE(snap->seq > *kept);
   w.close();
   for (const std::string& name : log_files()) fs::remove(w.dir.file(name));
   for (const auto& e : fs::directory_iterator(saved.path())) {
     fs::copy_file(e.path(), w.dir.file(e.path().filename().string()));
   }
+  return *snap;
+}
+
+// Under kNone a power loss can keep a snapshot file and lose the log records it was built from.
+// The writer removes such a file when it opens: once the log grows past the file's seq again,
+// with other events, the file would pass for the state at that seq.
+BOOST_AUTO_TEST_CASE(a_snapshot_ahead_of_its_log_is_removed_when_the_writer_opens) {
+  Writer w;
+  std::uint64_t kept = 0;
+  const SnapshotInfo snap = lose_the_events_of_a_snapshot(w, &kept);
 
   Registry& back = w.open();
   BOOST_TEST(back.last_sequence() == kept);
   BOOST_TEST(w.files(".snap").empty());
   BOOST_TEST_MESSAGE(back.recovery_report());
-  BOOST_TEST(back.recovery_report().find("removed " + snap->file) != std::string::npos);
+  BOOST_TEST(back.recovery_report().find("removed " + snap.file) != std::string::npos);
   workload(back, 100, 140);  // other events, under the seqs the snapshot had and past them
-  BOOST_REQUIRE(back.last_sequence() > snap->seq);
+  BOOST_REQUIRE(back.last_sequence() > snap.seq);
   const auto tables = back.dump_all_tables();
   w.close();
   Registry& reopened = w.open();
   BOOST_TEST((reopened.dump_all_tables() == tables));
   BOOST_TEST((w.replay(0)->dump_all_tables() == tables));
+}
+
+// Every reader skips such a file too (it does not remove it: that is the writer's to do), or it
+// would give a state the log does not hold.
+BOOST_AUTO_TEST_CASE(a_replay_skips_a_snapshot_ahead_of_its_log_and_leaves_it) {
+  Writer w;
+  w.segment_bytes = 4096;  // the log ends in its last segment, the snapshot after it
+  std::uint64_t kept = 0;
+  const SnapshotInfo snap = lose_the_events_of_a_snapshot(w, &kept);
+  const std::string why = snap.file + ": ahead of the log's last record " + std::to_string(kept);
+  for (const std::uint64_t upto : {std::uint64_t{0}, snap.seq}) {
+    auto replayed = w.replay(upto);
+    BOOST_TEST(replayed->last_sequence() == kept);
+    BOOST_TEST_MESSAGE(replayed->recovery_report());
+    BOOST_TEST(replayed->recovery_report().find("skipped " + why) != std::string::npos);
+    BOOST_TEST((replayed->dump_all_tables() == w.replay(0, false)->dump_all_tables()));
+  }
+  BOOST_TEST(w.files(".snap") == std::vector<std::string>{snap.file});  // a reader removes none
 }
 
 BOOST_AUTO_TEST_CASE(compaction_removes_covered_segments_and_old_history_is_an_explicit_answer) {

@@ -151,8 +151,8 @@ void check_snapshots(const VerifyOptions& o, Scan* scan) {
       } else if (s.seq < scan->compacted_through) {
         s.problem = "the log no longer holds the records after it (compacted through seq " +
                     std::to_string(scan->compacted_through) + ")";
-      } else if (s.seq > scan->last_seq) {
-        s.problem = "ahead of the log's last record " + std::to_string(scan->last_seq);
+      } else if (replay::snapshot_ahead_of_log(s.seq, scan->last_seq)) {
+        s.problem = replay::ahead_of_log_reason(scan->last_seq);
       } else {
         s.usable = true;
       }
