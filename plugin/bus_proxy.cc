@@ -16,15 +16,23 @@ namespace {
 
 std::atomic<std::uint64_t> next_control_id{0};
 
-// Moves up to `budget` whole messages from `from` to `to` without blocking. False when the
-// context is closing.
-bool forward(zmq::socket_t& from, zmq::socket_t& to, int budget) {
+// What one direction of the proxy moved; written by the proxy thread, read by any.
+struct Flow {
+  std::atomic<std::uint64_t> messages{0};
+  std::atomic<std::uint64_t> bytes{0};
+};
+
+// Moves up to `budget` whole messages from `from` to `to` without blocking, counting them in
+// `flow`. False when the context is closing.
+bool forward(zmq::socket_t& from, zmq::socket_t& to, int budget, Flow& flow) {
   try {
     for (int i = 0; i < budget; ++i) {
       zmq::message_t frame;
       if (!from.recv(frame, zmq::recv_flags::dontwait)) return true;
+      flow.messages.fetch_add(1, std::memory_order_relaxed);
       for (;;) {
         const bool more = frame.more();
+        flow.bytes.fetch_add(frame.size(), std::memory_order_relaxed);
         // An XPUB drops what it cannot queue for a subscriber; an XSUB never blocks.
         (void)to.send(frame, more ? zmq::send_flags::sndmore : zmq::send_flags::none);
         if (!more) break;
@@ -50,6 +58,8 @@ struct BusProxy::Impl {
   std::thread thread;
   zmq::socket_t control;  // the stop() side of the control pair
   bool stopped = false;
+  Flow published;      // frontend -> backend
+  Flow subscriptions;  // backend -> frontend
 
   explicit Impl(zmq::context_t& c) : context(c) {}
   void run(const BusProxyOptions& options, std::promise<Status>& ready);
@@ -94,7 +104,9 @@ void BusProxy::Impl::loop(zmq::socket_t& xsub, zmq::socket_t& xpub, zmq::socket_
       continue;  // EINTR
     }
     if ((items[2].revents & ZMQ_POLLIN) != 0) return;  // TERMINATE
-    if (!forward(xsub, xpub, 1024) || !forward(xpub, xsub, 1024)) return;
+    if (!forward(xsub, xpub, 1024, published) || !forward(xpub, xsub, 1024, subscriptions)) {
+      return;
+    }
     try {
       if (const auto n = front_security->keys_removed(); n != front_removed) {
         front_removed = n;  // a publisher's key lost its role: every publisher authenticates anew
@@ -165,6 +177,18 @@ std::uint64_t BusProxy::connections_open() const { return impl_->budget->open();
 std::uint64_t BusProxy::max_connections() const { return impl_->budget->limit(); }
 
 std::uint64_t BusProxy::connections_over_limit() const { return impl_->budget->over_limit(); }
+
+BusProxyStats BusProxy::stats() const {
+  BusProxyStats s;
+  s.messages_forwarded = impl_->published.messages.load(std::memory_order_relaxed);
+  s.bytes_forwarded = impl_->published.bytes.load(std::memory_order_relaxed);
+  s.subscriptions_forwarded = impl_->subscriptions.messages.load(std::memory_order_relaxed);
+  s.connections_open = connections_open();
+  s.max_connections = max_connections();
+  s.connections_refused = connections_refused();
+  s.connections_over_limit = connections_over_limit();
+  return s;
+}
 
 void BusProxy::stop() {
   if (impl_->stopped) return;

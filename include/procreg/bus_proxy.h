@@ -6,9 +6,9 @@
 // at the source exactly as on a direct PUB/SUB connection. This is the embedded default; in
 // production procreg attaches to whatever XSUB/XPUB proxy the services already share.
 //
-// Thread safety: start() and stop() from any one thread, connections_refused() from any; the
-// proxy runs on its own thread with its own sockets, on the caller's zmq::context_t, which must
-// outlive the BusProxy.
+// Thread safety: start() and stop() from any one thread, stats() and the connection counts from
+// any; the proxy runs on its own thread with its own sockets, on the caller's zmq::context_t,
+// which must outlive the BusProxy.
 #pragma once
 
 #include <memory>
@@ -38,6 +38,17 @@ struct BusProxyOptions {
   std::size_t max_connections = 0;
 };
 
+// What a proxy has done since it started (BusProxy::stats()).
+struct BusProxyStats {
+  std::uint64_t messages_forwarded = 0;       // frontend -> backend, whole messages
+  std::uint64_t bytes_forwarded = 0;          // their frames' bytes
+  std::uint64_t subscriptions_forwarded = 0;  // backend -> frontend (subscribe, unsubscribe)
+  std::uint64_t connections_open = 0;
+  std::uint64_t max_connections = 0;
+  std::uint64_t connections_refused = 0;
+  std::uint64_t connections_over_limit = 0;
+};
+
 class BusProxy {
  public:
   // Binds both endpoints and starts forwarding. Errors: kUnavailable naming the endpoint that
@@ -58,6 +69,8 @@ class BusProxy {
   std::uint64_t connections_open() const;
   std::uint64_t max_connections() const;
   std::uint64_t connections_over_limit() const;
+  // All of the above and what was forwarded; from any thread.
+  BusProxyStats stats() const;
 
   // Stops forwarding, closes the sockets and joins the thread. Idempotent.
   void stop();

@@ -453,7 +453,7 @@ class CliTest(unittest.TestCase):
         r = run("stats", *hub.ep(), "--prometheus")
         self.assertEqual(r.returncode, 0)
         self.assertIn('procreg_writer_events_written_total{hub="t"} 1', r.stdout)
-        self.assertIn("# TYPE procreg_last_seq gauge", r.stdout)
+        self.assertIn("# TYPE procreg_writer_last_seq gauge", r.stdout)
         self.assertEqual(hub.stop(), 0)
         self.assertEqual(lines_json(hub.output())[-1]["event"], "stopped")
         # The log reopens with the same state.
@@ -488,7 +488,7 @@ class CliTest(unittest.TestCase):
             self.assertEqual(rs["replica"]["gaps_detected"], 0)
             r = run("stats", "--stats", endpoint, "--prometheus")
             self.assertEqual(r.returncode, 0, r.stderr)
-            self.assertIn('procreg_lag{hub="t"} 0', r.stdout)
+            self.assertIn('procreg_replica_lag_events{hub="t"} 0', r.stdout)
             self.assertIn("# TYPE procreg_replica_events_repaired_total counter", r.stdout)
         finally:
             replica.send_signal(signal.SIGTERM)
@@ -617,7 +617,7 @@ class CliTest(unittest.TestCase):
         self.assertGreaterEqual(newest, 5)
         self.assertEqual(stats["writer"]["segments_compacted"], 0)
         r = run("stats", *hub.ep(), "--prometheus")
-        self.assertIn('procreg_last_snapshot_seq{hub="t"} ', r.stdout)
+        self.assertIn('procreg_writer_last_snapshot_seq{hub="t"} ', r.stdout)
         self.assertIn('procreg_writer_snapshots_written_total{hub="t"} ', r.stdout)
         self.assertEqual(hub.stop(), 0)
         # A snapshot write a crash cut short: an other file, not read.

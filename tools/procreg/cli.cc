@@ -15,6 +15,7 @@
 #include "plugin/zap_handler.h"
 #include "plugin/zmq_util.h"
 #include "tools/procreg/election_cmd.h"
+#include "tools/procreg/http_endpoint.h"
 
 namespace procreg::cli {
 
@@ -194,7 +195,17 @@ void StatsEndpoint::answer(std::chrono::milliseconds timeout,
 
 void StatsEndpoint::answer(std::chrono::milliseconds timeout,
                            const std::function<nlohmann::json()>& make, const Handler& handle) {
-  if (!socket_) return;
+  if (http_ != nullptr) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - published_ >= std::chrono::milliseconds(100)) {
+      http_->publish(make());
+      published_ = now;
+    }
+  }
+  if (!socket_) {
+    if (http_ != nullptr) std::this_thread::sleep_for(timeout);
+    return;
+  }
   auto ready = plugin::wait_readable(*socket_, timeout);
   if (!ready.ok() || !*ready) return;
   for (int i = 0; i < 16; ++i) {

@@ -31,6 +31,8 @@ class EndpointSecurity;
 
 namespace procreg::cli {
 
+class HttpEndpoint;
+
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailure = 1;
 inline constexpr int kExitUsage = 2;
@@ -99,7 +101,12 @@ class StatsEndpoint {
   // keys.
   StatsEndpoint(zmq::context_t& context, const std::string& endpoint, const CurveOptions& curve);
   const std::string& endpoint() const { return endpoint_; }  // as bound ("" when off)
-  // Waits up to `timeout` for a request, then answers what is pending.
+  // Also hands make()'s figures to `http` (null: none) from answer(), at most every 100 ms.
+  void attach(HttpEndpoint* http) { http_ = http; }
+  // Whether answer() has anything to do; when false the caller waits on its own.
+  bool active() const { return socket_.has_value() || http_ != nullptr; }
+  // Waits up to `timeout` for a request, then answers what is pending (without a socket but
+  // with an HTTP endpoint: publishes, then sleeps `timeout`).
   void answer(std::chrono::milliseconds timeout, const std::function<nlohmann::json()>& make);
   // The same, but each request's body and whether its key holds the admin role (always, without
   // CURVE) go to `handle` first: what it returns is the answer; nullopt answers make().
@@ -112,6 +119,8 @@ class StatsEndpoint {
   std::shared_ptr<plugin::EndpointSecurity> security_;
   std::optional<zmq::socket_t> socket_;
   std::string endpoint_;
+  HttpEndpoint* http_ = nullptr;
+  std::chrono::steady_clock::time_point published_{};
 };
 
 // Sends `request` to a stats endpoint (a `procreg serve`, `replica` or standby's) and returns

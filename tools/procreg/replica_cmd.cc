@@ -8,7 +8,7 @@
 // {"event":"stopped", "applied", the replica's counters}. With --stats EP it answers
 // `procreg stats --stats EP` with its lag (head - applied), gaps and repairs. With --serve EP it
 // is a command channel for thin clients (`procreg call --command EP`): reads answered from its
-// state, writes forwarded to the writer.
+// state, writes forwarded to the writer. With --http it serves /metrics and /healthz.
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -21,6 +21,7 @@
 #include "tools/common/signals.h"
 #include "tools/procreg/cli.h"
 #include "tools/procreg/commands.h"
+#include "tools/procreg/http_endpoint.h"
 #include "tools/procreg/json_convert.h"
 
 namespace procreg::cli {
@@ -38,6 +39,7 @@ struct ReplicaCmdOptions {
   std::string serve;
   std::size_t max_connections = 0;
   std::string policy;  // --curve-policy
+  HttpFlags http;
   bool insecure = false;
   std::optional<std::uint64_t> until_seq;
   double seconds = 0;
@@ -86,6 +88,8 @@ int run_replica(ReplicaCmdOptions o) {
   if (!started.ok()) throw CliError(kExitUsage, "cannot start: " + started.status().to_string());
   std::unique_ptr<Replica> replica = std::move(*started);
   StatsEndpoint stats(context, o.stats, ro.curve);
+  const std::unique_ptr<HttpEndpoint> http = o.http.start();
+  stats.attach(http.get());
   const auto make_stats = [&]() -> Json {
     const std::uint64_t applied = replica->last_applied();
     const std::uint64_t head = replica->head();
@@ -101,7 +105,7 @@ int run_replica(ReplicaCmdOptions o) {
   };
   // Waits `timeout` for a signal, answering stats requests meanwhile; true on SIGINT/SIGTERM.
   const auto pause = [&](milliseconds timeout) {
-    if (!stats.endpoint().empty()) {
+    if (stats.active()) {
       stats.answer(timeout, make_stats);
       timeout = milliseconds(0);
     }
@@ -121,7 +125,8 @@ int run_replica(ReplicaCmdOptions o) {
                       {"applied", replica->last_applied()},
                       {"epoch", replica->epoch()},
                       {"stats", stats.endpoint()},
-                      {"serve", replica->serve_endpoint()}}));
+                      {"serve", replica->serve_endpoint()},
+                      {"http", http ? http->url() : std::string()}}));
 
   const auto deadline = deadline_after(o.seconds);
   std::uint64_t shown = replica->last_applied();
@@ -164,6 +169,7 @@ void add_replica_command(CLI::App& app, Commands* commands) {
       ->capture_default_str();
   sub->add_option("--seconds", o->seconds, "exit after this many seconds (0: on a signal)")
       ->check(CLI::NonNegativeNumber);
+  o->http.add_options(sub);
   sub->add_option("--curve-policy", o->policy,
                   "CURVE: who may use --serve and --stats (a directory of keys per role)")
       ->envname("PROCREG_CURVE_POLICY");

@@ -1,4 +1,4 @@
-// procreg serve: a hub's writer on a bus; procreg bus: an XSUB/XPUB proxy.
+// procreg serve: a hub's writer on a bus (procreg bus, the proxy alone: bus_cmd.cc).
 //
 // serve opens (or creates) the hub's log as its writer (Registry::open), attaches a HubServer
 // (publisher, replay service, command channel) and serves until SIGINT or SIGTERM. The bus is
@@ -28,7 +28,9 @@
 #include "tools/procreg/cli.h"
 #include "tools/procreg/commands.h"
 #include "tools/procreg/election_cmd.h"
+#include "tools/procreg/http_endpoint.h"
 #include "tools/procreg/json_convert.h"
+#include "tools/procreg/metrics.h"
 #include "tools/procreg/standby_cmd.h"
 
 namespace procreg::cli {
@@ -74,6 +76,8 @@ struct ServeOptions {
   std::shared_ptr<WriteLease> lease;
   std::function<void(const Json&)> on_ready;
   std::function<bool()> until;
+  HttpFlags http;                               // --http, --health-max-*
+  std::shared_ptr<HttpEndpoint> http_endpoint;  // started once by run_serve
 };
 
 Durability parse_durability(const std::string& d) {
@@ -89,6 +93,8 @@ Json stats_json(const Registry& registry, const HubServer& server, Clock::time_p
   const RegistryStats r = registry.stats();
   const HubServerStats s = server.stats();
   return {{"hub", registry.hub()},
+          {"role", "writer"},
+          {"node", registry.local_node()},
           {"epoch", registry.epoch()},
           {"term", registry.term()},
           {"incarnation", registry.incarnation()},
@@ -245,7 +251,8 @@ void announce_ready(const ServeOptions& o, const Registry& registry, const Serve
                           {"publish", hub.publish_endpoint()},
                           {"replay", hub.replay_endpoint()},
                           {"command", hub.command_endpoint()},
-                          {"stats", stats_endpoint}};
+                          {"stats", stats_endpoint},
+                          {"http", o.http_endpoint ? o.http_endpoint->url() : std::string()}};
   if (!o.endpoints_file.empty()) {
     tools::write_file_atomic(o.endpoints_file, endpoints.dump(2) + "\n");
   }
@@ -266,7 +273,7 @@ void serve_until_stopped(const ServeOptions& o, const tools::Signals& signals, S
                          const std::function<Json()>& make_stats) {
   const auto deadline = deadline_after(o.seconds);
   while (Clock::now() < deadline && !(o.until && o.until())) {
-    if (!stats.endpoint().empty()) {
+    if (stats.active()) {
       stats.answer(milliseconds(100), make_stats);
       if (tools::Signals::stops(signals.wait(milliseconds(0)))) break;
     } else if (tools::Signals::stops(signals.wait(milliseconds(100)))) {
@@ -289,6 +296,7 @@ StandbyRunOptions standby_options(const ServeOptions& o) {
   so.seconds = o.seconds;
   so.max_connections = o.max_connections;
   so.curve = o.curve;
+  so.http = o.http_endpoint;
   return so;
 }
 
@@ -327,7 +335,8 @@ int run_member(const ServeOptions& o) {
   return run_elected(eo, standby, writer);
 }
 
-int run_serve(const ServeOptions& o) {
+int run_serve(ServeOptions o) {
+  o.http_endpoint = o.http.start();
   if (!o.election.url.empty()) return run_member(o);
   if (!o.standby_of.empty()) {
     StandbyRunOptions so = standby_options(o);
@@ -362,10 +371,15 @@ int run_writer(const ServeOptions& o) {
   zmq::context_t context;
   Server server = start_server(context, *registry, o, curve);
   StatsEndpoint stats(context, off_if_none(o.stats), curve);
+  stats.attach(o.http_endpoint.get());
   announce_ready(o, *registry, server, stats.endpoint());
   const auto started = Clock::now();
-  serve_until_stopped(o, signals, stats,
-                      [&] { return stats_json(*registry, *server.hub, started); });
+  serve_until_stopped(o, signals, stats, [&] {
+    Json j = stats_json(*registry, *server.hub, started);
+    if (server.proxy) j["bus"] = bus_stats_json(*server.proxy);
+    if (o.lease) j["lease"] = {{"held", o.lease->held()}};
+    return j;
+  });
 
   // Clean shutdown: no more remote writes or publishing, then the final state, then the log.
   server.hub->stop();
@@ -385,46 +399,6 @@ int run_writer(const ServeOptions& o) {
                       {"events_published", s.events_published},
                       {"commands", s.commands},
                       {"rows", rows}}));
-  return kExitOk;
-}
-
-struct BusOptions {
-  std::string frontend = kDefaultBusFrontend;
-  std::string backend = kDefaultBusBackend;
-  std::size_t max_connections = 0;
-  CurveFlags curve;
-  std::string endpoints_file;
-  double seconds = 0;
-};
-
-int run_bus(const BusOptions& o) {
-  const tools::Signals signals;
-  o.curve.check_endpoint(o.frontend, "--frontend");
-  o.curve.check_endpoint(o.backend, "--backend");
-  BusProxyOptions po;
-  po.frontend = o.frontend;
-  po.backend = o.backend;
-  po.curve = o.curve.server_options();
-  po.max_connections = o.max_connections;
-  raise_open_file_limit();
-  zmq::context_t context;
-  auto started = BusProxy::start(context, po);
-  if (!started.ok()) throw CliError(kExitFailure, started.status().to_string());
-  std::unique_ptr<BusProxy> proxy = std::move(*started);
-  const Json endpoints = {{"frontend", proxy->frontend_endpoint()},
-                          {"backend", proxy->backend_endpoint()}};
-  if (!o.endpoints_file.empty()) {
-    tools::write_file_atomic(o.endpoints_file, endpoints.dump(2) + "\n");
-  }
-  Json ready = {{"event", "ready"}};
-  ready.update(endpoints);
-  out_line(dump_line(ready));
-  const auto deadline = deadline_after(o.seconds);
-  while (Clock::now() < deadline) {
-    if (tools::Signals::stops(signals.wait(milliseconds(100)))) break;
-  }
-  proxy->stop();
-  out_line(dump_line({{"event", "stopped"}}));
   return kExitOk;
 }
 
@@ -556,22 +530,8 @@ void add_serve_command(CLI::App& app, Commands* commands) {
                     "with --standby-of and CURVE: the writer's public key (file or Z85)");
   o->curve.add_server_options(serve, /*publishes=*/true);
   add_log_options(serve, o.get());
+  o->http.add_options(serve);
   commands->push_back({serve, [o] { return run_serve(*o); }});
-}
-
-void add_bus_command(CLI::App& app, Commands* commands) {
-  auto b = std::make_shared<BusOptions>();
-  CLI::App* bus = app.add_subcommand("bus", "Run an XSUB/XPUB bus proxy");
-  bus->add_option("--frontend", b->frontend, "where publishers connect (XSUB)")
-      ->capture_default_str();
-  bus->add_option("--backend", b->backend, "where subscribers connect (XPUB)")
-      ->capture_default_str();
-  bus->add_option("--endpoints-file", b->endpoints_file, "write the bound endpoints here (JSON)");
-  bus->add_option("--seconds", b->seconds, "exit after this many seconds (0: on a signal)")
-      ->check(CLI::NonNegativeNumber);
-  add_max_connections_option(bus, &b->max_connections);
-  b->curve.add_server_options(bus);
-  commands->push_back({bus, [b] { return run_bus(*b); }});
 }
 
 }  // namespace

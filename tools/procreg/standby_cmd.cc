@@ -11,6 +11,7 @@
 #include "tools/common/files.h"
 #include "tools/common/signals.h"
 #include "tools/procreg/cli.h"
+#include "tools/procreg/http_endpoint.h"
 #include "tools/procreg/json_convert.h"
 
 namespace procreg::cli {
@@ -144,9 +145,11 @@ int run_standby(const StandbyRunOptions& o, std::uint64_t* promote_term) {
       serve.empty() ? nullptr : start_reads(context, hub, o, serve, own);
   StatsEndpoint stats(context, o.stats == "none" ? "" : o.stats, own);
   const auto make_stats = [&] { return stats_json(hub.hub, *standby, replica.get()); };
+  stats.attach(o.http.get());
   const Json endpoints = {{"hub", hub.hub},
                           {"serve", replica ? replica->serve_endpoint() : std::string()},
-                          {"stats", stats.endpoint()}};
+                          {"stats", stats.endpoint()},
+                          {"http", o.http ? o.http->url() : std::string()}};
   if (!o.endpoints_file.empty()) {
     tools::write_file_atomic(o.endpoints_file, endpoints.dump(2) + "\n");
   }
@@ -172,7 +175,7 @@ int run_standby(const StandbyRunOptions& o, std::uint64_t* promote_term) {
   };
   while (Clock::now() < deadline && *promote_term == 0) {
     milliseconds wait(100);
-    if (!stats.endpoint().empty()) {
+    if (stats.active()) {
       stats.answer(wait, make_stats, handle);
       wait = milliseconds(0);
     }

@@ -28,6 +28,8 @@
 
 namespace procreg::cli {
 
+class HttpEndpoint;
+
 struct StandbyRunOptions {
   std::string log_dir;
   std::string hub;
@@ -46,6 +48,9 @@ struct StandbyRunOptions {
   // (the leader changed, or this member won), as a signal would.
   std::optional<HubEndpoints> writer;
   std::function<bool(const StandbyStats&)> until;
+  // --http: where the standby publishes its figures (null: nowhere). `procreg serve` starts it
+  // once, so that it outlives a promotion or a change of role in an election.
+  std::shared_ptr<HttpEndpoint> http;
 };
 
 // A writer that has not answered the standby's listings for this long is taken as gone.
