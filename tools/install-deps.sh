@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Installs what building and testing procreg needs on Debian 12 (run as root).
-#   tools/install-deps.sh        g++, CMake and the libraries
+#   tools/install-deps.sh        g++, CMake, help2man and the libraries
 #   tools/install-deps.sh --ci   also clang 14 with its sanitizer runtimes, clang-format and
 #                                clang-tidy
 set -euo pipefail
 packages=(
-  build-essential cmake
+  build-essential cmake help2man
   libzmq3-dev cppzmq-dev libmsgpack-cxx-dev libboost-dev libboost-test-dev
   libcli11-dev nlohmann-json3-dev libcurl4-openssl-dev etcd-server
   pkg-config libcpp-httplib-dev prometheus
