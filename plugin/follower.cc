@@ -127,31 +127,15 @@ bool Follower::accept_term(std::uint64_t term) {
 }
 
 void Follower::note_incarnation(std::uint64_t seq, std::uint64_t incarnation) {
-  known_seq_ = seq;
-  known_incarnation_ = incarnation;
-}
-
-bool Follower::same_history(std::uint64_t pinc, std::uint64_t p) const {
-  // Only a position whose incarnation is known can be compared; 0 is a writer before terms.
-  return p == 0 || known_seq_ != p || known_incarnation_ == 0 || pinc == 0 ||
-         pinc == known_incarnation_;
+  history_.note(seq, incarnation);
 }
 
 bool Follower::accept_live(const wire::EventHeader& h, std::uint64_t position) {
-  if (h.seq == position + 1 && !same_history(h.prev_incarnation, position)) {
-    counters.diverged.fetch_add(1);
-    user_.on_diverged(Status::conflict(
-        options_.name + ": the writer's seq " + std::to_string(h.seq - 1) + " is of incarnation " +
-        std::to_string(h.prev_incarnation) + ", the one taken here of " +
-        std::to_string(known_incarnation_) + ": the writer continues another history"));
-    return false;
-  }
-  // Only a message that continues the position says what the position becomes; one past a gap
-  // is applied (if ever) after the repair, which says it then.
-  if (h.incarnation != 0 && h.seq <= position + 1 && h.seq + (h.count - 1) > position) {
-    note_incarnation(h.seq + (h.count - 1), h.incarnation);
-  }
-  return true;
+  Status s = history_.check_live(options_.name, h, position);
+  if (s.ok()) return true;
+  counters.diverged.fetch_add(1);
+  user_.on_diverged(s);
+  return false;
 }
 
 std::optional<wire::ReplayReplyHeader> Follower::catch_up(std::uint64_t to) {
@@ -174,12 +158,9 @@ std::optional<wire::ReplayReplyHeader> Follower::catch_up(std::uint64_t to) {
                                      std::to_string(h.term) + ", below " +
                                      std::to_string(term_seen_) + ": a fenced writer");
         }
-        if (asked_from == from && !same_history(h.prev_incarnation, from - 1)) {
+        if (asked_from == from && !history_.same(h.prev_incarnation, from - 1)) {
           diverged = true;
-          return Status::conflict(options_.name + ": the writer's seq " + std::to_string(from - 1) +
-                                  " is of incarnation " + std::to_string(h.prev_incarnation) +
-                                  ", the one taken here of " + std::to_string(known_incarnation_) +
-                                  ": the writer continues another history");
+          return history_.diverged(options_.name, from - 1, h.prev_incarnation);
         }
         if (h.incarnation != 0) writer_incarnation_ = h.incarnation;
         if (taken) note_incarnation(taken->first, taken->second);

@@ -50,6 +50,7 @@
 
 #include <zmq.hpp>
 
+#include "plugin/history_check.h"
 #include "plugin/replay_client.h"
 #include "plugin/wire.h"
 #include "plugin/zmq_util.h"
@@ -224,14 +225,11 @@ class Follower {
   std::unique_ptr<ReplayClient> replay_;
   std::string replay_endpoint_;  // where replay_ is connected
   zmq::socket_t sub_;
-  // Whether the writer's log holds, at the user's P, the record the user took.
-  bool same_history(std::uint64_t pinc, std::uint64_t position) const;
   bool need_sync_ = true;                 // no position in the writer's log
   std::uint64_t term_seen_ = 0;           // the highest term heard
   std::uint64_t writer_incarnation_ = 0;  // the newest writer incarnation heard
-  std::uint64_t known_seq_ = 0;           // the seq whose incarnation is known_incarnation_
-  std::uint64_t known_incarnation_ = 0;
-  bool behind_ = false;  // to catch up to the head from the replay service
+  HistoryCheck history_;                  // the incarnation of the last record the user took
+  bool behind_ = false;                   // to catch up to the head from the replay service
   std::chrono::steady_clock::time_point last_heard_;
   std::atomic<bool> stop_{false};
   std::thread thread_;

@@ -12,6 +12,7 @@ import os
 import resource
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -34,20 +35,36 @@ def lines_json(text):
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
-class Hub:
-    """A `procreg serve` on ephemeral ports in a temporary directory; stopped with SIGTERM."""
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
-    def __init__(self, hub="t", extra=(), open_files=None):
+
+class Hub:
+    """A `procreg serve` on ephemeral ports in a temporary directory; stopped with SIGTERM.
+    With fixed_ports, its bus, replay and command endpoints are ports chosen once, so that
+    restart() brings it back where its clients connected."""
+
+    def __init__(self, hub="t", extra=(), open_files=None, fixed_ports=False):
         self.dir = tempfile.mkdtemp(prefix="procreg-cli-test-")
         self.log = os.path.join(self.dir, "log")
         self.endpoints = os.path.join(self.dir, "endpoints.json")
         self.out = open(os.path.join(self.dir, "serve.out"), "w+")
+        bus_f, bus_b, replay, command = (
+            ["tcp://127.0.0.1:%d" % free_port() for _ in range(4)] if fixed_ports else [ANY] * 4)
+        self.args = [PROCREG, "serve", "--log-dir", self.log, "--hub", hub, "--bus-frontend", bus_f,
+                     "--bus-backend", bus_b, "--replay", replay, "--command", command,
+                     "--stats", ANY, "--heartbeat-ms", "100", "--endpoints-file", self.endpoints,
+                     *([] if "--durability" in extra else ["--durability", "none"]), *extra]
+        self.open_files = open_files
+        self.start()
+
+    def start(self):
+        open_files = self.open_files
         self.proc = subprocess.Popen(
-            [PROCREG, "serve", "--log-dir", self.log, "--hub", hub, "--bus-frontend", ANY,
-             "--bus-backend", ANY, "--replay", ANY, "--command", ANY, "--stats", ANY,
-             "--heartbeat-ms", "100", "--endpoints-file", self.endpoints,
-             *([] if "--durability" in extra else ["--durability", "none"]), *extra],
-            stdout=self.out, stderr=subprocess.STDOUT, cwd=self.dir,  # relative paths land here
+            self.args, stdout=self.out, stderr=subprocess.STDOUT,
+            cwd=self.dir,  # relative paths land here
             preexec_fn=None if open_files is None else
             (lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))))
         deadline = time.monotonic() + WAIT_S
@@ -56,6 +73,12 @@ class Hub:
                 self.out.seek(0)
                 raise RuntimeError("serve did not start: " + self.out.read())
             time.sleep(0.02)
+
+    def restart(self):
+        """Stops it and starts it again on its log directory (and its ports, if fixed)."""
+        self.stop()
+        os.remove(self.endpoints)
+        self.start()
 
     def ep(self):
         return ["--endpoints", self.endpoints]
@@ -400,6 +423,46 @@ class CliTest(unittest.TestCase):
         lines = [l for l in err.splitlines() if "cannot follow the hub" in l]
         self.assertEqual(len(lines), 1, err)
         self.assertIn("said once", lines[0])
+
+    def test_tail_stops_when_the_writer_comes_back_on_a_shorter_history(self):
+        """A writer restarted on its log without the last segment (the same epoch, a lower
+        head): tail, with or without --hooks, says so and exits 1, rather than printing the
+        new history's events past its position as if they continued what it printed."""
+        hub = self.start_hub(extra=("--segment-bytes", "4096"), fixed_ports=True)
+        batch = "".join(json.dumps({"method": "insert", "args": insert_args("w%d" % i)}) + "\n"
+                        for i in range(80))
+        self.assertEqual(run("call", *hub.ep(), "--batch", "-", stdin=batch).returncode, 0)
+        head = json.loads(hub.call("last_sequence").stdout)
+        tails = {}
+        for name, args in (("events", []), ("hooks", ["--hooks"])):
+            out = open(os.path.join(hub.dir, name + ".out"), "w+")
+            proc = subprocess.Popen([PROCREG, "tail", *hub.ep(), "--from", "1", *args],
+                                    stdout=out, stderr=subprocess.PIPE, text=True)
+            self.addCleanup(lambda p=proc, o=out: (p.poll() is None and (p.kill(), p.wait()),
+                                                   o.close()))
+            tails[name] = (proc, out)
+
+        def read_to(out, seq):
+            out.seek(0)
+            return any(e["seq"] == seq for e in lines_json(out.read()))
+        deadline = time.monotonic() + WAIT_S
+        for proc, out in tails.values():  # each read the whole log
+            while not read_to(out, head):
+                self.assertIsNone(proc.poll())
+                self.assertLess(time.monotonic(), deadline, "tail did not read the log")
+                time.sleep(0.05)
+        hub.stop()
+        segments = sorted(f for f in os.listdir(hub.log) if f.endswith(".log"))
+        self.assertGreater(len(segments), 1)
+        os.remove(os.path.join(hub.log, segments[-1]))
+        shorter = json.loads(run("replay", "--log-dir", hub.log).stdout)["last_seq"]
+        self.assertLess(shorter, head)
+        hub.restart()
+        for name, (proc, out) in tails.items():
+            _, err = proc.communicate(timeout=WAIT_S)
+            self.assertEqual(proc.returncode, 1, name + ": " + err)
+            self.assertIn("stopped after seq %d: corruption: " % head, err)
+            self.assertIn("ends at seq %d, before" % shorter, err)
 
     def test_tail_from_and_live_with_filters(self):
         hub = self.start_hub()

@@ -6,8 +6,10 @@
 // exactly once: a live event above the next expected seq, or a heartbeat ahead of the last one
 // printed, is a loss that it fills from the replay service (docs/PROTOCOL.md, "Gap detection").
 // A new epoch (the writer's log was recreated) is reported on stderr and followed from its
-// first event. Filters (--kind, --child, --tag, --table) select what is printed, not what is
-// read.
+// first event. A writer that no longer holds what tail printed, in the same epoch (it came back
+// on a shorter history, or continues another one: plugin/history_check.h), ends tail with exit
+// code 1 and a message saying so, as tail --hooks does. Filters (--kind, --child, --tag,
+// --table) select what is printed, not what is read.
 //
 // On a compacted hub (docs/LOG_FORMAT.md section 12.4) the replay service answers "compacted"
 // for events it no longer holds: --from SEQ before the hub's first kept event, or a gap tail
@@ -25,6 +27,7 @@
 
 #include "events/codec.h"
 #include "plugin/follower.h"
+#include "plugin/history_check.h"
 #include "plugin/replay_client.h"
 #include "plugin/wire.h"
 #include "plugin/zap_handler.h"
@@ -107,9 +110,12 @@ class Tail {
     // Where to start: the writer's head, or --from.
     const auto head = writer_head(*client_, o_);
     epoch_ = head.epoch;
+    writer_incarnation_ = head.incarnation;
     applied_ = o_.from ? (*o_.from == 0 ? 0 : *o_.from - 1) : head.head;
+    holds_applied_ = applied_ <= head.head;
     if (Status s = repair(0); !s.ok()) {
       if (s.code() == Code::kCompacted) compacted_error(s, applied_ + 1);
+      stop_if_history_lost();
       throw CliError(exit_code_of(s), s.to_string());
     }
 
@@ -137,6 +143,7 @@ class Tail {
         answered = s.ok();
       }
       if (s.code() == Code::kCompacted) compacted_error(s, applied_ + 1);
+      stop_if_history_lost();
       if (!s.ok()) {
         if (!away) {
           warn("cannot follow the hub: " + s.to_string() +
@@ -166,6 +173,17 @@ class Tail {
     std::fprintf(stderr, "procreg tail: %s\n", what.c_str());
   }
 
+  // The writer no longer holds the events printed: what follows would not continue them.
+  Status lost_history(Status why) {
+    history_lost_ = why;
+    return why;
+  }
+  void stop_if_history_lost() const {
+    if (history_lost_.ok()) return;
+    throw CliError(kExitFailure, "stopped after seq " + std::to_string(applied_) + ": " +
+                                     history_lost_.to_string());
+  }
+
   Status on_message(const plugin::Frames& frames) {
     auto topic = plugin::wire::parse_topic(plugin::view(frames[0]));
     if (!topic.ok() || topic->hub != o_.hub.hub) return Status();
@@ -174,12 +192,21 @@ class Tail {
       if (!hb.ok() || fenced(hb->term)) return Status();
       follow(*hb);
       if (hb->epoch != epoch_) return repair(0);  // the replay service says which log is current
-      return hb->seq > applied_ ? repair(hb->seq) : Status();
+      const bool new_writer = hb->incarnation != 0 && hb->incarnation != writer_incarnation_;
+      if (hb->incarnation != 0) writer_incarnation_ = hb->incarnation;
+      // Below the last seq read: a heartbeat sent before events fetched since, or a writer back
+      // on a shorter history; a new writer incarnation (a restart, a promotion) may continue
+      // another history. The replay service's answer tells (fetch, check_head).
+      const bool check = new_writer || (hb->seq < applied_ && holds_applied_);
+      return hb->seq > applied_ || check ? repair(hb->seq) : Status();
     }
     if (topic->kind != plugin::wire::TopicKind::kEvent || frames.size() != 3) return Status();
     auto header = plugin::wire::decode_event_header(plugin::view(frames[1]));
     if (!header.ok() || fenced(header->term)) return Status();
     if (header->epoch != epoch_) return repair(0);
+    if (Status s = history_.check_live("tail", *header, applied_); !s.ok()) {
+      return lost_history(s);
+    }
     if (header->count == 1) {
       if (header->seq <= applied_) return Status();  // a duplicate
       if (header->seq > applied_ + 1) return repair(header->seq);
@@ -208,9 +235,9 @@ class Tail {
   // over on the writer's new log if its epoch changed.
   Status repair(std::uint64_t to) {
     for (int attempt = 0; attempt < 2; ++attempt) {
-      auto r = client_->fetch_range(applied_ + 1, to, epoch_,
-                                    [this](std::string_view bytes) { return apply(bytes); });
-      if (r.ok() || r.status().code() != Code::kConflict) return r.status();
+      auto r = fetch(to);
+      if (r.ok()) return check_head(*r);
+      if (r.status().code() != Code::kConflict || !history_lost_.ok()) return r.status();
       auto head = client_->fetch_range(std::numeric_limits<std::uint64_t>::max(), 0, 0,
                                        [](std::string_view) { return Status(); });
       if (!head.ok()) return head.status();
@@ -218,9 +245,50 @@ class Tail {
            "); following it from its first event");
       epoch_ = head->epoch;
       applied_ = 0;
+      history_ = plugin::HistoryCheck();
       to = 0;
     }
     return Status();
+  }
+
+  // The events after applied_ up to `to`, printed, if the writer's log holds at applied_ the
+  // event read there (the first reply's pinc); noting the incarnation of the last one read.
+  Result<plugin::wire::ReplayReplyHeader> fetch(std::uint64_t to) {
+    const std::uint64_t from = applied_ + 1;
+    std::optional<std::pair<std::uint64_t, std::uint64_t>> taken;  // seq, incarnation
+    auto r = client_->fetch_range(
+        from, to, epoch_, [this](std::string_view bytes) { return apply(bytes); },
+        [&](const plugin::wire::ReplayReplyHeader& h, std::uint64_t asked_from) {
+          if (asked_from == from && !history_.same(h.prev_incarnation, from - 1)) {
+            return lost_history(history_.diverged("tail", from - 1, h.prev_incarnation));
+          }
+          if (h.incarnation != 0) writer_incarnation_ = h.incarnation;
+          if (taken) history_.note(taken->first, taken->second);
+          taken.reset();
+          if (h.count > 0) taken.emplace(h.last, h.last_incarnation);
+          return Status();
+        });
+    if (r.ok() && taken) history_.note(taken->first, taken->second);
+    return r;
+  }
+
+  // The writer's head never goes back within an epoch while its log keeps what it published: a
+  // head below the last seq read means it came back on a log that lost events it had published
+  // (a restored copy, or --durability none and an OS crash), and its events after that head may
+  // not be those printed. (A --from beyond the head waits for the writer to get there.)
+  Status check_head(const plugin::wire::ReplayReplyHeader& h) {
+    if (h.head >= applied_) {
+      holds_applied_ = true;
+      return Status();
+    }
+    if (!holds_applied_) return Status();
+    return lost_history(Status::corruption(
+        "tail: the writer's log (epoch " + std::to_string(epoch_) + ") ends at seq " +
+        std::to_string(h.head) + ", before seq " + std::to_string(applied_) +
+        ", the last one read: the writer came back on a log that lost events it had published, "
+        "so its events after seq " +
+        std::to_string(h.head) +
+        " may differ from those printed; start again with --from a seq the writer holds"));
   }
 
   Status apply(std::string_view bytes) {
@@ -232,6 +300,7 @@ class Tail {
                                 std::to_string(event->seq));
     }
     applied_ = event->seq;
+    holds_applied_ = true;
     if (selected(*event)) {
       out_line(dump_line(to_json(*event)));
       ++printed_;
@@ -297,6 +366,11 @@ class Tail {
   std::uint64_t epoch_ = 0;
   std::uint64_t applied_ = 0;
   std::uint64_t printed_ = 0;
+  // Whether the writer's log held applied_ (not so while a --from beyond its head waits).
+  bool holds_applied_ = true;
+  std::uint64_t writer_incarnation_ = 0;  // the newest heard
+  plugin::HistoryCheck history_;          // the incarnation of the event read at applied_
+  Status history_lost_;                   // set once: the writer no longer holds what was read
 };
 
 // --hooks: the hub's hook events through a procreg::HookSubscriber (each exactly once, in
