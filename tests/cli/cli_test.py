@@ -35,6 +35,17 @@ def lines_json(text):
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
+def masked_crc32c(data):
+    """The masked CRC-32C of docs/LOG_FORMAT.md section 2."""
+    crc = 0xFFFFFFFF
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
+    crc ^= 0xFFFFFFFF
+    return ((((crc >> 15) | (crc << 17)) & 0xFFFFFFFF) + 0xA282EAD8) & 0xFFFFFFFF
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -586,6 +597,37 @@ class CliTest(unittest.TestCase):
             shutil.rmtree(d, ignore_errors=True)
 
     # ---- replay, verify, inspect
+    def test_verify_names_a_segment_of_an_unsupported_version(self):
+        """An intact segment header of a version this build does not read is reported with
+        that segment's file and offset 0 (its header), not the segment read before it."""
+        hub = self.start_hub(extra=("--segment-bytes", "4096"))
+        batch = "".join(json.dumps({"method": "insert", "args": insert_args("w%d" % i)}) + "\n"
+                        for i in range(80))
+        self.assertEqual(run("call", *hub.ep(), "--batch", "-", stdin=batch).returncode, 0)
+        self.assertEqual(hub.stop(), 0)
+        segments = sorted(f for f in os.listdir(hub.log) if f.endswith(".log"))
+        self.assertGreater(len(segments), 2)
+        for name in (segments[1], segments[-1]):
+            log = os.path.join(hub.dir, "copy-" + name)
+            shutil.copytree(hub.log, log)
+            path = os.path.join(log, name)
+            with open(path, "rb") as f:
+                data = bytearray(f.read())
+            header_len = int.from_bytes(data[6:8], "little")
+            data[4:6] = (4).to_bytes(2, "little")  # version 4, the header's CRC made valid
+            data[header_len - 4:header_len] = masked_crc32c(data[:header_len - 4]).to_bytes(4, "little")
+            with open(path, "wb") as f:
+                f.write(data)
+            r = run("verify", "--log-dir", log, "--json")
+            self.assertEqual(r.returncode, 1, r.stdout)
+            damage = json.loads(r.stdout)["damage"]
+            self.assertEqual(damage["code"], "unsupported", damage)
+            self.assertIn("segment %s: format version 4" % name, damage["message"])
+            self.assertEqual((damage["segment"], damage["offset"]), (name, 0), damage)
+            r = run("verify", "--log-dir", log)
+            self.assertIn("  segment %s, offset 0, last good seq %d" % (name, int(name[:20]) - 1),
+                          r.stdout)
+
     def test_replay_upto_and_verify_damage(self):
         hub = self.start_hub()
         for i in range(6):

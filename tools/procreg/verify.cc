@@ -95,13 +95,20 @@ struct Scan {
   std::optional<Damage> damage;
 };
 
-// The segment and offset a reader's corruption message names ("segment <name>, offset <n>:").
+// The segment and offset a reader's corruption message names ("segment <name>, offset <n>:"),
+// or the segment whose intact header is of a version this build does not read ("segment
+// <name>: format version <v>; ...": the header, at offset 0).
 void locate(Damage* d) {
   static const std::regex kWhere(R"(segment ([^,\s]+), offset ([0-9]+))");
+  static const std::regex kVersion(R"(segment ([^:\s]+): format version)");
   std::smatch m;
   if (std::regex_search(d->status.message(), m, kWhere)) {
     d->segment = m[1];
     d->offset = std::stoull(m[2]);
+  } else if (d->status.code() == Code::kUnsupported &&
+             std::regex_search(d->status.message(), m, kVersion)) {
+    d->segment = m[1];
+    d->offset = 0;
   }
 }
 
