@@ -507,6 +507,16 @@ class CliTest(unittest.TestCase):
                          [(1, "child_registered", "w0"), (2, "child_registered", "w1")])
         self.assertEqual(hooks[3], {"seq": 4, "kind": "child_unregistered", "hub": "t", "table": "t",
                                     "child": "w0", "node_pids": []})
+        # An update that renames its row names both ids: --child selects it by either.
+        hub.call("insert", insert_args("w9"))
+        renamed = insert_args("w9-renamed")["spec"]
+        seq = json.loads(hub.call("update", {"child_id": "w9", "spec": renamed}).stdout)["seq"]
+        for child in ("w9", "w9-renamed"):
+            r = run("tail", *hub.ep(), "--from", str(seq), "--until-seq", str(seq), "--child", child)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual([(e["seq"], e["kind"], e["child"], e["children"])
+                              for e in lines_json(r.stdout)],
+                             [(seq, "update", "w9", ["w9", "w9-renamed"])])
 
     # ---- replica, stats, serve's clean shutdown
     def test_replica_stats_and_clean_shutdown(self):

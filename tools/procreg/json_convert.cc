@@ -217,10 +217,10 @@ Json to_json(const Event& event) {
             {"time_ms", event.writer_time_ms},
             {"hooks", event.hooks}};
   const auto children = children_of(event);
-  if (children.size() == 1 &&
+  if (!children.empty() &&
       (event.kind() == EventKind::kInsert || event.kind() == EventKind::kDelete ||
        event.kind() == EventKind::kUpdate)) {
-    j["child"] = children.front();
+    j["child"] = children.front();  // an update's: the id it was called with
   } else {
     j["child"] = nullptr;
   }
@@ -333,9 +333,12 @@ std::vector<ChildId> children_of(const Event& event) {
         using T = std::decay_t<decltype(body)>;
         if constexpr (std::is_same_v<T, events::Insert>) {
           return {body.row.entry.spec.id};
-        } else if constexpr (std::is_same_v<T, events::Delete> ||
-                             std::is_same_v<T, events::Update>) {
+        } else if constexpr (std::is_same_v<T, events::Delete>) {
           return {body.child_id};
+        } else if constexpr (std::is_same_v<T, events::Update>) {
+          // The id it was called with, then the row's own when the update renames it.
+          if (body.row.entry.spec.id == body.child_id) return {body.child_id};
+          return {body.child_id, body.row.entry.spec.id};
         } else if constexpr (std::is_same_v<T, events::BulkInsert>) {
           std::vector<ChildId> ids;
           for (const auto& item : body.items) ids.push_back(item.row.entry.spec.id);

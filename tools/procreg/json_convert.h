@@ -66,7 +66,8 @@ NodePids node_pids_from_json(const Json& j, const std::string& what);
 Metadata metadata_from_json(const Json& j, const std::string& what);
 Entry entry_from_json(const Json& j, const std::string& what);
 
-// The child ids an event names (every kind but clear), in the event's order.
+// The child ids an event names (every kind but clear), in the event's order; an update that
+// renames its row names the id it was called with, then the row's new id.
 std::vector<ChildId> children_of(const Event& event);
 // Whether any row the event writes carries metadata {"tag": tag}.
 bool event_has_tag(const Event& event, const std::string& tag);
