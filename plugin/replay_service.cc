@@ -13,6 +13,7 @@
 
 #include "log/file_util.h"
 #include "log/log.h"
+#include "log/log_format.h"
 #include "log/log_reader.h"
 #include "plugin/log_files.h"
 #include "plugin/served_snapshot.h"
@@ -36,6 +37,26 @@ struct Cursor {
   std::uint64_t next_seq = 0;
   SteadyClock::time_point last_used;
 };
+
+// The answer to a range from `from` that the writer's log no longer holds (compaction removed
+// it). The log reader's own message names the log directory, the writer's business and not its
+// clients': this one says what is gone, by seq, and what to do instead.
+Status compacted_range(const std::string& log_dir, std::uint64_t from) {
+  const std::string asked = std::to_string(from);
+  auto segments = replay::list_segments(log_dir);
+  if (!segments.ok() || segments->empty() || segments->front().first_seq <= from) {
+    return Status::compacted("compacted: the writer's log no longer holds seq " + asked +
+                             ": start again from a snapshot (op snapshot), or ask from a later "
+                             "seq");
+  }
+  const std::string first = std::to_string(segments->front().first_seq);
+  return Status::compacted("compacted: the writer's log no longer holds seqs 1 to " +
+                           std::to_string(segments->front().first_seq - 1) + " (it starts at seq " +
+                           first + "), and seq " + asked +
+                           " was asked for: start again from a snapshot (op snapshot), or ask "
+                           "from seq " +
+                           first + " on");
+}
 
 }  // namespace
 
@@ -282,7 +303,11 @@ void ReplayService::State::range(const zmq::message_t& identity, const wire::Rep
                                           replay::RegistryAccess::max_record_bytes(writer));
     if (!opened.ok()) {
       cursors.erase(key);
-      reply_error(identity, req.id, opened.status());
+      const Status& s = opened.status();
+      reply_error(identity, req.id,
+                  s.code() == Code::kCompacted
+                      ? compacted_range(replay::RegistryAccess::log_dir(writer), req.from)
+                      : s);
       return;
     }
     cursor.reader = std::move(*opened);

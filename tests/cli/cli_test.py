@@ -822,6 +822,8 @@ class CliTest(unittest.TestCase):
             self.assertEqual(r.stdout, "")
             self.assertIn("compacted", r.stderr)
             self.assertIn("no longer holds the events from seq 1", r.stderr)
+            self.assertIn("the writer's log no longer holds seqs 1 to ", r.stderr)
+            self.assertNotIn(hub.log, r.stderr)  # the writer's directory is not the client's
             self.assertLess(time.monotonic() - start, 10)
             r = run("tail", *hub.ep(), "--hooks", "--from", "1", "--seconds", "10")
             self.assertEqual(r.returncode, 4, r.stdout + r.stderr)

@@ -7,6 +7,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "bus_fixture.h"
+#include "log/log_format.h"
 #include "plugin/replay_client.h"
 #include "plugin/wire.h"
 #include "plugin/zmq_util.h"
@@ -199,7 +200,19 @@ BOOST_AUTO_TEST_CASE(a_range_that_was_compacted_away_is_answered_compacted) {
   auto reply = client.call(req);
   BOOST_REQUIRE(!reply.ok());
   BOOST_TEST(reply.status().code() == Code::kCompacted);
-  BOOST_TEST(reply.status().message().find("compacted") != std::string::npos);
+  // What is gone, by seq, and what to do; not where the writer keeps its log.
+  auto segments = replay::list_segments(dir.path());
+  BOOST_REQUIRE(segments.ok() && !segments->empty());
+  const std::uint64_t first = segments->front().first_seq;
+  const std::string message = reply.status().message();
+  BOOST_TEST_MESSAGE(message);
+  BOOST_TEST(message == "compacted: the writer's log no longer holds seqs 1 to " +
+                            std::to_string(first - 1) + " (it starts at seq " +
+                            std::to_string(first) +
+                            "), and seq 1 was asked for: start again from a snapshot (op "
+                            "snapshot), or ask from seq " +
+                            std::to_string(first) + " on");
+  BOOST_TEST(message.find(dir.path()) == std::string::npos);
   // The service goes on serving what it holds.
   req.from = w.registry->last_sequence();
   auto kept = client.call(req);
