@@ -140,7 +140,7 @@ std::string golden_hex(std::string_view name) {
            "84" "a26964a27731" "a3636867c3" "a26e7090"   //   {"id": "w1", "chg": true, "np": [],
            + std::string(kExpHex) +                      //    "exp": 1700000060000},
            "83" "a26964a27732" "a3636867c2"              //   {"id": "w2", "chg": false,
-           "a26e70" "91" "92a26e31a27031";               //    "np": [["n1", "p1"]]}]}
+           "a26e70" "90";                                //    "np": []}]}
   }
   if (name == "update") {
     return envelope_hex("a6757064617465") + "82" "a26964" "a27731" "a3726f77" + row_hex(false);

@@ -39,8 +39,9 @@ std::vector<NamedEvent> sample_events() {
       {"bulk_insert",
        sample_event(events::BulkInsert{{{sample_row(false), {{"n2", "p2"}}}, {bare, {}}}})},
       {"delete", sample_event(events::Delete{"w1"})},
-      {"bulk_delete", sample_event(events::BulkDelete{
-                          {{"w1", true, {}, 1700000060000}, {"w2", false, {{"n1", "p1"}}, {}}}})},
+      // Item 1 as the writer writes an unchanged item: no pairs, no expiry.
+      {"bulk_delete",
+       sample_event(events::BulkDelete{{{"w1", true, {}, 1700000060000}, {"w2", false, {}, {}}}})},
       {"update", sample_event(events::Update{"w1", sample_row(false)})},
       {"clear", sample_event(events::Clear{})},
       {"expire", sample_event(events::Expire{{{"w1", 5}, {"w2", 300}}})},

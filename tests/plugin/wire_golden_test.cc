@@ -278,9 +278,10 @@ std::string golden_hex(std::string_view name) {
            "a26964" "2b"                        // "id": 43
            "a6737461747573" "82"                // "status": {
            "a4636f6465" "a96e6f745f666f756e64"  //   "code": "not_found",
-           "a76d657373616765" "bd"              //   "message": (fixstr of 29)
-           "736e617073686f74206578706972"       //     "snapshot expir
-           "65642c20737461727420616761696e"     //      ed, start again"}
+           "a76d657373616765" "bf"              //   "message": (fixstr of 31)
+           "736e617073686f742039"               //     "snapshot 9
+           "2065787069726564"                   //      expired
+           "2c20737461727420616761696e"         //     , start again"}
            "a26570" "03"                        // "ep": 3
            "a468656164" "09"                    // "head": 9
            "a56669727374" "00"                  // "first": 0

@@ -121,7 +121,7 @@ ReplayReplyHeader sample_snapshot_reply() {
 ReplayReplyHeader sample_error_reply() {
   ReplayReplyHeader m;
   m.id = 43;
-  m.status = Status::not_found("snapshot expired, start again");
+  m.status = Status::not_found("snapshot 9 expired, start again");  // as the service says it
   m.epoch = 3;
   m.head = 9;
   return m;

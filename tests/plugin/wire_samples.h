@@ -49,7 +49,7 @@ ReplayRequest sample_file_request();        // id 45, 00000000000000000001.log f
 LogFile sample_log_file();                  // that segment: 4711 bytes, seqs 1..9, not sealed
 ReplayReplyHeader sample_file_reply();      // id 45: bytes 39..4711 of the 4711 (head 9)
 ReplayReplyHeader sample_snapshot_reply();  // id 43, the first 2 of 3 rows of snapshot 9 at 9
-ReplayReplyHeader sample_error_reply();     // id 43, not_found "snapshot expired, start again"
+ReplayReplyHeader sample_error_reply();     // id 43, not_found "snapshot 9 expired, start again"
 SnapshotRow sample_snapshot_row();          // tbl, sample_row(true), revision 7
 CommandReply sample_command_reply();        // id 42, ok, seq 8, epoch 3
 CommandReply sample_conflict_reply();       // id 42, conflict, seq 0, epoch 3
