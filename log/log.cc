@@ -4,6 +4,7 @@
 #include <fcntl.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <exception>
@@ -51,12 +52,17 @@ struct Log::Impl {
   // last record.
   Status take_term(const RecoveredLog& recovered);
   // Gives this incarnation a segment of its own (see Log::open).
-  Status start_incarnation();
+  // Each step below sets *intact (if given) when it failed but left every file as it was.
+  Status start_incarnation(bool* intact = nullptr);
   bool roll_due() const;
-  Status roll();
+  Status roll(bool* intact = nullptr);
   // Writes the first `bytes` of `record` (encoded records) to the active segment.
-  Status write_records(std::size_t bytes);
+  Status write_records(std::size_t bytes, bool* intact);
+  // A failed write: poisons the log, or, when the files are as before the call, refuses the
+  // call only (counted in write_failures): the log takes writes again once there is room.
   Status fail(Status error);
+  Status refuse(const Status& error);
+  std::atomic<std::uint64_t> write_failures{0};
 };
 
 namespace {
@@ -94,6 +100,10 @@ Result<std::uint64_t> random_nonzero() {
     return Status::io_error(std::string("no random source for the log epoch: ") + e.what());
   }
   return Status::io_error("the random source keeps returning zero");
+}
+
+void set_intact(bool* intact, bool value) {
+  if (intact != nullptr) *intact = value;
 }
 
 }  // namespace
@@ -159,20 +169,27 @@ Status Log::Impl::take_term(const RecoveredLog& recovered) {
   return Status();
 }
 
-Status Log::Impl::start_incarnation() {
+Status Log::Impl::start_incarnation(bool* intact) {
   // Each incarnation writes segments of its own, their headers naming it, so that a reader can
   // tell the incarnation (and term) of every record; and readers read a segment with the limit
   // its header records. So the writer never appends to a segment it did not create: it rolls,
   // or replaces the header of an empty last segment.
-  incarnation_started = true;
-  if (segments.back().last_seq != 0) return roll();
+  if (segments.back().last_seq != 0) {
+    Status s = roll(intact);
+    incarnation_started = s.ok();
+    return s;
+  }
   // An empty segment cannot roll (its successor would have its name): replace its header.
   auto replaced =
       SegmentWriter::create(dir_lock.get(), dir, header_at(segments.back().first_seq), true);
-  if (!replaced.ok()) return replaced.status();
+  if (!replaced.ok()) {
+    set_intact(intact, true);  // create() removed what it wrote; the old header stays
+    return replaced.status();
+  }
   if (durability) durability->switch_segment(*replaced, last_seq);  // none yet during open()
   active = std::move(*replaced);
   segments.back().bytes = active->size();
+  incarnation_started = true;
   return Status();
 }
 
@@ -256,13 +273,20 @@ Status Log::append_many(std::uint64_t first_seq, std::span<const std::string_vie
                                         std::to_string(d.options.max_record_bytes));
     }
   }
+  // A failed step that left the files as they were, before anything of this call reached the
+  // log, refuses the call only; any other failure poisons the log.
+  const std::uint64_t before = d.last_seq;
+  bool intact = false;
+  const auto give_up = [&](Status s) {
+    return intact && d.last_seq == before ? d.refuse(s) : d.fail(std::move(s));
+  };
   if (!d.incarnation_started) {
-    if (Status s = d.start_incarnation(); !s.ok()) return d.fail(std::move(s));
+    if (Status s = d.start_incarnation(&intact); !s.ok()) return give_up(std::move(s));
   }
   std::size_t next = 0;
   while (next < payloads.size()) {
     if (d.roll_due()) {
-      if (Status s = d.roll(); !s.ok()) return d.fail(std::move(s));
+      if (Status s = d.roll(&intact); !s.ok()) return give_up(std::move(s));
     }
     // The records up to the one that brings the segment to segment_bytes: one write.
     std::size_t used = 0;
@@ -277,7 +301,7 @@ Status Log::append_many(std::uint64_t first_seq, std::span<const std::string_vie
       ++next;
     } while (next < payloads.size() && projected < d.options.segment_bytes &&
              used < kMaxWriteBytes);
-    if (Status s = d.write_records(used); !s.ok()) return d.fail(std::move(s));
+    if (Status s = d.write_records(used, &intact); !s.ok()) return give_up(std::move(s));
     const std::uint64_t last = first_seq + next - 1;
     d.last_seq = last;
     d.segments.back().last_seq = last;
@@ -293,22 +317,25 @@ bool Log::Impl::roll_due() const {
   return active->size() >= options.segment_bytes && segments.back().last_seq != 0;
 }
 
-Status Log::Impl::roll() {
+Status Log::Impl::roll(bool* intact) {
   // Recovery accepts a torn end only in the last segment, so the old segment must be entirely
   // on disk before a newer segment exists.
   Status s = active->sync();
-  if (!s.ok()) return s;
+  if (!s.ok()) return s;  // a failed fdatasync: the kernel may have dropped the pages
   auto next = SegmentWriter::create(dir_lock.get(), dir, header_at(last_seq + 1));
-  if (!next.ok()) return next.status();
+  if (!next.ok()) {
+    set_intact(intact, true);  // create() removed what it wrote; the old segment is synced
+    return next.status();
+  }
   if (durability) durability->switch_segment(*next, last_seq);  // none yet during open()
   active = std::move(*next);
   segments.push_back(SegmentInfo{active->name(), last_seq + 1, 0, active->size()});
   return Status();
 }
 
-Status Log::Impl::write_records(std::size_t bytes) {
+Status Log::Impl::write_records(std::size_t bytes, bool* intact) {
   const std::uint64_t before = active->size();
-  Status s = active->append(record.data(), bytes);
+  Status s = active->append(record.data(), bytes, intact);
   if (!s.ok() || options.durability != Durability::kSyncEach) return s;
   s = active->sync();
   if (s.ok()) return s;
@@ -323,6 +350,13 @@ Status Log::Impl::write_records(std::size_t bytes) {
 Status Log::Impl::fail(Status error) {
   durability->fail(error);
   return error;
+}
+
+Status Log::Impl::refuse(const Status& error) {
+  write_failures.fetch_add(1, std::memory_order_relaxed);
+  return Status::io_error(error.message() +
+                          "; nothing was written, and the log takes writes again once the "
+                          "cause (a full disk?) is gone");
 }
 
 Status Log::sync() {
@@ -406,6 +440,12 @@ Result<std::size_t> remove_segments(const std::string& dir, const std::vector<st
 }
 
 SyncStats Log::sync_stats() const { return impl_->durability->sync_stats(); }
+
+Status Log::failure() const { return impl_->durability->failure(); }
+
+std::uint64_t Log::write_failures() const {
+  return impl_->write_failures.load(std::memory_order_relaxed);
+}
 
 std::uint64_t Log::durable_seq() const { return impl_->durability->durable_seq(); }
 

@@ -12,8 +12,12 @@
 // Durability (LogOptions::durability): append() returns once the record is written to the OS.
 // kSyncEach then fdatasyncs before append returns; kGroupCommit lets a background thread
 // fdatasync at most every group_commit_interval, and wait_durable() blocks until the record is
-// covered; kNone treats written as durable. A failed write or sync poisons the log: every later
-// append returns the same io_error (a sync failure cannot be retried safely).
+// covered; kNone treats written as durable. A failed fdatasync poisons the log: every later
+// append returns the same io_error (the kernel may have dropped the pages, so the failure cannot
+// be retried safely: reopening recovers from what the disk holds). A failed write(2) (a full
+// disk) whose partial record was cut off again, before anything of the call reached the log,
+// fails that call only: the log takes writes again once there is room (docs/LOG_FORMAT.md,
+// "A full disk").
 //
 // One writer per directory: open() holds an exclusive flock on the directory until close(), so
 // a second Log on the same directory (in any process) fails with kUnavailable.
@@ -75,15 +79,17 @@ class Log {
   // Appends the record (seq, payload). seq must be last_seq() + 1 and the payload non-empty
   // (else kInvalidArgument); a payload over max_record_bytes is kResourceExhausted. Nothing is
   // written in those cases. Rolls to a new segment first when the active one holds a record
-  // and is at least segment_bytes long. On a write error (or, under kSyncEach, a sync error)
-  // the partial record is cut off again, the log is poisoned and kIoError is returned. After
-  // close(): kUnavailable.
+  // and is at least segment_bytes long. On a write error the partial record is cut off again
+  // and kIoError is returned; the log is poisoned too unless the cut succeeded (a segment that
+  // could not be created is removed again likewise). A sync error (kSyncEach, or the sync a
+  // roll makes) poisons it. After close(): kUnavailable.
   Status append(std::uint64_t seq, std::string_view payload);
   // Appends payloads[i] as record first_seq + i, for every i, with as few writes as the
   // segments allow: one write(2) (and under kSyncEach one fdatasync) for the records that go to
   // one segment, up to about 4 MiB per write. The checks of append() are made on every payload
   // before anything is written (an empty span is kInvalidArgument). Rolls where append() would. A
-  // write or sync error cuts off the failing segment's part, poisons the log and returns kIoError;
+  // write or sync error cuts off the failing segment's part and returns kIoError, refusing the
+  // call only as append() does when nothing of it reached the log; otherwise it poisons the log:
   // records of the batch written to an earlier segment before a roll stay (last_seq() says where
   // the log ends), and the poisoned log accepts nothing more.
   Status append_many(std::uint64_t first_seq, std::span<const std::string_view> payloads);
@@ -126,6 +132,10 @@ class Log {
   std::uint64_t local_durable_seq() const;
   // The syncs so far (none under kNone). Any thread.
   SyncStats sync_stats() const;
+  // The poison status (ok while the log takes writes), and the calls refused with the files
+  // left as they were (a full disk). Any thread.
+  Status failure() const;
+  std::uint64_t write_failures() const;
   // Blocks until durable_seq() >= seq (ok), the deadline passes (kTimeout), or the log fails or
   // is closed (its error / kUnavailable) before that. Under kNone and kSyncEach an appended
   // record is already durable, so this returns at once for it.

@@ -49,7 +49,7 @@ Result<std::shared_ptr<SegmentWriter>> SegmentWriter::open(const std::string& di
 SegmentWriter::SegmentWriter(UniqueFd fd, std::string path, std::string name, std::uint64_t size)
     : fd_(std::move(fd)), path_(std::move(path)), name_(std::move(name)), size_(size) {}
 
-Status SegmentWriter::append(const char* data, std::size_t n) {
+Status SegmentWriter::append(const char* data, std::size_t n, bool* cut_back) {
   Status s = write_fully(fd_.get(), data, n, path_);
   if (s.ok()) {
     size_ += n;
@@ -57,6 +57,7 @@ Status SegmentWriter::append(const char* data, std::size_t n) {
   }
   // Leave no partial record behind: the caller reports the append as failed.
   Status cut = truncate(size_);
+  if (cut_back != nullptr) *cut_back = cut.ok();
   if (!cut.ok()) {
     return Status::io_error(s.message() + "; cutting the partial record failed: " + cut.message());
   }

@@ -35,8 +35,9 @@ class SegmentWriter {
                                                      const std::string& name);
 
   // Writes data[0, n) at the end of the file. On failure the file is cut back to its previous
-  // size (if that fails too, the error says so) and kIoError is returned.
-  Status append(const char* data, std::size_t n);
+  // size (if that fails too, the error says so) and kIoError is returned; *cut_back (if given)
+  // then says whether the cut succeeded, so that the file is exactly as before the call.
+  Status append(const char* data, std::size_t n, bool* cut_back = nullptr);
   // Cuts the file back to `size` bytes (size <= this->size()) and fsyncs it.
   Status truncate(std::uint64_t size);
   // fdatasync: everything appended before the call is durable when it returns ok.

@@ -63,6 +63,7 @@ void CommitPipeline::run(std::span<const Write> writes, std::span<Result<std::ui
   Pass pass{
       opts_.log.durability != Durability::kGroupCommit && opts_.sync_standbys == 0 && !opts_.lease,
       head_seq_};
+  pass.deadline = latest;
   try {
     stage(writes, out, pass);
     if (staged_.empty()) return;
@@ -159,9 +160,16 @@ bool CommitPipeline::append(std::span<Result<std::uint64_t>* const> out, Pass& p
   const std::uint64_t first = pass.first;
   Status s = log_.append_many(first, payloads_);
   if (!s.ok()) {
-    // The overlay already answers with events the log does not hold: no later write may
-    // validate against it.
-    if (s.code() == Code::kIoError || pass.overlay_ahead) applier_.fail(s);
+    // Refused with the log's files as they were (a full disk): nothing of the group is in the
+    // log, which takes writes again once there is room. Else the overlay already answers with
+    // events the log does not hold: no later write may validate against it.
+    const bool refused =
+        s.code() == Code::kIoError && log_.failure().ok() && log_.last_seq() < first;
+    if (refused) {
+      if (pass.overlay_ahead && !forget_refused(pass)) applier_.fail(s);
+    } else if (s.code() == Code::kIoError || pass.overlay_ahead) {
+      applier_.fail(s);
+    }
     if (pass.append_makes_durable) overlay_.clear();
     // A batch across a segment roll may have reached the log in part (the log is poisoned
     // then): those events take effect when the registry is reopened.
@@ -192,6 +200,19 @@ bool CommitPipeline::append(std::span<Result<std::uint64_t>* const> out, Pass& p
   // The borrowed rows moved to the applier; nothing reads the overlay until they are applied.
   if (pass.append_makes_durable) overlay_.clear();
   for (std::size_t k = 0; k < staged_at_.size(); ++k) *out[staged_at_[k]] = first + k;
+  return true;
+}
+
+bool CommitPipeline::forget_refused(const Pass& pass) {
+  // Appends that make their group durable apply every group before the slot is released: the
+  // overlay holds this group's events alone, and append() clears it.
+  if (pass.append_makes_durable) return true;
+  if (applier_.applied_seq() < head_seq_) {
+    if (!log_.wait_durable(head_seq_, pass.deadline).ok()) return false;
+    applier_.apply_durable();
+    if (applier_.applied_seq() < head_seq_) return false;
+  }
+  overlay_.clear();  // the projection holds every earlier event: what is left is this group's
   return true;
 }
 

@@ -70,11 +70,16 @@ class CommitPipeline {
     bool overlay_ahead = false;  // the overlay holds events of this group
     bool appended = false;       // the log holds (some of) them
     std::uint64_t first = 0;     // the group's first seq
+    std::chrono::steady_clock::time_point deadline{};  // the group's latest
   };
   bool quiesce(const Bound& bound, std::span<Result<std::uint64_t>* const> out);
   void stage(std::span<const Write> writes, std::span<Result<std::uint64_t>* const> out,
              Pass& pass);
   bool append(std::span<Result<std::uint64_t>* const> out, Pass& pass);
+  // After the log refused the group with its files as they were (a full disk): drops the
+  // group's events from the overlay, once the earlier events are applied. False if they could
+  // not be by the group's deadline (the overlay then stays ahead of the log).
+  bool forget_refused(const Pass& pass);
   void settle(std::span<Result<std::uint64_t>* const> out, const Pass& pass);
   void recover(std::span<Result<std::uint64_t>* const> out, const Pass& pass,
                const std::exception& e);

@@ -120,6 +120,15 @@ RegistryStats Registry::stats() const {
     s.log_syncs = sync.syncs;
     s.log_synced_events = sync.records;
     s.log_largest_sync_group = sync.largest_group;
+    s.log_write_failures = impl_->log->write_failures();
+    if (Status f = impl_->log->failure(); !f.ok()) s.write_failure = f.to_string();
+  }
+  if (Status f = impl_->applier->failure(); !f.ok() && s.write_failure.empty()) {
+    s.write_failure = f.to_string();
+  }
+  {
+    std::shared_lock lock(impl_->proj_mu);
+    impl_->proj.for_each_table([&](const std::string&, const auto& t) { s.rows += t.size(); });
   }
   if (impl_->queue) {
     const replay::WriterQueue::Stats q = impl_->queue->stats();

@@ -8,7 +8,7 @@ packages=(
   build-essential cmake help2man
   libzmq3-dev cppzmq-dev libmsgpack-cxx-dev libboost-dev libboost-test-dev
   libcli11-dev nlohmann-json3-dev libcurl4-openssl-dev etcd-server
-  pkg-config libcpp-httplib-dev prometheus
+  pkg-config libcpp-httplib-dev prometheus fiu-utils
   python3 python3-zmq python3-msgpack
 )
 if [[ "${1:-}" == "--ci" ]]; then

@@ -153,6 +153,14 @@ struct RegistryStats {
   std::uint64_t standbys_in_sync = 0;
   std::uint64_t replicated_seq = 0;
   std::uint64_t writes_refused_no_standby = 0;
+  // A full disk: writes the log refused with its files left as they were (kIoError, nothing
+  // written; the log takes writes again once there is room). And why the registry takes no more
+  // writes until it is reopened ("" while it does): a failed fdatasync poisons the log, since
+  // the kernel may have dropped the pages (docs/LOG_FORMAT.md, "A full disk").
+  std::uint64_t log_write_failures = 0;
+  std::string write_failure;
+  // Rows in every table now, as dump_all lists them (tombstones and pending rows too).
+  std::uint64_t rows = 0;
 };
 
 // A snapshot file written by Registry::snapshot().

@@ -1,7 +1,8 @@
 // What a writer accepts it can read back: values and records at the limits survive a reopen;
 // past them, the call is refused before anything is appended. TTL and clock extremes neither
 // overflow nor wrap. A write from inside an update function fails at once instead of
-// stalling every writer. A write's timeout bounds its wait for the durability point.
+// stalling every writer. A write's timeout bounds its wait for the durability point. A write
+// the log refuses for a full disk writes nothing, and the next one succeeds.
 #include <chrono>
 #include <cstdint>
 #include <limits>
@@ -9,6 +10,7 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include "file_size_limit.h"
 #include "procreg/registry.h"
 #include "temp_dir.h"
 
@@ -33,6 +35,47 @@ Value nested(std::uint32_t depth) {
 }
 
 BOOST_AUTO_TEST_SUITE(limits)
+
+BOOST_AUTO_TEST_CASE(a_write_refused_for_a_full_disk_changes_nothing_and_the_next_succeeds) {
+  for (const Durability d : {Durability::kSyncEach, Durability::kGroupCommit, Durability::kNone}) {
+    testing::TempDir dir;
+    RegistryOptions o = options_for(dir.path());
+    o.log.durability = d;
+    Dump before;
+    {
+      auto opened = Registry::open(o);
+      BOOST_REQUIRE(opened.ok());
+      Registry& r = **opened;
+      for (int i = 0; i < 5; ++i) {
+        BOOST_TEST(r.insert(make_spec("c" + std::to_string(i)), {{"n0", "<1>"}}).ok());
+      }
+      InsertOptions big;
+      big.metadata["pad"] = std::string(64u << 10, 'x');
+      Result<std::uint64_t> refused = Status();
+      {
+        testing::FileSizeLimit limit(32u << 10);  // the segment is smaller: its next write fails
+        refused = r.insert(make_spec("refused"), {{"n0", "<2>"}}, big);
+      }
+      BOOST_TEST(refused.status().code() == Code::kIoError, refused.status().to_string());
+      BOOST_TEST(refused.status().message().find("nothing was written") != std::string::npos);
+      BOOST_TEST(!r.entry_exists("refused"));
+      BOOST_TEST(r.stats().log_write_failures == 1u);
+      BOOST_TEST(r.stats().write_failure.empty());
+      // The next write takes the seq the refused one would have had, and sees the state
+      // without it.
+      auto next = r.insert(make_spec("next"), {{"n0", "<3>"}}, big);
+      BOOST_REQUIRE_MESSAGE(next.ok(), next.status().to_string());
+      BOOST_TEST(*next == 6u);
+      BOOST_TEST(r.entry_exists("next"));
+      BOOST_TEST(!r.entry_exists("refused"));
+      before = r.dump_all();
+    }
+    auto reopened = Registry::open(o);
+    BOOST_REQUIRE_MESSAGE(reopened.ok(), reopened.status().to_string());
+    BOOST_TEST((*reopened)->dump_all() == before);
+    BOOST_TEST((*reopened)->last_sequence() == 6u);
+  }
+}
 
 BOOST_AUTO_TEST_CASE(large_values_within_the_record_limit_survive_a_reopen) {
   testing::TempDir dir;

@@ -1,7 +1,5 @@
-// Durability policies, wait_durable(), and the poisoning of a log after a write error.
-#include <signal.h>
-#include <sys/resource.h>
-
+// Durability policies, wait_durable(), and what a write error leaves: a refused call, or a
+// poisoned log.
 #include <boost/test/unit_test.hpp>
 #include <chrono>
 #include <filesystem>
@@ -9,6 +7,7 @@
 #include <thread>
 #include <vector>
 
+#include "file_size_limit.h"
 #include "log/log.h"
 #include "log/log_format.h"
 #include "replay/log_test_util.h"
@@ -26,28 +25,7 @@ using testing::TempDir;
 
 constexpr auto kGenerous = std::chrono::seconds(20);  // only reached if the code is broken
 
-// Lowers RLIMIT_FSIZE to `bytes` with SIGXFSZ ignored, so a write past it fails with EFBIG;
-// restores both at scope exit.
-class FileSizeLimit {
- public:
-  explicit FileSizeLimit(rlim_t bytes) {
-    BOOST_REQUIRE(::getrlimit(RLIMIT_FSIZE, &saved_limit_) == 0);
-    saved_handler_ = ::signal(SIGXFSZ, SIG_IGN);
-    rlimit lowered = saved_limit_;
-    lowered.rlim_cur = bytes;
-    BOOST_REQUIRE(::setrlimit(RLIMIT_FSIZE, &lowered) == 0);
-  }
-  ~FileSizeLimit() {
-    ::setrlimit(RLIMIT_FSIZE, &saved_limit_);
-    ::signal(SIGXFSZ, saved_handler_);
-  }
-  FileSizeLimit(const FileSizeLimit&) = delete;
-  FileSizeLimit& operator=(const FileSizeLimit&) = delete;
-
- private:
-  rlimit saved_limit_{};
-  sighandler_t saved_handler_ = SIG_DFL;
-};
+using ::procreg::testing::FileSizeLimit;  // a full disk, for a scope
 
 LogOptions group_commit(milliseconds interval, std::uint64_t segment_bytes = 64ull << 20) {
   LogOptions options = options_with(Durability::kGroupCommit, segment_bytes);
@@ -181,60 +159,90 @@ BOOST_AUTO_TEST_CASE(wait_durable_after_close_is_unavailable) {
   BOOST_TEST(log->sync().code() == Code::kUnavailable);
 }
 
-BOOST_AUTO_TEST_CASE(a_write_error_poisons_the_log_and_leaves_no_partial_record) {
-  TempDir tmp;
-  const std::string path = tmp.file(segment_file_name(1));
-  {
-    auto log = open_log(tmp.path(), options_with(Durability::kSyncEach));
-    append_range(*log, 1, 5);
+BOOST_AUTO_TEST_CASE(a_failed_write_is_cut_off_and_the_log_takes_writes_again) {
+  // A full disk: write(2) fails part way. The partial record is cut off, so the files are as
+  // before and only this call fails; the log takes writes again once there is room.
+  for (const Durability d : {Durability::kSyncEach, Durability::kGroupCommit}) {
+    TempDir tmp;
+    const std::string path = tmp.file(segment_file_name(1));
+    auto log = open_log(tmp.path(), options_with(d));
+    const std::uint64_t last = 0;
+    append_range(*log, last + 1, last + 5);
     const auto size = std::filesystem::file_size(path);
     Status failed;
     {
       FileSizeLimit limit(size + 10);  // the next record gets 10 bytes in, then EFBIG
-      failed = log->append(6, std::string(100, 'x'));
+      failed = log->append(last + 6, std::string(100, 'x'));
     }
     BOOST_TEST(failed.code() == Code::kIoError);
     BOOST_TEST(failed.message().find(path) != std::string::npos, failed.message());
+    BOOST_TEST(failed.message().find("nothing was written") != std::string::npos);
     BOOST_TEST(std::filesystem::file_size(path) == size);
-    BOOST_TEST(log->last_seq() == 5u);
-    // The limit is gone, but the log stays failed.
-    BOOST_TEST((log->append(6, "again") == failed));
-    BOOST_TEST((log->sync() == failed));
-    BOOST_TEST((log->wait_durable(6, steady_clock::now() + kGenerous) == failed));
-    PROCREG_REQUIRE_OK(log->wait_durable(5, steady_clock::now()));
-    BOOST_TEST((log->close() == failed));
+    BOOST_TEST(log->last_seq() == last + 5);
+    PROCREG_REQUIRE_OK(log->failure());
+    BOOST_TEST(log->write_failures() == 1u);
+    // Room again: the same seq is appended and made durable.
+    PROCREG_REQUIRE_OK(log->append(last + 6, "again"));
+    PROCREG_REQUIRE_OK(log->wait_durable(last + 6, steady_clock::now() + kGenerous));
+    PROCREG_REQUIRE_OK(log->close());
+    auto reopened = open_log(tmp.path(), options_with(d));
+    BOOST_TEST(!reopened->recovery().truncated_tail);
+    BOOST_TEST(reopened->last_seq() == last + 6);
   }
-  auto log = open_log(tmp.path(), options_with(Durability::kSyncEach));
-  BOOST_TEST(!log->recovery().truncated_tail);
-  BOOST_TEST(log->last_seq() == 5u);
-  PROCREG_REQUIRE_OK(log->append(6, "after reopening"));
 }
 
-BOOST_AUTO_TEST_CASE(a_failed_roll_poisons_the_log_and_leaves_no_new_segment) {
+BOOST_AUTO_TEST_CASE(a_segment_that_cannot_be_created_is_removed_and_the_log_rolls_later) {
   TempDir tmp;
+  auto log = open_log(tmp.path(), options_with(Durability::kNone, 4096));
+  std::uint64_t seq = 0;
+  while (log->segments().back().bytes < 4096) {  // bounded: each append adds >= 18 bytes
+    ++seq;
+    PROCREG_REQUIRE_OK(log->append(seq, testing::payload_for(seq)));
+  }
+  Status failed;
+  {
+    FileSizeLimit limit(10);  // the new segment's header cannot be written
+    failed = log->append(seq + 1, "rolls");
+  }
+  BOOST_TEST(failed.code() == Code::kIoError);
+  BOOST_TEST(log->segments().size() == 1u);
+  BOOST_TEST(!std::filesystem::exists(tmp.file(segment_file_name(seq + 1))));
+  PROCREG_REQUIRE_OK(log->failure());
+  PROCREG_REQUIRE_OK(log->append(seq + 1, "rolls"));
+  BOOST_TEST(log->segments().size() == 2u);
+  PROCREG_REQUIRE_OK(log->close());
+  auto reopened = open_log(tmp.path(), options_with(Durability::kNone, 4096));
+  BOOST_TEST(reopened->last_seq() == seq + 1);
+}
+
+BOOST_AUTO_TEST_CASE(a_batch_that_fails_after_part_of_it_reached_the_log_poisons_it) {
+  // The records before the roll are in the first segment: the call cannot be taken back, so
+  // the log takes nothing more (reopening it recovers those records).
+  TempDir tmp;
+  std::uint64_t seq = 0;
+  Status failed;
   {
     auto log = open_log(tmp.path(), options_with(Durability::kNone, 4096));
-    std::uint64_t seq = 0;
-    while (log->segments().back().bytes < 4096) {  // bounded: each append adds >= 18 bytes
+    while (log->segments().back().bytes < 3000) {
       ++seq;
       PROCREG_REQUIRE_OK(log->append(seq, testing::payload_for(seq)));
     }
-    Status failed;
+    const std::string small(1200, 's');
+    const std::string large(9000, 'l');  // in the next segment, past the limit below
+    const std::vector<std::string_view> batch = {small, large};
     {
-      FileSizeLimit limit(10);  // the new segment's header cannot be written
-      failed = log->append(seq + 1, "rolls");
+      FileSizeLimit limit(8000);
+      failed = log->append_many(seq + 1, batch);
     }
     BOOST_TEST(failed.code() == Code::kIoError);
-    BOOST_TEST(log->segments().size() == 1u);
-    BOOST_TEST((log->append(seq + 1, "rolls") == failed));
+    BOOST_TEST(log->last_seq() == seq + 1);  // the small record reached the first segment
+    BOOST_TEST((log->failure() == failed));
+    BOOST_TEST((log->append(seq + 2, "again") == failed));
+    BOOST_TEST((log->close() == failed));
   }
-  BOOST_TEST(!std::filesystem::exists(tmp.file(segment_file_name(2))));
-  const auto before = read_all(tmp.path()).size();
   auto log = open_log(tmp.path(), options_with(Durability::kNone, 4096));
-  BOOST_TEST(!log->recovery().truncated_tail);
-  BOOST_TEST(log->last_seq() == before);
-  PROCREG_REQUIRE_OK(log->append(before + 1, "rolls"));
-  BOOST_TEST(log->segments().size() == 2u);
+  BOOST_TEST(log->last_seq() == seq + 1);
+  PROCREG_REQUIRE_OK(log->append(seq + 2, "after reopening"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

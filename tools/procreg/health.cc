@@ -9,6 +9,9 @@ namespace {
 using Json = nlohmann::ordered_json;
 using std::chrono::milliseconds;
 
+// A write the log refused (a full disk) keeps the writer unhealthy this long.
+constexpr milliseconds kRefusalWindow{10'000};
+
 std::uint64_t number(const Json& j, std::string_view pointer, std::uint64_t otherwise = 0) {
   const Json::json_pointer p{std::string(pointer)};
   if (!j.contains(p) || !j.at(p).is_number()) return otherwise;
@@ -35,12 +38,16 @@ struct Verdict {
 };
 
 void writer_checks(const Json& s, const HealthLimits& limits, HealthCheck::Clock::duration still,
-                   Verdict* v) {
+                   HealthCheck::Clock::duration since_refusal, Verdict* v) {
   if (flag(s, "/log/failed", false)) {
     const Json::json_pointer error("/log/error");
     v->add("log", false,
            "the log refuses writes until a restart: " +
                (s.contains(error) ? s.at(error).get<std::string>() : std::string("failed")));
+  } else if (since_refusal < kRefusalWindow) {
+    v->add("log", false,
+           "the log refused a write " + ms(since_refusal) +
+               " ago (a full disk?); it takes writes again once there is room");
   } else {
     v->add("log", true, "the log takes writes");
   }
@@ -81,6 +88,11 @@ void HealthCheck::observe(const Json& stats, Clock::time_point now) {
     role_ = role;
     head_still_since_ = now;
     heartbeat_at_ = now;
+    refused_ = number(stats, "/log/write_failures");
+  }
+  if (const std::uint64_t refused = number(stats, "/log/write_failures"); refused != refused_) {
+    refused_ = refused;
+    refused_at_ = now;
   }
   if (seq != last_seq_ || number(stats, "/write_calls_queued") == 0) head_still_since_ = now;
   if (beats != heartbeats_) heartbeat_at_ = now;
@@ -114,7 +126,9 @@ Json HealthCheck::evaluate(const HealthLimits& limits, Clock::time_point now) co
   } else if (role_ == "bus") {
     v.add("proxy", true, "forwarding");
   } else {
-    writer_checks(s, limits, now - head_still_since_, &v);
+    const auto since_refusal =
+        refused_at_ == Clock::time_point{} ? Clock::duration::max() : now - refused_at_;
+    writer_checks(s, limits, now - head_still_since_, since_refusal, &v);
   }
   return {{"healthy", v.healthy},
           {"role", role_},

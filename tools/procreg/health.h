@@ -1,7 +1,8 @@
 // procreg command: is a server healthy? Judged from the answers its stats endpoint gives over
 // time (the --http endpoint's /healthz and `procreg health` report it; docs/CLI.md "Health").
 //
-//   writer   the log takes writes (no failed fdatasync), the head moves while writes wait, the
+//   writer   the log takes writes (no failed fdatasync, and no write refused for a full disk in
+//            the last 10 s), the head moves while writes wait, the
 //            election lease is held (with --election), enough standbys are in sync (with
 //            --sync-standbys);
 //   replica  caught up, at most max_lag events behind, and a heartbeat from the writer within
@@ -46,6 +47,8 @@ class HealthCheck {
   Clock::time_point head_still_since_{};  // the head last moved, or the queue was last empty
   std::uint64_t heartbeats_ = 0;
   Clock::time_point heartbeat_at_{};  // the replica's heartbeat count last moved
+  std::uint64_t refused_ = 0;         // writes the log refused (a full disk), so far
+  Clock::time_point refused_at_{};    // that count last moved
 };
 
 }  // namespace procreg::cli

@@ -1,6 +1,9 @@
 #include "tools/procreg/http_endpoint.h"
 
+#include <pthread.h>
+
 #include <charconv>
+#include <csignal>
 #include <mutex>
 #include <thread>
 #include <utility>
@@ -146,7 +149,14 @@ HttpEndpoint::HttpEndpoint(const std::string& address, const HealthLimits& limit
   }
   const bool v6 = hp.host.find(':') != std::string::npos;
   i.url = "http://" + (v6 ? "[" + hp.host + "]" : hp.host) + ":" + std::to_string(port) + "/";
-  i.thread = std::thread([&i] { i.server.listen_after_bind(); });
+  i.thread = std::thread([&i] {
+    // Signals are the main thread's (tools/common/signals.h): block them here, and so in the
+    // pool's threads, which this thread creates.
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, nullptr);
+    i.server.listen_after_bind();
+  });
   // stop() is a no-op until the server runs: wait for it, so that the destructor can end it.
   for (int tries = 0; tries < 2000 && !i.server.is_running(); ++tries) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));

@@ -12,6 +12,7 @@
 // stop signal it stops the server, writes --dump, closes the log (synced) and prints
 // {"event":"stopped", ...}.
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -103,6 +104,11 @@ Json stats_json(const Registry& registry, const HubServer& server, Clock::time_p
           {"uptime_s", std::chrono::duration<double>(Clock::now() - started).count()},
           {"last_snapshot_seq", r.last_snapshot_seq},
           {"last_snapshot_error", r.last_snapshot_error},
+          {"rows", r.rows},
+          {"log",
+           {{"failed", !r.write_failure.empty()},
+            {"error", r.write_failure},
+            {"write_failures", r.log_write_failures}}},
           {"writer",
            {{"events_written", r.events_written},
             {"bytes_written", r.bytes_written},
@@ -268,11 +274,19 @@ void announce_ready(const ServeOptions& o, const Registry& registry, const Serve
   if (o.on_ready) o.on_ready(endpoints);
 }
 
-// Answers stats requests until SIGINT or SIGTERM, or --seconds.
-void serve_until_stopped(const ServeOptions& o, const tools::Signals& signals, StatsEndpoint& stats,
-                         const std::function<Json()>& make_stats) {
+// Answers stats requests until SIGINT or SIGTERM, or --seconds, or the registry takes no more
+// writes (a failed fdatasync): then it says why on stderr and returns false.
+bool serve_until_stopped(const ServeOptions& o, const tools::Signals& signals, StatsEndpoint& stats,
+                         const Registry& registry, const std::function<Json()>& make_stats) {
   const auto deadline = deadline_after(o.seconds);
   while (Clock::now() < deadline && !(o.until && o.until())) {
+    if (const std::string failed = registry.stats().write_failure; !failed.empty()) {
+      std::fprintf(stderr,
+                   "procreg serve: the log takes no more writes: %s; stopping (exit 1) so that "
+                   "a restart recovers the log from what the disk holds\n",
+                   failed.c_str());
+      return false;
+    }
     if (stats.active()) {
       stats.answer(milliseconds(100), make_stats);
       if (tools::Signals::stops(signals.wait(milliseconds(0)))) break;
@@ -280,6 +294,7 @@ void serve_until_stopped(const ServeOptions& o, const tools::Signals& signals, S
       break;
     }
   }
+  return true;
 }
 
 int run_writer(const ServeOptions& o);
@@ -374,7 +389,7 @@ int run_writer(const ServeOptions& o) {
   stats.attach(o.http_endpoint.get());
   announce_ready(o, *registry, server, stats.endpoint());
   const auto started = Clock::now();
-  serve_until_stopped(o, signals, stats, [&] {
+  const bool healthy = serve_until_stopped(o, signals, stats, *registry, [&] {
     Json j = stats_json(*registry, *server.hub, started);
     if (server.proxy) j["bus"] = bus_stats_json(*server.proxy);
     if (o.lease) j["lease"] = {{"held", o.lease->held()}};
@@ -385,11 +400,9 @@ int run_writer(const ServeOptions& o) {
   server.hub->stop();
   const HubServerStats s = server.hub->stats();
   const std::uint64_t last = registry->last_sequence();
-  std::size_t rows = 0;
+  const std::uint64_t rows = registry->stats().rows;
   if (!o.dump.empty()) {
-    const auto tables = registry->dump_all_tables();
-    for (const auto& [table, dump] : tables) rows += dump.size();
-    tools::write_file_atomic(o.dump, dump_line(to_json(tables)) + "\n");
+    tools::write_file_atomic(o.dump, dump_line(to_json(registry->dump_all_tables())) + "\n");
   }
   server.hub.reset();
   registry.reset();  // syncs and closes the log
@@ -399,7 +412,7 @@ int run_writer(const ServeOptions& o) {
                       {"events_published", s.events_published},
                       {"commands", s.commands},
                       {"rows", rows}}));
-  return kExitOk;
+  return healthy ? kExitOk : kExitFailure;
 }
 
 // serve's options for the log's lifecycle: TTL expiry, segments, snapshots, compaction.
