@@ -265,7 +265,7 @@ Result<SegmentReader::Step> SegmentReader::unknown_version(std::uint16_t version
         crc32c::unmask(get_u32(at(crc_offset))) == crc32c::value(at(0), crc_offset)) {
       return Status::unsupported("segment " + name_ + ": format version " + v +
                                  "; this build reads versions " + std::to_string(kFormatVersion1) +
-                                 " and " + std::to_string(kFormatVersion));
+                                 " to " + std::to_string(kFormatVersion));
     }
   }
   return corruption(0, "bad format version " + v, last_good_seq);

@@ -263,7 +263,10 @@ void CommandClient::receive_replies() {
       continue;  // oversized: dropped; its command times out
     }
     auto reply = wire::decode_command_reply(view(frames[0]), reply_limits_);
-    if (!reply.ok()) continue;  // malformed: skipped; its command times out
+    if (!reply.ok()) {
+      wrong_peer(view(frames[0]), reply.status());
+      continue;
+    }
     if (reply->term != 0 && reply->term < term_seen_) {
       // A writer of an older term answered: whatever it says is not the hub's. Its command
       // fails; a write's outcome is unknown (the fenced writer may have written it).
@@ -286,6 +289,36 @@ void CommandClient::receive_replies() {
     }
     finish(p, std::move(*reply));
   }
+}
+
+void CommandClient::wrong_peer(std::string_view bytes, const Status& why) {
+  // Not a command reply: the peer is another service (a stats endpoint answers JSON, a replay
+  // service its own replies), or broken. The command it answers, when its id can be read, or
+  // else every command in flight, fails now rather than at its deadline.
+  const bool json = !bytes.empty() && bytes.front() == '{';
+  const std::string looks = json ? "JSON, as a stats endpoint answers"
+                                 : "something that is not a command reply (" + why.message() + ")";
+  std::string endpoint;
+  std::vector<Pending> failed;
+  {
+    std::lock_guard l(mu_);
+    endpoint = endpoint_;
+    const std::optional<std::uint64_t> id =
+        bytes.empty() || json ? std::nullopt : wire::read_request_id(bytes);
+    for (auto it = pending_.begin(); it != pending_.end();) {
+      if (!id || it->first == *id) {
+        failed.push_back(std::move(it->second));
+        it = pending_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  const Status status = Status::corruption(
+      "the peer at " + endpoint + " answered with " + looks +
+      ": is it the hub's command endpoint (procreg serve --command, or a replica's --serve)? " +
+      (json ? "A write sent there was not taken" : "A write's outcome is unknown"));
+  for (const Pending& p : failed) finish(p, status);
 }
 
 void CommandClient::expire(std::chrono::steady_clock::time_point now) {

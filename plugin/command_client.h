@@ -9,6 +9,10 @@
 // commands in flight are bounded by `max_in_flight`: a synchronous call waits for room within
 // its timeout; an asynchronous one beyond it completes at once with kResourceExhausted.
 //
+// A peer that answers with something other than a command reply (another service's port) fails
+// the command it answers, or every command in flight when no id can be read, at once with
+// kCorruption naming the endpoint.
+//
 // A server that refuses the connection in its handshake (too many connections, a key without a
 // role) fails every command in flight at once with its reason (HandshakeWatch), and every
 // later one: ZeroMQ does not connect again after a refusal, so a new client is needed.
@@ -30,6 +34,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -119,6 +124,8 @@ class CommandClient final : public replay::RemoteWriter {
   void run();
   void send_queued();
   void receive_replies();
+  // A reply that is not a command reply: fails its command (or every one in flight) at once.
+  void wrong_peer(std::string_view bytes, const Status& why);
   void expire(std::chrono::steady_clock::time_point now);
   void finish(const Pending& pending, Result<wire::CommandReply> result);
   Result<replay::RemoteCommit> write(wire::Command command, std::chrono::milliseconds timeout);

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <set>
 
 namespace procreg::cli {
 
@@ -394,6 +395,13 @@ Json call_api(Registry& registry, const std::string& method, const Json& args) {
 
 Json call_api(ClientView& client, const std::string& method, const Json& args) {
   return call_on(client, method, args);
+}
+
+bool api_method_writes(const std::string& method) {
+  static const std::set<std::string, std::less<>> kWrites = {"insert",    "bulk_insert", "erase",
+                                                             "delete",    "bulk_delete", "update",
+                                                             "clear_all", "node_down"};
+  return kWrites.contains(method);
 }
 
 const std::vector<std::string>& api_methods() {

@@ -28,5 +28,7 @@ struct UnknownMethod : JsonError {
 
 // Every method call_api knows, in documentation order.
 const std::vector<std::string>& api_methods();
+// Whether `method` writes (and so takes hooks, table and timeout_ms).
+bool api_method_writes(const std::string& method);
 
 }  // namespace procreg::cli

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <memory>
 #include <string>
 
@@ -45,7 +46,12 @@ struct Target {
   std::unique_ptr<Client> client;
   std::unique_ptr<ClientView> view;
   std::unique_ptr<Replica> replica;
-  Json call(const std::string& method, const Json& args) {
+  int timeout_ms = 0;  // --timeout-ms: a write's bound too, unless its args give timeout_ms
+  Json call(const std::string& method, Json args) {
+    if (api_method_writes(method) && (args.is_null() || args.is_object()) &&
+        !args.contains("timeout_ms")) {
+      args["timeout_ms"] = timeout_ms;
+    }
     return view ? call_api(*view, method, args) : call_api(replica->registry(), method, args);
   }
   void stop() {
@@ -74,6 +80,7 @@ std::unique_ptr<Replica> connect(zmq::context_t& context, const CallOptions& o) 
 
 Target open_target(zmq::context_t& context, const CallOptions& o) {
   Target t;
+  t.timeout_ms = o.hub.timeout_ms;
   if (o.replica) {
     t.replica = connect(context, o);
     return t;
@@ -93,6 +100,20 @@ Target open_target(zmq::context_t& context, const CallOptions& o) {
   t.client = std::move(*client);
   t.view = std::make_unique<ClientView>(*t.client, o.at_least_seq, o.hub.timeout());
   return t;
+}
+
+// A call's arguments as given: inline, "-" for standard input, "@FILE" for a file's contents
+// (a shell passes at most about 128 KiB on a command line).
+std::string argument_text(const std::string& given) {
+  if (given != "-" && !given.starts_with('@')) return given;
+  std::ifstream file;
+  std::istream* in = &std::cin;
+  if (given != "-") {
+    file.open(given.substr(1), std::ios::binary);
+    if (!file) usage_error("cannot read " + given.substr(1) + " (the arguments " + given + ")");
+    in = &file;
+  }
+  return std::string(std::istreambuf_iterator<char>(*in), std::istreambuf_iterator<char>());
 }
 
 // One line of a batch: its result line.
@@ -176,7 +197,7 @@ int run_call(const CallOptions& o) {
   Json args;
   if (!o.args.empty()) {
     try {
-      args = parse_json_input(o.args);
+      args = parse_json_input(argument_text(o.args));
     } catch (const Json::parse_error& e) {
       out_line(dump_line(
           error_json(Status::invalid_argument(std::string("malformed JSON: ") + e.what()))));
@@ -216,7 +237,8 @@ void add_call_command(CLI::App& app, Commands* commands) {
   CLI::App* call = app.add_subcommand("call", "Call the registry API of a running hub (JSON)");
   call->add_option("method", o->method, "the API method (--list lists them)");
   call->add_option("args", o->args,
-                   "its arguments as a JSON object, e.g. '{\"child_id\": \"w1\"}'");
+                   "its arguments as a JSON object, e.g. '{\"child_id\": \"w1\"}'; - reads them "
+                   "from stdin, @FILE from a file");
   call->add_option("--batch", o->batch,
                    "run one {\"method\", \"args\", \"id\"} JSON object per line of FILE (- for "
                    "stdin), print one result per line");

@@ -8,9 +8,12 @@
 #include <cstdio>
 #include <exception>
 #include <fstream>
+#include <iterator>
 #include <thread>
+#include <vector>
 
 #include <nlohmann/json.hpp>
+#include <zmq_addon.hpp>
 
 #include "plugin/zap_handler.h"
 #include "plugin/zmq_util.h"
@@ -228,7 +231,10 @@ void StatsEndpoint::answer(std::chrono::milliseconds timeout,
 nlohmann::ordered_json ask_stats_endpoint(zmq::context_t& context, const std::string& endpoint,
                                           const CurveOptions& curve, std::string_view request,
                                           std::chrono::milliseconds timeout) {
-  zmq::socket_t socket(context, zmq::socket_type::req);
+  // A DEALER with REQ's empty delimiter: a stats endpoint keeps the envelope, so its answer
+  // comes back as [empty, JSON]; another service answers without it, and is told apart at once
+  // instead of being waited for (a REQ socket drops such an answer).
+  zmq::socket_t socket(context, zmq::socket_type::dealer);
   socket.set(zmq::sockopt::linger, 0);
   socket.set(zmq::sockopt::rcvtimeo, static_cast<int>(timeout.count()));
   socket.set(zmq::sockopt::sndtimeo, static_cast<int>(timeout.count()));
@@ -237,22 +243,27 @@ nlohmann::ordered_json ask_stats_endpoint(zmq::context_t& context, const std::st
   }
   try {
     socket.connect(endpoint);
+    socket.send(zmq::message_t(), zmq::send_flags::sndmore);
     socket.send(zmq::buffer(request), zmq::send_flags::none);
   } catch (const zmq::error_t& e) {
     usage_error("cannot connect to the stats endpoint " + endpoint + ": " + e.what());
   }
-  zmq::message_t reply;
-  auto got = socket.recv(reply, zmq::recv_flags::none);
+  std::vector<zmq::message_t> frames;
+  const auto got = zmq::recv_multipart(socket, std::back_inserter(frames));
   if (!got) {
     throw CliError(kExitUnreachable,
                    "no reply from the stats endpoint " + endpoint + " within " +
                        std::to_string(timeout.count()) +
                        " ms; is `procreg serve` (or `procreg replica --stats`) running there?");
   }
+  const std::string wrong = "the endpoint " + endpoint +
+                            " answered, but not as a stats endpoint does: is it the --stats "
+                            "endpoint of procreg serve, replica or a standby?";
+  if (frames.size() != 2 || frames[0].size() != 0) throw CliError(kExitFailure, wrong);
   try {
-    return nlohmann::ordered_json::parse(reply.to_string());
+    return nlohmann::ordered_json::parse(frames[1].to_string());
   } catch (const nlohmann::ordered_json::parse_error& e) {
-    throw CliError(kExitFailure, std::string("the stats reply is not JSON: ") + e.what());
+    throw CliError(kExitFailure, wrong + " (the answer is not JSON: " + e.what() + ")");
   }
 }
 
