@@ -504,7 +504,7 @@ READS = {
                           lambda r: r),
     "stats": ("stats", False, lambda a: {}, value_json),
     "last_sequence": ("stats", False, lambda a: {}, lambda r: r["last_sequence"]),
-    "epoch": ("stats", False, lambda a: {}, lambda r: r["epoch"]),
+    "epoch": ("stats", False, lambda a: {}, lambda r: str(r["epoch"])),  # a string, as procreg prints it
     "hub": ("stats", False, lambda a: {}, lambda r: r["hub"]),
     "local_node": ("stats", False, lambda a: {}, lambda r: r["local_node"]),
     "match_tag": ("match_tag", True, lambda a: {"tag": arg(a, "tag", str, required=True)},

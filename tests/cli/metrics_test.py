@@ -116,7 +116,7 @@ class MetricsTest(unittest.TestCase):
         self.promtool_accepts(text)
         s = samples(text)
         self.assertEqual(s['procreg_writer_events_written_total{hub="t"}'], 3)
-        self.assertEqual(s['procreg_hub_info{hub="t",role="writer",epoch="%d"}' % ready["epoch"]], 1)
+        self.assertEqual(s['procreg_hub_info{hub="t",role="writer",epoch="%s"}' % ready["epoch"]], 1)
         version = cli_test.run("--version").stdout.split()[1]
         self.assertIn('procreg_build_info{version="%s",wire_protocol="1",log_format="3"}' % version, s)
         # The embedded bus: nothing subscribed, so the writer's PUB sent nothing through it.
@@ -190,7 +190,7 @@ class MetricsTest(unittest.TestCase):
         s = samples(text)
         self.assertEqual(s['procreg_replica_applied_seq{hub="t"}'], 1)
         self.assertEqual(s['procreg_replica_lag_events{hub="t"}'], 0)
-        self.assertIn('procreg_hub_info{hub="t",role="replica",epoch="%d"}' % first["epoch"], s)
+        self.assertIn('procreg_hub_info{hub="t",role="replica",epoch="%s"}' % first["epoch"], s)
         self.assertFalse(any(k.startswith("procreg_writer_") for k in s), sorted(s))
         # The writer stops (SIGSTOP: no heartbeat, no answer): unhealthy within about a second.
         hub.proc.send_signal(signal.SIGSTOP)

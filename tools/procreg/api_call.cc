@@ -298,7 +298,7 @@ template <typename R>
 MethodTable<R> state_methods() {
   return {
       {"last_sequence", [](R& r, const Args&) -> Json { return r.last_sequence(); }},
-      {"epoch", [](R& r, const Args&) -> Json { return r.epoch(); }},
+      {"epoch", [](R& r, const Args&) -> Json { return id_json(r.epoch()); }},
       {"hub", [](R& r, const Args&) -> Json { return r.hub(); }},
       {"local_node", [](R& r, const Args&) -> Json { return r.local_node(); }},
   };

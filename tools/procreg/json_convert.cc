@@ -210,7 +210,7 @@ Json to_json(const HookEvent& hook) {
 
 Json to_json(const Event& event) {
   Json j = {{"seq", event.seq},
-            {"epoch", event.epoch},
+            {"epoch", id_json(event.epoch)},
             {"kind", std::string(event_kind_name(event.kind()))},
             {"hub", event.hub},
             {"table", event.table},

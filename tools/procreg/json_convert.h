@@ -31,6 +31,10 @@ namespace procreg::cli {
 
 using Json = nlohmann::ordered_json;
 
+// A 64-bit identifier (an epoch, an incarnation) as JSON: a decimal string, since jq, JavaScript
+// and every reader that parses numbers as doubles would round it (docs/CLI.md, "JSON shapes").
+inline Json id_json(std::uint64_t id) { return std::to_string(id); }
+
 struct JsonError : std::invalid_argument {
   using std::invalid_argument::invalid_argument;
 };

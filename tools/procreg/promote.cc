@@ -6,6 +6,7 @@
 // log: promoting a copy that lacks events another standby holds would lose writes the old
 // writer may have acknowledged. Then it sends "promote" to the standby, which checks that its
 // writer has gone quiet, stops copying and serves its copy as the writer at the next term.
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -49,7 +50,13 @@ std::string stats_endpoint(const std::string& endpoint_or_file) {
 CopyState copy_state(const Json& j) {
   CopyState c;
   c.role = j.value("role", std::string("writer"));
-  c.epoch = j.value("epoch", std::uint64_t{0});
+  // The epoch is a decimal string (json_convert.h, id_json).
+  const auto epoch = j.find("epoch");
+  if (epoch != j.end() && epoch->is_string()) {
+    c.epoch = std::strtoull(epoch->get<std::string>().c_str(), nullptr, 10);
+  } else if (epoch != j.end() && epoch->is_number_unsigned()) {
+    c.epoch = epoch->get<std::uint64_t>();  // an older build's
+  }
   c.copied_seq = j.value("last_seq", std::uint64_t{0});
   return c;
 }

@@ -115,7 +115,7 @@ int run_replay(const ReplayCmdOptions& o) {
     usage_error(e.what());
   }
   Json out = {{"hub", registry.hub()},
-              {"epoch", registry.epoch()},
+              {"epoch", id_json(registry.epoch())},
               {"last_seq", registry.last_sequence()},
               {"tables", tables.size()},
               {"rows", rows},

@@ -96,7 +96,7 @@ int run_replica(ReplicaCmdOptions o) {
     return {{"hub", ro.hub},
             {"role", "replica"},
             {"node", ro.local_node},
-            {"epoch", replica->epoch()},
+            {"epoch", id_json(replica->epoch())},
             {"last_seq", applied},
             {"head", head},
             {"lag", head - applied},
@@ -123,7 +123,7 @@ int run_replica(ReplicaCmdOptions o) {
   }
   out_line(dump_line({{"event", "caught_up"},
                       {"applied", replica->last_applied()},
-                      {"epoch", replica->epoch()},
+                      {"epoch", id_json(replica->epoch())},
                       {"stats", stats.endpoint()},
                       {"serve", replica->serve_endpoint()},
                       {"http", http ? http->url() : std::string()}}));
@@ -146,7 +146,7 @@ int run_replica(ReplicaCmdOptions o) {
   }
   out_line(dump_line({{"event", "stopped"},
                       {"applied", replica->last_applied()},
-                      {"epoch", replica->epoch()},
+                      {"epoch", id_json(replica->epoch())},
                       {"stats", replica_stats_json(replica->stats())}}));
   return kExitOk;
 }

@@ -96,9 +96,9 @@ Json stats_json(const Registry& registry, const HubServer& server, Clock::time_p
   return {{"hub", registry.hub()},
           {"role", "writer"},
           {"node", registry.local_node()},
-          {"epoch", registry.epoch()},
+          {"epoch", id_json(registry.epoch())},
           {"term", registry.term()},
-          {"incarnation", registry.incarnation()},
+          {"incarnation", id_json(registry.incarnation())},
           {"incarnation_start_seq", registry.incarnation_start_seq()},
           {"last_seq", registry.last_sequence()},
           {"uptime_s", std::chrono::duration<double>(Clock::now() - started).count()},
@@ -264,9 +264,9 @@ void announce_ready(const ServeOptions& o, const Registry& registry, const Serve
   }
   Json ready = {{"event", "ready"},
                 {"log_dir", o.log_dir},
-                {"epoch", registry.epoch()},
+                {"epoch", id_json(registry.epoch())},
                 {"term", registry.term()},
-                {"incarnation", registry.incarnation()},
+                {"incarnation", id_json(registry.incarnation())},
                 {"last_seq", registry.last_sequence()},
                 {"recovery", registry.recovery_report()}};
   ready.update(endpoints);

@@ -82,7 +82,7 @@ std::unique_ptr<Replica> start_reads(zmq::context_t& context, const HubEndpoints
 Json stats_json(const std::string& hub, const Standby& standby, const Replica* replica) {
   Json j = {{"hub", hub},
             {"role", "standby"},
-            {"epoch", standby.stats().epoch},
+            {"epoch", id_json(standby.stats().epoch)},
             {"last_seq", standby.copied_seq()},
             {"standby", standby_stats_json(standby)}};
   if (replica != nullptr) {
@@ -113,7 +113,7 @@ Json promote(const Standby& standby, std::string_view request, bool admin, std::
   *term = std::max<std::uint64_t>(s.term, 1) + 1;
   return {{"promoted", true},
           {"term", *term},
-          {"epoch", s.epoch},
+          {"epoch", id_json(s.epoch)},
           {"copied_seq", standby.copied_seq()}};
 }
 
