@@ -6,13 +6,16 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <limits>
 #include <mutex>
+#include <thread>
 
 #include "events/codec.h"
 #include "plugin/follower.h"
 #include "plugin/wire.h"
 #include "plugin/zap_handler.h"
+#include "registry/durable_positions.h"
 
 namespace procreg {
 
@@ -53,6 +56,14 @@ struct HookSubscriber::Impl final : plugin::FollowerUser {
   Status failed;  // under mu: set once, when delivery cannot go on (compacted or shorter history)
   std::atomic<std::uint64_t> delivered{0}, live_messages{0}, events_fetched{0}, handler_errors{0};
   std::unique_ptr<plugin::Follower> follower;  // made once the handlers are known
+
+  // A durable subscriber's reports of its position (options.durable_name), on their own thread
+  // and replay socket.
+  std::thread reporter;
+  std::mutex report_mu;
+  std::condition_variable report_cv;
+  bool report_stop = false;  // under report_mu
+  void report_positions(zmq::context_t& context);
 
   explicit Impl(HookSubscriberOptions o) : options(std::move(o)) {}
 
@@ -296,10 +307,50 @@ void HookSubscriber::Impl::on_heartbeat(const plugin::wire::Heartbeat& heartbeat
   }
 }
 
+void HookSubscriber::Impl::report_positions(zmq::context_t& context) {
+  plugin::ReplayClient client(context, options.replay_endpoint, options.hub,
+                              options.request_timeout, 1, options.curve);
+  std::uint64_t reported = 0;
+  bool last_round = false;
+  while (!last_round) {
+    {
+      std::unique_lock l(report_mu);
+      report_cv.wait_for(l, options.position_interval, [&] { return report_stop; });
+      last_round = report_stop;
+    }
+    const std::uint64_t seq = position_.load();
+    if (seq == 0 || seq == reported) continue;
+    plugin::wire::ReplayRequest request;
+    request.op = plugin::wire::ReplayOp::kPosition;
+    request.name = options.durable_name;
+    request.have = seq;
+    if (client.call(request).ok()) reported = seq;  // else the next round tries again
+  }
+}
+
+// A durable subscriber without from_seq starts after the position the writer recorded for its
+// name (at the head for a new name).
+Status start_from_recorded(zmq::context_t& context, HookSubscriberOptions* o) {
+  plugin::ReplayClient client(context, o->replay_endpoint, o->hub, o->request_timeout, 1, o->curve);
+  plugin::wire::ReplayRequest request;
+  request.op = plugin::wire::ReplayOp::kPosition;
+  request.name = o->durable_name;
+  auto reply = client.call(request);
+  if (!reply.ok()) {
+    return Status(reply.status().code(), "hook subscriber: the position of \"" + o->durable_name +
+                                             "\": " + reply.status().message());
+  }
+  const plugin::wire::ReplayReplyHeader& h = reply->header;
+  o->from_seq = h.last != 0 ? h.last : h.head;
+  o->from_epoch = h.epoch;
+  return Status();
+}
+
 Result<std::unique_ptr<HookSubscriber>> HookSubscriber::start(zmq::context_t& context,
-                                                              const HookSubscriberOptions& options,
+                                                              const HookSubscriberOptions& given,
                                                               std::vector<HookHandlerSpec> handlers,
                                                               HookErrorSink on_error) {
+  HookSubscriberOptions options = given;
   if (options.hub.empty()) return Status::invalid_argument("hook subscriber: hub is empty");
   if (options.bus_endpoint.empty() || options.replay_endpoint.empty()) {
     return Status::invalid_argument(
@@ -316,6 +367,15 @@ Result<std::unique_ptr<HookSubscriber>> HookSubscriber::start(zmq::context_t& co
   if (Status s = plugin::check_client_curve(options.curve, true, "hook subscriber"); !s.ok()) {
     return s;
   }
+  if (!options.durable_name.empty()) {
+    if (Status s = replay::check_durable_name(options.durable_name); !s.ok()) return s;
+    if (options.position_interval.count() <= 0) {
+      return Status::invalid_argument("hook subscriber: position_interval must be positive");
+    }
+    if (!options.from_seq) {
+      if (Status s = start_from_recorded(context, &options); !s.ok()) return s;
+    }
+  }
   auto impl = std::make_unique<Impl>(options);
   std::stable_sort(
       handlers.begin(), handlers.end(),
@@ -331,13 +391,27 @@ Result<std::unique_ptr<HookSubscriber>> HookSubscriber::start(zmq::context_t& co
       make_follower_options(options, impl->want_registered, impl->want_unregistered));
   if (Status s = impl->follower->connect(); !s.ok()) return s;
   impl->follower->start();
+  if (!options.durable_name.empty()) {
+    Impl* raw = impl.get();
+    impl->reporter = std::thread([raw, &context] { raw->report_positions(context); });
+  }
   return std::unique_ptr<HookSubscriber>(new HookSubscriber(std::move(impl)));
 }
 
 HookSubscriber::HookSubscriber(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 HookSubscriber::~HookSubscriber() { stop(); }
 
-void HookSubscriber::stop() { impl_->follower->stop(); }
+void HookSubscriber::stop() {
+  impl_->follower->stop();
+  if (impl_->reporter.joinable()) {  // a last report of the final position
+    {
+      std::lock_guard l(impl_->report_mu);
+      impl_->report_stop = true;
+    }
+    impl_->report_cv.notify_all();
+    impl_->reporter.join();
+  }
+}
 
 HookPosition HookSubscriber::position() const {
   std::lock_guard l(impl_->follower->mu);  // position and partial change together under mu

@@ -3,7 +3,7 @@
 // writes them; `?` marks an optional key, read as its C++ default when absent:
 //
 //   ReplayRequest = map { "v", "id": uint, "hub": str,
-//                         "op": "range" | "snapshot" | "files" | "file",
+//                         "op": "range" | "snapshot" | "files" | "file" | "position",
 //                         "from"?: uint, "to"?: uint, "sid"?: uint snapshot_id,
 //                         "off"?: uint offset, "max_n"?: uint32 max_events,
 //                         "max_b"?: uint32 max_bytes, "name"?: str, "stb"?: str standby,
@@ -34,7 +34,8 @@ namespace {
 using namespace detail;  // the codec's vocabulary
 
 // Op names, indexed by ReplayOp's values.
-constexpr std::array<std::string_view, 4> kReplayOps = {"range", "snapshot", "files", "file"};
+constexpr std::array<std::string_view, 5> kReplayOps = {"range", "snapshot", "files", "file",
+                                                        "position"};
 constexpr std::array<std::string_view, 2> kFileKinds = {"segment", "snapshot"};
 
 using Request = ReplayRequest;

@@ -20,7 +20,7 @@
 
 namespace procreg::plugin::wire {
 
-enum class ReplayOp { kRange, kSnapshot, kFiles, kFile };
+enum class ReplayOp { kRange, kSnapshot, kFiles, kFile, kPosition };
 struct ReplayRequest {
   std::uint64_t id = 0;  // echoed in the reply
   std::string hub;
@@ -37,12 +37,15 @@ struct ReplayRequest {
   std::uint32_t max_events = 1024;     // events or rows per reply, at most kMaxChunkItems
   std::uint32_t max_bytes = 1u << 20;  // at most kMaxChunkBytes
   // kFile: the file (a name a kFiles reply listed); its bytes from `offset`, at most max_bytes.
-  // Written only when not empty.
+  // kPosition: a durable hook subscriber's name. Written only when not empty.
   std::string name;
   // kFiles from a standby: its name, the highest seq its copy holds on its disk (its
   // acknowledgement, for synchronous replication), and how long the service may hold the
   // request until the writer's disk holds more than `have` (0: answer at once; at most
   // kMaxFilesWaitMs). Each written only when set.
+  // kPosition: the subscriber's position (every event up to it handled), recorded by the
+  // writer for compaction; 0 asks for the recorded one without changing it (the reply's
+  // `last`, 0: none).
   std::string standby;
   std::uint64_t have = 0;
   std::uint32_t wait_ms = 0;

@@ -1,4 +1,5 @@
 #include "plugin/replay_service.h"
+#include "registry/durable_positions.h"
 
 #include "plugin/zap_handler.h"
 
@@ -98,6 +99,8 @@ struct ReplayService::State {
   // Answers the held files requests whose log grew or whose wait ended (all, with `all`).
   void release_parked(bool all);
   void file(const zmq::message_t& identity, const wire::ReplayRequest& req);
+  // A durable hook subscriber's position: records `have` (unless 0) and answers the one held.
+  void position(const zmq::message_t& identity, const wire::ReplayRequest& req);
   void expire_idle();
 };
 
@@ -265,7 +268,30 @@ void ReplayService::State::handle(Frames& request) {
       return files(request[0], *req);
     case wire::ReplayOp::kFile:
       return file(request[0], *req);
+    case wire::ReplayOp::kPosition:
+      return position(request[0], *req);
   }
+}
+
+void ReplayService::State::position(const zmq::message_t& identity,
+                                    const wire::ReplayRequest& req) {
+  if (Status s = replay::check_durable_name(req.name); !s.ok()) {
+    return reply_error(identity, req.id, s);
+  }
+  if (req.have != 0) {
+    if (Status s = writer.set_durable_position(req.name, req.have); !s.ok()) {
+      return reply_error(identity, req.id, s);
+    }
+  }
+  const auto positions = writer.durable_positions();
+  const auto it = positions.find(req.name);
+  wire::ReplayReplyHeader header;
+  header.id = req.id;
+  header.epoch = writer.epoch();
+  header.head = writer.last_sequence();
+  header.last = it == positions.end() ? 0 : it->second;
+  header.end = true;
+  reply(identity, header);
 }
 
 void ReplayService::State::range(const zmq::message_t& identity, const wire::ReplayRequest& req) {

@@ -126,6 +126,15 @@ RegistryStats Registry::stats() const {
   if (Status f = impl_->applier->failure(); !f.ok() && s.write_failure.empty()) {
     s.write_failure = f.to_string();
   }
+  if (impl_->durable) {
+    const auto positions = impl_->durable->all();
+    s.durable_subscribers = positions.size();
+    s.durable_cut_off = impl_->durable->cut_off();
+    const std::uint64_t head = impl_->applier->applied_seq();
+    for (const auto& [name, seq] : positions) {
+      s.durable_max_lag = std::max(s.durable_max_lag, head > seq ? head - seq : 0);
+    }
+  }
   {
     std::shared_lock lock(impl_->proj_mu);
     impl_->proj.for_each_table([&](const std::string&, const auto& t) { s.rows += t.size(); });

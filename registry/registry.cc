@@ -84,7 +84,24 @@ Registry::~Registry() {
   impl_->writer->close();      // completes every accepted submission
   impl_->replication.reset();  // before the log it gates: the lease may outlive both
   impl_->hooks.stop();
+  if (impl_->durable) (void)impl_->durable->flush();
   if (impl_->log) (void)impl_->log->close();  // a close error has nobody left to report to
+}
+
+Status Registry::set_durable_position(std::string_view name, std::uint64_t seq) {
+  if (!impl_->durable) {
+    return Status::unavailable("durable positions are kept by the hub's writer");
+  }
+  if (const std::uint64_t head = last_sequence(); seq > head) {
+    return Status::invalid_argument("position " + std::to_string(seq) + " is past the head " +
+                                    std::to_string(head));
+  }
+  return impl_->durable->set(name, seq);
+}
+
+std::map<std::string, std::uint64_t, std::less<>> Registry::durable_positions() const {
+  if (!impl_->durable) return {};
+  return impl_->durable->all();
 }
 
 namespace {
@@ -178,6 +195,10 @@ Result<std::unique_ptr<Registry>> Registry::open(RegistryOptions options) {
   // appends would otherwise never write one). Bytes are counted from the open.
   const std::uint64_t snapshot_seq = restored->snapshot ? restored->snapshot->seq : 0;
   impl->snapshotter->opened(snapshot_seq, head - snapshot_seq);
+  auto durable = replay::DurablePositions::open(impl->opts.log_dir);
+  if (!durable.ok()) return durable.status();
+  impl->durable = std::move(*durable);
+  impl->snapshotter->set_durable(impl->durable.get());
   impl->applier->set_applied_seq(head);
   impl->hooks.start_at(head);
   std::unique_ptr<Registry> registry(new Registry(std::move(impl)));

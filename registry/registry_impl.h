@@ -21,6 +21,7 @@
 #include "registry/applier.h"
 #include "registry/commit.h"
 #include "registry/commit_pipeline.h"
+#include "registry/durable_positions.h"
 #include "registry/hook_dispatcher.h"
 #include "registry/janitor.h"
 #include "registry/remote_writer.h"
@@ -71,6 +72,7 @@ struct Registry::Impl {
   replay::ReplicaWriter* replica = nullptr;                 // a replica's: `writer`
   replay::Janitor janitor;                                  // a writer's, if an interval is set
   std::unique_ptr<replay::ReplicationTracker> replication;  // a writer's
+  std::unique_ptr<replay::DurablePositions> durable;        // a writer's
 };
 
 }  // namespace procreg

@@ -169,11 +169,16 @@ Result<std::size_t> Snapshotter::compact_locked() {
   auto files = list_snapshots(opts_.log_dir);
   if (!files.ok()) return files.status();
   if (files->empty()) return std::size_t{0};
-  // The oldest kept snapshot: a damaged newer one must still be able to fall back to it.
-  const std::uint64_t covered = files->front().seq;
+  // The oldest kept snapshot: a damaged newer one must still be able to fall back to it. And
+  // the events after the lowest durable subscriber's position, within the bound.
+  std::uint64_t covered = files->front().seq;
   std::vector<std::string> names;
   {
-    std::lock_guard slot(slot_);  // only to read the segment list
+    std::lock_guard slot(slot_);  // only to read the segment list and the head
+    if (durable_ != nullptr && opts_.snapshots.durable_max_events > 0) {
+      covered = std::min(
+          covered, durable_->floor(log_.last_seq(), opts_.snapshots.durable_max_events, nullptr));
+    }
     names = log_.compactable(covered);
   }
   // The files go without the writer's lock: appends and reads go on meanwhile.

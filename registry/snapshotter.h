@@ -24,6 +24,7 @@
 #include "log/log.h"
 #include "procreg/registry.h"
 #include "registry/applier.h"
+#include "registry/durable_positions.h"
 #include "registry/timed_lock.h"
 
 namespace procreg::replay {
@@ -38,6 +39,8 @@ class Snapshotter {
               TimedLock& slot)
       : opts_(opts), clock_(clock), log_(log), applier_(applier), slot_(slot) {}
   ~Snapshotter() { stop(); }
+  // The durable subscribers compaction keeps events for (null: none); before start().
+  void set_durable(DurablePositions* durable) { durable_ = durable; }
   Snapshotter(const Snapshotter&) = delete;
   Snapshotter& operator=(const Snapshotter&) = delete;
 
@@ -69,6 +72,7 @@ class Snapshotter {
   const Applier& applier_;
   TimedLock& slot_;
 
+  DurablePositions* durable_ = nullptr;
   std::mutex mu_;  // one snapshot (or compaction) at a time
   std::thread thread_;
   std::mutex thread_mu_;

@@ -49,6 +49,14 @@ struct HookSubscriberOptions {
   std::uint32_t chunk_events = 4'096;
   int receive_hwm = 1'000'000;
   std::chrono::milliseconds idle_check{3'000};
+  // A durable subscriber (docs/PROTOCOL.md, "Durable hook subscribers"): the writer records the
+  // position of this name (1 to 128 characters of A-Z a-z 0-9 . _ -), reported every
+  // position_interval while it moves and once more at stop(), and its compaction keeps the
+  // events after it (within its bound, SnapshotOptions::durable_max_events). Without from_seq,
+  // the subscriber starts after the position recorded for the name, or at the head for a name
+  // the writer does not know. "": not durable.
+  std::string durable_name;
+  std::chrono::milliseconds position_interval{1'000};
   // CURVE (include/procreg/security.h): the bus socket is a client of curve.bus_key(), the
   // replay socket of curve.server_key (the writer's). Empty keys: plaintext.
   CurveOptions curve;

@@ -66,6 +66,11 @@ struct SnapshotOptions {
   std::string archive_dir;
   // Open from snapshots (false: always replay the whole log; then compact must be false).
   bool load = true;
+  // Durable hook subscribers (Registry::set_durable_position): compaction keeps the events
+  // after the lowest position of a name at most this many events behind the head; a name
+  // further behind is cut off (forgotten; RegistryStats::durable_cut_off). 0: durable names
+  // hold nothing back.
+  std::uint64_t durable_max_events = 1'000'000;
 };
 
 // Options of Registry::open (a hub's writer on a local log).

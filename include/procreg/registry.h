@@ -28,6 +28,7 @@
 #include <cstdint>
 #include <functional>
 #include <future>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -159,6 +160,11 @@ struct RegistryStats {
   // the kernel may have dropped the pages (docs/LOG_FORMAT.md, "A full disk").
   std::uint64_t log_write_failures = 0;
   std::string write_failure;
+  // Durable hook subscribers: names held, names cut off (more than durable_max_events behind
+  // when compaction ran), and how far the lowest position is behind the head.
+  std::uint64_t durable_subscribers = 0;
+  std::uint64_t durable_cut_off = 0;
+  std::uint64_t durable_max_lag = 0;
   // Rows in every table now, as dump_all lists them (tombstones and pending rows too).
   std::uint64_t rows = 0;
 };
@@ -346,6 +352,16 @@ class Registry {
   // Removes (or archives) the log segments wholly covered by the oldest kept snapshot now,
   // whatever the compact policy says. Returns the number of segments removed.
   Result<std::size_t> compact();
+
+  // ---- durable hook subscribers (docs/PROTOCOL.md, "Durable hook subscribers") --------------
+  // Records that the subscriber `name` (1 to 128 characters of A-Z a-z 0-9 . _ -) handled every
+  // event up to `seq`, so that compaction keeps the events after it (within
+  // SnapshotOptions::durable_max_events); the writer keeps at most 1024 names (then
+  // kResourceExhausted) in the log directory's `durable-positions` file. kInvalidArgument for a
+  // bad name or a seq past last_sequence(); kUnavailable on a replica or a read-only registry.
+  Status set_durable_position(std::string_view name, std::uint64_t seq);
+  // Every durable name and its position (empty on a replica or a read-only registry).
+  std::map<std::string, std::uint64_t, std::less<>> durable_positions() const;
 
   // ---- state --------------------------------------------------------------------------
   const std::string& hub() const;

@@ -128,6 +128,39 @@ BOOST_AUTO_TEST_CASE(a_restarted_subscriber_resumes_from_its_stored_position) {
   BOOST_TEST((all == reference.events(*w.registry)));
 }
 
+BOOST_AUTO_TEST_CASE(a_durable_subscriber_resumes_from_the_position_the_writer_recorded) {
+  zmq::context_t ctx;
+  TempDir dir;
+  Writer w = Writer::open(ctx, writer_options(dir.path()), Writer::server_options(tcp_transport()));
+  random_workload(*w.registry, 21, 300);  // before the name exists: not delivered
+  const std::uint64_t joined = w.registry->last_sequence();
+  Reference reference(*w.registry);
+  Recorder first, second;
+  HookSubscriberOptions o = subscriber_options(w, w.server->publish_endpoint());
+  o.durable_name = "billing";
+  o.position_interval = milliseconds(50);
+  auto s = start_subscriber(ctx, o, both(first));  // a new name: from the head
+  random_workload(*w.registry, 22, 600);
+  BOOST_REQUIRE(s->wait_position(w.registry->last_sequence(), kWait).ok());
+  s->stop();  // reports its final position
+  const std::uint64_t stopped_at = s->position().seq;
+  BOOST_TEST(w.registry->durable_positions().at("billing") == stopped_at);
+  s.reset();
+  random_workload(*w.registry, 23, 600);  // while it is down
+  auto again = start_subscriber(ctx, o, both(second));  // from the recorded position
+  BOOST_REQUIRE(again->wait_position(w.registry->last_sequence(), kWait).ok());
+  std::vector<HookEvent> all = first.take();
+  const auto rest = second.take();
+  all.insert(all.end(), rest.begin(), rest.end());
+  BOOST_TEST(!all.empty());
+  BOOST_TEST((all == reference.events(*w.registry)));  // every hook event after `joined`, once
+  BOOST_TEST(joined > 0u);
+  // A bad name is refused before anything starts.
+  o.durable_name = "no spaces";
+  BOOST_TEST(HookSubscriber::start(ctx, o, both(second)).status().code() ==
+             Code::kInvalidArgument);
+}
+
 // A writer back on an older copy of its log keeps the epoch but means other events by the seqs
 // after the copy. A subscriber past that point cannot tell which hook events changed: it stops
 // with an error instead of waiting for those seqs or delivering new events on top, and so does
