@@ -82,6 +82,39 @@ void reserve_for_log(const std::string& dir, std::size_t record_payload, std::ui
       table, static_cast<std::size_t>(std::min<std::uint64_t>(rows, kMaxReservedRows)));
 }
 
+// Calls the progress callback as replay_log's comment says.
+class ProgressReport {
+ public:
+  explicit ProgressReport(const ReplayProgressFn& fn) : fn_(fn) {}
+  void applied(const LogRecord& record) {
+    if (!fn_) return;
+    const std::uint64_t bytes = kRecordHeaderBytes + record.payload.size();
+    ++events_;
+    bytes_ += bytes;
+    if (record.segment != segment_) segment_ = record.segment;
+    end_ = record.offset + bytes;
+    seq_ = record.seq;
+    if (events_ >= kProgressEvents || bytes_ >= kProgressBytes) report();
+  }
+  void finish() {
+    if (fn_ && events_ > 0) report();
+  }
+
+ private:
+  void report() {
+    events_ = 0;
+    bytes_ = 0;
+    fn_(segment_, end_, seq_);
+  }
+
+  const ReplayProgressFn& fn_;
+  std::uint64_t events_ = 0;  // since the last call
+  std::uint64_t bytes_ = 0;   // of records, since the last call
+  std::string segment_;       // where the last record applied is
+  std::uint64_t end_ = 0;
+  std::uint64_t seq_ = 0;
+};
+
 }  // namespace
 
 Result<ReplayStats> replay_log(const std::string& dir, Projection* projection,
@@ -99,6 +132,7 @@ Result<ReplayStats> replay_log(const std::string& dir, Projection* projection,
   LogRecord record;
   events::ScannedInsert scanned;
   const bool fresh = projection->last_seq() == 0;
+  ProgressReport report(progress);
   while (upto_seq == 0 || projection->last_seq() < upto_seq) {
     auto more = r.next(&record);
     if (!more.ok()) return more.status();
@@ -122,8 +156,9 @@ Result<ReplayStats> replay_log(const std::string& dir, Projection* projection,
     if (stop) break;
     stats.bytes += record.payload.size();
     ++stats.events;
-    if (progress && stats.events % 4096 == 0) progress(record.segment, record.offset, record.seq);
+    report.applied(record);
   }
+  report.finish();
   if (fresh) projection->shrink_tables();
   stats.tail_bytes_ignored = r.tail_bytes_ignored();
   return stats;

@@ -29,7 +29,14 @@ struct ReplayStats {
 // is the limit of segments of format version 1, which record none (LogReader::open).
 // upto_time_ms: also stop before the first event whose writer time is later (a prefix of the
 // log: an event written later with an earlier clock reading is not applied either).
-// progress: called every 4096 events with (segment name, record offset, seq).
+// progress: called with the position just past the last record applied: its segment file's
+// name, the byte offset where that record ends in the file (the bytes of the segment read so
+// far), and its seq. Called once kProgressEvents events or kProgressBytes bytes of records
+// were applied since the last call, whichever comes first, and after the last record applied:
+// a log of few large records reports as it goes, and a replay to the log's end ends at the
+// size of its last segment (less a torn tail).
+inline constexpr std::uint64_t kProgressEvents = 4096;
+inline constexpr std::uint64_t kProgressBytes = 256 * 1024;
 using ReplayProgressFn =
     std::function<void(const std::string& segment, std::uint64_t offset, std::uint64_t seq)>;
 Result<ReplayStats> replay_log(const std::string& dir, Projection* projection,

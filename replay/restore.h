@@ -33,7 +33,7 @@ struct RestoreOptions {
   std::uint32_t v1_max_record_bytes = LogOptions{}.max_record_bytes;
   bool use_snapshots = true;
   std::function<void(const std::string& segment, std::uint64_t offset, std::uint64_t seq)>
-      progress = nullptr;  // replay_log's
+      progress = nullptr;  // replay_log's (ReplayProgressFn: by events and bytes)
 };
 
 struct RestoreReport {

@@ -194,9 +194,12 @@ struct ReplayOptions {
   // Start from the newest snapshot file at or before the point asked for (false: replay the
   // log from its first record, which then must still be there).
   bool use_snapshots = true;
-  // Called on the replaying thread every few thousand events with the position in the log:
-  // the segment file (its name) and the byte offset of the record just applied, and its seq.
-  // For progress displays; it must not call into the registry being opened.
+  // Called on the replaying thread with the position in the log: the segment file (its name),
+  // the byte offset just past the record last applied (the bytes of that file read), and the
+  // record's seq; after every 4096 events or 256 KiB of records, whichever comes first, and
+  // after the last record (a replay to the log's end ends at its last segment's size), so
+  // that a display by bytes moves on a log of few large records too. For progress displays;
+  // it must not call into the registry being opened.
   std::function<void(const std::string& segment, std::uint64_t offset, std::uint64_t seq)>
       progress = nullptr;
 };

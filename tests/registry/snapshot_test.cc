@@ -418,27 +418,6 @@ BOOST_AUTO_TEST_CASE(leftovers_of_a_crash_and_a_missing_log_are_handled) {
   BOOST_TEST(opened.status().message().find("no log segment") != std::string::npos);
 }
 
-BOOST_AUTO_TEST_CASE(a_replay_reports_its_progress_through_the_log) {
-  Writer w;
-  Registry& r = w.open();
-  for (int i = 0; i < 9'000; ++i) {
-    BOOST_REQUIRE(r.insert(S("p" + std::to_string(i)), {np("n1", "x")}).ok());
-  }
-  w.close();
-  ReplayOptions o{w.dir.path(), kLocalNode, 0};
-  std::vector<std::uint64_t> seqs;
-  std::uint64_t last_offset = 0;
-  o.progress = [&](const std::string& segment, std::uint64_t offset, std::uint64_t seq) {
-    BOOST_TEST(replay::parse_segment_file_name(segment).has_value());
-    BOOST_TEST(offset > last_offset);
-    last_offset = offset;
-    seqs.push_back(seq);
-  };
-  auto replayed = Registry::open_replay(o);
-  BOOST_REQUIRE(replayed.ok());
-  BOOST_TEST((seqs == std::vector<std::uint64_t>{4096, 8192}));
-}
-
 BOOST_AUTO_TEST_CASE(snapshot_arguments_and_roles) {
   Writer w;
   Registry& r = w.open();

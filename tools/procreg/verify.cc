@@ -298,7 +298,9 @@ Scan scan_log(const VerifyOptions& o) {
     ++seg.records;
     ++scan.records;
     scan.last_seq = record.seq;
-    progress.update(listing.bytes_before[it->second] + record.offset);
+    // By bytes, to the end of the record: the bar reaches the log's size with its last record.
+    progress.update(listing.bytes_before[it->second] + record.offset + replay::kRecordHeaderBytes +
+                    record.payload.size());
   }
   progress.finish();
   if (!scan.damage) {
