@@ -178,7 +178,7 @@ void add_completion_command(CLI::App& app, Commands* commands) {
   auto shell = std::make_shared<std::string>();
   CLI::App* sub = app.add_subcommand("completion", "Print a bash completion script for procreg");
   sub->add_option("shell", *shell, "the shell (bash)")->required()->check(CLI::IsMember({"bash"}));
-  commands->push_back({sub, [&app] {
+  commands->push_back({sub, [&app, shell] {  // keeps *shell, which CLI11 parses into, alive
                          const std::string script = bash_completion(app);
                          std::fwrite(script.data(), 1, script.size(), stdout);
                          return std::fflush(stdout) == 0 ? kExitOk : kExitFailure;
