@@ -7,6 +7,7 @@
 // (Registry::recovery_report(), "" for the whole log without snapshots), and the query's result
 // (dump_all by default).
 #include <algorithm>
+#include <cstdio>
 #include <ctime>
 #include <filesystem>
 #include <map>
@@ -80,6 +81,11 @@ int run_replay(const ReplayCmdOptions& o) {
   if (std::find(names.begin(), names.end(), o.method) == names.end()) {
     usage_error("unknown method \"" + o.method + "\" (procreg call --list lists them)");
   }
+  if (api_method_writes(o.method)) {
+    usage_error("--query " + o.method +
+                " writes, and a replay is read-only: give a read, such as dump_all, get_pid or "
+                "match_tag (procreg call --list lists every method)");
+  }
 
   // A bar by bytes of the segments (snapshots load fast; the log after them is the long part).
   std::map<std::string, std::uint64_t> bytes_before;
@@ -105,6 +111,13 @@ int run_replay(const ReplayCmdOptions& o) {
                    "cannot replay " + o.log_dir + ": " + opened->status().to_string());
   }
   Registry& registry = ***opened;
+  if (o.upto > registry.last_sequence()) {
+    std::fprintf(stderr,
+                 "procreg replay: --upto %llu is past the log's head (seq %llu): the state "
+                 "is at the head\n",
+                 static_cast<unsigned long long>(o.upto),
+                 static_cast<unsigned long long>(registry.last_sequence()));
+  }
   std::size_t rows = 0;
   const auto tables = registry.dump_all_tables();
   for (const auto& [table, dump] : tables) rows += dump.size();
