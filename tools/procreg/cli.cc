@@ -18,6 +18,7 @@
 #include "plugin/zap_handler.h"
 #include "plugin/zmq_util.h"
 #include "tools/procreg/election_cmd.h"
+#include "tools/procreg/endpoint_check.h"
 #include "tools/procreg/http_endpoint.h"
 
 namespace procreg::cli {
@@ -97,7 +98,14 @@ void HubEndpoints::resolve() {
       }
     }
     if (!j.is_object()) usage_error("the endpoints file " + endpoints_file + " is not an object");
+    const std::string given[] = {bus, replay, command, stats};  // flags: checked when parsed
     fill(j);
+    const std::pair<const char*, const std::string*> filled[] = {
+        {"bus", &bus}, {"replay", &replay}, {"command", &command}, {"stats", &stats}};
+    for (std::size_t i = 0; i < std::size(filled); ++i) {
+      const auto& [key, value] = filled[i];
+      if (given[i].empty() && !value->empty()) check_endpoint_from(endpoints_file, key, *value);
+    }
   }
   if (hub.empty()) hub = kDefaultHub;
   if (bus.empty()) bus = kDefaultBusBackend;

@@ -98,10 +98,6 @@ void add_health_command(CLI::App& app, Commands* commands) {
   sub->add_option("--max-lag", o->max_lag,
                   "a replica or standby this many events behind is unhealthy (default: the "
                   "server's --health-max-lag)");
-  sub->footer(
-      "Examples:\n"
-      "  procreg health http://127.0.0.1:9464\n"
-      "  procreg health http://10.0.0.7:9464 --max-lag 100 --timeout-ms 500");
   commands->push_back({sub, [o] { return run_health(*o); }});
 }
 

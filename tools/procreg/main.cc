@@ -22,6 +22,8 @@
 #include "tools/procreg/cli.h"
 #include "tools/procreg/commands.h"
 #include "tools/procreg/completion.h"
+#include "tools/procreg/endpoint_check.h"
+#include "tools/procreg/help_footers.h"
 #include "tools/procreg/security_flags.h"
 #include "tools/procreg/suggest.h"
 
@@ -36,10 +38,6 @@ int main(int argc, char** argv) {
   // docs/LOG_FORMAT.md): what this build writes.
   app.set_version_flag(
       "--version", std::string("procreg ") + PROCREG_VERSION + " (wire protocol 1, log format 3)");
-  app.footer(
-      "Exit codes: 0 ok, 1 failure, 2 usage error, 3 unreachable or timed out, 4 the\n"
-      "history asked for was compacted away.\n"
-      "Run `procreg SUBCOMMAND --help` for a subcommand's options; docs/CLI.md has more.");
   Commands commands;
   add_serve_commands(app, &commands);
   add_call_command(app, &commands);
@@ -54,6 +52,10 @@ int main(int argc, char** argv) {
   add_demo_command(app, &commands);
   add_keygen_command(app, &commands);
   add_completion_command(app, &commands);
+  // Once every subcommand is there: the form of every endpoint flag, checked when parsed, and
+  // the examples and exit codes that end each --help.
+  add_endpoint_checks(app);
+  add_help_footers(app);
 
   try {
     app.parse(argc, argv);
@@ -64,9 +66,14 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "procreg: %s\n", e.what());
-    if (const std::string hint = suggestion(app, argc, argv); !hint.empty()) {
-      std::fprintf(stderr, "procreg: %s\n", hint.c_str());
+    // A mistyped option or subcommand is said first, and instead of what may only follow
+    // from it: a missing required option (serve --logdir DIR) or the arguments it left over.
+    std::string cause = unknown_option(app, argc, argv);
+    if (cause.empty()) cause = unknown_subcommand(app, argc, argv);
+    if (!cause.empty()) std::fprintf(stderr, "procreg: %s\n", cause.c_str());
+    if (cause.empty() || (dynamic_cast<const CLI::RequiredError*>(&e) == nullptr &&
+                          dynamic_cast<const CLI::ExtrasError*>(&e) == nullptr)) {
+      std::fprintf(stderr, "procreg: %s\n", e.what());
     }
     std::fprintf(stderr, "Run with --help for usage.\n");
     return kExitUsage;

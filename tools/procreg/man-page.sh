@@ -16,8 +16,9 @@ subcommands() {
 
 # A --help text on stdin as roff: a subsection named $1 with the description, the usage and a
 # tagged paragraph per option, positional argument or subcommand. CLI11 prints an entry's name
-# in 30 columns and its description after them, or on the next line past a long name; the
-# footer every subcommand repeats ("Exit codes: ...") is left out.
+# in 30 columns and its description after them, or on the next line past a long name. The
+# examples of the footer are kept as they are printed (no filling); the exit codes that end
+# every footer are left out.
 # shellcheck disable=SC2016  # awk's $0, not the shell's
 roff='
 function esc(s) {
@@ -45,6 +46,9 @@ function flush() {
 }
 NR == 1 { print ".SS \"" title "\""; print esc($0); next }
 /^Exit codes:/ { exit }
+/^Examples:$/ { flush(); print ".PP"; print esc($0); print ".nf"; examples = 1; next }
+examples && /^ *$/ { print ".fi"; examples = 0; next }
+examples { print esc($0); next }
 /^ *$/ { flush(); next }
 /^Usage: / { flush(); print ".PP"; print esc($0); next }
 /^[A-Z][A-Za-z ]*:$/ { flush(); print ".PP"; print esc($0); next }
@@ -54,7 +58,7 @@ substr($0, 1, 30) ~ /^ +$/ {
   print esc(trim($0)); next
 }
 { flush(); print esc($0) }
-END { flush() }
+END { flush(); if (examples) print ".fi" }
 '
 
 # The subsection of `procreg $*`, and those of its own subcommands.

@@ -127,7 +127,9 @@ void add_promote_command(CLI::App& app, Commands* commands) {
                   "is the most complete (repeat for each)");
   sub->add_flag("--force", o->force,
                 "promote even if the writer still answers the standby, or a peer is ahead");
-  sub->add_option("--timeout-ms", o->timeout_ms, "per request")->capture_default_str();
+  sub->add_option("--timeout-ms", o->timeout_ms, "per request")
+      ->check(CLI::Range(1, 3'600'000))
+      ->capture_default_str();
   o->curve.add_client_options(sub);
   commands->push_back({sub, [o] { return run_promote(*o); }});
 }

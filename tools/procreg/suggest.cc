@@ -50,33 +50,42 @@ std::vector<std::string> long_options(const CLI::App& sub) {
 
 }  // namespace
 
-std::string suggestion(const CLI::App& app, int argc, const char* const* argv) {
+std::string unknown_subcommand(const CLI::App& app, int argc, const char* const* argv) {
   if (argc < 2) return "";
-  std::vector<std::string> subcommands;
-  const CLI::App* sub = nullptr;
-  for (const CLI::App* s : app.get_subcommands({})) {
-    subcommands.push_back(s->get_name());
-    if (s->get_name() == argv[1]) sub = s;
-  }
   const std::string_view first = argv[1];
-  if (sub == nullptr) {
-    if (first.starts_with("-")) return "";  // a top-level option: CLI11 said what is wrong
-    const std::string near = closest(first, subcommands);
-    return near.empty()
-               ? ""
-               : "unknown subcommand \"" + std::string(first) + "\"; did you mean " + near + "?";
+  if (first.starts_with("-")) return "";  // a top-level option: CLI11 said what is wrong
+  std::vector<std::string> subcommands;
+  for (const CLI::App* s : app.get_subcommands({})) {
+    if (s->get_name() == first) return "";
+    subcommands.push_back(s->get_name());
   }
-  const std::vector<std::string> options = long_options(*sub);
-  for (int i = 2; i < argc; ++i) {
+  const std::string near = closest(first, subcommands);
+  return near.empty()
+             ? ""
+             : "unknown subcommand \"" + std::string(first) + "\"; did you mean " + near + "?";
+}
+
+std::string unknown_option(const CLI::App& app, int argc, const char* const* argv) {
+  const CLI::App* sub = &app;
+  std::string path;  // "serve", "log dump"
+  for (int i = 1; i < argc; ++i) {
     std::string_view word = argv[i];
-    if (!word.starts_with("--")) continue;
+    if (word == "--") break;  // positionals only from here
+    const auto subs = sub->get_subcommands({});
+    const auto it = std::find_if(subs.begin(), subs.end(),
+                                 [&](const CLI::App* s) { return s->get_name() == word; });
+    if (it != subs.end()) {
+      sub = *it;
+      path += (path.empty() ? "" : " ") + sub->get_name();
+      continue;
+    }
+    if (sub == &app || !word.starts_with("--")) continue;  // top-level options: CLI11's to say
     word = word.substr(0, word.find('='));
+    const std::vector<std::string> options = long_options(*sub);
     if (std::find(options.begin(), options.end(), word) != options.end()) continue;
     const std::string near = closest(word, options);
-    if (!near.empty()) {
-      return "unknown option " + std::string(word) + " of " + sub->get_name() + "; did you mean " +
-             near + "?";
-    }
+    return "unknown option " + std::string(word) + " of " + path +
+           (near.empty() ? "" : "; did you mean " + near + "?");
   }
   return "";
 }
