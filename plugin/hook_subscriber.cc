@@ -62,7 +62,8 @@ struct HookSubscriber::Impl final : plugin::FollowerUser {
   std::thread reporter;
   std::mutex report_mu;
   std::condition_variable report_cv;
-  bool report_stop = false;  // under report_mu
+  bool report_stop = false;               // under report_mu
+  zmq::context_t* zmq_context = nullptr;  // the caller's, for report_position()
   void report_positions(zmq::context_t& context);
 
   explicit Impl(HookSubscriberOptions o) : options(std::move(o)) {}
@@ -391,10 +392,11 @@ Result<std::unique_ptr<HookSubscriber>> HookSubscriber::start(zmq::context_t& co
       make_follower_options(options, impl->want_registered, impl->want_unregistered));
   if (Status s = impl->follower->connect(); !s.ok()) return s;
   impl->follower->start();
-  if (!options.durable_name.empty()) {
+  if (!options.durable_name.empty() && options.report_automatically) {
     Impl* raw = impl.get();
     impl->reporter = std::thread([raw, &context] { raw->report_positions(context); });
   }
+  impl->zmq_context = &context;
   return std::unique_ptr<HookSubscriber>(new HookSubscriber(std::move(impl)));
 }
 
@@ -411,6 +413,21 @@ void HookSubscriber::stop() {
     impl_->report_cv.notify_all();
     impl_->reporter.join();
   }
+}
+
+Status HookSubscriber::report_position(std::uint64_t seq) {
+  const HookSubscriberOptions& o = impl_->options;
+  if (o.durable_name.empty()) {
+    return Status::invalid_argument("report_position: the subscriber has no durable_name");
+  }
+  plugin::ReplayClient client(*impl_->zmq_context, o.replay_endpoint, o.hub, o.request_timeout, 1,
+                              o.curve);
+  plugin::wire::ReplayRequest request;
+  request.op = plugin::wire::ReplayOp::kPosition;
+  request.name = o.durable_name;
+  request.have = seq;
+  auto reply = client.call(request);
+  return reply.ok() ? Status() : reply.status();
 }
 
 HookPosition HookSubscriber::position() const {

@@ -38,12 +38,17 @@ Result<std::unique_ptr<DurablePositions>> DurablePositions::open(const std::stri
     std::istringstream fields(line);
     std::uint64_t seq = 0;
     std::string name;
+    std::string mark;
     std::string rest;
-    if (!(fields >> seq >> name) || (fields >> rest) || !check_durable_name(name).ok()) {
+    const bool parsed = static_cast<bool>(fields >> seq >> name);
+    const bool marked = parsed && static_cast<bool>(fields >> mark);
+    if (!parsed || (marked && mark != "cut") || (fields >> rest) ||
+        !check_durable_name(name).ok()) {
       return Status::corruption(path + " line " + std::to_string(number) +
-                                ": expected \"SEQ NAME\"");
+                                ": expected \"SEQ NAME\" or \"SEQ NAME cut\"");
     }
     p->positions_[name] = seq;
+    if (marked) p->cut_[name] = true;
   }
   return p;
 }
@@ -62,6 +67,7 @@ Status DurablePositions::set(std::string_view name, std::uint64_t seq) {
   } else if (it->second != seq) {
     it->second = seq;
     dirty_ = true;
+    if (cut_.erase(it->first) > 0) dirty_ = true;  // a new position: it holds the log again
   }
   if (dirty_ && std::chrono::steady_clock::now() - written_ >= std::chrono::seconds(1)) {
     return write_locked();
@@ -75,6 +81,11 @@ std::uint64_t DurablePositions::get(std::string_view name) const {
   return it == positions_.end() ? 0 : it->second;
 }
 
+bool DurablePositions::is_cut(std::string_view name) const {
+  std::lock_guard lock(mu_);
+  return cut_.find(name) != cut_.end();
+}
+
 std::map<std::string, std::uint64_t, std::less<>> DurablePositions::all() const {
   std::lock_guard lock(mu_);
   return positions_;
@@ -84,16 +95,16 @@ std::uint64_t DurablePositions::floor(std::uint64_t head, std::uint64_t max_behi
                                       std::vector<std::string>* cut) {
   std::lock_guard lock(mu_);
   std::uint64_t lowest = std::numeric_limits<std::uint64_t>::max();
-  for (auto it = positions_.begin(); it != positions_.end();) {
-    if (head > it->second && head - it->second > max_behind) {
-      if (cut != nullptr) cut->push_back(it->first);
-      it = positions_.erase(it);
+  for (const auto& [name, seq] : positions_) {
+    if (cut_.find(name) != cut_.end()) continue;
+    if (head > seq && head - seq > max_behind) {
+      if (cut != nullptr) cut->push_back(name);
+      cut_[name] = true;
       ++cut_off_;
       dirty_ = true;
       continue;
     }
-    lowest = std::min(lowest, it->second);
-    ++it;
+    lowest = std::min(lowest, seq);
   }
   return lowest;
 }
@@ -110,7 +121,9 @@ Status DurablePositions::flush() {
 
 Status DurablePositions::write_locked() {
   std::string text;
-  for (const auto& [name, seq] : positions_) text += std::to_string(seq) + " " + name + "\n";
+  for (const auto& [name, seq] : positions_) {
+    text += std::to_string(seq) + " " + name + (cut_.count(name) != 0 ? " cut\n" : "\n");
+  }
   const std::string path = dir_ + "/" + std::string(kDurablePositionsFile);
   const std::string tmp = path + ".tmp";
   auto fd = open_file(tmp, O_WRONLY | O_CREAT | O_TRUNC);

@@ -4,14 +4,15 @@
 // A durable subscriber has a name and reports the seq up to which it has handled every event
 // (its position). Compaction then keeps the segments holding the events after the lowest
 // position, unless that position is more than SnapshotOptions::durable_max_events behind the
-// head: such a subscriber is cut off (counted, and forgotten), so that one stalled subscriber
-// cannot hold the disk for ever.
+// head: such a subscriber is cut off (counted; its position stays, so that it learns at its next
+// start that the events after it are gone, but it holds nothing back until it reports a new
+// position), so that one stalled subscriber cannot hold the disk for ever.
 //
 // The positions live in the log directory's file `durable-positions`, one line per name,
-// "SEQ NAME\n", replaced atomically (write a temporary file, fsync, rename, fsync the
-// directory) at most once a second, and when the registry closes. A crash can lose the last
-// second of reports: a position read back is then older than the one reported, which keeps
-// more of the log, never less.
+// "SEQ NAME\n" (" cut" before the newline for a name cut off), replaced atomically (write a
+// temporary file, fsync, rename, fsync the directory) at most once a second, and when the registry
+// closes. A crash can lose the last second of reports: a position read back is then older than the
+// one reported, which keeps more of the log, never less.
 //
 // Thread safety: every method from any thread.
 #pragma once
@@ -44,13 +45,14 @@ class DurablePositions {
   // Records `name` at `seq`, adding the name (at most kMaxDurableNames: kResourceExhausted).
   // Persists when the last write is a second old or more.
   Status set(std::string_view name, std::uint64_t seq);
-  // The position of `name`, or 0 when it is unknown (or was cut off).
+  // The position of `name`, or 0 when it is unknown.
   std::uint64_t get(std::string_view name) const;
   std::map<std::string, std::uint64_t, std::less<>> all() const;
+  bool is_cut(std::string_view name) const;
 
   // The lowest position compaction must keep after (every event after it stays), given the
-  // head and the bound: names more than max_behind behind the head are cut off and forgotten
-  // (their names are returned in *cut). UINT64_MAX when no name holds anything back.
+  // head and the bound: names more than max_behind behind the head are cut off (their names are
+  // returned in *cut). UINT64_MAX when no name holds anything back.
   std::uint64_t floor(std::uint64_t head, std::uint64_t max_behind, std::vector<std::string>* cut);
   std::uint64_t cut_off() const;  // names cut off so far
 
@@ -64,6 +66,7 @@ class DurablePositions {
   const std::string dir_;
   mutable std::mutex mu_;
   std::map<std::string, std::uint64_t, std::less<>> positions_;
+  std::map<std::string, bool, std::less<>> cut_;  // names cut off (value unused)
   bool dirty_ = false;
   std::chrono::steady_clock::time_point written_{};
   std::uint64_t cut_off_ = 0;

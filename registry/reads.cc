@@ -132,6 +132,7 @@ RegistryStats Registry::stats() const {
     s.durable_cut_off = impl_->durable->cut_off();
     const std::uint64_t head = impl_->applier->applied_seq();
     for (const auto& [name, seq] : positions) {
+      if (impl_->durable->is_cut(name)) continue;
       s.durable_max_lag = std::max(s.durable_max_lag, head > seq ? head - seq : 0);
     }
   }

@@ -57,6 +57,9 @@ struct HookSubscriberOptions {
   // the writer does not know. "": not durable.
   std::string durable_name;
   std::chrono::milliseconds position_interval{1'000};
+  // false: the subscriber does not report by itself; the application reports what it has
+  // handled with report_position() (as a Kafka consumer commits its offsets by hand).
+  bool report_automatically = true;
   // CURVE (include/procreg/security.h): the bus socket is a client of curve.bus_key(), the
   // replay socket of curve.server_key (the writer's). Empty keys: plaintext.
   CurveOptions curve;
@@ -120,6 +123,10 @@ class HookSubscriber {
   // Idempotent. A handler running finishes first; delivery stops at the next event boundary
   // (a catch-up from the replay service included).
   void stop();
+  // A durable subscriber's report of its position `seq` (every hook event up to it handled), a
+  // request to the writer that waits for its answer (request_timeout). kInvalidArgument if the
+  // subscriber has no durable_name; the writer's refusal otherwise.
+  Status report_position(std::uint64_t seq);
 
  private:
   struct Impl;
