@@ -105,6 +105,10 @@ Json stats_json(const Registry& registry, const HubServer& server, Clock::time_p
           {"last_snapshot_seq", r.last_snapshot_seq},
           {"last_snapshot_error", r.last_snapshot_error},
           {"rows", r.rows},
+          {"durable",
+           {{"subscribers", r.durable_subscribers},
+            {"cut_off", r.durable_cut_off},
+            {"max_lag", r.durable_max_lag}}},
           {"log",
            {{"failed", !r.write_failure.empty()},
             {"error", r.write_failure},
@@ -274,13 +278,47 @@ void announce_ready(const ServeOptions& o, const Registry& registry, const Serve
   if (o.on_ready) o.on_ready(endpoints);
 }
 
+// Says on stderr when durable hook subscribers come near the retention bound (80%), and when
+// one was cut off; each once until it changes.
+class DurableWarnings {
+ public:
+  explicit DurableWarnings(std::uint64_t bound) : bound_(bound) {}
+  void check(const RegistryStats& s) {
+    const bool near = bound_ > 0 && s.durable_max_lag * 5 > bound_ * 4;
+    if (near && !warned_near_) {
+      std::fprintf(stderr,
+                   "procreg serve: a durable hook subscriber is %llu events behind; at %llu "
+                   "(--durable-retention-events) compaction cuts it off\n",
+                   static_cast<unsigned long long>(s.durable_max_lag),
+                   static_cast<unsigned long long>(bound_));
+    }
+    warned_near_ = near;
+    if (s.durable_cut_off > cut_off_) {
+      std::fprintf(stderr,
+                   "procreg serve: %llu durable hook subscriber(s) cut off: more than %llu events "
+                   "behind when compaction ran; they get `compacted` and must start again\n",
+                   static_cast<unsigned long long>(s.durable_cut_off - cut_off_),
+                   static_cast<unsigned long long>(bound_));
+      cut_off_ = s.durable_cut_off;
+    }
+  }
+
+ private:
+  const std::uint64_t bound_;
+  bool warned_near_ = false;
+  std::uint64_t cut_off_ = 0;
+};
+
 // Answers stats requests until SIGINT or SIGTERM, or --seconds, or the registry takes no more
 // writes (a failed fdatasync): then it says why on stderr and returns false.
 bool serve_until_stopped(const ServeOptions& o, const tools::Signals& signals, StatsEndpoint& stats,
                          const Registry& registry, const std::function<Json()>& make_stats) {
   const auto deadline = deadline_after(o.seconds);
+  DurableWarnings durable(o.snapshots.durable_max_events);
   while (Clock::now() < deadline && !(o.until && o.until())) {
-    if (const std::string failed = registry.stats().write_failure; !failed.empty()) {
+    const RegistryStats now = registry.stats();
+    durable.check(now);
+    if (const std::string& failed = now.write_failure; !failed.empty()) {
       std::fprintf(stderr,
                    "procreg serve: the log takes no more writes: %s; stopping (exit 1) so that "
                    "a restart recovers the log from what the disk holds\n",
@@ -451,6 +489,12 @@ void add_log_options(CLI::App* serve, ServeOptions* o) {
       ->capture_default_str();
   serve->add_flag("--compact", o->snapshots.compact,
                   "after each snapshot, remove the log segments the oldest kept snapshot covers");
+  serve
+      ->add_option("--durable-retention-events", o->snapshots.durable_max_events,
+                   "compaction keeps the events durable hook subscribers (tail --hooks --durable) "
+                   "still need, unless one is this many events behind: it is then cut off (0: "
+                   "they hold nothing back)")
+      ->capture_default_str();
   serve->add_option("--archive-dir", o->snapshots.archive_dir,
                     "with --compact: move those segments here (same file system) instead");
 }

@@ -55,6 +55,7 @@ struct TailOptions {
   std::optional<std::uint64_t> until_seq;
   double seconds = 0;
   bool hooks = false;
+  std::string durable;  // --durable: a durable hook subscriber's name
 };
 
 bool is_hook_kind(const std::string& kind) {
@@ -382,6 +383,10 @@ int run_hooks(const TailOptions& o, const tools::Signals& signals, zmq::context_
   so.replay_endpoint = o.hub.replay;
   so.request_timeout = std::min(o.hub.timeout(), milliseconds(2'000));
   so.curve = o.hub.curve;
+  so.durable_name = o.durable;
+  // --durable: tail reports what it printed (or skipped by a filter) itself, never an event
+  // --count left out.
+  so.report_automatically = false;
   if (o.from) so.from_seq = *o.from == 0 ? 0 : *o.from - 1;
   {
     // The subscriber retries an unreachable hub forever: fail early instead.
@@ -389,10 +394,15 @@ int run_hooks(const TailOptions& o, const tools::Signals& signals, zmq::context_
     writer_head(probe, o);
   }
   std::atomic<std::uint64_t> printed{0};
+  std::atomic<std::uint64_t> cut_at{0};
   const HookHandler print = [&](const HookEvent& e) {
     if (!o.child.empty() && e.child_id != o.child) return;
     if (!o.table.empty() && e.table != o.table) return;
-    if (o.count > 0 && printed >= o.count) return;
+    if (o.count > 0 && printed >= o.count) {
+      std::uint64_t none = 0;  // the first event not printed: a durable name reports before it
+      cut_at.compare_exchange_strong(none, e.seq);
+      return;
+    }
     out_line(dump_line(to_json(e)));
     ++printed;
   };
@@ -406,8 +416,24 @@ int run_hooks(const TailOptions& o, const tools::Signals& signals, zmq::context_
   auto started = HookSubscriber::start(context, so, std::move(handlers));
   if (!started.ok()) throw CliError(kExitUsage, "cannot start: " + started.status().to_string());
   std::unique_ptr<HookSubscriber> subscriber = std::move(*started);
+  std::uint64_t reported = 0;
+  auto last_report = Clock::now();
+  const auto report = [&](bool final) {
+    if (o.durable.empty() || (!final && Clock::now() - last_report < milliseconds(1'000))) return;
+    last_report = Clock::now();
+    std::uint64_t seq = subscriber->position().seq;
+    if (const std::uint64_t cut = cut_at.load(); cut != 0) seq = std::min(seq, cut - 1);
+    if (seq == reported) return;
+    if (Status s = subscriber->report_position(seq); s.ok()) {
+      reported = seq;
+    } else if (final) {
+      std::fprintf(stderr, "procreg tail: could not record the position of %s: %s\n",
+                   o.durable.c_str(), s.to_string().c_str());
+    }
+  };
   const auto deadline = deadline_after(o.seconds);
   while (Clock::now() < deadline) {
+    report(false);
     if (o.count > 0 && printed >= o.count) break;
     if (o.until_seq && subscriber->position().seq >= *o.until_seq) break;
     if (tools::Signals::stops(signals.wait(milliseconds(50)))) break;
@@ -422,6 +448,7 @@ int run_hooks(const TailOptions& o, const tools::Signals& signals, zmq::context_
     }
   }
   subscriber->stop();
+  report(true);
   return kExitOk;
 }
 
@@ -435,6 +462,7 @@ int run_tail(TailOptions o) {
                         : "--kind child_registered/child_unregistered needs --hooks");
   }
   if (o.hooks && !o.tag.empty()) usage_error("--tag does not apply to hook events");
+  if (!o.hooks && !o.durable.empty()) usage_error("--durable needs --hooks");
   zmq::context_t context;
   if (o.hooks) return run_hooks(o, signals, context);
   Tail tail(o, context);
@@ -457,6 +485,9 @@ void add_tail_command(CLI::App& app, Commands* commands) {
                              "expire", "child_registered", "child_unregistered"}));
   tail->add_flag("--hooks", o->hooks,
                  "print hook events (child_registered, child_unregistered) instead of events");
+  tail->add_option("--durable", o->durable,
+                   "with --hooks: a durable subscriber of this name: the writer records its "
+                   "position and keeps the log it needs; without --from, resume from it");
   tail->add_option("--child", o->child, "only events that name this child id");
   tail->add_option("--tag", o->tag, "only events that write a row with this metadata tag");
   tail->add_option("--table", o->table, "only events of this table");
