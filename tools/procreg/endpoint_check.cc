@@ -141,9 +141,11 @@ void add_endpoint_checks(CLI::App& app) {
   for (const auto& [sub, flag, kind] : endpoint_flags()) {
     CLI::Option* option = app.get_subcommand(sub)->get_option(flag);
     const std::string envname = option->get_envname();
+    // A copy: clang 14 cannot capture a structured binding.
+    const auto use = kind;
     option->check(CLI::Validator(
-        [kind, envname](std::string& value) {
-          std::string problem = problem_of(value, kind);
+        [use, envname](std::string& value) {
+          std::string problem = problem_of(value, use);
           const char* env = envname.empty() ? nullptr : std::getenv(envname.c_str());
           if (!problem.empty() && env != nullptr && value == env) {
             problem += " (from " + envname + ")";
