@@ -11,9 +11,14 @@
 // code 1 and a message saying so, as tail --hooks does. Filters (--kind, --child, --tag,
 // --table) select what is printed, not what is read.
 //
+// --since TIME starts with the first event written at or after TIME (first_seq_since), and
+// --until-head stops once the writer's head as of the start was read (from seq 1 without
+// --from or --since): the history, then exit 0.
+//
 // On a compacted hub (docs/LOG_FORMAT.md section 12.4) the replay service answers "compacted"
-// for events it no longer holds: --from SEQ before the hub's first kept event, or a gap tail
-// cannot fill any more, ends tail with exit code 4 (kExitCompacted) and a message saying so.
+// for events it no longer holds: --from SEQ before the hub's first kept event, a --since whose
+// first event may have been compacted away, or a gap tail cannot fill any more, ends tail with
+// exit code 4 (kExitCompacted) and a message saying so.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -49,6 +54,9 @@ using std::chrono::milliseconds;
 struct TailOptions {
   HubEndpoints hub;
   std::optional<std::uint64_t> from;
+  std::string since;                     // --since as given
+  std::optional<std::int64_t> since_ms;  // parsed by run_tail
+  bool until_head = false;
   std::vector<std::string> kinds;
   std::string child, tag, table;
   std::uint64_t count = 0;  // 0: no limit
@@ -83,6 +91,68 @@ plugin::wire::ReplayReplyHeader writer_head(plugin::ReplayClient& client, const 
                      "). Start later with --from, or take the state with `procreg replica`");
 }
 
+// --since: the seq of the first event of the writer's log written at or after since_ms (its
+// `t`), or head + 1 if there is none yet. The replay service has no request by time, so this
+// bisects seqs 1 .. head with one-event range requests (at most 64). It relies on writer times
+// not decreasing along the log (each writer reads its clock as it commits; docs/CLI.md says
+// what a clock that stepped back does). A seq compacted away counts as earlier; if the seq
+// found follows one compacted away, the first event at or after since_ms may have been among
+// those: CliError(kExitCompacted), as for --from into compacted history.
+std::uint64_t first_seq_since(plugin::ReplayClient& client, const TailOptions& o,
+                              const plugin::wire::ReplayReplyHeader& head) {
+  const auto limits = events::record_limits(LogOptions{}.max_record_bytes);
+  std::uint64_t lo = 1;
+  std::uint64_t hi = head.head + 1;  // the answer is in [lo, hi]
+  std::uint64_t compacted_through = 0;
+  Status compacted;
+  while (lo < hi) {
+    const std::uint64_t mid = lo + (hi - lo) / 2;
+    std::optional<std::int64_t> t;
+    auto r = client.fetch_range(mid, mid, head.epoch, [&](std::string_view bytes) {
+      auto event = events::decode(bytes, limits);
+      if (!event.ok()) return event.status();
+      t = event->writer_time_ms;
+      return Status();
+    });
+    if (r.ok()) {
+      // Without an event (the writer's log ends before mid now) the answer is below mid.
+      if (t && *t < *o.since_ms) {
+        lo = mid + 1;
+      } else {
+        hi = mid;
+      }
+    } else if (r.status().code() == Code::kCompacted) {
+      compacted_through = std::max(compacted_through, mid);
+      compacted = r.status();
+      lo = mid + 1;
+    } else {
+      throw CliError(exit_code_of(r.status()), "cannot find the first event at or after --since " +
+                                                   o.since + ": " + r.status().to_string());
+    }
+  }
+  if (lo > 1 && compacted_through >= lo - 1) {
+    throw CliError(kExitCompacted,
+                   "the hub's log no longer holds the events up to seq " + std::to_string(lo - 1) +
+                       ", and the first one written at or after " + o.since +
+                       " may be among them (compacted away; the replay service answered: " +
+                       compacted.message() +
+                       "). Start later with --since or --from, or take the state with "
+                       "`procreg replica`");
+  }
+  return lo;
+}
+
+// Where tail starts: the seq before its first event (--from, --since, seq 1 for --until-head
+// alone), or nullopt for the writer's head.
+std::optional<std::uint64_t> start_after(plugin::ReplayClient& client, const TailOptions& o,
+                                         const plugin::wire::ReplayReplyHeader& head) {
+  std::optional<std::uint64_t> from = o.from;
+  if (o.since_ms) from = first_seq_since(client, o, head);
+  if (!from && o.until_head) from = 1;
+  if (!from) return std::nullopt;
+  return *from == 0 ? 0 : *from - 1;
+}
+
 class Tail {
  public:
   Tail(const TailOptions& o, zmq::context_t& context)
@@ -108,16 +178,19 @@ class Tail {
   }
 
   int run(const tools::Signals& signals) {
-    // Where to start: the writer's head, or --from.
+    // Where to start: the writer's head, --from or --since; with --until-head, where to stop.
     const auto head = writer_head(*client_, o_);
     epoch_ = head.epoch;
     writer_incarnation_ = head.incarnation;
-    applied_ = o_.from ? (*o_.from == 0 ? 0 : *o_.from - 1) : head.head;
+    applied_ = start_after(*client_, o_, head).value_or(head.head);
     holds_applied_ = applied_ <= head.head;
-    if (Status s = repair(0); !s.ok()) {
-      if (s.code() == Code::kCompacted) compacted_error(s, applied_ + 1);
-      stop_if_history_lost();
-      throw CliError(exit_code_of(s), s.to_string());
+    if (o_.until_head) until_head_ = head.head;
+    if (!until_head_ || applied_ < *until_head_) {  // else nothing to read
+      if (Status s = repair(until_head_.value_or(0)); !s.ok()) {
+        if (s.code() == Code::kCompacted) compacted_error(s, applied_ + 1);
+        stop_if_history_lost();
+        throw CliError(exit_code_of(s), s.to_string());
+      }
     }
 
     const auto deadline = deadline_after(o_.seconds);
@@ -167,7 +240,8 @@ class Tail {
   static constexpr milliseconds kQuietAtMost{30'000};
 
   bool done() const {
-    return (o_.count > 0 && printed_ >= o_.count) || (o_.until_seq && applied_ >= *o_.until_seq);
+    return (o_.count > 0 && printed_ >= o_.count) || (o_.until_seq && applied_ >= *o_.until_seq) ||
+           (until_head_ && applied_ >= *until_head_);
   }
 
   static void warn(const std::string& what) {
@@ -242,6 +316,12 @@ class Tail {
       auto head = client_->fetch_range(std::numeric_limits<std::uint64_t>::max(), 0, 0,
                                        [](std::string_view) { return Status(); });
       if (!head.ok()) return head.status();
+      if (until_head_) {  // its head as of the start belongs to the old log
+        return lost_history(
+            Status::conflict("the writer started a new log (epoch " + std::to_string(head->epoch) +
+                             ") before tail read seq " + std::to_string(*until_head_) +
+                             ", its head when tail started (--until-head)"));
+      }
       warn("the writer started a new log (epoch " + std::to_string(head->epoch) +
            "); following it from its first event");
       epoch_ = head->epoch;
@@ -367,6 +447,7 @@ class Tail {
   std::uint64_t epoch_ = 0;
   std::uint64_t applied_ = 0;
   std::uint64_t printed_ = 0;
+  std::optional<std::uint64_t> until_head_;  // --until-head: the writer's head at the start
   // Whether the writer's log held applied_ (not so while a --from beyond its head waits).
   bool holds_applied_ = true;
   std::uint64_t writer_incarnation_ = 0;  // the newest heard
@@ -384,17 +465,20 @@ int run_hooks(const TailOptions& o, const tools::Signals& signals, zmq::context_
   so.request_timeout = std::min(o.hub.timeout(), milliseconds(2'000));
   so.curve = o.hub.curve;
   so.durable_name = o.durable;
-  // --durable: tail reports what it printed (or skipped by a filter) itself, never an event
-  // --count left out.
-  so.report_automatically = false;
-  if (o.from) so.from_seq = *o.from == 0 ? 0 : *o.from - 1;
+  std::optional<std::uint64_t> until_head;
   {
     // The subscriber retries an unreachable hub forever: fail early instead.
     plugin::ReplayClient probe(context, o.hub.replay, o.hub.hub, o.hub.timeout(), 1, o.hub.curve);
-    writer_head(probe, o);
+    const auto head = writer_head(probe, o);
+    // A durable name without --from or --since starts after its recorded position.
+    if (o.durable.empty() || o.from || o.since_ms) so.from_seq = start_after(probe, o, head);
+    if (o.until_head) until_head = head.head;
   }
   std::atomic<std::uint64_t> printed{0};
   std::atomic<std::uint64_t> cut_at{0};
+  // --durable: tail reports what it printed (or skipped by a filter) itself, never an event
+  // --count left out.
+  so.report_automatically = false;
   const HookHandler print = [&](const HookEvent& e) {
     if (!o.child.empty() && e.child_id != o.child) return;
     if (!o.table.empty() && e.table != o.table) return;
@@ -436,6 +520,7 @@ int run_hooks(const TailOptions& o, const tools::Signals& signals, zmq::context_
     report(false);
     if (o.count > 0 && printed >= o.count) break;
     if (o.until_seq && subscriber->position().seq >= *o.until_seq) break;
+    if (until_head && subscriber->position().seq >= *until_head) break;
     if (tools::Signals::stops(signals.wait(milliseconds(50)))) break;
     if (Status s = subscriber->status(); s.code() == Code::kCompacted) {
       subscriber->stop();
@@ -463,6 +548,7 @@ int run_tail(TailOptions o) {
   }
   if (o.hooks && !o.tag.empty()) usage_error("--tag does not apply to hook events");
   if (!o.hooks && !o.durable.empty()) usage_error("--durable needs --hooks");
+  if (!o.since.empty()) o.since_ms = parse_time_ms(o.since, "--since");
   zmq::context_t context;
   if (o.hooks) return run_hooks(o, signals, context);
   Tail tail(o, context);
@@ -475,9 +561,17 @@ void add_tail_command(CLI::App& app, Commands* commands) {
   auto o = std::make_shared<TailOptions>();
   CLI::App* tail = app.add_subcommand("tail", "Print a hub's events as JSON lines");
   o->hub.add_options(tail, "hbr");
-  tail->add_option("--from", o->from,
-                   "start with the event of this seq (the log's history first); default: only "
-                   "new events");
+  CLI::Option* from =
+      tail->add_option("--from", o->from,
+                       "start with the event of this seq (the log's history first); default: only "
+                       "new events");
+  tail->add_option("--since", o->since,
+                   "start with the first event written at or after this time (ms since the "
+                   "epoch, or YYYY-MM-DDTHH:MM:SS[.mmm]Z), by the writer's clock")
+      ->excludes(from);
+  tail->add_flag("--until-head", o->until_head,
+                 "exit once the writer's head as of the start was read (from seq 1 without "
+                 "--from or --since): print the history, then stop");
   tail->add_option("--kind", o->kinds,
                    "only events of this kind: insert, bulk_insert, delete, bulk_delete, update, "
                    "clear, expire; with --hooks: child_registered, child_unregistered (repeatable)")
