@@ -51,7 +51,7 @@ BOOST_AUTO_TEST_CASE(a_write_refused_for_a_full_disk_changes_nothing_and_the_nex
       }
       InsertOptions big;
       big.metadata["pad"] = std::string(64u << 10, 'x');
-      Result<std::uint64_t> refused = Status();
+      Result<std::uint64_t> refused = Status::internal("not run");
       {
         testing::FileSizeLimit limit(32u << 10);  // the segment is smaller: its next write fails
         refused = r.insert(make_spec("refused"), {{"n0", "<2>"}}, big);
