@@ -43,11 +43,13 @@ Target parse_url(const std::string& url) {
   t.path = slash == std::string::npos ? "/" : rest.substr(slash);
   if (t.path == "/") t.path = "/healthz";
   const std::size_t colon = authority.rfind(':');
+  if (colon == std::string::npos || colon == 0) {
+    usage_error("health: " + url + ": expected http://HOST:PORT[/healthz]");
+  }
   int port = 0;
   const char* first = authority.data() + colon + 1;
   const char* last = authority.data() + authority.size();
-  if (authority.empty() || colon == std::string::npos || colon == 0 ||
-      std::from_chars(first, last, port).ptr != last || port <= 0 || port > 65535) {
+  if (std::from_chars(first, last, port).ptr != last || port <= 0 || port > 65535) {
     usage_error("health: " + url + ": expected http://HOST:PORT[/healthz]");
   }
   t.origin = "http://" + authority;
