@@ -31,6 +31,22 @@ def run(*args, stdin=None, timeout=WAIT_S):
                           timeout=timeout)
 
 
+def run_test_file(script):
+    """The __main__ of a test file run as `SCRIPT --procreg PATH [unittest args...]`: sets
+    PROCREG (here, where every test file reads it) and runs the calling module's tests."""
+    global PROCREG
+    args, rest = sys.argv[1:], []
+    while args:
+        a = args.pop(0)
+        if a == "--procreg":
+            PROCREG = os.path.abspath(args.pop(0))
+        else:
+            rest.append(a)
+    if not PROCREG:
+        sys.exit("usage: %s --procreg PATH [unittest args...]" % script)
+    unittest.main(module="__main__", argv=[sys.argv[0], *rest])
+
+
 def lines_json(text):
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 

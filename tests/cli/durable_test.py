@@ -86,14 +86,4 @@ class DurableTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    args = sys.argv[1:]
-    rest = []
-    while args:
-        a = args.pop(0)
-        if a == "--procreg":
-            cli_test.PROCREG = os.path.abspath(args.pop(0))
-        else:
-            rest.append(a)
-    if not cli_test.PROCREG:
-        sys.exit("usage: durable_test.py --procreg PATH [unittest args...]")
-    unittest.main(argv=[sys.argv[0], *rest])
+    cli_test.run_test_file("durable_test.py")
