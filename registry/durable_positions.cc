@@ -45,7 +45,7 @@ Result<std::unique_ptr<DurablePositions>> DurablePositions::open(const std::stri
     if (!parsed || (marked && mark != "cut") || (fields >> rest) ||
         !check_durable_name(name).ok()) {
       return Status::corruption(path + " line " + std::to_string(number) +
-                                ": expected \"SEQ NAME\" or \"SEQ NAME cut\"");
+                                R"(: expected "SEQ NAME" or "SEQ NAME cut")");
     }
     p->positions_[name] = seq;
     if (marked) p->cut_[name] = true;

@@ -36,7 +36,7 @@ struct ReplayStats {
 // a log of few large records reports as it goes, and a replay to the log's end ends at the
 // size of its last segment (less a torn tail).
 inline constexpr std::uint64_t kProgressEvents = 4096;
-inline constexpr std::uint64_t kProgressBytes = 256 * 1024;
+inline constexpr std::uint64_t kProgressBytes = std::uint64_t{256} << 10;
 using ReplayProgressFn =
     std::function<void(const std::string& segment, std::uint64_t offset, std::uint64_t seq)>;
 Result<ReplayStats> replay_log(const std::string& dir, Projection* projection,
