@@ -146,7 +146,7 @@ BOOST_AUTO_TEST_CASE(a_durable_subscriber_resumes_from_the_position_the_writer_r
   const std::uint64_t stopped_at = s->position().seq;
   BOOST_TEST(w.registry->durable_positions().at("billing") == stopped_at);
   s.reset();
-  random_workload(*w.registry, 23, 600);  // while it is down
+  random_workload(*w.registry, 23, 600);                // while it is down
   auto again = start_subscriber(ctx, o, both(second));  // from the recorded position
   BOOST_REQUIRE(again->wait_position(w.registry->last_sequence(), kWait).ok());
   std::vector<HookEvent> all = first.take();
@@ -157,8 +157,7 @@ BOOST_AUTO_TEST_CASE(a_durable_subscriber_resumes_from_the_position_the_writer_r
   BOOST_TEST(joined > 0u);
   // A bad name is refused before anything starts.
   o.durable_name = "no spaces";
-  BOOST_TEST(HookSubscriber::start(ctx, o, both(second)).status().code() ==
-             Code::kInvalidArgument);
+  BOOST_TEST(HookSubscriber::start(ctx, o, both(second)).status().code() == Code::kInvalidArgument);
 }
 
 // A writer back on an older copy of its log keeps the epoch but means other events by the seqs
