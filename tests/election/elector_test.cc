@@ -122,7 +122,8 @@ BOOST_AUTO_TEST_CASE(the_most_complete_member_leads_whoever_asks_first) {
   newer->set_progress({7, 4, 90});
   BOOST_REQUIRE(wait_for([&] { return members_in_etcd(etcd) == 2; }, milliseconds(5'000)));
   newer->set_candidate(true);
-  BOOST_REQUIRE(wait_for([&] { return newer->won().has_value(); }, milliseconds(5'000)));
+  // Generous: under the thread sanitizer on a loaded machine the campaign took over 5 s once.
+  BOOST_REQUIRE(wait_for([&] { return newer->won().has_value(); }, milliseconds(15'000)));
   BOOST_TEST(!behind->won());
 }
 
