@@ -18,6 +18,7 @@ using Commands = std::vector<Command>;
 void add_serve_commands(CLI::App& app, Commands* commands);   // serve, bus (serve.cc)
 void add_bus_command(CLI::App& app, Commands* commands);      // bus (bus_cmd.cc)
 void add_health_command(CLI::App& app, Commands* commands);   // health (health_cmd.cc)
+void add_admin_commands(CLI::App& app, Commands* commands);   // snapshot, compact (admin_cmd.cc)
 void add_call_command(CLI::App& app, Commands* commands);     // call (call.cc)
 void add_tail_command(CLI::App& app, Commands* commands);     // tail (tail.cc)
 void add_replica_command(CLI::App& app, Commands* commands);  // replica (replica_cmd.cc)

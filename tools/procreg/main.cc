@@ -9,6 +9,7 @@
 //   log dump print a log directory's events as JSON lines, offline
 //   stats    a running hub's counters (JSON or Prometheus text)
 //   health   a server's /healthz verdict, as an exit code for probes
+//   snapshot, compact  a running writer's admin ops
 //   promote  make a running standby the hub's writer, at the next term
 //   demo     the whole system on a local bus, with a report
 //   completion  print a bash completion script
@@ -48,6 +49,7 @@ int main(int argc, char** argv) {
   add_log_command(app, &commands);
   add_stats_command(app, &commands);
   add_health_command(app, &commands);
+  add_admin_commands(app, &commands);
   add_promote_command(app, &commands);
   add_demo_command(app, &commands);
   add_keygen_command(app, &commands);

@@ -100,6 +100,8 @@ constexpr Series kWriter[] = {
     {"/log/write_failures", "writer_log_write_failures_total", C,
      "writes refused with the log's files left as they were (a full disk)"},
     {"/rows", "writer_rows", G, "rows in every table (tombstones and pending rows too)"},
+    {"/snapshot_job/running", "writer_snapshot_running", G,
+     "1 while a snapshot asked for by procreg snapshot is being written"},
     {"/durable/subscribers", "writer_durable_subscribers", G,
      "durable hook subscribers whose position the writer keeps"},
     {"/durable/cut_off", "writer_durable_cut_off_total", C,

@@ -33,6 +33,7 @@
 #include "tools/procreg/json_convert.h"
 #include "tools/procreg/metrics.h"
 #include "tools/procreg/standby_cmd.h"
+#include "tools/procreg/writer_ops.h"
 
 namespace procreg::cli {
 
@@ -278,41 +279,19 @@ void announce_ready(const ServeOptions& o, const Registry& registry, const Serve
   if (o.on_ready) o.on_ready(endpoints);
 }
 
-// Says on stderr when durable hook subscribers come near the retention bound (80%), and when
-// one was cut off; each once until it changes.
-class DurableWarnings {
- public:
-  explicit DurableWarnings(std::uint64_t bound) : bound_(bound) {}
-  void check(const RegistryStats& s) {
-    const bool near = bound_ > 0 && s.durable_max_lag * 5 > bound_ * 4;
-    if (near && !warned_near_) {
-      std::fprintf(stderr,
-                   "procreg serve: a durable hook subscriber is %llu events behind; at %llu "
-                   "(--durable-retention-events) compaction cuts it off\n",
-                   static_cast<unsigned long long>(s.durable_max_lag),
-                   static_cast<unsigned long long>(bound_));
-    }
-    warned_near_ = near;
-    if (s.durable_cut_off > cut_off_) {
-      std::fprintf(stderr,
-                   "procreg serve: %llu durable hook subscriber(s) cut off: more than %llu events "
-                   "behind when compaction ran; they get `compacted` and must start again\n",
-                   static_cast<unsigned long long>(s.durable_cut_off - cut_off_),
-                   static_cast<unsigned long long>(bound_));
-      cut_off_ = s.durable_cut_off;
-    }
-  }
-
- private:
-  const std::uint64_t bound_;
-  bool warned_near_ = false;
-  std::uint64_t cut_off_ = 0;
-};
-
 // Answers stats requests until SIGINT or SIGTERM, or --seconds, or the registry takes no more
 // writes (a failed fdatasync): then it says why on stderr and returns false.
 bool serve_until_stopped(const ServeOptions& o, const tools::Signals& signals, StatsEndpoint& stats,
-                         const Registry& registry, const std::function<Json()>& make_stats) {
+                         Registry& registry, const std::function<Json()>& make_stats) {
+  AdminOps admin(registry);  // snapshot and compact on request (writer_ops.h)
+  const auto with_job = [&] {
+    Json j = make_stats();
+    j["snapshot_job"] = admin.snapshot_job();
+    return j;
+  };
+  const auto handle = [&](std::string_view request, bool is_admin) {
+    return admin.handle(request, is_admin);
+  };
   const auto deadline = deadline_after(o.seconds);
   DurableWarnings durable(o.snapshots.durable_max_events);
   while (Clock::now() < deadline && !(o.until && o.until())) {
@@ -326,7 +305,7 @@ bool serve_until_stopped(const ServeOptions& o, const tools::Signals& signals, S
       return false;
     }
     if (stats.active()) {
-      stats.answer(milliseconds(100), make_stats);
+      stats.answer(milliseconds(100), with_job, handle);
       if (tools::Signals::stops(signals.wait(milliseconds(0)))) break;
     } else if (tools::Signals::stops(signals.wait(milliseconds(100)))) {
       break;
