@@ -8,6 +8,7 @@ With --client (examples/python/procreg_client.py, needs python3-zmq and python3-
 the Python client's test runs; without it, every other test.
 """
 import json
+import re
 import os
 import resource
 import shutil
@@ -45,6 +46,19 @@ def run_test_file(script):
     if not PROCREG:
         sys.exit("usage: %s --procreg PATH [unittest args...]" % script)
     unittest.main(module="__main__", argv=[sys.argv[0], *rest])
+
+
+def subcommands_in(help_text):
+    """The names under "Subcommands:" in a --help text."""
+    names, on = [], False
+    for line in help_text.splitlines():
+        if line == "Subcommands:":
+            on = True
+        elif on and re.match(r"^  [a-z]", line):
+            names.append(line.split()[0])
+        elif on and not line.startswith(" "):
+            on = False
+    return names
 
 
 def lines_json(text):

@@ -24,6 +24,8 @@ import tempfile
 import time
 import unittest
 
+from cli_test import subcommands_in  # shared with usage_test.py
+
 PROCREG = None
 BUILD_DIR = None
 SOURCE_DIR = None
@@ -41,19 +43,6 @@ def help_of(*words):
     r = run(PROCREG, *words, "--help")
     assert r.returncode == 0, r.stderr
     return r.stdout
-
-
-def subcommands_in(help_text):
-    """The names under "Subcommands:" in a --help text."""
-    names, on = [], False
-    for line in help_text.splitlines():
-        if line == "Subcommands:":
-            on = True
-        elif on and re.match(r"^  [a-z]", line):
-            names.append(line.split()[0])
-        elif on and not line.startswith(" "):
-            on = False
-    return names
 
 
 def all_subcommands():

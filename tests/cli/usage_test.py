@@ -20,7 +20,7 @@ import time
 import unittest
 
 import cli_test
-from cli_test import Hub, free_port, insert_args
+from cli_test import Hub, free_port, insert_args, subcommands_in
 
 EXPECTED_FORM = "tcp://HOST:PORT"
 
@@ -32,25 +32,12 @@ def run(*args, env=None):
                           timeout=cli_test.WAIT_S, env=dict(os.environ, **env))
 
 
-def subcommands(help_text):
-    """The names under "Subcommands:" in a --help text."""
-    names, on = [], False
-    for line in help_text.splitlines():
-        if line == "Subcommands:":
-            on = True
-        elif on and re.match(r"^  [a-z]", line):
-            names.append(line.split()[0])
-        elif on and not line.startswith(" "):
-            on = False
-    return names
-
-
 def all_paths():
     """Every subcommand's path ("serve", "log dump"), nested ones too."""
     paths, todo = [], [[]]
     while todo:
         path = todo.pop(0)
-        for name in subcommands(run(*path, "--help").stdout):
+        for name in subcommands_in(run(*path, "--help").stdout):
             paths.append(path + [name])
             todo.append(path + [name])
     return [" ".join(p) for p in paths]
