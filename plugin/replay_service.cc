@@ -283,13 +283,11 @@ void ReplayService::State::position(const zmq::message_t& identity,
       return reply_error(identity, req.id, s);
     }
   }
-  const auto positions = writer.durable_positions();
-  const auto it = positions.find(req.name);
   wire::ReplayReplyHeader header;
   header.id = req.id;
   header.epoch = writer.epoch();
   header.head = writer.last_sequence();
-  header.last = it == positions.end() ? 0 : it->second;
+  header.last = writer.durable_position(req.name);
   header.end = true;
   reply(identity, header);
 }

@@ -48,7 +48,7 @@ Result<std::unique_ptr<DurablePositions>> DurablePositions::open(const std::stri
                                 R"(: expected "SEQ NAME" or "SEQ NAME cut")");
     }
     p->positions_[name] = seq;
-    if (marked) p->cut_[name] = true;
+    if (marked) p->cut_.insert(name);
   }
   return p;
 }
@@ -81,9 +81,18 @@ std::uint64_t DurablePositions::get(std::string_view name) const {
   return it == positions_.end() ? 0 : it->second;
 }
 
-bool DurablePositions::is_cut(std::string_view name) const {
+std::size_t DurablePositions::size() const {
   std::lock_guard lock(mu_);
-  return cut_.find(name) != cut_.end();
+  return positions_.size();
+}
+
+std::uint64_t DurablePositions::max_lag(std::uint64_t head) const {
+  std::lock_guard lock(mu_);
+  std::uint64_t lag = 0;
+  for (const auto& [name, seq] : positions_) {
+    if (!cut_.contains(name) && head > seq) lag = std::max(lag, head - seq);
+  }
+  return lag;
 }
 
 std::map<std::string, std::uint64_t, std::less<>> DurablePositions::all() const {
@@ -91,15 +100,13 @@ std::map<std::string, std::uint64_t, std::less<>> DurablePositions::all() const 
   return positions_;
 }
 
-std::uint64_t DurablePositions::floor(std::uint64_t head, std::uint64_t max_behind,
-                                      std::vector<std::string>* cut) {
+std::uint64_t DurablePositions::floor(std::uint64_t head, std::uint64_t max_behind) {
   std::lock_guard lock(mu_);
   std::uint64_t lowest = std::numeric_limits<std::uint64_t>::max();
   for (const auto& [name, seq] : positions_) {
-    if (cut_.find(name) != cut_.end()) continue;
+    if (cut_.contains(name)) continue;
     if (head > seq && head - seq > max_behind) {
-      if (cut != nullptr) cut->push_back(name);
-      cut_[name] = true;
+      cut_.insert(name);
       ++cut_off_;
       dirty_ = true;
       continue;
@@ -122,7 +129,7 @@ Status DurablePositions::flush() {
 Status DurablePositions::write_locked() {
   std::string text;
   for (const auto& [name, seq] : positions_) {
-    text += std::to_string(seq) + " " + name + (cut_.count(name) != 0 ? " cut\n" : "\n");
+    text += std::to_string(seq) + " " + name + (cut_.contains(name) ? " cut\n" : "\n");
   }
   const std::string path = dir_ + "/" + std::string(kDurablePositionsFile);
   const std::string tmp = path + ".tmp";

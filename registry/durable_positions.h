@@ -22,9 +22,9 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
-#include <vector>
 
 #include "procreg/status.h"
 
@@ -48,12 +48,14 @@ class DurablePositions {
   // The position of `name`, or 0 when it is unknown.
   std::uint64_t get(std::string_view name) const;
   std::map<std::string, std::uint64_t, std::less<>> all() const;
-  bool is_cut(std::string_view name) const;
+  std::size_t size() const;  // names held, cut off ones too
+  // How far behind `head` the furthest name not cut off is (0: none).
+  std::uint64_t max_lag(std::uint64_t head) const;
 
   // The lowest position compaction must keep after (every event after it stays), given the
-  // head and the bound: names more than max_behind behind the head are cut off (their names are
-  // returned in *cut). UINT64_MAX when no name holds anything back.
-  std::uint64_t floor(std::uint64_t head, std::uint64_t max_behind, std::vector<std::string>* cut);
+  // head and the bound: names more than max_behind behind the head are cut off first. UINT64_MAX
+  // when no name holds anything back.
+  std::uint64_t floor(std::uint64_t head, std::uint64_t max_behind);
   std::uint64_t cut_off() const;  // names cut off so far
 
   // Writes the file now if anything changed since it was written.
@@ -66,7 +68,7 @@ class DurablePositions {
   const std::string dir_;
   mutable std::mutex mu_;
   std::map<std::string, std::uint64_t, std::less<>> positions_;
-  std::map<std::string, bool, std::less<>> cut_;  // names cut off (value unused)
+  std::set<std::string, std::less<>> cut_;  // names cut off
   bool dirty_ = false;
   std::chrono::steady_clock::time_point written_{};
   std::uint64_t cut_off_ = 0;

@@ -127,14 +127,9 @@ RegistryStats Registry::stats() const {
     s.write_failure = f.to_string();
   }
   if (impl_->durable) {
-    const auto positions = impl_->durable->all();
-    s.durable_subscribers = positions.size();
+    s.durable_subscribers = impl_->durable->size();
     s.durable_cut_off = impl_->durable->cut_off();
-    const std::uint64_t head = impl_->applier->applied_seq();
-    for (const auto& [name, seq] : positions) {
-      if (impl_->durable->is_cut(name)) continue;
-      s.durable_max_lag = std::max(s.durable_max_lag, head > seq ? head - seq : 0);
-    }
+    s.durable_max_lag = impl_->durable->max_lag(impl_->applier->applied_seq());
   }
   {
     std::shared_lock lock(impl_->proj_mu);

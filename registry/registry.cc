@@ -104,6 +104,10 @@ std::map<std::string, std::uint64_t, std::less<>> Registry::durable_positions() 
   return impl_->durable->all();
 }
 
+std::uint64_t Registry::durable_position(std::string_view name) const {
+  return impl_->durable ? impl_->durable->get(name) : 0;
+}
+
 namespace {
 
 Status check_options(const RegistryOptions& options) {

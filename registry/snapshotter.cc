@@ -176,8 +176,8 @@ Result<std::size_t> Snapshotter::compact_locked() {
   {
     std::lock_guard slot(slot_);  // only to read the segment list and the head
     if (durable_ != nullptr && opts_.snapshots.durable_max_events > 0) {
-      covered = std::min(
-          covered, durable_->floor(log_.last_seq(), opts_.snapshots.durable_max_events, nullptr));
+      covered =
+          std::min(covered, durable_->floor(log_.last_seq(), opts_.snapshots.durable_max_events));
     }
     names = log_.compactable(covered);
   }

@@ -363,8 +363,10 @@ class Registry {
   // kResourceExhausted) in the log directory's `durable-positions` file. kInvalidArgument for a
   // bad name or a seq past last_sequence(); kUnavailable on a replica or a read-only registry.
   Status set_durable_position(std::string_view name, std::uint64_t seq);
-  // Every durable name and its position (empty on a replica or a read-only registry).
+  // Every durable name and its position (empty on a replica or a read-only registry), and one
+  // name's (0: unknown).
   std::map<std::string, std::uint64_t, std::less<>> durable_positions() const;
+  std::uint64_t durable_position(std::string_view name) const;
 
   // ---- state --------------------------------------------------------------------------
   const std::string& hub() const;
