@@ -61,6 +61,19 @@ def subcommands_in(help_text):
     return names
 
 
+def subcommand_paths(help_of):
+    """Every subcommand's path ("serve", "log", "log dump"), nested ones too, breadth first;
+    help_of(*words) gives the --help text of the command `procreg WORDS`."""
+    paths = []
+    frontier = [()]
+    while frontier:
+        parent = frontier.pop(0)
+        for name in subcommands_in(help_of(*parent)):
+            paths.append(" ".join(parent + (name,)))
+            frontier.append(parent + (name,))
+    return paths
+
+
 def lines_json(text):
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
@@ -162,7 +175,9 @@ def insert_args(child, node="n1", pid="p1", tag=None, hooks=True):
     return args
 
 
-class CliTest(unittest.TestCase):
+class HubTestCase(unittest.TestCase):
+    """A test case with at most one Hub at a time, closed after each test."""
+
     def setUp(self):
         self.hub = None
 
@@ -174,6 +189,8 @@ class CliTest(unittest.TestCase):
         self.hub = Hub(**kw)
         return self.hub
 
+
+class CliTest(HubTestCase):
     # ---- usage
     def test_help_and_bad_arguments(self):
         r = run("--help")

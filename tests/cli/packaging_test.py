@@ -24,7 +24,7 @@ import tempfile
 import time
 import unittest
 
-from cli_test import subcommands_in  # shared with usage_test.py
+from cli_test import subcommand_paths, subcommands_in  # shared with usage_test.py
 
 PROCREG = None
 BUILD_DIR = None
@@ -43,15 +43,6 @@ def help_of(*words):
     r = run(PROCREG, *words, "--help")
     assert r.returncode == 0, r.stderr
     return r.stdout
-
-
-def all_subcommands():
-    """Every subcommand path, nested ones too: ["serve", ..., "log", "log dump", ...]."""
-    paths = []
-    for sub in subcommands_in(help_of()):
-        paths.append(sub)
-        paths.extend(sub + " " + nested for nested in subcommands_in(help_of(sub)))
-    return paths
 
 
 class Installed:
@@ -91,7 +82,7 @@ class ManPageTest(unittest.TestCase):
             self.roff = f.read()
 
     def test_names_every_subcommand_and_its_options(self):
-        for path in all_subcommands():
+        for path in subcommand_paths(help_of):
             self.assertIn('.SS "procreg %s"' % path, self.roff, path)
         # Options come from each subcommand's --help, as roff.
         for option in ("\\-\\-log\\-dir", "\\-\\-durability", "\\-\\-kind", "\\-\\-until\\-seq"):
@@ -125,7 +116,7 @@ class ManPageTest(unittest.TestCase):
                                                      MANPAGER="cat", PAGER="cat"))
             self.assertEqual(r.returncode, 0, r.stderr)
             text = re.sub(r".\x08", "", r.stdout)
-            for path in all_subcommands():
+            for path in subcommand_paths(help_of):
                 self.assertIn("procreg " + path, text)
 
 

@@ -31,18 +31,7 @@ def iso(ms):
     return t.strftime("%Y-%m-%dT%H:%M:%S") + ".%03dZ" % (ms % 1000)
 
 
-class TailSinceTest(unittest.TestCase):
-    def setUp(self):
-        self.hub = None
-
-    def tearDown(self):
-        if self.hub:
-            self.hub.close()
-
-    def start_hub(self, **kw):
-        self.hub = Hub(**kw)
-        return self.hub
-
+class TailSinceTest(cli_test.HubTestCase):
     def write_apart(self, hub, first, count, gap_s=0.02):
         """count inserts, each its own event, gap_s apart so their writer times differ."""
         for i in range(first, first + count):

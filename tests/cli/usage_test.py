@@ -20,7 +20,7 @@ import time
 import unittest
 
 import cli_test
-from cli_test import Hub, free_port, insert_args, subcommands_in
+from cli_test import Hub, free_port, insert_args
 
 EXPECTED_FORM = "tcp://HOST:PORT"
 
@@ -30,17 +30,6 @@ def run(*args, env=None):
         return cli_test.run(*args)
     return subprocess.run([cli_test.PROCREG, *args], capture_output=True, text=True,
                           timeout=cli_test.WAIT_S, env=dict(os.environ, **env))
-
-
-def all_paths():
-    """Every subcommand's path ("serve", "log dump"), nested ones too."""
-    paths, todo = [], [[]]
-    while todo:
-        path = todo.pop(0)
-        for name in subcommands_in(run(*path, "--help").stdout):
-            paths.append(path + [name])
-            todo.append(path + [name])
-    return [" ".join(p) for p in paths]
 
 
 def options(help_text):
@@ -91,7 +80,7 @@ def example_problems(words, helps, methods):
 class HelpTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.paths = all_paths()
+        cls.paths = cli_test.subcommand_paths(lambda *words: run(*words, "--help").stdout)
         cls.helps = {}
         for path in cls.paths:
             r = run(*path.split(), "--help")
