@@ -1,5 +1,8 @@
 #include "log/durability_tracker.h"
 
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 #include <string>
 #include <system_error>
 #include <utility>
@@ -15,7 +18,23 @@ DurabilityTracker::DurabilityTracker(Durability policy, std::chrono::millisecond
       durable_seq_(durable_seq),
       active_(std::move(active)) {}
 
-DurabilityTracker::~DurabilityTracker() { stop_syncer(); }
+DurabilityTracker::~DurabilityTracker() {
+  stop_syncer();
+  if (const int fd = wake_fd_.load(); fd >= 0) ::close(fd);
+}
+
+int DurabilityTracker::wake_fd() {
+  std::lock_guard lock(mu_);
+  if (wake_fd_.load() < 0) wake_fd_.store(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  return wake_fd_.load();
+}
+
+void DurabilityTracker::wake() const {
+  // One write per arm: a writer with nobody waiting pays a load, not a system call.
+  if (!wake_armed_.load(std::memory_order_seq_cst) || !wake_armed_.exchange(false)) return;
+  const int fd = wake_fd_.load();
+  if (fd >= 0) (void)::eventfd_write(fd, 1);
+}
 
 void DurabilityTracker::set_listener(std::function<void()> listener) {
   std::lock_guard lock(mu_);  // orders it before the syncer's next read
@@ -39,6 +58,7 @@ void DurabilityTracker::written(std::uint64_t seq) {
     durable_seq_ = seq;
     lock.unlock();
     durable_cv_.notify_all();
+    wake();
   } else if (policy_ == Durability::kGroupCommit && syncer_idle_) {
     lock.unlock();
     syncer_cv_.notify_one();

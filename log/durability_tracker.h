@@ -19,6 +19,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -48,6 +49,13 @@ class DurabilityTracker {
   // Called (outside the lock, on the thread that made the change) whenever durable_seq()
   // advances or the log fails; set once, before the first append.
   void set_listener(std::function<void()> listener);
+  // A second, level-triggered way to learn of progress, for a thread that waits on a poll set
+  // (the replay service holding standbys' requests): an eventfd, created on the first call and
+  // closed with the tracker, made readable once after each arm_wake() when the durable point
+  // on this disk advances or the log fails. Arm first, then read local_durable_seq(): an
+  // advance after the read cannot be missed. Any thread; one consumer.
+  int wake_fd();
+  void arm_wake() { wake_armed_.store(true, std::memory_order_seq_cst); }
 
   // Records up to `seq` are written to the OS. Under kNone that makes them durable.
   void written(std::uint64_t seq);
@@ -101,8 +109,10 @@ class DurabilityTracker {
     return std::min(e, permitted_seq_);
   }
   void notify_listener() const {
+    wake();
     if (listener_) listener_();
   }
+  void wake() const;
 
   const Durability policy_;
   const std::chrono::milliseconds interval_;
@@ -126,7 +136,9 @@ class DurabilityTracker {
   mutable std::uint64_t permitted_seq_ = 0;  // the durable point last seen with the permit held
 
   std::function<void()> listener_;  // set before the first append, then read only
-  std::thread syncer_;              // kGroupCommit only; started and joined by the writer
+  std::atomic<int> wake_fd_{-1};    // wake_fd(): created once, under mu_
+  mutable std::atomic<bool> wake_armed_{false};
+  std::thread syncer_;  // kGroupCommit only; started and joined by the writer
 };
 
 }  // namespace procreg::replay

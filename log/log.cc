@@ -451,6 +451,10 @@ std::uint64_t Log::durable_seq() const { return impl_->durability->durable_seq()
 
 std::uint64_t Log::local_durable_seq() const { return impl_->durability->local_durable_seq(); }
 
+int Log::local_wake_fd() { return impl_->durability->wake_fd(); }
+
+void Log::arm_local_wake() { impl_->durability->arm_wake(); }
+
 void Log::gate_replication() { impl_->durability->gate_replication(); }
 
 void Log::replicated(std::uint64_t seq) { impl_->durability->replicated(seq); }

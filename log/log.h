@@ -130,6 +130,11 @@ class Log {
   void gate_permit(std::function<bool()> held);
   void permit_changed();
   std::uint64_t local_durable_seq() const;
+  // An eventfd made readable once after each arm_local_wake() when local_durable_seq()
+  // advances or the log fails (DurabilityTracker::wake_fd): for one thread that waits in a
+  // poll set. Arm, then read local_durable_seq(), then poll. Any thread.
+  int local_wake_fd();
+  void arm_local_wake();
   // The syncs so far (none under kNone). Any thread.
   SyncStats sync_stats() const;
   // The poison status (ok while the log takes writes), and the calls refused with the files

@@ -78,23 +78,30 @@ Result<LogFileSource::Chunk> LogFileSource::read(const std::string& name, std::u
     return Status::not_found("no log file '" + name +
                              "' (compacted, or never there): ask for files again");
   }
-  if (offset > f->size) {
+  auto bytes = read_listed(*f, offset, max_bytes);
+  if (!bytes.ok()) return bytes.status();
+  return Chunk{*f, std::move(*bytes)};
+}
+
+Result<std::string> LogFileSource::read_listed(const wire::LogFile& f, std::uint64_t offset,
+                                               std::uint32_t max_bytes) {
+  if (offset > f.size) {
     return Status::invalid_argument("offset " + std::to_string(offset) + " past the " +
-                                    std::to_string(f->size) + " bytes of " + f->name +
+                                    std::to_string(f.size) + " bytes of " + f.name +
                                     " that may be copied");
   }
-  const std::uint64_t n = std::min<std::uint64_t>(max_bytes, f->size - offset);
-  Chunk chunk{*f, std::string(n, '\0')};
-  const std::string path = replay::RegistryAccess::log_dir(writer_) + "/" + f->name;
+  const std::uint64_t n = std::min<std::uint64_t>(max_bytes, f.size - offset);
+  std::string bytes(n, '\0');
+  const std::string path = replay::RegistryAccess::log_dir(writer_) + "/" + f.name;
   auto fd = replay::open_file(path, O_RDONLY);
   if (!fd.ok()) return fd.status();
-  auto got = replay::read_fully_at(fd->get(), chunk.bytes.data(), n, offset, path);
+  auto got = replay::read_fully_at(fd->get(), bytes.data(), n, offset, path);
   if (!got.ok()) return got.status();
   if (*got < n) {
-    return Status::io_error(f->name + " ends at " + std::to_string(offset + *got) +
-                            ", before the " + std::to_string(f->size) + " bytes listed");
+    return Status::io_error(f.name + " ends at " + std::to_string(offset + *got) + ", before the " +
+                            std::to_string(f.size) + " bytes listed");
   }
-  return chunk;
+  return bytes;
 }
 
 std::uint64_t LogFileSource::incarnation_of(std::uint64_t seq, std::uint64_t head) {

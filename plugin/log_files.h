@@ -35,6 +35,9 @@ class LogFileSource {
   // kNotFound for a name not listed (compacted, or never there); kInvalidArgument for an
   // offset past its size.
   Result<Chunk> read(const std::string& name, std::uint64_t offset, std::uint32_t max_bytes);
+  // The same, of a file `f` as list() gave it just now (no second listing).
+  Result<std::string> read_listed(const wire::LogFile& f, std::uint64_t offset,
+                                  std::uint32_t max_bytes);
 
   // The incarnation that wrote record `seq` (docs/LOG_FORMAT.md section 3): this writer's from
   // its start seq to `head`; before that, its segment header's (read once, then kept: those

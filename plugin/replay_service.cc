@@ -10,6 +10,7 @@
 #include <vector>
 
 #include <fcntl.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "log/file_util.h"
@@ -102,6 +103,9 @@ struct ReplayService::State {
   // A durable hook subscriber's position: records `have` (unless 0) and answers the one held.
   void position(const zmq::message_t& identity, const wire::ReplayRequest& req);
   void expire_idle();
+  // Waits for a request (true), or for the log to grow while requests are held, the end of a
+  // held request's wait, or 50 ms (false).
+  Result<bool> wait(int wake_fd);
 };
 
 Result<std::unique_ptr<ReplayService>> ReplayService::start(
@@ -148,12 +152,15 @@ void ReplayService::run() {
   State& st = *state_;
   const RecvLimits limits{4, st.options.max_request_bytes};
   Frames frames;
+  const int wake_fd = replay::RegistryAccess::local_wake_fd(st.writer);
   while (!stop_.load()) {
-    // Held files requests are answered within a millisecond of the log growing.
-    auto ready = wait_readable(st.socket, std::chrono::milliseconds(st.parked.empty() ? 50 : 1));
+    // Held files requests are answered as soon as the log grows: armed before the durable seq
+    // is read, the log's wake fd turns readable on any advance after that read.
+    if (!st.parked.empty()) replay::RegistryAccess::arm_local_wake(st.writer);
+    st.release_parked(false);
+    auto ready = st.wait(wake_fd);
     if (!ready.ok()) return;  // the context is closing
     st.expire_idle();
-    st.release_parked(false);
     if (!*ready) continue;
     for (int i = 0; i < 64 && !stop_.load(); ++i) {  // drain a burst, then look at stop_
       auto got = recv_message(st.socket, &frames, limits, /*dont_wait=*/true);
@@ -507,8 +514,22 @@ void ReplayService::State::answer_files(const zmq::message_t& identity,
   header.end = true;
   std::vector<std::string> bodies(listed->size());
   for (std::size_t i = 0; i < listed->size(); ++i) wire::encode((*listed)[i], &bodies[i]);
-  header.count = static_cast<std::uint32_t>(bodies.size());
   header.total = bodies.size();
+  // The bytes of the segment the standby is copying, from its size on, in the same reply: one
+  // request per group of writes instead of two (docs/PROTOCOL.md, "Copying the log"). A name
+  // not listed, or an offset past the size, adds nothing: the standby goes by the listing.
+  if (!req.name.empty()) {
+    auto f = std::find_if(listed->begin(), listed->end(), [&](const wire::LogFile& l) {
+      return l.kind == wire::LogFileKind::kSegment && l.name == req.name;
+    });
+    if (f != listed->end() && req.offset < f->size) {
+      auto bytes = log_files.read_listed(*f, req.offset, req.max_bytes);
+      if (!bytes.ok()) return reply_error(identity, req.id, bytes.status());
+      header.next_offset = req.offset + bytes->size();
+      bodies.push_back(std::move(*bytes));
+    }
+  }
+  header.count = static_cast<std::uint32_t>(bodies.size());
   reply(identity, header, std::vector<std::string_view>(bodies.begin(), bodies.end()));
 }
 
@@ -527,6 +548,31 @@ void ReplayService::State::file(const zmq::message_t& identity, const wire::Repl
   std::vector<std::string_view> payload;
   if (n > 0) payload.emplace_back(got->bytes);
   reply(identity, header, payload);
+}
+
+Result<bool> ReplayService::State::wait(int wake_fd) {
+  auto timeout = std::chrono::milliseconds(50);
+  const auto now = SteadyClock::now();
+  for (const Parked& p : parked) {
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(p.until - now);
+    timeout = std::clamp(left, std::chrono::milliseconds(0), timeout);
+  }
+  // Without an eventfd (none could be made) a held request is looked at every millisecond.
+  if (wake_fd < 0 && !parked.empty()) timeout = std::min(timeout, std::chrono::milliseconds(1));
+  zmq::pollitem_t items[2] = {{socket.handle(), 0, ZMQ_POLLIN, 0},
+                              {nullptr, wake_fd, ZMQ_POLLIN, 0}};
+  const int n = !parked.empty() && wake_fd >= 0 ? 2 : 1;
+  try {
+    zmq::poll(items, n, timeout);
+  } catch (const zmq::error_t& e) {
+    if (e.num() == EINTR) return false;
+    return Status::unavailable(std::string("poll failed: ") + e.what());
+  }
+  if (n == 2 && (items[1].revents & ZMQ_POLLIN) != 0) {
+    eventfd_t drained = 0;
+    (void)::eventfd_read(wake_fd, &drained);
+  }
+  return (items[0].revents & ZMQ_POLLIN) != 0;
 }
 
 void ReplayService::State::expire_idle() {

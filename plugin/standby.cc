@@ -171,6 +171,18 @@ Result<plugin::ReplayClient::Reply> Standby::Impl::fetch(const std::string& name
   return reply;
 }
 
+Result<zmq::message_t> Standby::Impl::next_chunk(const std::string& name, std::uint64_t offset) {
+  if (prefetched && prefetched->name == name && prefetched->offset == offset) {
+    zmq::message_t bytes = std::move(prefetched->bytes);
+    prefetched.reset();
+    return bytes;
+  }
+  auto reply = fetch(name, offset);
+  if (!reply.ok()) return reply.status();
+  if (reply->header.count == 0) return Status::corruption("an empty chunk of " + name);
+  return std::move(reply->payload[0]);
+}
+
 Status Standby::Impl::copy_snapshot(const plugin::wire::LogFile& f) {
   const std::string tmp = path(f.name) + std::string(kTmpSuffix);
   {
@@ -225,16 +237,12 @@ Result<bool> Standby::Impl::copy_segment(const plugin::wire::LogFile& f) {
   std::uint64_t written = local.size;
   Status bad;
   while (written < f.size && bad.ok()) {
-    auto reply = fetch(f.name, written);
-    if (!reply.ok()) {
-      bad = reply.status();
+    auto chunk = next_chunk(f.name, written);
+    if (!chunk.ok()) {
+      bad = chunk.status();
       break;
     }
-    if (reply->header.count == 0) {
-      bad = Status::corruption("an empty chunk of " + f.name);
-      break;
-    }
-    const auto& bytes = reply->payload[0];
+    const zmq::message_t& bytes = *chunk;
     bad = replay::write_fully(fd->get(), static_cast<const char*>(bytes.data()), bytes.size(),
                               path(f.name));
     written += bytes.size();
@@ -317,6 +325,13 @@ Result<bool> Standby::Impl::round() {
   req.have_incarnation = incarnation_at(req.have);
   req.wait_ms = static_cast<std::uint32_t>(
       std::min(options.poll_interval, options.request_timeout / 2).count());
+  if (!segments.empty()) {
+    // The listing may carry the newest segment's bytes from the copy's size on.
+    req.name = segments.rbegin()->first;
+    req.offset = segments.rbegin()->second.size;
+    req.max_bytes = options.chunk_bytes;
+  }
+  prefetched.reset();
   auto reply = client.call(req);
   if (!reply.ok()) return reply.status();
   {
@@ -324,11 +339,25 @@ Result<bool> Standby::Impl::round() {
     answered = std::chrono::steady_clock::now();  // alive, whatever the checks below say
   }
   const auto& header = reply->header;
+  // `total` listed files, then (a writer that carries them) one frame of bytes.
+  const bool carried = !req.name.empty() && header.count == header.total + 1;
+  if (header.count != header.total && !carried) {
+    return Status::corruption("files reply: " + std::to_string(header.count) + " frames for " +
+                              std::to_string(header.total) + " files");
+  }
   std::vector<plugin::wire::LogFile> files;
-  for (const auto& frame : reply->payload) {
-    auto f = plugin::wire::decode_log_file(plugin::view(frame));
+  for (std::size_t i = 0; i < header.total; ++i) {
+    auto f = plugin::wire::decode_log_file(plugin::view(reply->payload[i]));
     if (!f.ok()) return Status::corruption("files reply: " + f.status().message());
     files.push_back(std::move(*f));
+  }
+  if (carried) {
+    zmq::message_t& bytes = reply->payload.back();
+    if (bytes.size() == 0 || header.next_offset != req.offset + bytes.size()) {
+      return Status::corruption("files reply: the bytes of " + req.name + " from offset " +
+                                std::to_string(req.offset) + " do not add up");
+    }
+    prefetched = Prefetched{req.name, req.offset, std::move(bytes)};
   }
   if (epoch != 0 && header.epoch != epoch) {
     return diverged("the writer's log is epoch " + std::to_string(header.epoch) + ", the copy's " +

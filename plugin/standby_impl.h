@@ -49,6 +49,13 @@ struct Standby::Impl {
   std::uint64_t epoch = 0;                                         // the copy's (0: no segment yet)
   std::uint64_t term = 0;  // the highest term in the copy, or of a writer it copied from
   bool verified = false;   // a round compared the copy with the writer's history
+  // The bytes a listing carried of the segment being copied, from the copy's size on.
+  struct Prefetched {
+    std::string name;
+    std::uint64_t offset = 0;
+    zmq::message_t bytes;
+  };
+  std::optional<Prefetched> prefetched;
   std::atomic<bool> cancelled{false};  // set by stop(): requests in flight end at once
 
   mutable std::mutex mu;
@@ -78,6 +85,9 @@ struct Standby::Impl {
   Status remove_unlisted(const std::vector<plugin::wire::LogFile>& files);
   Result<plugin::ReplayClient::Reply> fetch(const std::string& name, std::uint64_t offset,
                                             std::uint32_t max_bytes = 0);
+  // The next bytes of segment `name` from `offset`: those the listing carried, or a file
+  // request's. Never empty.
+  Result<zmq::message_t> next_chunk(const std::string& name, std::uint64_t offset);
   // The writer is of a newer term than the copy: keep what the copy shares with its history.
   Status follow_new_term(const std::vector<plugin::wire::LogFile>& files);
   // The incarnation that wrote record `seq` of the copy (0: none, or not known).

@@ -34,6 +34,14 @@ std::uint64_t RegistryAccess::local_durable_seq(const Registry& r) {
   return r.impl_->log ? r.impl_->log->local_durable_seq() : 0;
 }
 
+int RegistryAccess::local_wake_fd(Registry& r) {
+  return r.impl_->log ? r.impl_->log->local_wake_fd() : -1;
+}
+
+void RegistryAccess::arm_local_wake(Registry& r) {
+  if (r.impl_->log) r.impl_->log->arm_local_wake();
+}
+
 void RegistryAccess::standby_ack(Registry& r, const std::string& standby, std::uint64_t seq) {
   if (r.impl_->replication) r.impl_->replication->ack(standby, seq);
 }

@@ -107,6 +107,10 @@ class RegistryAccess {
   // acknowledgement that its copy holds every record up to `seq` (registry/replication.h).
   // 0 and nothing for another registry.
   static std::uint64_t local_durable_seq(const Registry& r);
+  // A writer's Log::local_wake_fd() and Log::arm_local_wake(); -1 and nothing for another
+  // registry.
+  static int local_wake_fd(Registry& r);
+  static void arm_local_wake(Registry& r);
   // A writer's: the incarnation of the record before its incarnation_start_seq() (0: none or
   // unknown).
   static std::uint64_t prev_incarnation(const Registry& r);

@@ -345,6 +345,69 @@ BOOST_AUTO_TEST_CASE(file_requests_serve_only_listed_files_up_to_the_head) {
   BOOST_TEST(plugin::view(chunk->payload[0]) == read_bytes(dir.file(last->name)).substr(10, 100));
 }
 
+// docs/PROTOCOL.md, "Copying the log": a listing that names a segment and an offset carries
+// that segment's bytes from the offset in one more frame; nothing for an offset at its size or
+// a name it does not list. A held listing is answered when the log grows, not when it times out.
+BOOST_AUTO_TEST_CASE(a_listing_carries_the_bytes_of_the_segment_named) {
+  zmq::context_t ctx;
+  TempDir dir;
+  Writer w = Writer::open(ctx, writer_options(dir.path()), Writer::server_options(tcp_transport()));
+  random_workload(*w.registry, 92, 200);
+  plugin::ReplayClient client(ctx, w.server->replay_endpoint(), "hub", milliseconds(10'000),
+                              plugin::wire::kMaxChunkItems);
+  plugin::wire::ReplayRequest files;
+  files.op = plugin::wire::ReplayOp::kFiles;
+  auto plain = client.call(files);
+  BOOST_REQUIRE_MESSAGE(plain.ok(), plain.status().to_string());
+  BOOST_TEST(plain->header.count == plain->header.total);
+  auto last = plugin::wire::decode_log_file(plugin::view(plain->payload.back()));
+  BOOST_REQUIRE(last.ok());
+
+  files.name = last->name;
+  files.offset = 10;
+  files.max_bytes = 100;
+  auto carried = client.call(files);
+  BOOST_REQUIRE_MESSAGE(carried.ok(), carried.status().to_string());
+  BOOST_TEST(carried->header.total == plain->header.total);
+  BOOST_REQUIRE(carried->header.count == carried->header.total + 1);
+  BOOST_TEST(carried->header.next_offset == 110u);
+  BOOST_TEST(plugin::view(carried->payload.back()) ==
+             read_bytes(dir.file(last->name)).substr(10, 100));
+  for (std::uint64_t offset : {last->size, last->size + 5}) {
+    files.offset = offset;
+    auto none = client.call(files);
+    BOOST_REQUIRE(none.ok());
+    BOOST_TEST(none->header.count == none->header.total, offset);
+  }
+  files.name = "00000000000000000001.log.tmp";
+  files.offset = 0;
+  auto unlisted = client.call(files);
+  BOOST_REQUIRE(unlisted.ok());
+  BOOST_TEST(unlisted->header.count == unlisted->header.total);
+
+  // Held until the writer's disk holds a seq above `have`, then answered with the new bytes.
+  files.name = last->name;
+  files.offset = last->size;
+  files.have = w.registry->last_sequence();
+  files.wait_ms = 8'000;
+  files.max_bytes = 1 << 20;
+  std::thread later([&] {
+    std::this_thread::sleep_for(milliseconds(100));
+    (void)w.registry->insert(make_spec("late"), {{"n1", "p"}});
+  });
+  const auto asked = std::chrono::steady_clock::now();
+  auto grown = client.call(files);
+  const auto waited = std::chrono::steady_clock::now() - asked;
+  later.join();
+  BOOST_REQUIRE_MESSAGE(grown.ok(), grown.status().to_string());
+  BOOST_TEST(grown->header.head == files.have + 1);
+  BOOST_TEST((waited < milliseconds(6'000)));  // the log grew: well before the wait's end
+  BOOST_REQUIRE(grown->header.count == grown->header.total + 1);
+  const std::string now = read_bytes(dir.file(last->name));
+  BOOST_TEST(grown->header.next_offset == now.size());
+  BOOST_TEST(plugin::view(grown->payload.back()) == now.substr(last->size));
+}
+
 BOOST_AUTO_TEST_CASE(synchronous_replication_acknowledges_only_what_a_standby_holds) {
   zmq::context_t ctx;
   TempDir dir;

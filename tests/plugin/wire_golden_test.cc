@@ -396,6 +396,40 @@ std::string golden_hex(std::string_view name) {
            "a477616974" "cd01f4"                // "wait": 500
            "a468696e63" "cf1122334455667788";   // "hinc": the incarnation of seq 9
   }
+  if (name == "carrying_files_request") {
+    return "8f"                                 // map of 15
+           "a176" "01"                          // "v": 1
+           "a26964" "2f"                        // "id": 47
+           "a3687562" "a3687562"                // "hub": "hub"
+           "a26f70" "a566696c6573"              // "op": "files"
+           "a466726f6d" "01"                    // "from": 1
+           "a2746f" "00"                        // "to": 0
+           "a3736964" "00"                      // "sid": 0
+           "a36f6666" "cd1267"                  // "off": 4711
+           "a56d61785f6e" "cd0400"              // "max_n": 1024
+           "a56d61785f62" "ce00010000"          // "max_b": 65536
+           "a46e616d65" "b8"                    // "name": str of 24
+           "30303030303030303030303030303030303030312e6c6f67"   // 00000000000000000001.log
+           "a3737462" "a3736231"                // "stb": "sb1"
+           "a468617665" "09"                    // "have": 9
+           "a477616974" "cd01f4"                // "wait": 500
+           "a468696e63" "cf1122334455667788";   // "hinc": the incarnation of seq 9
+  }
+  if (name == "carrying_files_reply") {
+    return "8c"                                 // map of 12
+           "a176" "01"                          // "v": 1
+           "a26964" "2f"                        // "id": 47
+           "a6737461747573" + kStatusOkHex +    // "status": ok
+           "a26570" "03"                        // "ep": 3
+           "a468656164" "0a"                    // "head": 10
+           "a56669727374" "00"                  // "first": 0
+           "a46c617374" "00"                    // "last": 0
+           "a16e" "02"                          // "n": 2 (a LogFile, then the bytes)
+           "a3656e64" "c3"                      // "end": true
+           "a3736964" "00"                      // "sid": 0
+           "a46e657874" "cd12fa"                // "next": 4858
+           "a5746f74616c" "01";                 // "total": 1 file
+  }
   if (name == "file_request") {
     return "8b"                                 // map of 11
            "a176" "01"                          // "v": 1
@@ -487,6 +521,10 @@ BOOST_AUTO_TEST_CASE(replay_messages_encode_to_their_golden_bytes_and_back) {
   check_golden("files_request", test::sample_files_request(), decode_replay_request);
   check_golden("standby_files_request", test::sample_standby_files_request(),
                decode_replay_request);
+  check_golden("carrying_files_request", test::sample_carrying_files_request(),
+               decode_replay_request);
+  check_golden("carrying_files_reply", test::sample_carrying_files_reply(),
+               decode_replay_reply_header);
   check_golden("file_request", test::sample_file_request(), decode_replay_request);
   check_golden("log_file", test::sample_log_file(), decode_log_file);
   check_golden("file_reply", test::sample_file_reply(), decode_replay_reply_header);

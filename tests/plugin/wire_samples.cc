@@ -66,6 +66,27 @@ ReplayRequest sample_standby_files_request() {
   return m;
 }
 
+ReplayRequest sample_carrying_files_request() {
+  ReplayRequest m = sample_standby_files_request();
+  m.id = 47;
+  m.name = "00000000000000000001.log";
+  m.offset = 4711;
+  m.max_bytes = 65536;
+  return m;
+}
+
+ReplayReplyHeader sample_carrying_files_reply() {
+  ReplayReplyHeader m;
+  m.id = 47;
+  m.epoch = 3;
+  m.head = 10;
+  m.count = 2;
+  m.end = true;
+  m.next_offset = 4858;
+  m.total = 1;
+  return m;
+}
+
 ReplayRequest sample_file_request() {
   ReplayRequest m;
   m.id = 45;
