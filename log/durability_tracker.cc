@@ -58,11 +58,12 @@ void DurabilityTracker::written(std::uint64_t seq) {
     durable_seq_ = seq;
     lock.unlock();
     durable_cv_.notify_all();
-    wake();
   } else if (policy_ == Durability::kGroupCommit && syncer_idle_) {
     lock.unlock();
     syncer_cv_.notify_one();
   }
+  if (lock.owns_lock()) lock.unlock();
+  wake();  // a standby copies what is written (ReplayRequest::ahead)
 }
 
 void DurabilityTracker::synced(std::uint64_t seq) {
@@ -179,6 +180,11 @@ void DurabilityTracker::permit_changed() {
 std::uint64_t DurabilityTracker::durable_seq() const {
   std::lock_guard lock(mu_);
   return effective_locked();
+}
+
+std::uint64_t DurabilityTracker::written_seq() const {
+  std::lock_guard lock(mu_);
+  return written_seq_;
 }
 
 std::uint64_t DurabilityTracker::local_durable_seq() const {

@@ -51,9 +51,9 @@ class DurabilityTracker {
   void set_listener(std::function<void()> listener);
   // A second, level-triggered way to learn of progress, for a thread that waits on a poll set
   // (the replay service holding standbys' requests): an eventfd, created on the first call and
-  // closed with the tracker, made readable once after each arm_wake() when the durable point
-  // on this disk advances or the log fails. Arm first, then read local_durable_seq(): an
-  // advance after the read cannot be missed. Any thread; one consumer.
+  // closed with the tracker, made readable once after each arm_wake() when records are written
+  // or the durable point on this disk advances, or the log fails. Arm first, then read
+  // local_durable_seq(): an advance after the read cannot be missed. Any thread; one consumer.
   int wake_fd();
   void arm_wake() { wake_armed_.store(true, std::memory_order_seq_cst); }
 
@@ -91,6 +91,8 @@ class DurabilityTracker {
   std::uint64_t durable_seq() const;
   // On this disk, whatever the gate says.
   std::uint64_t local_durable_seq() const;
+  // Written to the OS (durable or not).
+  std::uint64_t written_seq() const;
   // See Log::sync_stats().
   SyncStats sync_stats() const;
   // See Log::wait_durable().

@@ -451,6 +451,8 @@ std::uint64_t Log::durable_seq() const { return impl_->durability->durable_seq()
 
 std::uint64_t Log::local_durable_seq() const { return impl_->durability->local_durable_seq(); }
 
+std::uint64_t Log::written_seq() const { return impl_->durability->written_seq(); }
+
 int Log::local_wake_fd() { return impl_->durability->wake_fd(); }
 
 void Log::arm_local_wake() { impl_->durability->arm_wake(); }

@@ -130,6 +130,8 @@ class Log {
   void gate_permit(std::function<bool()> held);
   void permit_changed();
   std::uint64_t local_durable_seq() const;
+  // The last record written to the OS, durable or not (any thread; last_seq() is the writer's).
+  std::uint64_t written_seq() const;
   // An eventfd made readable once after each arm_local_wake() when local_durable_seq()
   // advances or the log fails (DurabilityTracker::wake_fd): for one thread that waits in a
   // poll set. Arm, then read local_durable_seq(), then poll. Any thread.

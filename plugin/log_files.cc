@@ -13,11 +13,16 @@
 
 namespace procreg::plugin {
 
+std::uint64_t LogFileSource::reach() const {
+  return ahead_ ? replay::RegistryAccess::written_seq(writer_)
+                : replay::RegistryAccess::local_durable_seq(writer_);
+}
+
 Result<std::vector<wire::LogFile>> LogFileSource::list() {
   const std::string dir = replay::RegistryAccess::log_dir(writer_);
-  // Durable on this disk (with synchronous replication, standbys copy ahead of the applied
-  // head: the writer waits for them before it applies).
-  const std::uint64_t head = replay::RegistryAccess::local_durable_seq(writer_);
+  // Durable on this disk, or written to it (with synchronous replication, standbys copy ahead
+  // of the applied head: the writer waits for them before it applies).
+  const std::uint64_t head = reach();
   auto segments = replay::list_segments(dir);
   if (!segments.ok()) return segments.status();
   auto snapshot_files = replay::list_snapshots(dir);

@@ -2,9 +2,10 @@
 // (docs/PROTOCOL.md, "Copying the log"): the replay service's `files` and `file` requests.
 //
 // A listing gives each snapshot file whole and each segment up to the last record durable on
-// the writer's disk, ending on a record boundary. Each segment not yet read to its end is
-// followed by a SegmentScan kept between listings, so a listing costs the bytes appended since
-// the last one, not the log's size; a sealed segment read to its end keeps only its figures.
+// the writer's disk (a source made `ahead`: written to it), ending on a record boundary. Each
+// segment not yet read to its end is followed by a SegmentScan kept between listings, so a listing
+// costs the bytes appended since the last one, not the log's size; a sealed segment read to its end
+// keeps only its figures.
 //
 // Thread safety: none; the replay service's thread owns it.
 #pragma once
@@ -22,7 +23,10 @@ namespace procreg::plugin {
 
 class LogFileSource {
  public:
-  explicit LogFileSource(Registry& writer) : writer_(writer) {}
+  LogFileSource(Registry& writer, bool ahead) : writer_(writer), ahead_(ahead) {}
+
+  // How far this source lists: the writer's durable seq, or (ahead) its written one.
+  std::uint64_t reach() const;
 
   // The snapshot files (oldest first), then the segments in seq order.
   Result<std::vector<wire::LogFile>> list();
@@ -47,6 +51,7 @@ class LogFileSource {
 
  private:
   Registry& writer_;
+  const bool ahead_;
   bool older_loaded_ = false;
   std::map<std::uint64_t, std::uint64_t> older_;  // first_seq -> incarnation, before the start
   std::map<std::string, replay::SegmentScan> scans_;

@@ -7,8 +7,9 @@
 //                         "from"?: uint, "to"?: uint, "sid"?: uint snapshot_id,
 //                         "off"?: uint offset, "max_n"?: uint32 max_events,
 //                         "max_b"?: uint32 max_bytes, "name"?: str, "stb"?: str standby,
-//                         "have"?: uint, "wait"?: uint32 wait_ms, "hinc"?: uint }
-//   (the last four written only when set: not empty, not 0)
+//                         "have"?: uint, "wait"?: uint32 wait_ms, "hinc"?: uint,
+//                         "ahd"?: bool ahead }
+//   (the last five written only when set: not empty, not 0, true)
 //   ReplayReplyHeader = map { "v", "id": uint, "status": status, "ep": uint, "head": uint,
 //                         "first": uint, "last": uint, "n": uint32 count, "end": bool,
 //                         "sid": uint snapshot_id, "next": uint next_offset, "total": uint }
@@ -45,6 +46,7 @@ constexpr std::uint32_t kRequestStandbyKey = 11;
 constexpr std::uint32_t kRequestHaveKey = 12;
 constexpr std::uint32_t kRequestWaitKey = 13;
 constexpr std::uint32_t kRequestHaveIncarnationKey = 14;
+constexpr std::uint32_t kRequestAheadKey = 15;
 
 std::uint32_t request_keys(const ReplayRequest& m) {
   std::uint32_t keys = ~0u;
@@ -53,6 +55,7 @@ std::uint32_t request_keys(const ReplayRequest& m) {
   if (m.have == 0) keys &= ~bits(kRequestHaveKey);
   if (m.wait_ms == 0) keys &= ~bits(kRequestWaitKey);
   if (m.have_incarnation == 0) keys &= ~bits(kRequestHaveIncarnationKey);
+  if (!m.ahead) keys &= ~bits(kRequestAheadKey);
   return keys;
 }
 constexpr auto kRequest = make_request_body<Request, kReplayOps>(
@@ -64,7 +67,8 @@ constexpr auto kRequest = make_request_body<Request, kReplayOps>(
         field<&Request::max_bytes>("max_b", kOptional), field<&Request::name>("name", kOptional),
         field<&Request::standby>("stb", kOptional), field<&Request::have>("have", kOptional),
         field<&Request::wait_ms>("wait", kOptional),
-        field<&Request::have_incarnation>("hinc", kOptional)},
+        field<&Request::have_incarnation>("hinc", kOptional),
+        field<&Request::ahead>("ahd", kOptional)},
     {.written = request_keys});
 
 constexpr auto kLogFile = make_body<LogFile>(

@@ -52,6 +52,10 @@ struct ReplayRequest {
   // The incarnation that wrote record `have` in the copy (docs/PROTOCOL.md, "Terms and
   // histories"): the writer counts the acknowledgement only if its own record `have` is of it.
   std::uint64_t have_incarnation = 0;
+  // kFiles and kFile: list and serve the writer's records as far as they are written, not only
+  // as far as they are durable on its disk (a standby's copy then syncs in parallel with the
+  // writer). Written only when true.
+  bool ahead = false;
   bool operator==(const ReplayRequest&) const = default;
 };
 inline constexpr std::uint32_t kMaxChunkItems = 65536;

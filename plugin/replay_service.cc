@@ -74,8 +74,9 @@ struct ReplayService::State {
   std::map<std::string, Cursor> cursors;  // by client identity
   std::map<std::uint64_t, ServedSnapshot> snapshots;
   std::uint64_t next_snapshot_id = 1;
-  std::string chunk;        // the encoded rows of the reply being sent (captured snapshots)
-  LogFileSource log_files;  // files, file
+  std::string chunk;              // the encoded rows of the reply being sent (captured snapshots)
+  LogFileSource log_files;        // files, file: up to the durable seq
+  LogFileSource log_files_ahead;  // the same, up to the written seq (ReplayRequest::ahead)
   // files requests held (wait_ms) until the writer's disk holds more than their `have`.
   struct Parked {
     std::string identity;
@@ -85,7 +86,15 @@ struct ReplayService::State {
   std::vector<Parked> parked;
 
   State(zmq::socket_t s, Registry& w, HubServerOptions o, ServerCounters& c)
-      : socket(std::move(s)), writer(w), options(std::move(o)), counters(c), log_files(w) {}
+      : socket(std::move(s)),
+        writer(w),
+        options(std::move(o)),
+        counters(c),
+        log_files(w, false),
+        log_files_ahead(w, true) {}
+  LogFileSource& source(const wire::ReplayRequest& req) {
+    return req.ahead ? log_files_ahead : log_files;
+  }
 
   void handle(Frames& request);
   // Sends `header` (with the writer's term, incarnation and its start seq) and `payload`.
@@ -467,19 +476,18 @@ void ReplayService::State::files(const zmq::message_t& identity, const wire::Rep
         Status::invalid_argument("a standby's name (stb) must be at most " +
                                  std::to_string(wire::kMaxStandbyNameBytes) + " bytes"));
   }
-  const std::uint64_t durable = replay::RegistryAccess::local_durable_seq(writer);
-  // A copy cannot hold more than this disk does (one that claims to is on another history):
-  // it counts as far as this disk goes.
+  // What the standby may copy: durable on this disk, or (ahead) written to it.
+  const std::uint64_t reach = source(req).reach();
   if (!req.standby.empty()) {
-    // Counted only if the copy's record `have` is this log's: a copy holding more than this
-    // disk, or another incarnation's record there, copied another history (a writer at the
-    // same endpoints before a promotion). Unknown incarnations (0) are not compared.
-    const std::uint64_t mine = log_files.incarnation_of(req.have, durable);
-    const bool same = req.have <= durable &&
+    // Counted only if the copy's record `have` is this log's: a copy holding more than it may
+    // have copied, or another incarnation's record there, copied another history (a writer at
+    // the same endpoints before a promotion). Unknown incarnations (0) are not compared.
+    const std::uint64_t mine = log_files.incarnation_of(req.have, reach);
+    const bool same = req.have <= reach &&
                       (req.have_incarnation == 0 || mine == 0 || mine == req.have_incarnation);
     replay::RegistryAccess::standby_ack(writer, req.standby, same ? req.have : 0);
   }
-  if (req.wait_ms > 0 && durable <= req.have && parked.size() < kMaxParked) {
+  if (req.wait_ms > 0 && reach <= req.have && parked.size() < kMaxParked) {
     parked.push_back({std::string(static_cast<const char*>(identity.data()), identity.size()), req,
                       SteadyClock::now() + std::chrono::milliseconds(req.wait_ms)});
     return;
@@ -489,11 +497,12 @@ void ReplayService::State::files(const zmq::message_t& identity, const wire::Rep
 
 void ReplayService::State::release_parked(bool all) {
   if (parked.empty()) return;
-  const std::uint64_t durable = replay::RegistryAccess::local_durable_seq(writer);
+  const std::uint64_t durable = log_files.reach();
+  const std::uint64_t written = log_files_ahead.reach();
   const auto now = SteadyClock::now();
   std::vector<Parked> due;
   std::erase_if(parked, [&](Parked& p) {
-    if (!all && durable <= p.req.have && now < p.until) return false;
+    if (!all && (p.req.ahead ? written : durable) <= p.req.have && now < p.until) return false;
     due.push_back(std::move(p));
     return true;
   });
@@ -505,7 +514,8 @@ void ReplayService::State::release_parked(bool all) {
 
 void ReplayService::State::answer_files(const zmq::message_t& identity,
                                         const wire::ReplayRequest& req) {
-  auto listed = log_files.list();
+  LogFileSource& files_source = source(req);
+  auto listed = files_source.list();
   if (!listed.ok()) return reply_error(identity, req.id, listed.status());
   wire::ReplayReplyHeader header;
   header.id = req.id;
@@ -523,7 +533,7 @@ void ReplayService::State::answer_files(const zmq::message_t& identity,
       return l.kind == wire::LogFileKind::kSegment && l.name == req.name;
     });
     if (f != listed->end() && req.offset < f->size) {
-      auto bytes = log_files.read_listed(*f, req.offset, req.max_bytes);
+      auto bytes = files_source.read_listed(*f, req.offset, req.max_bytes);
       if (!bytes.ok()) return reply_error(identity, req.id, bytes.status());
       header.next_offset = req.offset + bytes->size();
       bodies.push_back(std::move(*bytes));
@@ -534,7 +544,7 @@ void ReplayService::State::answer_files(const zmq::message_t& identity,
 }
 
 void ReplayService::State::file(const zmq::message_t& identity, const wire::ReplayRequest& req) {
-  auto got = log_files.read(req.name, req.offset, req.max_bytes);
+  auto got = source(req).read(req.name, req.offset, req.max_bytes);
   if (!got.ok()) return reply_error(identity, req.id, got.status());
   const std::uint64_t n = got->bytes.size();
   wire::ReplayReplyHeader header;

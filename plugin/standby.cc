@@ -67,6 +67,8 @@ Status Standby::Impl::open_copy() {
       options.dir, [](std::string_view name) { return ends_with(name, kTmpSuffix); });
   if (!removed.ok()) return removed.status();
   if (Status s = check_segments(); !s.ok()) return s;
+  // Unknown after a restart whether the writer held these on its disk: taken as if it did.
+  writer_durable_seen = copied_seq_of_copy();
   return check_snapshots();
 }
 
@@ -157,6 +159,7 @@ Result<plugin::ReplayClient::Reply> Standby::Impl::fetch(const std::string& name
                                                          std::uint32_t max_bytes) {
   plugin::wire::ReplayRequest req;
   req.op = plugin::wire::ReplayOp::kFile;
+  req.ahead = true;
   req.name = name;
   req.offset = offset;
   req.max_bytes = max_bytes != 0 ? max_bytes : options.chunk_bytes;
@@ -318,6 +321,7 @@ Status Standby::Impl::remove_unlisted(const std::vector<plugin::wire::LogFile>& 
 Result<bool> Standby::Impl::round() {
   plugin::wire::ReplayRequest req;
   req.op = plugin::wire::ReplayOp::kFiles;
+  req.ahead = true;  // copy what the writer wrote: its fdatasync and ours overlap
   req.standby = options.name;
   // Only a copy checked against the writer's history (a round done: its epoch, its term, what it
   // shares with a newer term's history) may acknowledge what it holds.
@@ -371,7 +375,11 @@ Result<bool> Standby::Impl::round() {
   }
   if (header.term > term && !segments.empty()) {
     if (Status s = follow_new_term(files); !s.ok()) return s;
+  } else if (header.incarnation != writer_incarnation && !segments.empty()) {
+    if (Status s = follow_restart(files); !s.ok()) return s;
   }
+  writer_incarnation = header.incarnation;
+  writer_durable_seen = std::max(writer_durable_seen, header.head);
   term = std::max(term, header.term);
   epoch = header.epoch;
   {

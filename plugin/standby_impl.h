@@ -56,7 +56,11 @@ struct Standby::Impl {
     zmq::message_t bytes;
   };
   std::optional<Prefetched> prefetched;
-  std::atomic<bool> cancelled{false};  // set by stop(): requests in flight end at once
+  // The highest seq the writer said its disk holds (a listing's head), or at start what the
+  // copy holds: records up to it may have been acknowledged, and are never cut off.
+  std::uint64_t writer_durable_seen = 0;
+  std::uint64_t writer_incarnation = 0;  // of the last listing (0: none yet)
+  std::atomic<bool> cancelled{false};    // set by stop(): requests in flight end at once
 
   mutable std::mutex mu;
   mutable std::condition_variable cv;
@@ -90,6 +94,11 @@ struct Standby::Impl {
   Result<zmq::message_t> next_chunk(const std::string& name, std::uint64_t offset);
   // The writer is of a newer term than the copy: keep what the copy shares with its history.
   Status follow_new_term(const std::vector<plugin::wire::LogFile>& files);
+  // A new incarnation of the same term (a restarted writer, or the first listing): cut off the
+  // records copied ahead of its disk that it no longer has.
+  Status follow_restart(const std::vector<plugin::wire::LogFile>& files);
+  // Whether the copy's segment `name` starts with the writer's header bytes of it.
+  Result<bool> same_header(const std::string& name);
   // The incarnation that wrote record `seq` of the copy (0: none, or not known).
   std::uint64_t incarnation_at(std::uint64_t seq) const;
   // Cuts the copy's segment `name` back to `size` bytes (a record boundary), synced.

@@ -70,11 +70,9 @@ Status Standby::Impl::follow_new_term(const std::vector<plugin::wire::LogFile>& 
                           [&](const plugin::wire::LogFile& l) { return l.name == it->first; });
     bool same = f != files.end();
     if (same) {
-      auto mine = header_bytes(path(it->first));
-      if (!mine.ok()) return mine.status();
-      auto theirs = fetch(it->first, 0, static_cast<std::uint32_t>(mine->size()));
-      if (!theirs.ok() && theirs.status().code() != Code::kCorruption) return theirs.status();
-      same = theirs.ok() && theirs->header.count == 1 && plugin::view(theirs->payload[0]) == *mine;
+      auto got = same_header(it->first);
+      if (!got.ok()) return got.status();
+      same = *got;
     }
     if (!same) {
       first_dropped = it->first;
@@ -103,6 +101,65 @@ Status Standby::Impl::follow_new_term(const std::vector<plugin::wire::LogFile>& 
     if (Status s = replay::remove_and_sync_dir(lock.get(), options.dir, snap.name); !s.ok()) {
       return s;
     }
+  }
+  return Status();
+}
+
+Result<bool> Standby::Impl::same_header(const std::string& name) {
+  auto mine = header_bytes(path(name));
+  if (!mine.ok()) return mine.status();
+  if (mine->empty()) return false;
+  auto theirs = fetch(name, 0, static_cast<std::uint32_t>(mine->size()));
+  if (!theirs.ok() && theirs.status().code() != Code::kCorruption &&
+      theirs.status().code() != Code::kNotFound) {
+    return theirs.status();
+  }
+  return theirs.ok() && theirs->header.count == 1 && plugin::view(theirs->payload[0]) == *mine;
+}
+
+// docs/PROTOCOL.md, "Copying ahead": the copy may hold records its writer had written but not
+// yet made durable. A writer restarted after a crash no longer has them; it acknowledged none
+// of them (a writer acknowledges only what its disk holds), so they are cut off: from the
+// newest segment back, a segment the writer does not list, or lists with another header (its
+// new incarnation's, under the same name), goes whole; one it lists shorter is cut back to the
+// listed size. Only records above the highest seq the writer ever said its disk held are cut;
+// anything else is left for round() to refuse as another history.
+Status Standby::Impl::follow_restart(const std::vector<plugin::wire::LogFile>& files) {
+  std::uint64_t first_listed = 0;
+  for (const auto& f : files) {
+    if (f.kind == plugin::wire::LogFileKind::kSegment && first_listed == 0) first_listed = f.first;
+  }
+  bool cut = false;
+  while (!segments.empty()) {
+    auto it = std::prev(segments.end());
+    LocalSegment& local = it->second;
+    if (local.first_seq < first_listed) break;  // compacted at the writer: round() removes it
+    auto f = std::find_if(files.begin(), files.end(), [&](const plugin::wire::LogFile& l) {
+      return l.kind == plugin::wire::LogFileKind::kSegment && l.name == it->first;
+    });
+    bool same = f != files.end();
+    if (same) {
+      auto got = same_header(it->first);
+      if (!got.ok()) return got.status();
+      same = *got;
+    }
+    if (!same) {
+      if (local.first_seq <= writer_durable_seen) break;
+      auto dropped = drop(it);
+      if (!dropped.ok()) return dropped.status();
+      cut = true;
+      continue;
+    }
+    const std::uint64_t kept = f->last != 0 ? f->last : f->first - 1;
+    if (local.size > f->size && kept >= writer_durable_seen) {
+      if (Status s = cut_back(local, it->first, f->size); !s.ok()) return s;
+      cut = true;
+    }
+    break;
+  }
+  if (cut) {
+    std::lock_guard l(mu);
+    ++stats.unsynced_cut;
   }
   return Status();
 }

@@ -34,6 +34,10 @@ std::uint64_t RegistryAccess::local_durable_seq(const Registry& r) {
   return r.impl_->log ? r.impl_->log->local_durable_seq() : 0;
 }
 
+std::uint64_t RegistryAccess::written_seq(const Registry& r) {
+  return r.impl_->log ? r.impl_->log->written_seq() : 0;
+}
+
 int RegistryAccess::local_wake_fd(Registry& r) {
   return r.impl_->log ? r.impl_->log->local_wake_fd() : -1;
 }

@@ -107,6 +107,8 @@ class RegistryAccess {
   // acknowledgement that its copy holds every record up to `seq` (registry/replication.h).
   // 0 and nothing for another registry.
   static std::uint64_t local_durable_seq(const Registry& r);
+  // A writer's Log::written_seq(): what a standby copying ahead may copy (0 for another registry).
+  static std::uint64_t written_seq(const Registry& r);
   // A writer's Log::local_wake_fd() and Log::arm_local_wake(); -1 and nothing for another
   // registry.
   static int local_wake_fd(Registry& r);

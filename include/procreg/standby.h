@@ -61,12 +61,15 @@ struct StandbyOptions {
 };
 
 struct StandbyStats {
-  std::uint64_t rounds = 0;            // listings of the writer's files that were answered
-  std::uint64_t bytes_copied = 0;      // checked and synced
-  std::uint64_t files_completed = 0;   // sealed segments and snapshot files copied whole
-  std::uint64_t files_removed = 0;     // gone from the writer (compaction), removed here too
-  std::uint64_t chunks_refused = 0;    // bytes that failed the checks: cut off, fetched again
-  std::uint64_t repairs = 0;           // torn or damaged files found in the copy at start
+  std::uint64_t rounds = 0;           // listings of the writer's files that were answered
+  std::uint64_t bytes_copied = 0;     // checked and synced
+  std::uint64_t files_completed = 0;  // sealed segments and snapshot files copied whole
+  std::uint64_t files_removed = 0;    // gone from the writer (compaction), removed here too
+  std::uint64_t chunks_refused = 0;   // bytes that failed the checks: cut off, fetched again
+  std::uint64_t repairs = 0;          // torn or damaged files found in the copy at start
+  // Records copied ahead of the writer's disk that a restarted writer no longer had: cut off
+  // (docs/PROTOCOL.md, "Copying ahead"). Counted once per restart.
+  std::uint64_t unsynced_cut = 0;
   std::uint64_t request_failures = 0;  // requests that failed or timed out
   std::uint64_t epoch = 0;             // the log's (0 before the first listing)
   // The highest writer term the copy holds or a writer said (docs/PROTOCOL.md, "Terms and

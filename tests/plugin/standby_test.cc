@@ -408,6 +408,108 @@ BOOST_AUTO_TEST_CASE(a_listing_carries_the_bytes_of_the_segment_named) {
   BOOST_TEST(plugin::view(grown->payload.back()) == now.substr(last->size));
 }
 
+// docs/PROTOCOL.md, "Copying ahead": a standby copies what its writer wrote before the
+// writer's disk holds it. A writer that comes back without such records (lost in a crash) is
+// followed: the standby cuts them off and copies the new incarnation's records.
+BOOST_AUTO_TEST_CASE(records_copied_ahead_and_lost_by_a_restarted_writer_are_cut_off) {
+  zmq::context_t ctx;
+  TempDir dir;
+  TempDir copy;
+  TempDir sockets;
+  RegistryOptions ro = writer_options(dir.path());
+  ro.log.durability = Durability::kGroupCommit;
+  // One sync at once, then none for 4 s: the window in which seq 2 is written and not durable
+  // (the writer's close waits for that sync).
+  ro.log.group_commit_interval = milliseconds(4'000);
+  const HubServerOptions so = Writer::server_options(ipc_transport(sockets));
+  std::unique_ptr<Standby> standby;
+  std::uint64_t durable_size = 0;
+  std::string segment;
+  {
+    Writer a = Writer::open(ctx, ro, so);
+    BOOST_REQUIRE(a.registry->insert(make_spec("a1"), {{"n1", "p"}}).ok());
+    standby = start_standby(ctx, standby_options(a, copy.path()));
+    BOOST_REQUIRE(standby->wait_for(1, kWait).ok());
+    for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
+      if (entry.path().extension() == ".log") segment = entry.path().filename().string();
+    }
+    durable_size = std::filesystem::file_size(dir.file(segment));
+    std::thread pending([&] {  // written at once, durable only when the writer closes
+      (void)a.registry->insert(make_spec("a2"), {{"n1", "p"}});
+    });
+    BOOST_REQUIRE(
+        eventually([&] { return replay::RegistryAccess::written_seq(*a.registry) == 2; }));
+    plugin::ReplayClient client(ctx, a.server->replay_endpoint(), "hub", milliseconds(2'000),
+                                plugin::wire::kMaxChunkItems);
+    plugin::wire::ReplayRequest files;
+    files.op = plugin::wire::ReplayOp::kFiles;
+    auto durable_only = client.call(files);
+    files.ahead = true;
+    auto written = client.call(files);
+    BOOST_REQUIRE(durable_only.ok());
+    BOOST_REQUIRE(written.ok());
+    BOOST_TEST(durable_only->header.head == 1u);
+    BOOST_TEST(written->header.head == 1u);  // head: durable on the writer's disk, either way
+    BOOST_TEST(plugin::wire::decode_log_file(plugin::view(durable_only->payload.back()))->last ==
+               1u);
+    BOOST_TEST(plugin::wire::decode_log_file(plugin::view(written->payload.back()))->last == 2u);
+    // The standby holds seq 2, synced, while the writer's disk does not.
+    BOOST_REQUIRE(standby->wait_for(2, kWait).ok());
+    BOOST_TEST(replay::RegistryAccess::local_durable_seq(*a.registry) == 1u);
+    a.server.reset();  // the standby hears no more of this incarnation
+    a.registry.reset();
+    pending.join();
+  }
+  // The crash lost seq 2 on the writer's disk.
+  std::filesystem::resize_file(dir.file(segment), durable_size);
+  ro.log.group_commit_interval = milliseconds(0);
+  Writer b = Writer::open(ctx, ro, so);
+  BOOST_REQUIRE(b.registry->last_sequence() == 1u);
+  for (const char* id : {"b2", "b3"}) {
+    BOOST_REQUIRE(b.registry->insert(make_spec(id), {{"n1", "p"}}).ok());
+  }
+  BOOST_REQUIRE(eventually([&] {
+    return standby->stats().unsynced_cut == 1u && standby->copied_seq() == 3u &&
+           log_files(copy.path()) == log_files(dir.path());
+  }));
+  BOOST_TEST(standby->status().ok(), standby->status().to_string());
+  standby->stop();
+  check_same_files(dir.path(), copy.path());
+  check_replays_to(*b.registry, copy.path());
+}
+
+// The same, but the standby restarted too: it cannot tell whether the writer's disk held the
+// records it copied, so it refuses to cut them (kConflict) and keeps its copy.
+BOOST_AUTO_TEST_CASE(a_restarted_standby_keeps_records_a_restarted_writer_lost) {
+  zmq::context_t ctx;
+  TempDir dir;
+  TempDir copy;
+  RegistryOptions ro = writer_options(dir.path());
+  std::string segment;
+  std::uint64_t one_record = 0;
+  {
+    Writer a = Writer::open(ctx, ro, Writer::server_options(tcp_transport()));
+    BOOST_REQUIRE(a.registry->insert(make_spec("a1"), {{"n1", "p"}}).ok());
+    for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
+      if (entry.path().extension() == ".log") segment = entry.path().filename().string();
+    }
+    one_record = std::filesystem::file_size(dir.file(segment));
+    BOOST_REQUIRE(a.registry->insert(make_spec("a2"), {{"n1", "p"}}).ok());
+    auto standby = start_standby(ctx, standby_options(a, copy.path()));
+    BOOST_REQUIRE(standby->wait_for(2, kWait).ok());
+  }
+  std::filesystem::resize_file(dir.file(segment), one_record);
+  Writer b = Writer::open(ctx, ro, Writer::server_options(tcp_transport()));
+  BOOST_REQUIRE(b.registry->insert(make_spec("b2"), {{"n1", "p"}}).ok());
+  const auto before = log_files(copy.path());
+  auto standby = start_standby(ctx, standby_options(b, copy.path()));
+  BOOST_TEST(eventually([&] { return !standby->status().ok(); }));
+  BOOST_TEST(standby->status().code() == Code::kConflict);
+  BOOST_TEST(standby->stats().unsynced_cut == 0u);
+  standby->stop();
+  BOOST_TEST((log_files(copy.path()) == before));
+}
+
 BOOST_AUTO_TEST_CASE(synchronous_replication_acknowledges_only_what_a_standby_holds) {
   zmq::context_t ctx;
   TempDir dir;

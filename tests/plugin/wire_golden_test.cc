@@ -397,7 +397,7 @@ std::string golden_hex(std::string_view name) {
            "a468696e63" "cf1122334455667788";   // "hinc": the incarnation of seq 9
   }
   if (name == "carrying_files_request") {
-    return "8f"                                 // map of 15
+    return "de0010"                             // map of 16 (map 16)
            "a176" "01"                          // "v": 1
            "a26964" "2f"                        // "id": 47
            "a3687562" "a3687562"                // "hub": "hub"
@@ -413,7 +413,8 @@ std::string golden_hex(std::string_view name) {
            "a3737462" "a3736231"                // "stb": "sb1"
            "a468617665" "09"                    // "have": 9
            "a477616974" "cd01f4"                // "wait": 500
-           "a468696e63" "cf1122334455667788";   // "hinc": the incarnation of seq 9
+           "a468696e63" "cf1122334455667788"    // "hinc": the incarnation of seq 9
+           "a3616864" "c3";                     // "ahd": true
   }
   if (name == "carrying_files_reply") {
     return "8c"                                 // map of 12

@@ -69,6 +69,7 @@ ReplayRequest sample_standby_files_request() {
 ReplayRequest sample_carrying_files_request() {
   ReplayRequest m = sample_standby_files_request();
   m.id = 47;
+  m.ahead = true;
   m.name = "00000000000000000001.log";
   m.offset = 4711;
   m.max_bytes = 65536;

@@ -45,8 +45,8 @@ ReplayReplyHeader sample_range_reply();   // id 42, events 8..9 of head 9, end
 ReplayRequest sample_files_request();     // id 44, the rest default
 // id 46, standby "sb1" holds seq 9 (of kSampleIncarnation), waits 500 ms
 ReplayRequest sample_standby_files_request();
-// id 47: the standby's request naming the segment it copies, at its size 4711; and the reply
-// listing that one segment (head 10) and carrying its bytes 4711..4858.
+// id 47: the standby's request naming the segment it copies, at its size 4711, copying ahead; and
+// the reply listing that one segment (head 10) and carrying its bytes 4711..4858.
 ReplayRequest sample_carrying_files_request();
 ReplayReplyHeader sample_carrying_files_reply();
 ReplayRequest sample_file_request();        // id 45, 00000000000000000001.log from 39, 64 KiB

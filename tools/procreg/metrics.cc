@@ -171,6 +171,8 @@ constexpr Series kStandby[] = {
     {"/standby/chunks_refused", "standby_chunks_refused_total", C,
      "chunks refused by the log format's checks"},
     {"/standby/repairs", "standby_repairs_total", C, "damaged copies repaired"},
+    {"/standby/unsynced_cut", "standby_unsynced_cut_total", C,
+     "restarts of the writer that cut off records copied ahead of its disk"},
     {"/standby/request_failures", "standby_request_failures_total", C,
      "requests to the writer that failed"},
     {"/reads/applied", "standby_reads_applied_seq", G, "the last seq its --serve replica applied"},

@@ -30,6 +30,7 @@ Json standby_stats_json(const Standby& standby) {
           {"files_removed", s.files_removed},
           {"chunks_refused", s.chunks_refused},
           {"repairs", s.repairs},
+          {"unsynced_cut", s.unsynced_cut},
           {"request_failures", s.request_failures},
           {"copied_seq", s.copied_seq},
           {"head", s.head},
