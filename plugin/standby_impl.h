@@ -97,8 +97,11 @@ struct Standby::Impl {
   // A new incarnation of the same term (a restarted writer, or the first listing): cut off the
   // records copied ahead of its disk that it no longer has.
   Status follow_restart(const std::vector<plugin::wire::LogFile>& files);
-  // Whether the copy's segment `name` starts with the writer's header bytes of it.
-  Result<bool> same_header(const std::string& name);
+  // The writer's listing of the copy's segment `name` if it is the same file (listed, and
+  // the copy starts with the writer's header bytes of it: the same incarnation wrote both);
+  // nullptr if not.
+  Result<const plugin::wire::LogFile*> listed_as_copied(
+      const std::string& name, const std::vector<plugin::wire::LogFile>& files);
   // The incarnation that wrote record `seq` of the copy (0: none, or not known).
   std::uint64_t incarnation_at(std::uint64_t seq) const;
   // Cuts the copy's segment `name` back to `size` bytes (a record boundary), synced.

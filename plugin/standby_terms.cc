@@ -33,6 +33,14 @@ Result<std::string> header_bytes(const std::string& path) {
   return bytes;
 }
 
+// The first seq of the oldest segment the writer lists (0: none).
+std::uint64_t first_listed_seq(const std::vector<plugin::wire::LogFile>& files) {
+  for (const auto& f : files) {
+    if (f.kind == plugin::wire::LogFileKind::kSegment) return f.first;
+  }
+  return 0;
+}
+
 }  // namespace
 
 Result<std::map<std::string, LocalSegment>::iterator> Standby::Impl::drop(
@@ -55,10 +63,7 @@ Result<std::map<std::string, LocalSegment>::iterator> Standby::Impl::drop(
 // sync_standbys no client saw acknowledged. They are removed, and copied anew from the writer.
 Status Standby::Impl::follow_new_term(const std::vector<plugin::wire::LogFile>& files) {
   verified = false;
-  std::uint64_t first_listed = 0;
-  for (const auto& f : files) {
-    if (f.kind == plugin::wire::LogFileKind::kSegment && first_listed == 0) first_listed = f.first;
-  }
+  const std::uint64_t first_listed = first_listed_seq(files);
   // 1. What to keep, asked of the writer before anything changes: the shared segments, the
   //    last of them perhaps cut back. Everything from first_dropped on is another history.
   std::optional<std::string> first_dropped;
@@ -66,20 +71,14 @@ Status Standby::Impl::follow_new_term(const std::vector<plugin::wire::LogFile>& 
   std::string cut_name;
   for (auto it = segments.begin(); it != segments.end(); ++it) {
     if (it->second.first_seq < first_listed) continue;  // compacted at the writer
-    auto f = std::find_if(files.begin(), files.end(),
-                          [&](const plugin::wire::LogFile& l) { return l.name == it->first; });
-    bool same = f != files.end();
-    if (same) {
-      auto got = same_header(it->first);
-      if (!got.ok()) return got.status();
-      same = *got;
-    }
-    if (!same) {
+    auto f = listed_as_copied(it->first, files);
+    if (!f.ok()) return f.status();
+    if (*f == nullptr) {
       first_dropped = it->first;
       break;
     }
-    if (it->second.size > f->size) {  // records past the writer's: the rest is another history
-      cut_to = f->size;
+    if (it->second.size > (*f)->size) {  // records past the writer's: the rest is another history
+      cut_to = (*f)->size;
       cut_name = it->first;
       if (auto next = std::next(it); next != segments.end()) first_dropped = next->first;
       break;
@@ -105,16 +104,23 @@ Status Standby::Impl::follow_new_term(const std::vector<plugin::wire::LogFile>& 
   return Status();
 }
 
-Result<bool> Standby::Impl::same_header(const std::string& name) {
+Result<const plugin::wire::LogFile*> Standby::Impl::listed_as_copied(
+    const std::string& name, const std::vector<plugin::wire::LogFile>& files) {
+  auto f = std::find_if(files.begin(), files.end(), [&](const plugin::wire::LogFile& l) {
+    return l.kind == plugin::wire::LogFileKind::kSegment && l.name == name;
+  });
+  if (f == files.end()) return nullptr;
   auto mine = header_bytes(path(name));
   if (!mine.ok()) return mine.status();
-  if (mine->empty()) return false;
+  if (mine->empty()) return nullptr;
   auto theirs = fetch(name, 0, static_cast<std::uint32_t>(mine->size()));
   if (!theirs.ok() && theirs.status().code() != Code::kCorruption &&
       theirs.status().code() != Code::kNotFound) {
     return theirs.status();
   }
-  return theirs.ok() && theirs->header.count == 1 && plugin::view(theirs->payload[0]) == *mine;
+  const bool same =
+      theirs.ok() && theirs->header.count == 1 && plugin::view(theirs->payload[0]) == *mine;
+  return same ? &*f : nullptr;
 }
 
 // docs/PROTOCOL.md, "Copying ahead": the copy may hold records its writer had written but not
@@ -125,25 +131,16 @@ Result<bool> Standby::Impl::same_header(const std::string& name) {
 // listed size. Only records above the highest seq the writer ever said its disk held are cut;
 // anything else is left for round() to refuse as another history.
 Status Standby::Impl::follow_restart(const std::vector<plugin::wire::LogFile>& files) {
-  std::uint64_t first_listed = 0;
-  for (const auto& f : files) {
-    if (f.kind == plugin::wire::LogFileKind::kSegment && first_listed == 0) first_listed = f.first;
-  }
+  const std::uint64_t first_listed = first_listed_seq(files);
   bool cut = false;
   while (!segments.empty()) {
     auto it = std::prev(segments.end());
     LocalSegment& local = it->second;
     if (local.first_seq < first_listed) break;  // compacted at the writer: round() removes it
-    auto f = std::find_if(files.begin(), files.end(), [&](const plugin::wire::LogFile& l) {
-      return l.kind == plugin::wire::LogFileKind::kSegment && l.name == it->first;
-    });
-    bool same = f != files.end();
-    if (same) {
-      auto got = same_header(it->first);
-      if (!got.ok()) return got.status();
-      same = *got;
-    }
-    if (!same) {
+    auto listed = listed_as_copied(it->first, files);
+    if (!listed.ok()) return listed.status();
+    const plugin::wire::LogFile* f = *listed;
+    if (f == nullptr) {
       if (local.first_seq <= writer_durable_seen) break;
       auto dropped = drop(it);
       if (!dropped.ok()) return dropped.status();
