@@ -469,9 +469,22 @@ class CliTest(HubTestCase):
     def test_tail_says_once_that_the_writer_is_away(self):
         hub = self.start_hub()
         hub.call("insert", insert_args("w0"))
-        tail = subprocess.Popen([PROCREG, "tail", *hub.ep(), "--timeout-ms", "500"],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        time.sleep(0.5)
+        # The writer goes away only once tail follows it (it printed seq 1): a tail that has
+        # not had the writer's head yet exits 3, "cannot reach hub" (under load, 0.5 s after
+        # its start may be before its first request).
+        out = open(os.path.join(hub.dir, "tail.out"), "w+")
+        self.addCleanup(out.close)
+        tail = subprocess.Popen([PROCREG, "tail", *hub.ep(), "--from", "1", "--timeout-ms", "500"],
+                                stdout=out, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: tail.poll() is None and (tail.kill(), tail.wait()))
+        deadline = time.monotonic() + WAIT_S
+        while True:
+            out.seek(0)
+            if [e["seq"] for e in lines_json(out.read())] == [1]:
+                break
+            self.assertIsNone(tail.poll(), "tail exited before it printed seq 1")
+            self.assertLess(time.monotonic(), deadline, "tail did not print seq 1")
+            time.sleep(0.05)
         hub.stop()
         # Away 10 s: the first try after 3 s of silence fails and is said; the next tries
         # (after 6 s, then 12 s) are not. Before, one line came every 3.5 s.
@@ -772,9 +785,16 @@ class CliTest(HubTestCase):
         self.assertEqual(run("serve", "--log-dir", "/tmp/x", "--archive-dir", "/tmp/y").returncode, 2)
         self.assertEqual(run("serve", "--log-dir", "/tmp/x", "--snapshot-keep", "0").returncode, 2)
         hub = self.start_hub(extra=("--snapshot-every-events", "4", "--snapshot-keep", "3"))
-        self.insert_batch(hub, 0, 10)
-        # Background snapshots start after 4 events since the last one, of the state then.
-        stats = self.wait_stats(hub, lambda s: s["writer"]["snapshots_written"] >= 2, "2 snapshots")
+        # Background snapshots start after 4 events since the last one, of the state then: the
+        # events appended before the snapshotter runs are all in one snapshot (under load, a
+        # batch of 10 can give one snapshot, at seq 10). So two batches, the second after the
+        # first batch's snapshot: two snapshots.
+        self.insert_batch(hub, 0, 5)
+        first = self.wait_stats(hub, lambda s: s["last_snapshot_seq"] >= 1,
+                                "a snapshot")["last_snapshot_seq"]
+        self.insert_batch(hub, 5, 5)
+        stats = self.wait_stats(hub, lambda s: s["writer"]["snapshots_written"] >= 2
+                                and s["last_snapshot_seq"] > first, "2 snapshots")
         newest = stats["last_snapshot_seq"]
         self.assertGreaterEqual(newest, 5)
         self.assertEqual(stats["writer"]["segments_compacted"], 0)
@@ -857,9 +877,18 @@ class CliTest(HubTestCase):
         try:
             hub = self.start_hub(extra=("--segment-bytes", "4096", "--snapshot-every-events", "10",
                                         "--snapshot-keep", "2", "--compact", "--archive-dir", archive))
-            self.insert_batch(hub, 0, 80)
+            # As in test_snapshots_without_compaction, a snapshot holds whatever was appended
+            # before it ran: 80 events at once may give only a snapshot at seq 10 and one at 80
+            # (nothing compacted: the oldest kept covers no whole segment), or one at 80 alone
+            # (one snapshot kept, not two). So 70 events, then a snapshot past the first segment
+            # (seqs 1 to about 30), then 10 more: a newer snapshot, and with the two kept the
+            # first segment is compacted.
+            self.insert_batch(hub, 0, 70)
+            written = self.wait_stats(hub, lambda s: s["last_snapshot_seq"] >= 31,
+                                      "a snapshot at 31 or later")["writer"]["snapshots_written"]
+            self.insert_batch(hub, 70, 10)
             stats = self.wait_stats(hub, lambda s: s["writer"]["segments_compacted"] >= 1
-                                    and s["last_snapshot_seq"] >= 70, "compaction")
+                                    and s["writer"]["snapshots_written"] > written, "compaction")
             self.assertEqual(stats["writer"]["snapshot_failures"], 0, stats["last_snapshot_error"])
             self.assertTrue(any(n.endswith(".log") for n in os.listdir(archive)), os.listdir(archive))
             # History the hub no longer holds: tail says so and exits 4.
