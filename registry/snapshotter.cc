@@ -53,6 +53,7 @@ void Snapshotter::run() {
     thread_cv_.wait(lock, [&] { return stop_ || due_; });
     if (stop_) return;
     lock.unlock();
+    const std::uint64_t before = last_seq_.load();
     Status error;
     try {
       auto taken = take();
@@ -68,6 +69,11 @@ void Snapshotter::run() {
     lock.lock();
     // Events appended while it ran may already make the next one due.
     due_ = error.ok() && policy_due(opts_.snapshots, since_events_.load(), since_bytes_.load());
+    if (due_ && last_seq_.load() == before) {
+      // Due, but nothing new was applied (the events counted wait for their sync): look again
+      // shortly rather than at once.
+      thread_cv_.wait_for(lock, std::chrono::milliseconds(10), [&] { return stop_; });
+    }
   }
 }
 
@@ -90,17 +96,24 @@ Snapshotter::Stats Snapshotter::stats() const {
 Result<SnapshotInfo> Snapshotter::take() {
   std::lock_guard one_at_a_time(mu_);
   const auto started = std::chrono::steady_clock::now();
-  // What this snapshot will cover of the policy's counters, read before the target: the events
-  // counted are all at or before it (ones appended meanwhile count towards the next one).
+  // The policy's counters, read before the target. They count appended events, and some may not
+  // be applied yet (they wait for their sync): only the events at or before the target are
+  // covered, and the bytes in proportion. The rest count towards the next snapshot.
   const std::uint64_t events = since_events_.load();
   const std::uint64_t bytes = since_bytes_.load();
+  const std::uint64_t previous = last_seq_.load();
   const std::uint64_t target = applier_.applied_seq();
   if (target == 0) return Status::invalid_argument("snapshot: the log holds no event yet");
   auto info = write_or_find(target);
   if (!info.ok()) return info.status();
   last_seq_.store(info->seq);
-  since_events_.fetch_sub(std::min(events, since_events_.load()));
-  since_bytes_.fetch_sub(std::min(bytes, since_bytes_.load()));
+  const std::uint64_t covered = std::min(events, info->seq > previous ? info->seq - previous : 0);
+  const auto covered_bytes = static_cast<std::uint64_t>(
+      events == 0 ? 0.0L
+                  : static_cast<long double>(bytes) * static_cast<long double>(covered) /
+                        static_cast<long double>(events));
+  since_events_.fetch_sub(std::min(covered, since_events_.load()));
+  since_bytes_.fetch_sub(std::min(covered_bytes, since_bytes_.load()));
   if (Status kept = keep_newest(); !kept.ok()) return kept;
   if (opts_.snapshots.compact) {
     auto compacted = compact_locked();

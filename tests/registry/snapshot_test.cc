@@ -23,6 +23,8 @@ struct Writer {
       std::make_shared<std::atomic<std::int64_t>>(kStartMs);
   SnapshotOptions snapshots;
   std::uint64_t segment_bytes = 64ull << 20;
+  Durability durability = Durability::kNone;
+  std::chrono::milliseconds group_commit_interval{0};
   std::unique_ptr<Registry> reg;
 
   Writer() { snapshots.every_bytes = 0; }
@@ -32,7 +34,8 @@ struct Writer {
     o.hub = kHub;
     o.log_dir = dir.path();
     o.local_node = kLocalNode;
-    o.log.durability = Durability::kNone;
+    o.log.durability = durability;
+    o.log.group_commit_interval = group_commit_interval;
     o.log.segment_bytes = segment_bytes;
     o.snapshots = snapshots;
     o.clock = [c = clock] { return c->load(); };
@@ -368,6 +371,29 @@ BOOST_AUTO_TEST_CASE(the_event_policy_counts_the_events_since_the_last_snapshot_
     w.close();
   }
   BOOST_TEST(w.files(".snap").size() == 1u);
+}
+
+// The policy counts appended events; a snapshot covers the applied ones. Events appended and
+// not applied yet (waiting for their sync) when a snapshot is taken count towards the next.
+BOOST_AUTO_TEST_CASE(events_not_yet_applied_at_a_snapshot_count_towards_the_next_one) {
+  Writer w;
+  w.snapshots.every_events = 4;
+  w.durability = Durability::kGroupCommit;
+  w.group_commit_interval = std::chrono::milliseconds(300);  // one sync at once, then 300 ms apart
+  Registry& r = w.open();
+  BOOST_REQUIRE(r.insert(S("first"), {np("n1", "p")}, insert_options(Hooks::kOff)).ok());
+  std::atomic<int> done{0};
+  for (int i = 0; i < 5; ++i) {  // appended at once, applied at the next sync
+    r.submit_insert(S("later" + std::to_string(i)), {np("n1", "p")}, insert_options(Hooks::kOff),
+                    [&](Result<std::uint64_t>) { done.fetch_add(1); });
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while ((r.stats().last_snapshot_seq < 6 || done.load() < 5) &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  BOOST_TEST(done.load() == 5);
+  BOOST_TEST(r.stats().last_snapshot_seq == 6u, r.stats().last_snapshot_error);
 }
 
 BOOST_AUTO_TEST_CASE(time_travel_starts_from_the_snapshot_before_the_point) {
