@@ -12,7 +12,9 @@ namespace {
 std::atomic<std::uint64_t> next_watch{0};
 
 constexpr int kWatchedEvents = ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
-                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL;
+                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_DISCONNECTED;
+// Connections closed before any handshake succeeded, in a row, that make a refusal.
+constexpr int kEarlyCloses = 3;
 }  // namespace
 
 Status HandshakeWatch::watch(zmq::context_t& context, zmq::socket_t& socket,
@@ -48,6 +50,16 @@ std::optional<Status> HandshakeWatch::drain() {
     std::memcpy(&value, static_cast<const char*>(event[0].data()) + sizeof type, sizeof value);
     if (type == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
       ever_connected_ = true;
+    } else if (type == ZMQ_EVENT_DISCONNECTED) {
+      // A CURVE server reads a plaintext greeting and closes, often before this side has read
+      // its greeting: then no handshake event comes, only the close, again at each reconnect.
+      if (!ever_connected_ && ++early_closes_ >= kEarlyCloses && !refused) {
+        refused = Status::unavailable(
+            endpoint_ + " closed the connection during the handshake " +
+            std::to_string(early_closes_) +
+            " times: it uses another security mechanism (one side CURVE, the other plaintext), "
+            "or does not speak ZeroMQ");
+      }
     } else {
       refused = refusal(type, value);
     }

@@ -2,9 +2,10 @@
 // socket's monitor (zmq_socket_monitor). A procreg server refuses a connection in its handshake
 // (ZAP, RFC 27): status 500 when it holds as many connections as it may, 400 when the client's
 // key has no role there; a plaintext client at a CURVE server (or the reverse) fails the
-// handshake itself. ZeroMQ keeps trying to connect and tells the client nothing else: a
-// command would wait out its timeout. The watch turns those events into a Status the client
-// can answer with at once.
+// handshake itself, or closes the connection before the client saw why (three such closes in a
+// row, with no handshake ever done, count as that refusal). ZeroMQ keeps trying to connect and
+// tells the client nothing else: a command would wait out its timeout. The watch turns those events
+// into a Status the client can answer with at once.
 //
 // Thread safety: none; the socket's thread uses it.
 #pragma once
@@ -38,6 +39,7 @@ class HandshakeWatch {
   zmq::socket_t pair_;
   std::string endpoint_;
   bool ever_connected_ = false;
+  int early_closes_ = 0;  // connections closed before a handshake ever succeeded
 };
 
 }  // namespace procreg::plugin

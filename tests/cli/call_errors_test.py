@@ -11,6 +11,7 @@ import os
 import socket
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -70,6 +71,39 @@ class CallErrorsTest(unittest.TestCase):
                         "--timeout-ms", "20000", "insert", json.dumps(args))
         self.assertEqual(r.returncode, 3, r.stdout + r.stderr)
         self.assertLess(took, 5)
+
+    def test_a_port_that_closes_every_connection_is_named_before_the_timeout(self):
+        # A server that accepts and closes at once, as a CURVE server does with a plaintext
+        # client before that client has read why: the call says so instead of waiting.
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        listener.settimeout(0.2)
+        stop = threading.Event()
+
+        def close_each():
+            while not stop.is_set():
+                try:
+                    conn, _ = listener.accept()
+                except socket.timeout:
+                    continue
+                conn.close()
+
+        closer = threading.Thread(target=close_each)
+        closer.start()
+        try:
+            port = listener.getsockname()[1]
+            r, took = timed("call", *self.hub.ep(), "--command", "tcp://127.0.0.1:%d" % port,
+                            "--timeout-ms", "20000", "get_pid", json.dumps({"child_id": "w1"}))
+        finally:
+            stop.set()
+            closer.join(10)
+            listener.close()
+        self.assertEqual(r.returncode, 3, r.stdout + r.stderr)
+        self.assertLess(took, 10, "answered after a few reconnects, not at the 20 s deadline")
+        message = json.loads(r.stdout)["error"]["message"]
+        self.assertIn("closed the connection during the handshake", message)
+        self.assertIn("CURVE", message)
 
     def test_an_oversized_request_is_refused_at_once_and_the_hub_goes_on(self):
         d = tempfile.mkdtemp(prefix="procreg-call-errors-")
