@@ -127,8 +127,11 @@ Status Standby::Impl::check_segments() {
   }
   if (first) epoch = first->epoch;
   {
+    // What the copy holds is known now, before any round: a copy whose writer is gone before
+    // the first round ends can still be promoted.
     std::lock_guard l(mu);
     stats.term = term;
+    stats.epoch = epoch;
   }
   return Status();
 }

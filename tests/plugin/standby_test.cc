@@ -510,6 +510,33 @@ BOOST_AUTO_TEST_CASE(a_restarted_standby_keeps_records_a_restarted_writer_lost) 
   BOOST_TEST((log_files(copy.path()) == before));
 }
 
+// A standby restarted while its writer is gone knows its copy before any round: what it holds
+// and of which log, so that it can be promoted without ever hearing from that writer again.
+BOOST_AUTO_TEST_CASE(a_restarted_standby_knows_its_copy_before_it_hears_from_the_writer) {
+  zmq::context_t ctx;
+  TempDir dir;
+  TempDir copy;
+  StandbyOptions o;
+  std::uint64_t epoch = 0;
+  std::uint64_t head = 0;
+  {
+    Writer w =
+        Writer::open(ctx, compacting_options(dir.path()), Writer::server_options(tcp_transport()));
+    random_workload(*w.registry, 93, 120);
+    o = standby_options(w, copy.path());
+    auto standby = start_standby(ctx, o);
+    wait_copied(*w.registry, *standby);
+    epoch = w.registry->epoch();
+    head = w.registry->last_sequence();
+  }
+  auto standby = start_standby(ctx, o);  // nobody answers at the writer's endpoint now
+  const StandbyStats s = standby->stats();
+  BOOST_TEST(s.epoch == epoch);
+  BOOST_TEST(s.copied_seq == head);
+  BOOST_TEST(s.rounds == 0u);
+  BOOST_TEST(s.since_answer_ms == -1);
+}
+
 BOOST_AUTO_TEST_CASE(synchronous_replication_acknowledges_only_what_a_standby_holds) {
   zmq::context_t ctx;
   TempDir dir;
