@@ -376,6 +376,12 @@ Result<bool> Standby::Impl::round() {
     return diverged("the writer is of term " + std::to_string(header.term) +
                     ", the copy has term " + std::to_string(term) + ": a fenced writer");
   }
+  {
+    // A promotion must take a term above every term this standby heard of, whether or not its
+    // copy has followed that writer yet.
+    std::lock_guard l(mu);
+    stats.term = std::max(stats.term, header.term);
+  }
   if (header.term > term && !segments.empty()) {
     if (Status s = follow_new_term(files); !s.ok()) return s;
   } else if (header.incarnation != writer_incarnation && !segments.empty()) {
@@ -389,7 +395,7 @@ Result<bool> Standby::Impl::round() {
     std::lock_guard l(mu);
     ++stats.rounds;
     stats.epoch = epoch;
-    stats.term = term;
+    stats.term = std::max(stats.term, term);
   }
   bool copied = false;
   std::uint64_t lag_bytes = 0;
@@ -451,8 +457,10 @@ std::uint64_t Standby::Impl::copied_seq_of_copy() const {
 
 void Standby::Impl::publish(std::uint64_t head, std::uint64_t lag_bytes) {
   const std::uint64_t copied = copied_seq_of_copy();
+  const std::uint64_t last_term = term_at(copied);
   std::lock_guard l(mu);
   stats.copied_seq = copied;
+  stats.last_term = last_term;
   stats.head = head;
   stats.lag_events = head > copied ? head - copied : 0;
   stats.lag_bytes = lag_bytes;

@@ -102,8 +102,11 @@ struct Standby::Impl {
   // nullptr if not.
   Result<const plugin::wire::LogFile*> listed_as_copied(
       const std::string& name, const std::vector<plugin::wire::LogFile>& files);
-  // The incarnation that wrote record `seq` of the copy (0: none, or not known).
+  // The incarnation and the term that wrote record `seq` of the copy (0: none, or not known).
   std::uint64_t incarnation_at(std::uint64_t seq) const;
+  std::uint64_t term_at(std::uint64_t seq) const;
+  // The header of the copy's segment holding record `seq` (none: no such segment, or unreadable).
+  std::optional<replay::SegmentHeader> header_at(std::uint64_t seq) const;
   // Cuts the copy's segment `name` back to `size` bytes (a record boundary), synced.
   Status cut_back(standby_internal::LocalSegment& local, const std::string& name,
                   std::uint64_t size);

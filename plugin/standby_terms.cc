@@ -162,14 +162,25 @@ Status Standby::Impl::follow_restart(const std::vector<plugin::wire::LogFile>& f
 }
 
 std::uint64_t Standby::Impl::incarnation_at(std::uint64_t seq) const {
-  if (seq == 0) return 0;
+  const auto header = header_at(seq);
+  return header ? header->incarnation : 0;
+}
+
+std::uint64_t Standby::Impl::term_at(std::uint64_t seq) const {
+  const auto header = header_at(seq);
+  return header ? header->term : 0;
+}
+
+std::optional<replay::SegmentHeader> Standby::Impl::header_at(std::uint64_t seq) const {
+  if (seq == 0) return std::nullopt;
   for (auto it = segments.rbegin(); it != segments.rend(); ++it) {
     if (it->second.first_seq > seq) continue;
-    if (it->second.scan && it->second.scan->header()) return it->second.scan->header()->incarnation;
+    if (it->second.scan && it->second.scan->header()) return *it->second.scan->header();
     auto header = replay::read_segment_header(options.dir, it->first);
-    return header.ok() ? header->incarnation : 0;
+    if (!header.ok()) return std::nullopt;
+    return *header;
   }
-  return 0;
+  return std::nullopt;
 }
 
 Status Standby::Impl::cut_back(LocalSegment& local, const std::string& name, std::uint64_t size) {

@@ -76,6 +76,11 @@ struct StandbyStats {
   // histories"): a writer promoted from this copy takes term + 1.
   std::uint64_t term = 0;
   std::uint64_t copied_seq = 0;  // the copy holds every record up to it, synced
+  // The term of the writer that wrote record copied_seq (0: none, or a log format before terms).
+  // Of two copies of one log, the more complete is the one of the higher last_term, then of the
+  // higher copied_seq: a copy of an older term's tail may hold more seqs and still lack the
+  // writes a newer term acknowledged.
+  std::uint64_t last_term = 0;
   std::uint64_t head = 0;        // the writer's head at the last listing
   std::uint64_t lag_events = 0;  // head - copied_seq
   std::uint64_t lag_bytes = 0;   // bytes of the last listing the copy lacked

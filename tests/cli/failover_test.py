@@ -158,8 +158,14 @@ class FailoverTest(unittest.TestCase):
             time.sleep(0.05)
 
     def most_complete(self, standbys):
-        seqs = [(s.stats()["last_seq"], i) for i, s in enumerate(standbys)]
-        return standbys[max(seqs)[1]], standbys[1 - max(seqs)[1]]
+        # The term of the copy's last record first: an old writer's directory that has not yet
+        # followed the new writer may hold more seqs of the older term (docs/CLI.md, promote).
+        copies = []
+        for i, s in enumerate(standbys):
+            st = s.stats()
+            copies.append((st["standby"]["last_term"], st["last_seq"], i))
+        best = max(copies)[2]
+        return standbys[best], standbys[1 - best]
 
     def wait_writer(self, node, term):
         deadline = time.monotonic() + WAIT_S

@@ -259,6 +259,7 @@ BOOST_AUTO_TEST_CASE(an_old_writers_log_follows_the_promoted_writer_dropping_its
   BOOST_TEST(old_as_standby->status().ok(), old_as_standby->status().to_string());
   BOOST_TEST(old_as_standby->stats().files_removed >= 1u);
   BOOST_TEST(old_as_standby->stats().term == 2u);
+  BOOST_TEST(old_as_standby->stats().last_term == 2u);  // its records are the new writer's now
   check_same_files(promoted_dir.path(), dir.path());
   old_as_standby->stop();
   check_replays_to(*w.registry, dir.path());
@@ -532,6 +533,7 @@ BOOST_AUTO_TEST_CASE(a_restarted_standby_knows_its_copy_before_it_hears_from_the
   auto standby = start_standby(ctx, o);  // nobody answers at the writer's endpoint now
   const StandbyStats s = standby->stats();
   BOOST_TEST(s.epoch == epoch);
+  BOOST_TEST(s.last_term == 1u);
   BOOST_TEST(s.copied_seq == head);
   BOOST_TEST(s.rounds == 0u);
   BOOST_TEST(s.since_answer_ms == -1);

@@ -171,6 +171,7 @@ constexpr Series kStandby[] = {
     {"/standby/chunks_refused", "standby_chunks_refused_total", C,
      "chunks refused by the log format's checks"},
     {"/standby/repairs", "standby_repairs_total", C, "damaged copies repaired"},
+    {"/standby/last_term", "standby_last_term", G, "the term that wrote the copy's last record"},
     {"/standby/unsynced_cut", "standby_unsynced_cut_total", C,
      "restarts of the writer that cut off records copied ahead of its disk"},
     {"/standby/request_failures", "standby_request_failures_total", C,

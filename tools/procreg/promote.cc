@@ -8,6 +8,7 @@
 // writer has gone quiet, stops copying and serves its copy as the writer at the next term.
 #include <cstdlib>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <zmq.hpp>
@@ -34,6 +35,11 @@ struct CopyState {
   std::string role;
   std::uint64_t epoch = 0;
   std::uint64_t copied_seq = 0;
+  std::uint64_t last_term = 0;  // of the copy's last record (0: an older build's, or none)
+  // Which copy of one log is the more complete: the higher last term, then the higher seq.
+  bool behind(const CopyState& other) const {
+    return std::pair(last_term, copied_seq) < std::pair(other.last_term, other.copied_seq);
+  }
 };
 
 // A stats endpoint ("tcp://...", "ipc://...") as it is, or the "stats" of an endpoints file
@@ -58,6 +64,9 @@ CopyState copy_state(const Json& j) {
     c.epoch = epoch->get<std::uint64_t>();  // an older build's
   }
   c.copied_seq = j.value("last_seq", std::uint64_t{0});
+  if (auto s = j.find("standby"); s != j.end() && s->is_object()) {
+    c.last_term = s->value("last_term", std::uint64_t{0});
+  }
   return c;
 }
 
@@ -86,12 +95,14 @@ void check_most_complete(const PromoteOptions& o, const CopyState& target, zmq::
       throw CliError(kExitFailure,
                      "a " + p.role + " still answers at " + peer + ": stop it first (or --force)");
     }
-    if (p.epoch == target.epoch && p.copied_seq > target.copied_seq && !o.force) {
-      throw CliError(
-          kExitFailure,
-          "the standby at " + peer + " holds seq " + std::to_string(p.copied_seq) + ", this one " +
-              std::to_string(target.copied_seq) + ": promote that one (or --force, losing seqs " +
-              std::to_string(target.copied_seq + 1) + ".." + std::to_string(p.copied_seq) + ")");
+    if (p.epoch == target.epoch && target.behind(p) && !o.force) {
+      const auto held = [](const CopyState& c) {
+        return "seq " + std::to_string(c.copied_seq) + " of term " + std::to_string(c.last_term);
+      };
+      throw CliError(kExitFailure, "the standby at " + peer + " holds " + held(p) + ", this one " +
+                                       held(target) +
+                                       ": promote that one (or --force, losing what it holds "
+                                       "that this one does not)");
     }
   }
 }

@@ -33,6 +33,7 @@ Json standby_stats_json(const Standby& standby) {
           {"unsynced_cut", s.unsynced_cut},
           {"request_failures", s.request_failures},
           {"copied_seq", s.copied_seq},
+          {"last_term", s.last_term},
           {"head", s.head},
           {"lag_events", s.lag_events},
           {"lag_bytes", s.lag_bytes},
