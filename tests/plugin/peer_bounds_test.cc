@@ -177,7 +177,8 @@ BOOST_AUTO_TEST_CASE(a_command_client_that_never_reads_cannot_grow_the_writer) {
   // Once the greedy client reads what it was sent, it is answered again.
   zmq::message_t got;
   bool served = false;
-  for (int attempt = 0; attempt < 100 && !served; ++attempt) {
+  // Up to 20 s: under the address sanitizer on a loaded machine 5 s were not always enough.
+  for (int attempt = 0; attempt < 400 && !served; ++attempt) {
     for (int i = 0; i < 10'000 && greedy.recv(got, zmq::recv_flags::dontwait); ++i) {
     }
     c.id = 100'000 + static_cast<std::uint64_t>(attempt);
