@@ -56,6 +56,21 @@ Status write_fully(int fd, const char* data, std::size_t n, const std::string& p
   return Status();
 }
 
+Status write_fully_at(int fd, const char* data, std::size_t n, std::uint64_t offset,
+                      const std::string& path) {
+  while (n > 0) {
+    const ssize_t written = ::pwrite(fd, data, n, static_cast<off_t>(offset));
+    if (written < 0) {
+      if (errno == EINTR) continue;
+      return io_error("write", path, errno);
+    }
+    data += written;
+    offset += static_cast<std::uint64_t>(written);
+    n -= static_cast<std::size_t>(written);
+  }
+  return Status();
+}
+
 Result<std::size_t> read_fully_at(int fd, char* buf, std::size_t n, std::uint64_t offset,
                                   const std::string& path) {
   std::size_t done = 0;

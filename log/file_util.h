@@ -46,6 +46,11 @@ Result<UniqueFd> open_file(const std::string& path, int flags, mode_t mode = 064
 // writes. On failure some prefix of the bytes may have been written.
 Status write_fully(int fd, const char* data, std::size_t n, const std::string& path);
 
+// Writes all n bytes at `offset` (pwrite), looping over partial writes. On failure some prefix
+// of the bytes may have been written.
+Status write_fully_at(int fd, const char* data, std::size_t n, std::uint64_t offset,
+                      const std::string& path);
+
 // Reads from `offset` until n bytes or end of file; returns how many bytes were read.
 Result<std::size_t> read_fully_at(int fd, char* buf, std::size_t n, std::uint64_t offset,
                                   const std::string& path);

@@ -19,6 +19,15 @@
 #include "log/segment_writer.h"
 
 namespace procreg::replay {
+namespace {
+
+// append_many writes at most about this much with one write(2) (plus the record that crosses
+// it), so that its buffer (kept for the next append) stays small whatever the batch.
+constexpr std::size_t kMaxWriteBytes = 4u << 20;
+// The longest zero fill LogOptions::zero_fill_bytes may ask for.
+constexpr std::uint64_t kMaxZeroFillBytes = 1ull << 30;
+
+}  // namespace
 
 struct Log::Impl {
   std::string dir;
@@ -44,7 +53,18 @@ struct Log::Impl {
     SegmentHeader h{epoch, first_seq, hub, options.max_record_bytes};
     h.term = term;
     h.incarnation = incarnation;
+    h.unsynced_limit = unsynced_limit();
     return h;
+  }
+  // Segments are zero-filled when records are synced (docs/LOG_FORMAT.md section 5). The limit
+  // is the largest single write, so a sync before a write always keeps within it.
+  std::uint64_t zero_fill() const {
+    return options.durability == Durability::kNone ? 0 : options.zero_fill_bytes;
+  }
+  std::uint32_t unsynced_limit() const {
+    if (zero_fill() == 0) return 0;
+    return static_cast<std::uint32_t>(kMaxWriteBytes + kRecordHeaderBytes +
+                                      options.max_record_bytes);
   }
   Status create_first_segment();
   Status resume(RecoveredLog recovered);
@@ -67,10 +87,6 @@ struct Log::Impl {
 
 namespace {
 
-// append_many writes at most about this much with one write(2), so that its buffer (kept for
-// the next append) stays small whatever the batch.
-constexpr std::size_t kMaxWriteBytes = 4u << 20;
-
 Status check_open_arguments(const std::string& hub, const LogOptions& options) {
   if (hub.empty() || hub.size() > kMaxHubBytes) {
     return Status::invalid_argument("hub id must be 1 to " + std::to_string(kMaxHubBytes) +
@@ -83,6 +99,11 @@ Status check_open_arguments(const std::string& hub, const LogOptions& options) {
   }
   if (options.group_commit_interval.count() < 0) {
     return Status::invalid_argument("group_commit_interval must not be negative");
+  }
+  if (options.zero_fill_bytes > kMaxZeroFillBytes) {
+    return Status::invalid_argument("zero_fill_bytes must be at most " +
+                                    std::to_string(kMaxZeroFillBytes) + ", got " +
+                                    std::to_string(options.zero_fill_bytes));
   }
   return Status();
 }
@@ -113,7 +134,7 @@ Status Log::Impl::create_first_segment() {
   if (!new_epoch.ok()) return new_epoch.status();
   epoch = *new_epoch;
   term = std::max<std::uint64_t>(options.term, 1);
-  auto segment = SegmentWriter::create(dir_lock.get(), dir, header_at(1));
+  auto segment = SegmentWriter::create(dir_lock.get(), dir, header_at(1), false, zero_fill());
   if (!segment.ok()) return segment.status();
   active = std::move(*segment);
   segments = {SegmentInfo{active->name(), 1, 0, active->size()}};
@@ -180,8 +201,8 @@ Status Log::Impl::start_incarnation(bool* intact) {
     return s;
   }
   // An empty segment cannot roll (its successor would have its name): replace its header.
-  auto replaced =
-      SegmentWriter::create(dir_lock.get(), dir, header_at(segments.back().first_seq), true);
+  auto replaced = SegmentWriter::create(dir_lock.get(), dir, header_at(segments.back().first_seq),
+                                        true, zero_fill());
   if (!replaced.ok()) {
     set_intact(intact, true);  // create() removed what it wrote; the old header stays
     return replaced.status();
@@ -318,11 +339,12 @@ bool Log::Impl::roll_due() const {
 }
 
 Status Log::Impl::roll(bool* intact) {
-  // Recovery accepts a torn end only in the last segment, so the old segment must be entirely
-  // on disk before a newer segment exists.
-  Status s = active->sync();
+  // Recovery accepts a torn end (and zero fill) only in the last segment, so the old segment
+  // must be entirely on disk, ending at its last record, before a newer segment exists.
+  Status s = active->seal();
   if (!s.ok()) return s;  // a failed fdatasync: the kernel may have dropped the pages
-  auto next = SegmentWriter::create(dir_lock.get(), dir, header_at(last_seq + 1));
+  auto next =
+      SegmentWriter::create(dir_lock.get(), dir, header_at(last_seq + 1), false, zero_fill());
   if (!next.ok()) {
     set_intact(intact, true);  // create() removed what it wrote; the old segment is synced
     return next.status();
@@ -335,6 +357,12 @@ Status Log::Impl::roll(bool* intact) {
 
 Status Log::Impl::write_records(std::size_t bytes, bool* intact) {
   const std::uint64_t before = active->size();
+  if (active->must_sync_before(bytes)) {
+    // Far ahead of the syncs (large writes while one is slow): a reader tells an unfinished
+    // write from damage by this bound, so wait for the disk here.
+    if (Status s = active->sync(); !s.ok()) return s;
+    durability->synced(last_seq);
+  }
   Status s = active->append(record.data(), bytes, intact);
   if (!s.ok() || options.durability != Durability::kSyncEach) return s;
   s = active->sync();
@@ -481,7 +509,7 @@ Status Log::close() {
   d.durability->stop_syncer();
   Status s = d.durability->failure();
   if (s.ok()) {
-    s = d.active->sync();
+    s = d.active->seal();
     if (s.ok()) {
       d.durability->synced(d.last_seq);
     } else {
@@ -504,6 +532,10 @@ std::string RecoveryReport::to_string() const {
                                 : "; cut a torn tail off " + tail_segment + " at offset " +
                                       std::to_string(tail_offset) + " (";
     out += std::to_string(tail_bytes_dropped) + " bytes dropped)";
+  }
+  if (zero_fill_bytes_cut > 0) {
+    out += "; cut " + std::to_string(zero_fill_bytes_cut) + " bytes of zero fill off " +
+           zero_fill_segment;
   }
   return out;
 }

@@ -51,6 +51,7 @@ std::string encode_segment_header(const SegmentHeader& header) {
   put_u32(p + kHeaderMaxRecordOffset, header.max_record_bytes);
   put_u64(p + kHeaderTermOffset, header.term);
   put_u64(p + kHeaderIncarnationOffset, header.incarnation);
+  put_u32(p + kHeaderUnsyncedLimitOffset, header.unsynced_limit);
   put_u16(p + kHeaderHubLengthOffset, static_cast<std::uint16_t>(header.hub.size()));
   header.hub.copy(p + kHeaderHubOffset, header.hub.size());
   const std::size_t crc_offset = length - kCrcBytes;

@@ -6,10 +6,10 @@
 //
 // A segment is a header followed by records. All integers are little-endian.
 //
-// Segment header, version 3 (written by this build; H = 50 + N bytes):
+// Segment header, version 4 (written by this build; H = 54 + N bytes):
 //   offset  size  field
 //        0     4  magic "PRLG" (50 52 4C 47)
-//        4     2  format version: 3
+//        4     2  format version: 4
 //        6     2  header length H, including the CRC
 //        8     8  epoch: the log's identity, random and nonzero, equal in every segment
 //       16     8  first_seq: the sequence number of the segment's first record (>= 1)
@@ -18,9 +18,15 @@
 //       28     8  term: the writer's term, >= 1; never lower than an earlier segment's
 //       36     8  incarnation: the writer incarnation that wrote the segment's records, random
 //                 and nonzero; each Log::open starts a segment of its own
-//       44     2  hub length N
-//       46     N  hub id (UTF-8)
-//   46 + N     4  masked CRC-32C of bytes [0, 46 + N)
+//       44     4  unsynced_limit W: 0, or the segment is zero-filled ahead of its records and
+//                 its writer never had more than W bytes written past its last completed
+//                 fdatasync (docs/LOG_FORMAT.md sections 5 and 7.3)
+//       48     2  hub length N
+//       50     N  hub id (UTF-8)
+//   50 + N     4  masked CRC-32C of bytes [0, 50 + N)
+//
+// Segment header, version 3 (read only; H = 50 + N bytes): as version 4 without
+// unsynced_limit (read as 0), so the hub length is at 44, the hub at 46 and the CRC at 46 + N.
 //
 // Segment header, version 2 (read only; H = 34 + N bytes): as version 3 without term and
 // incarnation (read as 0), so the hub length is at 28, the hub at 30 and the CRC at 30 + N.
@@ -57,12 +63,14 @@
 namespace procreg::replay {
 
 inline constexpr std::string_view kSegmentMagic = "PRLG";
-// The version this build writes; it reads kFormatVersion2 and kFormatVersion1 too.
-inline constexpr std::uint16_t kFormatVersion = 3;
+// The version this build writes; it reads versions 3, 2 and 1 too.
+inline constexpr std::uint16_t kFormatVersion = 4;
+inline constexpr std::uint16_t kFormatVersion3 = 3;
 inline constexpr std::uint16_t kFormatVersion2 = 2;
 inline constexpr std::uint16_t kFormatVersion1 = 1;
 
-// Segment header field offsets, version 3 (the first four are the same in every version).
+// Segment header field offsets, version 4 (the first four are the same in every version; the
+// rest up to the incarnation are version 3's too).
 inline constexpr std::size_t kHeaderVersionOffset = 4;
 inline constexpr std::size_t kHeaderLengthOffset = 6;
 inline constexpr std::size_t kHeaderEpochOffset = 8;
@@ -70,13 +78,17 @@ inline constexpr std::size_t kHeaderFirstSeqOffset = 16;
 inline constexpr std::size_t kHeaderMaxRecordOffset = 24;
 inline constexpr std::size_t kHeaderTermOffset = 28;
 inline constexpr std::size_t kHeaderIncarnationOffset = 36;
-inline constexpr std::size_t kHeaderHubLengthOffset = 44;
-inline constexpr std::size_t kHeaderHubOffset = 46;
+inline constexpr std::size_t kHeaderUnsyncedLimitOffset = 44;
+inline constexpr std::size_t kHeaderHubLengthOffset = 48;
+inline constexpr std::size_t kHeaderHubOffset = 50;
 inline constexpr std::size_t kCrcBytes = 4;
 // A header without hub bytes; a header is kMinHeaderBytes + hub length.
 inline constexpr std::size_t kMinHeaderBytes = kHeaderHubOffset + kCrcBytes;
 // The header length field is 16 bits wide.
 inline constexpr std::size_t kMaxHubBytes = 0xFFFF - kMinHeaderBytes;
+// Version 3 offsets (no unsynced_limit).
+inline constexpr std::size_t kV3HeaderHubLengthOffset = 44;
+inline constexpr std::size_t kV3HeaderHubOffset = 46;
 // Version 2 offsets (no term, no incarnation).
 inline constexpr std::size_t kV2HeaderHubLengthOffset = 28;
 inline constexpr std::size_t kV2HeaderHubOffset = 30;
@@ -125,6 +137,10 @@ struct SegmentHeader {
   // version 1 or 2.
   std::uint64_t term = 0;
   std::uint64_t incarnation = 0;
+  // Version 4: 0, or the segment may hold zeros after its last record and its writer never had
+  // more than this many bytes written past its last completed fdatasync (docs/LOG_FORMAT.md
+  // section 7.3). 0 in a header of an earlier version.
+  std::uint32_t unsynced_limit = 0;
   std::uint16_t version = kFormatVersion;  // as read; only kFormatVersion is ever written
 };
 

@@ -108,7 +108,9 @@ Result<bool> LogReader::next(LogRecord* out) {
       auto following = d.find_following();
       if (!following.ok()) return d.fail(following.status());
       if (!*following) {  // the live end of the log, for now
-        d.tail_bytes = *step == SegmentReader::Step::kTorn ? d.segment->torn_bytes() : 0;
+        d.tail_bytes = *step == SegmentReader::Step::kTorn && !d.segment->zero_fill()
+                           ? d.segment->torn_bytes()
+                           : 0;
         return false;
       }
       // The writer finished this segment before creating the next one: read once more, and

@@ -17,6 +17,7 @@ struct TornTail {
   std::uint64_t offset = 0;
   std::uint64_t bytes = 0;
   bool whole_segment = false;  // the header itself is torn: the file goes
+  bool zero_fill = false;      // only zeros: nothing written is lost
 };
 
 // Checks one segment and appends it to log->segments (updating log->report.last_seq), or, for
@@ -55,7 +56,8 @@ Status scan_segment(const std::string& dir, const SegmentName& name, bool is_las
     if (*step == SegmentReader::Step::kEnd) break;
     if (*step == SegmentReader::Step::kTorn) {
       if (!is_last) return segment->torn_tail_corruption(last);
-      *torn = TornTail{name.name, segment->offset(), segment->torn_bytes(), false};
+      *torn = TornTail{name.name, segment->offset(), segment->torn_bytes(), false,
+                       segment->zero_fill()};
       break;
     }
     ++last;
@@ -78,6 +80,11 @@ Status cut_torn_tail(int dir_fd, const std::string& dir, const TornTail& torn,
     if (!fd.ok()) return fd.status();
     Status s = truncate_and_sync(fd->get(), torn.offset, path);
     if (!s.ok()) return s;
+  }
+  if (torn.zero_fill) {
+    report->zero_fill_segment = torn.segment;
+    report->zero_fill_bytes_cut = torn.bytes;
+    return Status();
   }
   report->truncated_tail = true;
   report->removed_tail_segment = torn.whole_segment;

@@ -16,6 +16,10 @@ struct RecoveryReport {
   std::string tail_segment;              // which file (name only), if truncated_tail
   std::uint64_t tail_offset = 0;         // where the cut was made (bytes into that file)
   std::uint64_t tail_bytes_dropped = 0;  // how many bytes were removed
+  // The last segment's zero fill (docs/LOG_FORMAT.md section 7.3), cut off: nothing lost. A
+  // writer that stopped without closing the log leaves it.
+  std::string zero_fill_segment;
+  std::uint64_t zero_fill_bytes_cut = 0;
   std::string to_string() const;
 };
 

@@ -2,9 +2,13 @@
 
 #include <fcntl.h>
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cstring>
+#include <thread>
 #include <utility>
 
 #include "log/crc32c.h"
@@ -39,15 +43,17 @@ Result<SegmentReader::Step> SegmentReader::read_header(std::uint64_t last_good_s
   }
   const std::uint16_t version = get_u16(p + kHeaderVersionOffset);
   const std::uint16_t length = get_u16(p + kHeaderLengthOffset);
-  if (version != kFormatVersion && version != kFormatVersion2 && version != kFormatVersion1) {
+  if (version < kFormatVersion1 || version > kFormatVersion) {
     return unknown_version(version, length, last_good_seq);
   }
   const bool v1 = version == kFormatVersion1;
-  const bool v3 = version == kFormatVersion;
-  const std::size_t hub_offset =
-      v1 ? kV1HeaderHubOffset : (v3 ? kHeaderHubOffset : kV2HeaderHubOffset);
-  const std::size_t hub_length_offset =
-      v1 ? kV1HeaderHubLengthOffset : (v3 ? kHeaderHubLengthOffset : kV2HeaderHubLengthOffset);
+  const bool has_term = version >= kFormatVersion3;
+  const bool v4 = version == kFormatVersion;
+  const std::size_t hub_offset = v1                           ? kV1HeaderHubOffset
+                                 : version == kFormatVersion2 ? kV2HeaderHubOffset
+                                 : v4                         ? kHeaderHubOffset
+                                                              : kV3HeaderHubOffset;
+  const std::size_t hub_length_offset = hub_offset - 2;
   got = fill(0, hub_offset);
   if (!got.ok()) return got.status();
   if (*got < hub_offset) return torn_at(0, *got);
@@ -78,17 +84,70 @@ Result<SegmentReader::Step> SegmentReader::read_header(std::uint64_t last_good_s
   out->first_seq = get_u64(p + kHeaderFirstSeqOffset);
   out->hub.assign(p + hub_offset, hub_length);
   out->max_record_bytes = limit;
-  out->term = v3 ? get_u64(p + kHeaderTermOffset) : 0;
-  out->incarnation = v3 ? get_u64(p + kHeaderIncarnationOffset) : 0;
+  out->term = has_term ? get_u64(p + kHeaderTermOffset) : 0;
+  out->incarnation = has_term ? get_u64(p + kHeaderIncarnationOffset) : 0;
+  out->unsynced_limit = v4 ? get_u32(p + kHeaderUnsyncedLimitOffset) : 0;
   out->version = version;
   max_record_bytes_ = limit;
+  unsynced_limit_ = out->unsynced_limit;
   offset_ = length;
   header_read_ = true;
   return Step::kOk;
 }
 
 Result<SegmentReader::Step> SegmentReader::next(std::uint64_t expected_seq, LogRecord* out) {
+  auto step = check_next(expected_seq, out);
+  const auto settled = [](const Result<Step>& r) {
+    return r.ok() ? *r != Step::kTorn : r.status().code() != Code::kCorruption;
+  };
+  if (unsynced_limit_ == 0 || settled(step)) return step;
+  // A zero-filled segment (docs/LOG_FORMAT.md section 7.3). Its writer writes over the zeros in
+  // place: bytes buffered past the records may have been written over since they were read,
+  // and a concurrent read may see a write half done, which a second look sees finished.
+  for (int look = 1;; ++look) {
+    forget_unconsumed();
+    step = check_next(expected_seq, out);
+    if (settled(step)) return step;
+    auto judged = judge_unsynced(std::move(step));
+    if (!judged.ok() && judged.status().code() == Code::kCorruption && look < kLooks) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      continue;
+    }
+    return judged;
+  }
+}
+
+Result<SegmentReader::Step> SegmentReader::judge_unsynced(Result<Step> found) {
+  const std::uint64_t at = offset_;
+  auto zeros = zero_bytes_to_end(at);
+  if (!zeros.ok()) return zeros.status();
+  if (zeros->has_value()) {  // the zero fill ahead of the records: their end, for now
+    torn_at(at, **zeros);
+    zero_fill_ = true;
+    return Step::kTorn;
+  }
+  auto beyond = zero_bytes_to_end(at + unsynced_limit_);
+  if (!beyond.ok()) return beyond.status();
+  if (!beyond->has_value()) {
+    if (!found.ok()) return found;
+    return corruption(at,
+                      "the bytes after this record are not a complete record, and bytes more "
+                      "than the segment's unsynced_limit (" +
+                          std::to_string(unsynced_limit_) + ") past it are not zero",
+                      last_good_seq_);
+  }
+  // Every byte past at + W is zero: what follows `at` can be records written after the last
+  // sync a crash interrupted, or a write still in progress. Either way not yet the log.
+  struct stat st;
+  if (::fstat(fd_.get(), &st) != 0) return io_error("fstat", path_, errno);
+  const auto size = static_cast<std::uint64_t>(st.st_size);
+  torn_at(at, size > at ? size - at : 0);
+  return Step::kTorn;
+}
+
+Result<SegmentReader::Step> SegmentReader::check_next(std::uint64_t expected_seq, LogRecord* out) {
   const std::uint64_t last_good_seq = expected_seq - 1;
+  last_good_seq_ = last_good_seq;
   auto got = fill(offset_, kRecordHeaderBytes);
   if (!got.ok()) return got.status();
   if (*got == 0) {
@@ -137,6 +196,13 @@ Result<SegmentReader::Step> SegmentReader::next(std::uint64_t expected_seq, LogR
 
 Status SegmentReader::torn_tail_corruption(std::uint64_t last_good_seq) const {
   const std::string bytes = std::to_string(torn_bytes_);
+  if (zero_fill_) {
+    return corruption(offset_,
+                      "the last " + bytes +
+                          " bytes are zero fill, which only the last segment "
+                          "may hold",
+                      last_good_seq);
+  }
   if (torn_zeros_from_) {
     return corruption(offset_,
                       "record CRC mismatch; the record ends the file and is zero from offset " +
@@ -198,6 +264,7 @@ SegmentReader::Step SegmentReader::torn_at(std::uint64_t offset, std::uint64_t b
   offset_ = offset;
   torn_bytes_ = bytes;
   torn_zeros_from_.reset();
+  zero_fill_ = false;
   forget_unconsumed();
   return Step::kTorn;
 }

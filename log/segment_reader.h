@@ -7,7 +7,11 @@
 // and is zero from its payload's start or from a sector boundary on, as blocks appended but never
 // written read back), or damage, returned as a kCorruption Status naming the file, the byte
 // offset and the last good sequence. Whether a torn tail is acceptable is the caller's decision:
-// it is, in the log's last segment only (see docs/LOG_FORMAT.md, section 7).
+// it is, in the log's last segment only (see docs/LOG_FORMAT.md, section 7). In a zero-filled
+// segment (a version 4 header with unsynced_limit W > 0, section 7.3) a record that is not good
+// is the zero fill (kTorn with zero_fill()) when only zeros follow it, a torn tail when every
+// byte W or more past it is zero, and corruption otherwise; bytes buffered past the records are
+// read again before they are judged, since the writer writes over its zeros in place.
 //
 // Log recovery and LogReader both read through this class, so they judge bytes identically.
 //
@@ -64,6 +68,9 @@ class SegmentReader {
   std::uint64_t offset() const { return offset_; }
   // After kTorn: the number of bytes in the torn tail.
   std::uint64_t torn_bytes() const { return torn_bytes_; }
+  // After kTorn: the tail is a zero-filled segment's zeros after its last record (section 7.3),
+  // the end of what was written rather than a write cut short.
+  bool zero_fill() const { return zero_fill_; }
 
   // The kCorruption a torn tail is when a later segment exists. For a zero-filled last record
   // it is the record's CRC mismatch.
@@ -81,6 +88,15 @@ class SegmentReader {
   // Drops buffered bytes from offset_ on, so the next call sees the file as it is then.
   void forget_unconsumed();
 
+  // next() without the rule of zero-filled segments.
+  Result<Step> check_next(std::uint64_t expected_seq, LogRecord* out);
+  // In a zero-filled segment (unsynced_limit W > 0), the record at offset_ is not good
+  // (`found`: kTorn or kCorruption). kTorn, with zero_fill(), if only zeros follow; kTorn if
+  // every byte from offset_ + W on is zero; otherwise `found`, or a kCorruption saying so.
+  Result<Step> judge_unsynced(Result<Step> found);
+  // How many times next() reads a damaged-looking record of a zero-filled segment before it
+  // reports corruption.
+  static constexpr int kLooks = 3;
   Step torn_at(std::uint64_t offset, std::uint64_t bytes);
   // kTorn if every byte from offset_ to the end of the file is zero, else `damage`.
   Result<Step> zero_tail_or(Status damage);
@@ -114,6 +130,9 @@ class SegmentReader {
   std::string name_;
   std::uint32_t v1_max_record_bytes_;
   std::uint32_t max_record_bytes_ = 0;  // the segment's, once read_header() returned kOk
+  std::uint32_t unsynced_limit_ = 0;    // likewise (version 4; 0: not zero-filled)
+  std::uint64_t last_good_seq_ = 0;     // for messages: the seq before the record being read
+  bool zero_fill_ = false;
   bool header_read_ = false;
   std::uint64_t offset_ = 0;
   std::uint64_t torn_bytes_ = 0;

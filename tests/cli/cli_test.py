@@ -684,7 +684,7 @@ class CliTest(HubTestCase):
             with open(path, "rb") as f:
                 data = bytearray(f.read())
             header_len = int.from_bytes(data[6:8], "little")
-            data[4:6] = (4).to_bytes(2, "little")  # version 4, the header's CRC made valid
+            data[4:6] = (5).to_bytes(2, "little")  # version 5, the header's CRC made valid
             data[header_len - 4:header_len] = masked_crc32c(data[:header_len - 4]).to_bytes(4, "little")
             with open(path, "wb") as f:
                 f.write(data)
@@ -692,7 +692,7 @@ class CliTest(HubTestCase):
             self.assertEqual(r.returncode, 1, r.stdout)
             damage = json.loads(r.stdout)["damage"]
             self.assertEqual(damage["code"], "unsupported", damage)
-            self.assertIn("segment %s: format version 4" % name, damage["message"])
+            self.assertIn("segment %s: format version 5" % name, damage["message"])
             self.assertEqual((damage["segment"], damage["offset"]), (name, 0), damage)
             r = run("verify", "--log-dir", log)
             self.assertIn("  segment %s, offset 0, last good seq %d" % (name, int(name[:20]) - 1),

@@ -121,11 +121,15 @@ class DiskFullTest(unittest.TestCase):
         state = json.loads(r.stdout)["result"]
         return state
 
-    def refuses_then_resumes(self, durability):
+    def refuses_then_resumes(self, durability, zero_fill=0):
+        """Without zero fill, the first write after the disk filled up is refused. With it, the
+        segment's zero fill (and what a roll frees of it) still takes a record or two: writes
+        go on until one is refused, then every write is refused until there is room."""
         self.mount_tmpfs("2m")
         log_dir = os.path.join(self.mnt, "log")
-        self.writer = Writer(self.work, log_dir, extra=("--durability", durability))
-        acknowledged, seq, i = [], 0, 0
+        self.writer = Writer(self.work, log_dir, extra=("--durability", durability,
+                                                        "--zero-fill-bytes", str(zero_fill)))
+        acknowledged, seq, i, refused = [], 0, 0, 0
         for rnd in range(3):
             for _ in range(3):
                 r = self.writer.insert(i)
@@ -136,14 +140,25 @@ class DiskFullTest(unittest.TestCase):
                 i += 1
             filler = os.path.join(self.mnt, "filler")
             self.assertGreater(fill(filler), 0)
-            for _ in range(4):
+            in_a_row = 0
+            for attempt in range(12 if zero_fill else 4):
                 r = self.writer.insert(i)
+                i += 1
+                if r.returncode == 0 and zero_fill and in_a_row == 0:
+                    seq += 1  # the zero fill took it
+                    self.assertEqual(json.loads(r.stdout), {"seq": seq})
+                    acknowledged.append(i - 1)
+                    continue
                 self.assertEqual(r.returncode, 1, r.stdout)
                 error = json.loads(r.stdout)["error"]
                 self.assertEqual(error["code"], "io_error", error)
                 self.assertIn("No space left on device", error["message"])
                 self.assertIn("nothing was written", error["message"])
-                i += 1
+                refused += 1
+                in_a_row += 1
+                if in_a_row == 4:
+                    break
+            self.assertEqual(in_a_row, 4, "writes go on after the disk filled up")
             status, _, body = wait_for(lambda: (lambda a: a if a[0] == 503 else None)(
                 get(self.writer.http, "/healthz")), "an unhealthy writer")
             failed = [c for c in json.loads(body)["checks"] if not c["ok"]]
@@ -154,7 +169,8 @@ class DiskFullTest(unittest.TestCase):
         self.assertEqual(json.loads(r.stdout), {"seq": seq + 1}, r.stderr)
         acknowledged.append(i)
         stats = json.loads(cli_test.run("stats", "--endpoints", self.writer.endpoints).stdout)
-        self.assertEqual(stats["log"], {"failed": False, "error": "", "write_failures": 12})
+        self.assertEqual(stats["log"], {"failed": False, "error": "", "write_failures": refused})
+        self.assertEqual(refused, 12)
         self.assertEqual(self.writer.stop(), 0)
         state = self.check_log(log_dir, acknowledged)
         self.assertEqual(sorted(state), sorted("w%d" % k for k in acknowledged))
@@ -164,6 +180,12 @@ class DiskFullTest(unittest.TestCase):
 
     def test_a_full_disk_refuses_writes_until_there_is_room_group_commit(self):
         self.refuses_then_resumes("group")
+
+    def test_a_full_disk_refuses_writes_after_the_zero_fill_until_there_is_room(self):
+        self.refuses_then_resumes("sync", zero_fill=16384)
+        self.tearDown()
+        self.setUp()
+        self.refuses_then_resumes("group", zero_fill=16384)
 
     def test_a_failed_fdatasync_stops_the_writer_and_a_restart_recovers(self):
         if shutil.which("fiu-run") is None or shutil.which("fiu-ctrl") is None:

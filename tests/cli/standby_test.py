@@ -27,12 +27,25 @@ def cli_test_gone_s():
     return 2.0
 
 
+def records_end(data):
+    """Where a segment's records end: a writer's active segment is zero-filled after them
+    (docs/LOG_FORMAT.md section 5), its copy is not."""
+    at = int.from_bytes(data[6:8], "little")  # header_len
+    while at + 17 <= len(data):
+        length = int.from_bytes(data[at + 4:at + 8], "little")
+        if length == 0 or at + 17 + length > len(data):
+            break
+        at += 17 + length
+    return at
+
+
 def log_files(directory):
     files = {}
     for name in sorted(os.listdir(directory)):
         if name.endswith(".log") or name.endswith(".snap"):
             with open(os.path.join(directory, name), "rb") as f:
-                files[name] = f.read()
+                data = f.read()
+            files[name] = data[:records_end(data)] if name.endswith(".log") else data
     return files
 
 

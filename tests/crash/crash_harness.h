@@ -75,8 +75,9 @@ class CrashHarness {
   // Starts the writer on the log and SIGKILLs it `delay` after it is ready to write (after it
   // said "ready", or, with a replica, after the replica caught up with it and it was
   // released), or `delay` after exec when `before_ready`. Then checks the log (see above);
-  // with `tear_tail`, first appends a torn record or zero bytes to the last segment, as a
-  // write cut short would leave them (only when the log's tail is clean). With `after_acks`
+  // with `tear_tail`, first writes a torn record or zero bytes after the last segment's records
+  // (over its zero fill), as a write cut short would leave them (only when the log's tail is
+  // clean). With `after_acks`
   // (not with `before_ready`), the delay starts once the writer has acknowledged that many
   // writes, whatever the machine's speed: the log then surely grows by that much.
   void kill_once(std::chrono::milliseconds delay, bool before_ready, bool tear_tail,
@@ -96,7 +97,7 @@ class CrashHarness {
   void check_log(const Run& run, std::uint64_t torn_bytes, const std::string& torn_segment);
   void check_acks(const Run& run, std::uint64_t last_seq,
                   const std::map<std::string, std::string>& rows, std::uint64_t first_seq);
-  std::uint64_t tear_tail(std::string* segment);
+  void tear_tail(const std::string& segment, std::uint64_t records_end);
 
   HarnessOptions options_;
   procreg::testing::TempDir dir_;

@@ -21,6 +21,7 @@ using testing::append_range;
 using testing::open_log;
 using testing::options_with;
 using testing::read_all;
+using testing::read_bytes;
 using testing::TempDir;
 
 constexpr auto kGenerous = std::chrono::seconds(20);  // only reached if the code is broken
@@ -161,33 +162,45 @@ BOOST_AUTO_TEST_CASE(wait_durable_after_close_is_unavailable) {
 
 BOOST_AUTO_TEST_CASE(a_failed_write_is_cut_off_and_the_log_takes_writes_again) {
   // A full disk: write(2) fails part way. The partial record is cut off, so the files are as
-  // before and only this call fails; the log takes writes again once there is room.
-  for (const Durability d : {Durability::kSyncEach, Durability::kGroupCommit}) {
-    TempDir tmp;
-    const std::string path = tmp.file(segment_file_name(1));
-    auto log = open_log(tmp.path(), options_with(d));
-    const std::uint64_t last = 0;
-    append_range(*log, last + 1, last + 5);
-    const auto size = std::filesystem::file_size(path);
-    Status failed;
-    {
-      FileSizeLimit limit(size + 10);  // the next record gets 10 bytes in, then EFBIG
-      failed = log->append(last + 6, std::string(100, 'x'));
+  // before and only this call fails; the log takes writes again once there is room. A record
+  // longer than a zero-filled segment's fill meets the full disk as it grows the file: the
+  // segment is cut back to its records (the zero fill goes too, and comes back with the next
+  // append).
+  for (const std::uint64_t zero_fill : {std::uint64_t{0}, std::uint64_t{4096}}) {
+    for (const Durability d : {Durability::kSyncEach, Durability::kGroupCommit}) {
+      BOOST_TEST_CONTEXT("zero fill " << zero_fill << ", durability " << static_cast<int>(d)) {
+        TempDir tmp;
+        const std::string path = tmp.file(segment_file_name(1));
+        LogOptions o = options_with(d);
+        o.zero_fill_bytes = zero_fill;
+        auto log = open_log(tmp.path(), o);
+        const std::uint64_t last = 0;
+        append_range(*log, last + 1, last + 5);
+        const auto size = std::filesystem::file_size(path);
+        const std::uint64_t records = log->segments().back().bytes;
+        const std::string before = read_bytes(path).substr(0, records);
+        Status failed;
+        {
+          FileSizeLimit limit(size + 10);  // 10 bytes more, then EFBIG
+          // Longer than the zero fill left: it must grow first.
+          failed = log->append(last + 6, std::string(3 * 4096, 'x'));
+        }
+        BOOST_TEST(failed.code() == Code::kIoError);
+        BOOST_TEST(failed.message().find(path) != std::string::npos, failed.message());
+        BOOST_TEST(failed.message().find("nothing was written") != std::string::npos);
+        BOOST_TEST(read_bytes(path) == before);  // the records; no zero fill any more
+        BOOST_TEST(log->last_seq() == last + 5);
+        PROCREG_REQUIRE_OK(log->failure());
+        BOOST_TEST(log->write_failures() == 1u);
+        // Room again: the same seq is appended and made durable.
+        PROCREG_REQUIRE_OK(log->append(last + 6, "again"));
+        PROCREG_REQUIRE_OK(log->wait_durable(last + 6, steady_clock::now() + kGenerous));
+        PROCREG_REQUIRE_OK(log->close());
+        auto reopened = open_log(tmp.path(), o);
+        BOOST_TEST(!reopened->recovery().truncated_tail);
+        BOOST_TEST(reopened->last_seq() == last + 6);
+      }
     }
-    BOOST_TEST(failed.code() == Code::kIoError);
-    BOOST_TEST(failed.message().find(path) != std::string::npos, failed.message());
-    BOOST_TEST(failed.message().find("nothing was written") != std::string::npos);
-    BOOST_TEST(std::filesystem::file_size(path) == size);
-    BOOST_TEST(log->last_seq() == last + 5);
-    PROCREG_REQUIRE_OK(log->failure());
-    BOOST_TEST(log->write_failures() == 1u);
-    // Room again: the same seq is appended and made durable.
-    PROCREG_REQUIRE_OK(log->append(last + 6, "again"));
-    PROCREG_REQUIRE_OK(log->wait_durable(last + 6, steady_clock::now() + kGenerous));
-    PROCREG_REQUIRE_OK(log->close());
-    auto reopened = open_log(tmp.path(), options_with(d));
-    BOOST_TEST(!reopened->recovery().truncated_tail);
-    BOOST_TEST(reopened->last_seq() == last + 6);
   }
 }
 

@@ -562,13 +562,14 @@ BOOST_AUTO_TEST_CASE(a_damaged_header_is_corruption_and_a_newer_version_unsuppor
   write_bytes(path, with_byte(kHeaderLengthOffset, 40));
   expect_corruption(tmp.path(), name, 0, 0, "does not match hub length");
   write_bytes(path, with_byte(kHeaderVersionOffset, kFormatVersion + 1));
-  expect_corruption(tmp.path(), name, 0, 0, "bad format version 4");
+  expect_corruption(tmp.path(), name, 0, 0,
+                    "bad format version " + std::to_string(kFormatVersion + 1));
 
-  // An intact header of version 4 (its CRC matches) is a format this build does not read.
-  std::string v4 = with_byte(kHeaderVersionOffset, kFormatVersion + 1);
+  // An intact header of the next version (its CRC matches) is a format this build does not read.
+  std::string next = with_byte(kHeaderVersionOffset, kFormatVersion + 1);
   const std::size_t crc_offset = kMinHeaderBytes + std::string(kHub).size() - kCrcBytes;
-  put_u32(v4.data() + crc_offset, crc32c::mask(crc32c::value(v4.data(), crc_offset)));
-  write_bytes(path, v4);
+  put_u32(next.data() + crc_offset, crc32c::mask(crc32c::value(next.data(), crc_offset)));
+  write_bytes(path, next);
   auto log = Log::open(tmp.path(), kHub, options_with(Durability::kNone));
   BOOST_TEST(log.status().code() == Code::kUnsupported);
   BOOST_TEST(testing::reader_error(tmp.path()).code() == Code::kUnsupported);

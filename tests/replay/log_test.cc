@@ -2,6 +2,7 @@
 // on-disk layout. Damage and recovery: log_recovery_test.cc; durability: log_durability_test.cc.
 #include "log/log.h"
 #include "log/log_reader.h"
+#include "log/segment_scan.h"
 
 #include <unistd.h>
 
@@ -47,7 +48,15 @@ BOOST_AUTO_TEST_CASE(a_new_log_is_empty_with_a_random_nonzero_epoch) {
   BOOST_TEST(segments[0].first_seq == 1u);
   BOOST_TEST(segments[0].last_seq == 0u);
   BOOST_TEST(segments[0].bytes == kMinHeaderBytes + std::strlen(kHub));
-  BOOST_TEST(std::filesystem::file_size(dir + "/" + segments[0].name) == segments[0].bytes);
+  // Under kSyncEach the segment is zero-filled a megabyte ahead, in whole pages (LOG_FORMAT.md
+  // section 5); closing cuts the zeros off.
+  const std::string path = dir + "/" + segments[0].name;
+  const std::uint64_t filled = (segments[0].bytes + (1u << 20) + 4095) / 4096 * 4096;
+  BOOST_TEST(std::filesystem::file_size(path) == filled);
+  BOOST_TEST(read_bytes(path).substr(segments[0].bytes) ==
+             std::string(filled - segments[0].bytes, '\0'));
+  PROCREG_REQUIRE_OK(log->close());
+  BOOST_TEST(std::filesystem::file_size(path) == segments[0].bytes);
 
   TempDir other;
   auto second = open_log(other.path(), options_with(Durability::kNone));
@@ -321,23 +330,67 @@ BOOST_AUTO_TEST_CASE(files_follow_the_documented_layout) {
     PROCREG_REQUIRE_OK(log->append(1, "hello"));
   }
   const std::string bytes = read_bytes(tmp.file("00000000000000000001.log"));
-  BOOST_REQUIRE_EQUAL(bytes.size(), 55u + 22u);
+  BOOST_REQUIRE_EQUAL(bytes.size(), 59u + 22u);
   const char* p = bytes.data();
   BOOST_TEST(std::string(p, 4) == "PRLG");
-  BOOST_TEST(get_u16(p + 4) == 3u);
-  BOOST_TEST(get_u16(p + 6) == 55u);
+  BOOST_TEST(get_u16(p + 4) == 4u);
+  BOOST_TEST(get_u16(p + 6) == 59u);
   BOOST_TEST(get_u64(p + 8) == epoch);
   BOOST_TEST(get_u64(p + 16) == 1u);
   BOOST_TEST(get_u32(p + 24) == 16u << 20);  // max_record_bytes, the default
   BOOST_TEST(get_u64(p + 28) == 1u);         // term
   BOOST_TEST(get_u64(p + 36) == incarnation);
-  BOOST_TEST(get_u16(p + 44) == 5u);
-  BOOST_TEST(std::string(p + 46, 5) == "hub-a");
-  BOOST_TEST(get_u32(p + 51) == crc32c::mask(crc32c::value(p, 51)));
+  BOOST_TEST(get_u32(p + 44) == 0u);  // unsynced_limit: kNone never zero-fills
+  BOOST_TEST(get_u16(p + 48) == 5u);
+  BOOST_TEST(std::string(p + 50, 5) == "hub-a");
+  BOOST_TEST(get_u32(p + 55) == crc32c::mask(crc32c::value(p, 55)));
   // The record: the worked example of docs/LOG_FORMAT.md, byte for byte.
   const unsigned char record[] = {0x54, 0x6b, 0x75, 0x72, 0x05, 0x00, 0x00, 0x00, 0x01, 0x01, 0x00,
                                   0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 'h',  'e',  'l',  'l',  'o'};
-  BOOST_TEST(std::memcmp(p + 55, record, sizeof record) == 0);
+  BOOST_TEST(std::memcmp(p + 59, record, sizeof record) == 0);
+
+  // A writer that syncs records the largest write it makes (4 MiB + 17 + max_record_bytes) as
+  // the segment's unsynced_limit.
+  TempDir synced;
+  {
+    LogOptions o = options_with(Durability::kGroupCommit);
+    o.max_record_bytes = 1000;
+    auto log = open_log(synced.path(), o);
+    PROCREG_REQUIRE_OK(log->append(1, "hello"));
+  }
+  const std::string zero_filled = read_bytes(synced.file("00000000000000000001.log"));
+  BOOST_REQUIRE_EQUAL(zero_filled.size(), 59u + 22u);  // closing cut the zero fill off
+  BOOST_TEST(get_u32(zero_filled.data() + 44) == (4u << 20) + 17u + 1000u);
+  BOOST_TEST(std::memcmp(zero_filled.data() + 59, record, sizeof record) == 0);
+}
+
+// A reader that has read a zero-filled segment's zeros into its buffer sees the records
+// written over them at once (they are not taken from the buffer): SegmentScan, as the replay
+// service uses it to list what a standby may copy, and LogReader.
+BOOST_AUTO_TEST_CASE(readers_of_a_live_zero_filled_segment_see_each_record_at_once) {
+  TempDir tmp;
+  auto log = open_log(tmp.path(), options_with(Durability::kSyncEach));
+  const std::string name = segment_file_name(1);
+  auto scan = SegmentScan::open(tmp.path(), name);
+  BOOST_REQUIRE(scan.ok());
+  PROCREG_REQUIRE_OK(scan->advance(UINT64_MAX));  // the header, and the zeros after it
+  BOOST_TEST(scan->torn());
+  auto reader = LogReader::open(tmp.path());
+  BOOST_REQUIRE(reader.ok());
+  LogRecord record;
+  BOOST_TEST(!*(*reader)->next(&record));
+  for (std::uint64_t seq = 1; seq <= 50; ++seq) {
+    PROCREG_REQUIRE_OK(log->append(seq, testing::payload_for(seq)));
+    PROCREG_REQUIRE_OK(scan->advance(seq));
+    BOOST_REQUIRE_EQUAL(scan->last_seq(), seq);
+    BOOST_REQUIRE_EQUAL(scan->size(), log->segments().back().bytes);
+    auto more = (*reader)->next(&record);
+    BOOST_REQUIRE(more.ok());
+    BOOST_REQUIRE(*more);
+    BOOST_REQUIRE_EQUAL(record.seq, seq);
+    BOOST_REQUIRE(!*(*reader)->next(&record));  // then the zero fill: the end, for now
+    BOOST_TEST((*reader)->tail_bytes_ignored() == 0u);
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,7 +1,7 @@
-// The segment header's versions (docs/LOG_FORMAT.md section 3): version 3 records the writer's
-// term and incarnation, version 2 the writer's max_record_bytes and every segment is read with
-// its own; version 1 and 2 segments still open and replay; a header claiming an impossible
-// limit is corruption.
+// The segment header's versions (docs/LOG_FORMAT.md section 3): version 4 records whether the
+// segment is zero-filled (its unsynced_limit), version 3 the writer's term and incarnation, version
+// 2 the writer's max_record_bytes and every segment is read with its own; version 1 and 2 segments
+// still open and replay; a header claiming an impossible limit is corruption.
 #include <boost/test/unit_test.hpp>
 #include <cstring>
 #include <filesystem>
@@ -30,8 +30,14 @@ using testing::write_bytes;
 constexpr std::uint64_t kGoldenEpoch = 0x0123456789ABCDEFull;
 
 // docs/LOG_FORMAT.md section 3: epoch 0x0123456789ABCDEF, first_seq 1, hub "hub-a", in
-// version 3 with max_record_bytes 16 MiB, term 2 and incarnation 0x1122334455667788, in version
-// 2 with that limit, and in version 1.
+// version 4 with max_record_bytes 16 MiB, term 2, incarnation 0x1122334455667788 and
+// unsynced_limit 20 MiB + 17 (4 MiB + 17 + 16 MiB, what a writer with that limit records), in
+// version 3 with the same but the limit, in version 2 with that max_record_bytes, and in
+// version 1.
+constexpr std::uint32_t kGoldenUnsyncedLimit = (4u << 20) + 17u + (16u << 20);
+const std::string kGoldenV4 = from_hex(
+    "50524c47 0400 3b00 efcdab8967452301 0100000000000000 00000001 0200000000000000 "
+    "8877665544332211 11004001 0500 6875622d61 3e2eadb8");
 const std::string kGoldenV3 = from_hex(
     "50524c47 0300 3700 efcdab8967452301 0100000000000000 00000001 0200000000000000 "
     "8877665544332211 0500 6875622d61 d521eff1");
@@ -71,7 +77,7 @@ std::string v2_header(std::uint64_t epoch, std::uint64_t first_seq, const std::s
   return old_header(kFormatVersion2, epoch, first_seq, hub, max_record_bytes);
 }
 
-SegmentHeader v3(std::uint64_t epoch, std::uint64_t first_seq, std::uint32_t max_record_bytes,
+SegmentHeader v4(std::uint64_t epoch, std::uint64_t first_seq, std::uint32_t max_record_bytes,
                  std::uint64_t term, std::uint64_t incarnation) {
   SegmentHeader h{epoch, first_seq, kHub, max_record_bytes};
   h.term = term;
@@ -111,22 +117,27 @@ void expect_corruption(const std::string& dir, const std::string& name, std::uin
 BOOST_AUTO_TEST_SUITE(segment_header_test)
 
 BOOST_AUTO_TEST_CASE(headers_match_the_documented_golden_bytes) {
-  BOOST_TEST(encode_segment_header(v3(kGoldenEpoch, 1, 16u << 20, 2, 0x1122334455667788ull)) ==
-             kGoldenV3);
+  SegmentHeader golden4 = v4(kGoldenEpoch, 1, 16u << 20, 2, 0x1122334455667788ull);
+  golden4.unsynced_limit = kGoldenUnsyncedLimit;
+  BOOST_TEST(encode_segment_header(golden4) == kGoldenV4);
   BOOST_TEST(v2_header(kGoldenEpoch, 1, kHub) == kGoldenV2);
   BOOST_TEST(v1_header(kGoldenEpoch, 1, kHub) == kGoldenV1);
   // The fields at the documented offsets.
-  const char* p = kGoldenV3.data();
-  BOOST_TEST(get_u16(p + kHeaderVersionOffset) == 3u);
-  BOOST_TEST(get_u16(p + kHeaderLengthOffset) == 55u);
+  const char* p = kGoldenV4.data();
+  BOOST_TEST(get_u16(p + kHeaderVersionOffset) == 4u);
+  BOOST_TEST(get_u16(p + kHeaderLengthOffset) == 59u);
   BOOST_TEST(get_u32(p + kHeaderMaxRecordOffset) == 16u << 20);
   BOOST_TEST(get_u64(p + kHeaderTermOffset) == 2u);
   BOOST_TEST(get_u64(p + kHeaderIncarnationOffset) == 0x1122334455667788ull);
+  BOOST_TEST(get_u32(p + kHeaderUnsyncedLimitOffset) == kGoldenUnsyncedLimit);
   BOOST_TEST(get_u16(p + kHeaderHubLengthOffset) == 5u);
   BOOST_TEST(std::string(p + kHeaderHubOffset, 5) == kHub);
+  // Version 3: the same fields up to the incarnation, then the hub.
+  BOOST_TEST(get_u16(kGoldenV3.data() + kV3HeaderHubLengthOffset) == 5u);
+  BOOST_TEST(std::string(kGoldenV3.data() + kV3HeaderHubOffset, 5) == kHub);
 
   TempDir tmp;
-  for (const std::string& golden : {kGoldenV3, kGoldenV2, kGoldenV1}) {
+  for (const std::string& golden : {kGoldenV4, kGoldenV3, kGoldenV2, kGoldenV1}) {
     write_bytes(tmp.file(segment_file_name(1)), golden);
     const SegmentHeader header = header_of(tmp.path(), segment_file_name(1));
     const std::uint16_t version = get_u16(golden.data() + kHeaderVersionOffset);
@@ -135,8 +146,9 @@ BOOST_AUTO_TEST_CASE(headers_match_the_documented_golden_bytes) {
     BOOST_TEST(header.first_seq == 1u);
     BOOST_TEST(header.hub == kHub);
     BOOST_TEST(header.max_record_bytes == 16u << 20);  // version 1: the default
-    BOOST_TEST(header.term == (version == 3 ? 2u : 0u));
-    BOOST_TEST(header.incarnation == (version == 3 ? 0x1122334455667788ull : 0u));
+    BOOST_TEST(header.term == (version >= 3 ? 2u : 0u));
+    BOOST_TEST(header.incarnation == (version >= 3 ? 0x1122334455667788ull : 0u));
+    BOOST_TEST(header.unsynced_limit == (version == 4 ? kGoldenUnsyncedLimit : 0u));
   }
 }
 
@@ -359,7 +371,7 @@ BOOST_AUTO_TEST_CASE(an_empty_last_segment_of_another_limit_gets_the_writers_hea
   TempDir tmp;
   // A version 1 log that holds no record yet, and a version 2 one written with another limit.
   for (const std::string& header : {v1_header(77, 1, kHub), v2_header(77, 1, kHub, 1000),
-                                    encode_segment_header(v3(77, 1, 1000, 1, 5))}) {
+                                    encode_segment_header(v4(77, 1, 1000, 1, 5))}) {
     std::filesystem::remove_all(tmp.path());
     std::filesystem::create_directories(tmp.path());
     write_bytes(tmp.file(segment_file_name(1)), header);
@@ -374,7 +386,7 @@ BOOST_AUTO_TEST_CASE(an_empty_last_segment_of_another_limit_gets_the_writers_hea
       PROCREG_REQUIRE_OK(log->append(1, std::string(2000, 'z')));
     }
     BOOST_TEST(read_bytes(tmp.file(segment_file_name(1))).substr(0, kMinHeaderBytes + 5) ==
-               encode_segment_header(v3(77, 1, kDefaultMaxRecordBytes, 1, incarnation)));
+               encode_segment_header(v4(77, 1, kDefaultMaxRecordBytes, 1, incarnation)));
     BOOST_TEST(!std::filesystem::exists(tmp.file(segment_file_name(1) + ".tmp")));
     BOOST_TEST(read_all(tmp.path()).size() == 1u);
   }

@@ -61,6 +61,7 @@ struct ServeOptions {
   std::string dump;
   double seconds = 0;
   std::uint64_t segment_bytes = LogOptions{}.segment_bytes;
+  std::uint64_t zero_fill_bytes = LogOptions{}.zero_fill_bytes;
   SnapshotOptions snapshots;  // --snapshot-every-events, ... (the library's defaults)
   std::int64_t janitor_ms = RegistryOptions{}.janitor_interval.count();
   std::int64_t tombstone_ttl_ms = RegistryOptions{}.tombstone_ttl_ms;
@@ -168,6 +169,7 @@ RegistryOptions registry_options(const ServeOptions& o) {
   ro.local_node = o.node;
   ro.log.durability = parse_durability(o.durability);
   ro.log.segment_bytes = o.segment_bytes;
+  ro.log.zero_fill_bytes = o.zero_fill_bytes;
   ro.log.term = o.term;
   ro.snapshots = o.snapshots;
   ro.janitor_interval = std::chrono::milliseconds(o.janitor_ms);
@@ -453,6 +455,12 @@ void add_log_options(CLI::App* serve, ServeOptions* o) {
       ->add_option("--segment-bytes", o->segment_bytes,
                    "roll to a new log segment past this size (compaction removes whole segments)")
       ->check(CLI::Range(std::uint64_t{4096}, std::uint64_t{1} << 40))
+      ->capture_default_str();
+  serve
+      ->add_option("--zero-fill-bytes", o->zero_fill_bytes,
+                   "under sync and group durability, keep the log this far ahead zero-filled so "
+                   "an fdatasync has no file size to record (0: append)")
+      ->check(CLI::Range(std::uint64_t{0}, std::uint64_t{1} << 30))
       ->capture_default_str();
   serve
       ->add_option("--snapshot-every-events", o->snapshots.every_events,
