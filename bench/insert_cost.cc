@@ -13,6 +13,7 @@
 // "64 in flight" row of registry_bench, for a sampling profiler (perf record -g).
 //
 //   insert_cost [--n N] [--warmup W] [--metadata] [--in-flight K] [--durability none|group]
+//               [--zero-fill-bytes B] (LogOptions::zero_fill_bytes; 0: append)
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -33,6 +34,7 @@ struct Args {
   bool metadata = false;      // each insert carries a one-key metadata map
   std::size_t in_flight = 0;  // 0: synchronous calls on one thread
   bool group_commit = false;
+  std::uint64_t zero_fill = procreg::LogOptions{}.zero_fill_bytes;
 };
 
 Args parse(int argc, char** argv) {
@@ -47,12 +49,14 @@ Args parse(int argc, char** argv) {
       a.warmup = std::strtoull(argv[++i], nullptr, 10);
     } else if (i + 1 < argc && flag == "--in-flight") {
       a.in_flight = std::strtoull(argv[++i], nullptr, 10);
+    } else if (i + 1 < argc && flag == "--zero-fill-bytes") {
+      a.zero_fill = std::strtoull(argv[++i], nullptr, 10);
     } else if (i + 1 < argc && flag == "--durability") {
       a.group_commit = std::string(argv[++i]) == "group";
     } else {
       std::fprintf(stderr,
                    "usage: insert_cost [--n N] [--warmup W] [--metadata] [--in-flight K] "
-                   "[--durability none|group]\n");
+                   "[--durability none|group] [--zero-fill-bytes B]\n");
       std::exit(2);
     }
   }
@@ -106,6 +110,7 @@ int main(int argc, char** argv) {
   o.log_dir = dir.path();
   o.local_node = "node0@host";
   o.log.durability = args.group_commit ? Durability::kGroupCommit : Durability::kNone;
+  o.log.zero_fill_bytes = args.zero_fill;
   o.janitor_interval = std::chrono::milliseconds(0);
   auto reg = Registry::open(o);
   if (!reg.ok()) {

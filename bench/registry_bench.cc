@@ -54,12 +54,14 @@ Entry make_entry(std::size_t i) {
                {{"tag", Value("region-" + std::to_string(i % 100))}}};
 }
 
-RegistryOptions options_for(const std::string& dir, Durability d) {
+RegistryOptions options_for(const std::string& dir, Durability d,
+                            std::uint64_t zero_fill = LogOptions{}.zero_fill_bytes) {
   RegistryOptions o;
   o.hub = "bench";
   o.log_dir = dir;
   o.local_node = "node0@host";
   o.log.durability = d;
+  o.log.zero_fill_bytes = zero_fill;
   o.janitor_interval = std::chrono::milliseconds(0);
   return o;
 }
@@ -197,6 +199,29 @@ void bench_codec(Report& report, const Config&) {
               naive_bytes[0].size());
 }
 
+// The same records written over a file of zeros that was written and synced first (as the
+// log's zero fill), fdatasync after each: the sync has no file size to record.
+double raw_overwrite_rate(const std::string& path, std::size_t payload_size, double seconds) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  const std::string zeros(1 << 20, '\0');
+  std::string record(17 + payload_size, 'x');
+  constexpr std::size_t kFill = 64;  // MiB: more than a run writes at a few thousand syncs/s
+  for (std::size_t i = 0; i < kFill; ++i) {
+    if (::write(fd, zeros.data(), zeros.size()) < 0) std::abort();
+  }
+  ::fdatasync(fd);
+  const double rate = timed_ops(1, seconds, [&](int, std::size_t i) {
+    std::memcpy(record.data() + 9, &i, sizeof i);
+    const std::uint32_t crc = replay::crc32c::value(record.data() + 4, record.size() - 4);
+    std::memcpy(record.data(), &crc, 4);
+    const auto at = static_cast<off_t>((i * record.size()) % ((kFill << 20) - record.size()));
+    if (::pwrite(fd, record.data(), record.size(), at) < 0) std::abort();
+    ::fdatasync(fd);
+  });
+  ::close(fd);
+  return rate;
+}
+
 // `callers` asynchronous callers, each keeping one insert in flight: submitted, then submitted
 // again from its completion. Returns the completions per second.
 double async_insert_rate(Registry& reg, int callers, double seconds) {
@@ -245,12 +270,26 @@ void bench_group_commit(Report& report, const Config& cfg, double raw_sync) {
       report.add({"insert, group commit, " + std::to_string(n) + " sync callers", rate, "ops/s",
                   baseline, raw_sync, target});
     }
+    double rate = 0;
+    {
+      TempDir d;
+      auto reg = Registry::open(options_for(d.path(), Durability::kGroupCommit));
+      if (!reg.ok()) std::abort();
+      rate = async_insert_rate(**reg, n, cfg.seconds);
+      report.add({"submit_insert, group commit, " + std::to_string(n) + " in flight", rate, "ops/s",
+                  baseline, raw_sync, target});
+    }
+    if (n != 64) continue;
+    // The same without zero fill (LogOptions::zero_fill_bytes = 0): each sync records a new
+    // file size.
     TempDir d;
-    auto reg = Registry::open(options_for(d.path(), Durability::kGroupCommit));
+    auto reg = Registry::open(options_for(d.path(), Durability::kGroupCommit, 0));
     if (!reg.ok()) std::abort();
-    const double rate = async_insert_rate(**reg, n, cfg.seconds);
-    report.add({"submit_insert, group commit, " + std::to_string(n) + " in flight", rate, "ops/s",
-                baseline, raw_sync, target});
+    const double appended = async_insert_rate(**reg, n, cfg.seconds);
+    report.add({"submit_insert, group commit, 64 in flight, no zero fill", appended, "ops/s",
+                baseline, raw_sync, 0});
+    report.add(
+        {"submit_insert, 64 in flight: zero fill", rate, "ops/s", "no zero fill", appended, 0});
   }
 }
 
@@ -259,6 +298,9 @@ void bench_writes(Report& report, const Config& cfg) {
   const std::size_t payload = events::encode(insert_event(make_entry(1), 1)).size();
   const double raw = raw_append_rate(dir.sub("raw"), payload, false, cfg.seconds);
   const double raw_sync = raw_append_rate(dir.sub("raw-sync"), payload, true, cfg.seconds);
+  const double raw_over = raw_overwrite_rate(dir.sub("raw-over"), payload, cfg.seconds);
+  report.add({"raw write over zeros + CRC + fdatasync each", raw_over, "ops/s",
+              "raw append + CRC + fdatasync each", raw_sync, 0});
   struct Policy {
     Durability d;
     const char* name;
