@@ -51,14 +51,14 @@ Status DurabilityTracker::start() {
   return Status();
 }
 
-void DurabilityTracker::written(std::uint64_t seq) {
+void DurabilityTracker::written(std::uint64_t seq, bool sync_follows) {
   std::unique_lock lock(mu_);
   written_seq_ = seq;
   if (policy_ == Durability::kNone) {
     durable_seq_ = seq;
     lock.unlock();
     durable_cv_.notify_all();
-  } else if (policy_ == Durability::kGroupCommit && syncer_idle_) {
+  } else if (policy_ == Durability::kGroupCommit && syncer_idle_ && !sync_follows) {
     lock.unlock();
     syncer_cv_.notify_one();
   }
@@ -79,9 +79,14 @@ void DurabilityTracker::synced(std::uint64_t seq) {
 }
 
 bool DurabilityTracker::claim_inline_sync() {
-  std::lock_guard lock(mu_);
+  std::unique_lock lock(mu_);
   if (policy_ != Durability::kGroupCommit || interval_.count() != 0 || syncing_ || inline_sync_ ||
       written_seq_ <= durable_seq_ || !failure_.ok() || stop_ || closed_) {
+    // The syncer has them: a writer that said a sync follows did not wake it.
+    const bool wake = policy_ == Durability::kGroupCommit && syncer_idle_ && !inline_sync_ &&
+                      written_seq_ > durable_seq_;
+    lock.unlock();
+    if (wake) syncer_cv_.notify_one();
     return false;
   }
   inline_sync_ = true;

@@ -57,14 +57,17 @@ class DurabilityTracker {
   int wake_fd();
   void arm_wake() { wake_armed_.store(true, std::memory_order_seq_cst); }
 
-  // Records up to `seq` are written to the OS. Under kNone that makes them durable.
-  void written(std::uint64_t seq);
+  // Records up to `seq` are written to the OS. Under kNone that makes them durable. With
+  // `sync_follows` the writer calls claim_inline_sync() next, so the idle syncer is not woken
+  // for them (a wake-up it would find nothing to do in, or a race the writer's sync would lose).
+  void written(std::uint64_t seq, bool sync_follows = false);
   // The writer fdatasynced every record up to `seq` itself.
   void synced(std::uint64_t seq);
   // Under kGroupCommit with no interval: true if the syncer is not in a sync and records wait,
   // and then the syncer leaves them to the writer, which syncs them on its own thread and calls
   // synced() and end_inline_sync() (PostgreSQL's leader flush: one thread hand-off less per
-  // sync, and the writer's queue fills behind it meanwhile). false: the syncer has them.
+  // sync, and the writer's queue fills behind it meanwhile). false: the syncer has them (it is
+  // woken if it is idle).
   bool claim_inline_sync();
   void end_inline_sync();
   // The writer rolled to `next` after fdatasyncing every record up to `synced_seq`.

@@ -272,7 +272,8 @@ Status Log::append(std::uint64_t seq, std::string_view payload) {
   return append_many(seq, std::span<const std::string_view>(&payload, 1));
 }
 
-Status Log::append_many(std::uint64_t first_seq, std::span<const std::string_view> payloads) {
+Status Log::append_many(std::uint64_t first_seq, std::span<const std::string_view> payloads,
+                        bool sync_follows) {
   Impl& d = *impl_;
   if (d.closed) return Status::unavailable("log " + d.dir + " is closed");
   if (Status failed = d.durability->failure(); !failed.ok()) return failed;
@@ -327,7 +328,7 @@ Status Log::append_many(std::uint64_t first_seq, std::span<const std::string_vie
     d.last_seq = last;
     d.segments.back().last_seq = last;
     d.segments.back().bytes = d.active->size();
-    d.durability->written(last);
+    d.durability->written(last, sync_follows);
     if (d.options.durability == Durability::kSyncEach) d.durability->synced(last);
   }
   return Status();

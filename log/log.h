@@ -92,7 +92,10 @@ class Log {
   // call only as append() does when nothing of it reached the log; otherwise it poisons the log:
   // records of the batch written to an earlier segment before a roll stay (last_seq() says where
   // the log ends), and the poisoned log accepts nothing more.
-  Status append_many(std::uint64_t first_seq, std::span<const std::string_view> payloads);
+  // With `sync_follows` (kGroupCommit) the caller calls sync_if_idle() next: the syncer thread
+  // is not woken for these records unless that finds it must sync them.
+  Status append_many(std::uint64_t first_seq, std::span<const std::string_view> payloads,
+                     bool sync_follows = false);
 
   // Compaction, in three steps so that the slow part runs without the writer's lock:
   // compactable() names the segments whose every record is at or before `covered_seq` (a

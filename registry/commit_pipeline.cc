@@ -158,7 +158,8 @@ void CommitPipeline::stage(std::span<const Write> writes,
 bool CommitPipeline::append(std::span<Result<std::uint64_t>* const> out, Pass& pass) {
   pass.first = staged_.front().event.seq;
   const std::uint64_t first = pass.first;
-  Status s = log_.append_many(first, payloads_);
+  // Under group commit settle() offers to sync on this thread: the syncer is left asleep.
+  Status s = log_.append_many(first, payloads_, !pass.append_makes_durable);
   if (!s.ok()) {
     // Refused with the log's files as they were (a full disk): nothing of the group is in the
     // log, which takes writes again once there is room. Else the overlay already answers with
@@ -218,11 +219,13 @@ bool CommitPipeline::forget_refused(const Pass& pass) {
 
 void CommitPipeline::settle(std::span<Result<std::uint64_t>* const> out, const Pass& pass) {
   const std::uint64_t last = head_seq_;
+  // (append() left the syncer asleep: sync_if_idle() syncs here or hands them to it.)
+  const bool durable = pass.append_makes_durable || log_.durable_seq() >= last ||
+                       (log_.sync_if_idle() && log_.durable_seq() >= last);
   Status applied;
   if (Status f = applier_.failure(); !f.ok()) {
     applied = f;
-  } else if (pass.append_makes_durable || log_.durable_seq() >= last ||
-             (log_.sync_if_idle() && log_.durable_seq() >= last)) {
+  } else if (durable) {
     // Durable already (no sync, synced by the append, or, under group commit with the syncer
     // idle, synced here: the queue fills behind the slot as under sync-each, without two
     // thread hand-offs per sync): applied before the slot is released, so the next write

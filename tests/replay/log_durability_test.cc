@@ -160,6 +160,26 @@ BOOST_AUTO_TEST_CASE(wait_durable_after_close_is_unavailable) {
   BOOST_TEST(log->sync().code() == Code::kUnavailable);
 }
 
+// A writer that says a sync follows its append (the registry's writer, under group commit)
+// leaves the idle syncer asleep, so the writer's own sync is never lost to it; and when the
+// writer may not sync (an interval is set), the syncer is woken and syncs.
+BOOST_AUTO_TEST_CASE(a_writer_that_syncs_next_keeps_the_syncer_asleep) {
+  TempDir tmp;
+  auto log = open_log(tmp.path(), group_commit(milliseconds(0)));
+  const std::string payload = testing::payload_for(1);
+  const std::string_view one[] = {payload};
+  for (std::uint64_t seq = 1; seq <= 500; ++seq) {
+    PROCREG_REQUIRE_OK(log->append_many(seq, one, /*sync_follows=*/true));
+    BOOST_REQUIRE_MESSAGE(log->sync_if_idle(), "the syncer took seq " << seq);
+    BOOST_REQUIRE_EQUAL(log->durable_seq(), seq);
+  }
+  TempDir other;
+  auto paced = open_log(other.path(), group_commit(milliseconds(5)));
+  PROCREG_REQUIRE_OK(paced->append_many(1, one, /*sync_follows=*/true));
+  BOOST_TEST(!paced->sync_if_idle());  // an interval: the syncer's to do
+  PROCREG_REQUIRE_OK(paced->wait_durable(1, steady_clock::now() + kGenerous));
+}
+
 BOOST_AUTO_TEST_CASE(a_failed_write_is_cut_off_and_the_log_takes_writes_again) {
   // A full disk: write(2) fails part way. The partial record is cut off, so the files are as
   // before and only this call fails; the log takes writes again once there is room. A record
