@@ -150,7 +150,7 @@ void CommitPipeline::stage(std::span<const Write> writes,
     payloads_.emplace_back(p.encoded);
     if (!pass.append_makes_durable || i + 1 < writes.size()) {
       pass.overlay_ahead = true;
-      overlay_.record(p.event, /*borrow=*/pass.append_makes_durable);
+      overlay_.record(p.event, /*borrow=*/pass.append_makes_durable, p.encoded, p.rows);
     }
   }
 }

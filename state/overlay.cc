@@ -13,7 +13,7 @@ const StoredRow* Overlay::current(std::string_view table, std::string_view id) c
 const StoredRow* Overlay::find(std::string_view table, std::string_view id) const {
   auto t = tables_.find(table);
   if (t != tables_.end()) {
-    auto r = t->second.rows.find(std::string(id));
+    auto r = t->second.rows.find(id);
     if (r != t->second.rows.end()) {
       Pending& p = r->second;
       if (p.borrowed != nullptr) {
@@ -49,13 +49,20 @@ void Overlay::put(const std::string& table, TableOverlay& t, const std::string& 
   touched_.push_back(Touch{seq, table, id});
 }
 
-void Overlay::record(const Event& event, bool borrow) {
+void Overlay::record(const Event& event, bool borrow, std::string_view encoded,
+                     std::span<const events::EntryPartsAt> rows) {
   auto it = tables_.find(event.table);
   if (it == tables_.end()) it = tables_.emplace(event.table, TableOverlay{}).first;
   TableOverlay& t = it->second;
   const std::uint64_t seq = event.seq;
+  std::size_t next_row = 0;  // rows: one per row the event writes, in order
   auto written = [&](const Row& row) {
+    const std::size_t at = next_row++;
     if (borrow) return Pending{std::nullopt, seq, &row};
+    if (at < rows.size()) {
+      return Pending{StoredRow(row.entry, rows[at].in(encoded), row.expires_at_ms, seq), seq,
+                     nullptr};
+    }
     return Pending{StoredRow{row.entry, row.expires_at_ms, seq}, seq, nullptr};
   };
   const Pending removed{std::nullopt, seq, nullptr};

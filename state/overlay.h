@@ -16,9 +16,12 @@
 #include <map>
 #include <optional>
 #include <shared_mutex>
+#include <span>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
+#include "events/row_codec.h"
 #include "procreg/event.h"
 #include "state/commands.h"
 #include "state/projection.h"
@@ -37,8 +40,10 @@ class Overlay : public StateView {
   // borrow: the rows it writes are not copied; the overlay keeps pointers to them and copies
   // a row only if find() asks for it. Then `event` must stay where it is, unchanged, until
   // prune() has forgotten it (commit_many: until its batch is applied, before the writer's
-  // slot is released).
-  void record(const Event& event, bool borrow = false);
+  // slot is released). `encoded` and `rows` (events::encode's output for `event`, if given)
+  // let a copied row take its parts from the encoding instead of encoding the entry again.
+  void record(const Event& event, bool borrow = false, std::string_view encoded = {},
+              std::span<const events::EntryPartsAt> rows = {});
   // Forgets every effect of events up to `applied_seq`, which the projection now holds.
   void prune(std::uint64_t applied_seq);
   // Forgets everything (the writer applied, or gave up on, every event recorded).
@@ -54,9 +59,14 @@ class Overlay : public StateView {
     std::uint64_t seq = 0;          // the event that wrote this state
     const Row* borrowed = nullptr;  // the event's row, copied into `row` when first found
   };
+  // Ids are looked up by string_view, without building a string.
+  struct IdHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view id) const { return std::hash<std::string_view>{}(id); }
+  };
   struct TableOverlay {
     std::uint64_t cleared_seq = 0;  // a pending clear: rows not in `rows` are gone
-    std::unordered_map<std::string, Pending> rows;
+    std::unordered_map<std::string, Pending, IdHash, std::equal_to<>> rows;
   };
   void put(const std::string& table, TableOverlay& t, const std::string& id, Pending pending);
   const StoredRow* current(std::string_view table, std::string_view id) const;
