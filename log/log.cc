@@ -397,9 +397,15 @@ Status Log::sync() {
   return Status();
 }
 
-bool Log::sync_if_idle() {
+bool Log::sync_if_idle() { return claim_inline_sync() && sync_claimed(); }
+
+bool Log::claim_inline_sync() {
   Impl& d = *impl_;
-  if (d.closed || !d.durability->claim_inline_sync()) return false;
+  return !d.closed && d.durability->claim_inline_sync();
+}
+
+bool Log::sync_claimed() {
+  Impl& d = *impl_;
   Status s = d.active->sync();
   const bool ok = s.ok();
   if (ok) {

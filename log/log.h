@@ -112,6 +112,12 @@ class Log {
   // what was written on this thread instead (true: all of it is durable); false if the syncer
   // has it, or under another policy, or on a sync error (the log is then failed).
   bool sync_if_idle();
+  // sync_if_idle() in two steps: claim_inline_sync() takes the next sync from the syncer (true:
+  // the syncer stays away from the records written so far until sync_claimed(), which the
+  // caller must then call; false: the syncer has them, and is woken if idle); sync_claimed()
+  // fdatasyncs them on this thread and ends the claim (false on a sync error: the log failed).
+  bool claim_inline_sync();
+  bool sync_claimed();
   // Calls `listener` (on the thread that made the change: the group-commit thread, or the
   // writer) whenever durable_seq() advances or the log fails. Set once, before the first
   // append; it must not call into the Log.

@@ -31,7 +31,10 @@ CommitPipeline::CommitPipeline(const RegistryOptions& opts, const Clock& clock, 
       applier_(applier),
       counters_(counters),
       note_appended_(std::move(note_appended)),
-      overlay_(proj, proj_mu) {}
+      overlay_(proj, proj_mu),
+      inline_capable_(opts.log.durability == Durability::kGroupCommit &&
+                      opts.log.group_commit_interval.count() == 0 && opts.sync_standbys == 0 &&
+                      !opts.lease) {}
 
 bool CommitPipeline::writing_on_this_thread() const { return tl_writing == this; }
 
@@ -149,8 +152,10 @@ void CommitPipeline::stage(std::span<const Write> writes,
     staged_at_.push_back(i);
     payloads_.emplace_back(p.encoded);
     if (!pass.append_makes_durable || i + 1 < writes.size()) {
+      // Borrowed from staged_, where the events stay through the append: the rows are copied
+      // only if the group is not applied in this pass (append()).
       pass.overlay_ahead = true;
-      overlay_.record(p.event, /*borrow=*/pass.append_makes_durable, p.encoded, p.rows);
+      overlay_.record(p.event, /*borrow=*/true, p.encoded, p.rows);
     }
   }
 }
@@ -171,7 +176,9 @@ bool CommitPipeline::append(std::span<Result<std::uint64_t>* const> out, Pass& p
     } else if (s.code() == Code::kIoError || pass.overlay_ahead) {
       applier_.fail(s);
     }
-    if (pass.append_makes_durable) overlay_.clear();
+    // The overlay borrows from staged_, cleared below: forget_refused() emptied it, or the
+    // registry failed.
+    if (pass.overlay_ahead) overlay_.clear();
     // A batch across a segment roll may have reached the log in part (the log is poisoned
     // then): those events take effect when the registry is reopened.
     const std::uint64_t reached = log_.last_seq();
@@ -190,6 +197,14 @@ bool CommitPipeline::append(std::span<Result<std::uint64_t>* const> out, Pass& p
     return false;
   }
   pass.appended = true;
+  if (!pass.append_makes_durable) {
+    // The overlay borrows this group's rows from staged_. They may stay borrowed only if the
+    // group is applied before the slot is released: this thread syncs it (claimed before the
+    // events reach the applier, so that no other thread can apply them first) and applies it.
+    // Otherwise they are copied now, while the events are still staged_'s.
+    pass.applies_inline = inline_capable_ && log_.claim_inline_sync();
+    if (!pass.applies_inline) overlay_.own_borrowed();
+  }
   head_seq_ = staged_.back().event.seq;
   counters_.events_written.fetch_add(staged_.size());
   std::size_t bytes = 0;
@@ -219,9 +234,13 @@ bool CommitPipeline::forget_refused(const Pass& pass) {
 
 void CommitPipeline::settle(std::span<Result<std::uint64_t>* const> out, const Pass& pass) {
   const std::uint64_t last = head_seq_;
-  // (append() left the syncer asleep: sync_if_idle() syncs here or hands them to it.)
-  const bool durable = pass.append_makes_durable || log_.durable_seq() >= last ||
-                       (log_.sync_if_idle() && log_.durable_seq() >= last);
+  // (append() left the syncer asleep: this thread syncs here, having claimed the sync in
+  // append(), or sync_if_idle() syncs or hands them to the syncer.)
+  const bool durable =
+      pass.append_makes_durable ||
+      (pass.applies_inline
+           ? log_.sync_claimed() && log_.durable_seq() >= last
+           : log_.durable_seq() >= last || (log_.sync_if_idle() && log_.durable_seq() >= last));
   Status applied;
   if (Status f = applier_.failure(); !f.ok()) {
     applied = f;
@@ -236,6 +255,9 @@ void CommitPipeline::settle(std::span<Result<std::uint64_t>* const> out, const P
       applied = applier_.failure();
       if (applied.ok()) applied = Status::internal("events appended but not applied");
     }
+    // The group's borrowed rows go with it (those of an apply that failed stay: the events
+    // stay pending and alive, and no write reads the overlay once the applier failed).
+    if (pass.applies_inline) overlay_.prune(applier_.applied_seq());
   }
   if (!applied.ok()) {
     // The group's events, and the writes that saw them, share the outcome.
@@ -255,7 +277,7 @@ void CommitPipeline::recover(std::span<Result<std::uint64_t>* const> out, const 
                                                              : "writes could not be staged (") +
                                    e.what() + "); reopen the registry"));
   }
-  if (pass.append_makes_durable) overlay_.clear();  // it points into staged_
+  if (pass.overlay_ahead) overlay_.clear();  // it points into staged_
   staged_.clear();
   const Status f = applier_.failure();
   for (auto* r : out) {

@@ -69,7 +69,10 @@ class CommitPipeline {
     std::uint64_t next_seq;      // the seq of the next staged event, minus one
     bool overlay_ahead = false;  // the overlay holds events of this group
     bool appended = false;       // the log holds (some of) them
-    std::uint64_t first = 0;     // the group's first seq
+    // Group commit with nothing to wait for but the disk: the pass syncs the group on this
+    // thread and applies it before the slot is released (Log::claim_inline_sync).
+    bool applies_inline = false;
+    std::uint64_t first = 0;                           // the group's first seq
     std::chrono::steady_clock::time_point deadline{};  // the group's latest
   };
   bool quiesce(const Bound& bound, std::span<Result<std::uint64_t>* const> out);
@@ -94,6 +97,9 @@ class CommitPipeline {
 
   TimedLock slot_;  // guards the members below
   Overlay overlay_;
+  // Group commit, no interval, no standbys to wait for, no lease: a pass can sync and apply
+  // its group itself (Pass::applies_inline).
+  const bool inline_capable_;
   std::uint64_t head_seq_ = 0;              // last appended
   std::vector<Pending> staged_;             // the group's events, before the append
   std::vector<std::size_t> staged_at_;      // ... and the index of the write of each

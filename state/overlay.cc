@@ -91,6 +91,16 @@ void Overlay::record(const Event& event, bool borrow, std::string_view encoded,
   }
 }
 
+void Overlay::own_borrowed() {
+  for (auto& [name, t] : tables_) {
+    for (auto& [id, p] : t.rows) {
+      if (p.borrowed == nullptr) continue;
+      p.row.emplace(p.borrowed->entry, p.borrowed->expires_at_ms, p.seq);
+      p.borrowed = nullptr;
+    }
+  }
+}
+
 void Overlay::prune(std::uint64_t applied_seq) {
   while (!touched_.empty() && touched_.front().seq <= applied_seq) {
     const Touch touch = std::move(touched_.front());

@@ -44,6 +44,8 @@ class Overlay : public StateView {
   // let a copied row take its parts from the encoding instead of encoding the entry again.
   void record(const Event& event, bool borrow = false, std::string_view encoded = {},
               std::span<const events::EntryPartsAt> rows = {});
+  // Copies every borrowed row, so that the events recorded with `borrow` may go away.
+  void own_borrowed();
   // Forgets every effect of events up to `applied_seq`, which the projection now holds.
   void prune(std::uint64_t applied_seq);
   // Forgets everything (the writer applied, or gave up on, every event recorded).
