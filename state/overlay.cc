@@ -17,7 +17,7 @@ const StoredRow* Overlay::find(std::string_view table, std::string_view id) cons
     if (r != t->second.rows.end()) {
       Pending& p = r->second;
       if (p.borrowed != nullptr) {
-        p.row.emplace(p.borrowed->entry, p.borrowed->expires_at_ms, p.seq);
+        p.row.emplace(copy_borrowed(p));
         p.borrowed = nullptr;
       }
       return p.row ? &*p.row : nullptr;
@@ -58,7 +58,14 @@ void Overlay::record(const Event& event, bool borrow, std::string_view encoded,
   std::size_t next_row = 0;  // rows: one per row the event writes, in order
   auto written = [&](const Row& row) {
     const std::size_t at = next_row++;
-    if (borrow) return Pending{std::nullopt, seq, &row};
+    if (borrow) {
+      Pending p{std::nullopt, seq, &row};
+      if (at < rows.size()) {
+        p.parts = rows[at].in(encoded);
+        p.has_parts = true;
+      }
+      return p;
+    }
     if (at < rows.size()) {
       return Pending{StoredRow(row.entry, rows[at].in(encoded), row.expires_at_ms, seq), seq,
                      nullptr};
@@ -91,11 +98,16 @@ void Overlay::record(const Event& event, bool borrow, std::string_view encoded,
   }
 }
 
+StoredRow Overlay::copy_borrowed(const Pending& p) {
+  if (p.has_parts) return StoredRow(p.borrowed->entry, p.parts, p.borrowed->expires_at_ms, p.seq);
+  return StoredRow(p.borrowed->entry, p.borrowed->expires_at_ms, p.seq);
+}
+
 void Overlay::own_borrowed() {
   for (auto& [name, t] : tables_) {
     for (auto& [id, p] : t.rows) {
       if (p.borrowed == nullptr) continue;
-      p.row.emplace(p.borrowed->entry, p.borrowed->expires_at_ms, p.seq);
+      p.row.emplace(copy_borrowed(p));
       p.borrowed = nullptr;
     }
   }

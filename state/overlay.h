@@ -57,10 +57,16 @@ class Overlay : public StateView {
 
  private:
   struct Pending {
+    Pending(std::optional<StoredRow> r, std::uint64_t s, const Row* b)
+        : row(std::move(r)), seq(s), borrowed(b) {}
     std::optional<StoredRow> row;   // empty = removed (unless borrowed is set)
     std::uint64_t seq = 0;          // the event that wrote this state
     const Row* borrowed = nullptr;  // the event's row, copied into `row` when first found
+    events::EncodedEntry parts;     // with `borrowed`: its encoding, if recorded (has_parts)
+    bool has_parts = false;
   };
+  // The row that `p` borrows, copied (from its encoding when recorded).
+  static StoredRow copy_borrowed(const Pending& p);
   // Ids are looked up by string_view, without building a string.
   struct IdHash {
     using is_transparent = void;
