@@ -90,12 +90,24 @@ Result<SegmentReader::Step> SegmentReader::read_header(std::uint64_t last_good_s
   out->version = version;
   max_record_bytes_ = limit;
   unsynced_limit_ = out->unsynced_limit;
+  // A zero-filled segment holds zeros after its records: a reader at its end would read them
+  // all at every look. Smaller reads keep that to a little.
+  if (unsynced_limit_ > 0) read_bytes_ = kZeroFilledReadBytes;
   offset_ = length;
   header_read_ = true;
   return Step::kOk;
 }
 
 Result<SegmentReader::Step> SegmentReader::next(std::uint64_t expected_seq, LogRecord* out) {
+  // In a zero-filled segment, zeros buffered where the next record starts were most likely
+  // read before the writer wrote over them: read again rather than judge them.
+  if (unsynced_limit_ > 0 && offset_ >= window_offset_ &&
+      offset_ + kRecordHeaderBytes <= window_offset_ + window_len_) {
+    const char* p = at(offset_);
+    if (std::all_of(p, p + kRecordHeaderBytes, [](char c) { return c == 0; })) {
+      forget_unconsumed();
+    }
+  }
   auto step = check_next(expected_seq, out);
   const auto settled = [](const Result<Step>& r) {
     return r.ok() ? *r != Step::kTorn : r.status().code() != Code::kCorruption;
@@ -236,7 +248,7 @@ Result<std::size_t> SegmentReader::fill(std::uint64_t offset, std::size_t n) {
     keep = static_cast<std::size_t>(window_end - offset);
     std::memmove(buf_.get(), at(offset), keep);
   }
-  const std::size_t wanted = std::max(n, kReadBufferBytes);
+  const std::size_t wanted = std::max(n, read_bytes_);
   if (wanted > capacity_) {
     auto bigger = std::make_unique_for_overwrite<char[]>(wanted);
     if (keep > 0) std::memcpy(bigger.get(), buf_.get(), keep);
@@ -245,7 +257,8 @@ Result<std::size_t> SegmentReader::fill(std::uint64_t offset, std::size_t n) {
   }
   window_offset_ = offset;
   window_len_ = keep;
-  auto got = read_fully_at(fd_.get(), buf_.get() + keep, capacity_ - keep, offset + keep, path_);
+  auto got = read_fully_at(fd_.get(), buf_.get() + keep, std::max(wanted, keep) - keep,
+                           offset + keep, path_);
   if (!got.ok()) return got.status();
   window_len_ += *got;
   return std::min(n, window_len_);

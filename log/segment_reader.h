@@ -40,6 +40,9 @@ class SegmentReader {
  public:
   enum class Step { kOk, kEnd, kTorn };
   static constexpr std::size_t kReadBufferBytes = 1 << 20;
+  // What one read takes in a zero-filled segment (section 7.3), whose zeros a reader at the
+  // end of its records would otherwise read a megabyte at a time.
+  static constexpr std::size_t kZeroFilledReadBytes = 64 << 10;
   // The unit in which a file system leaves appended blocks unwritten: every device sector size
   // is a multiple of it. Zeros from such a boundary to the end of the file can be a torn write.
   static constexpr std::uint64_t kSectorBytes = 512;
@@ -129,9 +132,10 @@ class SegmentReader {
   std::string path_;
   std::string name_;
   std::uint32_t v1_max_record_bytes_;
-  std::uint32_t max_record_bytes_ = 0;  // the segment's, once read_header() returned kOk
-  std::uint32_t unsynced_limit_ = 0;    // likewise (version 4; 0: not zero-filled)
-  std::uint64_t last_good_seq_ = 0;     // for messages: the seq before the record being read
+  std::uint32_t max_record_bytes_ = 0;         // the segment's, once read_header() returned kOk
+  std::uint32_t unsynced_limit_ = 0;           // likewise (version 4; 0: not zero-filled)
+  std::size_t read_bytes_ = kReadBufferBytes;  // what fill() reads at least
+  std::uint64_t last_good_seq_ = 0;            // for messages: the seq before the record being read
   bool zero_fill_ = false;
   bool header_read_ = false;
   std::uint64_t offset_ = 0;
