@@ -12,6 +12,7 @@
 // standby has heard nothing for 1.5 s (tools/procreg/standby_cmd.h).
 //
 //   replication_bench [--threads T] [--seconds S] [--durability group|sync]
+//                     [--zero-fill-bytes B] (the writers' LogOptions::zero_fill_bytes)
 #include <algorithm>
 #include <atomic>
 #include <cstring>
@@ -33,6 +34,7 @@ struct Config {
   int threads = 16;
   double seconds = 2;
   Durability durability = Durability::kGroupCommit;
+  std::uint64_t zero_fill = LogOptions{}.zero_fill_bytes;
 };
 
 struct Load {
@@ -48,6 +50,7 @@ RegistryOptions writer_options(const std::string& dir, const Config& c, std::siz
   o.log_dir = dir;
   o.local_node = "n0";
   o.log.durability = c.durability;
+  o.log.zero_fill_bytes = c.zero_fill;
   o.sync_standbys = k;
   o.snapshots.every_bytes = 0;
   return o;
@@ -186,10 +189,12 @@ int main(int argc, char** argv) {
     } else if (flag == "--durability") {
       c.durability =
           value == "sync" ? procreg::Durability::kSyncEach : procreg::Durability::kGroupCommit;
+    } else if (flag == "--zero-fill-bytes") {
+      c.zero_fill = std::stoull(value);
     } else {
       std::fprintf(stderr,
                    "usage: replication_bench [--threads T] [--seconds S] "
-                   "[--durability group|sync]\n");
+                   "[--durability group|sync] [--zero-fill-bytes B]\n");
       return 2;
     }
   }
