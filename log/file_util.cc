@@ -102,12 +102,16 @@ Status sync_all(int fd, const std::string& path) {
   return rc == 0 ? Status() : io_error("fsync", path, errno);
 }
 
-Status truncate_and_sync(int fd, std::uint64_t size, const std::string& path) {
+Status truncate_file(int fd, std::uint64_t size, const std::string& path) {
   int rc;
   do {
     rc = ::ftruncate(fd, static_cast<off_t>(size));
   } while (rc != 0 && errno == EINTR);
-  if (rc != 0) return io_error("ftruncate", path, errno);
+  return rc == 0 ? Status() : io_error("ftruncate", path, errno);
+}
+
+Status truncate_and_sync(int fd, std::uint64_t size, const std::string& path) {
+  if (Status s = truncate_file(fd, size, path); !s.ok()) return s;
   return sync_all(fd, path);
 }
 

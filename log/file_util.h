@@ -59,6 +59,8 @@ Result<std::size_t> read_fully_at(int fd, char* buf, std::size_t n, std::uint64_
 Status sync_data(int fd, const std::string& path);
 Status sync_all(int fd, const std::string& path);
 
+// Cuts the open file to `size` bytes (ftruncate), without a sync.
+Status truncate_file(int fd, std::uint64_t size, const std::string& path);
 // Cuts the open file to `size` bytes and fsyncs it.
 Status truncate_and_sync(int fd, std::uint64_t size, const std::string& path);
 

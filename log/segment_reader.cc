@@ -99,13 +99,18 @@ Result<SegmentReader::Step> SegmentReader::read_header(std::uint64_t last_good_s
 }
 
 Result<SegmentReader::Step> SegmentReader::next(std::uint64_t expected_seq, LogRecord* out) {
-  // In a zero-filled segment, zeros buffered where the next record starts were most likely
-  // read before the writer wrote over them: read again rather than judge them.
+  // A zero-filled segment (docs/LOG_FORMAT.md section 7.3): its writer writes over the zeros in
+  // place, so bytes buffered past the records may have been written over since they were read,
+  // and a concurrent read may see a write half done, which a second look sees finished. Zeros
+  // buffered where the next record starts were most likely read before the writer wrote over
+  // them: read again at once rather than judge them.
+  bool fresh = false;  // the bytes from offset_ on are read after this call began
   if (unsynced_limit_ > 0 && offset_ >= window_offset_ &&
       offset_ + kRecordHeaderBytes <= window_offset_ + window_len_) {
     const char* p = at(offset_);
     if (std::all_of(p, p + kRecordHeaderBytes, [](char c) { return c == 0; })) {
       forget_unconsumed();
+      fresh = true;
     }
   }
   auto step = check_next(expected_seq, out);
@@ -113,14 +118,14 @@ Result<SegmentReader::Step> SegmentReader::next(std::uint64_t expected_seq, LogR
     return r.ok() ? *r != Step::kTorn : r.status().code() != Code::kCorruption;
   };
   if (unsynced_limit_ == 0 || settled(step)) return step;
-  // A zero-filled segment (docs/LOG_FORMAT.md section 7.3). Its writer writes over the zeros in
-  // place: bytes buffered past the records may have been written over since they were read,
-  // and a concurrent read may see a write half done, which a second look sees finished.
   for (int look = 1;; ++look) {
-    forget_unconsumed();
-    step = check_next(expected_seq, out);
-    if (settled(step)) return step;
-    auto judged = judge_unsynced(std::move(step));
+    if (!fresh) {
+      forget_unconsumed();
+      step = check_next(expected_seq, out);
+      if (settled(step)) return step;
+    }
+    fresh = false;
+    auto judged = judge_unsynced(step);
     if (!judged.ok() && judged.status().code() == Code::kCorruption && look < kLooks) {
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
       continue;
@@ -129,7 +134,7 @@ Result<SegmentReader::Step> SegmentReader::next(std::uint64_t expected_seq, LogR
   }
 }
 
-Result<SegmentReader::Step> SegmentReader::judge_unsynced(Result<Step> found) {
+Result<SegmentReader::Step> SegmentReader::judge_unsynced(const Result<Step>& found) {
   const std::uint64_t at = offset_;
   auto zeros = zero_bytes_to_end(at);
   if (!zeros.ok()) return zeros.status();

@@ -96,7 +96,7 @@ class SegmentReader {
   // In a zero-filled segment (unsynced_limit W > 0), the record at offset_ is not good
   // (`found`: kTorn or kCorruption). kTorn, with zero_fill(), if only zeros follow; kTorn if
   // every byte from offset_ + W on is zero; otherwise `found`, or a kCorruption saying so.
-  Result<Step> judge_unsynced(Result<Step> found);
+  Result<Step> judge_unsynced(const Result<Step>& found);
   // How many times next() reads a damaged-looking record of a zero-filled segment before it
   // reports corruption.
   static constexpr int kLooks = 3;

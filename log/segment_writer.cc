@@ -123,11 +123,7 @@ Status SegmentWriter::truncate(std::uint64_t size) {
 
 Status SegmentWriter::seal() {
   if (filled_ > size_) {
-    int rc;
-    do {
-      rc = ::ftruncate(fd_.get(), static_cast<off_t>(size_));
-    } while (rc != 0 && errno == EINTR);
-    if (rc != 0) return io_error("ftruncate", path_, errno);
+    if (Status s = truncate_file(fd_.get(), size_, path_); !s.ok()) return s;
     filled_ = size_;
   }
   return sync();  // fdatasync makes the new size durable too

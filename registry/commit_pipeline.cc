@@ -155,7 +155,7 @@ void CommitPipeline::stage(std::span<const Write> writes,
       // Borrowed from staged_, where the events stay through the append: the rows are copied
       // only if the group is not applied in this pass (append()).
       pass.overlay_ahead = true;
-      overlay_.record(p.event, /*borrow=*/true, p.encoded, p.rows);
+      overlay_.record(p.event, p.encoded, p.rows);
     }
   }
 }

@@ -49,7 +49,7 @@ void Overlay::put(const std::string& table, TableOverlay& t, const std::string& 
   touched_.push_back(Touch{seq, table, id});
 }
 
-void Overlay::record(const Event& event, bool borrow, std::string_view encoded,
+void Overlay::record(const Event& event, std::string_view encoded,
                      std::span<const events::EntryPartsAt> rows) {
   auto it = tables_.find(event.table);
   if (it == tables_.end()) it = tables_.emplace(event.table, TableOverlay{}).first;
@@ -57,20 +57,10 @@ void Overlay::record(const Event& event, bool borrow, std::string_view encoded,
   const std::uint64_t seq = event.seq;
   std::size_t next_row = 0;  // rows: one per row the event writes, in order
   auto written = [&](const Row& row) {
-    const std::size_t at = next_row++;
-    if (borrow) {
-      Pending p{std::nullopt, seq, &row};
-      if (at < rows.size()) {
-        p.parts = rows[at].in(encoded);
-        p.has_parts = true;
-      }
-      return p;
-    }
-    if (at < rows.size()) {
-      return Pending{StoredRow(row.entry, rows[at].in(encoded), row.expires_at_ms, seq), seq,
-                     nullptr};
-    }
-    return Pending{StoredRow{row.entry, row.expires_at_ms, seq}, seq, nullptr};
+    Pending p{std::nullopt, seq, &row};
+    if (next_row < rows.size()) p.parts = rows[next_row].in(encoded);
+    ++next_row;
+    return p;
   };
   const Pending removed{std::nullopt, seq, nullptr};
   if (const auto* ins = std::get_if<events::Insert>(&event.body)) {
@@ -99,7 +89,10 @@ void Overlay::record(const Event& event, bool borrow, std::string_view encoded,
 }
 
 StoredRow Overlay::copy_borrowed(const Pending& p) {
-  if (p.has_parts) return StoredRow(p.borrowed->entry, p.parts, p.borrowed->expires_at_ms, p.seq);
+  // A recorded encoding has a spec part (a map, at least one byte).
+  if (!p.parts.spec.empty()) {
+    return StoredRow(p.borrowed->entry, p.parts, p.borrowed->expires_at_ms, p.seq);
+  }
   return StoredRow(p.borrowed->entry, p.borrowed->expires_at_ms, p.seq);
 }
 

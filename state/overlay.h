@@ -36,15 +36,14 @@ class Overlay : public StateView {
   const StoredRow* find(std::string_view table, std::string_view id) const override;
   bool has_rows(std::string_view table) const override;
 
-  // Records what `event` (appended, or about to be appended, and not yet applied) does.
-  // borrow: the rows it writes are not copied; the overlay keeps pointers to them and copies
-  // a row only if find() asks for it. Then `event` must stay where it is, unchanged, until
-  // prune() has forgotten it (commit_many: until its batch is applied, before the writer's
-  // slot is released). `encoded` and `rows` (events::encode's output for `event`, if given)
-  // let a copied row take its parts from the encoding instead of encoding the entry again.
-  void record(const Event& event, bool borrow = false, std::string_view encoded = {},
+  // Records what `event` (appended, or about to be appended, and not yet applied) does. The
+  // rows it writes are borrowed, not copied: the overlay keeps pointers to them (and to their
+  // parts in `encoded`, events::encode's output for `event` with `rows`, if given) and copies a
+  // row only if find() asks for it. So `event` and `encoded` must stay where they are,
+  // unchanged, until prune() has forgotten the event or own_borrowed() copied its rows.
+  void record(const Event& event, std::string_view encoded = {},
               std::span<const events::EntryPartsAt> rows = {});
-  // Copies every borrowed row, so that the events recorded with `borrow` may go away.
+  // Copies every borrowed row, so that the events recorded may go away.
   void own_borrowed();
   // Forgets every effect of events up to `applied_seq`, which the projection now holds.
   void prune(std::uint64_t applied_seq);
@@ -62,8 +61,7 @@ class Overlay : public StateView {
     std::optional<StoredRow> row;   // empty = removed (unless borrowed is set)
     std::uint64_t seq = 0;          // the event that wrote this state
     const Row* borrowed = nullptr;  // the event's row, copied into `row` when first found
-    events::EncodedEntry parts;     // with `borrowed`: its encoding, if recorded (has_parts)
-    bool has_parts = false;
+    events::EncodedEntry parts;     // with `borrowed`: its encoding (empty if not recorded)
   };
   // The row that `p` borrows, copied (from its encoding when recorded).
   static StoredRow copy_borrowed(const Pending& p);
